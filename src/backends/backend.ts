@@ -1,0 +1,112 @@
+// The kernel interface every backend implements: a small table of kernels over memory it owns.
+//
+// All arrays passed to a backend were allocated by that backend's `alloc` (so a fast backend can
+// address them without copies), except index arrays (Int32Array), which may come from anywhere.
+// Shapes are row-major. A kernel writes its whole output unless documented as accumulating.
+
+export const BACKEND_NAMES = ['js', 'wasm', 'blas'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'silu',
+  'abs', 'square', 'recip', 'sin', 'cos', 'step'] as const;
+/** Element-wise y = f(x). `gelu` is the tanh approximation (GPT-2); `step` is x > 0 ? 1 : 0. */
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'gt', 'lt', 'eq',
+  'relu_bwd', 'gelu_bwd', 'silu_bwd', 'tanh_bwd', 'sigmoid_bwd'] as const;
+/**
+ * Element-wise z = f(a, b) with broadcasting. `gt/lt/eq` give 1 or 0. The `*_bwd` ops are fused
+ * first-order gradients: relu_bwd(x, dy) = dy * (x > 0); gelu_bwd(x, dy) = dy * gelu'(x);
+ * silu_bwd(x, dy) = dy * silu'(x); tanh_bwd(y, dy) = dy * (1 - y^2) with y = tanh(x);
+ * sigmoid_bwd(y, dy) = dy * y * (1 - y) with y = sigmoid(x).
+ */
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+export const REDUCE_OPS = ['sum', 'max'] as const;
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+
+/**
+ * Batched strided GEMM: for i in [0, batch): C_i = alpha * op(A_i) @ op(B_i) + beta * C_i, where
+ * X_i starts at element i * strideX of array x, op(A_i) is (m, k), op(B_i) is (k, n), C_i is (m, n).
+ * lda/ldb/ldc are the row strides of the stored (untransposed) matrices, as in CBLAS row-major.
+ * A stride of 0 reuses one matrix for every batch item (e.g. shared weights).
+ * When beta is 0, C is not read (NaN in C does not propagate).
+ */
+export interface GemmArgs {
+  transA: boolean; transB: boolean;
+  m: number; n: number; k: number;
+  alpha: number; beta: number;
+  a: Float32Array; lda: number; strideA: number;
+  b: Float32Array; ldb: number; strideB: number;
+  c: Float32Array; ldc: number; strideC: number;
+  batch: number;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Allocates n float32 values, zero-filled, addressable by this backend's kernels. */
+  alloc(n: number): Float32Array;
+  /** Returns memory from alloc; the array must not be used afterwards. Freeing is optional. */
+  free(a: Float32Array): void;
+
+  gemm(args: GemmArgs): void;
+
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array): void;
+  /**
+   * out[idx] = f(a[idx . aStrides], b[idx . bStrides]) for every index idx of `shape`
+   * (strides in elements; 0 broadcasts). out is contiguous with `shape`. At most 6 dims.
+   */
+  binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: Float32Array,
+    bStrides: readonly number[], out: Float32Array, shape: readonly number[]): void;
+  /** out = alpha * x + beta, element-wise. */
+  affine(x: Float32Array, alpha: number, beta: number, out: Float32Array): void;
+  /** out = x ** p, element-wise (x >= 0 unless p is an integer). */
+  powScalar(x: Float32Array, p: number, out: Float32Array): void;
+  fill(out: Float32Array, value: number): void;
+
+  /** Views x as (outer, n, inner) and reduces the middle axis into out (outer, inner). */
+  reduce(op: ReduceOp, x: Float32Array, outer: number, n: number, inner: number, out: Float32Array): void;
+  /** Sum of x[i]^2 in float64 (gradient-norm clipping). */
+  sumSquares(x: Float32Array): number;
+
+  /** Row-wise softmax of x (rows, n). */
+  softmax(x: Float32Array, rows: number, n: number, out: Float32Array): void;
+  /** Row-wise log-softmax of x (rows, n). */
+  logSoftmax(x: Float32Array, rows: number, n: number, out: Float32Array): void;
+  /** dx = y * (dy - sum(dy * y)) per row, with y = softmax(x). */
+  softmaxBackward(y: Float32Array, dy: Float32Array, rows: number, n: number, dx: Float32Array): void;
+  /** dx = dy - exp(y) * sum(dy) per row, with y = logSoftmax(x). */
+  logSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, n: number, dx: Float32Array): void;
+
+  /**
+   * Fused softmax cross-entropy forward. logits (rows, n); targets[r] in [0, n) or -1 (ignored
+   * row: loss 0). Writes loss[r] = -log softmax(logits[r])[targets[r]] and probs = softmax(logits).
+   */
+  crossEntropyForward(logits: Float32Array, targets: Int32Array, rows: number, n: number,
+    loss: Float32Array, probs: Float32Array): void;
+  /** dlogits[r] = scale * (probs[r] - onehot(targets[r])); rows with target -1 get 0. */
+  crossEntropyBackward(probs: Float32Array, targets: Int32Array, rows: number, n: number, scale: number,
+    dlogits: Float32Array): void;
+
+  /** y = x * rstd * w per row, rstd[r] = 1 / sqrt(mean(x[r]^2) + eps). x (rows, n), w (n). */
+  rmsnormForward(x: Float32Array, w: Float32Array, rows: number, n: number, eps: number,
+    y: Float32Array, rstd: Float32Array): void;
+  /** dx (written) and dw (accumulated: dw += ...) for rmsnormForward. */
+  rmsnormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, rows: number,
+    n: number, dx: Float32Array, dw: Float32Array): void;
+
+  /** out[r] = src[idx[r]] for rows of length n. */
+  gatherRows(src: Float32Array, idx: Int32Array, n: number, out: Float32Array): void;
+  /** dst[idx[r]] += src[r] for rows of length n (accumulates; repeated indices add up). */
+  scatterAddRows(dst: Float32Array, idx: Int32Array, n: number, src: Float32Array): void;
+
+  /** out = x permuted: out has shape perm.map(p => shape[p]). At most 6 dims. */
+  permute(x: Float32Array, shape: readonly number[], perm: readonly number[], out: Float32Array): void;
+
+  /**
+   * One AdamW step in place (Loshchilov & Hutter): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+   * p -= lr * (m / bc1 / (sqrt(v / bc2) + eps) + wd * p), where bc1 = 1 - b1^t, bc2 = 1 - b2^t.
+   */
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number,
+    b2: number, eps: number, wd: number, bc1: number, bc2: number): void;
+}
