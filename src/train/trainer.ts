@@ -66,8 +66,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const valTokens = tokenizer.encode(split.val);
   const valBytes = Buffer.byteLength(split.val, 'utf8');
   const t = cfg.model.seq_len, b = tc.batch_size;
-  if (trainTokens.length < t + 2) {
-    throw new UsageError(`corpus: ${trainTokens.length} training tokens, fewer than one sequence of seq_len ${t} + 1`);
+  if (trainTokens.length < b * t + 1) {
+    throw new UsageError(`corpus: ${trainTokens.length} training tokens, smaller than one batch (batch_size ${b} x seq_len ${t} + 1)`);
   }
   if (valTokens.length < 2) throw new UsageError('corpus: too small to hold out a validation split');
   const modelCfg = { ...cfg.model, vocab_size: tokenizer.vocabSize };
