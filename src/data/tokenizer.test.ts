@@ -8,7 +8,7 @@ import { BpeTokenizer, TokenizerFormatError } from './tokenizer.js';
 import { applyMerge, trainMerges } from './bpe-train.js';
 import { BYTE_TO_CHAR } from './byte-level.js';
 import { compilePattern, pretokenize, PRETOKENIZE_PATTERN, HAN_CHUNK } from './pretokenize.js';
-import { mobyDickText, tangPoems } from './test-corpora.js';
+import { mobyDickText, tangPoems } from './bundled-corpora.js';
 
 const moby = mobyDickText();
 const poems = tangPoems(400);
