@@ -139,9 +139,9 @@ export class ShardWriter {
     this.buf = new Uint32Array(Math.min(shardTokens, 1 << 16));
   }
 
-  /** Appends one document's tokens. */
-  add(tokens: ArrayLike<number>): void {
-    this.docs++;
+  /** Appends tokens; `newDocument` false continues the previous document (e.g. a separator). */
+  add(tokens: ArrayLike<number>, newDocument = true): void {
+    if (newDocument) this.docs++;
     for (let i = 0; i < tokens.length;) {
       if (this.n === this.buf.length) {
         if (this.n === this.shardTokens) this.flush();
