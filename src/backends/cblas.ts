@@ -13,6 +13,8 @@ export interface Cblas {
   config: string | undefined;
   threads: number;
   sgemm: Sgemm;
+  /** openblas_set_num_threads, when the library has it. */
+  setThreads: ((n: number) => void) | undefined;
 }
 
 export type CblasProbe = { ok: true; cblas: Cblas } | { ok: false; reason: string };
@@ -65,10 +67,13 @@ export function loadCblas(threads = 1): CblasProbe {
       continue;
     }
     let config: string | undefined;
+    let setThreads: ((n: number) => void) | undefined;
     let nThreads = Number(process.env['OPENBLAS_NUM_THREADS']);
     try {
       config = String(lib.func('const char *openblas_get_config()')());
       nThreads = Number(lib.func('int openblas_get_num_threads()')());
+      const set = lib.func('void openblas_set_num_threads(int n)');
+      setThreads = (n) => { set(n); };
     } catch {
       config = undefined;
     }
@@ -76,7 +81,7 @@ export function loadCblas(threads = 1): CblasProbe {
       raw(CBLAS_ROW_MAJOR, tA ? CBLAS_TRANS : CBLAS_NO_TRANS, tB ? CBLAS_TRANS : CBLAS_NO_TRANS, m, n, k, alpha,
         a, lda, b, ldb, beta, c, ldc);
     };
-    return (probed = { ok: true, cblas: { path: name, config, threads: nThreads, sgemm } });
+    return (probed = { ok: true, cblas: { path: name, config, threads: nThreads, sgemm, setThreads } });
   }
   return (probed = { ok: false, reason: `no CBLAS library found (tried ${tried.join(', ') || 'nothing'}); ` +
     'install OpenBLAS, e.g. apt-get install libopenblas0-pthread' });
