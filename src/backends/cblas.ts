@@ -21,7 +21,7 @@ export type CblasProbe = { ok: true; cblas: Cblas } | { ok: false; reason: strin
 
 const CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112;
 
-/** Library names tried in order; FURNACE_BLAS_LIB (a path or soname) goes first when set. */
+/** Library names tried in order; FURNACE_BLAS_LIB (a path or soname) goes first when set ('none': no BLAS). */
 export function candidates(): string[] {
   const env = process.env['FURNACE_BLAS_LIB'];
   const names = ['libopenblas.so.0', 'libopenblas.so', '/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0',
@@ -41,6 +41,7 @@ let probed: CblasProbe | undefined;
  */
 export function loadCblas(threads = 1): CblasProbe {
   if (probed !== undefined) return probed;
+  if (process.env['FURNACE_BLAS_LIB'] === 'none') return (probed = { ok: false, reason: 'disabled by FURNACE_BLAS_LIB=none' });
   process.env['OPENBLAS_NUM_THREADS'] ??= String(threads);
   let koffi: Koffi;
   try {

@@ -1,6 +1,6 @@
 // The WebAssembly JS-API types the kernel backends need (lib "ES2022" declares none), typed at one boundary.
 
-/** A shared WasmMemory: its buffer is a SharedArrayBuffer; views stay valid across grow. */
+/** A shared WebAssembly.Memory: its buffer is a SharedArrayBuffer; views stay valid across grow. */
 export interface WasmMemory {
   readonly buffer: SharedArrayBuffer;
   /** Grows by `pages` of 64 KiB; returns the old size in pages; throws RangeError past the maximum. */

@@ -1,6 +1,6 @@
-// A size-class allocator over one shared WasmMemory: free lists per class, bump for new blocks.
+// A size-class allocator over one shared WebAssembly.Memory: free lists per class, bump for new blocks.
 //
-// Classes: 64 bytes, then 4 classes per power of two (waste <= 25%, as jemalloc's size classes).
+// Classes: multiples of 64 bytes, 4 classes per power of two (waste <= 25% or 63 bytes, as jemalloc).
 // Freed blocks go to their class's free list and are reused first, so a training loop that
 // allocates the same shapes every step reaches a fixed footprint after its first step.
 import type { WasmMemory } from './wasm-api.js';

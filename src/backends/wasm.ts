@@ -1,4 +1,4 @@
-// The default backend: AssemblyScript SIMD kernels on one shared WasmMemory that holds every tensor.
+// The default backend: AssemblyScript SIMD kernels on one shared WebAssembly.Memory that holds every tensor.
 import { BINARY_OPS, UNARY_OPS, type Backend, type BackendName, type BinaryOp, type GemmArgs, type ReduceOp,
   type UnaryOp } from './backend.js';
 import { instantiate, kernelModule, relaxedSimd, sharedMemory, type KernelExports } from './wasm-module.js';
