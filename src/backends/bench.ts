@@ -1,5 +1,6 @@
 // `furnace bench kernels`: GEMM GFLOP/s per backend beside raw cblas_sgemm and tfjs-wasm, and the MLP step.
 import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { Output, parse, fmt, UsageError, type Command } from '../cli/util.js';
 import type { Backend, BackendName } from './backend.js';
 import { createBackend } from './index.js';
@@ -15,7 +16,27 @@ export interface GemmRow {
   threads: number;
   /** GFLOP/s (2 n^3 / best time / 1e9); null when not measured, with the reason. */
   gflops: number | null;
+  /** With threads > 1: 'split' = one GEMM split over the threads; 'ranks' = one GEMM per thread at once
+   * (the data-parallel layout: one single-threaded backend per rank), summed. */
+  mode?: 'split' | 'ranks';
   reason?: string;
+}
+
+/** Aggregate GFLOP/s of `ranks` workers, each running its own single-threaded GEMMs at the same time. */
+async function ranksThroughput(ranks: number, n: number, seconds: number): Promise<number> {
+  const start = new Int32Array(new SharedArrayBuffer(8));
+  const workers = Array.from({ length: ranks }, () =>
+    new Worker(new URL('./bench-rank-worker.js', import.meta.url), { workerData: { n, seconds, start } }));
+  const done = workers.map((w) => new Promise<{ flops: number; seconds: number }>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  }));
+  while (Atomics.load(start, 1) < ranks) await new Promise((r) => setTimeout(r, 5));
+  Atomics.store(start, 0, 1);
+  Atomics.notify(start, 0);
+  const res = await Promise.all(done);
+  await Promise.all(workers.map((w) => w.terminate()));
+  return res.reduce((s, r) => s + r.flops / r.seconds, 0) / 1e9;
 }
 
 /** GFLOP/s of C = A B (n x n) through a backend, its operands in the backend's memory. */
@@ -39,7 +60,7 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   const cores = availableParallelism();
   const add = (r: GemmRow): void => {
     rows.push(r);
-    say(`  gemm ${r.backend.padEnd(9)} n=${String(r.n).padEnd(5)} threads=${r.threads}  ` +
+    say(`  gemm ${r.backend.padEnd(9)} n=${String(r.n).padEnd(5)} threads=${r.threads}${r.mode ? ` (${r.mode})` : ''}  ` +
       (r.gflops === null ? `- (${r.reason})` : `${r.gflops.toFixed(1)} GFLOP/s`));
   };
   const threadCounts = cores >= 2 ? [1, 2] : [1];
@@ -58,8 +79,11 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
 
   for (const threads of threadCounts) {
     const be = await createBackend('wasm', { threads });
-    for (const n of sizes) add({ backend: 'wasm', n, threads, gflops: gemmOn(be, n, budget) });
+    for (const n of sizes) add({ backend: 'wasm', n, threads, gflops: gemmOn(be, n, budget), ...(threads > 1 ? { mode: 'split' as const } : {}) });
     closeBackend(be);
+  }
+  if (cores >= 2) {
+    for (const n of sizes) add({ backend: 'wasm', n, threads: 2, mode: 'ranks', gflops: await ranksThroughput(2, n, Math.max(budget, 1)) });
   }
 
   const cb = loadCblas(1);
@@ -71,13 +95,13 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
       if (threads > 1 && cb.cblas.setThreads === undefined) continue;
       cb.cblas.setThreads?.(threads);
       for (const n of sizes) {
-        add({ backend: 'blas', n, threads, gflops: gemmOn(blas, n, budget) });
+        add({ backend: 'blas', n, threads, gflops: gemmOn(blas, n, budget), ...(threads > 1 ? { mode: 'split' as const } : {}) });
         // The reference: the same library on plain Float32Arrays, no furnace code in between.
         const a = new Float32Array(n * n), b = new Float32Array(n * n), c = new Float32Array(n * n);
         fillUniform(a, 1);
         fillUniform(b, 2);
         const t = bestTime(() => cb.cblas.sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n), budget);
-        add({ backend: 'cblas', n, threads, gflops: (2 * n ** 3) / t / 1e9 });
+        add({ backend: 'cblas', n, threads, gflops: (2 * n ** 3) / t / 1e9, ...(threads > 1 ? { mode: 'split' as const } : {}) });
       }
     }
     cb.cblas.setThreads?.(1);

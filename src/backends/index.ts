@@ -1,4 +1,5 @@
 // Chooses and creates kernel backends: 'auto' takes blas when a CBLAS library is present, else wasm.
+import { availableParallelism } from 'node:os';
 import type { Backend, BackendName } from './backend.js';
 import { JsBackend } from './js.js';
 import { WasmBackend } from './wasm.js';
@@ -31,6 +32,15 @@ function wasmProbe(): { ok: true } | { ok: false; reason: string } {
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
+}
+
+/**
+ * GEMM threads per rank so that ranks x threads = cores: with several ranks (the parallel runtime)
+ * each rank keeps one thread, since independent GEMMs need no synchronisation and pack nothing twice;
+ * a single process splits each GEMM over every core (see `furnace bench kernels`, rows mode split/ranks).
+ */
+export function defaultThreads(ranksOnThisMachine: number): number {
+  return Math.max(1, Math.floor(availableParallelism() / Math.max(1, ranksOnThisMachine)));
 }
 
 /** Which backends can run here, why not, and which one 'auto' chooses. */
@@ -66,6 +76,7 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
     case 'blas': {
       const b = loadCblas(opts.threads ?? 1);
       if (!b.ok) throw new Error(`backend 'blas' is not available: ${b.reason}`);
+      if (opts.threads !== undefined) b.cblas.setThreads?.(opts.threads);
       return new BlasBackend(b.cblas, { relaxed });
     }
   }
