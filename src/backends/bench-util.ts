@@ -1,0 +1,65 @@
+// Shared pieces of `furnace bench kernels`: timing, tfjs-backend-wasm loading, seeded fill.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+/**
+ * Best wall time of `fn` in seconds: one warm-up call, then repeats until `budget` seconds or
+ * `maxReps` runs (at least `minReps`). The best run is the one least disturbed by other processes.
+ */
+export function bestTime(fn: () => void, budget: number, minReps = 3, maxReps = 20): number {
+  fn();
+  let best = Infinity, spent = 0, reps = 0;
+  while (reps < minReps || (spent < budget && reps < maxReps)) {
+    const t0 = performance.now();
+    fn();
+    const dt = (performance.now() - t0) / 1000;
+    best = Math.min(best, dt);
+    spent += dt;
+    reps++;
+  }
+  return best;
+}
+
+/** Median of a list of seconds. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)]!;
+}
+
+/** Fills with uniform values in [-scale, scale) from a fixed-seed LCG (benchmarks need no quality RNG). */
+export function fillUniform(a: Float32Array, seed: number, scale = 1): void {
+  let s = seed >>> 0;
+  for (let i = 0; i < a.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = (s / 4294967296 * 2 - 1) * scale;
+  }
+}
+
+/** The slice of tfjs-core the benchmarks use. */
+export type Tf = typeof import('@tensorflow/tfjs-core');
+
+export type TfjsProbe = { ok: true; tf: Tf; simd: boolean } | { ok: false; reason: string };
+
+let tfjs: Promise<TfjsProbe> | undefined;
+
+/**
+ * tfjs-core with the tfjs-backend-wasm backend, single-threaded, its .wasm files read from the
+ * installed package (no network). Absent packages give a reason instead of a failure.
+ */
+export function loadTfjsWasm(): Promise<TfjsProbe> {
+  tfjs ??= (async (): Promise<TfjsProbe> => {
+    try {
+      const tf = await import('@tensorflow/tfjs-core');
+      const wasmBackend = await import('@tensorflow/tfjs-backend-wasm');
+      const pkg = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json');
+      wasmBackend.setWasmPaths(join(dirname(pkg), 'dist') + '/');
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'tfjs could not initialise its wasm backend' };
+      await tf.ready();
+      return { ok: true, tf, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') };
+    } catch (e) {
+      return { ok: false, reason: `@tensorflow/tfjs-core + tfjs-backend-wasm not loadable: ${(e as Error).message.split('\n')[0]}` };
+    }
+  })();
+  return tfjs;
+}
