@@ -1,0 +1,184 @@
+// Step time of a plan: compute with efficiency factors, exposed communication per group, pipeline bubble.
+import { allReduceCost, allToAllCost, groupLayout, halfAllReduceCost, p2pCost, seconds, spanTier, type CollectiveCost } from './collectives.js';
+import { layerActivationBytes, type PlanContext } from './context.js';
+import { memoryPerDevice, stageParams, type MemoryBreakdown } from './memory.js';
+import { forwardFlopsPerToken } from './model.js';
+import { dimSize, worldSize, type Dim, type Group, type ParallelPlan } from './plan.js';
+
+/** Seconds of one step by cause; they add up to the step time. */
+export interface Breakdown {
+  compute: number;
+  bubble: number;
+  tp: number;
+  ep: number;
+  pp: number;
+  dp: number;
+  zero: number;
+  optimizer: number;
+  checkpoint: number;
+}
+
+export interface Estimate {
+  plan: ParallelPlan;
+  stepTime: number;
+  tokensPerSecond: number;
+  /** Model FLOPs utilization (3x forward FLOPs, no recompute; PaLM arXiv 2204.02311 App. B). */
+  mfu: number;
+  /** Hardware FLOPs utilization: recomputed forward passes counted (as Megatron reports, arXiv 2104.04473 §5.1). */
+  hfu: number;
+  memory: MemoryBreakdown;
+  fits: boolean;
+  breakdown: Breakdown;
+  /** Seconds to write one checkpoint (NaN when the cluster has no storage description). */
+  checkpointTime: number;
+}
+
+/** Collective costs of every group of a layout; they depend only on sizes and placement. */
+export interface CommCosts {
+  tp: CollectiveCost;
+  ep: CollectiveCost;
+  dp: CollectiveCost;
+  edp: CollectiveCost;
+  edpHalf: CollectiveCost;
+  dpHalf: CollectiveCost;
+  pp: CollectiveCost;
+  tiers: Record<Group, string>;
+}
+
+export function commCosts(ctx: PlanContext, p: ParallelPlan): CommCosts {
+  const tiers = ctx.cluster.tiers, e = ctx.eff;
+  const sizes: Record<Dim, number> = { tp: p.tp, ep: p.ep, edp: p.dp / p.ep, pp: p.pp };
+  const order = p.placement.order;
+  const lay = (dims: Dim[]) => groupLayout(sizes, order, dims, tiers);
+  const g = { tp: lay(['tp']), ep: lay(['ep']), edp: lay(['edp']), pp: lay(['pp']), dp: lay(['ep', 'edp']) };
+  const name = (l: ReturnType<typeof lay>) => (l.size > 1 ? tiers[spanTier(l)]!.name : 'none');
+  return {
+    tp: allReduceCost(g.tp, tiers, e),
+    ep: allToAllCost(g.ep, tiers, e),
+    dp: allReduceCost(g.dp, tiers, e),
+    edp: allReduceCost(g.edp, tiers, e),
+    dpHalf: halfAllReduceCost(g.dp, tiers, e),
+    edpHalf: halfAllReduceCost(g.edp, tiers, e),
+    pp: p2pCost(g.pp, tiers, e),
+    tiers: { tp: name(g.tp), ep: name(g.ep), edp: name(g.edp), pp: name(g.pp), dp: name(g.dp) },
+  };
+}
+
+/** Seconds of forward compute of one micro-batch on the slowest stage, and its recompute extra. */
+function forwardSeconds(ctx: PlanContext, p: ParallelPlan): { fwd: number; selectiveExtra: number } {
+  const m = ctx.model, s = ctx.stats, e = ctx.eff;
+  const tokens = p.microBatch * m.seq_len;
+  const layers = m.layers / p.pp, moe = s.moeLayers / p.pp, dense = layers - moe;
+  const width = m.hidden / p.tp;
+  const gemmEff = e.gemm * width / (width + e.gemm_half_width);
+  const moeFlops = s.moeLayerFlops + (ctx.capacity - 1) * s.expertFlops;
+  // The last stage also computes the logits; it bounds the pipeline.
+  const gemm = (dense * s.denseLayerFlops + moe * moeFlops + s.logitFlops) * tokens / p.tp;
+  const scores = layers * s.attnScoreFlops * tokens / p.tp;
+  const bw = ctx.cluster.device.memory_bandwidth * e.memory;
+  // Element-wise kernels read and write each stored activation once: 2 x activation bytes.
+  const actD = layerActivationBytes(ctx, p.tp, false), actM = layerActivationBytes(ctx, p.tp, true);
+  const traffic = 2 * tokens * (dense * (actD.kept + actD.scores) + moe * (actM.kept + actM.scores));
+  const scoreTraffic = 2 * tokens * layers * actD.scores;
+  const tGemm = gemm / (ctx.peak * gemmEff);
+  const tScores = scores / (ctx.peak * e.attention);
+  return { fwd: tGemm + tScores + traffic / bw, selectiveExtra: tScores + scoreTraffic / bw };
+}
+
+/**
+ * Step time with the 1F1B pipeline schedule: (m + p - 1) slots of one micro-batch's forward + backward
+ * on the slowest stage, i.e. a bubble of (p-1)/m (arXiv 2104.04473 §2.2). Backward = 2x forward; full
+ * recompute adds a forward, selective recompute the attention scores (arXiv 2205.05198 §5). Per micro-batch
+ * and layer: TP all-reduces 2 forward + 2 backward (+2 when recomputing) of s b h values (arXiv 1909.08053
+ * §3); EP all-to-alls dispatch + combine forward and backward (+2 when recomputing); pipeline sends of
+ * s b h / t values forward and backward (scatter/gather, arXiv 2104.04473 §4.1). Per step: the gradient
+ * all-reduce of dense weights over dp and of experts over edp, hidden behind the last backward by
+ * `overlap`; ZeRO-3 gathers weights twice and reduce-scatters gradients every micro-batch (prefetched behind
+ * compute by `overlap`); the optimizer update streams its state through memory once.
+ */
+export function estimate(ctx: PlanContext, p: ParallelPlan, comm: CommCosts = commCosts(ctx, p)): Estimate {
+  const m = ctx.model, e = ctx.eff;
+  const micro = ctx.batch / p.dp / p.microBatch;
+  const tokens = p.microBatch * m.seq_len;
+  const layers = m.layers / p.pp, moe = ctx.stats.moeLayers / p.pp;
+  const f = forwardSeconds(ctx, p);
+  const passes = p.recompute === 'full' ? 4 : 3;
+  const computeMb = passes * f.fwd + (p.recompute === 'selective' ? f.selectiveExtra : 0) + layers * e.layer_overhead_s;
+  const recomputeColl = p.recompute === 'full' ? 6 : 4;
+  const actMsg = tokens * m.hidden * ctx.actBytes;
+  const tpMb = p.tp > 1 ? layers * recomputeColl * seconds(comm.tp, actMsg) : 0;
+  const a2aMsg = (tokens * m.top_k * ctx.capacity * m.hidden * ctx.actBytes) / p.tp;
+  const epMb = p.ep > 1 && moe > 0 ? moe * recomputeColl * seconds(comm.ep, a2aMsg) : 0;
+  const ppMb = p.pp > 1 ? 2 * seconds(comm.pp, actMsg / p.tp) : 0;
+
+  const params = stageParams(ctx, p, true);
+  const gradBytes = { dense: params.dense * ctx.perParam.grads, expert: params.expert * ctx.perParam.grads };
+  const bwdMb = (2 / passes) * computeMb;
+  let zeroMb = 0, dpComm = 0;
+  if (p.zero === 3) {
+    // all-gather weights for forward and backward, reduce-scatter gradients: 3 half all-reduces.
+    const weights = { dense: params.dense * ctx.perParam.weights, expert: params.expert * ctx.perParam.weights };
+    const per = 2 * (seconds(comm.dpHalf, weights.dense) + seconds(comm.edpHalf, weights.expert))
+      + seconds(comm.dpHalf, gradBytes.dense) + seconds(comm.edpHalf, gradBytes.expert);
+    zeroMb = Math.max(0, per - e.overlap * computeMb);
+  } else {
+    // ZeRO 0-2: one all-reduce (or reduce-scatter + all-gather, the same traffic) per step.
+    dpComm = Math.max(0, seconds(comm.dp, gradBytes.dense) + seconds(comm.edp, gradBytes.expert) - e.overlap * bwdMb);
+  }
+  const slot = computeMb + tpMb + epMb + ppMb + zeroMb;
+  const edp = p.dp / p.ep;
+  const shardDense = p.zero >= 1 ? p.dp : 1, shardExpert = p.zero >= 1 ? edp : 1;
+  const stateBytes = 2 * ctx.perParam.weights + ctx.perParam.grads + 2 * ctx.perParam.optimizer; // read + write
+  const optimizer = (params.dense / shardDense + params.expert / shardExpert) * stateBytes / (ctx.cluster.device.memory_bandwidth * e.memory);
+
+  const memory = memoryPerDevice(ctx, p);
+  const checkpointTime = checkpointSeconds(ctx, p);
+  const every = ctx.training.checkpoint_every;
+  const breakdown: Breakdown = {
+    compute: micro * computeMb,
+    bubble: (p.pp - 1) * slot,
+    tp: micro * tpMb,
+    ep: micro * epMb,
+    pp: micro * ppMb,
+    dp: dpComm,
+    zero: micro * zeroMb,
+    optimizer,
+    checkpoint: every !== undefined && Number.isFinite(checkpointTime) ? checkpointTime / every : 0,
+  };
+  const stepTime = Object.values(breakdown).reduce((a, b) => a + b, 0);
+  const devices = worldSize(p);
+  const stepTokens = ctx.batch * m.seq_len;
+  const modelFlops = 3 * forwardFlopsPerToken(m, ctx.stats) * stepTokens;
+  // Full recompute repeats the layers' forward (not the logits): Megatron's 96 B s l h^2 (1 + s/6h + V/16lh).
+  const hwFlops = p.recompute === 'full' ? modelFlops + (forwardFlopsPerToken(m, ctx.stats) - ctx.stats.logitFlops) * stepTokens
+    : p.recompute === 'selective' ? modelFlops + m.layers * ctx.stats.attnScoreFlops * stepTokens : modelFlops;
+  return {
+    plan: { ...p, placement: { order: p.placement.order, tiers: comm.tiers } },
+    stepTime,
+    tokensPerSecond: stepTokens / stepTime,
+    mfu: modelFlops / (stepTime * devices * ctx.peak),
+    hfu: hwFlops / (stepTime * devices * ctx.peak),
+    memory,
+    fits: memory.total <= ctx.cluster.device.memory_bytes,
+    breakdown,
+    checkpointTime,
+  };
+}
+
+/**
+ * Seconds to write weights + optimizer state. Every rank holding a distinct shard writes it: tp x pp x ep
+ * ranks, or all ranks once ZeRO shards the optimizer state. Bandwidth = min(file system, writers x
+ * per-writer bandwidth): a checkpoint is fast only with enough writers.
+ */
+export function checkpointSeconds(ctx: PlanContext, p: ParallelPlan): number {
+  const storage = ctx.cluster.storage;
+  if (storage === undefined) return NaN;
+  const bytes = ctx.stats.totalParams * (ctx.perParam.weights + ctx.perParam.optimizer);
+  const writers = p.zero >= 1 ? worldSize(p) : p.tp * p.pp * p.ep;
+  return bytes / Math.min(storage.bandwidth, writers * storage.writer_bandwidth);
+}
+
+/** Number of ranks per dim, as placement order lists them (for display). */
+export function describeLayout(p: ParallelPlan): string {
+  return p.placement.order.filter((d) => dimSize(p, d) > 1).map((d) => `${d}${dimSize(p, d)}`).join(' < ') || 'single device';
+}
