@@ -18,6 +18,13 @@ export interface PlanContext {
   perParam: { weights: number; grads: number; optimizer: number };
   capacity: number;
   headDim: number;
+  /** layerActivationBytes by tp (dense, moe), filled on first use. */
+  actCache: Map<number, [LayerActivations, LayerActivations]>;
+}
+
+export interface LayerActivations {
+  kept: number;
+  scores: number;
 }
 
 export function prepare(model: ModelSpec, cluster: ClusterSpec, training: TrainingSpec): PlanContext {
@@ -31,6 +38,7 @@ export function prepare(model: ModelSpec, cluster: ClusterSpec, training: Traini
     perParam: bytesPerParam(training),
     capacity: training.capacity_factor ?? 1,
     headDim: model.hidden / model.heads,
+    actCache: new Map(),
   };
 }
 
@@ -40,7 +48,13 @@ export function prepare(model: ModelSpec, cluster: ClusterSpec, training: Traini
  * per layer), generalized to ffn width f and to MoE layers whose expert MLP runs k x capacity copies of
  * each token. `scores` is the 5 a s / t softmax/dropout part that selective recompute drops.
  */
-export function layerActivationBytes(ctx: PlanContext, tp: number, moe: boolean): { kept: number; scores: number } {
+export function layerActivationBytes(ctx: PlanContext, tp: number, moe: boolean): LayerActivations {
+  let cached = ctx.actCache.get(tp);
+  if (cached === undefined) ctx.actCache.set(tp, cached = [activationBytes(ctx, tp, false), activationBytes(ctx, tp, true)]);
+  return cached[moe ? 1 : 0];
+}
+
+function activationBytes(ctx: PlanContext, tp: number, moe: boolean): LayerActivations {
   const m = ctx.model, h = m.hidden;
   const scale = ctx.actBytes / 2;
   // attention 11h, two norms 4h; MLP: input 2h, fc1 out 2f, activation out 2f, dropout mask h.

@@ -96,61 +96,99 @@ function forwardSeconds(ctx: PlanContext, p: ParallelPlan): { fwd: number; selec
  * `overlap`; ZeRO-3 gathers weights twice and reduce-scatters gradients every micro-batch (prefetched behind
  * compute by `overlap`); the optimizer update streams its state through memory once.
  */
-export function estimate(ctx: PlanContext, p: ParallelPlan, comm: CommCosts = commCosts(ctx, p)): Estimate {
+export function estimate(ctx: PlanContext, p: ParallelPlan, comm: CommCosts = commCosts(ctx, p),
+  memory: MemoryBreakdown = memoryPerDevice(ctx, p), work: StepWork = stepWork(ctx, p)): Estimate {
+  return finish(ctx, p, work, comm, memory, timeBreakdown(ctx, p, work, comm));
+}
+
+/** The parts of a step that do not depend on placement: computed once for all placements of a layout. */
+export interface StepWork {
+  micro: number;
+  layers: number;
+  moe: number;
+  computeMb: number;
+  bwdMb: number;
+  /** Collectives per layer per micro-batch (TP all-reduces, EP all-to-alls). */
+  colls: number;
+  actMsg: number;
+  a2aMsg: number;
+  grads: { dense: number; expert: number };
+  weights: { dense: number; expert: number };
+  optimizer: number;
+  checkpointTime: number;
+}
+
+export function stepWork(ctx: PlanContext, p: ParallelPlan): StepWork {
   const m = ctx.model, e = ctx.eff;
-  const micro = ctx.batch / p.dp / p.microBatch;
   const tokens = p.microBatch * m.seq_len;
-  const layers = m.layers / p.pp, moe = ctx.stats.moeLayers / p.pp;
+  const layers = m.layers / p.pp;
   const f = forwardSeconds(ctx, p);
   const passes = p.recompute === 'full' ? 4 : 3;
   const computeMb = passes * f.fwd + (p.recompute === 'selective' ? f.selectiveExtra : 0) + layers * e.layer_overhead_s;
-  const recomputeColl = p.recompute === 'full' ? 6 : 4;
-  const actMsg = tokens * m.hidden * ctx.actBytes;
-  const tpMb = p.tp > 1 ? layers * recomputeColl * seconds(comm.tp, actMsg) : 0;
-  const a2aMsg = (tokens * m.top_k * ctx.capacity * m.hidden * ctx.actBytes) / p.tp;
-  const epMb = p.ep > 1 && moe > 0 ? moe * recomputeColl * seconds(comm.ep, a2aMsg) : 0;
-  const ppMb = p.pp > 1 ? 2 * seconds(comm.pp, actMsg / p.tp) : 0;
-
   const params = stageParams(ctx, p, true);
-  const gradBytes = { dense: params.dense * ctx.perParam.grads, expert: params.expert * ctx.perParam.grads };
-  const bwdMb = (2 / passes) * computeMb;
+  const shardDense = p.zero >= 1 ? p.dp : 1, shardExpert = p.zero >= 1 ? p.dp / p.ep : 1;
+  const stateBytes = 2 * ctx.perParam.weights + ctx.perParam.grads + 2 * ctx.perParam.optimizer; // read + write
+  return {
+    micro: ctx.batch / p.dp / p.microBatch,
+    layers,
+    moe: ctx.stats.moeLayers / p.pp,
+    computeMb,
+    bwdMb: (2 / passes) * computeMb,
+    colls: p.recompute === 'full' ? 6 : 4,
+    actMsg: tokens * m.hidden * ctx.actBytes,
+    a2aMsg: (tokens * m.top_k * ctx.capacity * m.hidden * ctx.actBytes) / p.tp,
+    grads: { dense: params.dense * ctx.perParam.grads, expert: params.expert * ctx.perParam.grads },
+    weights: { dense: params.dense * ctx.perParam.weights, expert: params.expert * ctx.perParam.weights },
+    optimizer: (params.dense / shardDense + params.expert / shardExpert) * stateBytes / (ctx.cluster.device.memory_bandwidth * e.memory),
+    checkpointTime: checkpointSeconds(ctx, p),
+  };
+}
+
+/** Seconds of one step by cause, for one placement (see `estimate` for the model). */
+export function timeBreakdown(ctx: PlanContext, p: ParallelPlan, w: StepWork, comm: CommCosts): Breakdown {
+  const e = ctx.eff;
+  const tpMb = p.tp > 1 ? w.layers * w.colls * seconds(comm.tp, w.actMsg) : 0;
+  const epMb = p.ep > 1 && w.moe > 0 ? w.moe * w.colls * seconds(comm.ep, w.a2aMsg) : 0;
+  const ppMb = p.pp > 1 ? 2 * seconds(comm.pp, w.actMsg / p.tp) : 0;
   let zeroMb = 0, dpComm = 0;
   if (p.zero === 3) {
     // all-gather weights for forward and backward, reduce-scatter gradients: 3 half all-reduces.
-    const weights = { dense: params.dense * ctx.perParam.weights, expert: params.expert * ctx.perParam.weights };
-    const per = 2 * (seconds(comm.dpHalf, weights.dense) + seconds(comm.edpHalf, weights.expert))
-      + seconds(comm.dpHalf, gradBytes.dense) + seconds(comm.edpHalf, gradBytes.expert);
-    zeroMb = Math.max(0, per - e.overlap * computeMb);
+    const per = 2 * (seconds(comm.dpHalf, w.weights.dense) + seconds(comm.edpHalf, w.weights.expert))
+      + seconds(comm.dpHalf, w.grads.dense) + seconds(comm.edpHalf, w.grads.expert);
+    zeroMb = Math.max(0, per - e.overlap * w.computeMb);
   } else {
     // ZeRO 0-2: one all-reduce (or reduce-scatter + all-gather, the same traffic) per step.
-    dpComm = Math.max(0, seconds(comm.dp, gradBytes.dense) + seconds(comm.edp, gradBytes.expert) - e.overlap * bwdMb);
+    dpComm = Math.max(0, seconds(comm.dp, w.grads.dense) + seconds(comm.edp, w.grads.expert) - e.overlap * w.bwdMb);
   }
-  const slot = computeMb + tpMb + epMb + ppMb + zeroMb;
-  const edp = p.dp / p.ep;
-  const shardDense = p.zero >= 1 ? p.dp : 1, shardExpert = p.zero >= 1 ? edp : 1;
-  const stateBytes = 2 * ctx.perParam.weights + ctx.perParam.grads + 2 * ctx.perParam.optimizer; // read + write
-  const optimizer = (params.dense / shardDense + params.expert / shardExpert) * stateBytes / (ctx.cluster.device.memory_bandwidth * e.memory);
-
-  const memory = memoryPerDevice(ctx, p);
-  const checkpointTime = checkpointSeconds(ctx, p);
+  const slot = w.computeMb + tpMb + epMb + ppMb + zeroMb;
   const every = ctx.training.checkpoint_every;
-  const breakdown: Breakdown = {
-    compute: micro * computeMb,
+  return {
+    compute: w.micro * w.computeMb,
     bubble: (p.pp - 1) * slot,
-    tp: micro * tpMb,
-    ep: micro * epMb,
-    pp: micro * ppMb,
+    tp: w.micro * tpMb,
+    ep: w.micro * epMb,
+    pp: w.micro * ppMb,
     dp: dpComm,
-    zero: micro * zeroMb,
-    optimizer,
-    checkpoint: every !== undefined && Number.isFinite(checkpointTime) ? checkpointTime / every : 0,
+    zero: w.micro * zeroMb,
+    optimizer: w.optimizer,
+    checkpoint: every !== undefined && Number.isFinite(w.checkpointTime) ? w.checkpointTime / every : 0,
   };
-  const stepTime = Object.values(breakdown).reduce((a, b) => a + b, 0);
+}
+
+export function total(b: Breakdown): number {
+  return b.compute + b.bubble + b.tp + b.ep + b.pp + b.dp + b.zero + b.optimizer + b.checkpoint;
+}
+
+/** Assembles the Estimate of one placement from its parts. */
+export function finish(ctx: PlanContext, p: ParallelPlan, w: StepWork, comm: CommCosts, memory: MemoryBreakdown, breakdown: Breakdown): Estimate {
+  const m = ctx.model;
+  const stepTime = total(breakdown);
   const devices = worldSize(p);
   const stepTokens = ctx.batch * m.seq_len;
-  const modelFlops = 3 * forwardFlopsPerToken(m, ctx.stats) * stepTokens;
+  const fwd = forwardFlopsPerToken(m, ctx.stats);
+  const modelFlops = 3 * fwd * stepTokens;
   // Full recompute repeats the layers' forward (not the logits): Megatron's 96 B s l h^2 (1 + s/6h + V/16lh).
-  const hwFlops = p.recompute === 'full' ? modelFlops + (forwardFlopsPerToken(m, ctx.stats) - ctx.stats.logitFlops) * stepTokens
+  const hwFlops = p.recompute === 'full' ? modelFlops + (fwd - ctx.stats.logitFlops) * stepTokens
     : p.recompute === 'selective' ? modelFlops + m.layers * ctx.stats.attnScoreFlops * stepTokens : modelFlops;
   return {
     plan: { ...p, placement: { order: p.placement.order, tiers: comm.tiers } },
@@ -161,7 +199,7 @@ export function estimate(ctx: PlanContext, p: ParallelPlan, comm: CommCosts = co
     memory,
     fits: memory.total <= ctx.cluster.device.memory_bytes,
     breakdown,
-    checkpointTime,
+    checkpointTime: w.checkpointTime,
   };
 }
 

@@ -27,7 +27,7 @@ export function stageParams(ctx: PlanContext, p: ParallelPlan, withEmbedding: bo
  * the replicas, stage 2 also gradients, stage 3 also weights. Dense weights replicate over dp, experts
  * over edp, so each part is sharded over its own replica count.
  */
-function modelStates(ctx: PlanContext, p: ParallelPlan, params: { dense: number; expert: number }) {
+export function modelStates(ctx: PlanContext, p: ParallelPlan, params: { dense: number; expert: number }) {
   const edp = p.dp / p.ep;
   const shard = (n: number, stage: number) => (p.zero >= stage ? n : 1);
   const per = ctx.perParam;
@@ -43,8 +43,9 @@ function modelStates(ctx: PlanContext, p: ParallelPlan, params: { dense: number;
 /**
  * Activations of one stage. With the 1F1B schedule the first stage keeps min(pp, m) micro-batches in
  * flight (Narayanan et al., arXiv 2104.04473 §2.2.1); the last stage keeps one, plus fp32 logits and
- * their gradient (s b V / t x 4 bytes x 2). Full recompute keeps only each layer's input (2 s b h bytes)
- * plus one layer's working set; selective recompute drops the 5 a s^2 b / t attention part.
+ * their gradient (s b V / t x 4 bytes x 2). Full recompute keeps only each layer's input (2 s b h / t bytes
+ * with sequence parallelism) plus one layer's working set; selective recompute drops the 5 a s^2 b / t
+ * attention part.
  */
 function activations(ctx: PlanContext, p: ParallelPlan, inFlight: number, logits: boolean): number {
   const m = ctx.model;
@@ -52,34 +53,32 @@ function activations(ctx: PlanContext, p: ParallelPlan, inFlight: number, logits
   const layers = m.layers / p.pp;
   const moeFrac = ctx.stats.moeLayers / m.layers;
   const dense = layerActivationBytes(ctx, p.tp, false), moe = layerActivationBytes(ctx, p.tp, true);
-  const perLayer = (a: { kept: number; scores: number }) => (p.recompute === 'selective' ? a.kept : a.kept + a.scores);
-  const avg = (1 - moeFrac) * perLayer(dense) + moeFrac * perLayer(moe);
-  const worst = Math.max(dense.kept + dense.scores, moeFrac > 0 ? moe.kept + moe.scores : 0);
-  const stored = p.recompute === 'full'
-    ? layers * inFlight * ctx.actBytes * m.hidden / p.tp + worst // layer inputs (sequence-parallel) + one layer
-    : layers * inFlight * avg;
-  const logitBytes = logits ? ((2 * 4 * m.vocab) / p.tp) : 0;
-  return tokens * (stored + logitBytes);
+  let stored: number;
+  if (p.recompute === 'full') {
+    const worst = Math.max(dense.kept + dense.scores, moeFrac > 0 ? moe.kept + moe.scores : 0);
+    stored = (layers * inFlight * ctx.actBytes * m.hidden) / p.tp + worst;
+  } else {
+    const scores = p.recompute === 'selective' ? 0 : 1;
+    const avg = (1 - moeFrac) * (dense.kept + scores * dense.scores) + moeFrac * (moe.kept + scores * moe.scores);
+    stored = layers * inFlight * avg;
+  }
+  return tokens * (stored + (logits ? (2 * 4 * m.vocab) / p.tp : 0));
 }
 
+/** Peak memory of one device: the larger of the first pipeline stage (most micro-batches in flight) and
+ * the last (logits); with one stage, both at once. */
 export function memoryPerDevice(ctx: PlanContext, p: ParallelPlan): MemoryBreakdown {
-  const micro = ctx.batch / p.dp / p.microBatch;
   const m = ctx.model;
+  const micro = ctx.batch / p.dp / p.microBatch;
   const tokens = p.microBatch * m.seq_len;
+  const params = stageParams(ctx, p, true);
+  const states = modelStates(ctx, p, params);
   // Buffers: all-to-all send + receive of dispatched tokens; ZeRO-3 gathers one layer ahead (2 layers live).
   const a2a = m.experts > 0 && p.ep > 1 ? (2 * tokens * m.top_k * ctx.capacity * m.hidden * ctx.actBytes) / p.tp : 0;
-  const stages = p.pp === 1 ? [{ emb: true, inFlight: 1, logits: true }]
-    : [{ emb: true, inFlight: Math.min(p.pp, micro), logits: false }, { emb: true, inFlight: 1, logits: true }];
-  let best: MemoryBreakdown | undefined;
-  for (const st of stages) {
-    const params = stageParams(ctx, p, st.emb);
-    const states = modelStates(ctx, p, params);
-    const layerParams = (params.dense + params.expert) / (m.layers / p.pp);
-    const gather = p.zero === 3 ? 2 * layerParams * ctx.perParam.weights : 0;
-    const act = activations(ctx, p, st.inFlight, st.logits);
-    const buffers = a2a + gather;
-    const total = states.weights + states.grads + states.optimizer + act + buffers;
-    if (best === undefined || total > best.total) best = { ...states, activations: act, buffers, total };
-  }
-  return best!;
+  const gather = p.zero === 3 ? (2 * (params.dense + params.expert) * ctx.perParam.weights) / (m.layers / p.pp) : 0;
+  const act = p.pp === 1
+    ? activations(ctx, p, 1, true)
+    : Math.max(activations(ctx, p, Math.min(p.pp, micro), false), activations(ctx, p, 1, true));
+  const buffers = a2a + gather;
+  return { ...states, activations: act, buffers, total: states.weights + states.grads + states.optimizer + act + buffers };
 }

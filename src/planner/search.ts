@@ -1,0 +1,167 @@
+// Exhaustive search over dp, tp, pp, ep, ZeRO stage, micro-batch, recompute and placement, best first.
+import { withDevices } from './cluster.js';
+import type { PlanContext } from './context.js';
+import { commCosts, finish, stepWork, timeBreakdown, total, type Breakdown, type CommCosts, type Estimate } from './cost.js';
+import { memoryPerDevice, modelStates, stageParams } from './memory.js';
+import { DIMS, RECOMPUTE, ZERO_STAGES, type Dim, type FixedChoices, type ParallelPlan, type Recompute, type ZeroStage } from './plan.js';
+import { InputError } from './validate.js';
+
+export interface SearchOptions {
+  fix?: FixedChoices;
+  /** How many plans to return. */
+  top?: number;
+  /** Only plans with ep = 1 (to compare against the best plan with expert parallelism). */
+  noExpertParallel?: boolean;
+  /** Largest micro-batch tried (sequences). */
+  maxMicroBatch?: number;
+}
+
+/** The best plan found for one value of one choice, for explanations ("why not tp=16?"). */
+export interface Alternative {
+  choice: 'tp' | 'pp' | 'ep' | 'zero' | 'recompute';
+  value: number | string;
+  best?: Estimate;
+  /** Candidates with this value that fit in memory. */
+  fitting: number;
+}
+
+export interface SearchResult {
+  plans: Estimate[];
+  /** Candidate plans considered, placements included (pruned ones too). */
+  searched: number;
+  /** Candidates whose memory fits and whose step time was computed. */
+  evaluated: number;
+  alternatives: Alternative[];
+  /** Devices used (the cluster's, or tp x pp x dp when --fix pins all three). */
+  devices: number;
+}
+
+export function divisors(n: number): number[] {
+  const small: number[] = [], large: number[] = [];
+  for (let i = 1; i * i <= n; i++) {
+    if (n % i !== 0) continue;
+    small.push(i);
+    if (i * i !== n) large.unshift(n / i);
+  }
+  return [...small, ...large];
+}
+
+/** Orders of the dims, innermost first, that differ for the given sizes (dims of size 1 go last). */
+export function placements(sizes: Record<Dim, number>): Dim[][] {
+  const live = DIMS.filter((d) => sizes[d] > 1), dead = DIMS.filter((d) => sizes[d] <= 1);
+  const out: Dim[][] = [];
+  const permute = (prefix: Dim[], rest: Dim[]) => {
+    if (rest.length === 0) { out.push([...prefix, ...dead]); return; }
+    rest.forEach((d, i) => permute([...prefix, d], [...rest.slice(0, i), ...rest.slice(i + 1)]));
+  };
+  permute([], live);
+  return out;
+}
+
+function microBatches(local: number, max: number): number[] {
+  const out: number[] = [];
+  for (let b = 1; b <= Math.min(local, max); b *= 2) if (local % b === 0) out.push(b);
+  if (local <= max && !out.includes(local)) out.push(local);
+  return out;
+}
+
+/** Restricts the context to the devices a fully pinned layout uses. */
+export function fixedDevices(ctx: PlanContext, fix: FixedChoices | undefined): PlanContext {
+  if (fix?.tp === undefined || fix.pp === undefined || fix.dp === undefined) return ctx;
+  const n = fix.tp * fix.pp * fix.dp;
+  if (n === ctx.cluster.devices) return ctx;
+  if (n > ctx.cluster.devices) throw new InputError(`--fix: tp x pp x dp = ${n} exceeds the ${ctx.cluster.devices} devices of ${ctx.cluster.name}`);
+  return { ...ctx, cluster: withDevices(ctx.cluster, n) };
+}
+
+/** Faster first; within 0.1% of step time, less memory first (ZeRO-2 over ZeRO-1 at equal time). */
+export function better(a: Estimate, b: Estimate): boolean {
+  if (Math.abs(a.stepTime - b.stepTime) > 1e-3 * b.stepTime) return a.stepTime < b.stepTime;
+  return a.memory.total < b.memory.total;
+}
+
+export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResult {
+  const fix = opts.fix ?? {};
+  const ctx = fixedDevices(ctx0, fix);
+  const m = ctx.model, n = ctx.cluster.devices, top = opts.top ?? 5;
+  const plans: Estimate[] = [];
+  let searched = 0, evaluated = 0;
+  const alt = new Map<string, Alternative>();
+  const note = (choice: Alternative['choice'], value: number | string, e: Estimate | undefined) => {
+    const k = `${choice}=${value}`;
+    let a = alt.get(k);
+    if (a === undefined) alt.set(k, a = { choice, value, fitting: 0 });
+    if (e === undefined) return;
+    a.fitting++;
+    if (a.best === undefined || e.stepTime < a.best.stepTime) a.best = e;
+  };
+  const keep = (e: Estimate) => {
+    if (plans.length === top && !better(e, plans[top - 1]!)) return;
+    let i = plans.length;
+    while (i > 0 && better(e, plans[i - 1]!)) i--;
+    plans.splice(i, 0, e);
+    if (plans.length > top) plans.pop();
+  };
+  const pick = <T>(all: readonly T[], v: T | undefined) => (v === undefined ? all : all.includes(v) ? [v] : []);
+
+  const tps = pick(divisors(n), fix.tp).filter((t) => m.heads % t === 0 && m.ffn_hidden % t === 0 && (m.kv_heads ?? m.heads) % t === 0);
+  for (const tp of tps) {
+    for (const pp of pick(divisors(n / tp), fix.pp).filter((p) => m.layers % p === 0)) {
+      const dp = n / tp / pp;
+      if (fix.dp !== undefined && fix.dp !== dp) continue;
+      if (ctx.batch % dp !== 0) continue;
+      const eps = m.experts > 0 ? divisors(dp).filter((e) => m.experts % e === 0) : [1];
+      for (const ep of pick(eps, fix.ep)) {
+        if (opts.noExpertParallel === true && ep > 1) continue;
+        const local = ctx.batch / dp;
+        const zeros = pick(dp > 1 ? ZERO_STAGES : ([0] as const), fix.zero);
+        const mbs = pick(microBatches(local, opts.maxMicroBatch ?? 64), fix.microBatch);
+        const orders = fix.order !== undefined ? [fix.order] : placements({ tp, ep, edp: dp / ep, pp });
+        const comms: (CommCosts | undefined)[] = orders.map(() => undefined);
+        let layoutBest: Estimate | undefined;
+        const recomputes = pick(RECOMPUTE, fix.recompute);
+        for (const zero of zeros) {
+          // Model states alone bound memory from below: skip the whole stage when they do not fit.
+          const probe: ParallelPlan = { dp, tp, pp, ep, zero: zero as ZeroStage, microBatch: 1, recompute: 'full', placement: { order: orders[0]! } };
+          const states = modelStates(ctx, probe, stageParams(ctx, probe, true));
+          if (states.weights + states.grads + states.optimizer > ctx.cluster.device.memory_bytes) {
+            searched += orders.length * mbs.length * recomputes.length;
+            for (const r of recomputes) note('recompute', r, undefined);
+            note('zero', zero, undefined);
+            continue;
+          }
+          for (const microBatch of mbs) for (const recompute of recomputes) {
+          searched += orders.length;
+          const base: ParallelPlan = { dp, tp, pp, ep, zero: zero as ZeroStage, microBatch, recompute: recompute as Recompute, placement: { order: orders[0]! } };
+          const memory = memoryPerDevice(ctx, base);
+          if (memory.total > ctx.cluster.device.memory_bytes) {
+            note('zero', zero, undefined);
+            note('recompute', recompute, undefined);
+            continue;
+          }
+          const work = stepWork(ctx, base);
+          let bestTime = Infinity, bestI = 0, bestB: Breakdown | undefined;
+          orders.forEach((order, i) => {
+            const p = { ...base, placement: { order } };
+            const c = comms[i] ?? (comms[i] = commCosts(ctx, p));
+            const b = timeBreakdown(ctx, p, work, c);
+            const t = total(b);
+            evaluated++;
+            if (t < bestTime) { bestTime = t; bestI = i; bestB = b; }
+          });
+          const bestPlan = { ...base, placement: { order: orders[bestI]! } };
+          const best = finish(ctx, bestPlan, work, comms[bestI]!, memory, bestB!);
+          keep(best);
+          note('zero', zero, best);
+          note('recompute', recompute, best);
+          if (layoutBest === undefined || best.stepTime < layoutBest.stepTime) layoutBest = best;
+          }
+        }
+        note('tp', tp, layoutBest);
+        note('pp', pp, layoutBest);
+        note('ep', ep, layoutBest);
+      }
+    }
+  }
+  return { plans, searched, evaluated, alternatives: [...alt.values()], devices: n };
+}
