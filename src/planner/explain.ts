@@ -89,10 +89,14 @@ export function explain(ctx: PlanContext, r: SearchResult, noEp?: Estimate | nul
     if (runner !== undefined) {
       const slower = runner.e.stepTime / best.stepTime - 1;
       const how = near !== undefined ? (choice === 'tp' || choice === 'pp' ? `, dp=${runner.e.plan.dp}, rest unchanged` : ', rest unchanged') : ', best such plan';
-      line = `${choice}=${runner.a.value} instead of ${current[choice]}${how}: ${slower >= 0 ? '+' : ''}${pct(slower)} step time (${topChanges(b, runner.e.breakdown)})`;
+      const what = Math.abs(slower) < 5e-4
+        ? `same step time, ${(runner.e.memory.total / 1e9).toFixed(1)} GB instead of ${(best.memory.total / 1e9).toFixed(1)} GB`
+        : `${slower >= 0 ? '+' : ''}${pct(slower)} step time (${topChanges(b, runner.e.breakdown)})`;
+      line = `${choice}=${runner.a.value} instead of ${current[choice]}${how}: ${what}`;
     }
     const never = others.filter((a) => a.fitting === 0).map((a) => a.value);
-    if (never.length > 0) line += `${line === '' ? '' : '; '}${choice}=${never.join('/')} never fit in memory`;
+    const list = never.length > 5 ? `${never.slice(0, 3).join('/')}/.../${never[never.length - 1]} (${never.length} values)` : never.join('/');
+    if (never.length > 0) line += `${line === '' ? '' : '; '}${choice}=${list} never fit in memory`;
     lines.push(line);
   }
   if (noEp !== undefined) {

@@ -1,5 +1,6 @@
 // Exhaustive search over dp, tp, pp, ep, ZeRO stage, micro-batch, recompute and placement, best first.
 import { withDevices } from './cluster.js';
+import { groupLayout } from './collectives.js';
 import type { PlanContext } from './context.js';
 import { commCosts, finish, stepWork, timeBreakdown, total, type Breakdown, type CommCosts, type Estimate } from './cost.js';
 import { memoryPerDevice, modelStates, stageParams } from './memory.js';
@@ -29,7 +30,7 @@ export interface SearchResult {
   plans: Estimate[];
   /** Candidate plans considered, placements included (pruned ones too). */
   searched: number;
-  /** Candidates whose memory fits and whose step time was computed. */
+  /** Candidates that fit in memory and were timed (one per class of equivalent placements). */
   evaluated: number;
   alternatives: Alternative[];
   /** Devices used (the cluster's, or tp x pp x dp when --fix pins all three). */
@@ -56,6 +57,21 @@ export function placements(sizes: Record<Dim, number>): Dim[][] {
   };
   permute([], live);
   return out;
+}
+
+/**
+ * Placements that put every group (tp, ep, edp, pp, dp) across the same tiers with the same counts are
+ * equivalent for the cost model; keep the first of each class (orders from `placements`, tp-inner first).
+ */
+export function distinctPlacements(ctx: PlanContext, sizes: Record<Dim, number>, orders: Dim[][]): Dim[][] {
+  const seen = new Set<string>();
+  const groups: Dim[][] = [['tp'], ['ep'], ['edp'], ['pp'], ['ep', 'edp']];
+  return orders.filter((order) => {
+    const key = groups.map((g) => groupLayout(sizes, order, g, ctx.cluster.tiers).inside.join(',')).join('|');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function microBatches(local: number, max: number): number[] {
@@ -116,7 +132,8 @@ export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResul
         const local = ctx.batch / dp;
         const zeros = pick(dp > 1 ? ZERO_STAGES : ([0] as const), fix.zero);
         const mbs = pick(microBatches(local, opts.maxMicroBatch ?? 64), fix.microBatch);
-        const orders = fix.order !== undefined ? [fix.order] : placements({ tp, ep, edp: dp / ep, pp });
+        const allOrders = fix.order !== undefined ? [fix.order] : placements({ tp, ep, edp: dp / ep, pp });
+        const orders = distinctPlacements(ctx, { tp, ep, edp: dp / ep, pp }, allOrders);
         const comms: (CommCosts | undefined)[] = orders.map(() => undefined);
         let layoutBest: Estimate | undefined;
         const recomputes = pick(RECOMPUTE, fix.recompute);
@@ -125,13 +142,13 @@ export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResul
           const probe: ParallelPlan = { dp, tp, pp, ep, zero: zero as ZeroStage, microBatch: 1, recompute: 'full', placement: { order: orders[0]! } };
           const states = modelStates(ctx, probe, stageParams(ctx, probe, true));
           if (states.weights + states.grads + states.optimizer > ctx.cluster.device.memory_bytes) {
-            searched += orders.length * mbs.length * recomputes.length;
+            searched += allOrders.length * mbs.length * recomputes.length;
             for (const r of recomputes) note('recompute', r, undefined);
             note('zero', zero, undefined);
             continue;
           }
           for (const microBatch of mbs) for (const recompute of recomputes) {
-          searched += orders.length;
+          searched += allOrders.length;
           const base: ParallelPlan = { dp, tp, pp, ep, zero: zero as ZeroStage, microBatch, recompute: recompute as Recompute, placement: { order: orders[0]! } };
           const memory = memoryPerDevice(ctx, base);
           if (memory.total > ctx.cluster.device.memory_bytes) {
