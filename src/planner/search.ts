@@ -81,6 +81,23 @@ function microBatches(local: number, max: number): number[] {
   return out;
 }
 
+/** Fixed values that no plan can have are input errors, named. */
+function checkFix(ctx: PlanContext, f: FixedChoices): void {
+  const m = ctx.model, n = ctx.cluster.devices;
+  const bad = (k: string, v: number, why: string) => { throw new InputError(`--fix ${k}=${v}: ${why}`); };
+  if (f.tp !== undefined) {
+    if (n % f.tp !== 0) bad('tp', f.tp, `does not divide the ${n} devices`);
+    if (m.heads % f.tp !== 0 || m.ffn_hidden % f.tp !== 0) bad('tp', f.tp, `does not divide heads ${m.heads} and ffn_hidden ${m.ffn_hidden}`);
+  }
+  if (f.pp !== undefined) {
+    if (n % f.pp !== 0) bad('pp', f.pp, `does not divide the ${n} devices`);
+    if (m.layers % f.pp !== 0) bad('pp', f.pp, `does not divide the ${m.layers} layers`);
+  }
+  if (f.dp !== undefined && n % f.dp !== 0) bad('dp', f.dp, `does not divide the ${n} devices`);
+  if (f.dp !== undefined && ctx.batch % f.dp !== 0) bad('dp', f.dp, `does not divide the global batch of ${ctx.batch} sequences`);
+  if (f.ep !== undefined && f.ep > 1 && (m.experts === 0 || m.experts % f.ep !== 0)) bad('ep', f.ep, m.experts === 0 ? 'the model is dense' : `does not divide the ${m.experts} experts`);
+}
+
 /** Restricts the context to the devices a fully pinned layout uses. */
 export function fixedDevices(ctx: PlanContext, fix: FixedChoices | undefined): PlanContext {
   if (fix?.tp === undefined || fix.pp === undefined || fix.dp === undefined) return ctx;
@@ -100,6 +117,7 @@ export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResul
   const fix = opts.fix ?? {};
   const ctx = fixedDevices(ctx0, fix);
   const m = ctx.model, n = ctx.cluster.devices, top = opts.top ?? 5;
+  checkFix(ctx, fix);
   const plans: Estimate[] = [];
   let searched = 0, evaluated = 0;
   const alt = new Map<string, Alternative>();

@@ -85,7 +85,7 @@ function plan(out: Output, modelArg: string, clusterArg: string, f: PlanFlags): 
     out.say(`best: ${describePlan(r.plans[0]!)}`);
   }
   for (const l of lines) out.say(`  ${l}`);
-  out.say(`searched ${searched} plans (${r.evaluated} fit in memory) in ${seconds.toFixed(2)} s`);
+  out.say(`searched ${searched} candidate plans in ${seconds.toFixed(2)} s (${r.evaluated} distinct ones fit in memory and were timed)`);
   if (f.out !== undefined) {
     const best = r.plans[0];
     if (best === undefined) throw new InputError(`--out: no plan fits, nothing to write`);
