@@ -4,7 +4,7 @@ import { groupLayout } from './collectives.js';
 import type { PlanContext } from './context.js';
 import { commCosts, finish, stepWork, timeBreakdown, total, type Breakdown, type CommCosts, type Estimate } from './cost.js';
 import { memoryPerDevice, modelStates, stageParams } from './memory.js';
-import { DIMS, RECOMPUTE, ZERO_STAGES, type Dim, type FixedChoices, type ParallelPlan, type Recompute, type ZeroStage } from './plan.js';
+import { DEFAULT_ORDER, DIMS, RECOMPUTE, ZERO_STAGES, type Dim, type FixedChoices, type ParallelPlan, type Recompute, type ZeroStage } from './plan.js';
 import { InputError } from './validate.js';
 
 export interface SearchOptions {
@@ -74,6 +74,10 @@ export function distinctPlacements(ctx: PlanContext, sizes: Record<Dim, number>,
   });
 }
 
+function factorial(k: number): number {
+  return k <= 1 ? 1 : k * factorial(k - 1);
+}
+
 function microBatches(local: number, max: number): number[] {
   const out: number[] = [];
   for (let b = 1; b <= Math.min(local, max); b *= 2) if (local % b === 0) out.push(b);
@@ -120,11 +124,12 @@ export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResul
   checkFix(ctx, fix);
   const plans: Estimate[] = [];
   let searched = 0, evaluated = 0;
-  const alt = new Map<string, Alternative>();
+  const alt = new Map<Alternative['choice'], Map<number | string, Alternative>>();
   const note = (choice: Alternative['choice'], value: number | string, e: Estimate | undefined) => {
-    const k = `${choice}=${value}`;
-    let a = alt.get(k);
-    if (a === undefined) alt.set(k, a = { choice, value, fitting: 0 });
+    let byValue = alt.get(choice);
+    if (byValue === undefined) alt.set(choice, byValue = new Map());
+    let a = byValue.get(value);
+    if (a === undefined) byValue.set(value, a = { choice, value, fitting: 0 });
     if (e === undefined) return;
     a.fitting++;
     if (a.best === undefined || e.stepTime < a.best.stepTime) a.best = e;
@@ -150,29 +155,34 @@ export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResul
         const local = ctx.batch / dp;
         const zeros = pick(dp > 1 ? ZERO_STAGES : ([0] as const), fix.zero);
         const mbs = pick(microBatches(local, opts.maxMicroBatch ?? 64), fix.microBatch);
-        const allOrders = fix.order !== undefined ? [fix.order] : placements({ tp, ep, edp: dp / ep, pp });
-        const orders = distinctPlacements(ctx, { tp, ep, edp: dp / ep, pp }, allOrders);
-        const comms: (CommCosts | undefined)[] = orders.map(() => undefined);
+        const sizes: Record<Dim, number> = { tp, ep, edp: dp / ep, pp };
+        const orderCount = fix.order !== undefined ? 1 : factorial(DIMS.filter((d) => sizes[d] > 1).length);
+        let orders: Dim[][] | undefined; // distinct placements, found once something fits
+        let comms: (CommCosts | undefined)[] = [];
         let layoutBest: Estimate | undefined;
         const recomputes = pick(RECOMPUTE, fix.recompute);
         for (const zero of zeros) {
           // Model states alone bound memory from below: skip the whole stage when they do not fit.
-          const probe: ParallelPlan = { dp, tp, pp, ep, zero: zero as ZeroStage, microBatch: 1, recompute: 'full', placement: { order: orders[0]! } };
+          const probe: ParallelPlan = { dp, tp, pp, ep, zero: zero as ZeroStage, microBatch: 1, recompute: 'full', placement: { order: DEFAULT_ORDER } };
           const states = modelStates(ctx, probe, stageParams(ctx, probe, true));
           if (states.weights + states.grads + states.optimizer > ctx.cluster.device.memory_bytes) {
-            searched += allOrders.length * mbs.length * recomputes.length;
+            searched += orderCount * mbs.length * recomputes.length;
             for (const r of recomputes) note('recompute', r, undefined);
             note('zero', zero, undefined);
             continue;
           }
           for (const microBatch of mbs) for (const recompute of recomputes) {
-          searched += allOrders.length;
-          const base: ParallelPlan = { dp, tp, pp, ep, zero: zero as ZeroStage, microBatch, recompute: recompute as Recompute, placement: { order: orders[0]! } };
+          searched += orderCount;
+          const base: ParallelPlan = { dp, tp, pp, ep, zero: zero as ZeroStage, microBatch, recompute: recompute as Recompute, placement: { order: DEFAULT_ORDER } };
           const memory = memoryPerDevice(ctx, base);
           if (memory.total > ctx.cluster.device.memory_bytes) {
             note('zero', zero, undefined);
             note('recompute', recompute, undefined);
             continue;
+          }
+          if (orders === undefined) {
+            orders = fix.order !== undefined ? [fix.order] : distinctPlacements(ctx, sizes, placements(sizes));
+            comms = orders.map(() => undefined);
           }
           const work = stepWork(ctx, base);
           let bestTime = Infinity, bestI = 0, bestB: Breakdown | undefined;
@@ -198,5 +208,5 @@ export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResul
       }
     }
   }
-  return { plans, searched, evaluated, alternatives: [...alt.values()], devices: n };
+  return { plans, searched, evaluated, alternatives: [...alt.values()].flatMap((m) => [...m.values()]), devices: n };
 }
