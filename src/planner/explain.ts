@@ -17,6 +17,10 @@ function secs(x: number): string {
   return Math.abs(x) >= 1 ? `${x.toFixed(2)} s` : Math.abs(x) >= 1e-3 ? `${(x * 1e3).toFixed(1)} ms` : `${(x * 1e6).toFixed(0)} us`;
 }
 
+export function bytes(x: number): string {
+  return x >= 1e9 ? `${(x / 1e9).toFixed(1)} GB` : x >= 1e6 ? `${(x / 1e6).toFixed(1)} MB` : `${(x / 1e3).toFixed(1)} kB`;
+}
+
 export function describePlan(e: Estimate): string {
   const p = e.plan, t = p.placement.tiers ?? {};
   const parts = [`tp=${p.tp}${p.tp > 1 ? ` (${t.tp})` : ''}`, `pp=${p.pp}${p.pp > 1 ? ` (${t.pp})` : ''}`,
@@ -75,7 +79,7 @@ export function explain(ctx: PlanContext, r: SearchResult, noEp?: Estimate | nul
   const shares = (Object.keys(LABELS) as (keyof Breakdown)[])
     .filter((k) => b[k] > 0).sort((x, y) => b[y] - b[x]).slice(0, 4)
     .map((k) => `${LABELS[k]} ${pct(b[k] / best.stepTime)}`);
-  lines.push(`step ${secs(best.stepTime)}: ${shares.join(', ')}; memory ${(best.memory.total / 1e9).toFixed(1)} of ${(ctx.cluster.device.memory_bytes / 1e9).toFixed(1)} GB`);
+  lines.push(`step ${secs(best.stepTime)}: ${shares.join(', ')}; memory ${bytes(best.memory.total)} of ${bytes(ctx.cluster.device.memory_bytes)}`);
   const current: Record<string, number | string> = { tp: best.plan.tp, pp: best.plan.pp, ep: best.plan.ep, zero: best.plan.zero, recompute: best.plan.recompute };
   for (const choice of ['tp', 'pp', 'ep', 'zero', 'recompute'] as const) {
     const others = r.alternatives.filter((a) => a.choice === choice && a.value !== current[choice]);
@@ -90,7 +94,7 @@ export function explain(ctx: PlanContext, r: SearchResult, noEp?: Estimate | nul
       const slower = runner.e.stepTime / best.stepTime - 1;
       const how = near !== undefined ? (choice === 'tp' || choice === 'pp' ? `, dp=${runner.e.plan.dp}, rest unchanged` : ', rest unchanged') : ', best such plan';
       const what = Math.abs(slower) < 5e-4
-        ? `same step time, ${(runner.e.memory.total / 1e9).toFixed(1)} GB instead of ${(best.memory.total / 1e9).toFixed(1)} GB`
+        ? `same step time, ${bytes(runner.e.memory.total)} instead of ${bytes(best.memory.total)} per device`
         : `${slower >= 0 ? '+' : ''}${pct(slower)} step time (${topChanges(b, runner.e.breakdown)})`;
       line = `${choice}=${runner.a.value} instead of ${current[choice]}${how}: ${what}`;
     }

@@ -46,10 +46,11 @@ export const run: Command = async (argv) => {
 
 interface PlanFlags { train: string | undefined; devices: number | undefined; fix: string | undefined; top: number; out: string | undefined }
 
-function planJson(e: Estimate) {
+function planJson(e: Estimate, tokensTotal: number | undefined) {
   return {
     ...planToJson(e.plan),
     step_time_s: e.stepTime, tokens_per_s: e.tokensPerSecond, mfu: e.mfu, hfu: e.hfu,
+    ...(tokensTotal !== undefined ? { run_time_s: tokensTotal / e.tokensPerSecond } : {}),
     memory_per_device_bytes: e.memory.total, memory: e.memory, breakdown: e.breakdown,
     checkpoint_time_s: Number.isFinite(e.checkpointTime) ? e.checkpointTime : null,
   };
@@ -82,7 +83,9 @@ function plan(out: Output, modelArg: string, clusterArg: string, f: PlanFlags): 
         + ` ${fmt(e.tokensPerSecond).padStart(10)} ${(100 * e.mfu).toFixed(1).padStart(5)}% ${(e.memory.total / 1e9).toFixed(1).padStart(7)}  ${describeOrder(e)}`);
     });
     out.say('');
-    out.say(`best: ${describePlan(r.plans[0]!)}`);
+    const best = r.plans[0]!;
+    const days = training.tokens_total !== undefined ? `; ${fmt(training.tokens_total / best.tokensPerSecond / 86400)} days for ${fmt(training.tokens_total)} tokens` : '';
+    out.say(`best: ${describePlan(best)}${days}`);
   }
   for (const l of lines) out.say(`  ${l}`);
   out.say(`searched ${searched} candidate plans in ${seconds.toFixed(2)} s (${r.evaluated} distinct ones fit in memory and were timed)`);
@@ -94,8 +97,8 @@ function plan(out: Output, modelArg: string, clusterArg: string, f: PlanFlags): 
   }
   out.result({
     model: model.name, cluster: cluster.name, devices: r.devices,
-    plans: r.plans.map(planJson), searched, evaluated: r.evaluated, seconds, explanation: lines,
-    ...(noEp !== undefined ? { best_without_ep: noEpBest === null || noEpBest === undefined ? null : planJson(noEpBest) } : {}),
+    plans: r.plans.map((e) => planJson(e, training.tokens_total)), searched, evaluated: r.evaluated, seconds, explanation: lines,
+    ...(noEp !== undefined ? { best_without_ep: noEpBest === null || noEpBest === undefined ? null : planJson(noEpBest, training.tokens_total) } : {}),
   });
   return r.plans.length > 0 ? 0 : 1;
 }
