@@ -1,9 +1,10 @@
 // Step time of a plan: compute with efficiency factors, exposed communication per group, pipeline bubble.
+import { effectiveBandwidth } from './cluster.js';
 import { allReduceCost, allToAllCost, groupLayout, halfAllReduceCost, p2pCost, seconds, spanTier, type CollectiveCost } from './collectives.js';
 import { layerActivationBytes, type PlanContext } from './context.js';
 import { memoryPerDevice, stageParams, type MemoryBreakdown } from './memory.js';
 import { forwardFlopsPerToken } from './model.js';
-import { dimSize, worldSize, type Dim, type Group, type ParallelPlan } from './plan.js';
+import { DIMS, dimSize, worldSize, type Dim, type Group, type ParallelPlan } from './plan.js';
 
 /** Seconds of one step by cause; they add up to the step time. */
 export interface Breakdown {
@@ -29,8 +30,8 @@ export interface Estimate {
   memory: MemoryBreakdown;
   fits: boolean;
   breakdown: Breakdown;
-  /** Seconds to write one checkpoint (NaN when the cluster has no storage description). */
-  checkpointTime: number;
+  /** Writing one checkpoint (seconds NaN when the cluster has no storage description). */
+  checkpoint: CheckpointWrite;
 }
 
 /** Collective costs of every group of a layout; they depend only on sizes and placement. */
@@ -115,7 +116,6 @@ export interface StepWork {
   grads: { dense: number; expert: number };
   weights: { dense: number; expert: number };
   optimizer: number;
-  checkpointTime: number;
 }
 
 export function stepWork(ctx: PlanContext, p: ParallelPlan): StepWork {
@@ -140,7 +140,6 @@ export function stepWork(ctx: PlanContext, p: ParallelPlan): StepWork {
     grads: { dense: params.dense * ctx.perParam.grads, expert: params.expert * ctx.perParam.grads },
     weights: { dense: params.dense * ctx.perParam.weights, expert: params.expert * ctx.perParam.weights },
     optimizer: (params.dense / shardDense + params.expert / shardExpert) * stateBytes / (ctx.cluster.device.memory_bandwidth * e.memory),
-    checkpointTime: checkpointSeconds(ctx, p),
   };
 }
 
@@ -171,7 +170,7 @@ export function timeBreakdown(ctx: PlanContext, p: ParallelPlan, w: StepWork, co
     dp: dpComm,
     zero: w.micro * zeroMb,
     optimizer: w.optimizer,
-    checkpoint: every !== undefined && Number.isFinite(w.checkpointTime) ? w.checkpointTime / every : 0,
+    checkpoint: every !== undefined && ctx.cluster.storage !== undefined ? checkpointWrite(ctx, p).seconds / every : 0,
   };
 }
 
@@ -199,21 +198,47 @@ export function finish(ctx: PlanContext, p: ParallelPlan, w: StepWork, comm: Com
     memory,
     fits: memory.total <= ctx.cluster.device.memory_bytes,
     breakdown,
-    checkpointTime: w.checkpointTime,
+    checkpoint: checkpointWrite(ctx, p),
   };
 }
 
+/** How a checkpoint is written: by whom, from how many top-level blocks (e.g. supernodes), how fast. */
+export interface CheckpointWrite {
+  seconds: number;
+  writers: number;
+  /** Blocks of the tier below the top (supernodes, nodes) that hold writers; NaN with one tier. */
+  blocks: number;
+}
+
 /**
- * Seconds to write weights + optimizer state. Every rank holding a distinct shard writes it: tp x pp x ep
- * ranks, or all ranks once ZeRO shards the optimizer state. Bandwidth = min(file system, writers x
- * per-writer bandwidth): a checkpoint is fast only with enough writers.
+ * Writing weights + optimizer state. Every rank holding a distinct shard writes it: tp x pp x ep ranks,
+ * or all ranks once ZeRO shards the optimizer state. Bandwidth = min(file system, writers x per-writer
+ * bandwidth, blocks holding writers x their uplink): a checkpoint is fast only with enough writers spread
+ * over enough blocks (BaGuaLu's observation on Sunway supernodes). Storage sits beyond the top tier.
  */
-export function checkpointSeconds(ctx: PlanContext, p: ParallelPlan): number {
+export function checkpointWrite(ctx: PlanContext, p: ParallelPlan): CheckpointWrite {
   const storage = ctx.cluster.storage;
-  if (storage === undefined) return NaN;
+  const sharded: Record<Dim, boolean> = { tp: true, pp: true, ep: true, edp: p.zero >= 1 };
+  let writers = 1;
+  for (const d of DIMS) if (sharded[d]) writers *= dimSize(p, d);
+  if (storage === undefined) return { seconds: NaN, writers, blocks: NaN };
   const bytes = ctx.stats.totalParams * (ctx.perParam.weights + ctx.perParam.optimizer);
-  const writers = p.zero >= 1 ? worldSize(p) : p.tp * p.pp * p.ep;
-  return bytes / Math.min(storage.bandwidth, writers * storage.writer_bandwidth);
+  let bandwidth = Math.min(storage.bandwidth, writers * storage.writer_bandwidth);
+  const tiers = ctx.cluster.tiers;
+  let blocks = NaN;
+  if (tiers.length >= 2) {
+    const g = tiers[tiers.length - 2]!.group_size;
+    let stride = 1;
+    blocks = 1;
+    for (const d of p.placement.order) {
+      const n = dimSize(p, d);
+      if (sharded[d] && n > 1) blocks *= stride >= g ? n : Math.max(1, (n * stride) / g);
+      stride *= n;
+    }
+    blocks = Math.min(Math.ceil(blocks), Math.ceil(worldSize(p) / g));
+    bandwidth = Math.min(bandwidth, blocks * g * effectiveBandwidth(tiers[tiers.length - 1]!, ctx.eff));
+  }
+  return { seconds: bytes / bandwidth, writers, blocks };
 }
 
 /** Number of ranks per dim, as placement order lists them (for display). */

@@ -103,10 +103,11 @@ export function explain(ctx: PlanContext, r: SearchResult, noEp?: Estimate | nul
     if (never.length > 0) line += `${line === '' ? '' : '; '}${choice}=${list} never fit in memory`;
     lines.push(line);
   }
-  if (Number.isFinite(best.checkpointTime)) {
-    const p = best.plan, n = p.dp * p.tp * p.pp;
-    const writers = p.zero >= 1 ? n : p.tp * p.pp * p.ep;
-    lines.push(`checkpoint: ${secs(best.checkpointTime)} with ${writers} writers${p.zero >= 1 ? ' (ZeRO shards the optimizer state over every rank)' : ''}`);
+  const ck = best.checkpoint;
+  if (Number.isFinite(ck.seconds)) {
+    const tiers = ctx.cluster.tiers;
+    const where = Number.isFinite(ck.blocks) ? ` in ${ck.blocks} ${tiers[tiers.length - 2]!.name} block(s)` : '';
+    lines.push(`checkpoint: ${secs(ck.seconds)} with ${ck.writers} writers${where}${best.plan.zero >= 1 ? ' (ZeRO shards the optimizer state over every rank)' : ''}`);
   }
   if (noEp !== undefined) {
     lines.push(noEp === null

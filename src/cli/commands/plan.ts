@@ -52,7 +52,9 @@ function planJson(e: Estimate, tokensTotal: number | undefined) {
     step_time_s: e.stepTime, tokens_per_s: e.tokensPerSecond, mfu: e.mfu, hfu: e.hfu,
     ...(tokensTotal !== undefined ? { run_time_s: tokensTotal / e.tokensPerSecond } : {}),
     memory_per_device_bytes: e.memory.total, memory: e.memory, breakdown: e.breakdown,
-    checkpoint_time_s: Number.isFinite(e.checkpointTime) ? e.checkpointTime : null,
+    checkpoint: Number.isFinite(e.checkpoint.seconds)
+      ? { seconds: e.checkpoint.seconds, writers: e.checkpoint.writers, ...(Number.isFinite(e.checkpoint.blocks) ? { blocks: e.checkpoint.blocks } : {}) }
+      : null,
   };
 }
 
