@@ -47,12 +47,31 @@ test('MoE: the result names the best plan without expert parallelism', () => {
   assert.ok('best_without_ep' in r.json());
 });
 
+test('--machine: measured GEMM speed of this machine changes the predicted step time', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'furnace-cli-'));
+  try {
+    const step = (gemm: number) => {
+      const f = join(dir, `m${gemm}.json`);
+      writeFileSync(f, JSON.stringify({ cores: 2, gemm_flops: gemm }));
+      const r = furnace('--model', 'preset:furnace-small', '--machine', f, '--fix', 'dp=1,tp=1,pp=1', '--json');
+      assert.equal(r.code, 0, r.stderr);
+      return (r.json()['plans'] as { step_time_s: number }[])[0]!.step_time_s;
+    };
+    assert.ok(step(20e9) > 1.5 * step(100e9));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('bad input exits 2 with one line naming the field, no stack trace', () => {
   const dir = mkdtempSync(join(tmpdir(), 'furnace-cli-'));
   try {
     const model = join(dir, 'model.json');
     writeFileSync(model, JSON.stringify({ name: 'm', layers: 2, hidden: 64, heads: 4, ffn_hidden: 256, vocab: 100, seq_len: 16, experts: 0, top_k: 0, moe_every: 1, dropout: 0.1 }));
+    const machine = join(dir, 'machine.json');
+    writeFileSync(machine, JSON.stringify({ cores: 2, gemm: 1e11 }));
     const cases: [string[], RegExp][] = [
+      [['--model', 'preset:furnace-tiny', '--machine', machine], /machine\.json\.gemm: unknown key/],
       [['--model', model, '--cluster', 'preset:dgx-h100'], /model\.json\.dropout: unknown key/],
       [['--model', 'preset:gpt3-175b', '--cluster', 'preset:dgx-h100', '--fix', 'tp=3'], /--fix tp=3: does not divide the 256 devices/],
       [['--model', 'preset:gpt3-175b', '--cluster', 'preset:dgx-h100', '--fix', 'ep=2'], /--fix ep=2: the model is dense/],

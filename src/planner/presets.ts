@@ -2,6 +2,7 @@
 import type { ClusterSpec } from './cluster.js';
 import type { ModelSpec } from './model.js';
 import type { TrainingSpec } from './training.js';
+import { int, positive, record } from './validate.js';
 
 const GPT = { experts: 0, top_k: 0, moe_every: 1 } as const;
 
@@ -113,6 +114,18 @@ export interface MachineMeasurements {
   memoryBandwidth?: number;
   /** Bytes of memory a worker may use (a WebAssembly instance holds at most 4 GiB). */
   memoryBytes?: number;
+}
+
+/** Reads measurements in their JSON form: {cores?, gemm_flops?, allreduce_bandwidth?, memory_bandwidth?, memory_bytes?}. */
+export function parseMachine(value: unknown, where = 'machine'): MachineMeasurements {
+  const o = record(value, where, [], ['cores', 'gemm_flops', 'allreduce_bandwidth', 'memory_bandwidth', 'memory_bytes']);
+  const m: MachineMeasurements = {};
+  if (o['cores'] !== undefined) m.cores = int(o['cores'], `${where}.cores`, 1);
+  if (o['gemm_flops'] !== undefined) m.gemmFlops = positive(o['gemm_flops'], `${where}.gemm_flops`);
+  if (o['allreduce_bandwidth'] !== undefined) m.allReduceBandwidth = positive(o['allreduce_bandwidth'], `${where}.allreduce_bandwidth`);
+  if (o['memory_bandwidth'] !== undefined) m.memoryBandwidth = positive(o['memory_bandwidth'], `${where}.memory_bandwidth`);
+  if (o['memory_bytes'] !== undefined) m.memoryBytes = positive(o['memory_bytes'], `${where}.memory_bytes`);
+  return m;
 }
 
 /**

@@ -5,36 +5,43 @@ import { DEFAULT_EFFICIENCY, efficiencyOf, withDevices, type ClusterSpec } from 
 import { prepare } from '../../planner/context.js';
 import type { Estimate } from '../../planner/cost.js';
 import { describePlan, explain } from '../../planner/explain.js';
-import { loadCluster, loadModel, loadTraining, readRun, writeCluster, writePlan } from '../../planner/io.js';
+import { loadCluster, loadModel, loadTraining, readJsonFile, readRun, writeCluster, writePlan } from '../../planner/io.js';
 import { parseFix, planToJson } from '../../planner/plan.js';
-import { CLUSTER_PRESETS, defaultTraining, thisMachine } from '../../planner/presets.js';
+import { CLUSTER_PRESETS, defaultTraining, parseMachine, thisMachine } from '../../planner/presets.js';
 import { search } from '../../planner/search.js';
 import { InputError } from '../../planner/validate.js';
 import { Output, UsageError, fmt, intFlag, parse, type Command } from '../util.js';
 
 const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices N] [--fix k=v,...] [--top K] [--out plan.json] [--json]
+       furnace plan --model M --machine bench.json ...   (this machine, with measured gemm_flops, allreduce_bandwidth, ...)
        furnace plan --calibrate RUNDIR... [--cluster C] [--fit gemm,memory,...] [--out cluster.json] [--json]
   M, C: preset:NAME or a JSON file; T: a JSON file or inline JSON
   --fix tp=8,pp=16,dp=64,ep=1,zero=1,recompute=selective,micro_batch=1,order=tp/ep/edp/pp`;
 
-/** Presets, with this machine's worker count read from the OS. */
-function clusterPresets(): Record<string, ClusterSpec | (() => ClusterSpec)> {
-  return { ...CLUSTER_PRESETS, 'this-machine': () => thisMachine({ cores: availableParallelism() }) };
+/** Presets, with this machine's worker count read from the OS and, given --machine, its measurements. */
+function clusterPresets(machine?: string): Record<string, ClusterSpec | (() => ClusterSpec)> {
+  const meas = machine === undefined ? {} : parseMachine(readJsonFile(machine), machine);
+  return { ...CLUSTER_PRESETS, 'this-machine': () => thisMachine({ cores: availableParallelism(), ...meas }) };
 }
 
 export const run: Command = async (argv) => {
   const { values, positionals } = parse(argv, {
     model: { type: 'string' }, cluster: { type: 'string' }, train: { type: 'string' }, devices: { type: 'string' },
     fix: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false },
-    calibrate: { type: 'boolean', default: false }, fit: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
+    calibrate: { type: 'boolean', default: false }, fit: { type: 'string' }, machine: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
   }, true);
   const out = new Output(values.json === true);
   if (values.help === true) { out.say(USAGE); return 0; }
   try {
-    if (values.calibrate === true) return calibrate(out, positionals, values.cluster, values.fit, values.out);
+    if (values.machine !== undefined && values.cluster !== undefined && !/^(preset:)?this-machine$/.test(values.cluster)) {
+      throw new UsageError('--machine: measurements apply to --cluster preset:this-machine only');
+    }
+    const presets = clusterPresets(values.machine);
+    if (values.calibrate === true) return calibrate(out, positionals, values.cluster, values.fit, values.out, presets);
     if (positionals.length > 0) throw new UsageError(`plan: unexpected argument '${positionals[0]}' (run dirs go with --calibrate)\n${USAGE}`);
-    if (values.model === undefined || values.cluster === undefined) throw new UsageError(`plan: --model and --cluster are required\n${USAGE}`);
-    return plan(out, values.model, values.cluster, {
+    const clusterArg = values.cluster ?? (values.machine !== undefined ? 'preset:this-machine' : undefined);
+    if (values.model === undefined || clusterArg === undefined) throw new UsageError(`plan: --model and --cluster are required\n${USAGE}`);
+    return plan(out, values.model, clusterArg, presets, {
       train: values.train, devices: intFlag('devices', values.devices, 1), fix: values.fix,
       top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out,
     });
@@ -58,9 +65,9 @@ function planJson(e: Estimate, tokensTotal: number | undefined) {
   };
 }
 
-function plan(out: Output, modelArg: string, clusterArg: string, f: PlanFlags): number {
+function plan(out: Output, modelArg: string, clusterArg: string, presets: Record<string, ClusterSpec | (() => ClusterSpec)>, f: PlanFlags): number {
   const model = loadModel(modelArg);
-  let cluster = loadCluster(clusterArg, clusterPresets());
+  let cluster = loadCluster(clusterArg, presets);
   if (f.devices !== undefined) cluster = withDevices(cluster, f.devices);
   const training = f.train !== undefined ? loadTraining(f.train) : defaultTraining(model, cluster.devices);
   const fix = f.fix !== undefined ? parseFix(f.fix) : undefined;
@@ -111,9 +118,10 @@ function describeOrder(e: Estimate): string {
   return live.map((d) => `${d}@${t[d] ?? '?'}`).join(' ') || '-';
 }
 
-function calibrate(out: Output, dirs: string[], clusterArg: string | undefined, fitArg: string | undefined, outPath: string | undefined): number {
+function calibrate(out: Output, dirs: string[], clusterArg: string | undefined, fitArg: string | undefined, outPath: string | undefined,
+  presets: Record<string, ClusterSpec | (() => ClusterSpec)>): number {
   if (dirs.length === 0) throw new UsageError(`plan --calibrate: give at least one run directory\n${USAGE}`);
-  const cluster = loadCluster(clusterArg ?? 'preset:this-machine', clusterPresets());
+  const cluster = loadCluster(clusterArg ?? 'preset:this-machine', presets);
   const keys = fitArg === undefined ? DEFAULT_FIT_KEYS : fitArg.split(',').map((k) => {
     if (!(k in DEFAULT_EFFICIENCY)) throw new UsageError(`--fit: unknown factor '${k}' (factors: ${Object.keys(DEFAULT_EFFICIENCY).join(', ')})`);
     return k as EfficiencyKey;
