@@ -1,0 +1,248 @@
+// Loading: any slice of any global tensor, from whichever shards cover it, hashes verified.
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { copyRegion, intersect, spanIn, volume, type Box } from './box.js';
+import { hashPool } from './hash-pool.js';
+import { readManifest } from './manifest.js';
+import { pieceId } from './plan.js';
+import { readSafetensorsHeader } from './safetensors.js';
+import { CheckpointError, type Json, type Manifest, type ShardEntry, type ShardedArray, type ShardedTensor, type TensorEntry } from './types.js';
+
+export interface ReadOptions {
+  /** Check every block read against its sha256 in the manifest (default true). */
+  verify?: boolean;
+}
+
+/** Bytes read per step of a slab; a slab is a run of outermost indices of the region. */
+const WINDOW = 64 << 20;
+
+/** An open checkpoint: the manifest plus lazily opened, checked shard files. */
+export class CheckpointReader {
+  private readonly files = new Map<string, Promise<FileHandle>>();
+  private readonly verified = new Set<string>();
+  private readonly byFile = new Map<string, { key: string; shard: ShardEntry }[]>();
+  private readonly scratchFree: SharedArrayBuffer[] = [];
+  readonly verify: boolean;
+
+  private constructor(readonly dir: string, readonly manifest: Manifest, opts: ReadOptions) {
+    this.verify = opts.verify ?? true;
+    for (const f of manifest.files) this.byFile.set(f.name, []);
+    for (const t of manifest.tensors) for (const shard of t.shards) this.byFile.get(shard.file)!.push({ key: t.key, shard });
+  }
+
+  static async open(dir: string, opts: ReadOptions = {}): Promise<CheckpointReader> {
+    return new CheckpointReader(dir, await readManifest(dir), opts);
+  }
+
+  get step(): number {
+    return this.manifest.step;
+  }
+
+  get meta(): Json {
+    return this.manifest.meta;
+  }
+
+  tensor(key: string): TensorEntry {
+    const t = this.manifest.tensors.find((x) => x.key === key);
+    if (t === undefined) throw new Error(`checkpoint ${this.dir} has no tensor '${key}'`);
+    return t;
+  }
+
+  /** The slice [offset, offset + shape) of tensor `key` (default: all of it), row-major. */
+  async read(key: string, offset?: number[], shape?: number[]): Promise<Float32Array> {
+    const t = this.tensor(key);
+    const box: Box = { offset: offset ?? t.globalShape.map(() => 0), shape: shape ?? t.globalShape };
+    const out = new Float32Array(volume(box.shape));
+    await this.readInto(key, box, out);
+    return out;
+  }
+
+  /** Fills `dst` (row-major storage of `box`) from every shard that overlaps the box. */
+  async readInto(key: string, box: Box, dst: Float32Array): Promise<void> {
+    const t = this.tensor(key);
+    const g = t.globalShape;
+    if (box.offset.length !== g.length || box.shape.length !== g.length
+      || box.offset.some((o, d) => o < 0 || o + box.shape[d]! > g[d]!)) {
+      throw new RangeError(`'${key}': slice [${box.offset}]+[${box.shape}] is outside [${g}]`);
+    }
+    if (dst.length !== volume(box.shape)) throw new RangeError(`'${key}': destination holds ${dst.length}, slice ${volume(box.shape)}`);
+    const scratch = { buf: this.scratchFree.pop() ?? new SharedArrayBuffer(0) };
+    try {
+      for (const s of t.shards) {
+        const region = intersect(box, s);
+        if (region === undefined) continue;
+        for (const slab of slabs(s, region)) {
+          const [e0, e1] = spanIn(s, slab);
+          const [b0, b1] = await this.readPiece(t.key, s, 4 * e0, 4 * e1, scratch);
+          copyRegion(new Float32Array(scratch.buf, 0, (b1 - b0) / 4), s, b0 / 4, dst, box, slab);
+        }
+      }
+    } finally {
+      this.scratchFree.push(scratch.buf);
+    }
+  }
+
+  /**
+   * Reads bytes [from, to) of a piece into `scratch` (grown when needed), widened to whole hash blocks when verifying,
+   * and checks them. Returns the byte range of the piece now held at scratch offset 0.
+   */
+  private async readPiece(key: string, s: ShardEntry, from: number, to: number, scratch: { buf: SharedArrayBuffer }): Promise<[number, number]> {
+    const fh = await this.file(s.file);
+    const block = this.manifest.hashBlockBytes;
+    const size = s.byteRange[1] - s.byteRange[0];
+    const [b0, b1] = this.verify ? [Math.floor(from / block) * block, Math.min(size, Math.ceil(to / block) * block)] : [from, to];
+    if (scratch.buf.byteLength < b1 - b0) scratch.buf = new SharedArrayBuffer(b1 - b0);
+    const buf = new Uint8Array(scratch.buf, 0, b1 - b0);
+    for (let done = 0; done < buf.length;) {
+      const { bytesRead } = await fh.read(buf, done, buf.length - done, s.byteRange[0] + b0 + done);
+      if (bytesRead === 0) throw new CheckpointError(s.file, `truncated: '${key}' shard at [${s.offset}] ends early`);
+      done += bytesRead;
+    }
+    if (this.verify) {
+      const checks: Promise<void>[] = [];
+      for (let at = b0; at < b1; at += block) {
+        const k = at / block;
+        const id = `${s.file}:${s.byteRange[0]}:${k}`;
+        if (this.verified.has(id)) continue;
+        const len = Math.min(block, size - at);
+        checks.push(hashPool().sha256(scratch.buf, at - b0, len).then((hex) => {
+          if (hex !== s.sha256[k]) {
+            throw new CheckpointError(s.file, `sha256 mismatch in block ${k} of '${key}' shard at [${s.offset}] (bytes ${s.byteRange[0] + at}..${s.byteRange[0] + at + len})`);
+          }
+          this.verified.add(id);
+        }));
+      }
+      if (size === 0 && s.sha256[0] !== 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855') {
+        throw new CheckpointError(s.file, `sha256 mismatch of empty '${key}' shard at [${s.offset}]`);
+      }
+      const results = await Promise.allSettled(checks);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
+    }
+    return [b0, b1];
+  }
+
+  /** Opens a shard file once, checking its size and that its header agrees with the manifest. */
+  private file(name: string): Promise<FileHandle> {
+    let p = this.files.get(name);
+    if (p === undefined) {
+      p = this.openChecked(name);
+      this.files.set(name, p);
+    }
+    return p;
+  }
+
+  private async openChecked(name: string): Promise<FileHandle> {
+    const expected = this.manifest.files.find((f) => f.name === name)!.bytes;
+    let fh: FileHandle;
+    try {
+      fh = await open(join(this.dir, name), 'r');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new CheckpointError(name, code === 'ENOENT' ? 'missing shard file' : `cannot open: ${(e as Error).message}`);
+    }
+    try {
+      const { size } = await fh.stat();
+      if (size < expected) throw new CheckpointError(name, `truncated: ${size} bytes, the manifest says ${expected}`);
+      if (size > expected) throw new CheckpointError(name, `size mismatch: ${size} bytes, the manifest says ${expected}`);
+      let header;
+      try {
+        header = await readSafetensorsHeader(fh, size);
+      } catch (e) {
+        throw new CheckpointError(name, (e as Error).message);
+      }
+      for (const { key, shard } of this.byFile.get(name)!) {
+        const id = pieceId(key, shard.offset);
+        const e = header.entries.get(id);
+        if (e === undefined || e.dtype !== 'F32' || e.shape.join(',') !== shard.shape.join(',')
+          || e.range[0] !== shard.byteRange[0] || e.range[1] !== shard.byteRange[1]) {
+          throw new CheckpointError(name, `manifest mismatch: the file's header does not describe '${id}' as the manifest does`);
+        }
+      }
+      return fh;
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Reads every byte of every shard and checks sizes, headers and hashes. Collects all problems
+   * (one per damaged shard or file) instead of stopping at the first.
+   */
+  async verifyAll(onProgress?: (bytes: number) => void): Promise<{ bytes: number; problems: CheckpointError[] }> {
+    const problems: CheckpointError[] = [];
+    let bytes = 0;
+    const block = this.manifest.hashBlockBytes;
+    const step = Math.max(block, Math.floor(WINDOW / block) * block);
+    const scratch = { buf: new SharedArrayBuffer(0) };
+    for (const f of this.manifest.files) {
+      try {
+        await this.file(f.name);
+      } catch (e) {
+        problems.push(asCheckpointError(e, f.name));
+        continue;
+      }
+      for (const { key, shard } of this.byFile.get(f.name)!) {
+        const size = shard.byteRange[1] - shard.byteRange[0];
+        try {
+          for (let at = 0; at < Math.max(size, 1); at += step) {
+            await this.readPiece(key, shard, at, Math.min(size, at + step), scratch);
+            bytes += Math.min(size, at + step) - at;
+            onProgress?.(bytes);
+          }
+        } catch (e) {
+          problems.push(asCheckpointError(e, f.name));
+        }
+      }
+    }
+    return { bytes, problems };
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.files.values()];
+    this.files.clear();
+    for (const p of all) await p.then((fh) => fh.close(), () => {});
+  }
+}
+
+/** Reads one slice of a global tensor from a checkpoint directory. */
+export async function readTensor(dir: string, key: string, offset: number[], localShape: number[], opts: ReadOptions = {}): Promise<Float32Array> {
+  const r = await CheckpointReader.open(dir, opts);
+  try {
+    return await r.read(key, offset, localShape);
+  } finally {
+    await r.close();
+  }
+}
+
+/** Loads the pieces a rank holds in its (possibly different) layout: one slice per request. */
+export async function readShards(dir: string, want: ShardedTensor[], opts: ReadOptions = {}): Promise<ShardedArray[]> {
+  const r = await CheckpointReader.open(dir, opts);
+  try {
+    const out: ShardedArray[] = [];
+    for (const w of want) out.push({ ...w, data: await r.read(w.key, w.offset, w.localShape) });
+    return out;
+  } finally {
+    await r.close();
+  }
+}
+
+/**
+ * Splits `region` (inside piece `s`) along its first dimension into slabs whose byte span in
+ * the piece stays near WINDOW, so that scratch memory is bounded whatever the slice.
+ */
+function slabs(s: Box, region: Box): Box[] {
+  if (region.shape.length === 0) return [region];
+  const [e0, e1] = spanIn(s, region);
+  const n = region.shape[0]!;
+  const per = Math.max(1, Math.floor(n * WINDOW / Math.max(1, 4 * (e1 - e0))));
+  const out: Box[] = [];
+  for (let i = 0; i < n; i += per) {
+    out.push({ offset: [region.offset[0]! + i, ...region.offset.slice(1)], shape: [Math.min(per, n - i), ...region.shape.slice(1)] });
+  }
+  return out;
+}
+
+function asCheckpointError(e: unknown, file: string): CheckpointError {
+  return e instanceof CheckpointError ? e : new CheckpointError(file, (e as Error).message);
+}
