@@ -58,3 +58,10 @@ export function startRanks(root: string, step: number, perRank: ShardedArray[][]
 export function saveRanks(...args: Parameters<typeof startRanks>): Promise<SaveStart[]> {
   return Promise.all(startRanks(...args));
 }
+
+/** The state crash tests save: rows of `w` split over 2 ranks, `b` replicated on both. */
+export function crashState(seed: number, rank: number): ShardedArray[] {
+  const w = globalArray([8, 24], seed);
+  const b = globalArray([40], seed + 100);
+  return [rowPiece('w', w, [8, 24], 2, rank), piece('b', b, [40], [0], [40], rank, 2)];
+}
