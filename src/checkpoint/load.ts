@@ -2,7 +2,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyRegion, intersect, spanIn, volume, type Box } from './box.js';
-import { hashPool } from './hash-pool.js';
+import { ioPool } from './io-pool.js';
 import { readManifest } from './manifest.js';
 import { pieceId } from './plan.js';
 import { readSafetensorsHeader } from './safetensors.js';
@@ -105,7 +105,7 @@ export class CheckpointReader {
         const id = `${s.file}:${s.byteRange[0]}:${k}`;
         if (this.verified.has(id)) continue;
         const len = Math.min(block, size - at);
-        checks.push(hashPool().sha256(scratch.buf, at - b0, len).then((hex) => {
+        checks.push(ioPool().sha256(scratch.buf, at - b0, len).then((hex) => {
           if (hex !== s.sha256[k]) {
             throw new CheckpointError(s.file, `sha256 mismatch in block ${k} of '${key}' shard at [${s.offset}] (bytes ${s.byteRange[0] + at}..${s.byteRange[0] + at + len})`);
           }

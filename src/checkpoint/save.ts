@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { volume } from './box.js';
 import { commitSave, planFile, prepareSave, publishError, publishPart, shardFile, type RankPart } from './commit.js';
 import { durableStep, writeAll } from './durable.js';
-import { hashPool } from './hash-pool.js';
+import { ioPool } from './io-pool.js';
 import { pieceId, planWriters, type PlannedPiece, type RankPlan } from './plan.js';
 import { layoutSafetensors } from './safetensors.js';
-import { StagingRing, type Segment } from './staging.js';
+import { ChunkPool, chunksNeeded } from './staging.js';
 import { MANIFEST, stepDirName, type Coordinator, type Json, type ShardedArray } from './types.js';
 
 export interface CheckpointerOptions {
@@ -50,15 +50,15 @@ export interface SaveResult extends SaveStart {
 }
 
 const MiB = 1 << 20;
-/** Writes are merged up to this size: fewer, larger write calls reach the disk's bandwidth. */
-const MAX_WRITE = 64 * MiB;
+/** Staging chunk size: one write call each; large enough to reach the disk's bandwidth. */
+const CHUNK = 64 * MiB;
 
 /**
  * Saves sharded state of one step. One per rank and root; at most one save is in flight, so a
  * save first waits for the previous one and throws its error if it failed.
  */
 export class Checkpointer {
-  private ring: StagingRing | undefined;
+  private pool: ChunkPool | undefined;
   private inflight: Promise<SaveResult> | undefined;
   private readonly keep: number;
   private readonly hashBlockBytes: number;
@@ -71,7 +71,7 @@ export class Checkpointer {
 
   /** Staging memory currently held, bytes. */
   get stagingBytes(): number {
-    return this.ring?.capacity ?? 0;
+    return this.pool?.capacity ?? 0;
   }
 
   /**
@@ -104,8 +104,9 @@ export class Checkpointer {
     const data = new Map(tensors.map((t) => [pieceId(t.key, t.offset), t.data]));
     const mine = pieces.filter((p) => p.writer === co.rank);
     const bytes = mine.reduce((s, p) => s + p.bytes, 0);
-    const ring = this.staging(bytes);
-    const write = new ShardWriter(tmp, co.rank, step, mine, ring, this.hashBlockBytes, this.opts.async !== true || ring.capacity < bytes);
+    const pool = this.staging(mine.map((p) => p.bytes));
+    const needed = chunksNeeded(mine.map((p) => p.bytes), this.hashBlockBytes, pool.chunkBytes);
+    const write = new ShardWriter(tmp, co.rank, step, mine, pool, this.hashBlockBytes, this.opts.async !== true || pool.count < needed);
     let copied: unknown;
     try {
       await write.open();
@@ -113,7 +114,7 @@ export class Checkpointer {
     } catch (e) {
       copied = e;
     }
-    const start: SaveStart = { step, dir: join(root, stepDirName(step)), bytes, stagingBytes: ring.capacity, stallSeconds: 0 };
+    const start: SaveStart = { step, dir: join(root, stepDirName(step)), bytes, stagingBytes: pool.capacity, stallSeconds: 0 };
     const background = this.finish(write, copied, pieces, meta, start, t0);
     this.inflight = background;
     background.catch(() => {});
@@ -138,10 +139,19 @@ export class Checkpointer {
     return p;
   }
 
-  private staging(bytes: number): StagingRing {
-    const want = Math.max(this.hashBlockBytes, this.opts.stagingBytes ?? (this.opts.async === true ? bytes : Math.min(bytes, 256 * MiB)));
-    if (this.ring === undefined || (this.ring.capacity < want && this.opts.stagingBytes === undefined)) this.ring = new StagingRing(want);
-    return this.ring;
+  /**
+   * Staging for pieces of these sizes: chunks of CHUNK bytes (less for small states, never less
+   * than a hash block); as many as the pieces need (async) or up to 4 (sync), unless capped by
+   * `stagingBytes`. Kept across saves while large enough.
+   */
+  private staging(pieceBytes: number[]): ChunkPool {
+    const total = pieceBytes.reduce((a, b) => a + b, 0);
+    const cap = this.opts.stagingBytes;
+    const chunk = Math.max(this.hashBlockBytes, Math.min(CHUNK, cap ?? CHUNK, Math.ceil(total / 4) * 4));
+    const needed = Math.max(1, chunksNeeded(pieceBytes, this.hashBlockBytes, chunk));
+    const count = cap !== undefined ? Math.max(1, Math.floor(cap / chunk)) : this.opts.async === true ? needed : Math.min(needed, 4);
+    if (this.pool === undefined || this.pool.chunkBytes !== chunk || this.pool.count < count) this.pool = new ChunkPool(chunk, count);
+    return this.pool;
   }
 
   /** Background part: flush, fsync, publish this rank's part; rank 0 then commits. */
@@ -189,23 +199,26 @@ async function readPlans(tmp: string, size: number, step: number): Promise<RankP
   return plans;
 }
 
-interface Job {
-  seg: Segment;
-  /** Absolute position in the shard file. */
+interface Chunk {
+  buf: ArrayBuffer;
+  bytes: Uint8Array;
+  used: number;
+  /** File position of the chunk's first byte. */
   at: number;
-  piece: number;
-  block: number;
+  segs: { offset: number; length: number; piece: number; block: number }[];
 }
 
 /**
- * Writes this rank's pieces into `shard-RRRRR.safetensors`: each piece is staged block by block
- * (one sha256 per block, hashed on the pool while the block is written), consecutive blocks are
- * written with one call. `eager`: start writing while still copying (sync saves, or async saves
- * larger than staging); otherwise the copy runs alone first, so the caller's stall is a memcpy.
+ * Writes this rank's pieces into `shard-RRRRR.safetensors`. Pieces are copied block by block into
+ * staging chunks in file order; a full chunk goes to an I/O worker, which writes it and hashes its
+ * blocks (one sha256 per block). `eager`: hand chunks over while still copying (sync saves, or
+ * async saves larger than staging); otherwise the copy runs alone first, so the caller's stall
+ * is a memcpy and nothing else.
  */
 class ShardWriter {
   private fh: FileHandle | undefined;
-  private readonly queue: Job[] = [];
+  private cur: Chunk | undefined;
+  private readonly queue: Chunk[] = [];
   private readonly tasks: Promise<void>[] = [];
   private readonly hashes: string[][];
   private readonly ranges: [number, number][];
@@ -214,7 +227,7 @@ class ShardWriter {
   private index = 0;
 
   constructor(private readonly tmp: string, private readonly rank: number, step: number, private readonly pieces: PlannedPiece[],
-    private readonly ring: StagingRing, private readonly block: number, private readonly eager: boolean) {
+    private readonly pool: ChunkPool, private readonly block: number, private readonly eager: boolean) {
     const layout = layoutSafetensors(pieces.map((p) => ({ name: pieceId(p.key, p.offset), shape: p.shape, bytes: p.bytes })),
       { format: 'pt', furnace_step: String(step), furnace_rank: String(rank) });
     this.header = layout.header;
@@ -230,42 +243,46 @@ class ShardWriter {
   async open(): Promise<void> {
     if (this.pieces.length === 0) return;
     this.fh = await open(join(this.tmp, this.file), 'w');
-    const fh = this.fh;
-    this.track(writeAll(fh, this.header, 0, this.header.length, 0).then(() => durableStep()));
+    this.track(writeAll(this.fh, this.header, 0, this.header.length, 0).then(() => durableStep()));
   }
 
-  /** Copies one piece into staging (waiting for room when full) and queues its blocks. */
+  /** Copies one piece into staging, block by block (waiting for a free chunk when all are in use). */
   async stage(p: PlannedPiece, data: Float32Array): Promise<void> {
     const i = this.index++;
     const src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (p.bytes === 0) this.hashes[i]![0] = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    if (p.bytes === 0) this.hashes[i]![0] = EMPTY_SHA256;
     for (let b = 0, at = 0; at < p.bytes; b++, at += this.block) {
-      const len = Math.min(this.block, p.bytes - at);
-      const seg = await this.ring.alloc(len, () => this.flush());
-      this.ring.bytes.set(src.subarray(at, at + len), seg.start);
-      this.queue.push({ seg, at: this.ranges[i]![0] + at, piece: i, block: b });
-      if (this.eager) this.flush();
+      const length = Math.min(this.block, p.bytes - at);
+      if (this.cur !== undefined && this.cur.used + length > this.pool.chunkBytes) this.seal();
+      if (this.cur === undefined) {
+        const buf = await this.pool.take(() => this.submitQueued());
+        this.cur = { buf, bytes: new Uint8Array(buf), used: 0, at: this.ranges[i]![0] + at, segs: [] };
+      }
+      const c = this.cur;
+      c.bytes.set(src.subarray(at, at + length), c.used);
+      c.segs.push({ offset: c.used, length, piece: i, block: b });
+      c.used += length;
     }
   }
 
-  /** Starts hashing and writing the queued blocks, merging neighbours into one write. */
-  private flush(): void {
-    const fh = this.fh!;
-    const jobs = this.queue.splice(0);
-    for (let i = 0; i < jobs.length;) {
-      let j = i + 1;
-      let len = jobs[i]!.seg.length;
-      while (j < jobs.length && len + jobs[j]!.seg.length <= MAX_WRITE && jobs[j]!.seg.start === jobs[i]!.seg.start + len
-        && jobs[j]!.at === jobs[i]!.at + len) len += jobs[j++]!.seg.length;
-      const run = jobs.slice(i, j);
-      const written = writeAll(fh, this.ring.bytes, run[0]!.seg.start, len, run[0]!.at).then(() => durableStep());
-      for (const job of run) {
-        const hashed = hashPool().sha256(this.ring.buffer, job.seg.start, job.seg.length).then((hex) => {
-          this.hashes[job.piece]![job.block] = hex;
-        });
-        this.track(Promise.all([written, hashed]).then(() => undefined).finally(() => this.ring.free(job.seg)));
-      }
-      i = j;
+  private seal(): void {
+    if (this.cur === undefined) return;
+    this.queue.push(this.cur);
+    this.cur = undefined;
+    if (this.eager) this.submitQueued();
+  }
+
+  private submitQueued(): void {
+    const fd = this.fh!.fd;
+    for (const c of this.queue.splice(0)) {
+      this.track(ioPool().writeHashed(fd, c.buf, c.used, c.at, c.segs.map((s) => [s.offset, s.length])).then(({ hex, buf }) => {
+        durableStep();
+        c.segs.forEach((s, k) => { this.hashes[s.piece]![s.block] = hex[k]!; });
+        this.pool.give(buf);
+      }, (e: Error & { buf?: ArrayBuffer }) => {
+        this.pool.give(e.buf);
+        throw e;
+      }));
     }
   }
 
@@ -274,10 +291,11 @@ class ShardWriter {
     this.tasks.push(p);
   }
 
-  /** Writes what is queued, waits, fsyncs and closes; returns the rank's part. */
+  /** Writes what is staged, waits, fsyncs and closes; returns the rank's part. */
   async close(): Promise<RankPart> {
     if (this.fh === undefined) return { rank: this.rank, file: null, shards: [] };
-    this.flush();
+    this.seal();
+    this.submitQueued();
     for (const r of await Promise.allSettled(this.tasks)) if (r.status === 'rejected') throw r.reason;
     await this.fh.sync();
     durableStep();
@@ -290,11 +308,15 @@ class ShardWriter {
     };
   }
 
-  /** After a failure: lets in-flight work end (staging must not be reused under it) and closes. */
+  /** After a failure: lets in-flight work end (its chunks must come back first) and closes. */
   async abort(): Promise<void> {
-    this.queue.splice(0).forEach((j) => this.ring.free(j.seg));
+    if (this.cur !== undefined) this.pool.give(this.cur.buf);
+    this.cur = undefined;
+    for (const c of this.queue.splice(0)) this.pool.give(c.buf);
     await Promise.allSettled(this.tasks);
     await this.fh?.close().catch(() => {});
     this.fh = undefined;
   }
 }
+
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

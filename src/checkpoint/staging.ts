@@ -1,73 +1,62 @@
-// Bounded staging memory for saves: a ring over one SharedArrayBuffer, allocated and freed in order.
-
-/** A region [start, start + length) of the ring. */
-export interface Segment {
-  start: number;
-  length: number;
-}
-
-interface Live extends Segment {
-  done: boolean;
-}
+// Bounded staging memory for saves: a fixed set of equal chunks, taken, moved to a writer, given back.
 
 /**
- * First-in first-out allocator: segments are taken in order and freed in any order, but their
- * space returns to the ring only when every older segment is free too. A segment never wraps
- * (it starts over at 0 when the end has too little room). Shared memory lets the hash workers
- * read staged bytes without copies.
+ * Staging chunks are plain ArrayBuffers (copying into them runs at memcpy speed, unlike shared
+ * memory) that travel to an I/O worker and back by transfer, never by copy. All pages are
+ * touched at creation, so the first snapshot does not pay the page faults.
  */
-export class StagingRing {
-  readonly buffer: SharedArrayBuffer;
-  readonly bytes: Uint8Array;
-  private readonly live: Live[] = [];
+export class ChunkPool {
+  private readonly free: ArrayBuffer[] = [];
   private wake: (() => void) | undefined;
 
-  constructor(readonly capacity: number) {
-    this.buffer = new SharedArrayBuffer(capacity);
-    this.bytes = new Uint8Array(this.buffer);
-    // Touch every page now, so the first snapshot does not pay the page faults.
-    this.bytes.fill(1);
+  constructor(readonly chunkBytes: number, readonly count: number) {
+    for (let i = 0; i < count; i++) this.free.push(touched(chunkBytes));
   }
 
-  /** A segment of `length` bytes, or undefined when the ring is too full right now. */
-  tryAlloc(length: number): Segment | undefined {
-    if (length > this.capacity) throw new Error(`staging: ${length} bytes asked of a ${this.capacity}-byte ring`);
-    const first = this.live[0];
-    const last = this.live[this.live.length - 1];
-    let start: number | undefined;
-    if (first === undefined || last === undefined) start = 0;
-    else if (last.start >= first.start) {
-      const tail = last.start + last.length;
-      if (this.capacity - tail >= length) start = tail;
-      else if (first.start >= length) start = 0;
-    } else if (first.start - (last.start + last.length) >= length) start = last.start + last.length;
-    if (start === undefined) return undefined;
-    const seg: Live = { start, length, done: false };
-    this.live.push(seg);
-    return seg;
+  /** Bytes of staging memory held. */
+  get capacity(): number {
+    return this.chunkBytes * this.count;
   }
 
-  /** Waits until `length` bytes can be allocated; `blocked` runs once first (to flush queued work). */
-  async alloc(length: number, blocked?: () => void): Promise<Segment> {
-    let seg = this.tryAlloc(length);
-    if (seg === undefined && blocked !== undefined) blocked();
-    while (seg === undefined) {
+  /** A free chunk; when none is free, runs `blocked` once (to start queued writes) and waits. */
+  async take(blocked?: () => void): Promise<ArrayBuffer> {
+    let buf = this.free.pop();
+    if (buf === undefined) blocked?.();
+    while (buf === undefined) {
       await new Promise<void>((resolve) => { this.wake = resolve; });
-      seg = this.tryAlloc(length);
+      buf = this.free.pop();
     }
-    return seg;
+    return buf;
   }
 
-  free(seg: Segment): void {
-    const live = this.live.find((s) => s === seg);
-    if (live !== undefined) live.done = true;
-    while (this.live.length > 0 && this.live[0]!.done) this.live.shift();
+  /** Returns a chunk (the object a worker sent back, or a replacement when it was lost). */
+  give(buf: ArrayBuffer | undefined): void {
+    this.free.push(buf !== undefined && buf.byteLength === this.chunkBytes ? buf : touched(this.chunkBytes));
     const wake = this.wake;
     this.wake = undefined;
     wake?.();
   }
+}
 
-  get inUse(): number {
-    return this.live.length;
+function touched(bytes: number): ArrayBuffer {
+  const buf = new ArrayBuffer(bytes);
+  new Uint8Array(buf).fill(1);
+  return buf;
+}
+
+/** How many chunks staging all blocks of these pieces in order takes (a block never straddles chunks). */
+export function chunksNeeded(pieceBytes: number[], block: number, chunk: number): number {
+  let n = 0;
+  let used = chunk;
+  for (const bytes of pieceBytes) {
+    for (let at = 0; at < bytes; at += block) {
+      const len = Math.min(block, bytes - at);
+      if (used + len > chunk) {
+        n++;
+        used = 0;
+      }
+      used += len;
+    }
   }
+  return n;
 }
