@@ -1,5 +1,5 @@
-// Worker threads that write staged chunks and hash them, so that a save leaves the calling
-// thread free (it only copies) and hashing runs on every core beside the writes.
+// Worker threads that write (or read) chunks and hash them, so that a save or load leaves the
+// calling thread free (it only copies) and hashing runs on every core beside the I/O.
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createHash } from 'node:crypto';
@@ -40,6 +40,12 @@ export class IoPool {
    */
   async writeHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
     const r = await this.send({ id: 0, op: 'write', fd, buf, length, at, segs }, [buf]);
+    return { hex: r.hex, buf: r.buf! };
+  }
+
+  /** Like writeHashed, but reads `length` bytes at `at` into `buf` first. */
+  async readHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
+    const r = await this.send({ id: 0, op: 'read', fd, buf, length, at, segs }, [buf]);
     return { hex: r.hex, buf: r.buf! };
   }
 

@@ -6,7 +6,7 @@ import { ioPool } from './io-pool.js';
 import { readManifest } from './manifest.js';
 import { pieceId } from './plan.js';
 import { readSafetensorsHeader } from './safetensors.js';
-import { CheckpointError, type Json, type Manifest, type ShardEntry, type ShardedArray, type ShardedTensor, type TensorEntry } from './types.js';
+import { CheckpointError, EMPTY_SHA256, type Json, type Manifest, type ShardEntry, type ShardedArray, type ShardedTensor, type TensorEntry } from './types.js';
 
 export interface ReadOptions {
   /** Check every block read against its sha256 in the manifest (default true). */
@@ -21,7 +21,7 @@ export class CheckpointReader {
   private readonly files = new Map<string, Promise<FileHandle>>();
   private readonly verified = new Set<string>();
   private readonly byFile = new Map<string, { key: string; shard: ShardEntry }[]>();
-  private readonly scratchFree: SharedArrayBuffer[] = [];
+  private readonly buffers: ArrayBuffer[] = [];
   readonly verify: boolean;
 
   private constructor(readonly dir: string, readonly manifest: Manifest, opts: ReadOptions) {
@@ -66,59 +66,66 @@ export class CheckpointReader {
       throw new RangeError(`'${key}': slice [${box.offset}]+[${box.shape}] is outside [${g}]`);
     }
     if (dst.length !== volume(box.shape)) throw new RangeError(`'${key}': destination holds ${dst.length}, slice ${volume(box.shape)}`);
-    const scratch = { buf: this.scratchFree.pop() ?? new SharedArrayBuffer(0) };
-    try {
-      for (const s of t.shards) {
-        const region = intersect(box, s);
-        if (region === undefined) continue;
-        for (const slab of slabs(s, region)) {
-          const [e0, e1] = spanIn(s, slab);
-          const [b0, b1] = await this.readPiece(t.key, s, 4 * e0, 4 * e1, scratch);
-          copyRegion(new Float32Array(scratch.buf, 0, (b1 - b0) / 4), s, b0 / 4, dst, box, slab);
-        }
-      }
-    } finally {
-      this.scratchFree.push(scratch.buf);
+    const jobs: { s: ShardEntry; slab: Box }[] = [];
+    for (const s of t.shards) {
+      const region = intersect(box, s);
+      if (region !== undefined) for (const slab of slabs(s, region)) jobs.push({ s, slab });
     }
+    await inParallel(jobs, ioPool().threads + 1, async ({ s, slab }) => {
+      const [e0, e1] = spanIn(s, slab);
+      await this.readPiece(t.key, s, 4 * e0, 4 * e1, (buf, b0, b1) => {
+        copyRegion(new Float32Array(buf, 0, (b1 - b0) / 4), s, b0 / 4, dst, box, slab);
+      });
+    });
   }
 
   /**
-   * Reads bytes [from, to) of a piece into `scratch` (grown when needed), widened to whole hash blocks when verifying,
-   * and checks them. Returns the byte range of the piece now held at scratch offset 0.
+   * Reads bytes [from, to) of a piece (widened to whole hash blocks when verifying) on an I/O
+   * worker, checks the hashes of blocks not checked before, and hands the bytes, held at offset
+   * 0 of `buf`, with their piece byte range [b0, b1) to `use`.
    */
-  private async readPiece(key: string, s: ShardEntry, from: number, to: number, scratch: { buf: SharedArrayBuffer }): Promise<[number, number]> {
+  private async readPiece(key: string, s: ShardEntry, from: number, to: number,
+    use: (buf: ArrayBuffer, b0: number, b1: number) => void): Promise<void> {
     const fh = await this.file(s.file);
     const block = this.manifest.hashBlockBytes;
     const size = s.byteRange[1] - s.byteRange[0];
+    if (this.verify && size === 0 && s.sha256[0] !== EMPTY_SHA256) {
+      throw new CheckpointError(s.file, `sha256 mismatch of empty '${key}' shard at [${s.offset}]`);
+    }
     const [b0, b1] = this.verify ? [Math.floor(from / block) * block, Math.min(size, Math.ceil(to / block) * block)] : [from, to];
-    if (scratch.buf.byteLength < b1 - b0) scratch.buf = new SharedArrayBuffer(b1 - b0);
-    const buf = new Uint8Array(scratch.buf, 0, b1 - b0);
-    for (let done = 0; done < buf.length;) {
-      const { bytesRead } = await fh.read(buf, done, buf.length - done, s.byteRange[0] + b0 + done);
-      if (bytesRead === 0) throw new CheckpointError(s.file, `truncated: '${key}' shard at [${s.offset}] ends early`);
-      done += bytesRead;
-    }
+    const blocks: number[] = [];
     if (this.verify) {
-      const checks: Promise<void>[] = [];
-      for (let at = b0; at < b1; at += block) {
-        const k = at / block;
-        const id = `${s.file}:${s.byteRange[0]}:${k}`;
-        if (this.verified.has(id)) continue;
-        const len = Math.min(block, size - at);
-        checks.push(ioPool().sha256(scratch.buf, at - b0, len).then((hex) => {
-          if (hex !== s.sha256[k]) {
-            throw new CheckpointError(s.file, `sha256 mismatch in block ${k} of '${key}' shard at [${s.offset}] (bytes ${s.byteRange[0] + at}..${s.byteRange[0] + at + len})`);
-          }
-          this.verified.add(id);
-        }));
-      }
-      if (size === 0 && s.sha256[0] !== 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855') {
-        throw new CheckpointError(s.file, `sha256 mismatch of empty '${key}' shard at [${s.offset}]`);
-      }
-      const results = await Promise.allSettled(checks);
-      for (const r of results) if (r.status === 'rejected') throw r.reason;
+      for (let k = b0 / block; k * block < b1; k++) if (!this.verified.has(`${s.file}:${s.byteRange[0]}:${k}`)) blocks.push(k);
     }
-    return [b0, b1];
+    const segs = blocks.map((k): [number, number] => [k * block - b0, Math.min(block, size - k * block)]);
+    let buf = this.takeBuffer(b1 - b0);
+    try {
+      const r = await ioPool().readHashed(fh.fd, buf, b1 - b0, s.byteRange[0] + b0, segs);
+      buf = r.buf;
+      blocks.forEach((k, i) => {
+        if (r.hex[i] !== s.sha256[k]) {
+          const at = s.byteRange[0] + k * block;
+          throw new CheckpointError(s.file, `sha256 mismatch in block ${k} of '${key}' shard at [${s.offset}] (bytes ${at}..${at + segs[i]![1]})`);
+        }
+        this.verified.add(`${s.file}:${s.byteRange[0]}:${k}`);
+      });
+      use(buf, b0, b1);
+    } catch (e) {
+      const err = e as Error & { buf?: ArrayBuffer };
+      if (err.buf !== undefined) buf = err.buf;
+      if (e instanceof CheckpointError) throw e;
+      throw new CheckpointError(s.file, /ends before/.test(err.message) ? `truncated: '${key}' shard at [${s.offset}] ends early` : err.message);
+    } finally {
+      if (buf.byteLength > 0) this.buffers.push(buf);
+    }
+  }
+
+  /** A reusable read buffer of at least `bytes` (fresh pages cost faults on every first touch). */
+  private takeBuffer(bytes: number): ArrayBuffer {
+    const i = this.buffers.findIndex((b) => b.byteLength >= bytes);
+    if (i >= 0) return this.buffers.splice(i, 1)[0]!;
+    if (this.buffers.length > 0) this.buffers.shift();
+    return new ArrayBuffer(Math.max(bytes, 4096));
   }
 
   /** Opens a shard file once, checking its size and that its header agrees with the manifest. */
@@ -174,7 +181,6 @@ export class CheckpointReader {
     let bytes = 0;
     const block = this.manifest.hashBlockBytes;
     const step = Math.max(block, Math.floor(WINDOW / block) * block);
-    const scratch = { buf: new SharedArrayBuffer(0) };
     for (const f of this.manifest.files) {
       try {
         await this.file(f.name);
@@ -186,7 +192,7 @@ export class CheckpointReader {
         const size = shard.byteRange[1] - shard.byteRange[0];
         try {
           for (let at = 0; at < Math.max(size, 1); at += step) {
-            await this.readPiece(key, shard, at, Math.min(size, at + step), scratch);
+            await this.readPiece(key, shard, at, Math.min(size, at + step), () => {});
             bytes += Math.min(size, at + step) - at;
             onProgress?.(bytes);
           }
@@ -242,6 +248,24 @@ function slabs(s: Box, region: Box): Box[] {
   }
   return out;
 }
+
+/** Runs `f` over `items` with at most `width` calls in flight; the first error wins. */
+async function inParallel<T>(items: T[], width: number, f: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const lane = async () => {
+    while (failed === undefined && next < items.length) {
+      try {
+        await f(items[next++]!);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+  if (failed !== undefined) throw failed;
+}
+
 
 function asCheckpointError(e: unknown, file: string): CheckpointError {
   return e instanceof CheckpointError ? e : new CheckpointError(file, (e as Error).message);

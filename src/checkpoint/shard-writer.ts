@@ -7,6 +7,7 @@ import { ioPool } from './io-pool.js';
 import { pieceId, type PlannedPiece } from './plan.js';
 import { layoutSafetensors } from './safetensors.js';
 import type { ChunkPool } from './staging.js';
+import { EMPTY_SHA256 } from './types.js';
 
 interface Chunk {
   buf: ArrayBuffer;
@@ -158,4 +159,3 @@ export class ShardWriter {
   }
 }
 
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

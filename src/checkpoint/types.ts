@@ -79,6 +79,8 @@ export const FORMAT = 'furnace-checkpoint';
 export const FORMAT_VERSION = 1;
 export const MANIFEST = 'manifest.json';
 export const LATEST = 'latest';
+/** sha256 of no bytes: the hash list of an empty piece. */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /** A one-process coordinator. */
 export const soloCoordinator: Coordinator = { rank: 0, size: 1, barrier: async () => {} };
