@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { CheckpointReader, readTensor } from './load.js';
 import { readManifest, resolveCheckpoint } from './manifest.js';
 import { globalArray, piece, refSlice, rowPiece, saveRanks, startRanks, tmpRoot } from './fixtures.js';
-import type { ShardedArray } from './types.js';
+import { Checkpointer } from './save.js';
+import { localGroup, type ShardedArray } from './types.js';
 
 const W = [8, 12];
 const w = globalArray(W, 1);
@@ -112,5 +113,11 @@ test('a bad piece on one rank makes every rank refuse the save (no hang, nothing
   await assert.rejects(saveRanks(root, 1, [[good], [piece('x', w, W, [6, 0], [2, 12])]]), /cover 72 of 96/);
   await assert.rejects(saveRanks(root, 1, [[good], [rowPiece('x', w, W, 4, 1)]]), /overlap/);
   assert.ok(!(await readdir(root)).includes('latest'));
+  // The same savers then save a good step: a refused save leaves nothing behind to trip on.
+  const group = localGroup(2);
+  const cps = group.map((co) => new Checkpointer({ root, coordinator: co, hashBlockBytes: 256 }));
+  assert.equal((await Promise.allSettled(cps.map((cp, r) => cp.save(1, [r === 0 ? good : bad])))).filter((x) => x.status === 'rejected').length, 2);
+  await Promise.all(cps.map((cp, r) => cp.save(2, [rowPiece('x', w, W, 2, r)])));
+  assert.deepEqual(await readTensor(await resolveCheckpoint('latest', root), 'x', [0, 0], W), w);
   await rm(root, { recursive: true });
 });

@@ -121,6 +121,7 @@ export class Checkpointer {
       return start;
     }
     const settled = await background.then(() => undefined, (e: unknown) => e);
+    this.inflight = undefined;
     await co.barrier();
     if (settled !== undefined) throw settled;
     if (co.rank !== 0 && !(await stat(join(start.dir, MANIFEST)).then(() => true, () => false))) {
@@ -147,7 +148,7 @@ export class Checkpointer {
     const cap = this.opts.stagingBytes;
     const chunk = Math.max(this.hashBlockBytes, Math.min(CHUNK, cap ?? CHUNK, Math.ceil(total / 4) * 4));
     const needed = Math.max(1, chunksNeeded(pieceBytes, this.hashBlockBytes, chunk));
-    const count = cap !== undefined ? Math.max(1, Math.floor(cap / chunk)) : this.opts.async === true ? needed : Math.min(needed, 4);
+    const count = total === 0 ? 0 : cap !== undefined ? Math.max(1, Math.floor(cap / chunk)) : this.opts.async === true ? needed : Math.min(needed, 4);
     if (this.pool === undefined || this.pool.chunkBytes !== chunk || this.pool.count < count) this.pool = new ChunkPool(chunk, count);
     return this.pool;
   }
