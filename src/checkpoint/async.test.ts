@@ -4,7 +4,7 @@ import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Checkpointer } from './save.js';
 import { readTensor } from './load.js';
-import { resolveCheckpoint } from './manifest.js';
+import { readManifest, resolveCheckpoint } from './manifest.js';
 import { globalArray, rowPiece, tmpRoot } from './fixtures.js';
 import { localGroup, type Coordinator } from './types.js';
 
@@ -18,8 +18,11 @@ test('async save: arrays changed right after save() returns do not leak into the
     const cps = group.map((co) => new Checkpointer({ root, coordinator: co, async: true, hashBlockBytes: 4096, keep: 0,
       ...(stagingBytes === undefined ? {} : { stagingBytes }) }));
     const state = [0, 1].map(() => [globalArray(G, 1), globalArray(G, 2)]);
+    const meta = { loader: { position: 0 } };
     for (let step = 1; step <= 3; step++) {
-      const starts = await Promise.all(cps.map((cp, r) => cp.save(step, [rowPiece('a', state[r]![0]!, G, 2, r), rowPiece('b', state[r]![1]!, G, 2, r)])));
+      const starts = await Promise.all(cps.map((cp, r) => cp.save(step, [rowPiece('a', state[r]![0]!, G, 2, r), rowPiece('b', state[r]![1]!, G, 2, r)],
+        meta)));
+      meta.loader.position += 1000;
       // The "training step" continues at once: update every array in place.
       for (const arrays of state) for (const a of arrays) for (let i = 0; i < a.length; i++) a[i] = a[i]! * -2 + step;
       for (const s of starts) assert.equal(s.stagingBytes, stagingBytes ?? 2 * 32 * 1024);
@@ -32,6 +35,7 @@ test('async save: arrays changed right after save() returns do not leak into the
       const want = [globalArray(G, 1), globalArray(G, 2)];
       for (let k = 1; k < step; k++) for (const a of want) for (let i = 0; i < a.length; i++) a[i] = a[i]! * -2 + k;
       const dir = join(root, `step-0000000${step}`);
+      assert.deepEqual((await readManifest(dir)).meta, { loader: { position: 1000 * (step - 1) } });
       assert.deepEqual(await readTensor(dir, 'a', [0, 0], G), want[0]);
       assert.deepEqual(await readTensor(dir, 'b', [0, 0], G), want[1]);
     }

@@ -22,7 +22,7 @@ export const run: Command = async (argv) => {
   const base = await mkdtemp(join(values.dir ?? tmpdir(), 'furnace-bench-ckpt-'));
   try {
     const state = makeState(bytes);
-    out.say(`state: ${state.length} tensors, ${fmt(bytes)} bytes; files under ${base}; best of ${repeats}`);
+    out.say(`state: ${state.length} tensors, ${mib(bytes)}; files under ${base}; best of ${repeats}`);
     const disk = { node: 0, dd: 0 };
     let sync = Infinity;
     let stall = Infinity;
@@ -64,7 +64,7 @@ export const run: Command = async (argv) => {
     out.say(`disk write+fsync      ${fmt(diskBps / 1e9)} GB/s  (node loop ${fmt(disk.node / 1e9)}, dd conv=fsync ${disk.dd > 0 ? fmt(disk.dd / 1e9) : 'n/a'})`);
     out.say(`sync save             ${fmt(saveBps / 1e9)} GB/s  ${fmt(sync)} s  = ${fmt(100 * res.save.ofDisk)}% of disk (target >= 70%)`);
     out.say(`async save stall      ${fmt(stall)} s  = ${fmt(100 * res.async.ofSyncSave)}% of sync save (target <= 10%); first save ${fmt(firstStall)} s;`
-      + ` staging ${fmt(asyncCp.stagingBytes)} B; done after ${fmt(asyncTotal)} s`);
+      + ` staging ${mib(asyncCp.stagingBytes)}; done after ${fmt(asyncTotal)} s`);
     out.say(`load (sha256 verified) ${fmt(load.verified / 1e9)} GB/s, unverified ${fmt(load.unverified / 1e9)} GB/s (page cache may hold the files)`);
     out.result(res);
     return 0;
@@ -72,6 +72,10 @@ export const run: Command = async (argv) => {
     await rm(base, { recursive: true, force: true });
   }
 };
+
+function mib(bytes: number): string {
+  return `${(bytes / MiB).toFixed(0)} MiB`;
+}
 
 function makeState(bytes: number): ShardedArray[] {
   const n = TENSOR / 4;

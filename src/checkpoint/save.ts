@@ -113,7 +113,8 @@ export class Checkpointer {
       copied = e;
     }
     const start: SaveStart = { step, dir: join(root, stepDirName(step)), bytes, stagingBytes: pool.capacity, stallSeconds: 0 };
-    const background = this.finish(write, copied, pieces, meta, start, t0);
+    // meta is snapshotted too: an RNG state or loader position updated in place must not leak in.
+    const background = this.finish(write, copied, pieces, JSON.parse(JSON.stringify(meta)) as Json, start, t0);
     this.inflight = background;
     background.catch(() => {});
     if (this.opts.async === true) {
