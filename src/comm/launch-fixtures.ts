@@ -25,3 +25,11 @@ export async function leaveEarly(world: ProcessGroup, args: { leaveRank: number 
 export async function echo(world: ProcessGroup, args: { k: number }): Promise<{ rank: number; size: number; k: number }> {
   return { rank: world.rank, size: world.size, k: args.k };
 }
+
+/** Rank `dieRank` ends its process abruptly (no error report) after one collective. */
+export async function dieAbruptly(world: ProcessGroup, args: { dieRank: number }): Promise<number> {
+  await world.barrier();
+  if (world.rank === args.dieRank) process.exit(3);
+  await world.allReduce(new Float32Array(10));
+  return 0;
+}

@@ -22,7 +22,15 @@ for (const backend of ['threads', 'mpi'] as const) {
       (e: unknown) => e instanceof RankError && e.rank === 1 && /injected failure at step 3/.test(e.message),
     );
   });
+
+  test(`${backend}: a rank that dies without a report (process.exit) is still named`, { skip, timeout: 30_000 }, async () => {
+    await assert.rejects(
+      launch(fixtures, { ranks: 3, backend, exportName: 'dieAbruptly', args: { dieRank: 2 } }),
+      (e: unknown) => e instanceof RankError && e.rank === 2 && /exited with code 3/.test(e.message),
+    );
+  });
 }
+
 
 test('threads: a rank that leaves while the others wait for it is reported', { timeout: 30_000 }, async () => {
   await assert.rejects(

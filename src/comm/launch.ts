@@ -84,7 +84,7 @@ async function launchThreads<R>(module: string | URL, opts: LaunchOptions): Prom
       });
       w.on('exit', (code) => {
         shared.markExited(rank);
-        if (!reported) fail({ kind: 'error', rank, message: `worker exited with code ${code} before finishing`, stack: '', aborted: true });
+        if (!reported) fail({ kind: 'error', rank, message: `exited with code ${code} before finishing`, stack: '', aborted: false });
         if (--live === 0) {
           for (const t of timers) clearTimeout(t);
           resolveAll();
@@ -131,7 +131,7 @@ async function launchMpi<R>(module: string | URL, opts: LaunchOptions): Promise<
     if (at >= 0) errors.push(JSON.parse(l.slice(at + ERROR_MARK.length)) as { rank: number; message: string });
     else {
       tail.push(l);
-      if (tail.length > 20) tail.shift();
+      if (tail.length > 200) tail.shift();
     }
   });
   let timedOut = false;
@@ -148,6 +148,12 @@ async function launchMpi<R>(module: string | URL, opts: LaunchOptions): Promise<
   const first = errors[0];
   if (first !== undefined) throw new RankError(first.rank, first.message);
   if (timedOut) throw new Error(`launch: the MPI job did not finish within ${opts.timeoutS} s`);
-  if (code !== 0) throw new Error(`mpirun exited with code ${code}: ${tail.slice(-5).join(' | ')}`);
+  if (code !== 0) {
+    // A rank that died without reporting (a signal, process.exit): mpirun names it in one of two ways.
+    const text = tail.join('\n');
+    const m = /process rank (\d+)[^\n]*/.exec(text) ?? /Process name: \[\[\d+,\d+\],(\d+)\][\s\S]*?Exit code:\s*(\d+)/.exec(text);
+    if (m !== null) throw new RankError(Number(m[1]), m[2] !== undefined ? `exited with code ${m[2]}` : m[0].trim());
+    throw new Error(`mpirun exited with code ${code}: ${tail.slice(-5).join(' | ')}`);
+  }
   return results;
 }
