@@ -8,6 +8,7 @@ import koffi from 'koffi';
 import {
   a2aCounts, check, displacements, type CommBackend, type Counts, type ProcessGroup, type ReduceOp,
 } from './process-group.js';
+import { ERROR_MARK } from './rank-main.js';
 
 type Ptr = bigint;
 type Buf = Float32Array | Int32Array | Ptr;
@@ -96,6 +97,26 @@ export function underMpirun(): boolean {
 export function findMpirun(): string | undefined {
   const r = spawnSync('mpirun', ['--version'], { encoding: 'utf8', timeout: 10_000 });
   return r.status === 0 ? 'mpirun' : undefined;
+}
+
+/**
+ * For a process started by mpirun (e.g. `mpirun -np 4 furnace train --comm mpi`): runs fn on
+ * MPI_COMM_WORLD and finalizes. On an error it prints one marked line naming the rank (which the
+ * launcher and users read) and calls MPI_Abort, which ends every rank of the job.
+ */
+export async function runMpiRank<R>(fn: (world: ProcessGroup) => Promise<R> | R): Promise<R> {
+  const world = MpiGroup.world();
+  try {
+    const result = await fn(world);
+    MpiGroup.finalize();
+    return result;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    // Writes to pipes and files are synchronous on Linux, so the line is out before the abort.
+    process.stderr.write(`${ERROR_MARK}${JSON.stringify({ rank: world.rank, message })}\n`);
+    MpiGroup.abort(1);
+    throw e;
+  }
 }
 
 function ok(code: number, what: string): void {

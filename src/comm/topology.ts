@@ -66,6 +66,11 @@ export function spanTier(topo: Topology, ranks: readonly number[]): number {
   return topo.tiers.length;
 }
 
+/** Which unit of tier `tier` (default the fastest) holds a world rank: the color for a split. */
+export function unitOf(topo: Topology, worldRank: number, tier = 0): number {
+  return Math.floor(worldRank / (topo.tiers[tier]?.group_size ?? 1));
+}
+
 export function tierName(topo: Topology, t: number): string {
   return topo.tiers[t]?.name ?? 'machine';
 }
