@@ -54,13 +54,18 @@ test('placement keeps tp and ep inside a node of 4 and reports what crosses', { 
   }
 });
 
-test('placement moves an axis outward when the composition order would split tp across nodes', () => {
+test('placement keeps tp inside the node when tp and ep cannot both fit; a plan order is taken as given', () => {
   const topo = parseTopology({ tiers: [{ name: 'node', group_size: 2 }] });
   // ep 4 x tp 2 cannot both fit in a node of 2: tp must stay inside, ep crosses.
   const p = place({ dp: 4, tp: 2, ep: 4 }, topo);
   assert.equal(p.spans.tp, 'node');
   assert.equal(p.spans.ep, 'machine');
   assert.equal(p.order[0], 'tp');
+  // A plan's order is taken as it is.
+  const forced = place({ dp: 4, tp: 2, ep: 2 }, topo, ['ep', 'tp', 'edp']);
+  assert.deepEqual(forced.order, ['ep', 'tp', 'edp']);
+  assert.equal(forced.worldRank(1, 0, 0), 2);
+  assert.equal(forced.spans.ep, 'node');
   // No topology: the composition order, logical rank = world rank.
   const id = place({ dp: 4, tp: 2, ep: 2 });
   assert.deepEqual(id.order, ['tp', 'ep', 'edp']);
@@ -73,6 +78,11 @@ test('bad sizes and topologies are refused naming the field', () => {
   assert.throws(() => parseTopology({ tiers: [{ name: 'node', group_size: 4 }, { name: 'sn', group_size: 6 }] }),
     /tiers\[1\]\.group_size: 6 is not a multiple of tiers\[0\]\.group_size \(4\)/);
   assert.throws(() => parseTopology({ tiers: [{ name: 'node', size: 4 }] }), /tiers\[0\]: unknown key 'size'/);
+  assert.throws(() => place({ dp: 2, tp: 1, ep: 1 }, undefined, ['tp', 'ep', 'ep']), /must list tp, ep and edp once each/);
+  // A planner cluster file is accepted; its tiers carry bandwidths.
+  const c = parseTopology({ name: 'x', devices: 8, tiers: [{ name: 'node', group_size: 4, bandwidth: 1e11, latency: 1e-6 },
+    { name: 'net', group_size: 8, bandwidth: 1e10, latency: 5e-6, oversubscription: 2 }] });
+  assert.equal(c.tiers[1]?.oversubscription, 2);
 });
 
 for (const [ranks, a, unitOf] of [[4, 2, 'block'], [4, 2, 'stride'], [6, 3, 'block'], [6, 2, 'stride']] as const) {

@@ -14,7 +14,7 @@
 // With a topology, the logical grid is placed on world ranks by topology.place(), which keeps tp,
 // then ep groups in the fastest tier it can; without one, logical rank = world rank.
 import type { ProcessGroup } from './process-group.js';
-import { place, type GridSizes, type Placement, type Topology } from './topology.js';
+import { place, type Axis, type GridSizes, type Placement, type Topology } from './topology.js';
 
 export interface ProcessGroups {
   world: ProcessGroup;
@@ -59,10 +59,14 @@ export function coordsOf(worldRank: number, s: GridSizes, placement: Placement):
   throw new RangeError(`rank ${worldRank} is outside the ${s.dp} x ${s.tp} grid`);
 }
 
-/** Collective over world: splits it into the dp, tp, ep and expertDp groups of this rank. */
-export async function makeProcessGroups(world: ProcessGroup, sizes: GridSizes, topology?: Topology): Promise<ParallelLayout> {
+/**
+ * Collective over world: splits it into the dp, tp, ep and expertDp groups of this rank. `order`
+ * (axes innermost first, as a plan's placement.order without pp) overrides the placement search.
+ */
+export async function makeProcessGroups(world: ProcessGroup, sizes: GridSizes, topology?: Topology,
+  order?: readonly Axis[]): Promise<ParallelLayout> {
   checkSizes(world.size, sizes);
-  const placement = place(sizes, topology);
+  const placement = place(sizes, topology, order);
   const c = coordsOf(world.rank, sizes, placement);
   const tp = await world.split(c.dpIndex, c.tpIndex);
   const dp = await world.split(c.tpIndex, c.dpIndex);

@@ -4,12 +4,21 @@
 // {"name": "supernode", "group_size": 1024}]}` means world ranks 4k..4k+3 share a node and ranks
 // 1024k.. share a supernode; traffic between supernodes crosses the slowest network. Each
 // group_size must divide the next. Sunway: 6 core groups per node, 256 nodes per supernode.
+// A planner cluster file (tiers with bandwidth, latency, oversubscription; name, devices, ...)
+// is accepted as it is: only its tiers matter here.
 import { readFileSync } from 'node:fs';
 
 export interface Tier {
   name: string;
   group_size: number;
+  /** Bytes/s per rank into this tier, seconds per message, demand:capacity (planner fields). */
+  bandwidth?: number;
+  latency?: number;
+  oversubscription?: number;
 }
+
+const TIER_NUMBERS = ['bandwidth', 'latency', 'oversubscription'] as const;
+const CLUSTER_KEYS = ['tiers', 'name', 'devices', 'device', 'storage', 'efficiency'];
 
 export interface Topology {
   tiers: Tier[];
@@ -19,14 +28,16 @@ export interface Topology {
 export function parseTopology(v: unknown, where = 'topology'): Topology {
   const obj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
   if (!obj(v)) throw new TypeError(`${where}: expected an object with "tiers"`);
-  for (const k of Object.keys(v)) if (k !== 'tiers') throw new TypeError(`${where}: unknown key '${k}'`);
+  for (const k of Object.keys(v)) if (!CLUSTER_KEYS.includes(k)) throw new TypeError(`${where}: unknown key '${k}'`);
   const tiers = v['tiers'];
   if (!Array.isArray(tiers) || tiers.length === 0) throw new TypeError(`${where}.tiers: expected a non-empty array`);
   const out: Tier[] = [];
   tiers.forEach((t: unknown, i) => {
     const at = `${where}.tiers[${i}]`;
     if (!obj(t)) throw new TypeError(`${at}: expected an object {name, group_size}`);
-    for (const k of Object.keys(t)) if (k !== 'name' && k !== 'group_size') throw new TypeError(`${at}: unknown key '${k}'`);
+    for (const k of Object.keys(t)) {
+      if (k !== 'name' && k !== 'group_size' && !(TIER_NUMBERS as readonly string[]).includes(k)) throw new TypeError(`${at}: unknown key '${k}'`);
+    }
     const name = t['name'];
     const gs = t['group_size'];
     if (typeof name !== 'string' || name === '') throw new TypeError(`${at}.name: expected a non-empty string`);
@@ -35,7 +46,14 @@ export function parseTopology(v: unknown, where = 'topology'): Topology {
     if (prev !== undefined && gs % prev.group_size !== 0) {
       throw new TypeError(`${at}.group_size: ${gs} is not a multiple of tiers[${i - 1}].group_size (${prev.group_size})`);
     }
-    out.push({ name, group_size: gs });
+    const tier: Tier = { name, group_size: gs };
+    for (const k of TIER_NUMBERS) {
+      const x = t[k];
+      if (x === undefined) continue;
+      if (typeof x !== 'number' || !(x >= 0) || !Number.isFinite(x)) throw new TypeError(`${at}.${k}: expected a non-negative number, got ${String(x)}`);
+      tier[k] = x;
+    }
+    out.push(tier);
   });
   return { tiers: out };
 }
@@ -124,13 +142,17 @@ function groupsOf(s: GridSizes, at: Placement['worldRank']): Record<keyof Placem
 }
 
 /**
- * Chooses the axis order that keeps tp groups, then ep groups, in the fastest tier possible
+ * Chooses the axis order (unless `order` is given, e.g. by a plan) that keeps tp groups, then ep
+ * groups, in the fastest tier possible
  * (weights: tp traffic every layer, ep all-to-all every MoE layer, dp once per step). Without a
  * topology, or when the composition order already does best, the order is [tp, ep, edp].
  */
-export function place(s: GridSizes, topo?: Topology): Placement {
-  const orders: Axis[][] = [['tp', 'ep', 'edp'], ['tp', 'edp', 'ep'], ['ep', 'tp', 'edp'], ['ep', 'edp', 'tp'],
-    ['edp', 'tp', 'ep'], ['edp', 'ep', 'tp']];
+export function place(s: GridSizes, topo?: Topology, order?: readonly Axis[]): Placement {
+  if (order !== undefined && (order.length !== 3 || !(['tp', 'ep', 'edp'] as const).every((a) => order.includes(a)))) {
+    throw new RangeError(`placement order: must list tp, ep and edp once each, got ${order.join(', ')}`);
+  }
+  const orders: Axis[][] = order !== undefined ? [[...order]] : [['tp', 'ep', 'edp'], ['tp', 'edp', 'ep'],
+    ['ep', 'tp', 'edp'], ['ep', 'edp', 'tp'], ['edp', 'tp', 'ep'], ['edp', 'ep', 'tp']];
   const weight = { tp: 1000, ep: 100, expertDp: 10, dp: 1 } as const;
   let best: { order: Axis[]; cost: number; spans: Placement['spans'] } | undefined;
   for (const order of orders) {
