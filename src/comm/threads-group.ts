@@ -1,18 +1,19 @@
 // The threads backend: ranks are worker_threads of one process that share one WebAssembly.Memory.
 //
-// Every collective moves data in rounds through per-rank staging slots (two halves of
-// STAGE_FLOATS each, used alternately). A round is: write my slot -> sync -> read others' slots.
-// A sync is a barrier on per-rank progress counters (monotonic, so nothing is ever reset). A rank
-// writes a half again only two rounds later, after a sync that every rank reached once it had
-// finished reading that half, so one sync per round suffices (all-reduce has a second sync inside
-// its round, between reducing and copying out). Reductions run in the SIMD kernels of
-// reduce-kernel.ts: rank r reduces chunk r of every slot into its own slot (own value first, then
-// the others in rank order), and everyone copies the reduced chunks out (reduce-scatter +
-// all-gather through shared memory, each byte crossing once).
+// Every collective moves data in rounds through per-rank staging buffers (three of STAGE_FLOATS
+// each, used in turn). A round is: write my buffer -> sync -> read others' buffers. A sync is a
+// barrier on per-rank progress counters (monotonic, so nothing is ever reset). Invariant: a rank
+// finishes reading a round's buffers before it arrives at the sync two rounds later, and a buffer
+// is written again three rounds later, after that sync, so one sync per round suffices.
+// All-reduce is pipelined under the same rule: round i is copied in, synced, and rank r reduces
+// chunk r of every buffer into its own (own value first, then the others in rank order, in the
+// SIMD kernels of reduce-kernel.ts); the reduced chunks of round i - 1 are copied out in the same
+// round, so a long all-reduce costs one sync per round plus one (reduce-scatter + all-gather
+// through shared memory, each byte of x read and written once).
 import {
   a2aCounts, check, displacements, type CommBackend, type Counts, type ProcessGroup, type ReduceOp,
 } from './process-group.js';
-import { groupLayout, STAGE_FLOATS, type GroupLayout, type SharedWorld } from './threads-shared.js';
+import { groupLayout, STAGE_BUFFERS, STAGE_FLOATS, type GroupLayout, type SharedWorld } from './threads-shared.js';
 
 export class ThreadGroup implements ProcessGroup {
   readonly backend: CommBackend = 'threads';
@@ -56,9 +57,14 @@ export class ThreadGroup implements ProcessGroup {
     }
   }
 
-  /** Byte offset of rank j's staging half h. */
+  /** Byte offset of rank j's staging buffer h. */
   private stage(j: number, h: number): number {
-    return this.region + this.L.stageOff + (j * 2 + h) * STAGE_FLOATS * 4;
+    return this.region + this.L.stageOff + (j * STAGE_BUFFERS + h) * STAGE_FLOATS * 4;
+  }
+
+  /** The staging buffer of the next round. */
+  private nextBuffer(): number {
+    return this.stageUses++ % STAGE_BUFFERS;
   }
 
   private floats(): Float32Array {
@@ -96,20 +102,30 @@ export class ThreadGroup implements ProcessGroup {
 
   async allReduce(x: Float32Array, op: ReduceOp = 'sum'): Promise<void> {
     if (this.size === 1) return;
+    let prev: { h: number; off: number; m: number } | undefined;
     for (let off = 0; off < x.length; off += STAGE_FLOATS) {
       const m = Math.min(STAGE_FLOATS, x.length - off);
-      const h = this.stageUses++ & 1;
-      const f = this.floats();
-      f.set(x.subarray(off, off + m), this.stage(this.rank, h) >> 2);
+      const h = this.nextBuffer();
+      this.floats().set(x.subarray(off, off + m), this.stage(this.rank, h) >> 2);
       this.sync('allReduce');
       const [lo, hi] = this.chunk(m, this.rank);
       this.reduceChunk(h, lo, hi - lo, op);
+      if (prev !== undefined) this.copyReduced(x, prev.h, prev.off, prev.m);
+      prev = { h, off, m };
+    }
+    if (prev !== undefined) {
       this.sync('allReduce');
-      for (let q = 0; q < this.size; q++) {
-        const [a, b] = this.chunk(m, q);
-        const s = this.stage(q, h) >> 2;
-        if (b > a) x.set(f.subarray(s + a, s + b), off + a);
-      }
+      this.copyReduced(x, prev.h, prev.off, prev.m);
+    }
+  }
+
+  /** x[off + chunk q] = reduced chunk q from rank q's buffer h, for every q. */
+  private copyReduced(x: Float32Array, h: number, off: number, m: number): void {
+    const f = this.floats();
+    for (let q = 0; q < this.size; q++) {
+      const [a, b] = this.chunk(m, q);
+      const s = this.stage(q, h) >> 2;
+      if (b > a) x.set(f.subarray(s + a, s + b), off + a);
     }
   }
 
@@ -120,7 +136,7 @@ export class ThreadGroup implements ProcessGroup {
     const piece = Math.floor(STAGE_FLOATS / this.size);
     for (let a = 0; a < m; a += piece) {
       const l = Math.min(piece, m - a);
-      const h = this.stageUses++ & 1;
+      const h = this.nextBuffer();
       const f = this.floats();
       const mine = this.stage(this.rank, h) >> 2;
       for (let q = 0; q < this.size; q++) f.set(input.subarray(q * m + a, q * m + a + l), mine + q * l);
@@ -135,7 +151,7 @@ export class ThreadGroup implements ProcessGroup {
     const m = input.length;
     for (let a = 0; a < m; a += STAGE_FLOATS) {
       const l = Math.min(STAGE_FLOATS, m - a);
-      const h = this.stageUses++ & 1;
+      const h = this.nextBuffer();
       const f = this.floats();
       f.set(input.subarray(a, a + l), this.stage(this.rank, h) >> 2);
       this.sync('allGather');
@@ -163,7 +179,7 @@ export class ThreadGroup implements ProcessGroup {
     const rd = displacements(rc);
     const piece = Math.floor(STAGE_FLOATS / p);
     for (let a = 0; a < most; a += piece) {
-      const h = this.stageUses++ & 1;
+      const h = this.nextBuffer();
       const f = this.floats();
       const mine = this.stage(this.rank, h) >> 2;
       for (let j = 0; j < p; j++) {
@@ -184,7 +200,7 @@ export class ThreadGroup implements ProcessGroup {
     check.rank('broadcast root', root, this.size);
     for (let a = 0; a < x.length; a += STAGE_FLOATS) {
       const l = Math.min(STAGE_FLOATS, x.length - a);
-      const h = this.stageUses++ & 1;
+      const h = this.nextBuffer();
       const f = this.floats();
       const s = this.stage(root, h) >> 2;
       if (this.rank === root) f.set(x.subarray(a, a + l), s);

@@ -16,8 +16,10 @@ const ABORT = 1;
 const EXITED = 2;
 export const MAX_THREAD_RANKS = (HEADER_BYTES >> 2) - EXITED;
 
-/** Floats per staging half per rank: each collective moves data in rounds of at most this. */
+/** Floats per staging buffer per rank: each collective moves data in rounds of at most this. */
 export const STAGE_FLOATS = 1 << 18;
+/** Staging buffers per rank, used in turn (see threads-group.ts for why three). */
+export const STAGE_BUFFERS = 3;
 const SPIN = 4000;
 const WAIT_MS = 20;
 
@@ -44,7 +46,7 @@ export function groupLayout(size: number): GroupLayout {
   const chanFloats = Math.min(1 << 18, Math.max(1024, Math.floor((1 << 22) / (size * size))));
   const chanDataOff = align(chanOff + size * size * 64);
   const stageOff = align(chanDataOff + size * size * chanFloats * 4);
-  const bytes = align(stageOff + size * 2 * STAGE_FLOATS * 4);
+  const bytes = align(stageOff + size * STAGE_BUFFERS * STAGE_FLOATS * 4);
   return { size, intsPerRank, intsOff, chanOff, chanFloats, chanDataOff, stageOff, bytes };
 }
 
