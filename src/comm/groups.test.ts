@@ -3,10 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from './launch.js';
+import { findMpirun } from './mpi-group.js';
 import { checkSizes } from './groups.js';
 import { parseTopology, place, spanTier } from './topology.js';
 
 const fixtures = new URL('./groups-fixtures.js', import.meta.url);
+const noMpi = findMpirun() === undefined ? 'Open MPI is not installed (mpirun not found)' : false;
 
 interface Observed {
   coords: { dpIndex: number; tpIndex: number; epIndex: number; edpIndex: number };
@@ -91,3 +93,14 @@ for (const [ranks, a, unitOf] of [[4, 2, 'block'], [4, 2, 'stride'], [6, 3, 'blo
     assert.ok(got.every((n) => n > 0));
   });
 }
+
+test('on MPI too: dp2 x tp2 x ep2 groups and the hierarchical all-to-all', { skip: noMpi, timeout: 60_000 }, async () => {
+  const got = await launch<Observed>(fixtures, { ranks: 4, backend: 'mpi', exportName: 'groupMembers', args: { sizes: { dp: 2, tp: 2, ep: 2 } } });
+  got.forEach((o, r) => {
+    assert.deepEqual(o.tp, [r - (r % 2), r - (r % 2) + 1]);
+    assert.deepEqual(o.ep, [r % 2, 2 + (r % 2)]);
+    assert.deepEqual(o.expertDp, [r]);
+  });
+  const n = await launch<number>(fixtures, { ranks: 4, backend: 'mpi', exportName: 'hierarchicalEqualsFlat', args: { unitOf: 'stride', a: 2 } });
+  assert.ok(n.every((x) => x > 0));
+});
