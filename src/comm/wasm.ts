@@ -11,6 +11,7 @@ interface WasmApi {
   Memory: new (d: { initial: number; maximum: number; shared: true }) => SharedMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+  validate(bytes: Uint8Array): boolean;
 }
 
 export const wasm: WasmApi = Reflect.get(globalThis, 'WebAssembly') as WasmApi;
