@@ -8,4 +8,5 @@ export { MpiGroup, findMpirun, runMpiRank, underMpirun } from './mpi-group.js';
 export { makeProcessGroups, checkSizes, type ProcessGroups, type ParallelLayout, type GridCoords } from './groups.js';
 export { loadTopology, parseTopology, place, unitOf, type Axis, type Topology, type Placement, type GridSizes } from './topology.js';
 export { HierarchicalAllToAll } from './hierarchical-all-to-all.js';
+export * from './collective-pairs.js';
 export { GradBuckets, Zero1, allReduceGrads, planBuckets, type BucketOptions } from './grad-sync.js';
