@@ -42,7 +42,7 @@ async function collectives(g: ProcessGroup, tag: string): Promise<string[]> {
   const done: string[] = [];
   const big = 2 * STAGE_FLOATS + 37;
 
-  for (const n of [0, 1, 15, 1000, big]) {
+  for (const n of [0, 1, 15, 1000, 40_000, big]) {
     for (const op of ['sum', 'max'] as const) {
       const x = gen(r, n, n + 1);
       await g.allReduce(x, op);

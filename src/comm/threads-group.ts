@@ -15,6 +15,9 @@ import {
 } from './process-group.js';
 import { groupLayout, STAGE_BUFFERS, STAGE_FLOATS, type GroupLayout, type SharedWorld } from './threads-shared.js';
 
+/** All-reduces up to this many floats take the one-sync path (allReduceSmall). */
+const SMALL_ALL_REDUCE = 1 << 15;
+
 export class ThreadGroup implements ProcessGroup {
   readonly backend: CommBackend = 'threads';
   readonly size: number;
@@ -102,6 +105,7 @@ export class ThreadGroup implements ProcessGroup {
 
   async allReduce(x: Float32Array, op: ReduceOp = 'sum'): Promise<void> {
     if (this.size === 1) return;
+    if (x.length <= SMALL_ALL_REDUCE) return this.allReduceSmall(x, op);
     let prev: { h: number; off: number; m: number } | undefined;
     for (let off = 0; off < x.length; off += STAGE_FLOATS) {
       const m = Math.min(STAGE_FLOATS, x.length - off);
@@ -117,6 +121,22 @@ export class ThreadGroup implements ProcessGroup {
       this.sync('allReduce');
       this.copyReduced(x, prev.h, prev.off, prev.m);
     }
+  }
+
+  /**
+   * One sync instead of two: every rank reduces the whole (small) message itself, in rank order,
+   * into its next staging buffer, which nobody reads before the next round's sync.
+   */
+  private allReduceSmall(x: Float32Array, op: ReduceOp): void {
+    const h = this.nextBuffer();
+    const f = this.floats();
+    f.set(x, this.stage(this.rank, h) >> 2);
+    this.sync('allReduce');
+    const k = op === 'max' ? this.w.kernels.max : this.w.kernels.add;
+    const dst = this.stage(this.rank, (h + 1) % STAGE_BUFFERS);
+    k(dst, this.stage(0, h), this.stage(1, h), x.length);
+    for (let j = 2; j < this.size; j++) k(dst, dst, this.stage(j, h), x.length);
+    x.set(f.subarray(dst >> 2, (dst >> 2) + x.length));
   }
 
   /** x[off + chunk q] = reduced chunk q from rank q's buffer h, for every q. */
