@@ -1,0 +1,111 @@
+// Reverse-mode differentiation over the graph recorded by ops (each tensor's `node`).
+// With createGraph the gradient computation is itself recorded, so it can be differentiated
+// again (u_xx from u_x, as physics-informed training needs).
+import type { Tensor } from '../tensor/tensor.js';
+import { full } from '../tensor/tensor.js';
+import { backend, withGradMode } from '../tensor/engine.js';
+import { sameShape } from '../tensor/shape.js';
+
+/** Tensors reachable from roots through recorded nodes, inputs before the tensors using them. */
+function topoOrder(roots: readonly Tensor[]): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative DFS: deep graphs (long sequences of ops) must not overflow the JS stack.
+  const stack: { t: Tensor; i: number }[] = [];
+  for (const r of roots) {
+    if (seen.has(r)) continue;
+    seen.add(r);
+    stack.push({ t: r, i: 0 });
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const inputs = top.t.node?.inputs ?? [];
+      if (top.i < inputs.length) {
+        const next = inputs[top.i++]!;
+        if (next.requiresGrad && !seen.has(next)) {
+          seen.add(next);
+          stack.push({ t: next, i: 0 });
+        }
+      } else {
+        order.push(top.t);
+        stack.pop();
+      }
+    }
+  }
+  return order;
+}
+
+/** Propagates gradients from roots; returns the gradient of every reached tensor. */
+function propagate(roots: readonly Tensor[], rootGrads: readonly Tensor[], createGraph: boolean): Map<Tensor, Tensor> {
+  const grads = new Map<Tensor, Tensor>();
+  roots.forEach((r, i) => {
+    const g = rootGrads[i]!;
+    if (!sameShape(g.shape, r.shape)) throw new Error(`gradient shape [${g.shape}] does not match output [${r.shape}]`);
+    const prev = grads.get(r);
+    grads.set(r, prev === undefined ? g : withGradMode(createGraph, () => prev.add(g)));
+  });
+  const order = topoOrder(roots);
+  withGradMode(createGraph, () => {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i]!;
+      const node = t.node;
+      const g = grads.get(t);
+      if (node === null || g === undefined) continue;
+      const gs = node.backward(g);
+      node.inputs.forEach((inp, k) => {
+        const gi = gs[k];
+        if (gi === null || gi === undefined || !inp.requiresGrad) return;
+        if (!sameShape(gi.shape, inp.shape)) {
+          throw new Error(`gradient rule of '${node.op}' gave shape [${gi.shape}] for input [${inp.shape}]`);
+        }
+        const prev = grads.get(inp);
+        grads.set(inp, prev === undefined ? gi : prev.add(gi));
+      });
+    }
+  });
+  return grads;
+}
+
+/**
+ * Accumulates d(root)/d(leaf) into `leaf.grad` for every leaf that requires a gradient.
+ * root must be a scalar unless gradOutput is given.
+ */
+export function backward(root: Tensor, gradOutput?: Tensor, createGraph = false): void {
+  if (gradOutput === undefined && root.size !== 1) {
+    throw new Error(`backward() of a non-scalar [${root.shape}] needs a gradOutput`);
+  }
+  if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything that requires a gradient');
+  const g0 = gradOutput ?? full(root.shape, 1);
+  const grads = propagate([root], [g0], createGraph);
+  for (const [t, g] of grads) {
+    if (t.node !== null) continue;
+    if (t.grad === null) {
+      t.grad = g;
+    } else if (createGraph) {
+      t.grad = withGradMode(true, () => t.grad!.add(g));
+    } else {
+      // New memory, not in place: g may be shared with another leaf's gradient.
+      const sum = full(t.shape, 0);
+      backend().binary('add', t.grad.data, [1], g.data, [1], sum.data, [t.size]);
+      t.grad = sum;
+    }
+  }
+}
+
+export interface GradOptions {
+  /** Record the gradient computation so the result can be differentiated again. */
+  createGraph?: boolean;
+  /** Gradient of each output (default: ones, which needs scalar or element-wise-summed outputs). */
+  gradOutputs?: readonly Tensor[];
+}
+
+/**
+ * Gradients of sum(outputs * gradOutputs) w.r.t. inputs, without touching `.grad`. An input the
+ * outputs do not depend on gets zeros.
+ */
+export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], opts: GradOptions = {}): Tensor[] {
+  const outs = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
+  const gOuts = opts.gradOutputs ?? outs.map((o) => full(o.shape, 1));
+  for (const o of outs) if (!o.requiresGrad) throw new Error('grad(): an output does not require a gradient');
+  const grads = propagate(outs, gOuts, opts.createGraph ?? false);
+  return inputs.map((x) => grads.get(x) ?? full(x.shape, 0));
+}
