@@ -7,6 +7,7 @@ import { grad } from '../../autograd/backward.js';
 import { noGrad, scopedSync } from '../../tensor/engine.js';
 import { tensor, type Tensor } from '../../tensor/tensor.js';
 import { parseTerm } from '../terms.js';
+import { fusedBackward, fusedForward } from './fused.js';
 import { mlpJet } from './jet.js';
 import { flattenInto, mlpForward, mlpInit, mlpSize, mlpTensors, type InputScale } from './mlp.js';
 import { Adam, lbfgs } from './optimizers.js';
@@ -32,12 +33,15 @@ export interface TrainConfig {
   seed: number;
   timeLimit: number; // seconds for both phases together
   logEvery: number;
+  /** 'fused': Float64 jets with a hand-written reverse pass (order <= 2); 'engine': the tensor
+   * engine's ops and autograd (any order up to 4). They agree (fused.test.ts). */
+  evaluator: 'fused' | 'engine';
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
   widths: [2, 20, 20, 20, 20, 20, 20, 20, 20, 1], adamSteps: 2000, adamLr: 1e-3, lbfgsSteps: 5000,
   weighting: 'fixed', weights: { initial: 1, boundary: 1, data: 1 }, annealEvery: 10, annealAlpha: 0.9, dualLr: 1,
-  constraints: [], seed: 1, timeLimit: 900, logEvery: 50,
+  constraints: [], seed: 1, timeLimit: 900, logEvery: 50, evaluator: 'fused',
 };
 
 export interface HistoryRow { phase: 'adam' | 'lbfgs'; step: number; seconds: number; loss: number; parts: Record<string, number>; weights: Record<string, number>; coefs: Record<string, number> }
@@ -56,9 +60,8 @@ export interface TrainResult {
 /** One evaluation of the loss and its gradient at theta. */
 interface Evaluation { total: number; parts: Record<string, number>; partGrads?: Record<string, Float64Array> }
 
-export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: HistoryRow) => void): TrainResult {
-  const t0 = performance.now();
-  const seconds = (): number => (performance.now() - t0) / 1000;
+/** Loss terms, their weights and both evaluators of one problem (exposed for tests). */
+export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
   const scale: InputScale = { lo: problem.lo, hi: problem.hi };
   const terms = problem.coefs.map((c) => parseTerm(c.term));
   const order = Math.max(1, ...terms.map((t) => t.powers.length - 1));
@@ -97,9 +100,9 @@ export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: 
     return { r, u: jet.u, ux: jet.ux[0]! };
   };
 
-  const evaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean): Evaluation => scopedSync(() => {
+  const engineEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean): Evaluation => scopedSync(() => {
     const net = mlpTensors(cfg.widths, th);
-    const leaves: Tensor[] = [...net.w, ...net.b];
+    const leaves: Tensor[] = net.w.flatMap((w, i) => [w, net.b[i]!]); // the flat layout: W0, b0, W1, b1, ...
     const raw = trainable.map((_, k) => tensor([th[nNet + k]!], [1], true));
     const coefT = problem.coefs.map((c, i) => {
       const k = trainable.indexOf(i);
@@ -142,6 +145,96 @@ export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: 
     }
     return out;
   });
+
+  /** The same losses and gradients with fused Float64 jets (derivative order <= 2). */
+  const fusedEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean): Evaluation => {
+    const cv = coefValues(th);
+    const parts: Record<string, number> = {};
+    const grads: Record<string, Float64Array> = {};
+    const coefGrad = new Float64Array(trainable.length);
+    const pc = problem.collocation, n = pc.x.length;
+    const jet = fusedForward(cfg.widths, th, pc.x, pc.t, scale, order, true);
+    const f: Float64Array[] = [jet.u, jet.ux!, ...(order >= 2 ? [jet.uxx!] : [])];
+    const gu = new Float64Array(n), gut = new Float64Array(n), gux = new Float64Array(n), guxx = order >= 2 ? new Float64Array(n) : null;
+    const gf: Float64Array[] = [gu, gux, ...(guxx === null ? [] : [guxx])];
+    // r = u_t - sum_k c_k prod_d f_d^{p_d}; L_r = mean r^2.
+    let lr = 0;
+    const r = new Float64Array(n), theta = terms.map(() => new Float64Array(n));
+    for (let i = 0; i < n; i++) {
+      let ri = jet.ut![i]!;
+      terms.forEach((term, k) => {
+        let v = 1;
+        term.powers.forEach((p, d) => { if (p > 0) v *= f[d]![i]! ** p; });
+        theta[k]![i] = v;
+        ri -= cv[k]! * v;
+      });
+      r[i] = ri; lr += ri * ri;
+    }
+    parts['residual'] = lr / n;
+    for (let i = 0; i < n; i++) {
+      const dr = (2 * r[i]!) / n;
+      gut[i] = dr;
+      terms.forEach((term, k) => {
+        term.powers.forEach((p, d) => {
+          if (p === 0) return;
+          let dv = p * f[d]![i]! ** (p - 1); // d theta_k / d f_d
+          term.powers.forEach((q, e) => { if (e !== d && q > 0) dv *= f[e]![i]! ** q; });
+          gf[d]![i] = gf[d]![i]! - cv[k]! * dv * dr;
+        });
+      });
+    }
+    trainable.forEach((ci, k) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s -= ((2 * r[i]!) / n) * theta[ci]![i]!;
+      coefGrad[k] = problem.coefs[ci]!.positive ? s * cv[ci]! : s;
+    });
+    grads['residual'] = new Float64Array(nNet);
+    fusedBackward(cfg.widths, th, jet, scale, gu, gut, gux, guxx, grads['residual']);
+    cfg.constraints.forEach((c, ci) => {
+      const key = `constraint${ci}`, cu = new Float64Array(n), cx = new Float64Array(n);
+      let pen = 0;
+      for (let i = 0; i < n; i++) {
+        if (c.kind === 'bounds') {
+          const u = jet.u[i]!;
+          if (c.max !== undefined && u > c.max) { pen += (u - c.max) ** 2; cu[i] = (2 * (u - c.max)) / n; }
+          if (c.min !== undefined && u < c.min) { pen += (c.min - u) ** 2; cu[i] = (-2 * (c.min - u)) / n; }
+        } else {
+          const v = c.direction === 'increasing' ? -jet.ux![i]! : jet.ux![i]!;
+          if (v > 0) { pen += v * v; cx[i] = ((c.direction === 'increasing' ? -2 : 2) * v) / n; }
+        }
+      }
+      parts[key] = pen / n;
+      grads[key] = new Float64Array(nNet);
+      fusedBackward(cfg.widths, th, jet, scale, cu, new Float64Array(n), cx, order >= 2 ? new Float64Array(n) : null, grads[key]);
+    });
+    const fitPart = (key: string, p: Points | undefined): void => {
+      if (p === undefined) return;
+      const m = p.x.length, fj = fusedForward(cfg.widths, th, p.x, p.t, scale, 0, false), gv = new Float64Array(m);
+      let s = 0;
+      for (let i = 0; i < m; i++) { const e = fj.u[i]! - p.u![i]!; s += e * e; gv[i] = (2 * e) / m; }
+      parts[key] = s / m;
+      grads[key] = new Float64Array(nNet);
+      fusedBackward(cfg.widths, th, fj, scale, gv, null, null, null, grads[key]);
+    };
+    fitPart('initial', problem.initial); fitPart('boundary', problem.boundary); fitPart('data', problem.data);
+    let total = 0;
+    for (const [k, v] of Object.entries(parts)) total += weights[k]! * v;
+    if (g !== null) {
+      g.fill(0);
+      for (const [k, gk] of Object.entries(grads)) { const w = weights[k]!; for (let i = 0; i < nNet; i++) g[i] = g[i]! + w * gk[i]!; }
+      g.set(coefGrad, nNet);
+    }
+    return perPart ? { total, parts, partGrads: grads } : { total, parts };
+  };
+  const useFused = cfg.evaluator === 'fused' && order <= 2;
+  const evaluate = useFused ? fusedEvaluate : engineEvaluate;
+  return { theta, weights, coefValues, residualAt, evaluate, engineEvaluate, fusedEvaluate, scale, nNet };
+}
+
+export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: HistoryRow) => void): TrainResult {
+  const t0 = performance.now();
+  const seconds = (): number => (performance.now() - t0) / 1000;
+  const { theta, weights, coefValues, residualAt, evaluate } = pinnObjective(problem, cfg);
 
   const history: HistoryRow[] = [];
   const log = (phase: 'adam' | 'lbfgs', step: number, e: Evaluation, th: Float64Array): void => {
