@@ -27,11 +27,11 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
   'gpt3-175b': megatronGpt('gpt3-175b', 96, 12288, 96),
   'bagualu-174t': bagualu('bagualu-174t', 96000),
   'bagualu-14.5t': bagualu('bagualu-14.5t', 8000),
-  // furnace's own trainer presets (src/train): tiny and small.
+  // furnace's own trainer presets (src/train/config.ts): tiny and small.
   'furnace-tiny': { name: 'furnace-tiny', layers: 2, hidden: 64, heads: 4, ffn_hidden: 256, vocab: 512, seq_len: 64,
-    experts: 4, top_k: 2, moe_every: 1 },
+    experts: 4, top_k: 2, moe_every: 1, expert_ffn_hidden: 128 },
   'furnace-small': { name: 'furnace-small', layers: 4, hidden: 256, heads: 4, ffn_hidden: 1024, vocab: 2048, seq_len: 128,
-    experts: 8, top_k: 2, moe_every: 2 },
+    experts: 8, top_k: 2, moe_every: 2, expert_ffn_hidden: 512 },
   // Megatron-LM weak-scaling models (arXiv 2104.04473 Table 1), used to check the cost model.
   'megatron-1.7b': megatronGpt('megatron-1.7b', 24, 2304, 24),
   'megatron-3.6b': megatronGpt('megatron-3.6b', 30, 3072, 32),
@@ -162,6 +162,7 @@ export function defaultTraining(model: ModelSpec, devices: number): TrainingSpec
     'furnace-small': 16,
   };
   const n = seqs[model.name] ?? devices;
-  const cpu = model.name.startsWith('furnace-');
-  return { global_batch_tokens: n * model.seq_len, dtype: cpu ? 'fp32' : 'bf16', optimizer: 'adam' };
+  // furnace trains in fp32 with AdamW, capacity factor 1.25 (src/train/config.ts).
+  if (model.name.startsWith('furnace-')) return { global_batch_tokens: n * model.seq_len, dtype: 'fp32', optimizer: 'adamw', capacity_factor: 1.25 };
+  return { global_batch_tokens: n * model.seq_len, dtype: 'bf16', optimizer: 'adam' };
 }
