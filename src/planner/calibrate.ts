@@ -89,8 +89,8 @@ export const DEFAULT_FIT_KEYS: EfficiencyKey[] = ['gemm', 'memory', 'layer_overh
  * Turns a furnace run directory's config.json and metrics.jsonl records into an Observation. config.json is
  * the trainer's `{model: {vocab_size, d_model, n_layers, n_heads, seq_len, d_ff, n_experts, top_k, moe_every,
  * expert_d_ff?, capacity_factor?}, train: {batch_size, ...}}` (a flat object with the same names is read too);
- * batch_size is the global batch in sequences. The measured step time is the median of the records after
- * the first quarter (warm-up: compilation, allocation, caches).
+ * batch_size is the global batch in sequences. The measured step time is the lower quartile of the records
+ * after the first quarter (warm-up: compilation, allocation, caches).
  */
 export function runObservation(label: string, config: unknown, metrics: readonly unknown[], plan?: unknown): Observation {
   const top = openRecord(config, `${label}/config.json`, []);
@@ -131,14 +131,17 @@ export function runObservation(label: string, config: unknown, metrics: readonly
     }
   });
   if (times.length === 0) throw new InputError(`${label}/metrics.jsonl: no step records`);
-  const obs: Observation = { label, model, training, plan: p, measured: median(times.slice(Math.floor(times.length / 4))) };
-  if (compute.length === times.length) obs.measuredCompute = median(compute.slice(Math.floor(compute.length / 4)));
+  const obs: Observation = { label, model, training, plan: p, measured: lowerQuartile(times.slice(Math.floor(times.length / 4))) };
+  if (compute.length === times.length) obs.measuredCompute = lowerQuartile(compute.slice(Math.floor(compute.length / 4)));
   if (!(obs.measured > 0)) throw new InputError(`${label}/metrics.jsonl: step_time_s must be > 0`);
   return obs;
 }
 
-function median(xs: number[]): number {
+/** The lower quartile (linear interpolation): other processes on shared cores only ever add time to a
+ * step, so the faster steps are the least disturbed measurement; the quartile keeps one lucky step from
+ * deciding it. */
+function lowerQuartile(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  const pos = (s.length - 1) / 4, lo = Math.floor(pos);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
 }
