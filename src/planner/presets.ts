@@ -129,9 +129,13 @@ export function parseMachine(value: unknown, where = 'machine'): MachineMeasurem
 }
 
 /**
- * This machine as a cluster of single-core workers. Defaults are the measurements of the design brief
- * (2-core Zen 4, Node 20): fp32 FMA peak 117 GFLOP/s per core, AssemblyScript WASM SIMD GEMM ~51 GFLOP/s
- * (gemm efficiency 0.44), worker all-reduce 1.2-2.2 GB/s, memcpy 7-8.5 GB/s, 4 GiB per WASM instance.
+ * This machine as a cluster of single-core workers. Hardware defaults are the measurements of the design
+ * brief (2-core Zen 4, Node 20): fp32 FMA peak 117 GFLOP/s per core, worker all-reduce 1.2-2.2 GB/s, memcpy
+ * 7-8.5 GB/s, 4 GiB per WASM instance. Efficiency defaults were fitted (`furnace plan --calibrate`) to seven
+ * runs of furnace's trainer (blas backend; tiny, d_model 128 and small models, batch 2-64) on 2026-11-29,
+ * with the machine shared (load 12-17 on 2 cores): the trainer reaches 0.33 of one core's peak in GEMMs,
+ * ~0.8 GB/s in element-wise work and pays ~7 ms per layer per step in framework overhead. A measured
+ * `gemmFlops` replaces the GEMM factor.
  */
 export function thisMachine(meas: MachineMeasurements = {}): ClusterSpec {
   const cores = Math.max(1, meas.cores ?? 2);
@@ -143,7 +147,8 @@ export function thisMachine(meas: MachineMeasurements = {}): ClusterSpec {
     device: { flops: { fp32: peak, bf16: peak }, memory_bytes: meas.memoryBytes ?? 4 * 2 ** 30, memory_bandwidth: meas.memoryBandwidth ?? 8e9 },
     tiers,
     storage: { bandwidth: 1e9, writer_bandwidth: 0.5e9 },
-    efficiency: { gemm: Math.min(1, (meas.gemmFlops ?? 51e9) / peak), gemm_half_width: 64, attention: 0.2, memory: 0.5, network: 1, overlap: 0, layer_overhead_s: 2e-4 },
+    efficiency: { gemm: meas.gemmFlops !== undefined ? Math.min(1, meas.gemmFlops / peak) : 0.334, gemm_half_width: 64, attention: 0.2,
+      memory: 0.0992, network: 1, overlap: 0, layer_overhead_s: 6.75e-3 },
   };
 }
 
