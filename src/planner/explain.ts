@@ -83,7 +83,11 @@ function closestSearch(ctx: PlanContext, others: Alternative[], current: number 
  */
 export function explain(ctx: PlanContext, r: SearchResult, noEp?: Estimate | null): string[] {
   const best = r.plans[0];
-  if (best === undefined) return ['no plan fits: every candidate needs more memory per device than the cluster has'];
+  if (best === undefined) {
+    return [Number.isFinite(r.leanestBytes)
+      ? `no plan fits: the leanest candidate needs at least ${bytes(r.leanestBytes)} per device, the devices have ${bytes(ctx.cluster.device.memory_bytes)}`
+      : 'no candidate plan: no layout divides the devices, batch, heads and layers'];
+  }
   const lines: string[] = [];
   const b = best.breakdown;
   const shares = (Object.keys(LABELS) as (keyof Breakdown)[])

@@ -36,6 +36,8 @@ export interface SearchResult {
   alternatives: Alternative[];
   /** Devices used (the cluster's, or tp x pp x dp when --fix pins all three). */
   devices: number;
+  /** Memory per device of the leanest candidate (a lower bound where only model states were counted). */
+  leanestBytes: number;
 }
 
 export function divisors(n: number): number[] {
@@ -125,7 +127,7 @@ const pick = <T>(all: readonly T[], v: T | undefined): readonly T[] => (v === un
  * best placement; `visit` gets each (undefined when it does not fit in memory).
  */
 function searchLayout(ctx: PlanContext, layout: { dp: number; tp: number; pp: number; ep: number }, fix: FixedChoices, maxMicroBatch: number,
-  bound: () => number, visit: (zero: ZeroStage, recompute: Recompute, fits: boolean, e?: Estimate) => void): { searched: number; evaluated: number } {
+  bound: () => number, visit: (zero: ZeroStage, recompute: Recompute, fits: boolean, e?: Estimate) => void): { searched: number; evaluated: number; leanest: number } {
   const { dp, tp, pp, ep } = layout;
   const memoryBytes = ctx.cluster.device.memory_bytes;
   const zeros = pick(dp > 1 ? ZERO_STAGES : ([0] as const), fix.zero);
@@ -135,12 +137,14 @@ function searchLayout(ctx: PlanContext, layout: { dp: number; tp: number; pp: nu
   const orderCount = fix.order !== undefined ? 1 : factorial(DIMS.filter((d) => sizes[d] > 1).length);
   let orders: Dim[][] | undefined; // distinct placements, found once something fits
   let comms: (CommCosts | undefined)[] = [];
-  let searched = 0, evaluated = 0;
+  let searched = 0, evaluated = 0, leanest = Infinity;
   for (const zero of zeros) {
     // Model states alone bound memory from below: skip the whole stage when they do not fit.
     const probe: ParallelPlan = { ...layout, zero, microBatch: 1, recompute: 'full', placement: { order: DEFAULT_ORDER } };
     const states = modelStates(ctx, probe, stageParams(ctx, probe, true));
-    if (states.weights + states.grads + states.optimizer > memoryBytes) {
+    const stateBytes = states.weights + states.grads + states.optimizer;
+    if (stateBytes > memoryBytes) {
+      leanest = Math.min(leanest, stateBytes);
       searched += orderCount * mbs.length * recomputes.length;
       for (const r of recomputes) visit(zero, r, false);
       continue;
@@ -148,6 +152,7 @@ function searchLayout(ctx: PlanContext, layout: { dp: number; tp: number; pp: nu
     for (const recompute of recomputes) for (const [i, microBatch] of mbs.entries()) {
       const base: ParallelPlan = { ...layout, zero, microBatch, recompute, placement: { order: DEFAULT_ORDER } };
       const memory = memoryPerDevice(ctx, base);
+      leanest = Math.min(leanest, memory.total);
       if (memory.total > memoryBytes) {
         // Activations do not shrink as micro-batches grow: larger ones do not fit either.
         searched += orderCount * (mbs.length - i);
@@ -176,7 +181,7 @@ function searchLayout(ctx: PlanContext, layout: { dp: number; tp: number; pp: nu
       visit(zero, recompute, true, finish(ctx, bestPlan, work, comms[bestI]!, memory, bestB!));
     }
   }
-  return { searched, evaluated };
+  return { searched, evaluated, leanest };
 }
 
 export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResult {
@@ -185,7 +190,7 @@ export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResul
   const m = ctx.model, n = ctx.cluster.devices, top = opts.top ?? 5;
   checkFix(ctx, fix);
   const plans: Estimate[] = [];
-  let searched = 0, evaluated = 0;
+  let searched = 0, evaluated = 0, leanest = Infinity;
   const alt = new Map<Alternative['choice'], Map<number | string, Alternative>>();
   const note = (choice: Alternative['choice'], value: number | string, fits: boolean, e?: Estimate) => {
     let byValue = alt.get(choice);
@@ -223,11 +228,12 @@ export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResul
         });
         searched += counts.searched;
         evaluated += counts.evaluated;
+        leanest = Math.min(leanest, counts.leanest);
         note('tp', tp, layoutFits, layoutBest);
         note('pp', pp, layoutFits, layoutBest);
         note('ep', ep, layoutFits, layoutBest);
       }
     }
   }
-  return { plans, searched, evaluated, alternatives: [...alt.values()].flatMap((m) => [...m.values()]), devices: n };
+  return { plans, searched, evaluated, alternatives: [...alt.values()].flatMap((m) => [...m.values()]), devices: n, leanestBytes: leanest };
 }
