@@ -93,7 +93,8 @@ export function explain(ctx: PlanContext, r: SearchResult, noEp?: Estimate | nul
   const shares = (Object.keys(LABELS) as (keyof Breakdown)[])
     .filter((k) => b[k] > 0).sort((x, y) => b[y] - b[x]).slice(0, 4)
     .map((k) => `${LABELS[k]} ${pct(b[k] / best.stepTime)}`);
-  lines.push(`step ${secs(best.stepTime)}: ${shares.join(', ')}; memory ${bytes(best.memory.total)} of ${bytes(ctx.cluster.device.memory_bytes)}`);
+  const hfu = best.hfu > best.mfu * 1.001 ? `, HFU ${pct(best.hfu)} counting recomputation` : '';
+  lines.push(`step ${secs(best.stepTime)}: ${shares.join(', ')}; MFU ${pct(best.mfu)}${hfu}; memory ${bytes(best.memory.total)} of ${bytes(ctx.cluster.device.memory_bytes)}`);
   const current: Record<string, number | string> = { tp: best.plan.tp, pp: best.plan.pp, ep: best.plan.ep, zero: best.plan.zero, recompute: best.plan.recompute };
   for (const choice of ['tp', 'pp', 'ep', 'zero', 'recompute'] as const) {
     const others = r.alternatives.filter((a) => a.choice === choice && a.value !== current[choice]);
