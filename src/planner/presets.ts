@@ -2,7 +2,7 @@
 import type { ClusterSpec } from './cluster.js';
 import type { ModelSpec } from './model.js';
 import type { TrainingSpec } from './training.js';
-import { int, positive, record } from './validate.js';
+import { InputError, int, openRecord, positive, record } from './validate.js';
 
 const GPT = { experts: 0, top_k: 0, moe_every: 1 } as const;
 
@@ -116,8 +116,19 @@ export interface MachineMeasurements {
   memoryBytes?: number;
 }
 
-/** Reads measurements in their JSON form: {cores?, gemm_flops?, allreduce_bandwidth?, memory_bandwidth?, memory_bytes?}. */
+/**
+ * Reads measurements: either {cores?, gemm_flops?, allreduce_bandwidth?, memory_bandwidth?, memory_bytes?}, or
+ * the result of `furnace bench kernels --json` ({gemm: [{backend, threads, gflops}], peak_gflops_per_core_estimate}),
+ * whose fastest single-thread GEMM of a training backend (blas, wasm) gives gemm_flops.
+ */
 export function parseMachine(value: unknown, where = 'machine'): MachineMeasurements {
+  if (typeof value === 'object' && value !== null && Array.isArray((value as Record<string, unknown>)['gemm'])) {
+    const rows = (value as { gemm: unknown[] }).gemm.map((r, i) => openRecord(r, `${where}.gemm[${i}]`, ['backend', 'threads', 'gflops']));
+    const best = Math.max(...rows.filter((r) => r['threads'] === 1 && (r['backend'] === 'blas' || r['backend'] === 'wasm') && typeof r['gflops'] === 'number')
+      .map((r) => r['gflops'] as number));
+    if (!Number.isFinite(best)) throw new InputError(`${where}.gemm: no single-thread blas or wasm GEMM measurement`);
+    return { gemmFlops: best * 1e9 };
+  }
   const o = record(value, where, [], ['cores', 'gemm_flops', 'allreduce_bandwidth', 'memory_bandwidth', 'memory_bytes']);
   const m: MachineMeasurements = {};
   if (o['cores'] !== undefined) m.cores = int(o['cores'], `${where}.cores`, 1);
