@@ -21,6 +21,7 @@ import { saveModel } from './model-dir.js';
 import { flopsPerToken } from './flops.js';
 import { collectState, restoreState } from './state.js';
 import { commTimes } from '../parallel/ops.js';
+import { DEFAULT_ORDER, PLAN_FORMAT, planToJson } from '../planner/plan.js';
 
 export interface CheckpointOptions {
   /** Save every N steps (0: never). */
@@ -45,6 +46,8 @@ export interface TrainRun {
   ctx?: ParallelContext;
   /** ZeRO-1: split optimizer state over data-parallel ranks. */
   zero?: boolean;
+  /** Fault injection for tests of failure handling: throw on this step (after the forward pass). */
+  failAtStep?: number;
   /** Layout description stored in checkpoints and metrics. */
   layout?: { dp: number; tp: number; ep: number; zero: boolean; comm: string };
 }
@@ -150,6 +153,10 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     metricsPath = join(out, 'metrics.jsonl');
     if (startStep === 0) writeFileSync(metricsPath, '');
     writeFileSync(join(out, 'config.json'), JSON.stringify(runCfg, null, 2) + '\n');
+    // The layout in the planner's form, so `furnace plan --calibrate` can read this run.
+    const l = run.layout ?? { dp: 1, tp: 1, ep: 1, zero: false };
+    writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: 1, ep: l.ep,
+      zero: l.zero ? 1 : 0, microBatch: bl, recompute: 'none', placement: { order: [...DEFAULT_ORDER] } }) }, null, 2) + '\n');
   }
   const bar = run.progress && rank0 ? new Progress(tc.steps) : null;
   const losses: number[] = [];
@@ -165,6 +172,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       const x = batch.x.subarray(dpIndex * bl * t, (dpIndex + 1) * bl * t), y = batch.y.subarray(dpIndex * bl * t, (dpIndex + 1) * bl * t);
       const routeRng = new Rng(stepSeed(tc.seed, step, 1 + dpIndex));
       const { loss, ce, fwd } = await model.loss(x, y, bl, t, routeRng);
+      if (run.failAtStep === step) throw new Error(`injected fault at step ${step}`);
       await loss.backwardAsync();
       const ta = performance.now();
       const gradNorm = await opt.update(lr, tc.grad_clip);

@@ -13,6 +13,7 @@ import { launch } from '../../comm/launch.js';
 import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
 import { RankError } from '../../comm/process-group.js';
 import { readPlan } from '../../planner/io.js';
+import type { Axis } from '../../comm/topology.js';
 import { main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
 
 export const run: Command = async (argv) => {
@@ -57,6 +58,7 @@ export const run: Command = async (argv) => {
   // Layout: --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero.
   let dp = intFlag('dp', v.dp, 1) ?? 1, tp = intFlag('tp', v.tp, 1) ?? 1, ep = intFlag('ep', v.ep, 1) ?? 1;
   let zero = v.zero === true;
+  let order: Axis[] | undefined;
   if (v.plan !== undefined) {
     let plan;
     try {
@@ -68,6 +70,7 @@ export const run: Command = async (argv) => {
     if (plan.zero > 1) throw new UsageError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
     ({ dp, tp, ep } = plan);
     zero = plan.zero === 1;
+    order = plan.placement.order.filter((d): d is Axis => d !== 'pp');
   }
   const m = cfg.model;
   if (dp % ep !== 0) throw new UsageError(`--ep ${ep} must divide --dp ${dp}`);
@@ -86,7 +89,7 @@ export const run: Command = async (argv) => {
   const dir = v.out ?? 'runs/latest';
   const world = dp * tp;
   const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, zero, comm, topology: v.topology, backend: v.backend,
-    json: out.json, ckpt, ranksHere: world };
+    json: out.json, ckpt, order, ranksHere: world };
 
   let result: NonNullable<RankResult>;
   if (comm === 'mpi') {
