@@ -2,7 +2,8 @@
 import type { ProcessGroup } from './process-group.js';
 import { makeProcessGroups } from './groups.js';
 import { HierarchicalAllToAll } from './hierarchical-all-to-all.js';
-import { gen } from './conformance.js';
+import { gen, main as conformance } from './conformance.js';
+import { TimedGroup } from './timed-group.js';
 import type { GridSizes, Topology } from './topology.js';
 
 async function members(g: ProcessGroup): Promise<number[]> {
@@ -45,4 +46,17 @@ export async function hierarchicalEqualsFlat(world: ProcessGroup, args: { unitOf
     compared += total;
   }
   return compared;
+}
+
+/** The conformance suite through a TimedGroup, then a dp2 x ep2 step pattern; returns call counts. */
+export async function timed(world: ProcessGroup) {
+  const suite = await conformance(new TimedGroup(world));
+  const t = new TimedGroup(world);
+  const L = await makeProcessGroups(t, { dp: world.size, tp: 1, ep: world.size });
+  t.clock.reset();
+  const x = new Float32Array(64);
+  for (let i = 0; i < 3; i++) await L.dp.allReduce(x);
+  for (let i = 0; i < 2; i++) await L.ep.allToAll(new Float32Array(8 * world.size), new Float32Array(8 * world.size));
+  await L.world.barrier();
+  return { suite: suite.length, calls: t.clock.calls, positive: t.clock.total() > 0 };
 }

@@ -94,6 +94,15 @@ for (const [ranks, a, unitOf] of [[4, 2, 'block'], [4, 2, 'stride'], [6, 3, 'blo
   });
 }
 
+test('a TimedGroup conforms, and its sub-groups account into one clock', { timeout: 60_000 }, async () => {
+  const res = await launch<{ suite: number; calls: Record<string, number>; positive: boolean }>(fixtures, { ranks: 2, exportName: 'timed' });
+  for (const r of res) {
+    assert.ok(r.suite >= 20);
+    assert.deepEqual(r.calls, { allreduce: 3, reducescatter: 0, allgather: 0, alltoall: 2, broadcast: 0, barrier: 1, p2p: 0 });
+    assert.ok(r.positive);
+  }
+});
+
 test('on MPI too: dp2 x tp2 x ep2 groups and the hierarchical all-to-all', { skip: noMpi, timeout: 60_000 }, async () => {
   const got = await launch<Observed>(fixtures, { ranks: 4, backend: 'mpi', exportName: 'groupMembers', args: { sizes: { dp: 2, tp: 2, ep: 2 } } });
   got.forEach((o, r) => {

@@ -9,4 +9,5 @@ export { makeProcessGroups, checkSizes, type ProcessGroups, type ParallelLayout,
 export { loadTopology, parseTopology, place, unitOf, type Axis, type Topology, type Placement, type GridSizes } from './topology.js';
 export { HierarchicalAllToAll } from './hierarchical-all-to-all.js';
 export * from './collective-pairs.js';
+export { CommClock, TimedGroup, COMM_KINDS, type CommKind } from './timed-group.js';
 export { GradBuckets, Zero1, allReduceGrads, planBuckets, type BucketOptions } from './grad-sync.js';
