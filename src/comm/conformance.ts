@@ -146,6 +146,13 @@ async function collectives(g: ProcessGroup, tag: string): Promise<string[]> {
 export async function main(world: ProcessGroup): Promise<string[]> {
   const done = (await collectives(world, 'world')).map((s) => `world ${s}`);
 
+  // Fresh groups whose first operation is a barrier: the second one's region lies beyond what
+  // ranks other than its allocator have mapped so far.
+  const fresh = await world.split(1);
+  const fresher = await world.split(1);
+  await fresher.barrier();
+  await fresh.barrier();
+
   // Halves by parity, ordered in reverse by key.
   const sub = await world.split(world.rank % 2, -world.rank);
   const members = [...Array(world.size).keys()].filter((q) => q % 2 === world.rank % 2).reverse();

@@ -121,7 +121,7 @@ export class SharedWorld {
    * `what` names the operation for error messages.
    */
   waitAtLeast(index: number, target: number, peer: number, what: string): void {
-    const a = this.i32();
+    const a = this.i32((index + 1) * 4);
     for (let spin = 0; spin < SPIN; spin++) if (Atomics.load(a, index) >= target) return;
     const t0 = Date.now();
     for (;;) {
@@ -144,7 +144,7 @@ export class SharedWorld {
 
   /** Stores v into cell `index` and wakes its waiters. */
   post(index: number, v: number): void {
-    const a = this.i32();
+    const a = this.i32((index + 1) * 4);
     Atomics.store(a, index, v);
     Atomics.notify(a, index);
   }
