@@ -4,7 +4,7 @@ export {
 } from './process-group.js';
 export { launch, type LaunchOptions } from './launch.js';
 export type { RankMain } from './rank-main.js';
-export { MpiGroup, findMpirun, runMpiRank, underMpirun } from './mpi-group.js';
+export { MpiGroup, commBackends, findMpirun, runMpiRank, underMpirun } from './mpi-group.js';
 export { makeProcessGroups, checkSizes, type ProcessGroups, type ParallelLayout, type GridCoords } from './groups.js';
 export { loadTopology, parseTopology, place, unitOf, type Axis, type Topology, type Placement, type GridSizes } from './topology.js';
 export { HierarchicalAllToAll } from './hierarchical-all-to-all.js';

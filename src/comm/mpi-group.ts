@@ -88,6 +88,23 @@ function load(): Mpi {
   return mpi;
 }
 
+/** Which communication backends work here, and why not (for `furnace doctor`). */
+export function commBackends(): { name: CommBackend; available: boolean; detail: string }[] {
+  let mpiDetail: string;
+  let mpiOk = false;
+  try {
+    load();
+    mpiOk = findMpirun() !== undefined;
+    mpiDetail = mpiOk ? 'Open MPI library and mpirun found' : 'libmpi loads but mpirun is not on PATH';
+  } catch (e) {
+    mpiDetail = `${(e as Error).message}; install openmpi-bin libopenmpi-dev`;
+  }
+  return [
+    { name: 'threads', available: true, detail: 'worker_threads + SharedArrayBuffer, WASM SIMD reductions' },
+    { name: 'mpi', available: mpiOk, detail: mpiDetail },
+  ];
+}
+
 /** True when this process was started by mpirun (Open MPI sets these variables). */
 export function underMpirun(): boolean {
   return process.env['OMPI_COMM_WORLD_SIZE'] !== undefined;
