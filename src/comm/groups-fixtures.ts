@@ -22,7 +22,13 @@ export async function groupMembers(world: ProcessGroup, args: { sizes: GridSizes
 }
 
 /** Flat and hierarchical all-to-all on the same inputs; returns how many elements were compared. */
-export async function hierarchicalEqualsFlat(world: ProcessGroup, args: { unitOf: 'block' | 'stride'; a: number }): Promise<number> {
+export async function hierarchicalEqualsFlat(world: ProcessGroup, args: { layouts: { unitOf: 'block' | 'stride'; a: number }[] }): Promise<number> {
+  let compared = 0;
+  for (const layout of args.layouts) compared += await compareLayout(world, layout);
+  return compared;
+}
+
+async function compareLayout(world: ProcessGroup, args: { unitOf: 'block' | 'stride'; a: number }): Promise<number> {
   const { rank: r, size: p } = world;
   const unit = args.unitOf === 'block' ? Math.floor(r / args.a) : r % (p / args.a);
   const h = await HierarchicalAllToAll.create(world, unit);
@@ -41,7 +47,7 @@ export async function hierarchicalEqualsFlat(world: ProcessGroup, args: { unitOf
     await world.allToAll(send, flat, sc, rc);
     await h.allToAll(send, hier, sc, rc);
     for (let i = 0; i < total; i++) {
-      if (!Object.is(flat[i], hier[i])) throw new Error(`variable=${variable}: element ${i} is ${hier[i]}, flat gives ${flat[i]}`);
+      if (!Object.is(flat[i], hier[i])) throw new Error(`${args.unitOf} units of ${args.a}, variable=${variable}: element ${i} is ${hier[i]}, flat gives ${flat[i]}`);
     }
     compared += total;
   }
@@ -50,7 +56,7 @@ export async function hierarchicalEqualsFlat(world: ProcessGroup, args: { unitOf
 
 /** The conformance suite through a TimedGroup, then a dp2 x ep2 step pattern; returns call counts. */
 export async function timed(world: ProcessGroup) {
-  const suite = await conformance(new TimedGroup(world));
+  const suite = await conformance(new TimedGroup(world), { light: true });
   const t = new TimedGroup(world);
   const L = await makeProcessGroups(t, { dp: world.size, tp: 1, ep: world.size });
   t.clock.reset();
