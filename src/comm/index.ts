@@ -10,4 +10,4 @@ export { loadTopology, parseTopology, place, unitOf, type Axis, type Topology, t
 export { HierarchicalAllToAll } from './hierarchical-all-to-all.js';
 export * from './collective-pairs.js';
 export { CommClock, TimedGroup, COMM_KINDS, type CommKind } from './timed-group.js';
-export { GradBuckets, Zero1, allReduceGrads, planBuckets, type BucketOptions } from './grad-sync.js';
+export { GradBuckets, Zero1, allReduceGrads, planBuckets, syncGradients, type BucketOptions } from './grad-sync.js';
