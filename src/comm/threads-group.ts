@@ -186,10 +186,11 @@ export class ThreadGroup implements ProcessGroup {
   async allToAll(send: Float32Array, recv: Float32Array, sendCounts?: Counts, recvCounts?: Counts): Promise<void> {
     const { sc, rc } = a2aCounts(this.size, send, recv, sendCounts, recvCounts);
     const p = this.size;
-    // Everyone learns every send count: to check recvCounts and to agree on the number of rounds.
-    const rows = this.exchangeInts(sc, 'allToAll');
-    let most = 0;
-    for (let q = 0; q < p; q++) {
+    // With counts, everyone learns every send count: to check recvCounts and to agree on the
+    // number of rounds. Equal splits need no exchange (every rank passes the same length).
+    const rows = sendCounts === undefined ? [] : this.exchangeInts(sc, 'allToAll');
+    let most = sendCounts === undefined ? send.length / p : 0;
+    for (let q = 0; q < rows.length; q++) {
       const row = rows[q] ?? new Int32Array(p);
       for (let j = 0; j < p; j++) most = Math.max(most, row[j] ?? 0);
       if (row[this.rank] !== rc[q]) {
