@@ -1,4 +1,11 @@
 // The communication runtime's public surface: groups, backends, launcher, layouts, gradient sync.
+//
+// A training job on N ranks:
+//   threads (one process):  await launch(new URL('./rank.js', import.meta.url), { ranks: N, args })
+//   mpi (one process/rank): under `mpirun -np N furnace train --comm mpi`, await runMpiRank((world) => main(world, args))
+// where rank.ts exports `async function main(world: ProcessGroup, args)` that builds its groups
+// with `makeProcessGroups(new TimedGroup(world), { dp, tp, ep }, topology)` and trains; a failing
+// rank rejects launch() with a RankError naming it (MPI: the job aborts with that rank's message).
 export {
   COMM_BACKENDS, CommAbortedError, RankError, type CommBackend, type Counts, type ProcessGroup, type ReduceOp,
 } from './process-group.js';
