@@ -49,8 +49,14 @@ async function launchThreads<R>(module: string | URL, opts: LaunchOptions): Prom
     let live = n;
     const workers: Worker[] = [];
     const timers: NodeJS.Timeout[] = [];
+    const terminated = new Set<Worker>();
     const stopAll = (afterS: number) => {
-      timers.push(setTimeout(() => { for (const w of workers) void w.terminate(); }, afterS * 1000));
+      timers.push(setTimeout(() => {
+        for (const w of workers) {
+          terminated.add(w);
+          void w.terminate();
+        }
+      }, afterS * 1000));
     };
     if ((opts.timeoutS ?? 0) > 0) {
       timers.push(setTimeout(() => {
@@ -84,7 +90,11 @@ async function launchThreads<R>(module: string | URL, opts: LaunchOptions): Prom
       });
       w.on('exit', (code) => {
         shared.markExited(rank);
-        if (!reported) fail({ kind: 'error', rank, message: `exited with code ${code} before finishing`, stack: '', aborted: false });
+        // A rank the launcher terminated after another failed is not the cause.
+        if (!reported) {
+          fail({ kind: 'error', rank, message: terminated.has(w) ? 'terminated after another rank failed'
+            : `exited with code ${code} before finishing`, stack: '', aborted: terminated.has(w) });
+        }
         if (--live === 0) {
           for (const t of timers) clearTimeout(t);
           resolveAll();

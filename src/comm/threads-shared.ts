@@ -137,7 +137,7 @@ export class SharedWorld {
         throw new CommAbortedError(`rank ${this.worldRank}: rank ${peer} exited while ${what} waited for it`, peer);
       }
       if (this.timeoutS > 0 && Date.now() - t0 > this.timeoutS * 1000) {
-        throw new CommAbortedError(`rank ${this.worldRank}: ${what} waited ${this.timeoutS} s for rank ${peer}`, peer);
+        throw new Error(`rank ${this.worldRank}: ${what} waited ${this.timeoutS} s for rank ${peer}`);
       }
     }
   }
