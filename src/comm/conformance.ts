@@ -6,7 +6,7 @@
 // one staging round of the threads backend (STAGE_FLOATS) and one point-to-point channel.
 import assert from 'node:assert/strict';
 import { displacements, sumCounts, type ProcessGroup, type ReduceOp } from './process-group.js';
-import { STAGE_FLOATS } from './threads-shared.js';
+import { STAGE_FLOATS, groupLayout } from './threads-shared.js';
 
 /** Rank q's input of n values for a test `salt`: exact multiples of 1/4. */
 export function gen(q: number, n: number, salt: number): Float32Array {
@@ -128,7 +128,7 @@ async function collectives(g: ProcessGroup, tag: string, full: boolean): Promise
     // A ring, even ranks sending first so that large (chunked, blocking) messages cannot deadlock.
     const next = (r + 1) % p;
     const prev = (r + p - 1) % p;
-    for (const [n, t] of [[5, 0], [3, 7], [round + 13, 2]] as const) {
+    for (const [n, t] of [[5, 0], [3, 7], [(full ? groupLayout(p).chanFloats : round) + 13, 2]] as const) {
       const got = new Float32Array(n);
       if (r % 2 === 0) {
         await g.send(gen(r, n, t), next, t);

@@ -16,8 +16,8 @@ import {
 import { copyInto } from './fast-copy.js';
 import { groupLayout, STAGE_BUFFERS, STAGE_FLOATS, type GroupLayout, type SharedWorld } from './threads-shared.js';
 
-/** All-reduces up to this many floats take the one-sync path (allReduceSmall). */
-const SMALL_ALL_REDUCE = 1 << 15;
+/** All-reduces up to this many floats take the one-sync path (allReduceSmall); <= STAGE_FLOATS. */
+const SMALL_ALL_REDUCE = Math.min(1 << 15, STAGE_FLOATS);
 
 export class ThreadGroup implements ProcessGroup {
   readonly backend: CommBackend = 'threads';
