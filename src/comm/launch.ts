@@ -3,14 +3,14 @@
 // Failure contract: an error on any rank rejects with a RankError naming that rank. Threads: the
 // failing rank sets the shared abort flag, ranks blocked in collectives see it within ~20 ms and
 // stop; any rank still running after `graceS` is terminated. MPI: the failing rank prints a
-// marked line and calls MPI_Abort, which ends every process of the job.
+// line `furnace: rank R failed: ...` and calls MPI_Abort, which ends every process of the job.
 import { Worker } from 'node:worker_threads';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RankError, type CommBackend } from './process-group.js';
 import { SharedWorld } from './threads-shared.js';
 import { ThreadGroup } from './threads-group.js';
-import { ERROR_MARK, RESULT_MARK, moduleHref, type RankReport, type ThreadRankData } from './rank-main.js';
+import { RESULT_MARK, moduleHref, parseRankFailure, type RankReport, type ThreadRankData } from './rank-main.js';
 
 export interface LaunchOptions {
   ranks: number;
@@ -137,8 +137,8 @@ async function launchMpi<R>(module: string | URL, opts: LaunchOptions): Promise<
     results[rank] = result;
   });
   lines(child.stderr, (l) => {
-    const at = l.indexOf(ERROR_MARK);
-    if (at >= 0) errors.push(JSON.parse(l.slice(at + ERROR_MARK.length)) as { rank: number; message: string });
+    const failure = parseRankFailure(l);
+    if (failure !== undefined) errors.push(failure);
     else {
       tail.push(l);
       if (tail.length > 200) tail.shift();

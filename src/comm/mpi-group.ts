@@ -8,7 +8,7 @@ import koffi from 'koffi';
 import {
   a2aCounts, check, displacements, type CommBackend, type Counts, type ProcessGroup, type ReduceOp,
 } from './process-group.js';
-import { ERROR_MARK } from './rank-main.js';
+import { rankFailureLine } from './rank-main.js';
 
 type Ptr = bigint;
 type Buf = Float32Array | Int32Array | Ptr;
@@ -118,7 +118,7 @@ export function findMpirun(): string | undefined {
 
 /**
  * For a process started by mpirun (e.g. `mpirun -np 4 furnace train --comm mpi`): runs fn on
- * MPI_COMM_WORLD and finalizes. On an error it prints one marked line naming the rank (which the
+ * MPI_COMM_WORLD and finalizes. On an error it prints `furnace: rank R failed: ...` (which the
  * launcher and users read) and calls MPI_Abort, which ends every rank of the job.
  */
 export async function runMpiRank<R>(fn: (world: ProcessGroup) => Promise<R> | R): Promise<R> {
@@ -130,7 +130,7 @@ export async function runMpiRank<R>(fn: (world: ProcessGroup) => Promise<R> | R)
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     // Writes to pipes and files are synchronous on Linux, so the line is out before the abort.
-    process.stderr.write(`${ERROR_MARK}${JSON.stringify({ rank: world.rank, message })}\n`);
+    process.stderr.write(rankFailureLine(world.rank, message) + '\n');
     MpiGroup.abort(1);
     throw e;
   }
