@@ -44,8 +44,11 @@ export class NgramScanner {
     for (; this.n < n; this.n++) {
       const m = this.w.length - this.n;  // count of (n+1)-grams
       for (let i = 0; i < m; i++) {
-        let x = Math.imul(this.gram[i]! ^ this.word[i + this.n]!, 0x9e3779b1);
-        this.gram[i] = x ^ (x >>> 15);
+        // Mix the prefix hash before adding the next word, so order matters ('a b' != 'b a').
+        const g = this.gram[i]!;
+        let x = (Math.imul(g ^ (g >>> 16), 0x85ebca6b) + this.word[i + this.n]!) | 0;
+        x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+        this.gram[i] = x ^ (x >>> 16);
       }
     }
     return Math.max(0, this.w.length - n + 1);
@@ -55,11 +58,11 @@ export class NgramScanner {
   topChars(n: number): number {
     const m = this.advance(n);
     counter.reset(m);
-    let best = 0, bestAt = -1;
-    for (let i = 0; i < m; i++) {
-      const c = counter.increment(this.gram[i]!);
-      if (c > best) { best = c; bestAt = i; }
-    }
+    let best = 0;
+    for (let i = 0; i < m; i++) best = Math.max(best, counter.increment(this.gram[i]!));
+    // Among equally frequent n-grams the first to occur wins, as with Python's Counter.most_common.
+    let bestAt = -1;
+    for (let i = 0; i < m && bestAt < 0; i++) if (counter.count(this.gram[i]!) === best) bestAt = i;
     if (bestAt < 0) return 0;
     return best * (this.len[bestAt + n]! - this.len[bestAt]! + (n - 1) * this.joiner);
   }
