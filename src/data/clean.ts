@@ -78,11 +78,12 @@ const MAX_LISTED = 1000;
 class JsonlWriter {
   private readonly fd: number;
   private readonly tmp: string;
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
   private parts: string[] = [];
   private pending = 0;
   bytes = 0;
-  constructor(private readonly path: string) {
+  constructor(private readonly path: string, hashed = true) {
+    this.hash = hashed ? createHash('sha256') : undefined;
     this.tmp = `${path}.tmp-${process.pid}`;
     this.fd = openSync(this.tmp, 'w');
   }
@@ -96,7 +97,7 @@ class JsonlWriter {
     if (this.parts.length === 0) return;
     const buf = Buffer.from(this.parts.join(''));
     writeSync(this.fd, buf);
-    this.hash.update(buf);
+    this.hash?.update(buf);
     this.bytes += buf.length;
     this.parts = [];
     this.pending = 0;
@@ -105,7 +106,7 @@ class JsonlWriter {
     this.flush();
     closeSync(this.fd);
     renameSync(this.tmp, this.path);
-    return { path: this.path, bytes: this.bytes, sha256: this.hash.digest('hex') };
+    return { path: this.path, bytes: this.bytes, sha256: this.hash?.digest('hex') ?? '' };
   }
 }
 
@@ -146,7 +147,7 @@ export async function cleanCorpus(input: string, outDir: string, o: CleanOptions
 
   // Pass 1.
   const spoolPath = join(outDir, '.pass1.jsonl');
-  const spool = new JsonlWriter(spoolPath);
+  const spool = new JsonlWriter(spoolPath, false);
   const docs = readDocuments(input, {
     ...(o.split ? { split: o.split } : {}), maxDocBytes: o.maxDocBytes,
     onBad: (b) => { badByReason[b.reason] = (badByReason[b.reason] ?? 0) + 1; if (bad.length < MAX_LISTED) bad.push(b); },

@@ -58,7 +58,10 @@ const C4_BAD_LINE = /javascript|terms of use|privacy policy|cookie policy|uses c
 /** The words of a document: whitespace-separated for English; single Han characters and
  * non-Han runs for Chinese. */
 export function words(text: string, lang: Lang): string[] {
-  if (lang === 'en') return text.split(/\s+/).filter((w) => w !== '');
+  if (lang === 'en') {
+    const t = text.trim();
+    return t === '' ? [] : t.split(/\s+/);
+  }
   return text.match(/\p{sc=Han}|[^\s\p{sc=Han}]+/gu) ?? [];
 }
 
