@@ -60,9 +60,25 @@ const C4_BAD_LINE = /javascript|terms of use|privacy policy|cookie policy|uses c
 export function words(text: string, lang: Lang): string[] {
   if (lang === 'en') {
     const t = text.trim();
-    return t === '' ? [] : t.split(/\s+/);
+    return t === '' ? [] : t.split(/\s+/);  // the regex split beat a charCode scanner here
   }
   return text.match(/\p{sc=Han}|[^\s\p{sc=Han}]+/gu) ?? [];
+}
+
+/** Number of whitespace-separated words, without building them. */
+export function countWords(text: string): number {
+  let n = 0, inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    if (isSpace(text.charCodeAt(i))) inWord = false;
+    else if (!inWord) { inWord = true; n++; }
+  }
+  return n;
+}
+
+/** The code units JavaScript's \s matches (ECMA-262 WhiteSpace and LineTerminator). */
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c >= 0x80 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff));
 }
 
 /** Share of Han characters among non-space characters. */
@@ -166,12 +182,13 @@ export function c4Filter(text: string, lang: Lang, o: QualityOptions): { text: s
   const sep = text.includes('\n\n') ? '\n\n' : '\n';
   const units = text.split(sep);
   const kept: string[] = [];
+  const anyBad = C4_BAD_LINE.test(text);  // one scan of the document spares most per-line scans
   for (const u of units) {
     const t = u.trim();
     if (t === '') continue;
     if (!TERMINAL.test(t)) continue;
-    if (lang === 'en' ? words(t, 'en').length < o.c4MinWordsPerLine : t.length < o.c4MinCharsPerLineZh) continue;
-    if (C4_BAD_LINE.test(t)) continue;
+    if (lang === 'en' ? countWords(t) < o.c4MinWordsPerLine : t.length < o.c4MinCharsPerLineZh) continue;
+    if (anyBad && C4_BAD_LINE.test(t)) continue;
     kept.push(u);
   }
   const dropped = units.filter((u) => u.trim() !== '').length - kept.length;
@@ -183,7 +200,7 @@ export function c4Filter(text: string, lang: Lang, o: QualityOptions): { text: s
 }
 
 /** FineWeb's extra rules (Penedo et al. 2024): line punctuation, short lines, duplicated lines, lists. */
-export function finewebFilter(text: string, w: string[], lang: Lang, o: QualityOptions): string | null {
+export function finewebFilter(text: string, wordCount: number, lang: Lang, o: QualityOptions): string | null {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   if (lines.length === 0) return 'fineweb_line_punct_ratio';
   if (lines.filter((l) => TERMINAL.test(l.trim())).length / lines.length < o.finewebMinLinePunct) return 'fineweb_line_punct_ratio';
@@ -191,7 +208,7 @@ export function finewebFilter(text: string, w: string[], lang: Lang, o: QualityO
   if (lines.filter((l) => l.length <= short).length / lines.length > o.finewebMaxShortLines) return 'fineweb_short_lines';
   const nonNewline = text.length - (text.match(/\n/g)?.length ?? 0);
   if (findDuplicates(lines).chars / nonNewline > o.finewebMaxDupLineChars) return 'fineweb_dup_line_chars';
-  if ((text.match(/\n/g)?.length ?? 0) / w.length > o.finewebMaxNewlineRatio) return 'fineweb_list_ratio';
+  if ((text.match(/\n/g)?.length ?? 0) / wordCount > o.finewebMaxNewlineRatio) return 'fineweb_list_ratio';
   return null;
 }
 
@@ -206,7 +223,7 @@ export function placeholderRatio(text: string): number {
 /** Runs every enabled rule in order; C4 may shorten the text. */
 export function applyQuality(text: string, lang: Lang, o: QualityOptions): { text: string; reason: string | null; c4Dropped: number } {
   if (o.placeholders && placeholderRatio(text) > o.maxPlaceholderRatio) return { text, reason: 'placeholder_chars', c4Dropped: 0 };
-  let w = words(text, lang);
+  const w = words(text, lang);
   if (o.gopher) {
     const r = gopherQuality(text, w, lang, o);
     if (r !== null) return { text, reason: r, c4Dropped: 0 };
@@ -215,16 +232,16 @@ export function applyQuality(text: string, lang: Lang, o: QualityOptions): { tex
     const r = gopherRepetition(text, w, lang, o);
     if (r !== null) return { text, reason: r, c4Dropped: 0 };
   }
-  let t = text, c4Dropped = 0;
+  let t = text, c4Dropped = 0, wordCount = w.length;
   if (o.c4) {
     const c = c4Filter(text, lang, o);
     if (c.reason !== null) return { text, reason: c.reason, c4Dropped: c.dropped };
     t = c.text;
     c4Dropped = c.dropped;
-    if (c4Dropped > 0) w = words(t, lang);
+    if (c4Dropped > 0) wordCount = lang === 'en' ? countWords(t) : words(t, lang).length;
   }
   if (o.fineweb) {
-    const r = finewebFilter(t, w, lang, o);
+    const r = finewebFilter(t, wordCount, lang, o);
     if (r !== null) return { text, reason: r, c4Dropped };
   }
   return { text: t, reason: null, c4Dropped };

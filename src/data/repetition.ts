@@ -57,31 +57,15 @@ export class NgramScanner {
   /** Characters covered by the most frequent n-gram: count x its written length. */
   topChars(n: number): number {
     const m = this.advance(n);
-    counter.reset(m);
-    let best = 0;
-    for (let i = 0; i < m; i++) best = Math.max(best, counter.increment(this.gram[i]!));
-    // Among equally frequent n-grams the first to occur wins, as with Python's Counter.most_common.
-    let bestAt = -1;
-    for (let i = 0; i < m && bestAt < 0; i++) if (counter.count(this.gram[i]!) === best) bestAt = i;
-    if (bestAt < 0) return 0;
-    return best * (this.len[bestAt + n]! - this.len[bestAt]! + (n - 1) * this.joiner);
+    const { best, at } = counter.mostFrequent(this.gram, m);
+    if (at < 0) return 0;
+    return best * (this.len[at + n]! - this.len[at]! + (n - 1) * this.joiner);
   }
 
   /** Characters inside n-grams that repeat an earlier n-gram (words joined without separator). */
   repeatedChars(n: number): number {
     const m = this.advance(n);
-    counter.reset(m);
-    let chars = 0;
-    for (let i = 0; i < m;) {
-      if (counter.count(this.gram[i]!) > 0) {
-        chars += this.len[i + n]! - this.len[i]!;
-        i += n;
-      } else {
-        counter.increment(this.gram[i]!);
-        i++;
-      }
-    }
-    return chars;
+    return counter.repeatedSpan(this.gram, m, n, this.len);
   }
 }
 
@@ -111,21 +95,42 @@ class IntCounter {
     this.gen++;
   }
 
-  private slot(k: number): number {
-    let i = Math.imul(k, 0x9e3779b1) >>> this.shift;
-    while (this.stamps[i] === this.gen && this.keys[i] !== k) i = (i + 1) & this.mask;
-    return i;
+  /** The highest count among keys[0..m) and the first position holding a key with that count
+   * (Python's Counter.most_common(1) picks the first inserted among equals). */
+  mostFrequent(keys: Int32Array, m: number): { best: number; at: number } {
+    this.reset(m);
+    const K = this.keys, C = this.counts, S = this.stamps, gen = this.gen, shift = this.shift, mask = this.mask;
+    let best = 0;
+    for (let i = 0; i < m; i++) {
+      const k = keys[i]!;
+      let j = Math.imul(k, 0x9e3779b1) >>> shift;
+      while (S[j] === gen && K[j] !== k) j = (j + 1) & mask;
+      if (S[j] !== gen) { S[j] = gen; K[j] = k; C[j] = 0; }
+      const c = ++C[j]!;
+      if (c > best) best = c;
+    }
+    for (let i = 0; i < m; i++) {
+      const k = keys[i]!;
+      let j = Math.imul(k, 0x9e3779b1) >>> shift;
+      while (K[j] !== k) j = (j + 1) & mask;
+      if (C[j] === best) return { best, at: i };
+    }
+    return { best: 0, at: -1 };
   }
 
-  count(k: number): number {
-    const i = this.slot(k);
-    return this.stamps[i] === this.gen ? this.counts[i]! : 0;
-  }
-
-  increment(k: number): number {
-    const i = this.slot(k);
-    if (this.stamps[i] !== this.gen) { this.stamps[i] = this.gen; this.keys[i] = k; this.counts[i] = 0; }
-    return ++this.counts[i]!;
+  /** Left-to-right scan: an n-gram seen before adds its characters (len prefix sums) and is skipped. */
+  repeatedSpan(keys: Int32Array, m: number, n: number, len: Int32Array): number {
+    this.reset(m);
+    const K = this.keys, S = this.stamps, gen = this.gen, shift = this.shift, mask = this.mask;
+    let chars = 0;
+    for (let i = 0; i < m;) {
+      const k = keys[i]!;
+      let j = Math.imul(k, 0x9e3779b1) >>> shift;
+      while (S[j] === gen && K[j] !== k) j = (j + 1) & mask;
+      if (S[j] === gen) { chars += len[i + n]! - len[i]!; i += n; }
+      else { S[j] = gen; K[j] = k; i++; }
+    }
+    return chars;
   }
 }
 
