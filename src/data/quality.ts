@@ -176,8 +176,7 @@ export function gopherRepetition(text: string, w: string[], lang: Lang, o: Quali
  * kept text, how many units were dropped, and a removal reason or null.
  */
 export function c4Filter(text: string, lang: Lang, o: QualityOptions): { text: string; dropped: number; reason: string | null } {
-  const lower = text.toLowerCase();
-  if (lower.includes('lorem ipsum')) return { text, dropped: 0, reason: 'c4_lorem_ipsum' };
+  if (/lorem ipsum/i.test(text)) return { text, dropped: 0, reason: 'c4_lorem_ipsum' };
   if (text.includes('{')) return { text, dropped: 0, reason: 'c4_curly_bracket' };
   const sep = text.includes('\n\n') ? '\n\n' : '\n';
   const units = text.split(sep);
