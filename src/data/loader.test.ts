@@ -1,13 +1,7 @@
-// Tests of batching and the token cache: determinism, layout independence, resumption, caching.
+// Tests of batching: determinism per step, independence of the data-parallel layout, evaluation windows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BatchSampler, splitTrainVal } from './loader.js';
-import { tokenizeCached } from './token-cache.js';
-import { BpeTokenizer } from './tokenizer.js';
-import { mobyDickText } from './bundled-corpora.js';
 
 const tokens = Int32Array.from({ length: 10_000 }, (_, i) => (i * 7) % 5000);
 
@@ -39,26 +33,4 @@ test('train/validation split keeps the last 10%; sequential batches cover the va
   for (const b of new BatchSampler(val, 3, 50, 1).sequential()) seen.push(...b.x);
   assert.deepEqual(seen, [...val.subarray(0, Math.floor((val.length - 1) / 50) * 50)]);
   assert.throws(() => new BatchSampler(tokens.subarray(0, 10), 1, 16, 0), /corpus too small: 10 tokens/);
-});
-
-test('token cache: the second call reads the shards; a damaged cache is rebuilt', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'furnace-cache-'));
-  try {
-    const text = mobyDickText().slice(0, 100_000);
-    const tok = BpeTokenizer.train(text, { vocabSize: 400 });
-    const first = tokenizeCached(text, tok, dir);
-    const second = tokenizeCached(text, tok, dir);
-    assert.equal(first.cached, false);
-    assert.equal(second.cached, true);
-    assert.deepEqual(second.tokens, first.tokens);
-    assert.equal(tok.decode(second.tokens), text);
-    const shard = readdirSync(first.dir).find((f) => f.endsWith('.tok'))!;
-    writeFileSync(join(first.dir, shard), 'garbage');
-    const third = tokenizeCached(text, tok, dir);
-    assert.equal(third.cached, false);
-    assert.deepEqual(third.tokens, first.tokens);
-    assert.equal(tokenizeCached(text + '!', tok, dir).cached, false);  // other text, other key
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
