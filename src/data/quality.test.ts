@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { applyQuality, c4Filter, DEFAULT_QUALITY, detectLang, hanRatio, words, type QualityOptions } from './quality.js';
 import { findDuplicates, NgramScanner } from './repetition.js';
 import { mobyDickChapter, tangPoems } from './bundled-corpora.js';
+import { mobyPassages } from './bench-corpus.js';
 import { normalizeText } from './normalize.js';
 
 const O = DEFAULT_QUALITY;
@@ -16,6 +17,12 @@ test('Moby-Dick chapters pass every rule (C4 may drop short paragraphs, never a 
     assert.equal(q.reason, null, `chapter ${n} removed: ${q.reason}`);
     assert.ok(q.text.length > 0.8 * mobyDickChapter(n).length, `chapter ${n} lost more than 20% to C4`);
   }
+});
+
+test('hard-wrapped prose (Moby-Dick as printed, 4 kB passages) passes: wrapped lines are not judged alone', () => {
+  const passages = mobyPassages(4000).slice(5, 205).map((p) => normalizeText(p));
+  const failed = passages.map((p) => applyQuality(p, 'en', O).reason).filter((r) => r !== null);
+  assert.ok(failed.length <= 4, `${failed.length}/200 passages removed: ${failed.slice(0, 5).join(', ')}`);
 });
 
 test('each rule removes the document it was written for, with its own reason', () => {

@@ -198,11 +198,14 @@ export function c4Filter(text: string, lang: Lang, o: QualityOptions): { text: s
   return { text: out, dropped, reason: null };
 }
 
-/** FineWeb's extra rules (Penedo et al. 2024): line punctuation, short lines, duplicated lines, lists. */
+/** FineWeb's extra rules (Penedo et al. 2024): line punctuation, short lines, duplicated lines, lists.
+ * Short and duplicated lines are counted on lines; terminal punctuation on C4's units. */
 export function finewebFilter(text: string, wordCount: number, lang: Lang, o: QualityOptions): string | null {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   if (lines.length === 0) return 'fineweb_line_punct_ratio';
-  if (lines.filter((l) => TERMINAL.test(l.trim())).length / lines.length < o.finewebMinLinePunct) return 'fineweb_line_punct_ratio';
+  // Terminal punctuation is judged per paragraph when there are blank lines, as for C4.
+  const units = text.includes('\n\n') ? text.split(/\n\n+/).filter((u) => u.trim() !== '') : lines;
+  if (units.filter((l) => TERMINAL.test(l.trim())).length / units.length < o.finewebMinLinePunct) return 'fineweb_line_punct_ratio';
   const short = lang === 'zh' ? o.finewebShortLineZh : o.finewebShortLine;
   if (lines.filter((l) => l.length <= short).length / lines.length > o.finewebMaxShortLines) return 'fineweb_short_lines';
   const nonNewline = text.length - (text.match(/\n/g)?.length ?? 0);
