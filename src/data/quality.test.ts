@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyQuality, c4Filter, DEFAULT_QUALITY, detectLang, hanRatio, words, type QualityOptions } from './quality.js';
 import { findDuplicates, NgramScanner } from './repetition.js';
+import { statsOfWords, wordStats } from './word-stats.js';
 import { mobyDickChapter, tangPoems } from './bundled-corpora.js';
 import { mobyPassages } from './bench-corpus.js';
 import { normalizeText } from './normalize.js';
@@ -111,10 +112,19 @@ function refDup(w: string[], n: number): number {
 test('hashed n-gram statistics equal the string definitions on real text with repeats', () => {
   const base = words(prose.slice(0, 6000), 'en');
   const doc = [...'the the a b b a'.split(' '), ...base.slice(0, 300), ...base.slice(100, 180), ...base.slice(0, 40), ...'the the the whale'.split(' '), ...base.slice(500, 700)];
-  const scan = new NgramScanner(doc);
+  const ws = statsOfWords(doc);
+  const scan = new NgramScanner(ws.hashes, ws.lengths);
   for (const n of [2, 3, 4]) assert.equal(scan.topChars(n), refTop(doc, n), `n = ${n}`);
-  const scan2 = new NgramScanner(doc);
+  const scan2 = new NgramScanner(ws.hashes, ws.lengths);
   for (const n of [5, 6, 7, 8, 9, 10]) assert.equal(scan2.repeatedChars(n), refDup(doc, n), `n = ${n}`);
   assert.deepEqual(findDuplicates(['a', 'bb', 'a', 'bb', 'c', 'a']), { count: 3, chars: 4 });
   assert.throws(() => scan2.topChars(2), /increasing n/);
+});
+
+test('one-pass word statistics equal those of the split words (Moby-Dick, odd spaces, non-Latin letters)', () => {
+  const texts = [prose, mobyDickChapter(54), 'The\u00a0whale\u2003and Ωmega, 東方 ...   #  1851 the\tto', ''];
+  for (const t of texts) {
+    assert.deepEqual(wordStats(t), statsOfWords(words(t, 'en')));
+  }
+  assert.equal(wordStats('The whale and the sea of that', 2).stop, 2);  // counting stops at the limit
 });

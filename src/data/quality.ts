@@ -9,6 +9,7 @@
 // Chinese ('zh'): lengths count characters, words are single Han characters, the Han-script ratio
 // replaces the stop-word and alphabetic-word rules, and terminal punctuation includes 。！？….
 import { findDuplicates, NgramScanner } from './repetition.js';
+import { isHanCode, isSpace, statsOfWords, wordStats, type WordStats } from './word-stats.js';
 
 export type Lang = 'en' | 'zh';
 
@@ -49,8 +50,8 @@ export const DEFAULT_QUALITY: QualityOptions = {
   maxPlaceholderRatio: 0.002,
 };
 
-const STOP_WORDS = new Set(['the', 'be', 'to', 'of', 'and', 'that', 'have', 'with']);
 const TERMINAL = /[.!?"”'’。！？…」』)）]$/u;
+const LETTER = /\p{L}/u;
 const BULLET = /^\s*[•●○■□▪▫‣⁃◦*·\-–—]\s/u;
 const HAN = /\p{sc=Han}/gu;
 const C4_BAD_LINE = /javascript|terms of use|privacy policy|cookie policy|uses cookies|use of cookies|use cookies/i;
@@ -75,12 +76,6 @@ export function countWords(text: string): number {
   return n;
 }
 
-/** The code units JavaScript's \s matches (ECMA-262 WhiteSpace and LineTerminator). */
-function isSpace(c: number): boolean {
-  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c >= 0x80 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff));
-}
-
 /** Share of Han characters among non-space characters. */
 export function hanRatio(text: string): number {
   const nonSpace = text.replace(/\s+/g, '').length;
@@ -99,33 +94,13 @@ export function detectLang(text: string): Lang {
   return letters > 0 && han / letters >= 0.3 ? 'zh' : 'en';
 }
 
-/** CJK Unified Ideographs (base, extension A), compatibility ideographs; surrogate pairs of
- * the astral extensions count through their high surrogate (U+D840..U+D87F). */
-function isHanCode(c: number): boolean {
-  return (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xd840 && c <= 0xd87f);
-}
-
-const LETTER = /\p{L}/u;
-
-/** Whether a word holds a letter; ASCII is decided without a regex. */
-function hasLetter(w: string): boolean {
-  for (let i = 0; i < w.length; i++) {
-    const c = w.charCodeAt(i);
-    if (c < 0x80) { if ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) return true; }
-    else if (LETTER.test(w[i]!) || isHanCode(c)) return true;
-  }
-  return false;
-}
-
 /** Gopher quality rules; returns the first rule the document fails, or null. */
-export function gopherQuality(text: string, w: string[], lang: Lang, o: QualityOptions): string | null {
-  const n = w.length;
+export function gopherQuality(text: string, ws: WordStats, lang: Lang, o: QualityOptions): string | null {
+  const n = ws.count;
   if (n < (lang === 'zh' ? o.minWordsZh : o.minWords)) return 'gopher_too_short';
   if (n > o.maxWords) return 'gopher_too_long';
   if (lang === 'en') {
-    let chars = 0;
-    for (const x of w) chars += x.length;
-    const mean = chars / n;
+    const mean = ws.chars / n;
     if (mean < o.minMeanWordLength || mean > o.maxMeanWordLength) return 'gopher_mean_word_length';
   }
   const symbols = (text.match(/#/g)?.length ?? 0) + (text.match(/\.\.\.|…/g)?.length ?? 0);
@@ -135,22 +110,14 @@ export function gopherQuality(text: string, w: string[], lang: Lang, o: QualityO
     if (lines.filter((l) => BULLET.test(l)).length / lines.length > o.maxBulletLines) return 'gopher_bullet_lines';
     if (lines.filter((l) => /(\.\.\.|…)\s*$/.test(l)).length / lines.length > o.maxEllipsisLines) return 'gopher_ellipsis_lines';
   }
-  if (lang === 'zh') {
-    if (hanRatio(text) < o.minHanRatio) return 'gopher_han_ratio';
-    return null;
-  }
-  let alpha = 0, stop = 0;
-  for (const x of w) {
-    if (hasLetter(x)) alpha++;
-    if (stop < o.minStopWords && x.length <= 4 && STOP_WORDS.has(x.toLowerCase())) stop++;
-  }
-  if (alpha / n < o.minAlphaWords) return 'gopher_non_alpha_words';
-  if (stop < o.minStopWords) return 'gopher_stop_words';
+  if (lang === 'zh') return hanRatio(text) < o.minHanRatio ? 'gopher_han_ratio' : null;
+  if (ws.alpha / n < o.minAlphaWords) return 'gopher_non_alpha_words';
+  if (ws.stop < o.minStopWords) return 'gopher_stop_words';
   return null;
 }
 
 /** Gopher repetition rules (Rae et al. 2021, Table A1). */
-export function gopherRepetition(text: string, w: string[], lang: Lang, o: QualityOptions): string | null {
+export function gopherRepetition(text: string, ws: WordStats, lang: Lang, o: QualityOptions): string | null {
   const paragraphs = text.split(/\n{2,}/);
   const p = findDuplicates(paragraphs);
   if (p.count / paragraphs.length > o.maxDupParaFrac) return 'gopher_dup_para_frac';
@@ -159,8 +126,8 @@ export function gopherRepetition(text: string, w: string[], lang: Lang, o: Quali
   const l = findDuplicates(lines);
   if (l.count / lines.length > o.maxDupLineFrac) return 'gopher_dup_line_frac';
   if (l.chars / text.length > o.maxDupLineChars) return 'gopher_dup_line_chars';
-  if (w.length < o.minWordsForNgramRules) return null;
-  const scan = new NgramScanner(w, lang === 'zh' ? 0 : 1);
+  if (ws.count < o.minWordsForNgramRules) return null;
+  const scan = new NgramScanner(ws.hashes, ws.lengths, lang === 'zh' ? 0 : 1);
   const rules = [...o.topNgram.map(([n, max]) => ({ n, max, top: true })), ...o.dupNgram.map(([n, max]) => ({ n, max, top: false }))]
     .sort((a, b) => a.n - b.n);
   for (const { n, max, top } of rules) {
@@ -225,16 +192,16 @@ export function placeholderRatio(text: string): number {
 /** Runs every enabled rule in order; C4 may shorten the text. */
 export function applyQuality(text: string, lang: Lang, o: QualityOptions): { text: string; reason: string | null; c4Dropped: number } {
   if (o.placeholders && placeholderRatio(text) > o.maxPlaceholderRatio) return { text, reason: 'placeholder_chars', c4Dropped: 0 };
-  const w = words(text, lang);
+  const ws = lang === 'en' ? wordStats(text, o.minStopWords) : statsOfWords(words(text, lang), o.minStopWords);
   if (o.gopher) {
-    const r = gopherQuality(text, w, lang, o);
+    const r = gopherQuality(text, ws, lang, o);
     if (r !== null) return { text, reason: r, c4Dropped: 0 };
   }
   if (o.repetition) {
-    const r = gopherRepetition(text, w, lang, o);
+    const r = gopherRepetition(text, ws, lang, o);
     if (r !== null) return { text, reason: r, c4Dropped: 0 };
   }
-  let t = text, c4Dropped = 0, wordCount = w.length;
+  let t = text, c4Dropped = 0, wordCount = ws.count;
   if (o.c4) {
     const c = c4Filter(text, lang, o);
     if (c.reason !== null) return { text, reason: c.reason, c4Dropped: c.dropped };

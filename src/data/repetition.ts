@@ -2,8 +2,9 @@
 //
 // Definitions follow datatrove's gopher_repetition_filter: find_duplicates counts elements seen
 // before and their characters; the top n-gram's character share is count x length of the most
-// frequent n-gram (words joined by spaces; Chinese characters by nothing); repeated n-gram characters come from a left-to-right
-// scan that, on an n-gram seen before, counts its characters (words joined) and jumps past it.
+// frequent n-gram (words joined by spaces; Chinese characters by nothing); repeated n-gram
+// characters come from a left-to-right scan that, on an n-gram seen before, counts its
+// characters (words joined) and jumps past it.
 
 /** Elements equal to an earlier element: how many, and their total length. */
 export function findDuplicates(items: string[]): { count: number; chars: number } {
@@ -18,31 +19,29 @@ export function findDuplicates(items: string[]): { count: number; chars: number 
 /** The n-gram statistics of one document for n = 1, 2, ... in increasing order. Each step
  * extends every (n-1)-gram hash by one word, so all n up to 10 cost 10 hashes per word. */
 export class NgramScanner {
-  private readonly word: Int32Array;
   private readonly gram: Int32Array;
   private readonly len: Int32Array;  // prefix sums of word lengths
+  private readonly count: number;
   private n = 1;
 
-  /** `joiner`: characters between words when an n-gram is written out (1 for English, 0 for
-   * Chinese, whose words are single characters). */
-  constructor(private readonly w: string[], private readonly joiner = 1) {
-    this.word = new Int32Array(w.length);
-    this.len = new Int32Array(w.length + 1);
-    for (let i = 0; i < w.length; i++) {
-      const s = w[i]!;
-      let x = 0x811c9dc5 | 0;  // FNV-1a
-      for (let k = 0; k < s.length; k++) x = Math.imul(x ^ s.charCodeAt(k), 0x01000193);
-      this.word[i] = x;
-      this.len[i + 1] = this.len[i]! + s.length;
-    }
-    this.gram = Int32Array.from(this.word);
+  /**
+   * @param word   hash of each word (WordStats.hashes)
+   * @param length length of each word
+   * @param joiner characters between words when an n-gram is written out (1 for English, 0 for
+   *               Chinese, whose words are single characters)
+   */
+  constructor(private readonly word: Int32Array, length: Int32Array, private readonly joiner = 1) {
+    this.count = word.length;
+    this.len = new Int32Array(word.length + 1);
+    for (let i = 0; i < word.length; i++) this.len[i + 1] = this.len[i]! + length[i]!;
+    this.gram = Int32Array.from(word);
   }
 
   /** Advances to n-grams of size n (n must not decrease). */
   private advance(n: number): number {
     if (n < this.n) throw new RangeError(`n-grams must be visited in increasing n (at ${this.n}, asked ${n})`);
     for (; this.n < n; this.n++) {
-      const m = this.w.length - this.n;  // count of (n+1)-grams
+      const m = this.count - this.n;  // count of (n+1)-grams
       for (let i = 0; i < m; i++) {
         // Mix the prefix hash before adding the next word, so order matters ('a b' != 'b a').
         const g = this.gram[i]!;
@@ -51,7 +50,7 @@ export class NgramScanner {
         this.gram[i] = x ^ (x >>> 16);
       }
     }
-    return Math.max(0, this.w.length - n + 1);
+    return Math.max(0, this.count - n + 1);
   }
 
   /** Characters covered by the most frequent n-gram: count x its written length. */
