@@ -9,7 +9,7 @@
 //   pass 2 copies the spooled lines of documents that head their near-duplicate cluster (the
 //          earliest in input order, so every cluster keeps exactly one even when a late
 //          document links two earlier clusters) to DIR/cleaned.jsonl, without parsing them.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash, type Hash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDocuments, type BadInput, type Doc, type SourceFile, type SplitMode } from './documents.js';
@@ -195,7 +195,7 @@ export async function cleanCorpus(input: string, outDir: string, o: CleanOptions
     st.normalize.docs_out++;
     st.exact_dedup.docs_in++;
     if (o.exactDedup) {
-      const key = createHash('md5').update(text).digest('base64');
+      const key = hash('md5', text, 'base64');  // one-shot: no Hash object per document
       const first = exact.get(key);
       if (first !== undefined) { remove(st.exact_dedup, 'exact_duplicate', d, text, first); continue; }
       exact.set(key, d.id);

@@ -66,10 +66,10 @@ export function words(text: string, lang: Lang): string[] {
   return text.match(/\p{sc=Han}|[^\s\p{sc=Han}]+/gu) ?? [];
 }
 
-/** Number of whitespace-separated words, without building them. */
-export function countWords(text: string): number {
+/** Number of whitespace-separated words, without building them; counting stops at `limit`. */
+export function countWords(text: string, limit = Infinity): number {
   let n = 0, inWord = false;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = 0; i < text.length && n < limit; i++) {
     if (isSpace(text.charCodeAt(i))) inWord = false;
     else if (!inWord) { inWord = true; n++; }
   }
@@ -153,7 +153,7 @@ export function c4Filter(text: string, lang: Lang, o: QualityOptions): { text: s
     const t = u.trim();
     if (t === '') continue;
     if (!TERMINAL.test(t)) continue;
-    if (lang === 'en' ? countWords(t) < o.c4MinWordsPerLine : t.length < o.c4MinCharsPerLineZh) continue;
+    if (lang === 'en' ? countWords(t, o.c4MinWordsPerLine) < o.c4MinWordsPerLine : t.length < o.c4MinCharsPerLineZh) continue;
     if (anyBad && C4_BAD_LINE.test(t)) continue;
     kept.push(u);
   }
