@@ -10,9 +10,11 @@ import { parseFix, planToJson } from '../../planner/plan.js';
 import { CLUSTER_PRESETS, defaultTraining, parseMachine, thisMachine } from '../../planner/presets.js';
 import { search } from '../../planner/search.js';
 import { InputError } from '../../planner/validate.js';
+import { planReportOf } from '../../dashboard/plan-report.js';
+import { writePlanReport } from '../../dashboard/report.js';
 import { Output, UsageError, fmt, intFlag, parse, type Command } from '../util.js';
 
-const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices N] [--fix k=v,...] [--top K] [--out plan.json] [--json]
+const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices N] [--fix k=v,...] [--top K] [--out plan.json] [--report FILE.html] [--json]
        furnace plan --model M --machine bench.json ...   (this machine, with measured gemm_flops, allreduce_bandwidth, ...)
        furnace plan --calibrate RUNDIR... [--cluster C] [--fit gemm,memory,...] [--out cluster.json] [--json]
   M, C: preset:NAME or a JSON file; T: a JSON file or inline JSON
@@ -27,7 +29,7 @@ function clusterPresets(machine?: string): Record<string, ClusterSpec | (() => C
 export const run: Command = async (argv) => {
   const { values, positionals } = parse(argv, {
     model: { type: 'string' }, cluster: { type: 'string' }, train: { type: 'string' }, devices: { type: 'string' },
-    fix: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false },
+    fix: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' }, json: { type: 'boolean', default: false },
     calibrate: { type: 'boolean', default: false }, fit: { type: 'string' }, machine: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
   }, true);
   const out = new Output(values.json === true);
@@ -43,7 +45,7 @@ export const run: Command = async (argv) => {
     if (values.model === undefined || clusterArg === undefined) throw new UsageError(`plan: --model and --cluster are required\n${USAGE}`);
     return plan(out, values.model, clusterArg, presets, {
       train: values.train, devices: intFlag('devices', values.devices, 1), fix: values.fix,
-      top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out,
+      top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out, report: values.report,
     });
   } catch (e) {
     if (e instanceof InputError) throw new UsageError(e.message);
@@ -51,7 +53,7 @@ export const run: Command = async (argv) => {
   }
 };
 
-interface PlanFlags { train: string | undefined; devices: number | undefined; fix: string | undefined; top: number; out: string | undefined }
+interface PlanFlags { train: string | undefined; devices: number | undefined; fix: string | undefined; top: number; out: string | undefined; report: string | undefined }
 
 function planJson(e: Estimate, tokensTotal: number | undefined) {
   return {
@@ -79,7 +81,8 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
   const seconds = (performance.now() - t0) / 1000;
   const searched = r.searched + (noEp?.searched ?? 0);
   const noEpBest = noEp === undefined ? undefined : noEp.plans[0] ?? null;
-  const lines = explain(r.devices === cluster.devices ? ctx : { ...ctx, cluster: withDevices(cluster, r.devices) }, r, noEpBest);
+  const used = r.devices === cluster.devices ? ctx : { ...ctx, cluster: withDevices(cluster, r.devices) };
+  const lines = explain(used, r, noEpBest);
 
   out.say(`${model.name} on ${cluster.name} (${r.devices} devices), ${training.global_batch_tokens} tokens/step, ${training.dtype}`);
   if (r.plans.length > 0) {
@@ -103,6 +106,10 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
     if (best === undefined) throw new InputError(`--out: no plan fits, nothing to write`);
     writePlan(f.out, best, model.name, cluster.name);
     out.say(`wrote ${f.out}`);
+  }
+  if (f.report !== undefined) {
+    writePlanReport({ ...planReportOf(used, r, lines), searched }, f.report);
+    out.say(`wrote ${f.report}`);
   }
   out.result({
     model: model.name, cluster: cluster.name, devices: r.devices,
