@@ -39,15 +39,18 @@ export function parseMetrics(text: string): MetricsRecord[] {
   return out;
 }
 
-/** Sub-folders of `root` that hold a metrics.jsonl, newest first. */
-export function listRuns(root: string): RunInfo[] {
-  let names: string[];
+/** Entries of a folder; none when it is missing or unreadable. */
+function entries(dir: string): string[] {
   try {
-    names = readdirSync(root);
+    return readdirSync(dir);
   } catch {
     return [];
   }
-  return names.filter((n) => isSafeName(n) && existsSync(join(root, n, 'metrics.jsonl')))
+}
+
+/** Sub-folders of `root` that hold a metrics.jsonl, newest first. */
+export function listRuns(root: string): RunInfo[] {
+  return entries(root).filter((n) => isSafeName(n) && existsSync(join(root, n, 'metrics.jsonl')))
     .map((n) => runInfo(root, n, parseMetrics(readFileSync(join(root, n, 'metrics.jsonl'), 'utf8'))))
     .sort((a, b) => b.updated - a.updated);
 }
@@ -84,12 +87,7 @@ const verified = new Map<string, CheckpointInfo>();
 /** The checkpoints under RUN/ckpt, oldest first, each hashed end to end with the checkpoint library. */
 export async function checkpoints(runDir: string): Promise<CheckpointInfo[]> {
   const root = join(runDir, 'ckpt');
-  let names: string[];
-  try {
-    names = readdirSync(root);
-  } catch {
-    return [];
-  }
+  const names = entries(root);
   const latest = await readLatest(root);
   const out: CheckpointInfo[] = [];
   for (const name of names) {
@@ -130,14 +128,8 @@ async function verifyOne(dir: string, base: { name: string; step: number; latest
 
 /** Sub-folders of `root` holding a report.json of `furnace data clean`. */
 export function listDataReports(root: string): DataInfo[] {
-  let names: string[];
-  try {
-    names = readdirSync(root);
-  } catch {
-    return [];
-  }
   const out: DataInfo[] = [];
-  for (const name of names) {
+  for (const name of entries(root)) {
     if (!isSafeName(name)) continue;
     const r = readDataReport(root, name);
     if (r === undefined) continue;

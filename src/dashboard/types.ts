@@ -4,8 +4,10 @@ import type { Estimate } from '../planner/cost.js';
 import type { ModelSpec } from '../planner/model.js';
 import type { TrainingSpec } from '../planner/training.js';
 
-/** One line of a run's metrics.jsonl (written by src/train/trainer.ts); mfu and model_flops_per_s when the
- * trainer records them. Extra fields are kept as they are. */
+/** One line of a run's metrics.jsonl as the dashboard reads it: the trainer's MetricsRecord
+ * (src/train/trainer.ts, which imports node: modules, so the browser cannot share its type) with every
+ * field but step, loss, lr optional, since runs of older and newer trainers differ; mfu and
+ * model_flops_per_s when the trainer records them. */
 export interface MetricsRecord {
   step: number;
   loss: number;

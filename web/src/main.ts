@@ -15,7 +15,14 @@ function failed(e: unknown): void {
   app.replaceChildren(h('p', { class: 'error' }, offline() ? 'This static copy has no server: only the Plans page works here.' : (e as Error).message));
 }
 
+/** The runs table, refreshed every few seconds so that new runs and steps appear. */
 async function runsPage(): Promise<void> {
+  await drawRuns();
+  const timer = setInterval(() => { drawRuns().catch(failed); }, 3000);
+  stop = () => clearInterval(timer);
+}
+
+async function drawRuns(): Promise<void> {
   const runs = await api.runs();
   app.replaceChildren(h('h2', {}, 'Runs'), runs.length === 0 ? h('p', { class: 'note' }, 'no runs (folders with metrics.jsonl) in the runs folder')
     : h('table', { class: 'runs', id: 'runs' },

@@ -34,6 +34,7 @@ export function renderRun(root: HTMLElement, run: RunDetail, checkpoints: Promis
     h('h3', {}, 'Checkpoints'), ckpt,
     h('details', {}, h('summary', {}, 'config.json and summary.json'), h('pre', {}, JSON.stringify({ config: run.config, summary: run.summary }, null, 2))),
   );
+  if (live) root.append(h('p', { class: 'note' }, 'raw: ', h('a', { href: `files/${encodeURIComponent(run.name)}/metrics.jsonl` }, 'metrics.jsonl')));
 
   const draw = () => {
     const steps = metrics.map((r) => r.step);
