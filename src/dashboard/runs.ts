@@ -51,19 +51,35 @@ function entries(dir: string): string[] {
 /** Sub-folders of `root` that hold a metrics.jsonl, newest first. */
 export function listRuns(root: string): RunInfo[] {
   return entries(root).filter((n) => isSafeName(n) && existsSync(join(root, n, 'metrics.jsonl')))
-    .map((n) => runInfo(root, n, parseMetrics(readFileSync(join(root, n, 'metrics.jsonl'), 'utf8'))))
+    .map((n) => runInfo(root, n))
     .sort((a, b) => b.updated - a.updated);
 }
 
-function runInfo(root: string, name: string, metrics: MetricsRecord[]): RunInfo {
-  const dir = join(root, name);
-  const updated = statSync(join(dir, 'metrics.jsonl')).mtimeMs / 1000;
-  const status: RunStatus = existsSync(join(dir, 'summary.json')) ? 'done'
-    : Date.now() / 1000 - updated < RUNNING_WINDOW_S ? 'running' : 'stopped';
+type Counts = Pick<RunInfo, 'records' | 'steps' | 'last_loss' | 'last_val_loss'>;
+
+/** What a metrics file says, by path, size and time: the runs list is polled, big files are parsed once. */
+const counted = new Map<string, { key: string; counts: Counts }>();
+
+function countsOf(metrics: MetricsRecord[]): Counts {
   const last = metrics[metrics.length - 1];
   let lastVal: number | null = null;
   for (const r of metrics) if (typeof r.val_loss === 'number') lastVal = r.val_loss;
-  return { name, records: metrics.length, steps: last === undefined ? 0 : last.step + 1, last_loss: last?.loss ?? null, last_val_loss: lastVal, status, updated };
+  return { records: metrics.length, steps: last === undefined ? 0 : last.step + 1, last_loss: last?.loss ?? null, last_val_loss: lastVal };
+}
+
+function runInfo(root: string, name: string, metrics?: MetricsRecord[]): RunInfo {
+  const dir = join(root, name), path = join(dir, 'metrics.jsonl');
+  const st = statSync(path);
+  const key = `${st.size}@${st.mtimeMs}`;
+  let counts = metrics === undefined ? counted.get(path)?.key === key ? counted.get(path)!.counts : undefined : countsOf(metrics);
+  if (counts === undefined) {
+    counts = countsOf(parseMetrics(readFileSync(path, 'utf8')));
+    counted.set(path, { key, counts });
+  }
+  const updated = st.mtimeMs / 1000;
+  const status: RunStatus = existsSync(join(dir, 'summary.json')) ? 'done'
+    : Date.now() / 1000 - updated < RUNNING_WINDOW_S ? 'running' : 'stopped';
+  return { name, ...counts, status, updated };
 }
 
 /** Everything about one run, or undefined when `name` is not a run under `root`. */

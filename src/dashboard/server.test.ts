@@ -111,6 +111,8 @@ test('files are served only from the runs folder and the app: traversal attempts
     const inside = await get(d.port, '/files/files-run/summary.json');
     assert.equal(inside.status, 200);
     assert.equal(inside.body, readFileSync(join(runs, 'files-run', 'summary.json'), 'utf8'));
+    assert.match(String(inside.headers['content-security-policy']), /sandbox/);
+    assert.doesNotMatch(String((await get(d.port, '/')).headers['content-security-policy']), /sandbox/);
     for (const path of ['/files/../secret.txt', '/files/files-run/../../secret.txt', '/files/..%2fsecret.txt', '/files/%2e%2e/secret.txt',
       '/files/%2e%2e%2fsecret.txt', '/files/files-run/link.txt', '/..%2f..%2fsecret.txt', '/files/%00', '/files/%zz', '/api/runs/..%2f..',
       '/api/data/..%2fruns', '/files//etc/passwd', '/../../../../etc/passwd']) {

@@ -119,7 +119,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     }
     const parts = path.split('/').filter((s) => s !== '');
     if (parts[0] === 'api') return api(parts.slice(1), url, req, res);
-    if (parts[0] === 'files') return file(res, confine(runs, parts.slice(1).join('/')));
+    // Files of the runs folder are the user's data, not the app: a sandbox keeps any HTML among them away from the API.
+    if (parts[0] === 'files') return file(res, confine(runs, parts.slice(1).join('/')), 'sandbox allow-scripts');
     return file(res, confine(app, parts.length === 0 ? 'index.html' : parts.join('/')));
   };
 
@@ -208,12 +209,13 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function file(res: ServerResponse, path: string | undefined): void {
+function file(res: ServerResponse, path: string | undefined, sandbox?: string): void {
   if (path === undefined) return send(res, 404, { error: 'not found' });
+  // The app is one inline script and style: nothing else may run or load.
+  const csp = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:";
   res.writeHead(200, {
     'Content-Type': TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream', 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff',
-    // The app is one inline script and style: nothing else may run or load.
-    'Content-Security-Policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+    'Content-Security-Policy': sandbox === undefined ? csp : `${csp}; ${sandbox}`,
   });
   res.end(readFileSync(path));
 }

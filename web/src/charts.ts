@@ -75,9 +75,18 @@ export class Heatmap {
     this.el.dataset['experts'] = String(experts);
     const ctx = this.canvas.getContext('2d');
     if (ctx === null || experts === 0) return;
-    const shares = loads.map((l) => { const s = l.reduce((a, b) => a + b, 0); return l.map((v) => (s > 0 ? v / s : 0)); });
-    const top = Math.max(2 / experts, ...shares.flat());
     const W = this.canvas.width, H = this.canvas.height, left = 28;
+    // More steps than pixels: each column sums the routed choices of a run of consecutive steps.
+    const per = Math.ceil(loads.length / (W - left));
+    const cols: number[][] = [];
+    for (let i = 0; i < loads.length; i += per) {
+      const sum = new Array<number>(experts).fill(0);
+      for (const l of loads.slice(i, i + per)) l.forEach((v, e) => { sum[e] = (sum[e] ?? 0) + v; });
+      cols.push(sum);
+    }
+    const shares = cols.map((l) => { const s = l.reduce((a, b) => a + b, 0); return l.map((v) => (s > 0 ? v / s : 0)); });
+    let top = 2 / experts;
+    for (const c of shares) for (const v of c) top = Math.max(top, v);
     ctx.clearRect(0, 0, W, H);
     const cw = (W - left) / Math.max(1, shares.length), rh = H / experts;
     shares.forEach((col, i) => col.forEach((v, e) => {
@@ -87,9 +96,10 @@ export class Heatmap {
     ctx.fillStyle = '#333';
     ctx.font = '10px sans-serif';
     for (let e = 0; e < experts; e += Math.ceil(experts / 8)) ctx.fillText(`e${e}`, 2, e * rh + Math.min(rh, 12) - 2);
-    const last = shares[shares.length - 1] ?? [];
+    const lastLoad = loads[loads.length - 1] ?? [], lastSum = lastLoad.reduce((a, b) => a + b, 0);
+    const last = lastLoad.map((v) => (lastSum > 0 ? v / lastSum : 0));
     const imbalance = last.length > 0 ? Math.max(...last) * experts : NaN;
-    this.caption.textContent = `steps ${steps[0] ?? '-'}..${steps[steps.length - 1] ?? '-'}; colour: share of routed choices (max ${(100 * top).toFixed(0)}%); ` +
+    this.caption.textContent = `steps ${steps[0] ?? '-'}..${steps[steps.length - 1] ?? '-'}${per > 1 ? ` (${per} steps per column)` : ''}; colour: share of routed choices (max ${(100 * top).toFixed(0)}%); ` +
       `last step: busiest expert ${Number.isFinite(imbalance) ? imbalance.toFixed(2) : '-'}x the balanced load`;
   }
 }

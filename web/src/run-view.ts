@@ -76,8 +76,11 @@ export function renderRun(root: HTMLElement, run: RunDetail, checkpoints: Promis
   if (!live) return () => {};
   const es = api.events(run.name, metrics.length);
   es.addEventListener('metrics', (ev) => {
-    metrics.push(...(JSON.parse((ev as MessageEvent<string>).data) as MetricsRecord[]));
+    const fresh = JSON.parse((ev as MessageEvent<string>).data) as MetricsRecord[];
+    metrics.push(...fresh);
     draw();
+    // A step that spent time checkpointing wrote a checkpoint: list and verify it.
+    if (fresh.some((r) => (r.time?.ckpt ?? 0) > 0)) api.checkpoints(run.name).then((list) => ckpt.replaceChildren(checkpointTable(list)), () => {});
   });
   es.addEventListener('reset', () => { metrics.length = 0; draw(); });
   es.addEventListener('status', (ev) => {
