@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
-import { appendRecords, furnace, microTrain, writeRun } from './fixtures.js';
+import { appendRecords, cleanTiny, furnace, microTrain, writeRun } from './fixtures.js';
 import { appHtmlPath } from './report.js';
 import { startDashboard, type Dashboard } from './server.js';
 
@@ -109,16 +109,21 @@ test('a run in progress updates without a reload, and shows done when summary.js
 
 const PRESET = ['bagualu-14.5t', 'sunway-oceanlight', '4096'] as const;
 
-let cached: Record<string, unknown> | undefined;
+interface CliPlan { plans: Record<string, unknown>[]; searched: number; explanation: string[] }
+let cached: CliPlan | undefined;
 
-/** The best plan of `furnace plan --json` for PRESET, in its JSON form (the planner's own fields). */
-function cliBest(): Record<string, unknown> {
+/** What `furnace plan --json` prints for PRESET. */
+function cli(): CliPlan {
   if (cached !== undefined) return cached;
   const r = furnace(['plan', '--model', `preset:${PRESET[0]}`, '--cluster', `preset:${PRESET[1]}`, '--devices', PRESET[2], '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const best = (JSON.parse(r.stdout.trim().split('\n').pop()!) as { plans: Record<string, unknown>[] }).plans[0]!;
-  const { dp, tp, pp, ep, zero, micro_batch, recompute, placement } = best;
-  return cached = { dp, tp, pp, ep, zero, micro_batch, recompute, placement };
+  return cached = JSON.parse(r.stdout.trim().split('\n').pop()!) as CliPlan;
+}
+
+/** The CLI's best plan in its JSON form (the planner's own fields). */
+function cliBest(): Record<string, unknown> {
+  const { dp, tp, pp, ep, zero, micro_batch, recompute, placement } = cli().plans[0]!;
+  return { dp, tp, pp, ep, zero, micro_batch, recompute, placement };
 }
 
 test('the plans page, planning in the browser, gives the CLI\'s best plan for a preset', { skip }, async () => {
@@ -126,6 +131,8 @@ test('the plans page, planning in the browser, gives the CLI\'s best plan for a 
   const page = await open(`${dash!.url}#/plans?model=${PRESET[0]}&cluster=${PRESET[1]}&devices=${PRESET[2]}&run=1`);
   const best = JSON.parse((await attr(page, '#plans', 'data-best'))!) as Record<string, unknown>;
   assert.deepEqual(best, want);
+  assert.match((await page.textContent('.facts-line')) ?? '', new RegExp(`searched ${cli().searched} candidate plans`));
+  assert.deepEqual(await page.locator('.explanation li').allTextContents(), cli().explanation);
   assert.ok((await page.locator('svg.topology .device').count()) >= 8);
   assert.ok((await page.locator('svg.bar .part').count()) >= 2);
   // Pasted JSON goes through the planner's validation: a wrong field is named.
@@ -149,6 +156,17 @@ test('screenshots of the run and plans pages are not blank', { skip }, async () 
     assert.ok(ink > 0.05 && colours > 50, `${name}: ${(100 * ink).toFixed(1)}% inked, ${colours} colours`);
     await page.close();
   }
+});
+
+test('the data page shows documents per stage and the removed duplicate with its sample', { skip }, async () => {
+  cleanTiny(dir, join(runs, 'cleaned'));
+  const page = await open(`${dash!.url}#/data`);
+  await page.click('a[href="#/data/cleaned"]', { timeout: 20000 });
+  assert.equal(await page.locator('#stages tr[data-stage]').count(), 6);
+  assert.deepEqual(await page.locator('#stages tr[data-stage="exact_dedup"] td').allTextContents().then((t) => t.slice(1, 4)), ['4', '3', '1']);
+  assert.match((await page.textContent('details[data-reason="exact_duplicate"]')) ?? '', /copy .*duplicate of d0/);
+  await page.screenshot({ fullPage: true, path: join(shots, 'data.png') });
+  await page.close();
 });
 
 test('offline: the built app from file:// plans in the page, and a plan report renders its best plan', { skip }, async () => {

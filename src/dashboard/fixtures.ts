@@ -51,3 +51,13 @@ export function microTrain(dir: string, out: string): void {
   const r = furnace(['train', '--config', cfg, '--corpus', corpus, '--out', out, '--sample-tokens', '0', '--json'], { FURNACE_CACHE: join(dir, 'cache') });
   if (r.code !== 0) throw new Error(`micro train failed: ${r.stderr}`);
 }
+
+/** Runs `furnace data clean` into `out` on four documents, one an exact copy of another. */
+export function cleanTiny(dir: string, out: string): void {
+  const input = join(dir, 'docs.jsonl');
+  const text = 'The whale swam through the cold grey sea while the crew watched from the deck, and the mate called out the bearing. ';
+  writeFileSync(input, [0, 1, 2].map((i) => JSON.stringify({ id: `d${i}`, text: text.repeat(4) + `Entry ${i} of the log.` })).join('\n') + '\n' +
+    JSON.stringify({ id: 'copy', text: text.repeat(4) + 'Entry 0 of the log.' }) + '\n');
+  const r = furnace(['data', 'clean', input, '--out', out, '--json']);
+  if (r.code !== 0) throw new Error(`data clean failed: ${r.stderr}`);
+}

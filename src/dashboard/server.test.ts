@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { saveCheckpoint, soloCoordinator } from '../checkpoint/index.js';
-import { appendRecords, CLI, furnace, microTrain, record, writeRun } from './fixtures.js';
+import { appendRecords, CLI, cleanTiny, furnace, microTrain, record, writeRun } from './fixtures.js';
 import { startDashboard, type Dashboard } from './server.js';
 import type { CheckpointInfo, RunDetail, RunInfo } from './types.js';
 
@@ -215,12 +215,7 @@ test('checkpoints are listed with their verify status: a flipped byte is caught'
 });
 
 test('GET /api/data lists cleaning reports written by furnace data clean', async () => {
-  const input = join(dir, 'docs.jsonl');
-  const text = 'The whale swam through the cold grey sea while the crew watched from the deck, and the mate called out the bearing. ';
-  writeFileSync(input, [0, 1, 2].map((i) => JSON.stringify({ id: `d${i}`, text: text.repeat(4) + `Entry ${i} of the log.` })).join('\n') + '\n' +
-    JSON.stringify({ id: 'copy', text: text.repeat(4) + 'Entry 0 of the log.' }) + '\n');
-  const r = furnace(['data', 'clean', input, '--out', join(runs, 'cleaned'), '--json']);
-  assert.equal(r.code, 0, r.stderr);
+  cleanTiny(dir, join(runs, 'cleaned'));
   await withServer({}, async (d) => {
     const list = JSON.parse((await get(d.port, '/api/data')).body) as { name: string; docs_in: number; docs_out: number }[];
     assert.deepEqual(list.map((x) => [x.name, x.docs_in]), [['cleaned', 4]]);

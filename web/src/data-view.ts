@@ -38,8 +38,9 @@ export function renderDataReport(root: HTMLElement, name: string, report: Record
         h('div', { class: 'where' }, `${s.id} (${s.source}:${s.line})${s.duplicate_of !== undefined ? ` duplicate of ${s.duplicate_of}` : ''}`),
         h('pre', {}, s.excerpt))))),
     h('h3', {}, `Near-duplicate clusters: ${Number(near['clusters'] ?? 0)} (largest ${Number(near['largest'] ?? 0)}, ${Number(near['confirmed_pairs'] ?? 0)} confirmed pairs)`),
-    h('table', { class: 'clusters', id: 'clusters' }, h('tr', {}, h('th', {}, 'kept'), h('th', {}, 'removed')),
-      ...clusters.slice(0, 200).map((c) => h('tr', {}, h('td', {}, c.kept), h('td', {}, c.removed.join(', '))))),
+    clusters.length === 0 ? h('p', { class: 'note' }, 'no near-duplicate clusters')
+      : h('table', { class: 'clusters', id: 'clusters' }, h('tr', {}, h('th', {}, 'kept'), h('th', {}, 'removed')),
+        ...clusters.slice(0, 200).map((c) => h('tr', {}, h('td', {}, c.kept), h('td', {}, c.removed.join(', '))))),
     h('details', {}, h('summary', {}, 'report.json'), h('pre', {}, JSON.stringify(report, null, 2).slice(0, 200000))),
   );
 }
