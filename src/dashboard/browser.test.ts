@@ -38,13 +38,21 @@ after(async () => {
   await dash?.close();
 });
 
+const pageErrors = new WeakMap<Page, string[]>();
+
 async function open(url: string): Promise<Page> {
   const page = await browser!.newPage();
   const errors: string[] = [];
+  pageErrors.set(page, errors);
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('close', () => assert.deepEqual(errors, [], 'errors in the page'));
   await page.goto(url);
   return page;
+}
+
+/** Closes a page opened by `open`; no script error may have happened in it. */
+async function done(page: Page): Promise<void> {
+  await page.close();
+  assert.deepEqual(pageErrors.get(page), [], 'errors in the page');
 }
 
 const attr = (page: Page, sel: string, name: string) => page.getAttribute(sel, name, { timeout: 20000 });
@@ -87,7 +95,7 @@ test('a tiny real run: every chart has one point per logged step, one heatmap pe
   assert.equal(await attr(page, '.chart[data-title="loss"][data-points="23"]', 'data-series-points'), '23,4');
   assert.equal(await attr(page, '.chart[data-title="MFU"][data-points="23"]', 'data-series-points'), '23');
   assert.equal(await page.locator('.heatmap[data-points="23"]').count(), 2);
-  await page.close();
+  await done(page);
 });
 
 test('a run in progress updates without a reload, and shows done when summary.json appears', { skip }, async () => {
@@ -102,9 +110,9 @@ test('a run in progress updates without a reload, and shows done when summary.js
   assert.equal(await attr(page, '.chart[data-title="tokens/s"][data-points="8"]', 'data-points'), '8');
   assert.equal(await attr(page, '.heatmap[data-layer="1"][data-points="8"]', 'data-points'), '8');
   writeFileSync(join(run, 'summary.json'), JSON.stringify({ steps: 8 }));
-  await page.waitForFunction('document.getElementById("run-status").textContent === "done"', undefined, { timeout: 20000 });
+  await page.waitForSelector('#run-status.done', { timeout: 20000 });
   assert.equal(await page.evaluate<string>('window.marker'), 'same page');
-  await page.close();
+  await done(page);
 });
 
 const PRESET = ['bagualu-14.5t', 'sunway-oceanlight', '4096'] as const;
@@ -141,7 +149,7 @@ test('the plans page, planning in the browser, gives the CLI\'s best plan for a 
   await page.fill('#devices', '');
   await page.click('#plan-button');
   assert.match((await page.textContent('#plan-error', { timeout: 20000 })) ?? '', /cluster\.typo: unknown key/);
-  await page.close();
+  await done(page);
 });
 
 test('screenshots of the run and plans pages are not blank', { skip }, async () => {
@@ -154,7 +162,7 @@ test('screenshots of the run and plans pages are not blank', { skip }, async () 
     const png = await page.screenshot({ fullPage: true, path: join(shots, `${name}.png`) });
     const { ink, colours } = await inked(png);
     assert.ok(ink > 0.05 && colours > 50, `${name}: ${(100 * ink).toFixed(1)}% inked, ${colours} colours`);
-    await page.close();
+    await done(page);
   }
 });
 
@@ -166,7 +174,7 @@ test('the data page shows documents per stage and the removed duplicate with its
   assert.deepEqual(await page.locator('#stages tr[data-stage="exact_dedup"] td').allTextContents().then((t) => t.slice(1, 4)), ['4', '3', '1']);
   assert.match((await page.textContent('details[data-reason="exact_duplicate"]')) ?? '', /copy .*duplicate of d0/);
   await page.screenshot({ fullPage: true, path: join(shots, 'data.png') });
-  await page.close();
+  await done(page);
 });
 
 test('offline: the built app from file:// plans in the page, and a plan report renders its best plan', { skip }, async () => {
@@ -179,5 +187,5 @@ test('offline: the built app from file:// plans in the page, and a plan report r
   assert.deepEqual(JSON.parse((await attr(page, '#plans', 'data-best'))!), cliBest());
   assert.equal(await page.locator('#nav').count(), 0);
   await page.screenshot({ fullPage: true, path: join(shots, 'plan-report.png') });
-  await page.close();
+  await done(page);
 });

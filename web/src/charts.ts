@@ -66,8 +66,15 @@ export class Heatmap {
   constructor(readonly layer: number) {
     this.canvas = h('canvas', { width: '600', height: '120' });
     this.caption = h('div', { class: 'caption' });
+    this.canvas.addEventListener('mousemove', (ev) => {
+      const r = this.canvas.getBoundingClientRect();
+      this.canvas.title = this.hover(((ev.clientX - r.left) * this.canvas.width) / r.width, ((ev.clientY - r.top) * this.canvas.height) / r.height);
+    });
     this.el = h('div', { class: 'heatmap', 'data-layer': String(layer), 'data-points': '0' }, h('div', { class: 'title' }, `MoE layer ${layer}: expert load share over steps`), this.canvas, this.caption);
   }
+
+  /** Tooltip: the steps, expert and share under the pointer. */
+  private hover: (x: number, y: number) => string = () => '';
 
   update(steps: number[], loads: number[][]): void {
     const experts = Math.max(0, ...loads.map((l) => l.length));
@@ -89,6 +96,12 @@ export class Heatmap {
     for (const c of shares) for (const v of c) top = Math.max(top, v);
     ctx.clearRect(0, 0, W, H);
     const cw = (W - left) / Math.max(1, shares.length), rh = H / experts;
+    this.hover = (x, y) => {
+      const c = Math.floor((x - left) / cw), e = Math.floor(y / rh);
+      if (c < 0 || c >= shares.length || e < 0 || e >= experts) return '';
+      const first = steps[c * per], last = steps[Math.min(steps.length, (c + 1) * per) - 1];
+      return `step${per > 1 ? `s ${first}..${last}` : ` ${first}`}, expert ${e}: ${(100 * shares[c]![e]!).toFixed(1)}% of routed choices`;
+    };
     shares.forEach((col, i) => col.forEach((v, e) => {
       ctx.fillStyle = viridis(v / top);
       ctx.fillRect(left + i * cw, e * rh, Math.ceil(cw), Math.ceil(rh));

@@ -59,7 +59,14 @@ export function renderPlansPage(root: HTMLElement, params: URLSearchParams): voi
       }
     }, 0);
   };
-  go.addEventListener('click', plan);
+  go.addEventListener('click', () => {
+    // Preset problems go into the address, so that the page can be bookmarked and shared.
+    if (model.value === CUSTOM || cluster.value === CUSTOM || trainJson.value.trim() !== '') return plan();
+    const q = new URLSearchParams({ model: model.value, cluster: cluster.value, devices: devices.value, top: top.value, run: '1' });
+    const hash = `#/plans?${q.toString()}`;
+    if (location.hash === hash) plan();
+    else location.hash = hash;
+  });
   root.replaceChildren(
     h('h2', {}, 'Plans'),
     h('p', { class: 'note' }, 'The planner runs in this page (no server): choose presets or paste JSON in the forms furnace plan reads.'),

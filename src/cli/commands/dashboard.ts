@@ -1,5 +1,6 @@
 // `furnace dashboard`: serves the web dashboard (runs, plans, data reports) over the runs folder.
 import { existsSync, statSync } from 'node:fs';
+import { appHtmlPath } from '../../dashboard/report.js';
 import { DEFAULT_PORT, InsecureBindError, TOKEN_ENV, startDashboard } from '../../dashboard/server.js';
 import { Output, RuntimeError, UsageError, intFlag, parse, type Command } from '../util.js';
 
@@ -32,6 +33,7 @@ export const run: Command = async (argv) => {
   }
   const url = token === undefined ? dash.url : `${dash.url}?token=${encodeURIComponent(token)}`;
   out.say(`furnace dashboard: ${url}  (runs: ${runs}; Ctrl-C to stop)`);
+  if (!existsSync(appHtmlPath())) out.say(`warning: ${appHtmlPath()} is missing (run npm run build); only the /api routes answer`);
   out.result({ url: dash.url, host: dash.host, port: dash.port, runs, token: token !== undefined });
   await new Promise<void>((ok) => {
     const stop = () => { dash.close().then(ok, ok); };

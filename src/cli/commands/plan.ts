@@ -39,6 +39,7 @@ export const run: Command = async (argv) => {
       throw new UsageError('--machine: measurements apply to --cluster preset:this-machine only');
     }
     const presets = clusterPresets(values.machine);
+    if (values.calibrate === true && values.report !== undefined) throw new UsageError('--report: a report is of a plan search, not of --calibrate');
     if (values.calibrate === true) return calibrate(out, positionals, values.cluster, values.fit, values.out, presets);
     if (positionals.length > 0) throw new UsageError(`plan: unexpected argument '${positionals[0]}' (run dirs go with --calibrate)\n${USAGE}`);
     const clusterArg = values.cluster ?? (values.machine !== undefined ? 'preset:this-machine' : undefined);
