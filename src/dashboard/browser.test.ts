@@ -95,6 +95,13 @@ test('a tiny real run: every chart has one point per logged step, one heatmap pe
   assert.equal(await attr(page, '.chart[data-title="loss"][data-points="23"]', 'data-series-points'), '23,4');
   assert.equal(await attr(page, '.chart[data-title="MFU"][data-points="23"]', 'data-series-points'), '23');
   assert.equal(await page.locator('.heatmap[data-points="23"]').count(), 2);
+  // Two runs ticked on the runs page: one line each on the union of their steps.
+  await page.goto(`${dash!.url}#/runs`);
+  await page.check('input[data-run="micro"]', { timeout: 20000 });
+  await page.check('input[data-run="synthetic"]');
+  await page.click('#compare');
+  assert.equal(await attr(page, '.chart[data-title="loss by run"][data-points="23"]', 'data-series-points'), '3,23');
+  assert.equal(await attr(page, '.chart[data-title="validation loss by run"]', 'data-series-points'), '1,4');
   await done(page);
 });
 

@@ -19,6 +19,7 @@ export function svg(markup: string, cls = ''): HTMLDivElement {
 
 export function fmt(v: number | null | undefined, digits = 4): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '-';
+  if (v === 0) return '0';
   const a = Math.abs(v);
   if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(2);
   return a >= 100 ? v.toFixed(0) : v.toPrecision(digits);

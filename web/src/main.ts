@@ -1,6 +1,7 @@
 // The dashboard app: hash routes for runs, plans and data; or, in a static report, the embedded run or plan.
 import type { EmbeddedReport } from '../../src/dashboard/types.js';
 import { api, offline } from './api.js';
+import { renderCompare } from './compare-view.js';
 import { renderDataReport } from './data-view.js';
 import { fmt, h } from './dom.js';
 import { renderPlanReport } from './plan-view.js';
@@ -22,15 +23,26 @@ async function runsPage(): Promise<void> {
   stop = () => clearInterval(timer);
 }
 
+/** Runs ticked for comparison survive the table's refreshes. */
+const ticked = new Set<string>();
+
 async function drawRuns(): Promise<void> {
   const runs = await api.runs();
+  const compare = h('a', { id: 'compare', class: 'button' }, 'compare ticked runs');
+  const link = () => compare.setAttribute('href', `#/compare?runs=${[...ticked].map(encodeURIComponent).join(',')}`);
+  link();
+  const tick = (name: string) => {
+    const box = h('input', { type: 'checkbox', 'data-run': name, ...(ticked.has(name) ? { checked: '' } : {}) });
+    box.addEventListener('change', () => { if (box.checked) ticked.add(name); else ticked.delete(name); link(); });
+    return box;
+  };
   app.replaceChildren(h('h2', {}, 'Runs'), runs.length === 0 ? h('p', { class: 'note' }, 'no runs (folders with metrics.jsonl) in the runs folder')
     : h('table', { class: 'runs', id: 'runs' },
-      h('tr', {}, ...['run', 'status', 'steps', 'last loss', 'last val loss', 'updated'].map((t) => h('th', {}, t))),
+      h('tr', {}, ...['run', 'status', 'steps', 'last loss', 'last val loss', 'updated', ''].map((t) => h('th', {}, t))),
       ...runs.map((r) => h('tr', { 'data-run': r.name },
         h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(r.name)}` }, r.name)), h('td', { class: `status ${r.status}` }, r.status),
         h('td', {}, String(r.steps)), h('td', {}, fmt(r.last_loss)), h('td', {}, fmt(r.last_val_loss)),
-        h('td', {}, new Date(r.updated * 1000).toLocaleString())))));
+        h('td', {}, new Date(r.updated * 1000).toLocaleString()), h('td', {}, tick(r.name))))), compare);
 }
 
 async function dataPage(): Promise<void> {
@@ -46,13 +58,16 @@ async function route(): Promise<void> {
   stop = () => {};
   const [path = '', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
   const parts = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
-  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.getAttribute('href') === `#/${parts[0] ?? (offline() ? 'plans' : 'runs')}`);
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.getAttribute('href') === `#/${parts[0] === 'compare' ? 'runs' : parts[0] ?? (offline() ? 'plans' : 'runs')}`);
   app.replaceChildren(h('p', { class: 'note' }, 'loading...'));
   try {
     if (parts[0] === 'plans' || (parts.length === 0 && offline())) renderPlansPage(app, new URLSearchParams(query));
     else if (parts[0] === 'runs' && parts[1] !== undefined) {
       const name = parts[1];
       stop = renderRun(app, await api.run(name), api.checkpoints(name), true);
+    } else if (parts[0] === 'compare') {
+      const names = (new URLSearchParams(query).get('runs') ?? '').split(',').filter((n) => n !== '');
+      renderCompare(app, await Promise.all(names.map((n) => api.run(n))));
     } else if (parts[0] === 'data' && parts[1] !== undefined) renderDataReport(app, parts[1], await api.dataReport(parts[1]));
     else if (parts[0] === 'data') await dataPage();
     else await runsPage();
