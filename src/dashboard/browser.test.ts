@@ -2,7 +2,7 @@
 // record, a live run updates without reload, the plans page finds the CLI's best plan, pages are not blank.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -90,6 +90,13 @@ test('a tiny real run: every chart has one point per logged step, one heatmap pe
   assert.equal(await attr(page, '.heatmap[data-layer="0"]', 'data-points'), '3');
   assert.equal(await attr(page, '.heatmap[data-layer="0"]', 'data-experts'), '2');
   assert.equal(await page.locator('.chart .uplot canvas').count(), 5);
+  // The plotted line ends at the last logged loss: hover the right edge and read uPlot's legend.
+  const lastLoss = (JSON.parse(readFileSync(join(runs, 'micro', 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!) as { loss: number }).loss;
+  const over = page.locator('.chart[data-title="loss"] .u-over');
+  const box = (await over.boundingBox())!;
+  await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
+  const shown = await page.locator('.chart[data-title="loss"] .u-legend .u-series').nth(1).locator('.u-value').textContent();
+  assert.ok(Math.abs(Number(shown) - lastLoss) < 1e-3 * lastLoss, `legend shows ${shown}, last loss ${lastLoss}`);
   await page.goto(`${dash!.url}#/runs/synthetic`);
   // 23 steps; validation every 5th step (4 points); MFU recorded on every step.
   assert.equal(await attr(page, '.chart[data-title="loss"][data-points="23"]', 'data-series-points'), '23,4');
