@@ -129,6 +129,26 @@ test('a run in progress updates without a reload, and shows done when summary.js
   await done(page);
 });
 
+test('with a token, the page opened at the printed URL works, live updates included; without it nothing loads', { skip }, async () => {
+  const run = join(runs, 'guarded');
+  writeRun(run, 2, false);
+  const guarded = await startDashboard({ runs, port: 0, pollMs: 100, token: 'tok en/+' });
+  try {
+    const page = await open(`${guarded.url}?token=${encodeURIComponent('tok en/+')}#/runs/guarded`);
+    await attr(page, '.chart[data-title="loss"][data-points="2"]', 'data-points');
+    appendRecords(run, 2, 4);
+    await attr(page, '.chart[data-title="loss"][data-points="4"]', 'data-points');
+    await done(page);
+    const bare = await browser!.newPage();
+    await bare.context().clearCookies();
+    const r = await bare.goto(`${guarded.url}#/runs/guarded`);
+    assert.equal(r?.status(), 401);
+    await bare.close();
+  } finally {
+    await guarded.close();
+  }
+});
+
 const PRESET = ['bagualu-14.5t', 'sunway-oceanlight', '4096'] as const;
 
 interface CliPlan { plans: Record<string, unknown>[]; searched: number; explanation: string[] }

@@ -93,7 +93,9 @@ test('with a token every request must carry it: header, query (which sets a cook
     assert.equal(q.status, 200);
     const cookie = String(q.headers['set-cookie']).split(';')[0]!;
     assert.match(String(q.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
+    assert.match(cookie, new RegExp(`^furnace_token_${d.port}=`));
     assert.equal((await get(d.port, '/api/runs', { Cookie: cookie })).status, 200);
+    assert.equal((await get(d.port, '/api/runs', { Cookie: `furnace_token_${d.port}=%zz` })).status, 401);
   });
 });
 

@@ -48,7 +48,13 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.map': 'application/json',
 };
 
-const COOKIE = 'furnace_token';
+function decoded(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
@@ -81,16 +87,18 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const pollMs = opts.pollMs ?? 250;
   const want = token === undefined ? undefined : digest(token);
   const streams = new Set<ServerResponse>();
+  // Cookies are not kept apart by port: the name carries it, so another local server never receives this token.
+  let cookieName = 'furnace_token';
 
   const authorized = (req: IncomingMessage, url: URL): 'ok' | 'query' | 'no' => {
     if (want === undefined) return 'ok';
     const auth = req.headers['authorization'];
     const header = req.headers['x-furnace-token'];
-    const cookie = (req.headers['cookie'] ?? '').split(';').map((c) => c.trim()).find((c) => c.startsWith(`${COOKIE}=`));
+    const cookie = (req.headers['cookie'] ?? '').split(';').map((c) => c.trim()).find((c) => c.startsWith(`${cookieName}=`));
     const offered: [string | undefined, 'ok' | 'query'][] = [
       [typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined, 'ok'],
       [typeof header === 'string' ? header : undefined, 'ok'],
-      [cookie === undefined ? undefined : decodeURIComponent(cookie.slice(COOKIE.length + 1)), 'ok'],
+      [cookie === undefined ? undefined : decoded(cookie.slice(cookieName.length + 1)), 'ok'],
       [url.searchParams.get('token') ?? undefined, 'query'],
     ];
     for (const [t, how] of offered) if (t !== undefined && timingSafeEqual(digest(t), want)) return how;
@@ -109,7 +117,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     if (want === undefined && !isLoopback(hostHeader)) return send(res, 403, { error: `host '${hostHeader}' is not a loopback name` });
     const auth = authorized(req, url);
     if (auth === 'no') return send(res, 401, { error: 'missing or wrong token (send it as Authorization: Bearer T, X-Furnace-Token, or ?token=T)' });
-    if (auth === 'query') res.setHeader('Set-Cookie', `${COOKIE}=${encodeURIComponent(token!)}; HttpOnly; SameSite=Strict; Path=/`);
+    if (auth === 'query') res.setHeader('Set-Cookie', `${cookieName}=${encodeURIComponent(token!)}; HttpOnly; SameSite=Strict; Path=/`);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET' });
     let path: string;
     try {
@@ -192,6 +200,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     server.listen(opts.port ?? DEFAULT_PORT, host, () => ok());
   });
   const port = (server.address() as AddressInfo).port;
+  cookieName = `furnace_token_${port}`;
   const shown = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shown}:${port}/`, host, port,
