@@ -44,7 +44,7 @@ export function renderRun(root: HTMLElement, run: RunDetail, checkpoints: Promis
     const hasMfu = metrics.some((r) => typeof r.mfu === 'number');
     mfu.update(steps, [metrics.map((r) => num(r.mfu))]);
     mfuNote.textContent = hasMfu ? `last MFU ${pct(last?.mfu ?? NaN)}${typeof last?.model_flops_per_s === 'number' ? `, ${fmt(last.model_flops_per_s)} model FLOP/s` : ''}`
-      : 'this run records no MFU (older trainer)';
+      : 'no mfu field in the metrics of this run';
     lr.update(steps, [metrics.map((r) => num(r.lr))]);
     time.update(steps, TIME_PARTS.map(([k]) => metrics.map((r) => num(r.time?.[k]))));
     const totals = TIME_PARTS.map(([k, label], i) => ({ label, value: metrics.reduce((s, r) => s + (r.time?.[k] ?? 0), 0), colour: PALETTE[i]! }));
@@ -98,7 +98,7 @@ export function renderRun(root: HTMLElement, run: RunDetail, checkpoints: Promis
 function checkpointTable(list: CheckpointInfo[]): HTMLElement {
   if (list.length === 0) return h('p', { class: 'note' }, 'no checkpoints under ckpt/');
   return h('table', { class: 'ckpt' },
-    h('tr', {}, h('th', {}, 'checkpoint'), h('th', {}, 'step'), h('th', {}, 'verify'), h('th', {}, 'shard files'), h('th', {}, 'bytes'), h('th', {}, 'problems')),
+    h('tr', {}, h('th', {}, 'checkpoint'), h('th', {}, 'step'), h('th', {}, 'verify'), h('th', {}, 'shard files'), h('th', {}, 'bytes verified'), h('th', {}, 'problems')),
     ...list.map((c) => h('tr', { 'data-status': c.status },
       h('td', {}, c.name, c.latest ? ' (latest)' : ''), h('td', {}, String(c.step)),
       h('td', { class: `verify ${c.status}` }, c.status === 'ok' ? 'ok: every block matches its sha256' : c.status),
