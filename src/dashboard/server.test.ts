@@ -196,6 +196,19 @@ test('server-sent events deliver records appended while watching; torn lines wai
   });
 });
 
+test('a run restarted into the same folder sends reset, then the new records from the start', async () => {
+  const run = join(runs, 'restart');
+  writeRun(run, 4, false);
+  await withServer({}, async (d) => {
+    // The client holds the 4 records; after the stream's first look, the run starts over with 2.
+    const restart = setTimeout(() => writeRun(run, 2, false), 300);
+    const got = await events(d.port, '/api/runs/restart/events?from=4', (evs) => evs.some((e) => e.event === 'metrics'));
+    clearTimeout(restart);
+    assert.deepEqual(got.map((e) => e.event), ['reset', 'metrics']);
+    assert.deepEqual((JSON.parse(got[1]!.data) as { step: number }[]).map((r) => r.step), [0, 1]);
+  });
+});
+
 test('checkpoints are listed with their verify status: a flipped byte is caught', async () => {
   const run = join(runs, 'ckpt-run');
   writeRun(run, 2, true);

@@ -166,11 +166,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     let done = false, quiet = 0;
     const tick = () => {
       const { records, reset } = tail.read();
-      if (reset) res.write(`event: reset\ndata: {}\n\n`);
+      if (reset) {
+        // The file was rewritten (a run restarted into the folder): the client starts again from nothing.
+        from = 0;
+        res.write(`event: reset\ndata: {}\n\n`);
+      }
       const before = tail.count - records.length;
       const fresh = records.slice(Math.max(0, from - before));
       if (fresh.length > 0) res.write(`id: ${tail.count}\nevent: metrics\ndata: ${JSON.stringify(fresh)}\n\n`);
-      if (reset) from = 0;
       const finished = existsSync(join(dir, 'summary.json'));
       if (finished !== done) {
         done = finished;

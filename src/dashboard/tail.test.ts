@@ -28,6 +28,12 @@ test('the tail returns each complete record once, holds back a torn line, and re
   writeFileSync(path, line(0));
   assert.deepEqual(tail.read(), { records: [record(0)], reset: true });
   assert.equal(tail.count, 1);
+  // A restart that wrote more than the old length before the next read: its first line differs.
+  const other = (s: number) => JSON.stringify({ ...record(s), tokens_per_s: 7 }) + '\n';
+  writeFileSync(path, other(0) + other(1) + other(2) + other(3) + other(4) + other(5));
+  const again = tail.read();
+  assert.equal(again.reset, true);
+  assert.deepEqual(again.records.map((x) => [x.step, x.tokens_per_s]), [[0, 7], [1, 7], [2, 7], [3, 7], [4, 7], [5, 7]]);
 });
 
 test('parseMetrics skips damaged lines and a missing newline at the end', () => {
