@@ -7,11 +7,14 @@ import type { Estimate } from '../../planner/cost.js';
 import { describePlan } from '../../planner/explain.js';
 import { loadCluster, loadModel, loadTraining, readJsonFile, readRun, writeCluster, writePlan } from '../../planner/io.js';
 import { parseFix } from '../../planner/plan.js';
+import { prepare } from '../../planner/context.js';
 import { CLUSTER_PRESETS, parseMachine, thisMachine } from '../../planner/presets.js';
 import { InputError } from '../../planner/validate.js';
+import { planReportOf } from '../../dashboard/plan-report.js';
+import { writePlanReport } from '../../dashboard/report.js';
 import { Output, UsageError, fmt, intFlag, parse, type Command } from '../util.js';
 
-const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices N] [--fix k=v,...] [--top K] [--out plan.json] [--json]
+const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices N] [--fix k=v,...] [--top K] [--out plan.json] [--report FILE.html] [--json]
        furnace plan --model M --machine bench.json ...   (this machine, with measured gemm_flops, allreduce_bandwidth, ...)
        furnace plan --calibrate RUNDIR... [--cluster C] [--fit gemm,memory,...] [--out cluster.json] [--json]
   M, C: preset:NAME or a JSON file; T: a JSON file or inline JSON
@@ -26,7 +29,7 @@ function clusterPresets(machine?: string): Record<string, ClusterSpec | (() => C
 export const run: Command = async (argv) => {
   const { values, positionals } = parse(argv, {
     model: { type: 'string' }, cluster: { type: 'string' }, train: { type: 'string' }, devices: { type: 'string' },
-    fix: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false },
+    fix: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' }, json: { type: 'boolean', default: false },
     calibrate: { type: 'boolean', default: false }, fit: { type: 'string' }, machine: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
   }, true);
   const out = new Output(values.json === true);
@@ -36,13 +39,14 @@ export const run: Command = async (argv) => {
       throw new UsageError('--machine: measurements apply to --cluster preset:this-machine only');
     }
     const presets = clusterPresets(values.machine);
+    if (values.calibrate === true && values.report !== undefined) throw new UsageError('--report: a report is of a plan search, not of --calibrate');
     if (values.calibrate === true) return calibrate(out, positionals, values.cluster, values.fit, values.out, presets);
     if (positionals.length > 0) throw new UsageError(`plan: unexpected argument '${positionals[0]}' (run dirs go with --calibrate)\n${USAGE}`);
     const clusterArg = values.cluster ?? (values.machine !== undefined ? 'preset:this-machine' : undefined);
     if (values.model === undefined || clusterArg === undefined) throw new UsageError(`plan: --model and --cluster are required\n${USAGE}`);
     return plan(out, values.model, clusterArg, presets, {
       train: values.train, devices: intFlag('devices', values.devices, 1), fix: values.fix,
-      top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out,
+      top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out, report: values.report,
     });
   } catch (e) {
     if (e instanceof InputError) throw new UsageError(e.message);
@@ -50,7 +54,7 @@ export const run: Command = async (argv) => {
   }
 };
 
-interface PlanFlags { train: string | undefined; devices: number | undefined; fix: string | undefined; top: number; out: string | undefined }
+interface PlanFlags { train: string | undefined; devices: number | undefined; fix: string | undefined; top: number; out: string | undefined; report: string | undefined }
 
 function plan(out: Output, modelArg: string, clusterArg: string, presets: Record<string, ClusterSpec | (() => ClusterSpec)>, f: PlanFlags): number {
   const model = loadModel(modelArg);
@@ -84,6 +88,10 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
     if (best === undefined) throw new InputError(`--out: no plan fits, nothing to write`);
     writePlan(f.out, best, model.name, cluster.name);
     out.say(`wrote ${f.out}`);
+  }
+  if (f.report !== undefined) {
+    writePlanReport({ ...planReportOf(prepare(model, cluster, training), result, r.explanation), searched: r.json['searched'] as number }, f.report);
+    out.say(`wrote ${f.report}`);
   }
   out.result(r.json);
   return result.plans.length > 0 ? 0 : 1;
