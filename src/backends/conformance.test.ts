@@ -87,7 +87,7 @@ for (const c of await cases()) {
     it('gemm: every transpose, odd sizes, alpha/beta, against the reference', async () => {
       const b = await get();
       const r = rng(1);
-      const sizes = [[1, 1, 1], [5, 7, 3], [4, 8, 256], [33, 17, 300], [3, 70, 9], [70, 90, 300], [67, 9, 1]] as const;
+      const sizes = [[1, 1, 1], [5, 7, 3], [4, 8, 256], [33, 17, 300], [3, 70, 9], [70, 90, 300], [67, 9, 1], [1, 300, 77], [1, 9, 1000], [1, 1, 33]] as const;
       for (const [m, n, k] of sizes) {
         for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
           for (const [alpha, beta] of [[1, 0], [1.5, 0.5], [-1, 1]] as const) {
