@@ -61,7 +61,7 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   const add = (r: GemmRow): void => {
     rows.push(r);
     say(`  gemm ${r.backend.padEnd(9)} n=${String(r.n).padEnd(5)} threads=${r.threads}${r.mode ? ` (${r.mode})` : ''}  ` +
-      (r.gflops === null ? `- (${r.reason})` : `${r.gflops.toFixed(1)} GFLOP/s`));
+      (r.gflops === null ? `- (${r.reason})` : `${fmt(r.gflops)} GFLOP/s`));
   };
   const threadCounts = cores >= 2 ? [1, 2] : [1];
 
