@@ -79,7 +79,8 @@ export function backward(root: Tensor, gradOutput?: Tensor, createGraph = false)
   for (const [t, g] of grads) {
     if (t.node !== null) continue;
     if (t.grad === null) {
-      t.grad = g;
+      // A private copy: g may share memory with other gradients, and optimizers update in place.
+      t.grad = createGraph ? g : g.mul(1);
     } else if (createGraph) {
       t.grad = withGradMode(true, () => t.grad!.add(g));
     } else {

@@ -1,0 +1,105 @@
+// `furnace discover`: find a PDE u_t = F(u, u_x, ...) in gridded data by sparse regression (PDE-FIND).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataError, fieldToJson, parseCsvField, parseJsonField } from '../../sciml/data-io.js';
+import { discover, type DiffMethod, type DiscoverOptions } from '../../sciml/discover.js';
+import { dataProblems } from '../../sciml/problems.js';
+import { addNoise } from '../../sciml/rng.js';
+import type { Field } from '../../sciml/spectral.js';
+import { bars, heatmap } from '../../sciml/svg.js';
+import { parseTerm } from '../../sciml/terms.js';
+import { Output, UsageError, fmt, intFlag, numFlag, parse, type Command } from '../util.js';
+
+const USAGE = `usage: furnace discover (--data FILE | --problem NAME) [--max-order 4] [--max-power 2]
+  [--terms 'u_x^2,u*u_x*u_xx'] [--diff auto|fd|poly] [--bags 20] [--threshold 0.5] [--l0 0.05]
+  [--lambda 1e-5] [--noise P] [--seed 1] [--save FILE] [--out DIR] [--no-plots] [--json]
+FILE: JSON {x: [...], t: [...], u: [[...]]} with u[i][j] = u(t_i, x_j), or CSV with columns x,t,u.
+NAME: ${Object.entries(dataProblems).map(([k, v]) => `${k} (${v.summary})`).join('; ')}.`;
+
+export const run: Command = async (argv) => {
+  const { values: v } = parse(argv, {
+    data: { type: 'string' }, problem: { type: 'string' },
+    'max-order': { type: 'string' }, 'max-power': { type: 'string' }, terms: { type: 'string' },
+    diff: { type: 'string' }, bags: { type: 'string' }, threshold: { type: 'string' }, l0: { type: 'string' },
+    lambda: { type: 'string' }, noise: { type: 'string' }, seed: { type: 'string' }, save: { type: 'string' },
+    out: { type: 'string' }, 'no-plots': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+  });
+  const out = new Output(v.json === true);
+  if (v.help === true) { out.say(USAGE); return 0; }
+  if ((v.data === undefined) === (v.problem === undefined)) throw new UsageError(`discover: give exactly one of --data FILE or --problem NAME\n${USAGE}`);
+  const diff = (v.diff ?? 'auto') as DiffMethod;
+  if (!['auto', 'fd', 'poly'].includes(diff)) throw new UsageError(`--diff: expected auto, fd or poly, got '${v.diff}'`);
+  const custom = (v.terms ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const c of custom) { try { parseTerm(c); } catch (e) { throw new UsageError(`--terms: ${(e as Error).message}`); } }
+  const opts: DiscoverOptions = {
+    maxOrder: intFlag('max-order', v['max-order'], 1, 8) ?? 4,
+    maxPower: intFlag('max-power', v['max-power'], 0, 6) ?? 2,
+    custom, diff,
+    bags: intFlag('bags', v.bags, 0, 1000) ?? 20,
+    threshold: numFlag('threshold', v.threshold, 0, 1) ?? 0.5,
+    l0: numFlag('l0', v.l0, 0, 10) ?? 0.05,
+    lambda: numFlag('lambda', v.lambda, 0, 1e6) ?? 1e-5,
+  };
+  const noise = numFlag('noise', v.noise, 0, 10) ?? 0;
+  const seed = intFlag('seed', v.seed, 0, 2 ** 31) ?? 1;
+
+  let field: Field;
+  let truth: Record<string, number> | undefined;
+  let source: string;
+  if (v.problem !== undefined) {
+    const p = dataProblems[v.problem];
+    if (p === undefined) throw new UsageError(`--problem: unknown '${v.problem}' (choose ${Object.keys(dataProblems).join(', ')})`);
+    field = p.make(); truth = p.truth; source = v.problem;
+  } else {
+    source = v.data!;
+    let text: string;
+    try { text = readFileSync(source, 'utf8'); } catch (e) { throw new UsageError(`--data: cannot read '${source}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
+    try { field = /\.csv$/i.test(source) ? parseCsvField(text, source) : parseJsonField(text, source); } catch (e) {
+      if (e instanceof DataError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  if (noise > 0) field = { ...field, u: addNoise(field.u, noise, seed) };
+  if (v.save !== undefined) writeFileSync(v.save, fieldToJson(field));
+
+  const t0 = performance.now();
+  let r;
+  try { r = discover(field, opts); } catch (e) {
+    if (e instanceof DataError) throw new UsageError(`${source}: ${e.message}`);
+    throw e;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const equation = 'u_t = ' + (r.terms.length === 0 ? '0' : r.terms.map((t, i) => `${i > 0 && t.coef >= 0 ? '+ ' : i > 0 ? '- ' : t.coef < 0 ? '-' : ''}${fmt(Math.abs(t.coef))} ${t.term}`).join(' '));
+  out.say(`${source}: ${field.t.length} x ${field.x.length} grid, derivatives by ${r.diff} (noise estimate ${(100 * r.noiseEstimate).toFixed(2)}%), ${r.rows} rows`);
+  out.say(equation);
+  for (const t of r.terms) {
+    const rel = truth?.[t.term] !== undefined ? `  (true ${truth[t.term]}, error ${(100 * Math.abs(t.coef / truth[t.term]! - 1)).toFixed(3)}%)` : '';
+    out.say(`  ${t.term.padEnd(12)} ${t.coef.toPrecision(6).padStart(12)} +- ${fmt(t.stderr)}  kept in ${(100 * t.inclusion).toFixed(0)}% of bags${rel}`);
+  }
+  out.say(`relative residual ${fmt(r.residual)}, ${seconds.toFixed(2)} s`);
+
+  const files: string[] = [];
+  if (v['no-plots'] !== true) {
+    const dir = v.out ?? join('furnace-out', 'discover');
+    mkdirSync(dir, { recursive: true });
+    const write = (name: string, svg: string): void => { const p = join(dir, name); writeFileSync(p, svg); files.push(p); };
+    write('data.svg', heatmap({ title: `u(x, t): ${source}`, x: field.x, y: field.t, values: field.u, xLabel: 'x', yLabel: 't' }));
+    write('residual.svg', heatmap({ title: 'residual u_t - Theta xi', x: field.x, y: field.t, values: r.residualField, xLabel: 'x', yLabel: 't', diverging: true }));
+    const lib = r.library.filter((l) => l.inclusion > 0 || r.terms.some((t) => t.term === l.term));
+    write('coefficients.svg', bars({
+      title: 'discovered coefficients (bars), bag spread (lines), truth (dashed)',
+      labels: r.terms.map((t) => t.term), values: r.terms.map((t) => t.coef),
+      errors: r.terms.map((t) => r.library.find((l) => l.term === t.term)?.bagStd ?? 0),
+      reference: r.terms.map((t) => truth?.[t.term]),
+    }));
+    write('inclusion.svg', bars({ title: 'inclusion probability over bags', labels: lib.map((l) => l.term), values: lib.map((l) => l.inclusion) }));
+    out.say(`plots: ${files.join(', ')}`);
+  }
+  out.result({
+    source, grid: { nt: field.t.length, nx: field.x.length }, equation,
+    terms: r.terms.map((t) => ({ term: t.term, coef: t.coef, stderr: t.stderr, inclusion: t.inclusion, ...(truth?.[t.term] !== undefined ? { truth: truth[t.term] } : {}) })),
+    residual: r.residual, rows: r.rows, diff: r.diff, noiseEstimate: r.noiseEstimate, tolerance: r.tolerance, l0: r.l0,
+    library: r.library, seconds, files,
+  });
+  return 0;
+};

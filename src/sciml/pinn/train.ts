@@ -1,0 +1,312 @@
+// Physics-informed training: data + PDE residual + initial/boundary + constraint losses, with fixed,
+// gradient-statistics (annealing) or Lagrangian-dual loss weights; Adam, then L-BFGS.
+//
+// The PDE is u_t = sum_k c_k theta_k(u, u_x, u_xx, ...) with canonical term names (terms.ts), so
+// any equation from the discovery library can be embedded; trainable c_k make it an inverse problem.
+import { grad } from '../../autograd/backward.js';
+import { noGrad, scopedSync } from '../../tensor/engine.js';
+import { tensor, type Tensor } from '../../tensor/tensor.js';
+import { parseTerm } from '../terms.js';
+import { fusedBackward, fusedForward } from './fused.js';
+import { mlpJet } from './jet.js';
+import { flattenInto, mlpForward, mlpInit, mlpSize, mlpTensors, type InputScale } from './mlp.js';
+import { Adam, lbfgs } from './optimizers.js';
+import type { PinnProblem, Points } from './problems.js';
+
+export type Weighting = 'fixed' | 'annealing' | 'dual';
+
+/** Expert knowledge as soft penalties at the collocation points. */
+export type Constraint =
+  | { kind: 'bounds'; min?: number; max?: number; weight: number }
+  | { kind: 'monotone'; direction: 'increasing' | 'decreasing'; weight: number };
+
+export interface TrainConfig {
+  widths: number[];
+  adamSteps: number; adamLr: number;
+  lbfgsSteps: number;
+  weighting: Weighting;
+  /** Initial (fixed: constant) weights of the non-residual losses; the residual's weight is 1. */
+  weights: { initial: number; boundary: number; data: number };
+  annealEvery: number; annealAlpha: number; // Wang, Teng & Perdikaris (2021), Alg. 1: every 10, alpha 0.9
+  dualLr: number; // TgNN-LD dual ascent step
+  constraints: Constraint[];
+  seed: number;
+  timeLimit: number; // seconds for both phases together
+  logEvery: number;
+  /** 'fused': Float64 jets with a hand-written reverse pass (order <= 2); 'engine': the tensor
+   * engine's ops and autograd (any order up to 4). They agree (fused.test.ts). */
+  evaluator: 'fused' | 'engine';
+}
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  widths: [2, 20, 20, 20, 20, 20, 20, 20, 20, 1], adamSteps: 2000, adamLr: 1e-3, lbfgsSteps: 5000,
+  weighting: 'fixed', weights: { initial: 1, boundary: 1, data: 1 }, annealEvery: 10, annealAlpha: 0.9, dualLr: 1,
+  constraints: [], seed: 1, timeLimit: 900, logEvery: 50, evaluator: 'fused',
+};
+
+export interface HistoryRow { phase: 'adam' | 'lbfgs'; step: number; seconds: number; loss: number; parts: Record<string, number>; weights: Record<string, number>; coefs: Record<string, number> }
+
+export interface TrainResult {
+  relL2: number; // |u_net - u_ref| / |u_ref| on the reference grid
+  coefs: Record<string, number>;
+  coefErrors: Record<string, number>; // relative errors of trainable coefficients against the truth
+  history: HistoryRow[];
+  adamSteps: number; lbfgsIterations: number; lbfgsReason: string; seconds: number;
+  prediction: Float64Array; // (nt, nx) on the reference grid
+  residual: Float64Array; // (nt, nx) PDE residual of the network on the reference grid
+  params: Float64Array;
+}
+
+/** One evaluation of the loss and its gradient at theta. */
+interface Evaluation { total: number; parts: Record<string, number>; partGrads?: Record<string, Float64Array> }
+
+/** Loss terms, their weights and both evaluators of one problem (exposed for tests). */
+export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
+  const scale: InputScale = { lo: problem.lo, hi: problem.hi };
+  const terms = problem.coefs.map((c) => parseTerm(c.term));
+  const order = Math.max(1, ...terms.map((t) => t.powers.length - 1));
+  const nNet = mlpSize(cfg.widths);
+  const trainable = problem.coefs.map((c, i) => (c.trainable ? i : -1)).filter((i) => i >= 0);
+  const theta = new Float64Array(nNet + trainable.length);
+  theta.set(mlpInit(cfg.widths, cfg.seed));
+  // Positive coefficients are trained as logs (Raissi et al. train log lambda2).
+  trainable.forEach((ci, k) => { const c = problem.coefs[ci]!; theta[nNet + k] = c.positive ? Math.log(c.value) : c.value; });
+  const coefValues = (th: Float64Array): number[] => problem.coefs.map((c, i) => {
+    const k = trainable.indexOf(i);
+    if (k < 0) return c.value;
+    return c.positive ? Math.exp(th[nNet + k]!) : th[nNet + k]!;
+  });
+
+  const pts = (p: Points | undefined): { x: Tensor; t: Tensor; u: Tensor } | undefined => p === undefined ? undefined
+    : { x: tensor(p.x, [p.x.length, 1]), t: tensor(p.t, [p.t.length, 1]), u: tensor(p.u ?? new Float64Array(p.x.length), [p.x.length, 1]) };
+  const col = pts(problem.collocation)!, ini = pts(problem.initial), bnd = pts(problem.boundary), dat = pts(problem.data);
+  const weights: Record<string, number> = { residual: 1 };
+  if (ini !== undefined) weights['initial'] = cfg.weights.initial;
+  if (bnd !== undefined) weights['boundary'] = cfg.weights.boundary;
+  if (dat !== undefined) weights['data'] = cfg.weights.data;
+  cfg.constraints.forEach((c, i) => { weights[`constraint${i}`] = c.weight; });
+
+  /** residual = u_t - sum_k c_k theta_k at the given points (N, 1). */
+  const residualAt = (net: ReturnType<typeof mlpTensors>, coefT: Tensor[], x: Tensor, t: Tensor): { r: Tensor; u: Tensor; ux: Tensor } => {
+    const jet = mlpJet(net, x, t, scale, order);
+    const factor = (d: number): Tensor => (d === 0 ? jet.u : jet.ux[d - 1]!);
+    let r = jet.ut;
+    terms.forEach((term, k) => {
+      let v: Tensor | null = null;
+      term.powers.forEach((p, d) => { if (p > 0) { const f = p === 1 ? factor(d) : factor(d).pow(p); v = v === null ? f : v.mul(f); } });
+      const tk: Tensor = v ?? jet.u.mul(0).add(1);
+      r = r.sub(tk.mul(coefT[k]!));
+    });
+    return { r, u: jet.u, ux: jet.ux[0]! };
+  };
+
+  const engineEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean): Evaluation => scopedSync(() => {
+    const net = mlpTensors(cfg.widths, th);
+    const leaves: Tensor[] = net.w.flatMap((w, i) => [w, net.b[i]!]); // the flat layout: W0, b0, W1, b1, ...
+    const raw = trainable.map((_, k) => tensor([th[nNet + k]!], [1], true));
+    const coefT = problem.coefs.map((c, i) => {
+      const k = trainable.indexOf(i);
+      if (k < 0) return tensor([c.value], [1]);
+      return c.positive ? raw[k]!.exp() : raw[k]!;
+    });
+    const parts: Record<string, Tensor> = {};
+    const res = residualAt(net, coefT, col.x, col.t);
+    parts['residual'] = res.r.square().mean();
+    const fit = (p: { x: Tensor; t: Tensor; u: Tensor }): Tensor => mlpForward(net, [p.x, p.t], scale).sub(p.u).square().mean();
+    if (ini !== undefined) parts['initial'] = fit(ini);
+    if (bnd !== undefined) parts['boundary'] = fit(bnd);
+    if (dat !== undefined) parts['data'] = fit(dat);
+    cfg.constraints.forEach((c, i) => {
+      let pen: Tensor;
+      if (c.kind === 'bounds') {
+        const over = c.max === undefined ? null : res.u.sub(c.max).relu().square();
+        const under = c.min === undefined ? null : res.u.neg().add(c.min).relu().square();
+        pen = (over !== null && under !== null ? over.add(under) : (over ?? under)!).mean();
+      } else {
+        pen = (c.direction === 'increasing' ? res.ux.neg() : res.ux).relu().square().mean();
+      }
+      parts[`constraint${i}`] = pen;
+    });
+    let total: Tensor | null = null;
+    for (const [k, v] of Object.entries(parts)) { const wv = v.mul(weights[k]!); total = total === null ? wv : total.add(wv); }
+    const out: Evaluation = { total: total!.item(), parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.item()])) };
+    if (perPart) {
+      out.partGrads = {};
+      for (const [k, v] of Object.entries(parts)) {
+        const gs = grad(v, leaves);
+        const flat = new Float64Array(nNet);
+        flattenInto(gs, flat);
+        out.partGrads[k] = flat;
+      }
+    }
+    if (g !== null) {
+      const gs = grad(total!, [...leaves, ...raw]);
+      flattenInto(gs, g);
+    }
+    return out;
+  });
+
+  /** The same losses and gradients with fused Float64 jets (derivative order <= 2). */
+  const fusedEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean): Evaluation => {
+    const cv = coefValues(th);
+    const parts: Record<string, number> = {};
+    const grads: Record<string, Float64Array> = {};
+    const coefGrad = new Float64Array(trainable.length);
+    const pc = problem.collocation, n = pc.x.length;
+    const jet = fusedForward(cfg.widths, th, pc.x, pc.t, scale, order, true);
+    const f: Float64Array[] = [jet.u, jet.ux!, ...(order >= 2 ? [jet.uxx!] : [])];
+    const gu = new Float64Array(n), gut = new Float64Array(n), gux = new Float64Array(n), guxx = order >= 2 ? new Float64Array(n) : null;
+    const gf: Float64Array[] = [gu, gux, ...(guxx === null ? [] : [guxx])];
+    // r = u_t - sum_k c_k prod_d f_d^{p_d}; L_r = mean r^2.
+    let lr = 0;
+    const r = new Float64Array(n), theta = terms.map(() => new Float64Array(n));
+    for (let i = 0; i < n; i++) {
+      let ri = jet.ut![i]!;
+      terms.forEach((term, k) => {
+        let v = 1;
+        term.powers.forEach((p, d) => { if (p > 0) v *= f[d]![i]! ** p; });
+        theta[k]![i] = v;
+        ri -= cv[k]! * v;
+      });
+      r[i] = ri; lr += ri * ri;
+    }
+    parts['residual'] = lr / n;
+    for (let i = 0; i < n; i++) {
+      const dr = (2 * r[i]!) / n;
+      gut[i] = dr;
+      terms.forEach((term, k) => {
+        term.powers.forEach((p, d) => {
+          if (p === 0) return;
+          let dv = p * f[d]![i]! ** (p - 1); // d theta_k / d f_d
+          term.powers.forEach((q, e) => { if (e !== d && q > 0) dv *= f[e]![i]! ** q; });
+          gf[d]![i] = gf[d]![i]! - cv[k]! * dv * dr;
+        });
+      });
+    }
+    trainable.forEach((ci, k) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s -= ((2 * r[i]!) / n) * theta[ci]![i]!;
+      coefGrad[k] = problem.coefs[ci]!.positive ? s * cv[ci]! : s;
+    });
+    grads['residual'] = new Float64Array(nNet);
+    fusedBackward(cfg.widths, th, jet, scale, gu, gut, gux, guxx, grads['residual']);
+    cfg.constraints.forEach((c, ci) => {
+      const key = `constraint${ci}`, cu = new Float64Array(n), cx = new Float64Array(n);
+      let pen = 0;
+      for (let i = 0; i < n; i++) {
+        if (c.kind === 'bounds') {
+          const u = jet.u[i]!;
+          if (c.max !== undefined && u > c.max) { pen += (u - c.max) ** 2; cu[i] = (2 * (u - c.max)) / n; }
+          if (c.min !== undefined && u < c.min) { pen += (c.min - u) ** 2; cu[i] = (-2 * (c.min - u)) / n; }
+        } else {
+          const v = c.direction === 'increasing' ? -jet.ux![i]! : jet.ux![i]!;
+          if (v > 0) { pen += v * v; cx[i] = ((c.direction === 'increasing' ? -2 : 2) * v) / n; }
+        }
+      }
+      parts[key] = pen / n;
+      grads[key] = new Float64Array(nNet);
+      fusedBackward(cfg.widths, th, jet, scale, cu, new Float64Array(n), cx, order >= 2 ? new Float64Array(n) : null, grads[key]);
+    });
+    const fitPart = (key: string, p: Points | undefined): void => {
+      if (p === undefined) return;
+      const m = p.x.length, fj = fusedForward(cfg.widths, th, p.x, p.t, scale, 0, false), gv = new Float64Array(m);
+      let s = 0;
+      for (let i = 0; i < m; i++) { const e = fj.u[i]! - p.u![i]!; s += e * e; gv[i] = (2 * e) / m; }
+      parts[key] = s / m;
+      grads[key] = new Float64Array(nNet);
+      fusedBackward(cfg.widths, th, fj, scale, gv, null, null, null, grads[key]);
+    };
+    fitPart('initial', problem.initial); fitPart('boundary', problem.boundary); fitPart('data', problem.data);
+    let total = 0;
+    for (const [k, v] of Object.entries(parts)) total += weights[k]! * v;
+    if (g !== null) {
+      g.fill(0);
+      for (const [k, gk] of Object.entries(grads)) { const w = weights[k]!; for (let i = 0; i < nNet; i++) g[i] = g[i]! + w * gk[i]!; }
+      g.set(coefGrad, nNet);
+    }
+    return perPart ? { total, parts, partGrads: grads } : { total, parts };
+  };
+  const useFused = cfg.evaluator === 'fused' && order <= 2;
+  const evaluate = useFused ? fusedEvaluate : engineEvaluate;
+  return { theta, weights, coefValues, residualAt, evaluate, engineEvaluate, fusedEvaluate, scale, nNet };
+}
+
+export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: HistoryRow) => void): TrainResult {
+  const t0 = performance.now();
+  const seconds = (): number => (performance.now() - t0) / 1000;
+  const { theta, weights, coefValues, residualAt, evaluate } = pinnObjective(problem, cfg);
+
+  const history: HistoryRow[] = [];
+  const log = (phase: 'adam' | 'lbfgs', step: number, e: Evaluation, th: Float64Array): void => {
+    const cv = coefValues(th);
+    const row: HistoryRow = { phase, step, seconds: seconds(), loss: e.total, parts: e.parts, weights: { ...weights },
+      coefs: Object.fromEntries(problem.coefs.map((c, i) => [c.term, cv[i]!])) };
+    history.push(row);
+    onLog?.(row);
+  };
+
+  const g = new Float64Array(theta.length);
+  const adam = new Adam(theta.length, cfg.adamLr);
+  let adamDone = 0;
+  for (let step = 0; step < cfg.adamSteps && seconds() < cfg.timeLimit; step++) {
+    const adapt = cfg.weighting !== 'fixed' && step % cfg.annealEvery === 0;
+    const e = evaluate(theta, g, adapt && cfg.weighting === 'annealing');
+    if (adapt) updateWeights(cfg, weights, e);
+    if (step % cfg.logEvery === 0) log('adam', step, e, theta);
+    adam.step(theta, g);
+    adamDone = step + 1;
+  }
+  let lb = { iterations: 0, reason: 'skipped' };
+  if (cfg.lbfgsSteps > 0 && seconds() < cfg.timeLimit) {
+    const r = lbfgs((th, gg) => evaluate(th, gg, false).total, theta, {
+      maxIter: cfg.lbfgsSteps, history: 50, gradTol: 1e-8, fTol: 1e-10,
+      onIter: (it) => {
+        if (it % cfg.logEvery === 0) log('lbfgs', it, evaluate(theta, null, false), theta);
+        return seconds() < cfg.timeLimit;
+      },
+    });
+    lb = { iterations: r.iterations, reason: r.reason };
+  }
+  const final = evaluate(theta, null, false);
+  log(cfg.lbfgsSteps > 0 ? 'lbfgs' : 'adam', lb.iterations, final, theta);
+
+  // Prediction and residual on the reference grid.
+  const ref = problem.reference, nx = ref.x.length, nt = ref.t.length;
+  const gx = new Float64Array(nx * nt), gt = new Float64Array(nx * nt);
+  for (let i = 0; i < nt; i++) for (let j = 0; j < nx; j++) { gx[i * nx + j] = ref.x[j]!; gt[i * nx + j] = ref.t[i]!; }
+  const { prediction, residual } = scopedSync(() => noGrad(() => {
+    const net = mlpTensors(cfg.widths, theta);
+    const cv = coefValues(theta);
+    const r = residualAt(net, cv.map((v) => tensor([v], [1])), tensor(gx, [gx.length, 1]), tensor(gt, [gt.length, 1]));
+    return { prediction: Float64Array.from(r.u.data), residual: Float64Array.from(r.r.data) };
+  }));
+  let num = 0, den = 0;
+  for (let c = 0; c < prediction.length; c++) { num += (prediction[c]! - ref.u[c]!) ** 2; den += ref.u[c]! ** 2; }
+  const cv = coefValues(theta);
+  const coefs = Object.fromEntries(problem.coefs.map((c, i) => [c.term, cv[i]!]));
+  const coefErrors: Record<string, number> = {};
+  problem.coefs.forEach((c, i) => { if (c.trainable && problem.truth[c.term] !== undefined) coefErrors[c.term] = Math.abs(cv[i]! / problem.truth[c.term]! - 1); });
+  return { relL2: Math.sqrt(num / den), coefs, coefErrors, history, adamSteps: adamDone, lbfgsIterations: lb.iterations,
+    lbfgsReason: lb.reason, seconds: seconds(), prediction, residual, params: theta };
+}
+
+/** Annealing: lambda_k <- (1 - a) lambda_k + a max|grad L_r| / mean|grad L_k| (Wang, Teng &
+ * Perdikaris, SIAM J. Sci. Comput. 43 (2021), eq. 40-41). Dual: lambda_k <- lambda_k + eta L_k, gradient
+ * ascent on the multipliers of the constraints L_k = 0 (TgNN-LD: Rong, Zhang & Wang, 2022). */
+function updateWeights(cfg: TrainConfig, weights: Record<string, number>, e: Evaluation): void {
+  if (cfg.weighting === 'annealing') {
+    const gr = e.partGrads!['residual']!;
+    let maxR = 0;
+    for (const v of gr) maxR = Math.max(maxR, Math.abs(v));
+    for (const k of Object.keys(weights)) {
+      if (k === 'residual' || k.startsWith('constraint')) continue;
+      const gk = e.partGrads![k]!;
+      let mean = 0;
+      for (const v of gk) mean += Math.abs(v);
+      mean /= gk.length;
+      if (mean > 0) weights[k] = (1 - cfg.annealAlpha) * weights[k]! + cfg.annealAlpha * (maxR / mean);
+    }
+  } else if (cfg.weighting === 'dual') {
+    for (const k of Object.keys(weights)) if (k !== 'residual') weights[k] = weights[k]! + cfg.dualLr * e.parts[k]!;
+  }
+}
