@@ -6,16 +6,21 @@ import { exp4, sigmoid4, tanh4, gelu4, geluGrad4, siluGrad4, lane0 } from './sim
 // gets its own loop with the op's instructions inlined (a switch inside the loop would cost as much
 // as a cheap op itself). Calls go through a null instance (changetype<F>(0)): the methods use no state.
 
-/** Applies a scalar Mathf function to each lane (no vector form: log, sin, cos, pow). */
+/** Applies a scalar Mathf function (0 log, 1 sin, 2 cos) to each lane: no vector form for these. */
 // @ts-ignore: decorator
-@inline function lanes(x: v128, fn: (v: f32) => f32): v128 {
-  return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(fn(f32x4.extract_lane(x, 0))),
-    1, fn(f32x4.extract_lane(x, 1))), 2, fn(f32x4.extract_lane(x, 2))), 3, fn(f32x4.extract_lane(x, 3)));
+@inline function lanes(x: v128, fn: i32): v128 {
+  let r = x;
+  for (let l: u8 = 0; l < 4; l++) {
+    const v = f32x4.extract_lane(x, 0);
+    r = f32x4.replace_lane(v128.shuffle<f32>(r, r, 1, 2, 3, 0), 3, fn == 0 ? Mathf.log(v) : fn == 1 ? Mathf.sin(v) : Mathf.cos(v));
+    x = v128.shuffle<f32>(x, x, 1, 2, 3, 0);
+  }
+  return r;
 }
 
 @final class Neg { @inline f(x: v128): v128 { return f32x4.neg(x); } }
 @final class Exp { @inline f(x: v128): v128 { return exp4(x); } }
-@final class Log { @inline f(x: v128): v128 { return lanes(x, (v: f32): f32 => Mathf.log(v)); } }
+@final class Log { @inline f(x: v128): v128 { return lanes(x, 0); } }
 @final class Sqrt { @inline f(x: v128): v128 { return f32x4.sqrt(x); } }
 @final class Rsqrt { @inline f(x: v128): v128 { return f32x4.div(f32x4.splat(1), f32x4.sqrt(x)); } }
 @final class Tanh { @inline f(x: v128): v128 { return tanh4(x); } }
@@ -26,8 +31,8 @@ import { exp4, sigmoid4, tanh4, gelu4, geluGrad4, siluGrad4, lane0 } from './sim
 @final class Abs { @inline f(x: v128): v128 { return f32x4.abs(x); } }
 @final class Square { @inline f(x: v128): v128 { return f32x4.mul(x, x); } }
 @final class Recip { @inline f(x: v128): v128 { return f32x4.div(f32x4.splat(1), x); } }
-@final class Sin { @inline f(x: v128): v128 { return lanes(x, (v: f32): f32 => Mathf.sin(v)); } }
-@final class Cos { @inline f(x: v128): v128 { return lanes(x, (v: f32): f32 => Mathf.cos(v)); } }
+@final class Sin { @inline f(x: v128): v128 { return lanes(x, 1); } }
+@final class Cos { @inline f(x: v128): v128 { return lanes(x, 2); } }
 @final class Step { @inline f(x: v128): v128 { return v128.and(f32x4.splat(1), f32x4.gt(x, f32x4.splat(0))); } }
 
 // @ts-ignore: decorator
