@@ -2,13 +2,22 @@
 import { createRequire, register } from 'node:module';
 import { dirname, join } from 'node:path';
 
+export interface Timing {
+  /** Best wall time of one run, seconds. */
+  best: number;
+  /** Mean process CPU time of one run, seconds: robust to time slicing when other processes share
+   * the cores (not to cache pollution); equals wall time on an idle machine for one thread. */
+  cpu: number;
+}
+
 /**
- * Best wall time of `fn` in seconds: one warm-up call, then repeats until `budget` seconds or
- * `maxReps` runs (at least `minReps`). The best run is the one least disturbed by other processes.
+ * Times `fn`: one warm-up call, then repeats until `budget` seconds or `maxReps` runs (at least
+ * `minReps`). The best wall time is the run least disturbed by other processes.
  */
-export function bestTime(fn: () => void, budget: number, minReps = 3, maxReps = 20): number {
+export function timeRuns(fn: () => void, budget: number, minReps = 3, maxReps = 20): Timing {
   fn();
   let best = Infinity, spent = 0, reps = 0;
+  const c0 = process.cpuUsage();
   while (reps < minReps || (spent < budget && reps < maxReps)) {
     const t0 = performance.now();
     fn();
@@ -17,7 +26,8 @@ export function bestTime(fn: () => void, budget: number, minReps = 3, maxReps = 
     spent += dt;
     reps++;
   }
-  return best;
+  const c = process.cpuUsage(c0);
+  return { best, cpu: (c.user + c.system) / 1e6 / reps };
 }
 
 /** Median of a list of seconds. */

@@ -7,7 +7,7 @@ import { createBackend } from './index.js';
 import { loadCblas } from './cblas.js';
 import { relaxedSimd } from './wasm-module.js';
 import { estimatePeak } from './peak.js';
-import { bestTime, fillUniform, loadTfjsWasm } from './bench-util.js';
+import { timeRuns, fillUniform, loadTfjsWasm, type Timing } from './bench-util.js';
 import { benchMlp, type MlpRow } from './bench-mlp.js';
 
 export interface GemmRow {
@@ -16,6 +16,9 @@ export interface GemmRow {
   threads: number;
   /** GFLOP/s (2 n^3 / best time / 1e9); null when not measured, with the reason. */
   gflops: number | null;
+  /** GFLOP/s per second of process CPU time (threads = 1 only): what the kernel does while it runs,
+   * when other processes share the cores. */
+  cpu_gflops?: number;
   /** With threads > 1: 'split' = one GEMM split over the threads; 'ranks' = one GEMM per thread at once
    * (the data-parallel layout: one single-threaded backend per rank), summed. */
   mode?: 'split' | 'ranks';
@@ -39,16 +42,19 @@ async function ranksThroughput(ranks: number, n: number, seconds: number): Promi
   return res.reduce((s, r) => s + r.flops / r.seconds, 0) / 1e9;
 }
 
-/** GFLOP/s of C = A B (n x n) through a backend, its operands in the backend's memory. */
-function gemmOn(be: Backend, n: number, budget: number): number {
+const rate = (n: number, t: Timing, threads = 1): Pick<GemmRow, 'gflops' | 'cpu_gflops'> =>
+  threads === 1 ? { gflops: (2 * n ** 3) / t.best / 1e9, cpu_gflops: (2 * n ** 3) / t.cpu / 1e9 } : { gflops: (2 * n ** 3) / t.best / 1e9 };
+
+/** Timing of C = A B (n x n) through a backend, its operands in the backend's memory. */
+function gemmOn(be: Backend, n: number, budget: number): Timing {
   const a = be.alloc(n * n), b = be.alloc(n * n), c = be.alloc(n * n);
   fillUniform(a, 1);
   fillUniform(b, 2);
   const args = { transA: false, transB: false, m: n, n, k: n, alpha: 1, beta: 0, a, b, c, lda: n, ldb: n, ldc: n,
     strideA: 0, strideB: 0, strideC: 0, batch: 1 };
-  const t = bestTime(() => be.gemm(args), budget);
+  const t = timeRuns(() => be.gemm(args), budget);
   be.free(a); be.free(b); be.free(c);
-  return (2 * n ** 3) / t / 1e9;
+  return t;
 }
 
 function closeBackend(be: Backend): void {
@@ -61,7 +67,8 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   const add = (r: GemmRow): void => {
     rows.push(r);
     say(`  gemm ${r.backend.padEnd(9)} n=${String(r.n).padEnd(5)} threads=${r.threads}${r.mode ? ` (${r.mode})` : ''}  ` +
-      (r.gflops === null ? `- (${r.reason})` : `${fmt(r.gflops)} GFLOP/s`));
+      (r.gflops === null ? `- (${r.reason})` : `${fmt(r.gflops)} GFLOP/s` +
+        (r.cpu_gflops !== undefined ? `  (${fmt(r.cpu_gflops)} per CPU-second)` : '')));
   };
   const threadCounts = cores >= 2 ? [1, 2] : [1];
 
@@ -73,13 +80,14 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
       add({ backend: 'js', n, threads: 1, gflops: null, reason: 'skipped: one run would take over 3 s' });
       continue;
     }
-    jsRate = gemmOn(js, n, 0);
-    add({ backend: 'js', n, threads: 1, gflops: jsRate });
+    const r = rate(n, gemmOn(js, n, 0));
+    jsRate = r.gflops!;
+    add({ backend: 'js', n, threads: 1, ...r });
   }
 
   for (const threads of threadCounts) {
     const be = await createBackend('wasm', { threads });
-    for (const n of sizes) add({ backend: 'wasm', n, threads, gflops: gemmOn(be, n, budget), ...(threads > 1 ? { mode: 'split' as const } : {}) });
+    for (const n of sizes) add({ backend: 'wasm', n, threads, ...rate(n, gemmOn(be, n, budget), threads), ...(threads > 1 ? { mode: 'split' as const } : {}) });
     closeBackend(be);
   }
   if (cores >= 2) {
@@ -95,13 +103,13 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
       if (threads > 1 && cb.cblas.setThreads === undefined) continue;
       cb.cblas.setThreads?.(threads);
       for (const n of sizes) {
-        add({ backend: 'blas', n, threads, gflops: gemmOn(blas, n, budget), ...(threads > 1 ? { mode: 'split' as const } : {}) });
+        add({ backend: 'blas', n, threads, ...rate(n, gemmOn(blas, n, budget), threads), ...(threads > 1 ? { mode: 'split' as const } : {}) });
         // The reference: the same library on plain Float32Arrays, no furnace code in between.
         const a = new Float32Array(n * n), b = new Float32Array(n * n), c = new Float32Array(n * n);
         fillUniform(a, 1);
         fillUniform(b, 2);
-        const t = bestTime(() => cb.cblas.sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n), budget);
-        add({ backend: 'cblas', n, threads, gflops: (2 * n ** 3) / t / 1e9, ...(threads > 1 ? { mode: 'split' as const } : {}) });
+        const t = timeRuns(() => cb.cblas.sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n), budget);
+        add({ backend: 'cblas', n, threads, ...rate(n, t, threads), ...(threads > 1 ? { mode: 'split' as const } : {}) });
       }
     }
     cb.cblas.setThreads?.(1);
@@ -112,9 +120,9 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
     if (!tf.ok) { add({ backend: 'tfjs-wasm', n, threads: 1, gflops: null, reason: tf.reason }); continue; }
     const t = tf.tf;
     const a = t.randomUniform([n, n], -1, 1), b = t.randomUniform([n, n], -1, 1);
-    const sec = bestTime(() => { const c = t.matMul(a, b); c.dataSync(); c.dispose(); }, budget);
+    const sec = timeRuns(() => { const c = t.matMul(a, b); c.dataSync(); c.dispose(); }, budget);
     a.dispose(); b.dispose();
-    add({ backend: 'tfjs-wasm', n, threads: 1, gflops: (2 * n ** 3) / sec / 1e9 });
+    add({ backend: 'tfjs-wasm', n, threads: 1, ...rate(n, sec) });
   }
   return rows;
 }
