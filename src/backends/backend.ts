@@ -46,6 +46,11 @@ export interface Backend {
   readonly name: BackendName;
   /** Allocates n float32 values, zero-filled, addressable by this backend's kernels. */
   alloc(n: number): Float32Array;
+  /**
+   * Optional: like alloc but the contents are unspecified (no zero-fill), for outputs that a kernel
+   * overwrites completely. Reused blocks then cost nothing to hand out. Use `be.allocEmpty?.(n) ?? be.alloc(n)`.
+   */
+  allocEmpty?(n: number): Float32Array;
   /** Returns memory from alloc; the array must not be used afterwards. Freeing is optional. */
   free(a: Float32Array): void;
 

@@ -69,6 +69,10 @@ export class WasmBackend implements Backend {
     return a;
   }
 
+  allocEmpty(n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, this.heap.alloc(n * 4).ptr, n);
+  }
+
   free(a: Float32Array): void {
     if (this.heap.owns(a)) this.heap.free(a.byteOffset);
   }
