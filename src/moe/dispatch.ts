@@ -18,16 +18,25 @@ export interface DispatchPlan {
   dropped: number;
 }
 
-/**
- * Assigns choices to expert slots: all first choices in token order, then second choices, ...
- * capacityFactor <= 0 means dropless (capacity = the busiest expert's load).
- * Capacity (GShard): ceil(capacityFactor * N * k / E).
- */
-export function planDispatch(r: Routing, numExperts: number, capacityFactor: number): DispatchPlan {
-  const n = r.experts.length / r.k, k = r.k, e = numExperts;
-  const load = new Int32Array(e);
+/** Choices routed to each expert (before capacity). */
+export function expertLoad(r: Routing, numExperts: number): Int32Array {
+  const load = new Int32Array(numExperts);
   for (const x of r.experts) if (x >= 0) load[x]!++;
-  const capacity = capacityFactor > 0 ? Math.max(1, Math.ceil((capacityFactor * n * k) / e)) : Math.max(1, ...load);
+  return load;
+}
+
+/**
+ * Slots per expert: GShard's ceil(capacityFactor * N * k / E) from this rank's N tokens, or with
+ * capacityFactor <= 0 (dropless) the busiest expert's load.
+ */
+export function capacityFor(capacityFactor: number, n: number, k: number, load: Int32Array): number {
+  return capacityFactor > 0 ? Math.max(1, Math.ceil((capacityFactor * n * k) / load.length)) : Math.max(1, ...load);
+}
+
+/** Assigns choices to expert slots: all first choices in token order, then second choices, ... */
+export function planDispatch(r: Routing, numExperts: number, capacity: number): DispatchPlan {
+  const n = r.experts.length / r.k, k = r.k, e = numExperts;
+  const load = expertLoad(r, e);
   const slotToken = new Int32Array(e * capacity).fill(n);
   const slotChoice = new Int32Array(e * capacity).fill(n * k);
   const fill = new Int32Array(e);

@@ -5,6 +5,8 @@ import * as ops from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
 import { noGrad } from '../tensor/engine.js';
 import { Module, normalParam } from '../nn/module.js';
+import type { ProcessGroup } from '../comm/process-group.js';
+import { reduceFromParallel } from '../parallel/ops.js';
 
 export const GATES = ['topk', 'switch', 'gshard'] as const;
 /**
@@ -21,11 +23,30 @@ export interface Routing {
   probs: Tensor;
   /** Chosen experts (N, k), row-major; -1 where a choice was dropped by random routing. */
   experts: Int32Array;
+  /** Each token's first choice (N), before random routing: the f of the balance loss. */
+  first: Int32Array;
   /** Gate weight per choice (N, k), differentiable. */
   gates: Tensor;
   k: number;
-  /** Switch balance loss E * sum_e f_e * P_e (f_e: share of first choices, P_e: mean prob). */
-  auxLoss: Tensor;
+}
+
+/**
+ * Switch balance loss (Fedus et al. 2021, eq. 4): E * sum_e f_e * P_e, f_e the fraction of tokens
+ * whose first choice is e (a constant), P_e the mean router probability of e. With data
+ * parallelism both are taken over the global batch: the per-rank sums are all-reduced over the dp
+ * group (forward sum, backward identity), so every layout optimizes the same loss.
+ */
+export async function balanceLoss(r: Routing, numExperts: number, dp?: ProcessGroup): Promise<Tensor> {
+  const n = r.first.length;
+  const counts = new Float32Array(numExperts + 1);
+  for (const e of r.first) counts[e]!++;
+  counts[numExperts] = n;
+  if (dp !== undefined && dp.size > 1) await dp.allReduce(counts);
+  const total = counts[numExperts]!;
+  const f = noGrad(() => tensor(counts.subarray(0, numExperts).map((c) => c / total), [numExperts]));
+  let probSum = r.probs.sum(0); // (E)
+  if (dp !== undefined && dp.size > 1) probSum = await reduceFromParallel(probSum, dp);
+  return probSum.mul(f).sum().mul(numExperts / total);
 }
 
 export class Router extends Module {
@@ -41,7 +62,7 @@ export class Router extends Module {
 
   /** x (N, C) -> routing; rng drives jitter and random routing while training. */
   forward(x: Tensor, rng: Rng): Routing {
-    const n = x.shape[0]!, e = this.numExperts, k = this.k;
+    const n = x.shape[0]!, k = this.k;
     let input = x;
     if (this.kind === 'switch' && this.training && this.jitter > 0) {
       const noise = tensor(Array.from({ length: x.size }, () => 1 - this.jitter + 2 * this.jitter * rng.uniform()), x.shape);
@@ -58,13 +79,8 @@ export class Router extends Module {
       }
       gates = gates.mul(tensor(keep, [n, k]));
     }
-    // f_e: fraction of tokens whose first choice is e (a constant); P_e: mean router probability.
-    const f = noGrad(() => {
-      const counts = new Float32Array(e);
-      for (let i = 0; i < n; i++) counts[indices[i * k]!]! += 1 / n;
-      return tensor(counts, [e]);
-    });
-    const auxLoss = probs.mean(0).mul(f).sum().mul(e);
-    return { probs, experts, gates, k, auxLoss };
+    const first = new Int32Array(n);
+    for (let i = 0; i < n; i++) first[i] = indices[i * k]!;
+    return { probs, experts, first, gates, k };
   }
 }

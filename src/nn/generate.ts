@@ -1,7 +1,7 @@
 // Autoregressive sampling with a key/value cache: each new token attends to cached keys and
 // values instead of recomputing the whole prefix.
 import { Tensor, tensor } from '../tensor/tensor.js';
-import { backend, noGrad, scopedSync, keep } from '../tensor/engine.js';
+import { backend, scoped, noGradAsync, keep } from '../tensor/engine.js';
 import { Rng } from '../tensor/random.js';
 import type { GPT } from './gpt.js';
 import { MoELayer } from '../moe/layer.js';
@@ -30,21 +30,22 @@ class KVCache {
 }
 
 /** Logits (V) for `token` at position cache.length, appending its keys and values to the cache. */
-function stepToken(model: GPT, cache: KVCache, token: number, rng: Rng): Float32Array {
+async function stepToken(model: GPT, cache: KVCache, token: number, rng: Rng): Promise<Float32Array> {
   const cfg = model.cfg, c = cfg.d_model, h = cfg.n_heads, d = c / h, pos = cache.length;
   let x = model.tokEmb.forward(Int32Array.of(token)).add(model.posEmb.forward(Int32Array.of(pos))); // (1, C)
-  model.blocks.forEach((blk, l) => {
-    const qkv = blk.attn.qkv.forward(blk.ln1.forward(x)); // (1, 3C) laid out (3, H, D)
+  for (let l = 0; l < model.blocks.length; l++) {
+    const blk = model.blocks[l]!;
+    const qkv = blk.attn.qkv.forward(blk.ln1.forward(x)); // (1, 3C) laid out (H, 3, D)
     const kc = cache.k[l]!.data, vc = cache.v[l]!.data;
     for (let hh = 0; hh < h; hh++) {
-      kc.set(qkv.data.subarray(c + hh * d, c + (hh + 1) * d), (hh * cache.maxLen + pos) * d);
-      vc.set(qkv.data.subarray(2 * c + hh * d, 2 * c + (hh + 1) * d), (hh * cache.maxLen + pos) * d);
+      kc.set(qkv.data.subarray((3 * hh + 1) * d, (3 * hh + 2) * d), (hh * cache.maxLen + pos) * d);
+      vc.set(qkv.data.subarray((3 * hh + 2) * d, (3 * hh + 3) * d), (hh * cache.maxLen + pos) * d);
     }
     const n = pos + 1;
     const scores = tensor(new Float32Array(h * n), [h, 1, n]);
     // scores_h (1, n) = q_h (1, D) @ K_h[0:n]^T, one batched GEMM over heads.
     backend().gemm({ transA: false, transB: true, m: 1, n, k: d, alpha: 1 / Math.sqrt(d), beta: 0,
-      a: qkv.data, lda: d, strideA: d, b: kc, ldb: d, strideB: cache.maxLen * d,
+      a: qkv.data, lda: d, strideA: 3 * d, b: kc, ldb: d, strideB: cache.maxLen * d,
       c: scores.data, ldc: n, strideC: n, batch: h });
     const att = scores.softmax();
     const y = tensor(new Float32Array(c), [h, 1, d]);
@@ -54,8 +55,8 @@ function stepToken(model: GPT, cache: KVCache, token: number, rng: Rng): Float32
       c: y.data, ldc: d, strideC: d, batch: h });
     x = x.add(blk.attn.proj.forward(y.reshape([1, c])));
     const hn = blk.ln2.forward(x);
-    x = x.add(blk.ffn instanceof MoELayer ? blk.ffn.forward(hn, rng).y : blk.ffn.forward(hn));
-  });
+    x = x.add(blk.ffn instanceof MoELayer ? (await blk.ffn.forward(hn, rng)).y : await blk.ffn.forward(hn));
+  }
   cache.length++;
   const logits = model.lnF.forward(x).matmul(model.tokEmb.weight, false, true); // (1, V)
   return Float32Array.from(logits.data);
@@ -80,27 +81,27 @@ export function sampleToken(logits: Float32Array, opts: SampleOptions, rng: Rng)
  * Continues `prompt` by opts.tokens tokens. When the context fills seq_len, the cache is rebuilt
  * from the last half of the context (learned positions end at seq_len).
  */
-export function generate(model: GPT, prompt: Int32Array, opts: SampleOptions): Int32Array {
+export async function generate(model: GPT, prompt: Int32Array, opts: SampleOptions): Promise<Int32Array> {
   const cfg = model.cfg;
   const rng = new Rng(opts.seed);
   const wasTraining = model.training;
   model.eval();
   const out: number[] = Array.from(prompt);
   let cache = new KVCache(cfg.n_layers, cfg.n_heads, cfg.seq_len, cfg.d_model / cfg.n_heads);
-  const feed = (tok: number) => scopedSync(() => noGrad(() => stepToken(model, cache, tok, rng)));
+  const feed = (tok: number) => scoped(() => noGradAsync(() => stepToken(model, cache, tok, rng)));
   let context = out.length > cfg.seq_len ? out.slice(-Math.floor(cfg.seq_len / 2)) : out.slice();
   if (context.length === 0) context = [0];
   let logits: Float32Array = new Float32Array(0);
-  for (const tok of context) logits = feed(tok);
+  for (const tok of context) logits = await feed(tok);
   for (let i = 0; i < opts.tokens; i++) {
     const next = sampleToken(logits, opts, rng);
     out.push(next);
     if (cache.length >= cfg.seq_len) {
       cache.dispose();
       cache = new KVCache(cfg.n_layers, cfg.n_heads, cfg.seq_len, cfg.d_model / cfg.n_heads);
-      for (const tok of out.slice(-Math.floor(cfg.seq_len / 2))) logits = feed(tok);
+      for (const tok of out.slice(-Math.floor(cfg.seq_len / 2))) logits = await feed(tok);
     } else {
-      logits = feed(next);
+      logits = await feed(next);
     }
   }
   cache.dispose();
@@ -109,11 +110,11 @@ export function generate(model: GPT, prompt: Int32Array, opts: SampleOptions): I
 }
 
 /** Logits of the last position by a full forward pass (no cache): the reference for the cache. */
-export function lastLogits(model: GPT, ids: Int32Array): Float32Array {
-  return scopedSync(() => noGrad(() => {
+export async function lastLogits(model: GPT, ids: Int32Array): Promise<Float32Array> {
+  return scoped(() => noGradAsync(async () => {
     const wasTraining = model.training;
     model.eval();
-    const logits = model.forward(ids, 1, ids.length, new Rng(0)).logits;
+    const logits = (await model.forward(ids, 1, ids.length, new Rng(0))).logits;
     model.train(wasTraining);
     const v = model.cfg.vocab_size;
     return Float32Array.from(logits.data.subarray((ids.length - 1) * v));

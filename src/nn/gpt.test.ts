@@ -12,21 +12,21 @@ import type { ModelConfig } from './gpt.js';
 import { gradcheckParams } from '../autograd/gradcheck.js';
 
 for (const [name, over] of [['dense', { n_experts: 0 }], ['MoE', {}], ['MoE every other layer', { moe_every: 2 }]] as const) {
-  test(`KV-cache generation matches full forward passes (${name})`, () => {
+  test(`KV-cache generation matches full forward passes (${name})`, async () => {
     const model = new GPT(microConfig(over), 3);
     const prompt = Int32Array.from([1, 5, 7]);
-    const ids = generate(model, prompt, { tokens: 6, temperature: 0, topK: 0, seed: 0 });
+    const ids = await generate(model, prompt, { tokens: 6, temperature: 0, topK: 0, seed: 0 });
     // Greedy decoding: every generated token is the argmax of a full forward pass on its prefix.
     for (let i = prompt.length; i < ids.length; i++) {
-      const logits = lastLogits(model, ids.subarray(0, i));
+      const logits = await lastLogits(model, ids.subarray(0, i));
       assert.equal(ids[i], logits.indexOf(Math.max(...logits)), `token ${i}`);
     }
   });
 }
 
-test('generation continues past seq_len by rebuilding the cache', () => {
+test('generation continues past seq_len by rebuilding the cache', async () => {
   const model = new GPT(microConfig({ seq_len: 8 }), 3);
-  const ids = generate(model, Int32Array.from([1]), { tokens: 20, temperature: 1, topK: 5, seed: 1 });
+  const ids = await generate(model, Int32Array.from([1]), { tokens: 20, temperature: 1, topK: 5, seed: 1 });
   assert.equal(ids.length, 21);
   for (const t of ids) assert.ok(t >= 0 && t < 32);
 });
@@ -41,15 +41,15 @@ async function trainSteps(cfg: ModelConfig, steps: number, seed: number): Promis
   const b = 4, t = cfg.seq_len;
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
-    losses.push(await scoped(() => {
+    losses.push(await scoped(async () => {
       const x = new Int32Array(b * t), y = new Int32Array(b * t);
       for (let i = 0; i < b; i++) {
         const o = rng.int(text.length - t - 1);
         x.set(text.subarray(o, o + t), i * t);
         y.set(text.subarray(o + 1, o + t + 1), i * t);
       }
-      const { loss, ce } = model.loss(x, y, b, t, rng);
-      loss.backward();
+      const { loss, ce } = await model.loss(x, y, b, t, rng);
+      await loss.backwardAsync();
       clipGradNorm(model.parameters(), 1);
       opt.update(1e-2);
       opt.zeroGrad();
@@ -76,12 +76,12 @@ test('training is deterministic from a seed (switch and gshard gates too)', asyn
   }
 });
 
-test('whole-model parameter gradients match finite differences (dense and MoE layers)', () => {
+test('whole-model parameter gradients match finite differences (dense and MoE layers)', async () => {
   const model = new GPT(microConfig({ moe_every: 2, n_layers: 2 }), 9);
   const rng = new Rng(0);
   const ids = Int32Array.from({ length: 16 }, (_, i) => (i * 5) % 32);
   const tg = Int32Array.from({ length: 16 }, (_, i) => (i * 3 + 1) % 32);
   model.eval(); // deterministic routing: no capacity drops
-  const res = gradcheckParams(() => model.loss(ids, tg, 2, 8, rng).loss, model.parameters(), 1e-2, 3);
+  const res = await gradcheckParams(async () => (await model.loss(ids, tg, 2, 8, rng)).loss, model.parameters(), 1e-2, 3);
   assert.ok(res.maxRelError < 5e-2, JSON.stringify(res));
 });

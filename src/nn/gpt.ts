@@ -9,6 +9,7 @@ import { Embedding, MLP, RMSNorm } from './layers.js';
 import { CausalSelfAttention } from './attention.js';
 import { MoELayer } from '../moe/layer.js';
 import type { GateKind } from '../moe/router.js';
+import type { ParallelContext } from '../parallel/context.js';
 
 export interface ModelConfig {
   vocab_size: number;
@@ -38,16 +39,16 @@ export class Block extends Module {
   readonly attn: CausalSelfAttention;
   readonly ln2: RMSNorm;
   readonly ffn: MLP | MoELayer;
-  constructor(cfg: ModelConfig, moe: boolean, rng: Rng) {
+  constructor(cfg: ModelConfig, moe: boolean, rng: Rng, ctx?: ParallelContext) {
     super();
     const projStd = 0.02 / Math.sqrt(2 * cfg.n_layers); // GPT-2: scaled residual projections
     this.ln1 = this.child('ln1', new RMSNorm(cfg.d_model));
-    this.attn = this.child('attn', new CausalSelfAttention(cfg.d_model, cfg.n_heads, rng, projStd));
+    this.attn = this.child('attn', new CausalSelfAttention(cfg.d_model, cfg.n_heads, rng, projStd, ctx));
     this.ln2 = this.child('ln2', new RMSNorm(cfg.d_model));
     this.ffn = moe
       ? this.child('moe', new MoELayer({ dim: cfg.d_model, hidden: cfg.expert_d_ff, numExperts: cfg.n_experts,
-        topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor }, rng, projStd))
-      : this.child('mlp', new MLP(cfg.d_model, cfg.d_ff, rng, projStd));
+        topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor }, rng, projStd, ctx))
+      : this.child('mlp', new MLP(cfg.d_model, cfg.d_ff, rng, projStd, ctx));
   }
 }
 
@@ -67,18 +68,22 @@ export class GPT extends Module {
   readonly blocks: Block[];
   readonly lnF: RMSNorm;
 
-  constructor(readonly cfg: ModelConfig, seed: number) {
+  /**
+   * The same seed gives the same global weights in every parallel layout: each rank draws the
+   * full initial values and keeps its block (ctx: this rank's groups; absent for one rank).
+   */
+  constructor(readonly cfg: ModelConfig, seed: number, readonly ctx?: ParallelContext) {
     super();
     const rng = new Rng(seed);
     this.tokEmb = this.child('tok_emb', new Embedding(cfg.vocab_size, cfg.d_model, rng));
     this.posEmb = this.child('pos_emb', new Embedding(cfg.seq_len, cfg.d_model, rng, 0.01));
     this.blocks = [];
-    for (let i = 0; i < cfg.n_layers; i++) this.blocks.push(this.child(`blocks.${i}`, new Block(cfg, isMoeLayer(cfg, i), rng)));
+    for (let i = 0; i < cfg.n_layers; i++) this.blocks.push(this.child(`blocks.${i}`, new Block(cfg, isMoeLayer(cfg, i), rng, ctx)));
     this.lnF = this.child('ln_f', new RMSNorm(cfg.d_model));
   }
 
   /** ids (B*T) token ids of B sequences of length T -> logits (B*T, V). */
-  forward(ids: Int32Array, b: number, t: number, rng: Rng): ForwardResult {
+  async forward(ids: Int32Array, b: number, t: number, rng: Rng): Promise<ForwardResult> {
     if (ids.length !== b * t) throw new Error(`forward: ${ids.length} ids for batch ${b} x ${t}`);
     if (t > this.cfg.seq_len) throw new Error(`sequence length ${t} exceeds seq_len ${this.cfg.seq_len}`);
     const pos = new Int32Array(b * t);
@@ -88,27 +93,34 @@ export class GPT extends Module {
     const load: Int32Array[] = [];
     let dropped = 0;
     for (const blk of this.blocks) {
-      x = x.add(blk.attn.forward(blk.ln1.forward(x), b, t));
+      x = x.add(await blk.attn.forward(blk.ln1.forward(x), b, t));
       const h = blk.ln2.forward(x);
       if (blk.ffn instanceof MoELayer) {
-        const o = blk.ffn.forward(h, rng);
+        const o = await blk.ffn.forward(h, rng);
         x = x.add(o.y);
         aux = aux.add(o.auxLoss);
         load.push(o.load);
         dropped += o.dropped;
       } else {
-        x = x.add(blk.ffn.forward(h));
+        x = x.add(await blk.ffn.forward(h));
       }
     }
     const logits = this.lnF.forward(x).matmul(this.tokEmb.weight, false, true); // (B*T, V), tied
     return { logits, auxLoss: aux, load, dropped };
   }
 
-  /** Training loss: cross-entropy + aux_loss_coef * balance loss. */
-  loss(ids: Int32Array, targets: Int32Array, b: number, t: number, rng: Rng): { loss: Tensor; ce: Tensor; fwd: ForwardResult } {
-    const fwd = this.forward(ids, b, t, rng);
+  /**
+   * Training objective: cross-entropy + aux_loss_coef * balance loss. With data parallelism
+   * (dp ranks, each holding 1/dp of the batch) the cross-entropy is scaled by 1/dp, so that the
+   * sum of gradients over ranks is the gradient of the global batch's loss; the balance loss is
+   * already global (see balanceLoss).
+   */
+  async loss(ids: Int32Array, targets: Int32Array, b: number, t: number, rng: Rng): Promise<{ loss: Tensor; ce: Tensor; fwd: ForwardResult }> {
+    const fwd = await this.forward(ids, b, t, rng);
     const ce = ops.crossEntropy(fwd.logits, targets);
-    const loss = this.cfg.n_experts > 0 && this.cfg.aux_loss_coef > 0 ? ce.add(fwd.auxLoss.mul(this.cfg.aux_loss_coef)) : ce;
+    const dp = this.ctx?.dp ?? 1;
+    const scaled = dp > 1 ? ce.mul(1 / dp) : ce;
+    const loss = this.cfg.n_experts > 0 && this.cfg.aux_loss_coef > 0 ? scaled.add(fwd.auxLoss.mul(this.cfg.aux_loss_coef)) : scaled;
     return { loss, ce, fwd };
   }
 }

@@ -1,18 +1,41 @@
 // Modules own named parameters and child modules; names are dotted paths ("blocks.0.attn.qkv.weight").
-import { Tensor, zeros } from '../tensor/tensor.js';
+import { Tensor, tensor, zeros } from '../tensor/tensor.js';
 import { keep } from '../tensor/engine.js';
 import type { Rng } from '../tensor/random.js';
+import { blockShape, sliceBlock, type ShardSpec } from '../parallel/context.js';
+
+export interface ParamInfo {
+  name: string;
+  param: Tensor;
+  /** How the parameter is split over ranks; undefined = replicated. */
+  spec: ShardSpec | undefined;
+  /** Expert weights: their gradients are reduced over the expert-data-parallel group. */
+  expert: boolean;
+}
 
 export abstract class Module {
   private readonly ownParams = new Map<string, Tensor>();
+  private readonly specs = new Map<string, ShardSpec>();
+  /** Set on modules whose parameters are expert weights. */
+  protected expertParams = false;
   private readonly children = new Map<string, Module>();
   training = true;
 
-  protected param(name: string, t: Tensor): Tensor {
-    t.requiresGrad = true;
-    keep(t);
-    this.ownParams.set(name, t);
-    return t;
+  /**
+   * Registers a parameter. With a spec, `t` is the full (global) initial value and this rank keeps
+   * only its block, so every layout starts from the same global weights as one rank.
+   */
+  protected param(name: string, t: Tensor, spec?: ShardSpec): Tensor {
+    let p = t;
+    if (spec !== undefined) {
+      p = tensor(sliceBlock(t.data, t.shape, spec.dim, spec.parts, spec.index), blockShape(t.shape, spec.dim, spec.parts));
+      t.dispose();
+      this.specs.set(name, spec);
+    }
+    p.requiresGrad = true;
+    keep(p);
+    this.ownParams.set(name, p);
+    return p;
   }
 
   protected child<M extends Module>(name: string, m: M): M {
@@ -25,6 +48,14 @@ export abstract class Module {
     const out: [string, Tensor][] = [];
     for (const [n, p] of this.ownParams) out.push([prefix + n, p]);
     for (const [n, c] of this.children) out.push(...c.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  /** Every parameter with its name, split and kind. */
+  parameterInfo(prefix = ''): ParamInfo[] {
+    const out: ParamInfo[] = [];
+    for (const [n, p] of this.ownParams) out.push({ name: prefix + n, param: p, spec: this.specs.get(n), expert: this.expertParams });
+    for (const [n, c] of this.children) out.push(...c.parameterInfo(`${prefix}${n}.`));
     return out;
   }
 

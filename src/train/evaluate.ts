@@ -1,6 +1,6 @@
 // Evaluation: mean loss and bits per byte of a token stream under a model.
 import * as ops from '../tensor/ops.js';
-import { noGrad, scopedSync } from '../tensor/engine.js';
+import { noGradAsync, scoped } from '../tensor/engine.js';
 import { Rng } from '../tensor/random.js';
 import type { GPT } from '../nn/gpt.js';
 import { evalWindows } from './data.js';
@@ -17,7 +17,7 @@ export interface EvalResult {
  * Loss over consecutive windows of the stream (each token after the first predicted once, with
  * the context inside its window). maxBatches limits the work (undefined: the whole stream).
  */
-export function evaluate(model: GPT, tokens: Int32Array, batchSize: number, maxBatches?: number): EvalResult {
+export async function evaluate(model: GPT, tokens: Int32Array, batchSize: number, maxBatches?: number): Promise<EvalResult> {
   const t = model.cfg.seq_len;
   const wasTraining = model.training;
   model.eval();
@@ -27,7 +27,7 @@ export function evaluate(model: GPT, tokens: Int32Array, batchSize: number, maxB
     if (maxBatches !== undefined && batches >= maxBatches) break;
     let n = 0;
     for (const y of b.y) if (y >= 0) n++;
-    const loss = scopedSync(() => noGrad(() => ops.crossEntropy(model.forward(b.x, b.rows, t, rng).logits, b.y).item()));
+    const loss = await scoped(() => noGradAsync(async () => ops.crossEntropy((await model.forward(b.x, b.rows, t, rng)).logits, b.y).item()));
     nats += loss * n;
     count += n;
     batches++;

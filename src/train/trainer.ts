@@ -89,10 +89,10 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   for (let step = 0; step < tc.steps; step++) {
     const lr = learningRate(step, { lr: tc.lr, minLr: tc.min_lr, warmup: tc.warmup_steps, total: tc.steps });
     const ts = performance.now();
-    const r = await scoped(() => {
+    const r = await scoped(async () => {
       const batch = sampleBatch(trainTokens, b, t, rng);
-      const { loss, ce, fwd } = model.loss(batch.x, batch.y, b, t, rng);
-      loss.backward();
+      const { loss, ce, fwd } = await model.loss(batch.x, batch.y, b, t, rng);
+      await loss.backwardAsync();
       const gradNorm = clipGradNorm(params, tc.grad_clip);
       opt.update(lr);
       opt.zeroGrad();
@@ -107,7 +107,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     const last = step === tc.steps - 1;
     let valLoss: number | undefined;
     if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) {
-      valLoss = evaluate(model, valTokens, b, tc.eval_batches).loss;
+      valLoss = (await evaluate(model, valTokens, b, tc.eval_batches)).loss;
       lastVal = valLoss;
     }
     if (step % tc.log_every === 0 || last || valLoss !== undefined) {
@@ -125,7 +125,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   bar?.done();
 
   // Final: bits per byte on the whole validation text, then save.
-  const full = evaluate(model, valTokens, b);
+  const full = await evaluate(model, valTokens, b);
   const valBpb = bitsPerByte(full.nats, valBytes);
   saveModel(out, model, runCfg, tokenizer);
   const tokensPerS = tokensSeen / trainSeconds;

@@ -23,7 +23,7 @@ export const run: Command = async (argv) => {
   const tokens = tokenizer.encode(text);
   if (tokens.length < 2) throw new UsageError(`--text: ${v.text} has fewer than 2 tokens`);
   const bytes = Buffer.byteLength(text, 'utf8');
-  const r = evaluate(model, tokens, 16);
+  const r = await evaluate(model, tokens, 16);
   const bpb = bitsPerByte(r.nats, bytes);
   out.say(`${v.text}: ${bytes} bytes, ${tokens.length} tokens, loss ${r.loss.toFixed(4)} nats/token, ${bpb.toFixed(4)} bits/byte`);
   out.result({ bits_per_byte: bpb, loss: r.loss, tokens: tokens.length, bytes });

@@ -19,7 +19,7 @@ export const run: Command = async (argv) => {
   const { model, tokenizer } = loadModel(v.ckpt);
   const prompt = tokenizer.encode(v.prompt ?? '\n');
   const t0 = performance.now();
-  const ids = generate(model, prompt, { tokens, temperature, topK, seed });
+  const ids = await generate(model, prompt, { tokens, temperature, topK, seed });
   const seconds = (performance.now() - t0) / 1000;
   const text = tokenizer.decode(ids.subarray(prompt.length));
   if (out.json) out.say(text);

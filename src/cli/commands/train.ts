@@ -53,7 +53,7 @@ export const run: Command = async (argv) => {
   let sample = '';
   if (sampleTokens > 0) {
     const prompt = tokenizer.encode('\n');
-    const ids = generate(model, prompt, { tokens: sampleTokens, temperature: 0.8, topK: 40, seed: cfg.train.seed });
+    const ids = await generate(model, prompt, { tokens: sampleTokens, temperature: 0.8, topK: 40, seed: cfg.train.seed });
     sample = tokenizer.decode(ids.subarray(prompt.length));
     out.say('--- sample ---\n' + sample + '\n--------------');
   }
