@@ -1,4 +1,4 @@
-// Element-wise kernels: unary ops, broadcasting binary ops, affine, scalar power, fill.
+// Element-wise kernels: unary ops, fused bias + activation, broadcasting binary ops, affine, scalar power, fill.
 // Op codes are the indices of UNARY_OPS / BINARY_OPS in src/backends/backend.ts.
 import { exp4, sigmoid4, tanh4, gelu4, geluGrad4, siluGrad4, lane0 } from './simd-math';
 
@@ -67,6 +67,38 @@ export function unary(op: i32, x: usize, out: usize, n: i32): void {
     case 13: unaryLoop<Sin>(x, out, n); break;
     case 14: unaryLoop<Cos>(x, out, n); break;
     default: unaryLoop<Step>(x, out, n); break;
+  }
+}
+
+@final class Identity { @inline f(x: v128): v128 { return x; } }
+
+/** out[r, j] = F(x[r, j] + bias[j]): a Linear layer's bias and activation in one pass. */
+// @ts-ignore: decorator
+@inline function biasActLoop<F>(x: usize, bias: usize, rows: i32, n: i32, out: usize): void {
+  const fn = changetype<F>(0);
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * n * 4, orow = out + <usize>r * n * 4;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const o = <usize>j * 4;
+      v128.store(orow + o, fn.f(f32x4.add(v128.load(xr + o), v128.load(bias + o))));
+    }
+    for (; j < n; j++) {
+      const o = <usize>j * 4;
+      store<f32>(orow + o, lane0(fn.f(f32x4.splat(load<f32>(xr + o) + load<f32>(bias + o)))));
+    }
+  }
+}
+
+/** act: a UNARY_OPS code among tanh 5, sigmoid 6, relu 7, gelu 8, silu 9; anything else is the identity. */
+export function biasActivation(act: i32, x: usize, bias: usize, rows: i32, n: i32, out: usize): void {
+  switch (act) {
+    case 5: biasActLoop<Tanh>(x, bias, rows, n, out); break;
+    case 6: biasActLoop<Sigmoid>(x, bias, rows, n, out); break;
+    case 7: biasActLoop<Relu>(x, bias, rows, n, out); break;
+    case 8: biasActLoop<Gelu>(x, bias, rows, n, out); break;
+    case 9: biasActLoop<Silu>(x, bias, rows, n, out); break;
+    default: biasActLoop<Identity>(x, bias, rows, n, out); break;
   }
 }
 

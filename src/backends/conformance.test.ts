@@ -216,6 +216,23 @@ for (const c of await cases()) {
       }
     });
 
+    it('biasActivation (optional): act(x + bias) equals add then the activation', { skip: c.name === 'js' && 'js leaves the optional kernel out' }, async () => {
+      const b = await get();
+      assert.ok(b.biasActivation !== undefined, `${c.name} implements biasActivation`);
+      const r = rng(14);
+      for (const [rows, n] of [[5, 37], [3, 512], [1, 3]] as const) {
+        const xv = rand(r, rows * n, -4, 4), bv = rand(r, n, -1, 1);
+        for (const act of ['relu', 'gelu', 'silu', 'tanh', 'sigmoid', null] as const) {
+          const want = new Float32Array(rows * n);
+          ref.binary('add', xv, [n, 1], bv, [0, 1], want, [rows, n]);
+          if (act !== null) ref.unary(act, want, want);
+          const out = b.alloc(rows * n);
+          b.biasActivation(put(b, xv), put(b, bv), rows, n, act, out);
+          assertClose(out, want, act === 'relu' || act === null ? F32 : TRANSCENDENTAL, `biasActivation ${act} (${rows},${n})`);
+        }
+      }
+    });
+
     it('affine, powScalar, fill', async () => {
       const b = await get();
       const r = rng(6);
