@@ -1,7 +1,9 @@
 // `furnace bench comm`: collective bandwidth per backend and rank count, beside memcpy measured
 // in the same run. algbw = bytes per rank / time; busbw scales it by the bytes each rank must move
 // (all-reduce 2(p-1)/p, all-gather and all-to-all (p-1)/p), as nccl-tests report it.
+import { loadavg } from 'node:os';
 import { Output, UsageError, fmt, parse, type Command } from '../cli/util.js';
+import { usesMemcpy } from './fast-copy.js';
 import { launch } from './launch.js';
 import { findMpirun } from './mpi-group.js';
 import { BENCH_OPS, type BenchOp, type BenchRow } from './bench-ranks.js';
@@ -54,7 +56,10 @@ export const run: Command = async (argv) => {
   const skipped: string[] = [];
 
   const memcpy = memcpyBandwidth(Math.max(...sizes));
-  out.say(`memcpy (TypedArray.set, ${fmt(Math.max(...sizes) / 2 ** 20)} MB): ${fmt(memcpy / 1e9)} GB/s`);
+  const load = loadavg()[0] ?? 0;
+  const copy = usesMemcpy() ? 'libc memcpy' : 'TypedArray.set';
+  out.say(`memcpy (TypedArray.set, ${fmt(Math.max(...sizes) / 2 ** 20)} MB): ${fmt(memcpy / 1e9)} GB/s; ` +
+    `load average ${fmt(load)}; threads backend copies with ${copy}`);
   out.say(['backend', 'ranks', 'op', 'MB', 'time ms', 'algbw GB/s', 'busbw GB/s'].map((h) => h.padStart(11)).join(''));
   const results: CommBenchResult[] = [];
   for (const backend of wanted as CommBackend[]) {
@@ -75,6 +80,6 @@ export const run: Command = async (argv) => {
       }
     }
   }
-  out.result({ memcpy_Bps: memcpy, results, skipped });
+  out.result({ memcpy_Bps: memcpy, load_average: load, threads_copy: copy, results, skipped });
   return 0;
 };

@@ -1,7 +1,9 @@
 // Rank programs for the gradient-sync tests: data-parallel steps whose results the test compares
 // with a serial computation over every rank's gradients.
 import type { ProcessGroup } from './process-group.js';
-import { GradBuckets, Zero1 } from './grad-sync.js';
+import { GradBuckets, Zero1, syncGradients } from './grad-sync.js';
+import { makeProcessGroups } from './groups.js';
+import { allToAllPair } from './collective-pairs.js';
 import { gen } from './conformance.js';
 
 export const GRAD_SIZES = [7, 300, 1, 2000, 45, 129, 0, 64];
@@ -54,4 +56,43 @@ export async function zero1(world: ProcessGroup, args: { numel: number; steps: n
     await z.allGatherParams(wShard, w);
   }
   return Array.from(w);
+}
+
+/** Token t of the global batch: its value and its expert. */
+export function toyToken(t: number, experts: number): { v: number; e: number } {
+  return { v: (((t * 37) % 11) - 5) / 4, e: (t * 7 + (t >> 2)) % experts };
+}
+
+/** Parameters of the toy MoE: expert e computes y = w[e] * v; a dense bias b is added after combine. */
+export const toyW = (e: number) => 0.5 + 0.25 * e;
+export const TOY_B = 0.125;
+
+/**
+ * One step of a toy MoE on a dp x ep layout: tokens are dispatched to the rank owning their
+ * expert, transformed, combined back; loss_r = mean over local tokens of (y + b - 1)^2 / 2.
+ * Returns the synced gradients of this rank's experts and of the dense bias.
+ */
+export async function toyMoeGrads(world: ProcessGroup, args: { dp: number; ep: number; experts: number; n: number }) {
+  const L = await makeProcessGroups(world, { dp: args.dp, tp: 1, ep: args.ep });
+  const per = args.experts / L.ep.size;
+  const first = L.ep.rank * per;
+  const owner = (e: number) => Math.floor(e / per);
+  const local = Array.from({ length: args.n }, (_, i) => toyToken(L.coords.dpIndex * args.n + i, args.experts));
+  const order = [...local.keys()].sort((a, b) => owner(local[a]?.e ?? 0) - owner(local[b]?.e ?? 0) || a - b);
+  const sc = Array.from({ length: L.ep.size }, (_, j) => local.filter((t) => owner(t.e) === j).length);
+  const rcBuf = new Float32Array(L.ep.size);
+  await L.ep.allToAll(Float32Array.from(sc), rcBuf, new Array<number>(L.ep.size).fill(1), new Array<number>(L.ep.size).fill(1));
+  const rc = Array.from(rcBuf);
+  const dispatch = allToAllPair(sc, rc);
+  const combine = allToAllPair(rc, sc);
+  const v = await dispatch.forward(L.ep, Float32Array.from(order, (i) => local[i]?.v ?? 0));
+  const e = await dispatch.forward(L.ep, Float32Array.from(order, (i) => local[i]?.e ?? 0));
+  const y = await combine.forward(L.ep, v.map((x, k) => toyW(e[k] ?? 0) * x));
+  const dy = y.map((x) => (x + TOY_B - 1) / args.n);
+  const db = new Float32Array([dy.reduce((s, x) => s + x, 0)]);
+  const dyAtExpert = await combine.backward(L.ep, dy.slice());
+  const dW = new Float32Array(per);
+  dyAtExpert.forEach((g, k) => { dW[(e[k] ?? 0) - first] = (dW[(e[k] ?? 0) - first] ?? 0) + g * (v[k] ?? 0); });
+  await syncGradients(L, [db], [dW]);
+  return { first, dW: Array.from(dW), db: db[0] ?? NaN };
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { launch } from './launch.js';
 import { planBuckets } from './grad-sync.js';
 import { gen } from './conformance.js';
-import { GRAD_SIZES, adam, gradOf } from './grad-sync-fixtures.js';
+import { GRAD_SIZES, TOY_B, adam, gradOf, toyToken, toyW } from './grad-sync-fixtures.js';
 
 const fixtures = new URL('./grad-sync-fixtures.js', import.meta.url);
 
@@ -50,5 +50,27 @@ for (const [ranks, numel] of [[2, 1000], [3, 1001]] as const) {
       got.forEach((x, i) => assert.ok(Math.abs(x - (w[i] ?? 0)) <= tol * Math.max(1, Math.abs(w[i] ?? 0)), `param ${i}: ${x} vs ${w[i]}`));
     }
     assert.ok(res.every((r) => r.every((x, i) => x === res[0]?.[i])), 'ranks hold identical parameters');
+  });
+}
+
+for (const [ranks, dp, ep] of [[2, 2, 1], [2, 2, 2], [4, 4, 2]] as const) {
+  test(`toy MoE on dp${dp} x ep${ep}: synced expert and dense gradients equal the one-rank gradients`, { timeout: 60_000 }, async () => {
+    const experts = 4;
+    const n = 24;
+    const res = await launch<{ first: number; dW: number[]; db: number }>(fixtures, { ranks, exportName: 'toyMoeGrads', args: { dp, ep, experts, n } });
+    // One rank, global batch of dp * n tokens, loss = mean over all tokens.
+    const dW = new Array<number>(experts).fill(0);
+    let db = 0;
+    for (let t = 0; t < dp * n; t++) {
+      const { v, e } = toyToken(t, experts);
+      const g = (toyW(e) * v + TOY_B - 1) / (dp * n);
+      dW[e] = (dW[e] ?? 0) + g * v;
+      db += g;
+    }
+    const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+    for (const r of res) {
+      close(r.db, db, 'dense bias');
+      r.dW.forEach((g, k) => close(g, dW[r.first + k] ?? NaN, `expert ${r.first + k}`));
+    }
   });
 }

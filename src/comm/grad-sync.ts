@@ -18,6 +18,8 @@ export interface BucketOptions {
   bucketBytes?: number;
   /** Divide the sum by the group size (data-parallel mean). Default true. */
   average?: boolean;
+  /** Multiply the sum by this instead (overrides average), e.g. 1 / dp for expert gradients. */
+  scale?: number;
 }
 
 /** Groups gradient indices, in the given order, into buckets of at most `bytes`. */
@@ -54,7 +56,7 @@ export class GradBuckets {
     this.bucketOf = [];
     this.buckets.forEach((b, k) => { for (const i of b) this.bucketOf[i] = k; });
     this.flat = this.buckets.map((b) => new Float32Array(b.length === 1 ? 0 : b.reduce((s, i) => s + (grads[i]?.length ?? 0), 0)));
-    this.scale = (opts.average ?? true) ? 1 / group.size : 1;
+    this.scale = opts.scale ?? ((opts.average ?? true) ? 1 / group.size : 1);
     this.reset();
   }
 
@@ -123,6 +125,19 @@ export async function allReduceGrads(group: ProcessGroup, grads: readonly Float3
   const b = new GradBuckets(group, grads, opts);
   grads.forEach((_, i) => b.ready(i));
   await b.finish();
+}
+
+/**
+ * Gradient sync of one step of a dp x ep layout. Dense (replicated) gradients: mean over dp.
+ * Expert gradients: sum over expertDp, divided by dp. Why dp and not expertDp.size: the global loss
+ * is the mean of the dp ranks' losses, and each expert already received, through the all-to-all,
+ * the gradients of the tokens of its whole ep group; summing over its replicas (expertDp) covers
+ * all dp ranks once, so the mean needs 1 / dp (DeepSpeed-MoE, arXiv 2201.05596 section 5).
+ */
+export async function syncGradients(groups: { dp: ProcessGroup; expertDp: ProcessGroup }, dense: readonly Float32Array[],
+  expert: readonly Float32Array[], opts: Omit<BucketOptions, 'average' | 'scale'> = {}): Promise<void> {
+  await allReduceGrads(groups.dp, dense, { ...opts, scale: 1 / groups.dp.size });
+  await allReduceGrads(groups.expertDp, expert, { ...opts, scale: 1 / groups.dp.size });
 }
 
 /** ZeRO-1 over a flat parameter space of `numel` elements, sharded over `group`. */

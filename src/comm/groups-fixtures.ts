@@ -2,7 +2,8 @@
 import type { ProcessGroup } from './process-group.js';
 import { makeProcessGroups } from './groups.js';
 import { HierarchicalAllToAll } from './hierarchical-all-to-all.js';
-import { gen } from './conformance.js';
+import { gen, main as conformance } from './conformance.js';
+import { TimedGroup } from './timed-group.js';
 import type { GridSizes, Topology } from './topology.js';
 
 async function members(g: ProcessGroup): Promise<number[]> {
@@ -21,7 +22,13 @@ export async function groupMembers(world: ProcessGroup, args: { sizes: GridSizes
 }
 
 /** Flat and hierarchical all-to-all on the same inputs; returns how many elements were compared. */
-export async function hierarchicalEqualsFlat(world: ProcessGroup, args: { unitOf: 'block' | 'stride'; a: number }): Promise<number> {
+export async function hierarchicalEqualsFlat(world: ProcessGroup, args: { layouts: { unitOf: 'block' | 'stride'; a: number }[] }): Promise<number> {
+  let compared = 0;
+  for (const layout of args.layouts) compared += await compareLayout(world, layout);
+  return compared;
+}
+
+async function compareLayout(world: ProcessGroup, args: { unitOf: 'block' | 'stride'; a: number }): Promise<number> {
   const { rank: r, size: p } = world;
   const unit = args.unitOf === 'block' ? Math.floor(r / args.a) : r % (p / args.a);
   const h = await HierarchicalAllToAll.create(world, unit);
@@ -40,9 +47,22 @@ export async function hierarchicalEqualsFlat(world: ProcessGroup, args: { unitOf
     await world.allToAll(send, flat, sc, rc);
     await h.allToAll(send, hier, sc, rc);
     for (let i = 0; i < total; i++) {
-      if (!Object.is(flat[i], hier[i])) throw new Error(`variable=${variable}: element ${i} is ${hier[i]}, flat gives ${flat[i]}`);
+      if (!Object.is(flat[i], hier[i])) throw new Error(`${args.unitOf} units of ${args.a}, variable=${variable}: element ${i} is ${hier[i]}, flat gives ${flat[i]}`);
     }
     compared += total;
   }
   return compared;
+}
+
+/** The conformance suite through a TimedGroup, then a dp2 x ep2 step pattern; returns call counts. */
+export async function timed(world: ProcessGroup) {
+  const suite = await conformance(new TimedGroup(world), { light: true });
+  const t = new TimedGroup(world);
+  const L = await makeProcessGroups(t, { dp: world.size, tp: 1, ep: world.size });
+  t.clock.reset();
+  const x = new Float32Array(64);
+  for (let i = 0; i < 3; i++) await L.dp.allReduce(x);
+  for (let i = 0; i < 2; i++) await L.ep.allToAll(new Float32Array(8 * world.size), new Float32Array(8 * world.size));
+  await L.world.barrier();
+  return { suite: suite.length, calls: t.clock.calls, positive: t.clock.total() > 0 };
 }

@@ -16,9 +16,10 @@ interface Observed {
   dp: number[]; tp: number[]; ep: number[]; expertDp: number[];
 }
 
-test('dp4 x tp2 with ep2 on 8 ranks: groups follow rank = dpIndex * tp + tpIndex', { timeout: 60_000 }, async () => {
+test('dp4 x tp2 with ep2 on 8 ranks: groups follow rank = dpIndex * tp + tpIndex, tp and ep inside a node of 4', { timeout: 60_000 }, async () => {
   const sizes = { dp: 4, tp: 2, ep: 2 };
-  const got = await launch<Observed>(fixtures, { ranks: 8, exportName: 'groupMembers', args: { sizes } });
+  const topology = parseTopology({ tiers: [{ name: 'node', group_size: 4 }, { name: 'supernode', group_size: 8 }] });
+  const got = await launch<Observed>(fixtures, { ranks: 8, exportName: 'groupMembers', args: { sizes, topology } });
   got.forEach((o, r) => {
     const tpIndex = r % 2;
     const dpIndex = Math.floor(r / 2);
@@ -33,6 +34,9 @@ test('dp4 x tp2 with ep2 on 8 ranks: groups follow rank = dpIndex * tp + tpIndex
     assert.deepEqual(o.ep.filter((x) => o.expertDp.includes(x)), [r]);
     assert.ok([...o.ep, ...o.expertDp].every((x) => o.dp.includes(x)));
     assert.equal(o.ep.length * o.expertDp.length, o.dp.length);
+    assert.equal(spanTier(topology, o.tp), 0);
+    assert.equal(spanTier(topology, o.ep), 0);
+    assert.deepEqual(o.spans, { tp: 'node', ep: 'node', expertDp: 'supernode', dp: 'supernode' });
   });
 });
 
@@ -43,16 +47,6 @@ test('dp2 x ep2 (the hybrid) and ep = dp leave singleton expertDp groups', { tim
     assert.deepEqual(o.dp, [0, 1]);
     assert.equal(o.expertDp.length, 1);
     assert.equal(o.tp.length, 1);
-  }
-});
-
-test('placement keeps tp and ep inside a node of 4 and reports what crosses', { timeout: 60_000 }, async () => {
-  const topology = parseTopology({ tiers: [{ name: 'node', group_size: 4 }, { name: 'supernode', group_size: 8 }] });
-  const got = await launch<Observed>(fixtures, { ranks: 8, exportName: 'groupMembers', args: { sizes: { dp: 4, tp: 2, ep: 2 }, topology } });
-  for (const o of got) {
-    assert.equal(spanTier(topology, o.tp), 0);
-    assert.equal(spanTier(topology, o.ep), 0);
-    assert.deepEqual(o.spans, { tp: 'node', ep: 'node', expertDp: 'supernode', dp: 'supernode' });
   }
 });
 
@@ -87,12 +81,23 @@ test('bad sizes and topologies are refused naming the field', () => {
   assert.equal(c.tiers[1]?.oversubscription, 2);
 });
 
-for (const [ranks, a, unitOf] of [[4, 2, 'block'], [4, 2, 'stride'], [6, 3, 'block'], [6, 2, 'stride']] as const) {
-  test(`hierarchical all-to-all equals flat: ${ranks} ranks, units of ${a} (${unitOf})`, { timeout: 60_000 }, async () => {
-    const got = await launch<number>(fixtures, { ranks, exportName: 'hierarchicalEqualsFlat', args: { unitOf, a } });
-    assert.ok(got.every((n) => n > 0));
-  });
+for (const [ranks, layouts] of [[4, [{ unitOf: 'block', a: 2 }, { unitOf: 'stride', a: 2 }]],
+  [6, [{ unitOf: 'block', a: 3 }, { unitOf: 'stride', a: 2 }]]] as const) {
+  test(`hierarchical all-to-all equals flat on ${ranks} ranks: ${layouts.map((l) => `units of ${l.a} (${l.unitOf})`).join(', ')}`,
+    { timeout: 60_000 }, async () => {
+      const got = await launch<number>(fixtures, { ranks, exportName: 'hierarchicalEqualsFlat', args: { layouts } });
+      assert.ok(got.every((n) => n > 0));
+    });
 }
+
+test('a TimedGroup conforms, and its sub-groups account into one clock', { timeout: 60_000 }, async () => {
+  const res = await launch<{ suite: number; calls: Record<string, number>; positive: boolean }>(fixtures, { ranks: 2, exportName: 'timed' });
+  for (const r of res) {
+    assert.ok(r.suite >= 20);
+    assert.deepEqual(r.calls, { allreduce: 3, reducescatter: 0, allgather: 0, alltoall: 2, broadcast: 0, barrier: 1, p2p: 0 });
+    assert.ok(r.positive);
+  }
+});
 
 test('on MPI too: dp2 x tp2 x ep2 groups and the hierarchical all-to-all', { skip: noMpi, timeout: 60_000 }, async () => {
   const got = await launch<Observed>(fixtures, { ranks: 4, backend: 'mpi', exportName: 'groupMembers', args: { sizes: { dp: 2, tp: 2, ep: 2 } } });
@@ -101,6 +106,6 @@ test('on MPI too: dp2 x tp2 x ep2 groups and the hierarchical all-to-all', { ski
     assert.deepEqual(o.ep, [r % 2, 2 + (r % 2)]);
     assert.deepEqual(o.expertDp, [r]);
   });
-  const n = await launch<number>(fixtures, { ranks: 4, backend: 'mpi', exportName: 'hierarchicalEqualsFlat', args: { unitOf: 'stride', a: 2 } });
+  const n = await launch<number>(fixtures, { ranks: 4, backend: 'mpi', exportName: 'hierarchicalEqualsFlat', args: { layouts: [{ unitOf: 'stride', a: 2 }] } });
   assert.ok(n.every((x) => x > 0));
 });

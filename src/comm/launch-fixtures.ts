@@ -33,3 +33,15 @@ export async function dieAbruptly(world: ProcessGroup, args: { dieRank: number }
   await world.allReduce(new Float32Array(10));
   return 0;
 }
+
+/** Rank `stuckRank` never reaches the barrier: it spins (busy) or sleeps (idle) for a minute. */
+export async function stuck(world: ProcessGroup, args: { stuckRank: number; busy: boolean }): Promise<number> {
+  if (world.rank === args.stuckRank) {
+    const until = Date.now() + 60_000;
+    if (args.busy) while (Date.now() < until) { /* a rank lost in a loop */ }
+    else await new Promise((res) => setTimeout(res, 60_000));
+    return 1;
+  }
+  await world.barrier();
+  return 0;
+}

@@ -39,6 +39,16 @@ test('threads: a rank that leaves while the others wait for it is reported', { t
   );
 });
 
+test('threads: a rank stuck in a loop cannot hang the job past timeoutS', { timeout: 30_000 }, async () => {
+  await assert.rejects(launch(fixtures, { ranks: 2, exportName: 'stuck', args: { stuckRank: 1, busy: true }, timeoutS: 2, graceS: 1 }),
+    /did not finish within 2 s/);
+});
+
+test('threads: commTimeoutS turns a collective that waits forever into an error naming the missing rank', { timeout: 30_000 }, async () => {
+  await assert.rejects(launch(fixtures, { ranks: 2, exportName: 'stuck', args: { stuckRank: 1, busy: false }, commTimeoutS: 1, graceS: 1 }),
+    (e: unknown) => e instanceof RankError && e.rank === 0 && /barrier waited 1 s for rank 1/.test(e.message));
+});
+
 test('threads: a missing export is a clear error', async () => {
   await assert.rejects(launch(fixtures, { ranks: 2, exportName: 'nope' }), /does not export a function 'nope'/);
 });

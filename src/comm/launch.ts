@@ -3,14 +3,14 @@
 // Failure contract: an error on any rank rejects with a RankError naming that rank. Threads: the
 // failing rank sets the shared abort flag, ranks blocked in collectives see it within ~20 ms and
 // stop; any rank still running after `graceS` is terminated. MPI: the failing rank prints a
-// marked line and calls MPI_Abort, which ends every process of the job.
+// line `furnace: rank R failed: ...` and calls MPI_Abort, which ends every process of the job.
 import { Worker } from 'node:worker_threads';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RankError, type CommBackend } from './process-group.js';
 import { SharedWorld } from './threads-shared.js';
 import { ThreadGroup } from './threads-group.js';
-import { ERROR_MARK, RESULT_MARK, moduleHref, type RankReport, type ThreadRankData } from './rank-main.js';
+import { RESULT_MARK, moduleHref, parseRankFailure, type RankReport, type ThreadRankData } from './rank-main.js';
 
 export interface LaunchOptions {
   ranks: number;
@@ -49,8 +49,14 @@ async function launchThreads<R>(module: string | URL, opts: LaunchOptions): Prom
     let live = n;
     const workers: Worker[] = [];
     const timers: NodeJS.Timeout[] = [];
+    const terminated = new Set<Worker>();
     const stopAll = (afterS: number) => {
-      timers.push(setTimeout(() => { for (const w of workers) void w.terminate(); }, afterS * 1000));
+      timers.push(setTimeout(() => {
+        for (const w of workers) {
+          terminated.add(w);
+          void w.terminate();
+        }
+      }, afterS * 1000));
     };
     if ((opts.timeoutS ?? 0) > 0) {
       timers.push(setTimeout(() => {
@@ -84,7 +90,11 @@ async function launchThreads<R>(module: string | URL, opts: LaunchOptions): Prom
       });
       w.on('exit', (code) => {
         shared.markExited(rank);
-        if (!reported) fail({ kind: 'error', rank, message: `exited with code ${code} before finishing`, stack: '', aborted: false });
+        // A rank the launcher terminated after another failed is not the cause.
+        if (!reported) {
+          fail({ kind: 'error', rank, message: terminated.has(w) ? 'terminated after another rank failed'
+            : `exited with code ${code} before finishing`, stack: '', aborted: terminated.has(w) });
+        }
         if (--live === 0) {
           for (const t of timers) clearTimeout(t);
           resolveAll();
@@ -127,8 +137,8 @@ async function launchMpi<R>(module: string | URL, opts: LaunchOptions): Promise<
     results[rank] = result;
   });
   lines(child.stderr, (l) => {
-    const at = l.indexOf(ERROR_MARK);
-    if (at >= 0) errors.push(JSON.parse(l.slice(at + ERROR_MARK.length)) as { rank: number; message: string });
+    const failure = parseRankFailure(l);
+    if (failure !== undefined) errors.push(failure);
     else {
       tail.push(l);
       if (tail.length > 200) tail.shift();

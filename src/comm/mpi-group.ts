@@ -8,7 +8,7 @@ import koffi from 'koffi';
 import {
   a2aCounts, check, displacements, type CommBackend, type Counts, type ProcessGroup, type ReduceOp,
 } from './process-group.js';
-import { ERROR_MARK } from './rank-main.js';
+import { rankFailureLine } from './rank-main.js';
 
 type Ptr = bigint;
 type Buf = Float32Array | Int32Array | Ptr;
@@ -88,6 +88,23 @@ function load(): Mpi {
   return mpi;
 }
 
+/** Which communication backends work here, and why not (for `furnace doctor`). */
+export function commBackends(): { name: CommBackend; available: boolean; detail: string }[] {
+  let mpiDetail: string;
+  let mpiOk = false;
+  try {
+    load();
+    mpiOk = findMpirun() !== undefined;
+    mpiDetail = mpiOk ? 'Open MPI library and mpirun found' : 'libmpi loads but mpirun is not on PATH';
+  } catch (e) {
+    mpiDetail = `${(e as Error).message}; install openmpi-bin libopenmpi-dev`;
+  }
+  return [
+    { name: 'threads', available: true, detail: 'worker_threads + SharedArrayBuffer, WASM SIMD reductions' },
+    { name: 'mpi', available: mpiOk, detail: mpiDetail },
+  ];
+}
+
 /** True when this process was started by mpirun (Open MPI sets these variables). */
 export function underMpirun(): boolean {
   return process.env['OMPI_COMM_WORLD_SIZE'] !== undefined;
@@ -101,7 +118,7 @@ export function findMpirun(): string | undefined {
 
 /**
  * For a process started by mpirun (e.g. `mpirun -np 4 furnace train --comm mpi`): runs fn on
- * MPI_COMM_WORLD and finalizes. On an error it prints one marked line naming the rank (which the
+ * MPI_COMM_WORLD and finalizes. On an error it prints `furnace: rank R failed: ...` (which the
  * launcher and users read) and calls MPI_Abort, which ends every rank of the job.
  */
 export async function runMpiRank<R>(fn: (world: ProcessGroup) => Promise<R> | R): Promise<R> {
@@ -113,7 +130,7 @@ export async function runMpiRank<R>(fn: (world: ProcessGroup) => Promise<R> | R)
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     // Writes to pipes and files are synchronous on Linux, so the line is out before the abort.
-    process.stderr.write(`${ERROR_MARK}${JSON.stringify({ rank: world.rank, message })}\n`);
+    process.stderr.write(rankFailureLine(world.rank, message) + '\n');
     MpiGroup.abort(1);
     throw e;
   }

@@ -60,7 +60,7 @@ export class CommAbortedError extends Error {
 /** The error a launcher reports: which world rank failed, and why. */
 export class RankError extends Error {
   override readonly name = 'RankError';
-  constructor(readonly rank: number, readonly detail: string, readonly stack_?: string) {
+  constructor(readonly rank: number, readonly detail: string, readonly rankStack?: string) {
     super(`rank ${rank} failed: ${detail}`);
   }
 }

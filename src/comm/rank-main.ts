@@ -8,9 +8,19 @@ import type { SharedMemory } from './wasm.js';
 /** The function a launched module exports (by default as `main`). */
 export type RankMain<A = unknown, R = unknown> = (world: ProcessGroup, args: A) => Promise<R> | R;
 
-/** Line prefixes an mpirun rank prints for its result and its failure. */
+/** Line prefix an mpirun rank prints before its JSON result. */
 export const RESULT_MARK = '\u001efurnace-result ';
-export const ERROR_MARK = '\u001efurnace-rank-error ';
+
+/** The one line a failing mpirun rank prints (for people and for the launcher). */
+export function rankFailureLine(rank: number, message: string): string {
+  return `furnace: rank ${rank} failed: ${message.replace(/\s*\n\s*/g, ' | ')}`;
+}
+
+/** Parses a rankFailureLine back into rank and message; undefined for other lines. */
+export function parseRankFailure(line: string): { rank: number; message: string } | undefined {
+  const m = /furnace: rank (\d+) failed: (.*)$/.exec(line);
+  return m === null ? undefined : { rank: Number(m[1]), message: m[2] ?? '' };
+}
 
 export type RankReport =
   | { kind: 'done'; rank: number; result: unknown }

@@ -13,10 +13,11 @@
 import {
   a2aCounts, check, displacements, type CommBackend, type Counts, type ProcessGroup, type ReduceOp,
 } from './process-group.js';
+import { copyInto } from './fast-copy.js';
 import { groupLayout, STAGE_BUFFERS, STAGE_FLOATS, type GroupLayout, type SharedWorld } from './threads-shared.js';
 
-/** All-reduces up to this many floats take the one-sync path (allReduceSmall). */
-const SMALL_ALL_REDUCE = 1 << 15;
+/** All-reduces up to this many floats take the one-sync path (allReduceSmall); <= STAGE_FLOATS. */
+const SMALL_ALL_REDUCE = Math.min(1 << 15, STAGE_FLOATS);
 
 export class ThreadGroup implements ProcessGroup {
   readonly backend: CommBackend = 'threads';
@@ -110,7 +111,7 @@ export class ThreadGroup implements ProcessGroup {
     for (let off = 0; off < x.length; off += STAGE_FLOATS) {
       const m = Math.min(STAGE_FLOATS, x.length - off);
       const h = this.nextBuffer();
-      this.floats().set(x.subarray(off, off + m), this.stage(this.rank, h) >> 2);
+      copyInto(this.floats(), this.stage(this.rank, h) >> 2, x.subarray(off, off + m));
       this.sync('allReduce');
       const [lo, hi] = this.chunk(m, this.rank);
       this.reduceChunk(h, lo, hi - lo, op);
@@ -145,7 +146,7 @@ export class ThreadGroup implements ProcessGroup {
     for (let q = 0; q < this.size; q++) {
       const [a, b] = this.chunk(m, q);
       const s = this.stage(q, h) >> 2;
-      if (b > a) x.set(f.subarray(s + a, s + b), off + a);
+      if (b > a) copyInto(x, off + a, f.subarray(s + a, s + b));
     }
   }
 
@@ -159,10 +160,10 @@ export class ThreadGroup implements ProcessGroup {
       const h = this.nextBuffer();
       const f = this.floats();
       const mine = this.stage(this.rank, h) >> 2;
-      for (let q = 0; q < this.size; q++) f.set(input.subarray(q * m + a, q * m + a + l), mine + q * l);
+      for (let q = 0; q < this.size; q++) copyInto(f, mine + q * l, input.subarray(q * m + a, q * m + a + l));
       this.sync('reduceScatter');
       this.reduceChunk(h, this.rank * l, l, op);
-      output.set(f.subarray(mine + this.rank * l, mine + (this.rank + 1) * l), a);
+      copyInto(output, a, f.subarray(mine + this.rank * l, mine + (this.rank + 1) * l));
     }
   }
 
@@ -173,11 +174,11 @@ export class ThreadGroup implements ProcessGroup {
       const l = Math.min(STAGE_FLOATS, m - a);
       const h = this.nextBuffer();
       const f = this.floats();
-      f.set(input.subarray(a, a + l), this.stage(this.rank, h) >> 2);
+      copyInto(f, this.stage(this.rank, h) >> 2, input.subarray(a, a + l));
       this.sync('allGather');
       for (let q = 0; q < this.size; q++) {
         const s = this.stage(q, h) >> 2;
-        output.set(f.subarray(s, s + l), q * m + a);
+        copyInto(output, q * m + a, f.subarray(s, s + l));
       }
     }
   }
@@ -185,10 +186,11 @@ export class ThreadGroup implements ProcessGroup {
   async allToAll(send: Float32Array, recv: Float32Array, sendCounts?: Counts, recvCounts?: Counts): Promise<void> {
     const { sc, rc } = a2aCounts(this.size, send, recv, sendCounts, recvCounts);
     const p = this.size;
-    // Everyone learns every send count: to check recvCounts and to agree on the number of rounds.
-    const rows = this.exchangeInts(sc, 'allToAll');
-    let most = 0;
-    for (let q = 0; q < p; q++) {
+    // With counts, everyone learns every send count: to check recvCounts and to agree on the
+    // number of rounds. Equal splits need no exchange (every rank passes the same length).
+    const rows = sendCounts === undefined ? [] : this.exchangeInts(sc, 'allToAll');
+    let most = sendCounts === undefined ? send.length / p : 0;
+    for (let q = 0; q < rows.length; q++) {
       const row = rows[q] ?? new Int32Array(p);
       for (let j = 0; j < p; j++) most = Math.max(most, row[j] ?? 0);
       if (row[this.rank] !== rc[q]) {
@@ -205,13 +207,13 @@ export class ThreadGroup implements ProcessGroup {
       for (let j = 0; j < p; j++) {
         const n = Math.min(piece, (sc[j] ?? 0) - a);
         const s = (sd[j] ?? 0) + a;
-        if (n > 0) f.set(send.subarray(s, s + n), mine + j * piece);
+        if (n > 0) copyInto(f, mine + j * piece, send.subarray(s, s + n));
       }
       this.sync('allToAll');
       for (let q = 0; q < p; q++) {
         const n = Math.min(piece, (rc[q] ?? 0) - a);
         const s = (this.stage(q, h) >> 2) + this.rank * piece;
-        if (n > 0) recv.set(f.subarray(s, s + n), (rd[q] ?? 0) + a);
+        if (n > 0) copyInto(recv, (rd[q] ?? 0) + a, f.subarray(s, s + n));
       }
     }
   }
@@ -223,9 +225,9 @@ export class ThreadGroup implements ProcessGroup {
       const h = this.nextBuffer();
       const f = this.floats();
       const s = this.stage(root, h) >> 2;
-      if (this.rank === root) f.set(x.subarray(a, a + l), s);
+      if (this.rank === root) copyInto(f, s, x.subarray(a, a + l));
       this.sync('broadcast');
-      if (this.rank !== root) x.set(f.subarray(s, s + l), a);
+      if (this.rank !== root) copyInto(x, a, f.subarray(s, s + l));
     }
   }
 
@@ -255,7 +257,7 @@ export class ThreadGroup implements ProcessGroup {
       // Cells: [0] chunks posted, [1] chunks consumed, [2] tag, [3] message length.
       const posted = this.sent[peer] ?? 0;
       this.w.waitAtLeast(ch.hdr + 1, posted, this.members[peer] ?? -1, `send to ${peer}`);
-      this.floats().set(x.subarray(c * cap, Math.min(x.length, (c + 1) * cap)), ch.data);
+      copyInto(this.floats(), ch.data, x.subarray(c * cap, Math.min(x.length, (c + 1) * cap)));
       Atomics.store(a, ch.hdr + 2, tag);
       Atomics.store(a, ch.hdr + 3, x.length);
       this.sent[peer] = posted + 1;
@@ -281,7 +283,7 @@ export class ThreadGroup implements ProcessGroup {
       }
       const lo = c * cap;
       const hi = Math.min(x.length, lo + cap);
-      x.set(this.floats().subarray(ch.data, ch.data + hi - lo), lo);
+      copyInto(x, lo, this.floats().subarray(ch.data, ch.data + hi - lo));
       this.got[peer] = got + 1;
       this.w.post(ch.hdr + 1, got + 1);
     }

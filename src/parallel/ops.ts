@@ -5,6 +5,8 @@ import { copyToParallelRegion, reduceFromParallelRegion, allToAllPair, type Coll
 import { Tensor, result } from '../tensor/tensor.js';
 import { backend } from '../tensor/engine.js';
 
+const times = { allreduce: 0, alltoall: 0 };
+
 /** Copies a into new backend memory (collectives may work in place or return JS arrays). */
 function own(a: Float32Array): Float32Array {
   const out = backend().alloc(a.length);
@@ -21,19 +23,25 @@ async function run(f: (g: ProcessGroup, a: Float32Array) => Promise<Float32Array
   return own(y);
 }
 
-async function pairOp(pair: CollectivePair, group: ProcessGroup, x: Tensor, outShape: readonly number[]): Promise<Tensor> {
-  const y = await run(pair.forward, group, x.data);
-  return result(pair.name, y, outShape, [x], async (g) => [new Tensor(await run(pair.backward, group, g.data), x.shape)]);
+async function pairOp(pair: CollectivePair, kind: 'allreduce' | 'alltoall', group: ProcessGroup, x: Tensor, outShape: readonly number[]): Promise<Tensor> {
+  const timed = async (f: CollectivePair['forward'], a: Float32Array) => {
+    const t0 = performance.now();
+    const y = await run(f, group, a);
+    times[kind] += (performance.now() - t0) / 1000;
+    return y;
+  };
+  const y = await timed(pair.forward, x.data);
+  return result(pair.name, y, outShape, [x], async (g) => [new Tensor(await timed(pair.backward, g.data), x.shape)]);
 }
 
 /** f: forward identity, backward all-reduce over the group (input of a column-parallel layer). */
 export function copyToParallel(x: Tensor, group: ProcessGroup): Promise<Tensor> {
-  return pairOp(copyToParallelRegion, group, x, x.shape);
+  return pairOp(copyToParallelRegion, 'allreduce', group, x, x.shape);
 }
 
 /** g: forward all-reduce (sum), backward identity (output of a row-parallel layer). */
 export function reduceFromParallel(x: Tensor, group: ProcessGroup): Promise<Tensor> {
-  return pairOp(reduceFromParallelRegion, group, x, x.shape);
+  return pairOp(reduceFromParallelRegion, 'allreduce', group, x, x.shape);
 }
 
 /**
@@ -44,5 +52,10 @@ export function allToAllBlocks(x: Tensor, group: ProcessGroup): Promise<Tensor> 
   const p = group.size;
   if (x.shape[0] !== p) throw new Error(`allToAll: leading dimension ${x.shape[0]} must equal the group size ${p}`);
   const counts = new Array<number>(p).fill(x.size / p);
-  return pairOp(allToAllPair(counts, counts), group, x, x.shape);
+  return pairOp(allToAllPair(counts, counts), 'alltoall', group, x, x.shape);
+}
+
+/** Seconds spent in the model's collectives in this thread (rank), by kind, since start. */
+export function commTimes(): { allreduce: number; alltoall: number } {
+  return { ...times };
 }

@@ -44,7 +44,14 @@ test('fitting gemm, memory and per-layer overhead to 8 noisy runs (2 micro-batch
   assert.ok(logError(obs, machine, fit.efficiency) === fit.after);
 });
 
-test('a run directory record: config.json in trainer names, median step time after warm-up', () => {
+test('a run directory record: config.json as the trainer writes it, lower-quartile step time after warm-up', () => {
+  const model = { vocab_size: 512, seq_len: 64, d_model: 64, n_layers: 2, n_heads: 4, d_ff: 256, n_experts: 4, top_k: 2,
+    moe_every: 1, gate: 'topk', capacity_factor: 1.25, expert_d_ff: 128, aux_loss_coef: 0.01 };
+  const nested = { model, train: { batch_size: 8, steps: 200, lr: 3e-3 } };
+  const n = runObservation('runs/tiny', nested, [{ step: 0, step_time_s: 0.5 }]);
+  assert.deepEqual([n.model.expert_ffn_hidden, n.training.capacity_factor, n.training.global_batch_tokens], [128, 1.25, 8 * 64]);
+  assert.throws(() => runObservation('runs/tiny', { model, train: {} }, [{ step: 0, step_time_s: 1 }]),
+    (e: unknown) => e instanceof InputError && /runs\/tiny\/config\.json\.train\.batch_size: missing/.test(e.message));
   const config = { vocab_size: 512, d_model: 64, n_layers: 2, n_heads: 4, seq_len: 64, batch_size: 8, n_experts: 4, top_k: 2,
     moe_every: 1, d_ff: 256, lr: 3e-4, backend: 'wasm' };
   const steps = [5, 0.9, 1.0, 1.1, 1.0, 1.2, 0.95, 1.05].map((t, i) => ({
@@ -52,8 +59,9 @@ test('a run directory record: config.json in trainer names, median step time aft
     time: { compute: 0.8 * t, allreduce: 0, alltoall: 0, ckpt: 0 }, expert_load: [[0.25, 0.25, 0.25, 0.25]],
   }));
   const o = runObservation('runs/tiny', config, steps);
-  assert.equal(o.measured, 1.025); // median of the last six: 1.0, 1.1, 1.0, 1.2, 0.95, 1.05
-  assert.ok(Math.abs(o.measuredCompute! - 0.8 * 1.025) < 1e-12);
+  // the last six sorted: 0.95, 1.0, 1.0, 1.05, 1.1, 1.2; lower quartile at position 1.25 -> 1.0
+  assert.ok(Math.abs(o.measured - 1.0) < 1e-12, `${o.measured}`);
+  assert.ok(Math.abs(o.measuredCompute! - 0.8) < 1e-12);
   assert.deepEqual([o.model.layers, o.model.hidden, o.model.experts, o.model.top_k, o.model.ffn_hidden], [2, 64, 4, 2, 256]);
   assert.equal(o.training.global_batch_tokens, 8 * 64);
   assert.equal(o.plan.dp * o.plan.tp * o.plan.pp, 1);

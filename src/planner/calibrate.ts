@@ -86,14 +86,19 @@ export function fitEfficiency(obs: readonly Observation[], cluster: ClusterSpec,
 export const DEFAULT_FIT_KEYS: EfficiencyKey[] = ['gemm', 'memory', 'layer_overhead_s', 'network'];
 
 /**
- * Turns a furnace run directory's config.json and metrics.jsonl records into an Observation. The config
- * uses the trainer's names (vocab_size, d_model, n_layers, n_heads, seq_len, batch_size, n_experts, top_k,
- * moe_every, d_ff); batch_size is the global batch in sequences. The measured step time is the median of
- * the records after the first quarter (warm-up: compilation, allocation).
+ * Turns a furnace run directory's config.json and metrics.jsonl records into an Observation. config.json is
+ * the trainer's `{model: {vocab_size, d_model, n_layers, n_heads, seq_len, d_ff, n_experts, top_k, moe_every,
+ * expert_d_ff?, capacity_factor?}, train: {batch_size, ...}}` (a flat object with the same names is read too);
+ * batch_size is the global batch in sequences. The measured step time is the lower quartile of the records
+ * after the first quarter (warm-up: compilation, allocation, caches).
  */
 export function runObservation(label: string, config: unknown, metrics: readonly unknown[], plan?: unknown): Observation {
-  const c = openRecord(config, `${label}/config.json`, ['vocab_size', 'd_model', 'n_layers', 'n_heads', 'seq_len', 'batch_size']);
-  const w = (k: string) => `${label}/config.json.${k}`;
+  const top = openRecord(config, `${label}/config.json`, []);
+  const nested = typeof top['model'] === 'object' && top['model'] !== null;
+  const where = nested ? `${label}/config.json.model` : `${label}/config.json`;
+  const c = openRecord(nested ? top['model'] : top, where, ['vocab_size', 'd_model', 'n_layers', 'n_heads', 'seq_len']);
+  const t = nested ? openRecord(top['train'], `${label}/config.json.train`, ['batch_size']) : openRecord(top, where, ['batch_size']);
+  const w = (k: string) => `${where}.${k}`;
   const experts = c['n_experts'] === undefined ? 0 : int(c['n_experts'], w('n_experts'), 0);
   const dModel = int(c['d_model'], w('d_model'), 1);
   const model: ModelSpec = {
@@ -108,8 +113,11 @@ export function runObservation(label: string, config: unknown, metrics: readonly
     top_k: experts > 0 ? int(c['top_k'] ?? 1, w('top_k'), 1) : 0,
     moe_every: experts > 0 ? int(c['moe_every'] ?? 1, w('moe_every'), 1) : 1,
   };
-  const batch = int(c['batch_size'], w('batch_size'), 1);
+  if (experts > 0 && c['expert_d_ff'] !== undefined) model.expert_ffn_hidden = int(c['expert_d_ff'], w('expert_d_ff'), 1);
+  const batch = int(t['batch_size'], nested ? `${label}/config.json.train.batch_size` : w('batch_size'), 1);
   const training: TrainingSpec = { global_batch_tokens: batch * model.seq_len, dtype: 'fp32', optimizer: 'adamw' };
+  // Capacity below 1 (or 0 = dropless) still computes every routed token once.
+  if (experts > 0 && c['capacity_factor'] !== undefined) training.capacity_factor = Math.max(1, num(c['capacity_factor'], w('capacity_factor'), 0));
   const p = plan === undefined
     ? { dp: 1, tp: 1, pp: 1, ep: 1, zero: 0 as const, microBatch: batch, recompute: 'none' as const, placement: { order: [...DEFAULT_ORDER] } }
     : parsePlan(plan, `${label}/plan.json`, ['format', 'model', 'cluster', 'predicted']);
@@ -123,14 +131,17 @@ export function runObservation(label: string, config: unknown, metrics: readonly
     }
   });
   if (times.length === 0) throw new InputError(`${label}/metrics.jsonl: no step records`);
-  const obs: Observation = { label, model, training, plan: p, measured: median(times.slice(Math.floor(times.length / 4))) };
-  if (compute.length === times.length) obs.measuredCompute = median(compute.slice(Math.floor(compute.length / 4)));
+  const obs: Observation = { label, model, training, plan: p, measured: lowerQuartile(times.slice(Math.floor(times.length / 4))) };
+  if (compute.length === times.length) obs.measuredCompute = lowerQuartile(compute.slice(Math.floor(compute.length / 4)));
   if (!(obs.measured > 0)) throw new InputError(`${label}/metrics.jsonl: step_time_s must be > 0`);
   return obs;
 }
 
-function median(xs: number[]): number {
+/** The lower quartile (linear interpolation): other processes on shared cores only ever add time to a
+ * step, so the faster steps are the least disturbed measurement; the quartile keeps one lucky step from
+ * deciding it. */
+function lowerQuartile(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  const pos = (s.length - 1) / 4, lo = Math.floor(pos);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
 }

@@ -43,7 +43,8 @@ export interface CommCosts {
   edpHalf: CollectiveCost;
   dpHalf: CollectiveCost;
   pp: CollectiveCost;
-  tiers: Record<Group, string>;
+  /** The tier each group of more than one rank crosses. */
+  tiers: Partial<Record<Group, string>>;
 }
 
 export function commCosts(ctx: PlanContext, p: ParallelPlan): CommCosts {
@@ -52,7 +53,8 @@ export function commCosts(ctx: PlanContext, p: ParallelPlan): CommCosts {
   const order = p.placement.order;
   const lay = (dims: Dim[]) => groupLayout(sizes, order, dims, tiers);
   const g = { tp: lay(['tp']), ep: lay(['ep']), edp: lay(['edp']), pp: lay(['pp']), dp: lay(['ep', 'edp']) };
-  const name = (l: ReturnType<typeof lay>) => (l.size > 1 ? tiers[spanTier(l)]!.name : 'none');
+  const named: Partial<Record<Group, string>> = {};
+  for (const [k, l] of Object.entries(g) as [Group, ReturnType<typeof lay>][]) if (l.size > 1) named[k] = tiers[spanTier(l)]!.name;
   return {
     tp: allReduceCost(g.tp, tiers, e),
     ep: allToAllCost(g.ep, tiers, e),
@@ -61,7 +63,7 @@ export function commCosts(ctx: PlanContext, p: ParallelPlan): CommCosts {
     dpHalf: halfAllReduceCost(g.dp, tiers, e),
     edpHalf: halfAllReduceCost(g.edp, tiers, e),
     pp: p2pCost(g.pp, tiers, e),
-    tiers: { tp: name(g.tp), ep: name(g.ep), edp: name(g.edp), pp: name(g.pp), dp: name(g.dp) },
+    tiers: named,
   };
 }
 

@@ -2,7 +2,7 @@
 import type { PlanContext } from './context.js';
 import { estimate, type Breakdown, type Estimate } from './cost.js';
 import type { ParallelPlan, Recompute, ZeroStage } from './plan.js';
-import type { Alternative, SearchResult } from './search.js';
+import { search, type Alternative, type SearchResult } from './search.js';
 
 const LABELS: Record<keyof Breakdown, string> = {
   compute: 'compute', bubble: 'pipeline bubble', tp: 'TP all-reduce', ep: 'EP all-to-all', pp: 'pipeline sends',
@@ -66,6 +66,16 @@ function neighbour(ctx: PlanContext, best: ParallelPlan, a: Alternative): Estima
   return e.fits ? e : undefined;
 }
 
+/** When no plan with another value was timed (all ranked below the top), search the value nearest the
+ * winner's with that value pinned. */
+function closestSearch(ctx: PlanContext, others: Alternative[], current: number | string): { a: Alternative; e: Estimate } | undefined {
+  const fitting = others.filter((a) => a.fitting > 0 && typeof a.value === 'number' && typeof current === 'number');
+  const a = fitting.sort((x, y) => Math.abs(Math.log((x.value as number) / (current as number))) - Math.abs(Math.log((y.value as number) / (current as number))))[0];
+  if (a === undefined) return undefined;
+  const e = search(ctx, { top: 1, fix: { [a.choice]: a.value } }).plans[0];
+  return e === undefined ? undefined : { a, e };
+}
+
 /**
  * Lines explaining the winner: its time breakdown, then for each choice (tp, pp, ep, ZeRO, recompute)
  * the cost of changing only that choice (or, when no such plan fits, the best plan with another value),
@@ -73,13 +83,18 @@ function neighbour(ctx: PlanContext, best: ParallelPlan, a: Alternative): Estima
  */
 export function explain(ctx: PlanContext, r: SearchResult, noEp?: Estimate | null): string[] {
   const best = r.plans[0];
-  if (best === undefined) return ['no plan fits: every candidate needs more memory per device than the cluster has'];
+  if (best === undefined) {
+    return [Number.isFinite(r.leanestBytes)
+      ? `no plan fits: the leanest candidate needs at least ${bytes(r.leanestBytes)} per device, the devices have ${bytes(ctx.cluster.device.memory_bytes)}`
+      : 'no candidate plan: no layout divides the devices, batch, heads and layers'];
+  }
   const lines: string[] = [];
   const b = best.breakdown;
   const shares = (Object.keys(LABELS) as (keyof Breakdown)[])
     .filter((k) => b[k] > 0).sort((x, y) => b[y] - b[x]).slice(0, 4)
     .map((k) => `${LABELS[k]} ${pct(b[k] / best.stepTime)}`);
-  lines.push(`step ${secs(best.stepTime)}: ${shares.join(', ')}; memory ${bytes(best.memory.total)} of ${bytes(ctx.cluster.device.memory_bytes)}`);
+  const hfu = best.hfu > best.mfu * 1.001 ? `, HFU ${pct(best.hfu)} counting recomputation` : '';
+  lines.push(`step ${secs(best.stepTime)}: ${shares.join(', ')}; MFU ${pct(best.mfu)}${hfu}; memory ${bytes(best.memory.total)} of ${bytes(ctx.cluster.device.memory_bytes)}`);
   const current: Record<string, number | string> = { tp: best.plan.tp, pp: best.plan.pp, ep: best.plan.ep, zero: best.plan.zero, recompute: best.plan.recompute };
   for (const choice of ['tp', 'pp', 'ep', 'zero', 'recompute'] as const) {
     const others = r.alternatives.filter((a) => a.choice === choice && a.value !== current[choice]);
@@ -89,7 +104,7 @@ export function explain(ctx: PlanContext, r: SearchResult, noEp?: Estimate | nul
       .filter((x): x is { a: Alternative; e: Estimate } => x.e !== undefined)
       .sort((x, y) => x.e.stepTime - y.e.stepTime)[0];
     const runner = near ?? others.filter((a) => a.best !== undefined)
-      .map((a) => ({ a, e: a.best! })).sort((x, y) => x.e.stepTime - y.e.stepTime)[0];
+      .map((a) => ({ a, e: a.best! })).sort((x, y) => x.e.stepTime - y.e.stepTime)[0] ?? closestSearch(ctx, others, current[choice]!);
     if (runner !== undefined) {
       const slower = runner.e.stepTime / best.stepTime - 1;
       const how = near !== undefined ? (choice === 'tp' || choice === 'pp' ? `, dp=${runner.e.plan.dp}, rest unchanged` : ', rest unchanged') : ', best such plan';
@@ -98,10 +113,14 @@ export function explain(ctx: PlanContext, r: SearchResult, noEp?: Estimate | nul
         : `${slower >= 0 ? '+' : ''}${pct(slower)} step time (${topChanges(b, runner.e.breakdown)})`;
       line = `${choice}=${runner.a.value} instead of ${current[choice]}${how}: ${what}`;
     }
+    const values = (vs: (number | string)[]) => vs.length > 5 ? `${vs.slice(0, 3).join('/')}/.../${vs[vs.length - 1]} (${vs.length} values)` : vs.join('/');
     const never = others.filter((a) => a.fitting === 0).map((a) => a.value);
-    const list = never.length > 5 ? `${never.slice(0, 3).join('/')}/.../${never[never.length - 1]} (${never.length} values)` : never.join('/');
-    if (never.length > 0) line += `${line === '' ? '' : '; '}${choice}=${list} never fit in memory`;
-    lines.push(line);
+    if (never.length > 0) line += `${line === '' ? '' : '; '}${choice}=${values(never)} never fit in memory`;
+    if (runner === undefined) {
+      const slow = others.filter((a) => a.fitting > 0).map((a) => a.value);
+      if (slow.length > 0) line += `${line === '' ? '' : '; '}${choice}=${values(slow)} fit but cannot reach the top ${r.plans.length}`;
+    }
+    if (line !== '') lines.push(line);
   }
   const ck = best.checkpoint;
   if (Number.isFinite(ck.seconds)) {

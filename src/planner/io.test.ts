@@ -66,7 +66,7 @@ test('readRun reads config.json, metrics.jsonl and an optional plan.json', () =>
     const lines = [0.5, 0.3, 0.31, 0.29, 0.3].map((t, step) => JSON.stringify({ step, loss: 7, lr: 1e-3, tokens_per_s: 2048 / t, step_time_s: t, time: { compute: t, allreduce: 0, alltoall: 0, ckpt: 0 }, expert_load: [] }));
     writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
     const o = readRun(dir);
-    assert.equal(o.measured, 0.3);
+    assert.ok(Math.abs(o.measured - 0.2975) < 1e-12, `${o.measured}`); // lower quartile of 0.29, 0.3, 0.3, 0.31
     assert.equal(o.model.experts, 8);
     writeFileSync(join(dir, 'plan.json'), JSON.stringify({ dp: 2, tp: 1, pp: 1, ep: 2, zero: 1, micro_batch: 8, recompute: 'none' }));
     assert.equal(readRun(dir).plan.ep, 2);

@@ -2,7 +2,7 @@
 import type { ClusterSpec } from './cluster.js';
 import type { ModelSpec } from './model.js';
 import type { TrainingSpec } from './training.js';
-import { int, positive, record } from './validate.js';
+import { InputError, int, openRecord, positive, record } from './validate.js';
 
 const GPT = { experts: 0, top_k: 0, moe_every: 1 } as const;
 
@@ -27,11 +27,11 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
   'gpt3-175b': megatronGpt('gpt3-175b', 96, 12288, 96),
   'bagualu-174t': bagualu('bagualu-174t', 96000),
   'bagualu-14.5t': bagualu('bagualu-14.5t', 8000),
-  // furnace's own trainer presets (src/train): tiny and small.
+  // furnace's own trainer presets (src/train/config.ts): tiny and small.
   'furnace-tiny': { name: 'furnace-tiny', layers: 2, hidden: 64, heads: 4, ffn_hidden: 256, vocab: 512, seq_len: 64,
-    experts: 4, top_k: 2, moe_every: 1 },
+    experts: 4, top_k: 2, moe_every: 1, expert_ffn_hidden: 128 },
   'furnace-small': { name: 'furnace-small', layers: 4, hidden: 256, heads: 4, ffn_hidden: 1024, vocab: 2048, seq_len: 128,
-    experts: 8, top_k: 2, moe_every: 2 },
+    experts: 8, top_k: 2, moe_every: 2, expert_ffn_hidden: 512 },
   // Megatron-LM weak-scaling models (arXiv 2104.04473 Table 1), used to check the cost model.
   'megatron-1.7b': megatronGpt('megatron-1.7b', 24, 2304, 24),
   'megatron-3.6b': megatronGpt('megatron-3.6b', 30, 3072, 32),
@@ -116,8 +116,19 @@ export interface MachineMeasurements {
   memoryBytes?: number;
 }
 
-/** Reads measurements in their JSON form: {cores?, gemm_flops?, allreduce_bandwidth?, memory_bandwidth?, memory_bytes?}. */
+/**
+ * Reads measurements: either {cores?, gemm_flops?, allreduce_bandwidth?, memory_bandwidth?, memory_bytes?}, or
+ * the result of `furnace bench kernels --json` ({gemm: [{backend, threads, gflops}], peak_gflops_per_core_estimate}),
+ * whose fastest single-thread GEMM of a training backend (blas, wasm) gives gemm_flops.
+ */
 export function parseMachine(value: unknown, where = 'machine'): MachineMeasurements {
+  if (typeof value === 'object' && value !== null && Array.isArray((value as Record<string, unknown>)['gemm'])) {
+    const rows = (value as { gemm: unknown[] }).gemm.map((r, i) => openRecord(r, `${where}.gemm[${i}]`, ['backend', 'threads', 'gflops']));
+    const best = Math.max(...rows.filter((r) => r['threads'] === 1 && (r['backend'] === 'blas' || r['backend'] === 'wasm') && typeof r['gflops'] === 'number')
+      .map((r) => r['gflops'] as number));
+    if (!Number.isFinite(best)) throw new InputError(`${where}.gemm: no single-thread blas or wasm GEMM measurement`);
+    return { gemmFlops: best * 1e9 };
+  }
   const o = record(value, where, [], ['cores', 'gemm_flops', 'allreduce_bandwidth', 'memory_bandwidth', 'memory_bytes']);
   const m: MachineMeasurements = {};
   if (o['cores'] !== undefined) m.cores = int(o['cores'], `${where}.cores`, 1);
@@ -129,9 +140,13 @@ export function parseMachine(value: unknown, where = 'machine'): MachineMeasurem
 }
 
 /**
- * This machine as a cluster of single-core workers. Defaults are the measurements of the design brief
- * (2-core Zen 4, Node 20): fp32 FMA peak 117 GFLOP/s per core, AssemblyScript WASM SIMD GEMM ~51 GFLOP/s
- * (gemm efficiency 0.44), worker all-reduce 1.2-2.2 GB/s, memcpy 7-8.5 GB/s, 4 GiB per WASM instance.
+ * This machine as a cluster of single-core workers. Hardware defaults are the measurements of the design
+ * brief (2-core Zen 4, Node 20): fp32 FMA peak 117 GFLOP/s per core, worker all-reduce 1.2-2.2 GB/s, memcpy
+ * 7-8.5 GB/s, 4 GiB per WASM instance. Efficiency defaults were fitted (`furnace plan --calibrate`) to seven
+ * runs of furnace's trainer (blas backend; tiny, d_model 128 and small models, batch 2-64) on 2026-11-29,
+ * with the machine shared (load 12-17 on 2 cores): the trainer reaches 0.33 of one core's peak in GEMMs,
+ * ~0.8 GB/s in element-wise work and pays ~7 ms per layer per step in framework overhead. A measured
+ * `gemmFlops` replaces the GEMM factor.
  */
 export function thisMachine(meas: MachineMeasurements = {}): ClusterSpec {
   const cores = Math.max(1, meas.cores ?? 2);
@@ -143,7 +158,8 @@ export function thisMachine(meas: MachineMeasurements = {}): ClusterSpec {
     device: { flops: { fp32: peak, bf16: peak }, memory_bytes: meas.memoryBytes ?? 4 * 2 ** 30, memory_bandwidth: meas.memoryBandwidth ?? 8e9 },
     tiers,
     storage: { bandwidth: 1e9, writer_bandwidth: 0.5e9 },
-    efficiency: { gemm: Math.min(1, (meas.gemmFlops ?? 51e9) / peak), gemm_half_width: 64, attention: 0.2, memory: 0.5, network: 1, overlap: 0, layer_overhead_s: 2e-4 },
+    efficiency: { gemm: meas.gemmFlops !== undefined ? Math.min(1, meas.gemmFlops / peak) : 0.334, gemm_half_width: 64, attention: 0.2,
+      memory: 0.0992, network: 1, overlap: 0, layer_overhead_s: 6.75e-3 },
   };
 }
 
@@ -162,6 +178,7 @@ export function defaultTraining(model: ModelSpec, devices: number): TrainingSpec
     'furnace-small': 16,
   };
   const n = seqs[model.name] ?? devices;
-  const cpu = model.name.startsWith('furnace-');
-  return { global_batch_tokens: n * model.seq_len, dtype: cpu ? 'fp32' : 'bf16', optimizer: 'adam' };
+  // furnace trains in fp32 with AdamW, capacity factor 1.25 (src/train/config.ts).
+  if (model.name.startsWith('furnace-')) return { global_batch_tokens: n * model.seq_len, dtype: 'fp32', optimizer: 'adamw', capacity_factor: 1.25 };
+  return { global_batch_tokens: n * model.seq_len, dtype: 'bf16', optimizer: 'adam' };
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { withDevices, type ClusterSpec } from './cluster.js';
 import { prepare, type PlanContext } from './context.js';
 import { estimate, type Estimate } from './cost.js';
-import type { ModelSpec } from './model.js';
+import { modelStats, type ModelSpec } from './model.js';
 import { RECOMPUTE, ZERO_STAGES, type ParallelPlan } from './plan.js';
 import { CLUSTER_PRESETS, MODEL_PRESETS, defaultTraining } from './presets.js';
 import { divisors, placements, search } from './search.js';
@@ -105,4 +105,13 @@ test('hybrid DP+EP against the best plan without expert parallelism (ratio of st
     t.diagnostic(`${m.name} on ${c.devices} ${c.name} nodes: DP+EP ${withEp.stepTime.toFixed(2)} s (ep=${withEp.plan.ep}) vs ${without.stepTime.toFixed(2)} s without EP (tp=${without.plan.tp} pp=${without.plan.pp} zero=${without.plan.zero}): ${ratio.toFixed(2)}x`);
     assert.ok(withEp.plan.ep > 1 && ratio > 1);
   }
+});
+
+test('when nothing fits, the leanest candidate is 16 bytes x parameters / devices (ZeRO-3 or full model parallelism)', () => {
+  const m = MODEL_PRESETS['gpt3-175b']!;
+  const c = withDevices(selene, 8);
+  const r = search(prepare(m, c, defaultTraining(m, c.devices)));
+  assert.equal(r.plans.length, 0);
+  const P = modelStats(m).totalParams;
+  assert.ok(r.leanestBytes >= 16 * P / 8 * 0.99 && r.leanestBytes < 16 * P / 8 * 1.05, `${r.leanestBytes}`);
 });

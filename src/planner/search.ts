@@ -21,6 +21,7 @@ export interface SearchOptions {
 export interface Alternative {
   choice: 'tp' | 'pp' | 'ep' | 'zero' | 'recompute';
   value: number | string;
+  /** The best timed plan with this value (candidates that cannot enter the ranking are not timed). */
   best?: Estimate;
   /** Candidates with this value that fit in memory. */
   fitting: number;
@@ -35,6 +36,8 @@ export interface SearchResult {
   alternatives: Alternative[];
   /** Devices used (the cluster's, or tp x pp x dp when --fix pins all three). */
   devices: number;
+  /** Memory per device of the leanest candidate (a lower bound where only model states were counted). */
+  leanestBytes: number;
 }
 
 export function divisors(n: number): number[] {
@@ -117,23 +120,88 @@ export function better(a: Estimate, b: Estimate): boolean {
   return a.memory.total < b.memory.total;
 }
 
+const pick = <T>(all: readonly T[], v: T | undefined): readonly T[] => (v === undefined ? all : all.includes(v) ? [v] : []);
+
+/**
+ * Every ZeRO stage, micro-batch and recompute choice of one dp x tp x pp x ep layout, each timed at its
+ * best placement; `visit` gets each (undefined when it does not fit in memory).
+ */
+function searchLayout(ctx: PlanContext, layout: { dp: number; tp: number; pp: number; ep: number }, fix: FixedChoices, maxMicroBatch: number,
+  bound: () => number, visit: (zero: ZeroStage, recompute: Recompute, fits: boolean, e?: Estimate) => void): { searched: number; evaluated: number; leanest: number } {
+  const { dp, tp, pp, ep } = layout;
+  const memoryBytes = ctx.cluster.device.memory_bytes;
+  const zeros = pick(dp > 1 ? ZERO_STAGES : ([0] as const), fix.zero);
+  const mbs = pick(microBatches(ctx.batch / dp, maxMicroBatch), fix.microBatch);
+  const recomputes = pick(RECOMPUTE, fix.recompute);
+  const sizes: Record<Dim, number> = { tp, ep, edp: dp / ep, pp };
+  const orderCount = fix.order !== undefined ? 1 : factorial(DIMS.filter((d) => sizes[d] > 1).length);
+  let orders: Dim[][] | undefined; // distinct placements, found once something fits
+  let comms: (CommCosts | undefined)[] = [];
+  let searched = 0, evaluated = 0, leanest = Infinity;
+  for (const zero of zeros) {
+    // Model states alone bound memory from below: skip the whole stage when they do not fit.
+    const probe: ParallelPlan = { ...layout, zero, microBatch: 1, recompute: 'full', placement: { order: DEFAULT_ORDER } };
+    const states = modelStates(ctx, probe, stageParams(ctx, probe, true));
+    const stateBytes = states.weights + states.grads + states.optimizer;
+    if (stateBytes > memoryBytes) {
+      leanest = Math.min(leanest, stateBytes);
+      searched += orderCount * mbs.length * recomputes.length;
+      for (const r of recomputes) visit(zero, r, false);
+      continue;
+    }
+    for (const recompute of recomputes) for (const [i, microBatch] of mbs.entries()) {
+      const base: ParallelPlan = { ...layout, zero, microBatch, recompute, placement: { order: DEFAULT_ORDER } };
+      const memory = memoryPerDevice(ctx, base);
+      leanest = Math.min(leanest, memory.total);
+      if (memory.total > memoryBytes) {
+        // Activations do not shrink as micro-batches grow: larger ones do not fit either.
+        searched += orderCount * (mbs.length - i);
+        visit(zero, recompute, false);
+        break;
+      }
+      searched += orderCount;
+      const work = stepWork(ctx, base);
+      // Lower bound: (m + p - 1) slots of compute alone. Plans that cannot enter the ranking are not timed.
+      if ((work.micro + layout.pp - 1) * work.computeMb + work.optimizer > bound()) {
+        visit(zero, recompute, true);
+        continue;
+      }
+      orders ??= fix.order !== undefined ? [fix.order] : distinctPlacements(ctx, sizes, placements(sizes));
+      if (comms.length === 0) comms = orders.map(() => undefined);
+      let bestTime = Infinity, bestI = 0, bestB: Breakdown | undefined;
+      orders.forEach((order, i) => {
+        const p = { ...base, placement: { order } };
+        const c = comms[i] ??= commCosts(ctx, p);
+        const b = timeBreakdown(ctx, p, work, c);
+        const t = total(b);
+        evaluated++;
+        if (t < bestTime) { bestTime = t; bestI = i; bestB = b; }
+      });
+      const bestPlan = { ...base, placement: { order: orders[bestI]! } };
+      visit(zero, recompute, true, finish(ctx, bestPlan, work, comms[bestI]!, memory, bestB!));
+    }
+  }
+  return { searched, evaluated, leanest };
+}
+
 export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResult {
   const fix = opts.fix ?? {};
   const ctx = fixedDevices(ctx0, fix);
   const m = ctx.model, n = ctx.cluster.devices, top = opts.top ?? 5;
   checkFix(ctx, fix);
   const plans: Estimate[] = [];
-  let searched = 0, evaluated = 0;
+  let searched = 0, evaluated = 0, leanest = Infinity;
   const alt = new Map<Alternative['choice'], Map<number | string, Alternative>>();
-  const note = (choice: Alternative['choice'], value: number | string, e: Estimate | undefined) => {
+  const note = (choice: Alternative['choice'], value: number | string, fits: boolean, e?: Estimate) => {
     let byValue = alt.get(choice);
     if (byValue === undefined) alt.set(choice, byValue = new Map());
     let a = byValue.get(value);
     if (a === undefined) byValue.set(value, a = { choice, value, fitting: 0 });
-    if (e === undefined) return;
-    a.fitting++;
-    if (a.best === undefined || e.stepTime < a.best.stepTime) a.best = e;
+    if (fits) a.fitting++;
+    if (e !== undefined && (a.best === undefined || e.stepTime < a.best.stepTime)) a.best = e;
   };
+  // Plans slower than the last kept one (by more than the tie margin of `better`) cannot be kept.
+  const bound = () => (plans.length < top ? Infinity : plans[top - 1]!.stepTime * (1 + 1e-3));
   const keep = (e: Estimate) => {
     if (plans.length === top && !better(e, plans[top - 1]!)) return;
     let i = plans.length;
@@ -141,72 +209,31 @@ export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResul
     plans.splice(i, 0, e);
     if (plans.length > top) plans.pop();
   };
-  const pick = <T>(all: readonly T[], v: T | undefined) => (v === undefined ? all : all.includes(v) ? [v] : []);
-
   const tps = pick(divisors(n), fix.tp).filter((t) => m.heads % t === 0 && m.ffn_hidden % t === 0 && (m.kv_heads ?? m.heads) % t === 0);
   for (const tp of tps) {
     for (const pp of pick(divisors(n / tp), fix.pp).filter((p) => m.layers % p === 0)) {
       const dp = n / tp / pp;
-      if (fix.dp !== undefined && fix.dp !== dp) continue;
-      if (ctx.batch % dp !== 0) continue;
+      if ((fix.dp !== undefined && fix.dp !== dp) || ctx.batch % dp !== 0) continue;
       const eps = m.experts > 0 ? divisors(dp).filter((e) => m.experts % e === 0) : [1];
       for (const ep of pick(eps, fix.ep)) {
         if (opts.noExpertParallel === true && ep > 1) continue;
-        const local = ctx.batch / dp;
-        const zeros = pick(dp > 1 ? ZERO_STAGES : ([0] as const), fix.zero);
-        const mbs = pick(microBatches(local, opts.maxMicroBatch ?? 64), fix.microBatch);
-        const sizes: Record<Dim, number> = { tp, ep, edp: dp / ep, pp };
-        const orderCount = fix.order !== undefined ? 1 : factorial(DIMS.filter((d) => sizes[d] > 1).length);
-        let orders: Dim[][] | undefined; // distinct placements, found once something fits
-        let comms: (CommCosts | undefined)[] = [];
-        let layoutBest: Estimate | undefined;
-        const recomputes = pick(RECOMPUTE, fix.recompute);
-        for (const zero of zeros) {
-          // Model states alone bound memory from below: skip the whole stage when they do not fit.
-          const probe: ParallelPlan = { dp, tp, pp, ep, zero: zero as ZeroStage, microBatch: 1, recompute: 'full', placement: { order: DEFAULT_ORDER } };
-          const states = modelStates(ctx, probe, stageParams(ctx, probe, true));
-          if (states.weights + states.grads + states.optimizer > ctx.cluster.device.memory_bytes) {
-            searched += orderCount * mbs.length * recomputes.length;
-            for (const r of recomputes) note('recompute', r, undefined);
-            note('zero', zero, undefined);
-            continue;
-          }
-          for (const microBatch of mbs) for (const recompute of recomputes) {
-          searched += orderCount;
-          const base: ParallelPlan = { dp, tp, pp, ep, zero: zero as ZeroStage, microBatch, recompute: recompute as Recompute, placement: { order: DEFAULT_ORDER } };
-          const memory = memoryPerDevice(ctx, base);
-          if (memory.total > ctx.cluster.device.memory_bytes) {
-            note('zero', zero, undefined);
-            note('recompute', recompute, undefined);
-            continue;
-          }
-          if (orders === undefined) {
-            orders = fix.order !== undefined ? [fix.order] : distinctPlacements(ctx, sizes, placements(sizes));
-            comms = orders.map(() => undefined);
-          }
-          const work = stepWork(ctx, base);
-          let bestTime = Infinity, bestI = 0, bestB: Breakdown | undefined;
-          orders.forEach((order, i) => {
-            const p = { ...base, placement: { order } };
-            const c = comms[i] ?? (comms[i] = commCosts(ctx, p));
-            const b = timeBreakdown(ctx, p, work, c);
-            const t = total(b);
-            evaluated++;
-            if (t < bestTime) { bestTime = t; bestI = i; bestB = b; }
-          });
-          const bestPlan = { ...base, placement: { order: orders[bestI]! } };
-          const best = finish(ctx, bestPlan, work, comms[bestI]!, memory, bestB!);
-          keep(best);
-          note('zero', zero, best);
-          note('recompute', recompute, best);
-          if (layoutBest === undefined || best.stepTime < layoutBest.stepTime) layoutBest = best;
-          }
-        }
-        note('tp', tp, layoutBest);
-        note('pp', pp, layoutBest);
-        note('ep', ep, layoutBest);
+        let layoutBest: Estimate | undefined, layoutFits = false;
+        const counts = searchLayout(ctx, { dp, tp, pp, ep }, fix, opts.maxMicroBatch ?? 64, bound, (zero, recompute, fits, e) => {
+          note('zero', zero, fits, e);
+          note('recompute', recompute, fits, e);
+          if (fits) layoutFits = true;
+          if (e === undefined) return;
+          keep(e);
+          if (layoutBest === undefined || e.stepTime < layoutBest.stepTime) layoutBest = e;
+        });
+        searched += counts.searched;
+        evaluated += counts.evaluated;
+        leanest = Math.min(leanest, counts.leanest);
+        note('tp', tp, layoutFits, layoutBest);
+        note('pp', pp, layoutFits, layoutBest);
+        note('ep', ep, layoutFits, layoutBest);
       }
     }
   }
-  return { plans, searched, evaluated, alternatives: [...alt.values()].flatMap((m) => [...m.values()]), devices: n };
+  return { plans, searched, evaluated, alternatives: [...alt.values()].flatMap((m) => [...m.values()]), devices: n, leanestBytes: leanest };
 }

@@ -14,10 +14,11 @@ export function writeJsonAtomic(path: string, obj: unknown): void {
   renameSync(tmp, path);
 }
 
-export function saveModel(dir: string, model: GPT, cfg: TrainConfig, tokenizer: BpeTokenizer): void {
+/** Writes whole parameters (by name), the config and the tokenizer. */
+export function saveModel(dir: string, params: Map<string, { shape: number[]; data: Float32Array }>, cfg: TrainConfig, tokenizer: BpeTokenizer): void {
   mkdirSync(dir, { recursive: true });
   writeSafetensors(join(dir, 'model.safetensors'),
-    model.namedParameters().map(([name, p]) => ({ name, shape: p.shape, data: p.data })), { format: 'furnace' });
+    [...params].map(([name, p]) => ({ name, shape: p.shape, data: p.data })), { format: 'furnace' });
   writeJsonAtomic(join(dir, 'config.json'), cfg);
   writeJsonAtomic(join(dir, 'tokenizer.json'), tokenizer.toJSON());
 }

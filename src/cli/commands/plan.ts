@@ -1,14 +1,13 @@
 // `furnace plan`: search hybrid-parallel plans for a model on a cluster, or calibrate against measured runs.
 import { availableParallelism } from 'node:os';
 import { DEFAULT_FIT_KEYS, fitEfficiency, predict, type EfficiencyKey } from '../../planner/calibrate.js';
-import { DEFAULT_EFFICIENCY, efficiencyOf, withDevices, type ClusterSpec } from '../../planner/cluster.js';
-import { prepare } from '../../planner/context.js';
+import { runPlanner } from '../../planner/api.js';
+import { DEFAULT_EFFICIENCY, efficiencyOf, type ClusterSpec } from '../../planner/cluster.js';
 import type { Estimate } from '../../planner/cost.js';
-import { describePlan, explain } from '../../planner/explain.js';
+import { describePlan } from '../../planner/explain.js';
 import { loadCluster, loadModel, loadTraining, readJsonFile, readRun, writeCluster, writePlan } from '../../planner/io.js';
-import { parseFix, planToJson } from '../../planner/plan.js';
-import { CLUSTER_PRESETS, defaultTraining, parseMachine, thisMachine } from '../../planner/presets.js';
-import { search } from '../../planner/search.js';
+import { parseFix } from '../../planner/plan.js';
+import { CLUSTER_PRESETS, parseMachine, thisMachine } from '../../planner/presets.js';
 import { InputError } from '../../planner/validate.js';
 import { Output, UsageError, fmt, intFlag, parse, type Command } from '../util.js';
 
@@ -53,63 +52,41 @@ export const run: Command = async (argv) => {
 
 interface PlanFlags { train: string | undefined; devices: number | undefined; fix: string | undefined; top: number; out: string | undefined }
 
-function planJson(e: Estimate, tokensTotal: number | undefined) {
-  return {
-    ...planToJson(e.plan),
-    step_time_s: e.stepTime, tokens_per_s: e.tokensPerSecond, mfu: e.mfu, hfu: e.hfu,
-    ...(tokensTotal !== undefined ? { run_time_s: tokensTotal / e.tokensPerSecond } : {}),
-    memory_per_device_bytes: e.memory.total, memory: e.memory, breakdown: e.breakdown,
-    checkpoint: Number.isFinite(e.checkpoint.seconds)
-      ? { seconds: e.checkpoint.seconds, writers: e.checkpoint.writers, ...(Number.isFinite(e.checkpoint.blocks) ? { blocks: e.checkpoint.blocks } : {}) }
-      : null,
-  };
-}
-
 function plan(out: Output, modelArg: string, clusterArg: string, presets: Record<string, ClusterSpec | (() => ClusterSpec)>, f: PlanFlags): number {
   const model = loadModel(modelArg);
-  let cluster = loadCluster(clusterArg, presets);
-  if (f.devices !== undefined) cluster = withDevices(cluster, f.devices);
-  const training = f.train !== undefined ? loadTraining(f.train) : defaultTraining(model, cluster.devices);
-  const fix = f.fix !== undefined ? parseFix(f.fix) : undefined;
-  const ctx = prepare(model, cluster, training);
-  const t0 = performance.now();
-  const r = search(ctx, { top: f.top, ...(fix !== undefined ? { fix } : {}) });
-  // For MoE models, the best plan without expert parallelism: what DP+EP buys.
-  const noEp = model.experts > 0 && fix?.ep === undefined ? search(ctx, { top: 1, noExpertParallel: true, ...(fix !== undefined ? { fix } : {}) }) : undefined;
-  const seconds = (performance.now() - t0) / 1000;
-  const searched = r.searched + (noEp?.searched ?? 0);
-  const noEpBest = noEp === undefined ? undefined : noEp.plans[0] ?? null;
-  const lines = explain(r.devices === cluster.devices ? ctx : { ...ctx, cluster: withDevices(cluster, r.devices) }, r, noEpBest);
-
-  out.say(`${model.name} on ${cluster.name} (${r.devices} devices), ${training.global_batch_tokens} tokens/step, ${training.dtype}`);
-  if (r.plans.length > 0) {
+  const cluster = loadCluster(clusterArg, presets);
+  const r = runPlanner({
+    model, cluster, top: f.top,
+    ...(f.train !== undefined ? { training: loadTraining(f.train) } : {}),
+    ...(f.devices !== undefined ? { devices: f.devices } : {}),
+    ...(f.fix !== undefined ? { fix: parseFix(f.fix) } : {}),
+  });
+  const { training, result } = r;
+  out.say(`${model.name} on ${cluster.name} (${result.devices} devices), ${training.global_batch_tokens} tokens/step, ${training.dtype}`);
+  if (result.plans.length > 0) {
     out.say('');
     out.say(' #   tp   pp     dp     ep zero  mb recompute   step s   tokens/s    MFU  mem GB  placement (inner first)');
-    r.plans.forEach((e, i) => {
+    result.plans.forEach((e, i) => {
       const p = e.plan;
       out.say(`${String(i + 1).padStart(2)} ${String(p.tp).padStart(4)} ${String(p.pp).padStart(4)} ${String(p.dp).padStart(6)} ${String(p.ep).padStart(6)}`
         + ` ${String(p.zero).padStart(4)} ${String(p.microBatch).padStart(3)} ${p.recompute.padEnd(9)} ${fmt(e.stepTime).padStart(8)}`
         + ` ${fmt(e.tokensPerSecond).padStart(10)} ${(100 * e.mfu).toFixed(1).padStart(5)}% ${(e.memory.total / 1e9).toFixed(1).padStart(7)}  ${describeOrder(e)}`);
     });
     out.say('');
-    const best = r.plans[0]!;
+    const best = result.plans[0]!;
     const days = training.tokens_total !== undefined ? `; ${fmt(training.tokens_total / best.tokensPerSecond / 86400)} days for ${fmt(training.tokens_total)} tokens` : '';
     out.say(`best: ${describePlan(best)}${days}`);
   }
-  for (const l of lines) out.say(`  ${l}`);
-  out.say(`searched ${searched} candidate plans in ${seconds.toFixed(2)} s (${r.evaluated} distinct ones fit in memory and were timed)`);
+  for (const l of r.explanation) out.say(`  ${l}`);
+  out.say(`searched ${r.json['searched'] as number} candidate plans in ${r.seconds.toFixed(2)} s (${result.evaluated} distinct ones fit in memory and were timed)`);
   if (f.out !== undefined) {
-    const best = r.plans[0];
+    const best = result.plans[0];
     if (best === undefined) throw new InputError(`--out: no plan fits, nothing to write`);
     writePlan(f.out, best, model.name, cluster.name);
     out.say(`wrote ${f.out}`);
   }
-  out.result({
-    model: model.name, cluster: cluster.name, devices: r.devices,
-    plans: r.plans.map((e) => planJson(e, training.tokens_total)), searched, evaluated: r.evaluated, seconds, explanation: lines,
-    ...(noEp !== undefined ? { best_without_ep: noEpBest === null || noEpBest === undefined ? null : planJson(noEpBest, training.tokens_total) } : {}),
-  });
-  return r.plans.length > 0 ? 0 : 1;
+  out.result(r.json);
+  return result.plans.length > 0 ? 0 : 1;
 }
 
 function describeOrder(e: Estimate): string {
