@@ -1,4 +1,4 @@
-// Shared pieces of `furnace bench kernels`: timing, tfjs-backend-wasm loading, seeded fill.
+// Shared pieces of `furnace bench kernels`: timings, tfjs-backend-wasm loading, seeded fill.
 import { createRequire, register } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -8,26 +8,6 @@ export interface Timing {
   /** Mean process CPU time of one run, seconds: robust to time slicing when other processes share
    * the cores (not to cache pollution); equals wall time on an idle machine for one thread. */
   cpu: number;
-}
-
-/**
- * Times `fn`: one warm-up call, then repeats until `budget` seconds or `maxReps` runs (at least
- * `minReps`). The best wall time is the run least disturbed by other processes.
- */
-export function timeRuns(fn: () => void, budget: number, minReps = 3, maxReps = 20): Timing {
-  fn();
-  let best = Infinity, spent = 0, reps = 0;
-  const c0 = process.cpuUsage();
-  while (reps < minReps || (spent < budget && reps < maxReps)) {
-    const t0 = performance.now();
-    fn();
-    const dt = (performance.now() - t0) / 1000;
-    best = Math.min(best, dt);
-    spent += dt;
-    reps++;
-  }
-  const c = process.cpuUsage(c0);
-  return { best, cpu: (c.user + c.system) / 1e6 / reps };
 }
 
 /** Median of a list of seconds. */
