@@ -37,26 +37,32 @@ export function mutateWords(text: string, rate: number, rand: () => number): str
   return out.join(' ');
 }
 
-/** Writes about `bytes` of JSONL; returns what it holds. */
+/**
+ * Writes about `bytes` of JSONL: the book's passages first, then documents of ~30 sentences
+ * drawn at random from the whole book (unique texts, so later stages see real work), with 10%
+ * word-mutated near-duplicates and 5% exact copies of earlier documents, and 5% with PII added.
+ */
 export function writeBenchCorpus(path: string, bytes: number, seed: number) {
   const rand = rng(seed);
   const passages = mobyPassages();
+  const sentences = mobyDickText().replace(/\s+/g, ' ').split(/(?<=[.!?]) (?=[A-Z])/);
+  const texts: string[] = [];
   const lines: string[] = [];
-  let size = 0, docs = 0, near = 0, exact = 0;
+  let size = 0, near = 0, exact = 0;
   while (size < bytes) {
-    for (const p of passages) {
-      let text = p;
-      const r = rand();
-      if (r < 0.1) { text = mutateWords(p, 0.05, rand); near++; }
-      else if (r < 0.15) exact++;
-      else if (r < 0.2) text = p.replace(/\.\s/, `. Write to ishmael${docs}@pequod.example.com or call (212) 555-${String(1000 + (docs % 9000))}. `);
-      const line = JSON.stringify({ id: `doc${docs}`, text, url: `https://example.com/${docs}` }) + '\n';
-      lines.push(line);
-      size += Buffer.byteLength(line);
-      docs++;
-      if (size >= bytes) break;
-    }
+    const i = texts.length;
+    const r = rand();
+    let text: string;
+    if (i < passages.length) text = passages[i]!;
+    else if (r < 0.1) { text = mutateWords(texts[Math.floor(rand() * i)]!, 0.02, rand); near++; }
+    else if (r < 0.15) { text = texts[Math.floor(rand() * i)]!; exact++; }
+    else text = Array.from({ length: 30 }, () => sentences[Math.floor(rand() * sentences.length)]!).join(' ');
+    if (r > 0.95) text = text.replace(/\.\s/, `. Write to ishmael${i}@pequod.example.com or call (212) 555-${String(1000 + (i % 9000))}. `);
+    texts.push(text);
+    const line = JSON.stringify({ id: `doc${i}`, text, url: `https://example.com/${i}` }) + '\n';
+    lines.push(line);
+    size += Buffer.byteLength(line);
   }
   writeFileSync(path, lines.join(''));
-  return { docs, bytes: size, nearDuplicates: near, exactDuplicates: exact };
+  return { docs: texts.length, bytes: size, nearDuplicates: near, exactDuplicates: exact };
 }

@@ -90,22 +90,23 @@ export function trainMerges(wordCounts: ReadonlyMap<string, number>, numMerges: 
 
   const count = new Map<number, number>();
   const where = new Map<number, Set<number>>();
-  const addPairs = (wi: number, word: Int32Array, sign: number, touched: Set<number> | null) => {
-    const f = freq[wi]! * sign;
-    for (let i = 0; i + 1 < word.length; i++) {
-      const k = pairKey(word[i]!, word[i + 1]!);
-      const c = (count.get(k) ?? 0) + f;
-      if (c === 0) { count.delete(k); where.delete(k); }
-      else count.set(k, c);
-      if (sign > 0) {
-        let s = where.get(k);
-        if (s === undefined) where.set(k, (s = new Set()));
-        s.add(wi);
-      }
-      touched?.add(k);
+  /** Adds `delta` to the count of pair (x, y); a positive delta records that word `wi` holds it. */
+  const bump = (x: number, y: number, delta: number, wi: number, touched: Set<number> | null) => {
+    const key = pairKey(x, y);
+    const c = (count.get(key) ?? 0) + delta;
+    if (c <= 0) { count.delete(key); where.delete(key); }
+    else count.set(key, c);
+    if (delta > 0) {
+      let set = where.get(key);
+      if (set === undefined) where.set(key, (set = new Set()));
+      set.add(wi);
     }
+    touched?.add(key);
   };
-  for (let wi = 0; wi < words.length; wi++) addPairs(wi, words[wi]!, 1, null);
+  for (let wi = 0; wi < words.length; wi++) {
+    const w = words[wi]!;
+    for (let i = 0; i + 1 < w.length; i++) bump(w[i]!, w[i + 1]!, freq[wi]!, wi, null);
+  }
 
   const heap = new PairHeap();
   for (const [k, c] of count) heap.push(c, k);
@@ -115,16 +116,29 @@ export function trainMerges(wordCounts: ReadonlyMap<string, number>, numMerges: 
     const [c, k] = heap.pop();
     if (count.get(k) !== c) continue;  // stale entry: the pair's count changed after the push
     if (c < minFrequency) break;
-    const a = Math.floor(k / SIDE), b = k % SIDE, newId = 256 + merges.length;
+    const a = Math.floor(k / SIDE), b = k % SIDE, merged = 256 + merges.length;
     merges.push([a, b]);
+    const holders = where.get(k) ?? new Set<number>();
+    count.delete(k);
+    where.delete(k);
+    // Only the neighbours of each merged occurrence change (as in HF tokenizers' Word::merge):
+    // x a b y -> x c y takes f from (x, a) and (b, y) and gives it to (x, c) and (c, y).
     const touched = new Set<number>();
-    for (const wi of [...(where.get(k) ?? [])]) {
-      const old = words[wi]!;
-      const merged = applyMerge(old, a, b, newId);
-      if (merged === old) continue;  // the index is lazy: this word no longer holds the pair
-      addPairs(wi, old, -1, touched);
-      addPairs(wi, merged, 1, touched);
-      words[wi] = merged;
+    for (const wi of holders) {
+      // Compacts in place: the write position n never passes the read position i.
+      const w = words[wi]!, f = freq[wi]!;
+      let n = 0;
+      for (let i = 0; i < w.length;) {
+        if (i + 1 < w.length && w[i] === a && w[i + 1] === b) {
+          const prev = n > 0 ? w[n - 1]! : -1;
+          const next = i + 2 < w.length ? w[i + 2]! : -1;
+          if (prev >= 0) { bump(prev, a, -f, wi, touched); bump(prev, merged, f, wi, touched); }
+          if (next >= 0) { bump(b, next, -f, wi, touched); bump(merged, next, f, wi, touched); }
+          w[n++] = merged;
+          i += 2;
+        } else w[n++] = w[i++]!;
+      }
+      if (n !== w.length) words[wi] = w.subarray(0, n);
     }
     count.delete(k);
     where.delete(k);

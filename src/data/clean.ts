@@ -3,18 +3,20 @@
 // Two streaming passes with bounded memory apart from the dedup index (one digest per document
 // for exact dedup; signature, band keys and id per surviving document for near dedup):
 //   pass 1 reads the input, normalizes, drops exact duplicates and low-quality documents, adds
-//          each survivor's MinHash signature to the LSH index, and spools it to DIR/.pass1.jsonl;
-//   pass 2 reads the spool back, keeps one document per near-duplicate cluster (the earliest in
-//          input order, so every cluster keeps exactly one even when a late document links two
-//          earlier clusters), redacts PII and writes DIR/cleaned.jsonl.
-import { createHash, type Hash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+//          each survivor's MinHash signature to the LSH index, redacts PII, and spools the
+//          finished output line to DIR/.pass1.spool behind a short prefix (LSH number, PII
+//          counts, source line);
+//   pass 2 copies the spooled lines of documents that head their near-duplicate cluster (the
+//          earliest in input order, so every cluster keeps exactly one even when a late
+//          document links two earlier clusters) to DIR/cleaned.jsonl, without parsing them.
+import { createHash, hash, type Hash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDocuments, type BadInput, type Doc, type SourceFile, type SplitMode } from './documents.js';
 import { DEFAULT_NORMALIZE, loadT2S, normalizeText, type NormalizeOptions } from './normalize.js';
 import { applyQuality, DEFAULT_QUALITY, detectLang, type Lang, type QualityOptions } from './quality.js';
 import { DEFAULT_MINHASH, LshIndex, shingleHashes, signature, type MinHashOptions } from './minhash.js';
-import { emptyPiiCounts, redactPii, type PiiCounts } from './pii.js';
+import { emptyPiiCounts, PII_KINDS, redactPii, type PiiCounts } from './pii.js';
 
 export interface CleanOptions {
   lang: Lang | 'auto';
@@ -74,29 +76,30 @@ export interface CleanReport {
 
 const MAX_LISTED = 1000;
 
-/** Buffered, hashed, append-only JSONL writer that lands at `path` only on close(). */
-class JsonlWriter {
+/** Buffered, hashed, append-only line writer that lands at `path` only on close(). */
+class LineWriter {
   private readonly fd: number;
   private readonly tmp: string;
-  private readonly hash: Hash = createHash('sha256');
-  private parts: string[] = [];
+  private readonly hash: Hash | undefined;
+  private parts: Buffer[] = [];
   private pending = 0;
   bytes = 0;
-  constructor(private readonly path: string) {
+  constructor(private readonly path: string, hashed = true) {
+    this.hash = hashed ? createHash('sha256') : undefined;
     this.tmp = `${path}.tmp-${process.pid}`;
     this.fd = openSync(this.tmp, 'w');
   }
-  write(obj: unknown): void {
-    const line = JSON.stringify(obj) + '\n';
-    this.parts.push(line);
-    this.pending += line.length;
+  write(line: string | Buffer): void {
+    const b = typeof line === 'string' ? Buffer.from(line) : line;
+    this.parts.push(b);
+    this.pending += b.length;
     if (this.pending > 1 << 20) this.flush();
   }
   private flush(): void {
     if (this.parts.length === 0) return;
-    const buf = Buffer.from(this.parts.join(''));
+    const buf = Buffer.concat(this.parts);
     writeSync(this.fd, buf);
-    this.hash.update(buf);
+    this.hash?.update(buf);
     this.bytes += buf.length;
     this.parts = [];
     this.pending = 0;
@@ -105,11 +108,34 @@ class JsonlWriter {
     this.flush();
     closeSync(this.fd);
     renameSync(this.tmp, this.path);
-    return { path: this.path, bytes: this.bytes, sha256: this.hash.digest('hex') };
+    return { path: this.path, bytes: this.bytes, sha256: this.hash?.digest('hex') ?? '' };
   }
 }
 
-interface Spooled { n: number; id: string; text: string; fields: Record<string, unknown>; source: string; line: number; lang: Lang }
+/** Lines of a file as Buffers (including the newline), read in 4 MiB chunks. */
+function* rawLines(path: string): Generator<Buffer> {
+  const fd = openSync(path, 'r');
+  const chunk = Buffer.allocUnsafe(1 << 22);
+  let carry: Buffer[] = [];
+  try {
+    for (let n = readSync(fd, chunk, 0, chunk.length, null); n > 0; n = readSync(fd, chunk, 0, chunk.length, null)) {
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a, start); nl !== -1 && nl < n; nl = chunk.indexOf(0x0a, start)) {
+        const piece = chunk.subarray(start, nl + 1);
+        yield carry.length === 0 ? piece : Buffer.concat([...carry, piece]);
+        carry = [];
+        start = nl + 1;
+      }
+      if (start < n) carry.push(Buffer.from(chunk.subarray(start, n)));
+    }
+    if (carry.length > 0) yield Buffer.concat(carry);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Spool line: "n<TAB>email ipv4 ipv6 phone<TAB>line<TAB>JSON(source)<TAB>output JSON\n". */
+const SPOOL_FIELDS = 4;
 
 export interface CleanHooks { onBytes?: (n: number) => void }
 
@@ -145,8 +171,8 @@ export async function cleanCorpus(input: string, outDir: string, o: CleanOptions
   let bytesIn = 0, c4Units = 0;
 
   // Pass 1.
-  const spoolPath = join(outDir, '.pass1.jsonl');
-  const spool = new JsonlWriter(spoolPath);
+  const spoolPath = join(outDir, '.pass1.spool');
+  const spool = new LineWriter(spoolPath, false);
   const docs = readDocuments(input, {
     ...(o.split ? { split: o.split } : {}), maxDocBytes: o.maxDocBytes,
     onBad: (b) => { badByReason[b.reason] = (badByReason[b.reason] ?? 0) + 1; if (bad.length < MAX_LISTED) bad.push(b); },
@@ -169,7 +195,7 @@ export async function cleanCorpus(input: string, outDir: string, o: CleanOptions
     st.normalize.docs_out++;
     st.exact_dedup.docs_in++;
     if (o.exactDedup) {
-      const key = createHash('md5').update(text).digest('base64');
+      const key = hash('md5', text, 'base64');  // one-shot: no Hash object per document
       const first = exact.get(key);
       if (first !== undefined) { remove(st.exact_dedup, 'exact_duplicate', d, text, first); continue; }
       exact.set(key, d.id);
@@ -188,35 +214,40 @@ export async function cleanCorpus(input: string, outDir: string, o: CleanOptions
       n = lsh.add(signature(shingleHashes(text, lang, o.nearDedup), o.nearDedup));
       lshIds.push(d.id);
     }
-    spool.write({ n, id: d.id, text, fields: d.fields, source: d.source, line: d.line, lang } satisfies Spooled);
+    const found = emptyPiiCounts();
+    if (o.pii) text = redactPii(text, found);
+    const line = JSON.stringify({ id: d.id, text, ...d.fields });
+    spool.write(`${n}\t${PII_KINDS.map((k) => found[k]).join(' ')}\t${d.line}\t${JSON.stringify(d.source)}\t${line}\n`);
   }
   spool.close();
 
   // Pass 2.
-  const out = new JsonlWriter(join(outDir, 'cleaned.jsonl'));
+  const out = new LineWriter(join(outDir, 'cleaned.jsonl'));
   const pii = emptyPiiCounts();
-  for (const d of readDocuments(spoolPath, { maxDocBytes: Number.MAX_SAFE_INTEGER, onBad: (b) => { throw new Error(`spool ${b.source}:${b.line}: ${b.reason}`); } })) {
-    const s = { ...(d.fields as Omit<Spooled, 'id' | 'text'>), id: d.id, text: d.text };
-    const orig = { id: s.id, source: s.source, line: s.line };
+  for (const raw of rawLines(spoolPath)) {
+    let at = -1;
+    for (let f = 0; f < SPOOL_FIELDS; f++) at = raw.indexOf(0x09, at + 1);
+    const [nStr, counts, lineStr, sourceJson] = raw.toString('utf8', 0, at).split('\t') as [string, string, string, string];
+    const n = Number(nStr);
     st.near_dedup.docs_in++;
-    if (lsh !== null && s.n >= 0) {
-      const root = lsh.find(s.n);
-      if (root !== s.n) {
+    if (lsh !== null && n >= 0) {
+      const root = lsh.find(n);
+      if (root !== n) {
         st.near_dedup.removed['near_duplicate'] = (st.near_dedup.removed['near_duplicate'] ?? 0) + 1;
-        sample('near_duplicate', orig, s.text, lshIds[root]);
+        if ((samples['near_duplicate']?.length ?? 0) < o.samples) {
+          const doc = JSON.parse(raw.toString('utf8', at + 1)) as { id: string; text: string };
+          sample('near_duplicate', { id: doc.id, source: JSON.parse(sourceJson) as string, line: Number(lineStr) }, doc.text, lshIds[root]);
+        }
         continue;
       }
     }
     st.near_dedup.docs_out++;
     st.pii.docs_in++;
-    let text = s.text;
-    if (o.pii) {
-      const t = redactPii(text, pii);
-      if (t !== text) st.pii.modified++;
-      text = t;
-    }
+    const c = counts.split(' ').map(Number);
+    PII_KINDS.forEach((k, i) => { pii[k] += c[i]!; });
+    if (c.some((x) => x > 0)) st.pii.modified++;
     st.pii.docs_out++;
-    out.write({ id: s.id, text, ...s.fields });
+    out.write(raw.subarray(at + 1));
   }
   const cleaned = out.close();
   rmSync(spoolPath, { force: true });

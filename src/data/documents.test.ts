@@ -1,7 +1,7 @@
 // Tests of document reading: JSONL fields kept, .txt splitting, and bad input counted by line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readDocuments, type BadInput, type SourceFile } from './documents.js';
@@ -54,8 +54,12 @@ test('.txt split into paragraphs by default; a folder gives one document per fil
   writeFileSync(join(dir, 'sub', 'b.txt'), 'B');
   writeFileSync(join(dir, 'sub', 'a.txt'), 'A');
   writeFileSync(join(dir, 'sub', 'skip.bin'), 'binary');
-  const folder = [...readDocuments(join(dir, 'sub'), { onBad: () => {} })];
+  mkdirSync(join(dir, 'sub', 'c.txt'));  // a folder named like a document
+  symlinkSync(join(dir, 'nowhere.txt'), join(dir, 'sub', 'dangling.txt'));
+  const bad: BadInput[] = [];
+  const folder = [...readDocuments(join(dir, 'sub'), { onBad: (b) => bad.push(b) })];
   assert.deepEqual(folder.map((d) => [d.id, d.text]), [['a.txt', 'A'], ['b.txt', 'B']]);
+  assert.deepEqual(bad.map((b) => [b.source, b.reason]), [['dangling.txt', 'unreadable']]);
 }));
 
 test('readCorpus: the bundled Moby-Dick by default, folders joined in order, bad paths named', () => withDir((dir) => {

@@ -22,7 +22,7 @@ export interface Doc {
   line: number;
 }
 
-export const BAD_INPUT_REASONS = ['invalid_utf8', 'malformed_json', 'missing_text', 'too_large', 'empty'] as const;
+export const BAD_INPUT_REASONS = ['invalid_utf8', 'malformed_json', 'missing_text', 'too_large', 'empty', 'unreadable'] as const;
 export type BadInputReason = (typeof BAD_INPUT_REASONS)[number];
 
 export interface BadInput { source: string; line: number; reason: BadInputReason; detail: string }
@@ -64,7 +64,7 @@ export function listInputs(input: string): { files: string[]; isFolder: boolean 
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && DOC_EXT.test(e.name)) files.push(p);
+      else if ((e.isFile() || e.isSymbolicLink()) && DOC_EXT.test(e.name)) files.push(p);
     }
   };
   walk(input);
@@ -132,8 +132,15 @@ export function* readDocuments(input: string, opts: ReadOptions): Generator<Doc>
     let bytes = 0;
     const lines = readLines(file, maxBytes, hash, (n) => { bytes += n; opts.onBytes?.(n); });
     const bad = (line: number, reason: BadInputReason, detail: string) => opts.onBad({ source: name, line, reason, detail });
-    if (/\.jsonl?$/i.test(file)) yield* jsonlDocs(lines, name, bad);
-    else yield* textDocs(lines, name, split, maxBytes, bad);
+    try {
+      if (/\.jsonl?$/i.test(file)) yield* jsonlDocs(lines, name, bad);
+      else yield* textDocs(lines, name, split, maxBytes, bad);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === undefined) throw e;
+      bad(0, 'unreadable', `${code}: ${(e as Error).message}`);  // e.g. EACCES, EISDIR: skip the file, go on
+      continue;
+    }
     opts.onSource?.({ path: file, bytes, sha256: hash.digest('hex') });
   }
 }

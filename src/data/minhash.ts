@@ -40,9 +40,8 @@ function hashString(s: string, seed: number): number {
 /** Hashes of a document's shingles: lowercased word n-grams (en) or character n-grams over
  * letters and digits (zh), punctuation and spacing ignored (datatrove's simplify_text). */
 export function shingleHashes(text: string, lang: Lang, o: MinHashOptions): Uint32Array {
-  const units = lang === 'en' ? text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [] : text.match(/[\p{L}\p{N}]/gu) ?? [];
+  const h = lang === 'en' ? wordHashes(text, o.seed) : charHashes(text, o.seed);
   const n = lang === 'en' ? o.ngramEn : o.ngramZh;
-  const h = units.map((u) => hashString(u, o.seed));
   const m = Math.max(1, h.length - n + 1);
   const out = new Uint32Array(m);
   for (let i = 0; i < m; i++) {
@@ -50,6 +49,41 @@ export function shingleHashes(text: string, lang: Lang, o: MinHashOptions): Uint
     for (let k = 0; k < n && i + k < h.length; k++) x = Math.imul(x ^ h[i + k]!, 0x01000193) ^ (x >>> 17);
     out[i] = fmix32(x);
   }
+  return out;
+}
+
+const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
+
+/** FNV-1a hashes of the lowercased runs of letters and digits; ASCII without regex or copies. */
+function wordHashes(text: string, seed: number): number[] {
+  const out: number[] = [];
+  let x = 0, inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    let word: boolean;
+    if (c < 0x80) {
+      word = (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    } else {
+      let ch = text[i]!;
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) ch = text.slice(i, i + 2);
+      word = LETTER_OR_DIGIT.test(ch);
+      if (word) c = ch.toLowerCase().codePointAt(0) ?? c;
+      if (ch.length === 2) i++;
+    }
+    if (word) {
+      if (!inWord) { x = (0x811c9dc5 ^ seed) | 0; inWord = true; }
+      x = Math.imul(x ^ c, 0x01000193);
+    } else if (inWord) { out.push(x); inWord = false; }
+  }
+  if (inWord) out.push(x);
+  return out;
+}
+
+/** Hashes of each letter or digit (Chinese shingles are character n-grams). */
+function charHashes(text: string, seed: number): number[] {
+  const out: number[] = [];
+  for (const ch of text) if (LETTER_OR_DIGIT.test(ch)) out.push(hashString(ch, seed));
   return out;
 }
 

@@ -29,6 +29,9 @@ const PATTERNS: [PiiKind, RegExp][] = [
   ].join('|'), 'g')],
 ];
 
+/** Every IPv6 form above holds '::' or a hex digit, ':' and another hex digit in a row. */
+const IPV6_HINT = /::|[0-9A-Fa-f]:[0-9A-Fa-f]/;
+
 export type PiiCounts = Record<PiiKind, number>;
 
 export function emptyPiiCounts(): PiiCounts {
@@ -42,7 +45,7 @@ export function redactPii(text: string, counts: PiiCounts): string {
   let t = text;
   for (const [kind, re] of PATTERNS) {
     if (kind === 'email' && !t.includes('@')) continue;
-    if (kind === 'ipv6' && !t.includes(':')) continue;
+    if (kind === 'ipv6' && !IPV6_HINT.test(t)) continue;
     t = t.replace(re, () => { counts[kind]++; return PII_PLACEHOLDER[kind]; });
   }
   return t;

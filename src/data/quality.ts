@@ -9,6 +9,7 @@
 // Chinese ('zh'): lengths count characters, words are single Han characters, the Han-script ratio
 // replaces the stop-word and alphabetic-word rules, and terminal punctuation includes 。！？….
 import { findDuplicates, NgramScanner } from './repetition.js';
+import { isHanCode, isSpace, statsOfWords, wordStats, type WordStats } from './word-stats.js';
 
 export type Lang = 'en' | 'zh';
 
@@ -49,8 +50,8 @@ export const DEFAULT_QUALITY: QualityOptions = {
   maxPlaceholderRatio: 0.002,
 };
 
-const STOP_WORDS = new Set(['the', 'be', 'to', 'of', 'and', 'that', 'have', 'with']);
 const TERMINAL = /[.!?"”'’。！？…」』)）]$/u;
+const LETTER = /\p{L}/u;
 const BULLET = /^\s*[•●○■□▪▫‣⁃◦*·\-–—]\s/u;
 const HAN = /\p{sc=Han}/gu;
 const C4_BAD_LINE = /javascript|terms of use|privacy policy|cookie policy|uses cookies|use of cookies|use cookies/i;
@@ -58,8 +59,21 @@ const C4_BAD_LINE = /javascript|terms of use|privacy policy|cookie policy|uses c
 /** The words of a document: whitespace-separated for English; single Han characters and
  * non-Han runs for Chinese. */
 export function words(text: string, lang: Lang): string[] {
-  if (lang === 'en') return text.split(/\s+/).filter((w) => w !== '');
+  if (lang === 'en') {
+    const t = text.trim();
+    return t === '' ? [] : t.split(/\s+/);  // the regex split beat a charCode scanner here
+  }
   return text.match(/\p{sc=Han}|[^\s\p{sc=Han}]+/gu) ?? [];
+}
+
+/** Number of whitespace-separated words, without building them; counting stops at `limit`. */
+export function countWords(text: string, limit = Infinity): number {
+  let n = 0, inWord = false;
+  for (let i = 0; i < text.length && n < limit; i++) {
+    if (isSpace(text.charCodeAt(i))) inWord = false;
+    else if (!inWord) { inWord = true; n++; }
+  }
+  return n;
 }
 
 /** Share of Han characters among non-space characters. */
@@ -80,33 +94,13 @@ export function detectLang(text: string): Lang {
   return letters > 0 && han / letters >= 0.3 ? 'zh' : 'en';
 }
 
-/** CJK Unified Ideographs (base, extension A), compatibility ideographs; surrogate pairs of
- * the astral extensions count through their high surrogate (U+D840..U+D87F). */
-function isHanCode(c: number): boolean {
-  return (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xd840 && c <= 0xd87f);
-}
-
-const LETTER = /\p{L}/u;
-
-/** Whether a word holds a letter; ASCII is decided without a regex. */
-function hasLetter(w: string): boolean {
-  for (let i = 0; i < w.length; i++) {
-    const c = w.charCodeAt(i);
-    if (c < 0x80) { if ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) return true; }
-    else if (LETTER.test(w[i]!) || isHanCode(c)) return true;
-  }
-  return false;
-}
-
 /** Gopher quality rules; returns the first rule the document fails, or null. */
-export function gopherQuality(text: string, w: string[], lang: Lang, o: QualityOptions): string | null {
-  const n = w.length;
+export function gopherQuality(text: string, ws: WordStats, lang: Lang, o: QualityOptions): string | null {
+  const n = ws.count;
   if (n < (lang === 'zh' ? o.minWordsZh : o.minWords)) return 'gopher_too_short';
   if (n > o.maxWords) return 'gopher_too_long';
   if (lang === 'en') {
-    let chars = 0;
-    for (const x of w) chars += x.length;
-    const mean = chars / n;
+    const mean = ws.chars / n;
     if (mean < o.minMeanWordLength || mean > o.maxMeanWordLength) return 'gopher_mean_word_length';
   }
   const symbols = (text.match(/#/g)?.length ?? 0) + (text.match(/\.\.\.|…/g)?.length ?? 0);
@@ -116,22 +110,14 @@ export function gopherQuality(text: string, w: string[], lang: Lang, o: QualityO
     if (lines.filter((l) => BULLET.test(l)).length / lines.length > o.maxBulletLines) return 'gopher_bullet_lines';
     if (lines.filter((l) => /(\.\.\.|…)\s*$/.test(l)).length / lines.length > o.maxEllipsisLines) return 'gopher_ellipsis_lines';
   }
-  if (lang === 'zh') {
-    if (hanRatio(text) < o.minHanRatio) return 'gopher_han_ratio';
-    return null;
-  }
-  let alpha = 0, stop = 0;
-  for (const x of w) {
-    if (hasLetter(x)) alpha++;
-    if (stop < o.minStopWords && x.length <= 4 && STOP_WORDS.has(x.toLowerCase())) stop++;
-  }
-  if (alpha / n < o.minAlphaWords) return 'gopher_non_alpha_words';
-  if (stop < o.minStopWords) return 'gopher_stop_words';
+  if (lang === 'zh') return hanRatio(text) < o.minHanRatio ? 'gopher_han_ratio' : null;
+  if (ws.alpha / n < o.minAlphaWords) return 'gopher_non_alpha_words';
+  if (ws.stop < o.minStopWords) return 'gopher_stop_words';
   return null;
 }
 
 /** Gopher repetition rules (Rae et al. 2021, Table A1). */
-export function gopherRepetition(text: string, w: string[], lang: Lang, o: QualityOptions): string | null {
+export function gopherRepetition(text: string, ws: WordStats, lang: Lang, o: QualityOptions): string | null {
   const paragraphs = text.split(/\n{2,}/);
   const p = findDuplicates(paragraphs);
   if (p.count / paragraphs.length > o.maxDupParaFrac) return 'gopher_dup_para_frac';
@@ -140,8 +126,8 @@ export function gopherRepetition(text: string, w: string[], lang: Lang, o: Quali
   const l = findDuplicates(lines);
   if (l.count / lines.length > o.maxDupLineFrac) return 'gopher_dup_line_frac';
   if (l.chars / text.length > o.maxDupLineChars) return 'gopher_dup_line_chars';
-  if (w.length < o.minWordsForNgramRules) return null;
-  const scan = new NgramScanner(w, lang === 'zh' ? 0 : 1);
+  if (ws.count < o.minWordsForNgramRules) return null;
+  const scan = new NgramScanner(ws.hashes, ws.lengths, lang === 'zh' ? 0 : 1);
   const rules = [...o.topNgram.map(([n, max]) => ({ n, max, top: true })), ...o.dupNgram.map(([n, max]) => ({ n, max, top: false }))]
     .sort((a, b) => a.n - b.n);
   for (const { n, max, top } of rules) {
@@ -157,18 +143,18 @@ export function gopherRepetition(text: string, w: string[], lang: Lang, o: Quali
  * kept text, how many units were dropped, and a removal reason or null.
  */
 export function c4Filter(text: string, lang: Lang, o: QualityOptions): { text: string; dropped: number; reason: string | null } {
-  const lower = text.toLowerCase();
-  if (lower.includes('lorem ipsum')) return { text, dropped: 0, reason: 'c4_lorem_ipsum' };
+  if (/lorem ipsum/i.test(text)) return { text, dropped: 0, reason: 'c4_lorem_ipsum' };
   if (text.includes('{')) return { text, dropped: 0, reason: 'c4_curly_bracket' };
   const sep = text.includes('\n\n') ? '\n\n' : '\n';
   const units = text.split(sep);
   const kept: string[] = [];
+  const anyBad = C4_BAD_LINE.test(text);  // one scan of the document spares most per-line scans
   for (const u of units) {
     const t = u.trim();
     if (t === '') continue;
     if (!TERMINAL.test(t)) continue;
-    if (lang === 'en' ? words(t, 'en').length < o.c4MinWordsPerLine : t.length < o.c4MinCharsPerLineZh) continue;
-    if (C4_BAD_LINE.test(t)) continue;
+    if (lang === 'en' ? countWords(t, o.c4MinWordsPerLine) < o.c4MinWordsPerLine : t.length < o.c4MinCharsPerLineZh) continue;
+    if (anyBad && C4_BAD_LINE.test(t)) continue;
     kept.push(u);
   }
   const dropped = units.filter((u) => u.trim() !== '').length - kept.length;
@@ -179,16 +165,19 @@ export function c4Filter(text: string, lang: Lang, o: QualityOptions): { text: s
   return { text: out, dropped, reason: null };
 }
 
-/** FineWeb's extra rules (Penedo et al. 2024): line punctuation, short lines, duplicated lines, lists. */
-export function finewebFilter(text: string, w: string[], lang: Lang, o: QualityOptions): string | null {
+/** FineWeb's extra rules (Penedo et al. 2024): line punctuation, short lines, duplicated lines, lists.
+ * Short and duplicated lines are counted on lines; terminal punctuation on C4's units. */
+export function finewebFilter(text: string, wordCount: number, lang: Lang, o: QualityOptions): string | null {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   if (lines.length === 0) return 'fineweb_line_punct_ratio';
-  if (lines.filter((l) => TERMINAL.test(l.trim())).length / lines.length < o.finewebMinLinePunct) return 'fineweb_line_punct_ratio';
+  // Terminal punctuation is judged per paragraph when there are blank lines, as for C4.
+  const units = text.includes('\n\n') ? text.split(/\n\n+/).filter((u) => u.trim() !== '') : lines;
+  if (units.filter((l) => TERMINAL.test(l.trim())).length / units.length < o.finewebMinLinePunct) return 'fineweb_line_punct_ratio';
   const short = lang === 'zh' ? o.finewebShortLineZh : o.finewebShortLine;
   if (lines.filter((l) => l.length <= short).length / lines.length > o.finewebMaxShortLines) return 'fineweb_short_lines';
   const nonNewline = text.length - (text.match(/\n/g)?.length ?? 0);
   if (findDuplicates(lines).chars / nonNewline > o.finewebMaxDupLineChars) return 'fineweb_dup_line_chars';
-  if ((text.match(/\n/g)?.length ?? 0) / w.length > o.finewebMaxNewlineRatio) return 'fineweb_list_ratio';
+  if ((text.match(/\n/g)?.length ?? 0) / wordCount > o.finewebMaxNewlineRatio) return 'fineweb_list_ratio';
   return null;
 }
 
@@ -203,25 +192,25 @@ export function placeholderRatio(text: string): number {
 /** Runs every enabled rule in order; C4 may shorten the text. */
 export function applyQuality(text: string, lang: Lang, o: QualityOptions): { text: string; reason: string | null; c4Dropped: number } {
   if (o.placeholders && placeholderRatio(text) > o.maxPlaceholderRatio) return { text, reason: 'placeholder_chars', c4Dropped: 0 };
-  let w = words(text, lang);
+  const ws = lang === 'en' ? wordStats(text, o.minStopWords) : statsOfWords(words(text, lang), o.minStopWords);
   if (o.gopher) {
-    const r = gopherQuality(text, w, lang, o);
+    const r = gopherQuality(text, ws, lang, o);
     if (r !== null) return { text, reason: r, c4Dropped: 0 };
   }
   if (o.repetition) {
-    const r = gopherRepetition(text, w, lang, o);
+    const r = gopherRepetition(text, ws, lang, o);
     if (r !== null) return { text, reason: r, c4Dropped: 0 };
   }
-  let t = text, c4Dropped = 0;
+  let t = text, c4Dropped = 0, wordCount = ws.count;
   if (o.c4) {
     const c = c4Filter(text, lang, o);
     if (c.reason !== null) return { text, reason: c.reason, c4Dropped: c.dropped };
     t = c.text;
     c4Dropped = c.dropped;
-    if (c4Dropped > 0) w = words(t, lang);
+    if (c4Dropped > 0) wordCount = lang === 'en' ? countWords(t) : words(t, lang).length;
   }
   if (o.fineweb) {
-    const r = finewebFilter(t, w, lang, o);
+    const r = finewebFilter(t, wordCount, lang, o);
     if (r !== null) return { text, reason: r, c4Dropped };
   }
   return { text: t, reason: null, c4Dropped };

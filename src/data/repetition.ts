@@ -2,8 +2,9 @@
 //
 // Definitions follow datatrove's gopher_repetition_filter: find_duplicates counts elements seen
 // before and their characters; the top n-gram's character share is count x length of the most
-// frequent n-gram (words joined by spaces; Chinese characters by nothing); repeated n-gram characters come from a left-to-right
-// scan that, on an n-gram seen before, counts its characters (words joined) and jumps past it.
+// frequent n-gram (words joined by spaces; Chinese characters by nothing); repeated n-gram
+// characters come from a left-to-right scan that, on an n-gram seen before, counts its
+// characters (words joined) and jumps past it.
 
 /** Elements equal to an earlier element: how many, and their total length. */
 export function findDuplicates(items: string[]): { count: number; chars: number } {
@@ -18,67 +19,52 @@ export function findDuplicates(items: string[]): { count: number; chars: number 
 /** The n-gram statistics of one document for n = 1, 2, ... in increasing order. Each step
  * extends every (n-1)-gram hash by one word, so all n up to 10 cost 10 hashes per word. */
 export class NgramScanner {
-  private readonly word: Int32Array;
   private readonly gram: Int32Array;
   private readonly len: Int32Array;  // prefix sums of word lengths
+  private readonly count: number;
   private n = 1;
 
-  /** `joiner`: characters between words when an n-gram is written out (1 for English, 0 for
-   * Chinese, whose words are single characters). */
-  constructor(private readonly w: string[], private readonly joiner = 1) {
-    this.word = new Int32Array(w.length);
-    this.len = new Int32Array(w.length + 1);
-    for (let i = 0; i < w.length; i++) {
-      const s = w[i]!;
-      let x = 0x811c9dc5 | 0;  // FNV-1a
-      for (let k = 0; k < s.length; k++) x = Math.imul(x ^ s.charCodeAt(k), 0x01000193);
-      this.word[i] = x;
-      this.len[i + 1] = this.len[i]! + s.length;
-    }
-    this.gram = Int32Array.from(this.word);
+  /**
+   * @param word   hash of each word (WordStats.hashes)
+   * @param length length of each word
+   * @param joiner characters between words when an n-gram is written out (1 for English, 0 for
+   *               Chinese, whose words are single characters)
+   */
+  constructor(private readonly word: Int32Array, length: Int32Array, private readonly joiner = 1) {
+    this.count = word.length;
+    this.len = new Int32Array(word.length + 1);
+    for (let i = 0; i < word.length; i++) this.len[i + 1] = this.len[i]! + length[i]!;
+    this.gram = Int32Array.from(word);
   }
 
   /** Advances to n-grams of size n (n must not decrease). */
   private advance(n: number): number {
     if (n < this.n) throw new RangeError(`n-grams must be visited in increasing n (at ${this.n}, asked ${n})`);
     for (; this.n < n; this.n++) {
-      const m = this.w.length - this.n;  // count of (n+1)-grams
+      const m = this.count - this.n;  // count of (n+1)-grams
       for (let i = 0; i < m; i++) {
-        let x = Math.imul(this.gram[i]! ^ this.word[i + this.n]!, 0x9e3779b1);
-        this.gram[i] = x ^ (x >>> 15);
+        // Mix the prefix hash before adding the next word, so order matters ('a b' != 'b a').
+        const g = this.gram[i]!;
+        let x = (Math.imul(g ^ (g >>> 16), 0x85ebca6b) + this.word[i + this.n]!) | 0;
+        x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+        this.gram[i] = x ^ (x >>> 16);
       }
     }
-    return Math.max(0, this.w.length - n + 1);
+    return Math.max(0, this.count - n + 1);
   }
 
   /** Characters covered by the most frequent n-gram: count x its written length. */
   topChars(n: number): number {
     const m = this.advance(n);
-    counter.reset(m);
-    let best = 0, bestAt = -1;
-    for (let i = 0; i < m; i++) {
-      const c = counter.increment(this.gram[i]!);
-      if (c > best) { best = c; bestAt = i; }
-    }
-    if (bestAt < 0) return 0;
-    return best * (this.len[bestAt + n]! - this.len[bestAt]! + (n - 1) * this.joiner);
+    const { best, at } = counter.mostFrequent(this.gram, m);
+    if (at < 0) return 0;
+    return best * (this.len[at + n]! - this.len[at]! + (n - 1) * this.joiner);
   }
 
   /** Characters inside n-grams that repeat an earlier n-gram (words joined without separator). */
   repeatedChars(n: number): number {
     const m = this.advance(n);
-    counter.reset(m);
-    let chars = 0;
-    for (let i = 0; i < m;) {
-      if (counter.count(this.gram[i]!) > 0) {
-        chars += this.len[i + n]! - this.len[i]!;
-        i += n;
-      } else {
-        counter.increment(this.gram[i]!);
-        i++;
-      }
-    }
-    return chars;
+    return counter.repeatedSpan(this.gram, m, n, this.len);
   }
 }
 
@@ -108,21 +94,42 @@ class IntCounter {
     this.gen++;
   }
 
-  private slot(k: number): number {
-    let i = Math.imul(k, 0x9e3779b1) >>> this.shift;
-    while (this.stamps[i] === this.gen && this.keys[i] !== k) i = (i + 1) & this.mask;
-    return i;
+  /** The highest count among keys[0..m) and the first position holding a key with that count
+   * (Python's Counter.most_common(1) picks the first inserted among equals). */
+  mostFrequent(keys: Int32Array, m: number): { best: number; at: number } {
+    this.reset(m);
+    const K = this.keys, C = this.counts, S = this.stamps, gen = this.gen, shift = this.shift, mask = this.mask;
+    let best = 0;
+    for (let i = 0; i < m; i++) {
+      const k = keys[i]!;
+      let j = Math.imul(k, 0x9e3779b1) >>> shift;
+      while (S[j] === gen && K[j] !== k) j = (j + 1) & mask;
+      if (S[j] !== gen) { S[j] = gen; K[j] = k; C[j] = 0; }
+      const c = ++C[j]!;
+      if (c > best) best = c;
+    }
+    for (let i = 0; i < m; i++) {
+      const k = keys[i]!;
+      let j = Math.imul(k, 0x9e3779b1) >>> shift;
+      while (K[j] !== k) j = (j + 1) & mask;
+      if (C[j] === best) return { best, at: i };
+    }
+    return { best: 0, at: -1 };
   }
 
-  count(k: number): number {
-    const i = this.slot(k);
-    return this.stamps[i] === this.gen ? this.counts[i]! : 0;
-  }
-
-  increment(k: number): number {
-    const i = this.slot(k);
-    if (this.stamps[i] !== this.gen) { this.stamps[i] = this.gen; this.keys[i] = k; this.counts[i] = 0; }
-    return ++this.counts[i]!;
+  /** Left-to-right scan: an n-gram seen before adds its characters (len prefix sums) and is skipped. */
+  repeatedSpan(keys: Int32Array, m: number, n: number, len: Int32Array): number {
+    this.reset(m);
+    const K = this.keys, S = this.stamps, gen = this.gen, shift = this.shift, mask = this.mask;
+    let chars = 0;
+    for (let i = 0; i < m;) {
+      const k = keys[i]!;
+      let j = Math.imul(k, 0x9e3779b1) >>> shift;
+      while (S[j] === gen && K[j] !== k) j = (j + 1) & mask;
+      if (S[j] === gen) { chars += len[i + n]! - len[i]!; i += n; }
+      else { S[j] = gen; K[j] = k; i++; }
+    }
+    return chars;
   }
 }
 

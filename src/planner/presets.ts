@@ -28,7 +28,7 @@ export const MODEL_PRESETS: Record<string, ModelSpec> = {
   'bagualu-174t': bagualu('bagualu-174t', 96000),
   'bagualu-14.5t': bagualu('bagualu-14.5t', 8000),
   // furnace's own trainer presets (src/train/config.ts): tiny and small.
-  'furnace-tiny': { name: 'furnace-tiny', layers: 2, hidden: 64, heads: 4, ffn_hidden: 256, vocab: 512, seq_len: 64,
+  'furnace-tiny': { name: 'furnace-tiny', layers: 2, hidden: 64, heads: 4, ffn_hidden: 256, vocab: 256, seq_len: 64,
     experts: 4, top_k: 2, moe_every: 1, expert_ffn_hidden: 128 },
   'furnace-small': { name: 'furnace-small', layers: 4, hidden: 256, heads: 4, ffn_hidden: 1024, vocab: 2048, seq_len: 128,
     experts: 8, top_k: 2, moe_every: 2, expert_ffn_hidden: 512 },

@@ -1,12 +1,14 @@
 // A trained model on disk: DIR/model.safetensors (weights), DIR/config.json, DIR/tokenizer.json.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../cli/util.js';
+import { RuntimeError, UsageError } from '../cli/util.js';
 import { GPT } from '../nn/gpt.js';
 import { readSafetensors, writeSafetensors } from '../nn/safetensors.js';
 import { validateConfig, type TrainConfig } from './config.js';
 import { loadTokenizer } from './tokenizer.js';
-import type { BpeTokenizer } from '../data/tokenizer.js';
+import { paramKey } from './state.js';
+import { CheckpointReader, resolveCheckpoint } from '../checkpoint/index.js';
+import { BpeTokenizer } from '../data/tokenizer.js';
 
 export function writeJsonAtomic(path: string, obj: unknown): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -23,9 +25,18 @@ export function saveModel(dir: string, params: Map<string, { shape: number[]; da
   writeJsonAtomic(join(dir, 'tokenizer.json'), tokenizer.toJSON());
 }
 
-export function loadModel(dir: string): { model: GPT; cfg: TrainConfig; tokenizer: BpeTokenizer } {
+/**
+ * Loads a model for eval/generate from a model directory (model.safetensors, config.json,
+ * tokenizer.json) or from a sharded training checkpoint (a step directory, or a checkpoint root
+ * holding `latest`): the whole parameters are read from the shards, verified.
+ */
+export async function loadModel(dir: string): Promise<{ model: GPT; cfg: TrainConfig; tokenizer: BpeTokenizer }> {
+  if (!existsSync(join(dir, 'model.safetensors'))) {
+    const ck = await resolveCheckpoint(existsSync(join(dir, 'ckpt')) ? join(dir, 'ckpt') : dir).catch(() => undefined);
+    if (ck !== undefined) return loadFromCheckpoint(ck);
+  }
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
-    if (!existsSync(join(dir, f))) throw new UsageError(`--ckpt: ${dir} has no ${f} (not a furnace model directory)`);
+    if (!existsSync(join(dir, f))) throw new UsageError(`--ckpt: ${dir} has no ${f} (not a furnace model directory or checkpoint)`);
   }
   let raw: unknown;
   try {
@@ -35,18 +46,54 @@ export function loadModel(dir: string): { model: GPT; cfg: TrainConfig; tokenize
   }
   const cfg = validateConfig(raw, join(dir, 'config.json'));
   const tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
-  const model = new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0);
   let weights;
   try {
     weights = readSafetensors(join(dir, 'model.safetensors'));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  for (const [name, p] of model.namedParameters()) {
-    const w = weights.get(name);
-    if (w === undefined) throw new UsageError(`${join(dir, 'model.safetensors')}: missing tensor ${name}`);
-    if (w.data.length !== p.size) throw new UsageError(`${join(dir, 'model.safetensors')}: tensor ${name} has shape [${w.shape}], expected [${p.shape}]`);
-    p.data.set(w.data);
+  const file = join(dir, 'model.safetensors');
+  return { model: fill(cfg, tokenizer, (name) => weights.get(name)?.data, file), cfg, tokenizer };
+}
+
+async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: TrainConfig; tokenizer: BpeTokenizer }> {
+  let reader: CheckpointReader;
+  try {
+    reader = await CheckpointReader.open(dir);
+  } catch (e) {
+    throw new UsageError(`--ckpt: ${(e as Error).message}`);
   }
-  return { model, cfg, tokenizer };
+  try {
+    const meta = reader.meta as { config?: unknown; tokenizer?: unknown };
+    const cfg = validateConfig(meta.config, `${dir}: meta.config`);
+    let tokenizer: BpeTokenizer;
+    try {
+      tokenizer = BpeTokenizer.fromJSON(meta.tokenizer);
+    } catch (e) {
+      throw new UsageError(`${dir}: meta.tokenizer: ${(e as Error).message}`);
+    }
+    const whole = new Map<string, Float32Array>();
+    for (const info of new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0).parameterInfo()) {
+      try {
+        whole.set(info.name, await reader.read(paramKey(info.name), info.param.shape.map(() => 0), [...info.param.shape]));
+      } catch (e) {
+        throw new RuntimeError(`${dir}: ${(e as Error).message}`);
+      }
+    }
+    return { model: fill(cfg, tokenizer, (name) => whole.get(name), dir), cfg, tokenizer };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** A model whose parameters are copied from `get(name)`; missing or misshapen ones name the file. */
+function fill(cfg: TrainConfig, tokenizer: BpeTokenizer, get: (name: string) => Float32Array | undefined, file: string): GPT {
+  const model = new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0);
+  for (const [name, p] of model.namedParameters()) {
+    const w = get(name);
+    if (w === undefined) throw new UsageError(`${file}: missing tensor ${name}`);
+    if (w.length !== p.size) throw new UsageError(`${file}: tensor ${name} has ${w.length} values, expected shape [${p.shape}]`);
+    p.data.set(w);
+  }
+  return model;
 }

@@ -108,8 +108,22 @@ test('resume is bit-exact (one rank) and continues in other layouts (dp2+ep2 -> 
     assertSame({ losses: full.losses.slice(6), params: full.params }, r, `resume into ${name}`);
   }
   // One rank, bit-exact across its own checkpoint.
-  const one = trainRun('ck-one-full', [], ['--ckpt-every', '5']);
+  const one = trainRun('ck-one-full', [], ['--ckpt-every', '5', '--ckpt-async']); // async: written while training goes on
   const resumed = trainRun('ck-one-resumed', [], ['--resume', join(dir, 'ck-one-full', 'ckpt', 'step-00000005')]);
   assert.deepEqual(resumed.losses, one.losses.slice(5));
   for (const [k, p] of one.params) assert.deepEqual(resumed.params.get(k)!.data, p.data, k);
+});
+
+test('eval and generate read a sharded checkpoint like the saved model (experts merged)', () => {
+  const run = join(dir, 'ck-full'); // trained dp2+ep2 above: experts were split over two ranks
+  const evalOf = (ckpt: string) => {
+    const r = furnace(['eval', '--ckpt', ckpt, '--text', corpus, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { bits_per_byte: number }).bits_per_byte;
+  };
+  const fromModel = evalOf(run);
+  assert.equal(evalOf(join(run, 'ckpt', 'step-00000012')), fromModel);
+  assert.equal(evalOf(join(run, 'ckpt')), fromModel); // the root: its `latest`
+  const g = furnace(['generate', '--ckpt', join(run, 'ckpt'), '--tokens', '4', '--json']);
+  assert.equal(g.code, 0, g.stderr);
 });

@@ -19,7 +19,7 @@ export const run: Command = async (argv) => {
   }
   if (text.length === 0) throw new UsageError(`--text: ${v.text} is empty`);
   await useBackend(v.backend);
-  const { model, tokenizer } = loadModel(v.ckpt);
+  const { model, tokenizer } = await loadModel(v.ckpt);
   const tokens = tokenizer.encode(text);
   if (tokens.length < 2) throw new UsageError(`--text: ${v.text} has fewer than 2 tokens`);
   const bytes = Buffer.byteLength(text, 'utf8');

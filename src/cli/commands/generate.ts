@@ -16,7 +16,7 @@ export const run: Command = async (argv) => {
   const topK = intFlag('top-k', v['top-k'], 0) ?? 40;
   const seed = intFlag('seed', v.seed, 0) ?? 0;
   await useBackend(v.backend);
-  const { model, tokenizer } = loadModel(v.ckpt);
+  const { model, tokenizer } = await loadModel(v.ckpt);
   const prompt = tokenizer.encode(v.prompt ?? '\n');
   const t0 = performance.now();
   const ids = await generate(model, prompt, { tokens, temperature, topK, seed });

@@ -129,7 +129,7 @@ export const run: Command = async (argv) => {
   let sample = '';
   if (sampleTokens > 0) {
     if (comm === 'threads' && world > 1) await useBackend(v.backend);
-    const { model, tokenizer } = loadModel(dir);
+    const { model, tokenizer } = await loadModel(dir);
     const prompt = tokenizer.encode('\n');
     const ids = await generate(model, prompt, { tokens: sampleTokens, temperature: 0.8, topK: 40, seed: cfg.train.seed });
     sample = tokenizer.decode(ids.subarray(prompt.length));
