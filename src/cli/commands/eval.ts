@@ -6,6 +6,7 @@ import { loadModel } from '../../train/model-dir.js';
 import { bitsPerByte, evaluate } from '../../train/evaluate.js';
 
 export const run: Command = async (argv) => {
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write('usage: furnace eval --ckpt DIR --text FILE [--backend NAME] [--json]\n  DIR: a trained model directory, a checkpoint step directory, or a checkpoint root (its latest)\n'); return 0; }
   const { values: v } = parse(argv, { ckpt: { type: 'string' }, text: { type: 'string' }, backend: { type: 'string' },
     json: { type: 'boolean' } });
   const out = new Output(v.json === true);

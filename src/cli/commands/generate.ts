@@ -5,6 +5,7 @@ import { loadModel } from '../../train/model-dir.js';
 import { generate } from '../../nn/generate.js';
 
 export const run: Command = async (argv) => {
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write('usage: furnace generate --ckpt DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed N] [--backend NAME] [--json]\n'); return 0; }
   const { values: v } = parse(argv, {
     ckpt: { type: 'string' }, prompt: { type: 'string' }, tokens: { type: 'string' }, temperature: { type: 'string' },
     'top-k': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },

@@ -16,7 +16,15 @@ import { readPlan } from '../../planner/io.js';
 import type { Axis } from '../../comm/topology.js';
 import { main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
 
+const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
+                     [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--json]
+  parallel:    [--dp N] [--tp N] [--ep N] [--zero] [--comm threads|mpi] [--topology FILE] [--plan plan.json]
+               world = dp x tp ranks; ep divides dp (experts split over ep ranks of the same tp index)
+  checkpoints: [--ckpt-every N] [--ckpt-async] [--ckpt-keep K] [--resume DIR|latest] [--no-verify]
+  MPI:         mpirun -np N npx furnace train --comm mpi --dp ... (as root: --allow-run-as-root)`;
+
 export const run: Command = async (argv) => {
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(USAGE + '\n'); return 0; }
   const { values: v } = parse(argv, {
     config: { type: 'string' }, preset: { type: 'string' }, steps: { type: 'string' }, corpus: { type: 'string' },
     backend: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, 'log-every': { type: 'string' },
