@@ -1,6 +1,6 @@
 // The wasm kernel module: every export the wasm and blas backends call (src/backends/wasm.ts).
 export { gemm, gemmScratchFloats } from './gemm';
-export { unary, binary, affine, powScalar, fill } from './elementwise';
+export { unary, biasActivation, binary, affine, powScalar, fill } from './elementwise';
 export { reduce, sumSquares, softmax, logSoftmax, softmaxBackward, logSoftmaxBackward,
   crossEntropyForward, crossEntropyBackward, rmsnormForward, rmsnormBackward } from './rows';
 export { gatherRows, scatterAddRows, permute } from './layout';

@@ -4,7 +4,7 @@ import { exp4, hsum, hmax, lane0 } from './simd-math';
 function rowMax(x: usize, n: i32): f32 {
   let m = f32x4.splat(-Infinity);
   let j = 0;
-  for (; j + 4 <= n; j += 4) m = f32x4.max(m, v128.load(x + <usize>j * 4));
+  for (; j + 4 <= n; j += 4) m = f32x4.pmax(m, v128.load(x + <usize>j * 4));   // maxps; a NaN row ends NaN via exp anyway
   let s = hmax(m);
   for (; j < n; j++) s = max(s, load<f32>(x + <usize>j * 4));
   return s;

@@ -21,7 +21,8 @@ const GELU_C: f32 = 0.044715;
  */
 // @ts-ignore: decorator
 @inline export function exp4(x: v128): v128 {
-  const xc = f32x4.max(f32x4.min(x, f32x4.splat(EXP_HI)), f32x4.splat(EXP_LO));
+  // pmin/pmax are single instructions (minps/maxps); NaN is restored at the end.
+  const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(EXP_HI)), f32x4.splat(EXP_LO));
   const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(LOG2E)));
   let r = fmadd(n, f32x4.splat(-LN2_HI), xc);
   r = fmadd(n, f32x4.splat(-LN2_LO), r);
@@ -39,7 +40,6 @@ const GELU_C: f32 = 0.044715;
   const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);
   let y = f32x4.mul(f32x4.mul(p, s1), s2);
   y = v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, f32x4.splat(EXP_HI)));
-  // NaN stays NaN (min/max propagate it through the polynomial).
   return v128.bitselect(x, y, f32x4.ne(x, x));
 }
 

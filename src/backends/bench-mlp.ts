@@ -14,6 +14,8 @@ export interface MlpRow {
   threads: number;
   /** Median ms per step after one warm-up step; null when not measured, with the reason. */
   ms_per_step: number | null;
+  /** Mean process CPU ms per step (threads = 1 only): robust to other processes sharing the cores. */
+  cpu_ms_per_step?: number;
   /** First and last loss of the measured steps (they must fall: the step really trains). */
   loss_first?: number;
   loss_last?: number;
@@ -46,7 +48,7 @@ function initWeights(): Float32Array[] {
   return out;
 }
 
-async function furnaceMlp(be: Backend, steps: number): Promise<{ ms: number; first: number; last: number; growth?: number }> {
+async function furnaceMlp(be: Backend, steps: number): Promise<{ ms: number; cpuMs: number; first: number; last: number; growth?: number }> {
   setBackend(be);
   const { x: xv, labels } = batchData();
   const x = new Tensor(be.alloc(xv.length), [BATCH, LAYERS[0]]);
@@ -76,17 +78,20 @@ async function furnaceMlp(be: Backend, steps: number): Promise<{ ms: number; fir
   const first = await step();
   const times: number[] = [];
   let last = first, heapAfter2: number | undefined;
+  const c0 = process.cpuUsage();
   for (let s = 0; s < steps; s++) {
     const t0 = performance.now();
     last = await step();
     times.push(performance.now() - t0);
     if (s === 0 && be instanceof WasmBackend) heapAfter2 = be.memoryStats().reservedBytes;
   }
+  const cpu = process.cpuUsage(c0);
+  const cpuMs = (cpu.user + cpu.system) / 1000 / steps;
   const growth = be instanceof WasmBackend && heapAfter2 !== undefined ? be.memoryStats().reservedBytes - heapAfter2 : undefined;
   for (const p of params) p.dispose();
   x.dispose();
   tmp.forEach((t) => be.free(t));
-  return growth === undefined ? { ms: median(times), first, last } : { ms: median(times), first, last, growth };
+  return growth === undefined ? { ms: median(times), cpuMs, first, last } : { ms: median(times), cpuMs, first, last, growth };
 }
 
 async function tfjsMlp(steps: number): Promise<MlpRow> {
@@ -113,14 +118,17 @@ async function tfjsMlp(steps: number): Promise<MlpRow> {
   const first = step();
   const times: number[] = [];
   let last = first;
+  const c0 = process.cpuUsage();
   for (let s = 0; s < steps; s++) {
     const t0 = performance.now();
     last = step();
     times.push(performance.now() - t0);
   }
+  const cpu = process.cpuUsage(c0);
   vars.forEach((v) => v.dispose());
   x.dispose(); y.dispose(); opt.dispose();
-  return { impl: 'tfjs-wasm', threads: 1, ms_per_step: median(times), loss_first: first, loss_last: last };
+  return { impl: 'tfjs-wasm', threads: 1, ms_per_step: median(times), cpu_ms_per_step: (cpu.user + cpu.system) / 1000 / steps,
+    loss_first: first, loss_last: last };
 }
 
 export async function benchMlp(steps: number, say: (s: string) => void): Promise<MlpRow[]> {
@@ -128,12 +136,12 @@ export async function benchMlp(steps: number, say: (s: string) => void): Promise
   const add = (r: MlpRow): void => {
     rows.push(r);
     say(`  mlp  ${r.impl.padEnd(14)} threads=${r.threads}  ` + (r.ms_per_step === null ? `- (${r.reason})`
-      : `${r.ms_per_step.toFixed(2)} ms/step  loss ${r.loss_first?.toFixed(3)} -> ${r.loss_last?.toFixed(3)}` +
+      : `${r.ms_per_step.toFixed(2)} ms/step${r.cpu_ms_per_step !== undefined ? ` (${r.cpu_ms_per_step.toFixed(2)} CPU)` : ''}  loss ${r.loss_first?.toFixed(3)} -> ${r.loss_last?.toFixed(3)}` +
         (r.heap_growth_bytes !== undefined ? `  heap growth ${r.heap_growth_bytes} B` : '')));
   };
   const cb = loadCblas(1);
   const configs: { name: BackendName; threads: number; steps: number }[] = [
-    { name: 'js', threads: 1, steps: Math.min(steps, 2) },
+    { name: 'js', threads: 1, steps: 1 },   // seconds per step: one measured step
     { name: 'wasm', threads: 1, steps }, { name: 'wasm', threads: 2, steps },
     { name: 'blas', threads: 1, steps }, { name: 'blas', threads: 2, steps },
   ];
@@ -144,7 +152,8 @@ export async function benchMlp(steps: number, say: (s: string) => void): Promise
     const be = await createBackend(c.name, c.name === 'wasm' ? { threads: c.threads } : {});
     const r = await furnaceMlp(be, c.steps);
     if ('close' in be && typeof be.close === 'function') be.close();
-    add({ impl: `furnace-${c.name}`, threads: c.threads, ms_per_step: r.ms, loss_first: r.first, loss_last: r.last,
+    add({ impl: `furnace-${c.name}`, threads: c.threads, ms_per_step: r.ms, ...(c.threads === 1 ? { cpu_ms_per_step: r.cpuMs } : {}),
+      loss_first: r.first, loss_last: r.last,
       ...(r.growth !== undefined ? { heap_growth_bytes: r.growth } : {}) });
   }
   if (cb.ok) cb.cblas.setThreads?.(1);

@@ -1,23 +1,13 @@
-// Shared pieces of `furnace bench kernels`: timing, tfjs-backend-wasm loading, seeded fill.
-import { createRequire } from 'node:module';
+// Shared pieces of `furnace bench kernels`: timings, tfjs-backend-wasm loading, seeded fill.
+import { createRequire, register } from 'node:module';
 import { dirname, join } from 'node:path';
 
-/**
- * Best wall time of `fn` in seconds: one warm-up call, then repeats until `budget` seconds or
- * `maxReps` runs (at least `minReps`). The best run is the one least disturbed by other processes.
- */
-export function bestTime(fn: () => void, budget: number, minReps = 3, maxReps = 20): number {
-  fn();
-  let best = Infinity, spent = 0, reps = 0;
-  while (reps < minReps || (spent < budget && reps < maxReps)) {
-    const t0 = performance.now();
-    fn();
-    const dt = (performance.now() - t0) / 1000;
-    best = Math.min(best, dt);
-    spent += dt;
-    reps++;
-  }
-  return best;
+export interface Timing {
+  /** Best wall time of one run, seconds. */
+  best: number;
+  /** Mean process CPU time of one run, seconds: robust to time slicing when other processes share
+   * the cores (not to cache pollution); equals wall time on an idle machine for one thread. */
+  cpu: number;
 }
 
 /** Median of a list of seconds. */
@@ -43,6 +33,18 @@ export type TfjsProbe = { ok: true; tf: Tf; simd: boolean } | { ok: false; reaso
 let tfjs: Promise<TfjsProbe> | undefined;
 
 /**
+ * tfjs-core registers gradients in a separate module (dist/register_all_gradients.js) that exists
+ * only as ESM with extension-less imports, which Node's ESM loader refuses; a resolve hook adds
+ * '.js' for those. Its registry is global, so the CommonJS build (main) sees the gradients.
+ */
+async function registerTfjsGradients(): Promise<void> {
+  const hook = 'export async function resolve(s, c, next) { try { return await next(s, c); } catch (e) { ' +
+    "if (/^\\.\\.?\\//.test(s) && !s.endsWith('.js') && c.parentURL?.includes('/@tensorflow/')) return next(s + '.js', c); throw e; } }";
+  register('data:text/javascript,' + encodeURIComponent(hook));
+  await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+}
+
+/**
  * tfjs-core with the tfjs-backend-wasm backend, single-threaded, its .wasm files read from the
  * installed package (no network). Absent packages give a reason instead of a failure.
  */
@@ -50,6 +52,7 @@ export function loadTfjsWasm(): Promise<TfjsProbe> {
   tfjs ??= (async (): Promise<TfjsProbe> => {
     try {
       const tf = await import('@tensorflow/tfjs-core');
+      await registerTfjsGradients();
       const wasmBackend = await import('@tensorflow/tfjs-backend-wasm');
       const pkg = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json');
       wasmBackend.setWasmPaths(join(dirname(pkg), 'dist') + '/');

@@ -7,7 +7,7 @@ import { createBackend } from './index.js';
 import { loadCblas } from './cblas.js';
 import { relaxedSimd } from './wasm-module.js';
 import { estimatePeak } from './peak.js';
-import { bestTime, fillUniform, loadTfjsWasm } from './bench-util.js';
+import { fillUniform, loadTfjsWasm, type Timing } from './bench-util.js';
 import { benchMlp, type MlpRow } from './bench-mlp.js';
 
 export interface GemmRow {
@@ -16,6 +16,9 @@ export interface GemmRow {
   threads: number;
   /** GFLOP/s (2 n^3 / best time / 1e9); null when not measured, with the reason. */
   gflops: number | null;
+  /** GFLOP/s per second of process CPU time (threads = 1 only): what the kernel does while it runs,
+   * when other processes share the cores. */
+  cpu_gflops?: number;
   /** With threads > 1: 'split' = one GEMM split over the threads; 'ranks' = one GEMM per thread at once
    * (the data-parallel layout: one single-threaded backend per rank), summed. */
   mode?: 'split' | 'ranks';
@@ -39,16 +42,43 @@ async function ranksThroughput(ranks: number, n: number, seconds: number): Promi
   return res.reduce((s, r) => s + r.flops / r.seconds, 0) / 1e9;
 }
 
-/** GFLOP/s of C = A B (n x n) through a backend, its operands in the backend's memory. */
-function gemmOn(be: Backend, n: number, budget: number): number {
+const rate = (n: number, t: Timing, threads = 1): Pick<GemmRow, 'gflops' | 'cpu_gflops'> =>
+  threads === 1 ? { gflops: (2 * n ** 3) / t.best / 1e9, cpu_gflops: (2 * n ** 3) / t.cpu / 1e9 } : { gflops: (2 * n ** 3) / t.best / 1e9 };
+
+/** One way to compute C = A B (n x n): its result row (without numbers), one run, and cleanup. */
+interface Route { row: Omit<GemmRow, 'gflops' | 'cpu_gflops'>; run: () => void; done: () => void }
+
+/** A route through a furnace backend, operands in the backend's memory. */
+function backendRoute(be: Backend, n: number, row: Route['row']): Route {
   const a = be.alloc(n * n), b = be.alloc(n * n), c = be.alloc(n * n);
   fillUniform(a, 1);
   fillUniform(b, 2);
   const args = { transA: false, transB: false, m: n, n, k: n, alpha: 1, beta: 0, a, b, c, lda: n, ldb: n, ldc: n,
     strideA: 0, strideB: 0, strideC: 0, batch: 1 };
-  const t = bestTime(() => be.gemm(args), budget);
-  be.free(a); be.free(b); be.free(c);
-  return (2 * n ** 3) / t / 1e9;
+  return { row, run: () => be.gemm(args), done: () => { be.free(a); be.free(b); be.free(c); } };
+}
+
+/**
+ * Times routes in alternating rounds (one run of each per round, after one warm-up each), so that
+ * every route sees the same load from other processes; at least 3 rounds, then until `budget`
+ * seconds per route or 20 rounds.
+ */
+function interleaved(routes: readonly Route[], budget: number): Timing[] {
+  for (const r of routes) r.run();
+  const best = routes.map(() => Infinity), cpu = routes.map(() => 0), spent = routes.map(() => 0);
+  let rounds = 0;
+  while (rounds < 3 || (rounds < 20 && Math.max(...spent) < budget)) {
+    routes.forEach((r, i) => {
+      const c0 = process.cpuUsage(), t0 = performance.now();
+      r.run();
+      const dt = (performance.now() - t0) / 1000, c = process.cpuUsage(c0);
+      best[i] = Math.min(best[i]!, dt);
+      cpu[i]! += (c.user + c.system) / 1e6;
+      spent[i]! += dt;
+    });
+    rounds++;
+  }
+  return routes.map((_, i) => ({ best: best[i]!, cpu: cpu[i]! / rounds }));
 }
 
 function closeBackend(be: Backend): void {
@@ -61,11 +91,11 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   const add = (r: GemmRow): void => {
     rows.push(r);
     say(`  gemm ${r.backend.padEnd(9)} n=${String(r.n).padEnd(5)} threads=${r.threads}${r.mode ? ` (${r.mode})` : ''}  ` +
-      (r.gflops === null ? `- (${r.reason})` : `${r.gflops.toFixed(1)} GFLOP/s`));
+      (r.gflops === null ? `- (${r.reason})` : `${fmt(r.gflops)} GFLOP/s` +
+        (r.cpu_gflops !== undefined ? `  (${fmt(r.cpu_gflops)} per CPU-second)` : '')));
   };
-  const threadCounts = cores >= 2 ? [1, 2] : [1];
 
-  // js: the readable reference, O(n^3) scalar loops; only where one run fits in a few seconds.
+  // js: the readable reference, O(n^3) scalar loops; one run, only where it fits in a few seconds.
   const js = await createBackend('js');
   let jsRate = 0;
   for (const n of sizes) {
@@ -73,48 +103,62 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
       add({ backend: 'js', n, threads: 1, gflops: null, reason: 'skipped: one run would take over 3 s' });
       continue;
     }
-    jsRate = gemmOn(js, n, 0);
-    add({ backend: 'js', n, threads: 1, gflops: jsRate });
+    const route = backendRoute(js, n, { backend: 'js', n, threads: 1 });
+    const r = rate(n, interleaved([route], 0)[0]!);
+    route.done();
+    jsRate = r.gflops!;
+    add({ backend: 'js', n, threads: 1, ...r });
   }
 
-  for (const threads of threadCounts) {
-    const be = await createBackend('wasm', { threads });
-    for (const n of sizes) add({ backend: 'wasm', n, threads, gflops: gemmOn(be, n, budget), ...(threads > 1 ? { mode: 'split' as const } : {}) });
-    closeBackend(be);
+  const wasm1 = await createBackend('wasm', { threads: 1 });
+  const wasm2 = cores >= 2 ? await createBackend('wasm', { threads: 2 }) : undefined;
+  const cb = loadCblas(1);
+  const blas = cb.ok ? await createBackend('blas', { threads: 1 }) : undefined;
+  const tf = await loadTfjsWasm();
+  for (const n of sizes) {
+    const routes: Route[] = [backendRoute(wasm1, n, { backend: 'wasm', n, threads: 1 })];
+    if (wasm2 !== undefined) routes.push(backendRoute(wasm2, n, { backend: 'wasm', n, threads: 2, mode: 'split' }));
+    if (cb.ok && blas !== undefined) {
+      routes.push(backendRoute(blas, n, { backend: 'blas', n, threads: 1 }));
+      // The reference: the same library on plain Float32Arrays, no furnace code in between.
+      const a = new Float32Array(n * n), b = new Float32Array(n * n), c = new Float32Array(n * n);
+      fillUniform(a, 1);
+      fillUniform(b, 2);
+      routes.push({ row: { backend: 'cblas', n, threads: 1 }, run: () => cb.cblas.sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n),
+        done: () => undefined });
+    } else {
+      for (const backend of ['blas', 'cblas'] as const) add({ backend, n, threads: 1, gflops: null, reason: cb.ok ? 'not created' : cb.reason });
+    }
+    if (tf.ok) {
+      const t = tf.tf;
+      const a = t.randomUniform([n, n], -1, 1), b = t.randomUniform([n, n], -1, 1);
+      routes.push({ row: { backend: 'tfjs-wasm', n, threads: 1 }, run: () => { const c = t.matMul(a, b); c.dataSync(); c.dispose(); },
+        done: () => { a.dispose(); b.dispose(); } });
+    } else add({ backend: 'tfjs-wasm', n, threads: 1, gflops: null, reason: tf.reason });
+    const times = interleaved(routes, budget);
+    routes.forEach((r, i) => { add({ ...r.row, ...rate(n, times[i]!, r.row.threads) }); r.done(); });
   }
+  closeBackend(wasm1);
+  if (wasm2 !== undefined) closeBackend(wasm2);
+
+  // Both cores, the other layout: one single-threaded GEMM per rank at once.
   if (cores >= 2) {
     for (const n of sizes) add({ backend: 'wasm', n, threads: 2, mode: 'ranks', gflops: await ranksThroughput(2, n, Math.max(budget, 1)) });
   }
-
-  const cb = loadCblas(1);
-  if (!cb.ok) {
-    for (const name of ['blas', 'cblas'] as const) for (const n of sizes) add({ backend: name, n, threads: 1, gflops: null, reason: cb.reason });
-  } else {
-    const blas = await createBackend('blas');
-    for (const threads of threadCounts) {
-      if (threads > 1 && cb.cblas.setThreads === undefined) continue;
-      cb.cblas.setThreads?.(threads);
-      for (const n of sizes) {
-        add({ backend: 'blas', n, threads, gflops: gemmOn(blas, n, budget), ...(threads > 1 ? { mode: 'split' as const } : {}) });
-        // The reference: the same library on plain Float32Arrays, no furnace code in between.
-        const a = new Float32Array(n * n), b = new Float32Array(n * n), c = new Float32Array(n * n);
-        fillUniform(a, 1);
-        fillUniform(b, 2);
-        const t = bestTime(() => cb.cblas.sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n), budget);
-        add({ backend: 'cblas', n, threads, gflops: (2 * n ** 3) / t / 1e9, ...(threads > 1 ? { mode: 'split' as const } : {}) });
-      }
+  // OpenBLAS splitting one GEMM over two threads (its thread count is process-wide: a separate phase).
+  if (cb.ok && blas !== undefined && cores >= 2 && cb.cblas.setThreads !== undefined) {
+    cb.cblas.setThreads(2);
+    for (const n of sizes) {
+      const a = new Float32Array(n * n), b = new Float32Array(n * n), c = new Float32Array(n * n);
+      fillUniform(a, 1);
+      fillUniform(b, 2);
+      const routes = [backendRoute(blas, n, { backend: 'blas', n, threads: 2, mode: 'split' }),
+        { row: { backend: 'cblas' as const, n, threads: 2, mode: 'split' as const },
+          run: () => cb.cblas.sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n), done: () => undefined }];
+      const times = interleaved(routes, budget);
+      routes.forEach((r, i) => { add({ ...r.row, ...rate(n, times[i]!, r.row.threads) }); r.done(); });
     }
-    cb.cblas.setThreads?.(1);
-  }
-
-  const tf = await loadTfjsWasm();
-  for (const n of sizes) {
-    if (!tf.ok) { add({ backend: 'tfjs-wasm', n, threads: 1, gflops: null, reason: tf.reason }); continue; }
-    const t = tf.tf;
-    const a = t.randomUniform([n, n], -1, 1), b = t.randomUniform([n, n], -1, 1);
-    const sec = bestTime(() => { const c = t.matMul(a, b); c.dataSync(); c.dispose(); }, budget);
-    a.dispose(); b.dispose();
-    add({ backend: 'tfjs-wasm', n, threads: 1, gflops: (2 * n ** 3) / sec / 1e9 });
+    cb.cblas.setThreads(1);
   }
   return rows;
 }

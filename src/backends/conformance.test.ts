@@ -87,7 +87,7 @@ for (const c of await cases()) {
     it('gemm: every transpose, odd sizes, alpha/beta, against the reference', async () => {
       const b = await get();
       const r = rng(1);
-      const sizes = [[1, 1, 1], [5, 7, 3], [4, 8, 256], [33, 17, 300], [3, 70, 9], [70, 90, 300], [67, 9, 1]] as const;
+      const sizes = [[1, 1, 1], [5, 7, 3], [4, 8, 256], [33, 17, 300], [3, 70, 9], [70, 90, 300], [67, 9, 1], [1, 300, 77], [1, 9, 1000], [1, 1, 33]] as const;
       for (const [m, n, k] of sizes) {
         for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
           for (const [alpha, beta] of [[1, 0], [1.5, 0.5], [-1, 1]] as const) {
@@ -212,6 +212,23 @@ for (const c of await cases()) {
           const tol = (['add', 'sub', 'mul', 'max', 'min', 'gt', 'lt', 'eq', 'relu_bwd'] as BinaryOp[]).includes(op) ? EXACT
             : op === 'div' ? F32 : TRANSCENDENTAL;
           assertClose(out, want, tol, `${op} shape [${L.shape}]`);
+        }
+      }
+    });
+
+    it('biasActivation (optional): act(x + bias) equals add then the activation', { skip: c.name === 'js' && 'js leaves the optional kernel out' }, async () => {
+      const b = await get();
+      assert.ok(b.biasActivation !== undefined, `${c.name} implements biasActivation`);
+      const r = rng(14);
+      for (const [rows, n] of [[5, 37], [3, 512], [1, 3]] as const) {
+        const xv = rand(r, rows * n, -4, 4), bv = rand(r, n, -1, 1);
+        for (const act of ['relu', 'gelu', 'silu', 'tanh', 'sigmoid', null] as const) {
+          const want = new Float32Array(rows * n);
+          ref.binary('add', xv, [n, 1], bv, [0, 1], want, [rows, n]);
+          if (act !== null) ref.unary(act, want, want);
+          const out = b.alloc(rows * n);
+          b.biasActivation(put(b, xv), put(b, bv), rows, n, act, out);
+          assertClose(out, want, act === 'relu' || act === null ? F32 : TRANSCENDENTAL, `biasActivation ${act} (${rows},${n})`);
         }
       }
     });

@@ -9,7 +9,8 @@ import type { GemmArgs } from './backend.js';
 import type { KernelExports } from './wasm-module.js';
 
 export const CTRL_INTS = 32;
-export const SEQ = 0, DONE = 1, ARGS = 2;
+/** Control slots: sequence number posted, sequence number done, failure flag, then the kernel arguments. */
+export const SEQ = 0, DONE = 1, FAILED = 19, ARGS = 2;
 /** Below this many multiply-adds a GEMM stays on one thread (waking a worker costs ~10-50 us). */
 const MIN_SPLIT_MACS = 1 << 21;
 
@@ -105,6 +106,7 @@ export class GemmPool {
       const i32 = this.ctrl[w]!, s = this.seq[w]!;
       let d: number;
       while ((d = Atomics.load(i32, DONE)) !== s) Atomics.wait(i32, DONE, d);
+      if (Atomics.exchange(i32, FAILED, 0) !== 0) throw new Error(`gemm worker ${w + 1} failed on its part (see its stderr)`);
     }
   }
 

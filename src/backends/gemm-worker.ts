@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { WasmMemory, WasmModule } from './wasm-api.js';
 import { instantiate } from './wasm-module.js';
-import { ARGS, CTRL_INTS, DONE, SEQ, type GemmCall } from './gemm-pool.js';
+import { ARGS, CTRL_INTS, DONE, FAILED, SEQ, type GemmCall } from './gemm-pool.js';
 
 interface GemmWorkerData { mod: WasmModule; memory: WasmMemory; ctrl: number; scratch: number }
 
@@ -22,7 +22,13 @@ for (;;) {
   const call: GemmCall = [i32[ARGS]!, i32[ARGS + 1]!, i32[ARGS + 2]!, i32[ARGS + 3]!, i32[ARGS + 4]!, f32[ARGS + 5]!,
     f32[ARGS + 6]!, i32[ARGS + 7]!, i32[ARGS + 8]!, i32[ARGS + 9]!, i32[ARGS + 10]!, i32[ARGS + 11]!, i32[ARGS + 12]!,
     i32[ARGS + 13]!, i32[ARGS + 14]!, i32[ARGS + 15]!, i32[ARGS + 16]!, data.scratch];
-  k.gemm(...call);
+  try {
+    k.gemm(...call);
+  } catch (e) {
+    // Report instead of dying: the caller is blocked waiting for DONE.
+    process.stderr.write(`furnace gemm worker: ${(e as Error).message}\n`);
+    Atomics.store(i32, FAILED, 1);
+  }
   Atomics.store(i32, DONE, s);
   Atomics.notify(i32, DONE);
 }

@@ -12,6 +12,7 @@ export interface KernelExports {
     a: number, lda: number, strideA: number, b: number, ldb: number, strideB: number,
     c: number, ldc: number, strideC: number, batch: number, scratch: number): void;
   unary(op: number, x: number, out: number, n: number): void;
+  biasActivation(act: number, x: number, bias: number, rows: number, n: number, out: number): void;
   binary(op: number, a: number, b: number, out: number, meta: number): void;
   affine(x: number, alpha: number, beta: number, out: number, n: number): void;
   powScalar(x: number, p: number, out: number, n: number): void;
@@ -33,7 +34,7 @@ export interface KernelExports {
     wd: number, bc1: number, bc2: number): void;
 }
 
-const KERNEL_NAMES: readonly (keyof KernelExports)[] = ['heapBase', 'gemmScratchFloats', 'gemm', 'unary', 'binary',
+const KERNEL_NAMES: readonly (keyof KernelExports)[] = ['heapBase', 'gemmScratchFloats', 'gemm', 'unary', 'biasActivation', 'binary',
   'affine', 'powScalar', 'fill', 'reduce', 'sumSquares', 'softmax', 'logSoftmax', 'softmaxBackward',
   'logSoftmaxBackward', 'crossEntropyForward', 'crossEntropyBackward', 'rmsnormForward', 'rmsnormBackward',
   'gatherRows', 'scatterAddRows', 'permute', 'adamw'];

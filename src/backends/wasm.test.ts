@@ -32,6 +32,20 @@ describe('wasm heap', () => {
     assert.equal(be.memoryStats().liveBytes, after1.liveBytes);
   });
 
+  it('allocEmpty hands out reused blocks without clearing them, in wasm memory', () => {
+    const be = new WasmBackend();
+    const x = be.alloc(1000);
+    x.fill(5);
+    be.free(x);
+    const y = be.allocEmpty(1000);
+    assert.equal(y.byteOffset, x.byteOffset, 'the freed block is reused');
+    assert.equal(y[999], 5, 'not cleared');
+    const live = be.memoryStats().liveBytes;
+    be.unary('neg', y, y);
+    assert.equal(y[0], -5);
+    assert.equal(be.memoryStats().liveBytes, live, 'kernels address it without staging');
+  });
+
   it('views stay valid when the memory grows, and kernels still address them without copies', () => {
     const be = new WasmBackend();
     const x = be.alloc(1000);

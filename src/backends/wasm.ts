@@ -1,6 +1,6 @@
 // The default backend: AssemblyScript SIMD kernels on one shared WebAssembly.Memory that holds every tensor.
-import { BINARY_OPS, UNARY_OPS, type Backend, type BackendName, type BinaryOp, type GemmArgs, type ReduceOp,
-  type UnaryOp } from './backend.js';
+import { BINARY_OPS, UNARY_OPS, type Backend, type BackendName, type BiasActivation, type BinaryOp, type GemmArgs,
+  type ReduceOp, type UnaryOp } from './backend.js';
 import { instantiate, kernelModule, relaxedSimd, sharedMemory, type KernelExports } from './wasm-module.js';
 import { WasmHeap, type HeapStats } from './wasm-heap.js';
 import { GemmPool } from './gemm-pool.js';
@@ -69,6 +69,10 @@ export class WasmBackend implements Backend {
     return a;
   }
 
+  allocEmpty(n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, this.heap.alloc(n * 4).ptr, n);
+  }
+
   free(a: Float32Array): void {
     if (this.heap.owns(a)) this.heap.free(a.byteOffset);
   }
@@ -101,6 +105,13 @@ export class WasmBackend implements Backend {
 
   unary(op: UnaryOp, x: Float32Array, out: Float32Array): void {
     this.k.unary(UNARY_CODE.get(op)!, this.ptr(x), this.ptr(out, true), out.length);
+    this.settle();
+  }
+
+  biasActivation(x: Float32Array, bias: Float32Array, rows: number, n: number, act: BiasActivation | null,
+    out: Float32Array): void {
+    if (x.length < rows * n || out.length < rows * n || bias.length < n) throw new RangeError(`biasActivation: arrays shorter than (${rows}, ${n})`);
+    this.k.biasActivation(act === null ? -1 : UNARY_CODE.get(act)!, this.ptr(x), this.ptr(bias), rows, n, this.ptr(out, true));
     this.settle();
   }
 

@@ -1,7 +1,7 @@
 // `furnace doctor`: which kernel backends run here, which one 'auto' picks, and why another does not.
 import { availableParallelism } from 'node:os';
 import { Output, parse, type Command } from '../util.js';
-import { probeBackends } from '../../backends/index.js';
+import { defaultThreads, probeBackends } from '../../backends/index.js';
 import { relaxedSimd } from '../../backends/wasm-module.js';
 import { loadCblas } from '../../backends/cblas.js';
 import { estimatePeak } from '../../backends/peak.js';
@@ -17,6 +17,7 @@ export const run: Command = async (argv) => {
     cores: availableParallelism(),
     openblas: cb.ok ? cb.cblas.threads : null,
     openblas_num_threads_env: process.env['OPENBLAS_NUM_THREADS'] ?? null,
+    gemm_threads_one_process: defaultThreads(1),
   };
   out.say('kernel backends:');
   for (const b of backends) {
@@ -26,7 +27,8 @@ export const run: Command = async (argv) => {
   const relaxedLine = rs.enabled ? `on (${rs.how === 'native' ? 'runtime default' : 'enabled with --experimental-wasm-relaxed-simd'})`
     : `off (${rs.how === 'disabled' ? 'FURNACE_WASM_RELAXED=0' : 'runtime lacks it'}): plain SIMD build, mul + add instead of FMA`;
   out.say(`relaxed SIMD: ${relaxedLine}`);
-  out.say(`threads: ${threads.cores} cores; OpenBLAS threads ${threads.openblas ?? '-'}; wasm GEMM threads 1 per rank (BackendOptions.threads)`);
+  out.say(`threads: ${threads.cores} cores; GEMM threads per rank = cores / ranks on this machine ` +
+    `(${threads.gemm_threads_one_process} for one process); OpenBLAS threads now ${threads.openblas ?? '-'}`);
   out.say(`peak estimate: ${peak.basis} = ${(peak.totalFlops / 1e9).toFixed(0)} GFLOP/s`);
   out.result({
     backends,
