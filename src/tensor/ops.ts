@@ -137,9 +137,10 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   });
   return result('matmul', c, outShape, [a, b], (g) => {
     // C = op(A) op(B): dA = g op(B)^T, dB = op(A)^T g, each laid out like the stored operand.
-    const da = transA ? matmul(b, g, transB, true) : matmul(g, b, false, !transB);
-    const db = transB ? matmul(g, a, true, transA) : matmul(a, g, !transA, false);
-    return [da.sumTo(a.shape), db.sumTo(b.shape)];
+    // Only the operands that need a gradient get one (e.g. not a network's input batch).
+    const da = !a.requiresGrad ? null : (transA ? matmul(b, g, transB, true) : matmul(g, b, false, !transB)).sumTo(a.shape);
+    const db = !b.requiresGrad ? null : (transB ? matmul(g, a, true, transA) : matmul(a, g, !transA, false)).sumTo(b.shape);
+    return [da, db];
   });
 }
 

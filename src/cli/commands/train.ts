@@ -9,6 +9,7 @@ import { train, type CheckpointOptions } from '../../train/trainer.js';
 import { prepareTokens } from '../../train/tokenizer.js';
 import { loadModel } from '../../train/model-dir.js';
 import { generate } from '../../nn/generate.js';
+import { writeRunReport } from '../../dashboard/report.js';
 import { launch } from '../../comm/launch.js';
 import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
 import { RankError } from '../../comm/process-group.js';
@@ -17,7 +18,7 @@ import type { Axis } from '../../comm/topology.js';
 import { main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
 
 const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
-                     [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--json]
+                     [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--report FILE.html] [--json]
   parallel:    [--dp N] [--tp N] [--ep N] [--zero] [--comm threads|mpi] [--topology FILE] [--plan plan.json]
                world = dp x tp ranks; ep divides dp (experts split over ep ranks of the same tp index)
   checkpoints: [--ckpt-every N] [--ckpt-async] [--ckpt-keep K] [--resume DIR|latest] [--no-verify]
@@ -32,7 +33,7 @@ export const run: Command = async (argv) => {
     dp: { type: 'string' }, tp: { type: 'string' }, ep: { type: 'string' }, zero: { type: 'boolean' },
     comm: { type: 'string' }, topology: { type: 'string' }, plan: { type: 'string' },
     'ckpt-every': { type: 'string' }, 'ckpt-async': { type: 'boolean' }, 'ckpt-keep': { type: 'string' },
-    resume: { type: 'string' }, 'no-verify': { type: 'boolean' },
+    resume: { type: 'string' }, 'no-verify': { type: 'boolean' }, report: { type: 'string' },
   });
   const out = new Output(v.json === true);
   if (v.preset !== undefined && v.preset !== 'tiny' && v.preset !== 'small') {
@@ -142,6 +143,10 @@ export const run: Command = async (argv) => {
     const ids = await generate(model, prompt, { tokens: sampleTokens, temperature: 0.8, topK: 40, seed: cfg.train.seed });
     sample = tokenizer.decode(ids.subarray(prompt.length));
     out.say('--- sample ---\n' + sample + '\n--------------');
+  }
+  if (v.report !== undefined) {
+    await writeRunReport(dir, v.report);
+    out.say(`wrote ${v.report}`);
   }
   const { losses: _l, ...rest } = s;
   out.result({ ...rest, backend: result.backend, layout: { dp, tp, ep, zero, comm: world > 1 || comm === 'mpi' ? comm : 'none' }, sample });
