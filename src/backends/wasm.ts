@@ -70,7 +70,8 @@ export class WasmBackend implements Backend {
   }
 
   allocEmpty(n: number): Float32Array {
-    return new Float32Array(this.memory.buffer, this.heap.alloc(n * 4).ptr, n);
+    const { ptr } = this.heap.alloc(n * 4); // may grow the memory: read .buffer after it
+    return new Float32Array(this.memory.buffer, ptr, n);
   }
 
   free(a: Float32Array): void {

@@ -9,7 +9,14 @@ import { Tensor, result, view, zeros } from './tensor.js';
 
 export { backward, backwardAsync, grad, gradAsync } from '../autograd/backward.js';
 
+/** Memory for an output the kernel overwrites completely (not cleared when reused). */
 function alloc(n: number): Float32Array {
+  const be = backend();
+  return be.allocEmpty?.(n) ?? be.alloc(n);
+}
+
+/** Zero-filled memory, for outputs that kernels accumulate into. */
+function allocZeros(n: number): Float32Array {
   return backend().alloc(n);
 }
 
@@ -273,7 +280,7 @@ export function rows(x: Tensor, start: number, count: number): Tensor {
 /** Places x (count rows) at row `start` of a zero tensor with `total` rows (inverse of rows). */
 export function padRows(x: Tensor, start: number, total: number): Tensor {
   const inner = numel(x.shape.slice(1));
-  const out = alloc(total * inner);
+  const out = allocZeros(total * inner);
   out.set(x.data, start * inner);
   return result('padRows', out, [total, ...x.shape.slice(1)], [x], (g) => [g.rows(start, x.shape[0]!)]);
 }
@@ -307,7 +314,7 @@ export function gatherRows(x: Tensor, idx: Int32Array): Tensor {
 /** out (total rows) = zeros; out[idx[r]] += x[r]. */
 export function scatterAddRows(x: Tensor, idx: Int32Array, total: number): Tensor {
   const inner = numel(x.shape.slice(1));
-  const out = alloc(total * inner);
+  const out = allocZeros(total * inner);
   backend().scatterAddRows(out, idx, inner, x.data);
   return result('scatterAddRows', out, [total, ...x.shape.slice(1)], [x], (g) => [gatherRows(g, idx)]);
 }
@@ -396,7 +403,7 @@ export function rmsnorm(x: Tensor, weight: Tensor, eps = 1e-5): Tensor {
   backend().rmsnormForward(x.data, weight.data, rows, n, eps, y, rstd.data);
   return result('rmsnorm', y, x.shape, [x, weight], (g) => {
     if (isGradEnabled()) throw new Error('rmsnorm is differentiable once; use layerNorm-style composition for higher orders');
-    const dx = alloc(x.size), dw = alloc(n);
+    const dx = alloc(x.size), dw = allocZeros(n);
     backend().rmsnormBackward(x.data, weight.data, rstd.data, g.data, rows, n, dx, dw);
     return [new Tensor(dx, x.shape), new Tensor(dw, weight.shape)];
   });
