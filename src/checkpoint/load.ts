@@ -190,12 +190,14 @@ export class CheckpointReader {
       }
       for (const { key, shard } of this.byFile.get(f.name)!) {
         const size = shard.byteRange[1] - shard.byteRange[0];
+        const windows: number[] = [];
+        for (let at = 0; at < Math.max(size, 1); at += step) windows.push(at);
         try {
-          for (let at = 0; at < Math.max(size, 1); at += step) {
+          await inParallel(windows, ioPool().threads + 1, async (at) => {
             await this.readPiece(key, shard, at, Math.min(size, at + step), () => {});
             bytes += Math.min(size, at + step) - at;
             onProgress?.(bytes);
-          }
+          });
         } catch (e) {
           problems.push(asCheckpointError(e, f.name));
         }
