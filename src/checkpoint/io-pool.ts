@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createHash } from 'node:crypto';
-import type { IoReply, IoRequest } from './io-worker.js';
+import { ioChunk, type IoReply, type IoRequest } from './io-worker.js';
 
 /** Below this size a message round trip costs more than the hash: hash on the calling thread. */
 const INLINE_BYTES = 256 * 1024;
@@ -38,14 +38,25 @@ export class IoPool {
    * descriptor `fd` and then hashes each segment [offset, length). The buffer comes back (a new
    * object over the same memory) with the hashes; on failure it is attached to the error as `buf`.
    */
-  async writeHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
-    const r = await this.send({ id: 0, op: 'write', fd, buf, length, at, segs }, [buf]);
-    return { hex: r.hex, buf: r.buf! };
+  writeHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
+    return this.chunk('write', fd, buf, length, at, segs);
   }
 
   /** Like writeHashed, but reads `length` bytes at `at` into `buf` first. */
-  async readHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
-    const r = await this.send({ id: 0, op: 'read', fd, buf, length, at, segs }, [buf]);
+  readHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
+    return this.chunk('read', fd, buf, length, at, segs);
+  }
+
+  /** Small chunks are done on the calling thread: a worker round trip would cost more. */
+  private async chunk(op: 'write' | 'read', fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]) {
+    if (length < INLINE_BYTES) {
+      try {
+        return { hex: ioChunk(op, fd, buf, length, at, segs), buf };
+      } catch (e) {
+        throw Object.assign(e as Error, { buf });
+      }
+    }
+    const r = await this.send({ id: 0, op, fd, buf, length, at, segs }, [buf]);
     return { hex: r.hex, buf: r.buf! };
   }
 
