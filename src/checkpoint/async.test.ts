@@ -46,7 +46,9 @@ test('async save: arrays changed right after save() returns do not leak into the
 test('at most one save in flight: the next save returns only after the previous one committed', async () => {
   const root = await tmpRoot();
   const cp = new Checkpointer({ root, coordinator: localGroup(1)[0]!, async: true, hashBlockBytes: 4096 });
-  await cp.save(1, [rowPiece('a', globalArray(G, 1), G, 1, 0)]);
+  const reserved = cp.reserve([rowPiece('a', globalArray(G, 1), G, 1, 0)]);
+  assert.equal(reserved, 64 * 1024);
+  assert.equal((await cp.save(1, [rowPiece('a', globalArray(G, 1), G, 1, 0)])).stagingBytes, reserved);
   await cp.save(2, [rowPiece('a', globalArray(G, 2), G, 1, 0)]);
   assert.ok((await stat(join(root, 'step-00000001', 'manifest.json'))).isFile());
   const done = await cp.wait();
