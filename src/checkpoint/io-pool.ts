@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createHash } from 'node:crypto';
-import { ioChunk, type IoReply, type IoRequest } from './io-worker.js';
+import { ioChunk, IO_WORKER, type IoReply, type IoRequest } from './io-chunk.js';
 
 /** Below this size a message round trip costs more than the hash: hash on the calling thread. */
 const INLINE_BYTES = 256 * 1024;
@@ -85,7 +85,7 @@ export class IoPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(new URL('./io-worker.js', import.meta.url));
+    const worker = new Worker(new URL('./io-worker.js', import.meta.url), { workerData: IO_WORKER });
     const slot: Slot = { worker, busy: 0 };
     worker.unref();
     worker.on('message', (m: IoReply) => {
