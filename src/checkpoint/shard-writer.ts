@@ -63,17 +63,22 @@ export class ShardWriter {
     const i = this.index++;
     const src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (p.bytes === 0) this.hashes[i]![0] = EMPTY_SHA256;
-    for (let b = 0, at = 0; at < p.bytes; b++, at += this.block) {
-      const length = Math.min(this.block, p.bytes - at);
-      if (this.cur !== undefined && this.cur.used + length > this.pool.chunkBytes) this.seal();
+    for (let b = 0, at = 0; at < p.bytes;) {
+      if (this.cur !== undefined && this.cur.used + Math.min(this.block, p.bytes - at) > this.pool.chunkBytes) this.seal();
       if (this.cur === undefined) {
         const buf = await this.pool.take(() => this.submitQueued());
         this.cur = { buf, bytes: new Uint8Array(buf), used: 0, at: this.ranges[i]![0] + at, segs: [] };
       }
+      // As many whole blocks as fit, copied with one call.
       const c = this.cur;
-      c.bytes.set(src.subarray(at, at + length), c.used);
-      c.segs.push({ offset: c.used, length, piece: i, block: b });
-      c.used += length;
+      let end = at;
+      for (let len = Math.min(this.block, p.bytes - end); end < p.bytes && c.used + (end - at) + len <= this.pool.chunkBytes;
+        end += len, len = Math.min(this.block, p.bytes - end)) {
+        c.segs.push({ offset: c.used + (end - at), length: len, piece: i, block: b++ });
+      }
+      c.bytes.set(src.subarray(at, end), c.used);
+      c.used += end - at;
+      at = end;
     }
   }
 
