@@ -13,8 +13,17 @@ export function ioChunk(op: 'write' | 'read', fd: number, buf: ArrayBuffer, leng
   return segs.map(([o, n]) => createHash('sha256').update(bytes.subarray(o, o + n)).digest('hex'));
 }
 
+/** A copy from shared memory into a chunk: [source, source byte offset, chunk offset, bytes]. */
+export type ChunkCopy = [SharedArrayBuffer, number, number, number];
+
+export function copyIntoChunk(buf: ArrayBuffer, copies: ChunkCopy[]): void {
+  const dst = new Uint8Array(buf);
+  for (const [src, from, to, length] of copies) dst.set(new Uint8Array(src, from, length), to);
+}
+
 export type IoRequest =
   | { id: number; op: 'hash'; buf: SharedArrayBuffer; offset: number; length: number }
+  | { id: number; op: 'copy'; buf: ArrayBuffer; copies: ChunkCopy[] }
   /** Write bytes [0, length) of `buf` at file position `at` of `fd` (or read them), then hash each segment. */
   | { id: number; op: 'write' | 'read'; fd: number; buf: ArrayBuffer; length: number; at: number; segs: [number, number][] };
 

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createHash } from 'node:crypto';
-import { ioChunk, IO_WORKER, type IoReply, type IoRequest } from './io-chunk.js';
+import { copyIntoChunk, ioChunk, IO_WORKER, type ChunkCopy, type IoReply, type IoRequest } from './io-chunk.js';
 
 /** Below this size a message round trip costs more than the hash: hash on the calling thread. */
 const INLINE_BYTES = 256 * 1024;
@@ -40,6 +40,18 @@ export class IoPool {
    */
   writeHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
     return this.chunk('write', fd, buf, length, at, segs);
+  }
+
+  /**
+   * Fills `buf` from shared memory on a worker (so that several chunks fill at once, beyond one
+   * thread's memcpy bandwidth) and returns it (a new object over the same memory).
+   */
+  async copyInto(buf: ArrayBuffer, copies: ChunkCopy[]): Promise<ArrayBuffer> {
+    if (copies.reduce((s, c) => s + c[3], 0) < INLINE_BYTES) {
+      copyIntoChunk(buf, copies);
+      return buf;
+    }
+    return (await this.send({ id: 0, op: 'copy', buf, copies }, [buf])).buf!;
   }
 
   /** Like writeHashed, but reads `length` bytes at `at` into `buf` first. */

@@ -1,7 +1,8 @@
-// Worker thread of the I/O pool: sha256 of shared memory, and write-then-hash or read-then-hash of chunks.
+// Worker thread of the I/O pool: copies from shared memory into chunks, write-then-hash or
+// read-then-hash of chunks, sha256 of shared memory.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
-import { ioChunk, IO_WORKER, type IoRequest } from './io-chunk.js';
+import { copyIntoChunk, ioChunk, IO_WORKER, type IoRequest } from './io-chunk.js';
 
 const port = parentPort;
 if (port !== null && workerData === IO_WORKER) {
@@ -11,6 +12,11 @@ if (port !== null && workerData === IO_WORKER) {
       return;
     }
     try {
+      if (m.op === 'copy') {
+        copyIntoChunk(m.buf, m.copies);
+        port.postMessage({ id: m.id, hex: [], buf: m.buf }, [m.buf]);
+        return;
+      }
       port.postMessage({ id: m.id, hex: ioChunk(m.op, m.fd, m.buf, m.length, m.at, m.segs), buf: m.buf }, [m.buf]);
     } catch (e) {
       port.postMessage({ id: m.id, error: (e as Error).message, buf: m.buf }, [m.buf]);

@@ -109,6 +109,7 @@ export class Checkpointer {
     try {
       await write.open();
       for (const p of mine) await write.stage(p, data.get(pieceId(p.key, p.offset))!);
+      await write.snapshot();
     } catch (e) {
       copied = e;
     }
