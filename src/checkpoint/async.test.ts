@@ -7,36 +7,49 @@ import { readTensor } from './load.js';
 import { readManifest, resolveCheckpoint } from './manifest.js';
 import { globalArray, rowPiece, tmpRoot } from './fixtures.js';
 import { localGroup, type Coordinator } from './types.js';
+import { ioPool } from './io-pool.js';
 
 const G = [64, 256]; // 64 KiB per tensor
 
 test('async save: arrays changed right after save() returns do not leak into the checkpoint', async () => {
   const root = await tmpRoot();
   const group = localGroup(2);
-  // Staging of 16 KiB per rank, less than each rank's 64 KiB: the rest of the copy waits for writes.
-  for (const stagingBytes of [undefined, 16 * 1024]) {
-    const cps = group.map((co) => new Checkpointer({ root, coordinator: co, async: true, hashBlockBytes: 4096, keep: 0,
+  const update = (a: Float32Array, step: number) => { for (let i = 0; i < a.length; i++) a[i] = a[i]! * -2 + step; };
+  const ballast = new SharedArrayBuffer(16 << 20);
+  const G = [1024, 256]; // 1 MiB per tensor, 512 KiB per rank: chunks large enough to go to the I/O workers
+  // Plain arrays and shared memory (as a wasm backend's heap; copied by the I/O workers); staging
+  // that holds everything, and staging of 256 KiB per rank, less than each rank's 1 MiB.
+  for (const [shared, stagingBytes] of [[false, undefined], [true, undefined], [false, 256 * 1024], [true, 256 * 1024]] as const) {
+    const cps = group.map((co) => new Checkpointer({ root, coordinator: co, async: true, hashBlockBytes: 64 * 1024, keep: 0,
       ...(stagingBytes === undefined ? {} : { stagingBytes }) }));
-    const state = [0, 1].map(() => [globalArray(G, 1), globalArray(G, 2)]);
+    // Each rank's live state: the arrays passed to save() are the ones the "training step" updates.
+    const live = [0, 1].map((r) => [rowPiece('a', globalArray(G, 1), G, 2, r), rowPiece('b', globalArray(G, 2), G, 2, r)].map((p) => {
+      if (!shared) return p;
+      const data = new Float32Array(new SharedArrayBuffer(p.data.byteLength));
+      data.set(p.data);
+      return { ...p, data };
+    }));
     const meta = { loader: { position: 0 } };
     for (let step = 1; step <= 3; step++) {
-      const starts = await Promise.all(cps.map((cp, r) => cp.save(step, [rowPiece('a', state[r]![0]!, G, 2, r), rowPiece('b', state[r]![1]!, G, 2, r)],
-        meta)));
+      // Busy I/O workers: copies from shared memory queue behind these, so a save that returned
+      // before its copies were done would let the update below leak in.
+      const busy = shared ? [0, 1, 2, 3].map(() => ioPool().sha256(ballast, 0, ballast.byteLength)) : [];
+      const starts = await Promise.all(cps.map((cp, r) => cp.save(step, live[r]!, meta)));
+      for (const pieces of live) for (const p of pieces) update(p.data, step);
       meta.loader.position += 1000;
-      // The "training step" continues at once: update every array in place.
-      for (const arrays of state) for (const a of arrays) for (let i = 0; i < a.length; i++) a[i] = a[i]! * -2 + step;
-      for (const s of starts) assert.equal(s.stagingBytes, stagingBytes ?? 2 * 32 * 1024);
-      for (const s of starts) assert.ok(s.stallSeconds >= 0 && s.bytes === 64 * 1024);
+      await Promise.all(busy);
+      for (const s of starts) assert.equal(s.stagingBytes, stagingBytes ?? 1024 * 1024);
+      for (const s of starts) assert.ok(s.stallSeconds >= 0 && s.bytes === 1024 * 1024);
     }
     const results = await Promise.all(cps.map((cp) => cp.wait()));
     assert.equal(results[0]!.committed, true);
-    // Step s holds the values as they were when save(s) was called: the original mapped s - 1 times.
+    // Step s holds the values as they were when save(s) was called: the original updated s - 1 times.
     for (let step = 1; step <= 3; step++) {
       const want = [globalArray(G, 1), globalArray(G, 2)];
-      for (let k = 1; k < step; k++) for (const a of want) for (let i = 0; i < a.length; i++) a[i] = a[i]! * -2 + k;
+      for (let k = 1; k < step; k++) for (const a of want) update(a, k);
       const dir = join(root, `step-0000000${step}`);
       assert.deepEqual((await readManifest(dir)).meta, { loader: { position: 1000 * (step - 1) } });
-      assert.deepEqual(await readTensor(dir, 'a', [0, 0], G), want[0]);
+      assert.deepEqual(await readTensor(dir, 'a', [0, 0], G), want[0], `shared ${shared} staging ${stagingBytes} step ${step}`);
       assert.deepEqual(await readTensor(dir, 'b', [0, 0], G), want[1]);
     }
   }
@@ -46,7 +59,9 @@ test('async save: arrays changed right after save() returns do not leak into the
 test('at most one save in flight: the next save returns only after the previous one committed', async () => {
   const root = await tmpRoot();
   const cp = new Checkpointer({ root, coordinator: localGroup(1)[0]!, async: true, hashBlockBytes: 4096 });
-  await cp.save(1, [rowPiece('a', globalArray(G, 1), G, 1, 0)]);
+  const reserved = cp.reserve([rowPiece('a', globalArray(G, 1), G, 1, 0)]);
+  assert.equal(reserved, 64 * 1024);
+  assert.equal((await cp.save(1, [rowPiece('a', globalArray(G, 1), G, 1, 0)])).stagingBytes, reserved);
   await cp.save(2, [rowPiece('a', globalArray(G, 2), G, 1, 0)]);
   assert.ok((await stat(join(root, 'step-00000001', 'manifest.json'))).isFile());
   const done = await cp.wait();

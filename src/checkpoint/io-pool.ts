@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createHash } from 'node:crypto';
-import type { IoReply, IoRequest } from './io-worker.js';
+import { copyIntoChunk, ioChunk, IO_WORKER, type ChunkCopy, type IoReply, type IoRequest } from './io-chunk.js';
 
 /** Below this size a message round trip costs more than the hash: hash on the calling thread. */
 const INLINE_BYTES = 256 * 1024;
@@ -38,14 +38,37 @@ export class IoPool {
    * descriptor `fd` and then hashes each segment [offset, length). The buffer comes back (a new
    * object over the same memory) with the hashes; on failure it is attached to the error as `buf`.
    */
-  async writeHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
-    const r = await this.send({ id: 0, op: 'write', fd, buf, length, at, segs }, [buf]);
-    return { hex: r.hex, buf: r.buf! };
+  writeHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
+    return this.chunk('write', fd, buf, length, at, segs);
+  }
+
+  /**
+   * Fills `buf` from shared memory on a worker (so that several chunks fill at once, beyond one
+   * thread's memcpy bandwidth) and returns it (a new object over the same memory).
+   */
+  async copyInto(buf: ArrayBuffer, copies: ChunkCopy[]): Promise<ArrayBuffer> {
+    if (copies.reduce((s, c) => s + c[3], 0) < INLINE_BYTES) {
+      copyIntoChunk(buf, copies);
+      return buf;
+    }
+    return (await this.send({ id: 0, op: 'copy', buf, copies }, [buf])).buf!;
   }
 
   /** Like writeHashed, but reads `length` bytes at `at` into `buf` first. */
-  async readHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
-    const r = await this.send({ id: 0, op: 'read', fd, buf, length, at, segs }, [buf]);
+  readHashed(fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]): Promise<{ hex: string[]; buf: ArrayBuffer }> {
+    return this.chunk('read', fd, buf, length, at, segs);
+  }
+
+  /** Small chunks are done on the calling thread: a worker round trip would cost more. */
+  private async chunk(op: 'write' | 'read', fd: number, buf: ArrayBuffer, length: number, at: number, segs: [number, number][]) {
+    if (length < INLINE_BYTES) {
+      try {
+        return { hex: ioChunk(op, fd, buf, length, at, segs), buf };
+      } catch (e) {
+        throw Object.assign(e as Error, { buf });
+      }
+    }
+    const r = await this.send({ id: 0, op, fd, buf, length, at, segs }, [buf]);
     return { hex: r.hex, buf: r.buf! };
   }
 
@@ -74,7 +97,7 @@ export class IoPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(new URL('./io-worker.js', import.meta.url));
+    const worker = new Worker(new URL('./io-worker.js', import.meta.url), { workerData: IO_WORKER });
     const slot: Slot = { worker, busy: 0 };
     worker.unref();
     worker.on('message', (m: IoReply) => {

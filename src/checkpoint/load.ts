@@ -13,8 +13,8 @@ export interface ReadOptions {
   verify?: boolean;
 }
 
-/** Bytes read per step of a slab; a slab is a run of outermost indices of the region. */
-const WINDOW = 64 << 20;
+/** Bytes read per job: a slab (run of outermost indices of a region) or a window of a shard. */
+const WINDOW = 16 << 20;
 
 /** An open checkpoint: the manifest plus lazily opened, checked shard files. */
 export class CheckpointReader {
@@ -69,7 +69,7 @@ export class CheckpointReader {
     const jobs: { s: ShardEntry; slab: Box }[] = [];
     for (const s of t.shards) {
       const region = intersect(box, s);
-      if (region !== undefined) for (const slab of slabs(s, region)) jobs.push({ s, slab });
+      if (region !== undefined) for (const slab of slabs(s, region, this.manifest.hashBlockBytes)) jobs.push({ s, slab });
     }
     await inParallel(jobs, ioPool().threads + 1, async ({ s, slab }) => {
       const [e0, e1] = spanIn(s, slab);
@@ -190,12 +190,14 @@ export class CheckpointReader {
       }
       for (const { key, shard } of this.byFile.get(f.name)!) {
         const size = shard.byteRange[1] - shard.byteRange[0];
+        const windows: number[] = [];
+        for (let at = 0; at < Math.max(size, 1); at += step) windows.push(at);
         try {
-          for (let at = 0; at < Math.max(size, 1); at += step) {
+          await inParallel(windows, ioPool().threads + 1, async (at) => {
             await this.readPiece(key, shard, at, Math.min(size, at + step), () => {});
             bytes += Math.min(size, at + step) - at;
             onProgress?.(bytes);
-          }
+          });
         } catch (e) {
           problems.push(asCheckpointError(e, f.name));
         }
@@ -235,13 +237,22 @@ export async function readShards(dir: string, want: ShardedTensor[], opts: ReadO
 
 /**
  * Splits `region` (inside piece `s`) along its first dimension into slabs whose byte span in
- * the piece stays near WINDOW, so that scratch memory is bounded whatever the slice.
+ * the piece stays near WINDOW: scratch memory stays bounded whatever the slice, and the slabs
+ * of one piece are read and verified on several workers at once. When the region is whole rows
+ * of the piece starting at a block boundary, slabs end on block boundaries too, so that no hash
+ * block is read twice.
  */
-function slabs(s: Box, region: Box): Box[] {
+function slabs(s: Box, region: Box, block: number): Box[] {
   if (region.shape.length === 0) return [region];
   const [e0, e1] = spanIn(s, region);
   const n = region.shape[0]!;
-  const per = Math.max(1, Math.floor(n * WINDOW / Math.max(1, 4 * (e1 - e0))));
+  const rowBytes = 4 * (e1 - e0) / n;
+  let per = Math.max(1, Math.floor(n * WINDOW / Math.max(1, 4 * (e1 - e0))));
+  const wholeRows = region.shape.every((x, d) => d === 0 || x === s.shape[d]);
+  if (wholeRows && rowBytes > 0 && block % rowBytes === 0 && (4 * e0) % block === 0) {
+    const rowsPerBlock = block / rowBytes;
+    per = Math.max(rowsPerBlock, Math.floor(per / rowsPerBlock) * rowsPerBlock);
+  }
   const out: Box[] = [];
   for (let i = 0; i < n; i += per) {
     out.push({ offset: [region.offset[0]! + i, ...region.offset.slice(1)], shape: [Math.min(per, n - i), ...region.shape.slice(1)] });

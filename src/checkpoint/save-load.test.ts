@@ -4,6 +4,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointReader, readTensor } from './load.js';
 import { readManifest, resolveCheckpoint } from './manifest.js';
+import { Worker } from 'node:worker_threads';
 import { globalArray, piece, refSlice, rowPiece, saveRanks, startRanks, tmpRoot } from './fixtures.js';
 import { Checkpointer } from './save.js';
 import { localGroup, type ShardedArray } from './types.js';
@@ -119,5 +120,24 @@ test('a bad piece on one rank makes every rank refuse the save (no hang, nothing
   assert.equal((await Promise.allSettled(cps.map((cp, r) => cp.save(1, [r === 0 ? good : bad])))).filter((x) => x.status === 'rejected').length, 2);
   await Promise.all(cps.map((cp, r) => cp.save(2, [rowPiece('x', w, W, 2, r)])));
   assert.deepEqual(await readTensor(await resolveCheckpoint('latest', root), 'x', [0, 0], W), w);
+  await rm(root, { recursive: true });
+});
+
+test('ranks as real threads (shared-memory barrier) save a step that loads whole', async () => {
+  const root = await tmpRoot();
+  const sync = new SharedArrayBuffer(8);
+  for (const [step, mode] of [[5, 'sync'], [6, 'async']] as const) {
+    const results = await Promise.all([0, 1].map((rank) => new Promise<{ bytes: number }>((resolve, reject) => {
+      const w = new Worker(new URL('./thread-rank.js', import.meta.url), { workerData: { root, rank, size: 2, sync, mode, step } });
+      w.once('message', resolve);
+      w.once('error', reject);
+    })));
+    assert.ok(results.every((r) => r.bytes > 0), 'both threads write');
+    const r = await CheckpointReader.open(await resolveCheckpoint('latest', root));
+    assert.equal(r.step, step);
+    assert.deepEqual(await r.read('w'), globalArray([8, 24], step));
+    assert.deepEqual(await r.read('b'), globalArray([40], step + 100));
+    await r.close();
+  }
   await rm(root, { recursive: true });
 });

@@ -6,7 +6,7 @@ import { commitSave, planFile, prepareSave, publishError, publishPart } from './
 import { pieceId, planWriters, type PlannedPiece, type RankPlan } from './plan.js';
 import { ChunkPool, chunksNeeded } from './staging.js';
 import { ShardWriter } from './shard-writer.js';
-import { MANIFEST, stepDirName, type Coordinator, type Json, type ShardedArray } from './types.js';
+import { MANIFEST, stepDirName, type Coordinator, type Json, type ShardedArray, type ShardedTensor } from './types.js';
 
 export interface CheckpointerOptions {
   /** Directory holding `step-XXXXXXXX/` checkpoints and the `latest` pointer. */
@@ -109,6 +109,7 @@ export class Checkpointer {
     try {
       await write.open();
       for (const p of mine) await write.stage(p, data.get(pieceId(p.key, p.offset))!);
+      await write.snapshot();
     } catch (e) {
       copied = e;
     }
@@ -130,6 +131,16 @@ export class Checkpointer {
     }
     start.stallSeconds = (performance.now() - t0) / 1000;
     return start;
+  }
+
+  /**
+   * Allocates staging for these local pieces ahead of the first save, so that save does not pay
+   * for it (touching fresh memory runs at a fraction of memcpy speed). An upper bound: a rank
+   * writes only some of its replicated pieces.
+   */
+  reserve(tensors: ShardedTensor[]): number {
+    if (this.inflight !== undefined) throw new Error('reserve() while a save is in flight');
+    return this.staging(tensors.map((t) => 4 * volume(t.localShape))).capacity;
   }
 
   /** Waits for the save in flight; throws its error (once). Undefined when none was in flight. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { shardFile, type RankPart } from './commit.js';
 import { durableStep, writeAll } from './durable.js';
 import { ioPool } from './io-pool.js';
+import type { ChunkCopy } from './io-chunk.js';
 import { pieceId, type PlannedPiece } from './plan.js';
 import { layoutSafetensors } from './safetensors.js';
 import type { ChunkPool } from './staging.js';
@@ -16,6 +17,9 @@ interface Chunk {
   /** File position of the chunk's first byte. */
   at: number;
   segs: { offset: number; length: number; piece: number; block: number }[];
+  /** Copies from shared memory still to do (on a worker) before the chunk holds its bytes. */
+  copies: ChunkCopy[];
+  ready: Promise<void>;
 }
 
 /**
@@ -35,6 +39,7 @@ export class ShardWriter {
   private readonly header: Uint8Array;
   private readonly fileBytes: number;
   private index = 0;
+  private readonly copying: Promise<void>[] = [];
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
 
@@ -63,23 +68,45 @@ export class ShardWriter {
     const i = this.index++;
     const src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (p.bytes === 0) this.hashes[i]![0] = EMPTY_SHA256;
-    for (let b = 0, at = 0; at < p.bytes; b++, at += this.block) {
-      const length = Math.min(this.block, p.bytes - at);
-      if (this.cur !== undefined && this.cur.used + length > this.pool.chunkBytes) this.seal();
+    for (let b = 0, at = 0; at < p.bytes;) {
+      if (this.cur !== undefined && this.cur.used + Math.min(this.block, p.bytes - at) > this.pool.chunkBytes) this.seal();
       if (this.cur === undefined) {
         const buf = await this.pool.take(() => this.submitQueued());
-        this.cur = { buf, bytes: new Uint8Array(buf), used: 0, at: this.ranges[i]![0] + at, segs: [] };
+        this.cur = { buf, bytes: new Uint8Array(buf), used: 0, at: this.ranges[i]![0] + at, segs: [], copies: [], ready: Promise.resolve() };
       }
+      // As many whole blocks as fit, copied with one call.
       const c = this.cur;
-      c.bytes.set(src.subarray(at, at + length), c.used);
-      c.segs.push({ offset: c.used, length, piece: i, block: b });
-      c.used += length;
+      let end = at;
+      for (let len = Math.min(this.block, p.bytes - end); end < p.bytes && c.used + (end - at) + len <= this.pool.chunkBytes;
+        end += len, len = Math.min(this.block, p.bytes - end)) {
+        c.segs.push({ offset: c.used + (end - at), length: len, piece: i, block: b++ });
+      }
+      // Not eager: shared memory (a wasm backend's heap) is copied by the workers, several chunks at once.
+      if (!this.eager && data.buffer instanceof SharedArrayBuffer) c.copies.push([data.buffer, data.byteOffset + at, c.used, end - at]);
+      else c.bytes.set(src.subarray(at, end), c.used);
+      c.used += end - at;
+      at = end;
     }
   }
 
+  /** Resolves once every staged byte is in staging memory: the snapshot is then complete. */
+  async snapshot(): Promise<void> {
+    this.seal();
+    await Promise.all(this.copying);
+  }
+
   private seal(): void {
-    if (this.cur === undefined) return;
-    this.queue.push(this.cur);
+    const c = this.cur;
+    if (c === undefined) return;
+    if (c.copies.length > 0) {
+      c.ready = ioPool().copyInto(c.buf, c.copies).then((buf) => {
+        c.buf = buf;
+        c.bytes = new Uint8Array(buf);
+      });
+      this.copying.push(c.ready);
+      this.track(c.ready);
+    }
+    this.queue.push(c);
     this.cur = undefined;
     if (this.eager) this.submitQueued();
   }
@@ -87,7 +114,7 @@ export class ShardWriter {
   private submitQueued(): void {
     const fd = this.fh!.fd;
     for (const c of this.queue.splice(0)) {
-      this.track(ioPool().writeHashed(fd, c.buf, c.used, c.at, c.segs.map((s) => [s.offset, s.length])).then(({ hex, buf }) => {
+      this.track(c.ready.then(() => ioPool().writeHashed(fd, c.buf, c.used, c.at, c.segs.map((s) => [s.offset, s.length]))).then(({ hex, buf }) => {
         durableStep();
         c.segs.forEach((s, k) => { this.hashes[s.piece]![s.block] = hex[k]!; });
         this.pool.give(buf);

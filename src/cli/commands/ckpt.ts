@@ -68,7 +68,9 @@ async function info(argv: string[]): Promise<number> {
   if (layout !== null) out.say(`layout: ${JSON.stringify(layout)}`);
   if (Object.keys(meta).length > 0) out.say(`meta: ${Object.keys(meta).join(', ')}`);
   const w = Math.max(3, ...tensors.map((t) => t.key.length));
-  for (const t of tensors) out.say(`  ${t.key.padEnd(w)}  ${t.dtype}[${t.shape.join(', ')}]  ${t.shards} shard(s)  ${fmt(t.bytes)} B`);
+  const shapes = tensors.map((t) => `${t.dtype}[${t.shape.join(', ')}]`);
+  const ws = Math.max(...shapes.map((x) => x.length));
+  tensors.forEach((t, i) => out.say(`  ${t.key.padEnd(w)}  ${shapes[i]!.padEnd(ws)}  ${String(t.shards).padStart(4)} shard(s)  ${fmt(t.bytes)} B`));
   out.result({ dir: r.dir, step: m.step, createdAt: m.createdAt, worldSize: m.worldSize, bytes, files: m.files.length,
     layout, metaKeys: Object.keys(meta), tensors });
   return 0;
