@@ -25,6 +25,14 @@ export function geometry(info: ParamInfo, ctx: ParallelContext | undefined): Omi
 export const paramKey = (name: string) => `model.${name}`;
 const momentKey = (which: 'm' | 'v', name: string) => `optim.${which}.${name}`;
 
+/** The pieces collectState returns, without their data (to reserve staging memory up front). */
+export function stateLayout(infos: readonly ParamInfo[], ctx: ParallelContext | undefined): ShardedTensor[] {
+  return infos.flatMap((info) => {
+    const g = geometry(info, ctx);
+    return [paramKey(info.name), momentKey('m', info.name), momentKey('v', info.name)].map((key) => ({ key, ...g }));
+  });
+}
+
 /** This rank's pieces: every parameter block and its two moments. */
 export async function collectState(infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext | undefined): Promise<ShardedArray[]> {
   const moments = new Map((await opt.state()).map((s) => [s.name, s]));
@@ -42,11 +50,7 @@ export async function collectState(infos: readonly ParamInfo[], opt: ParallelAda
 /** Loads parameters and moments for this rank's layout from a checkpoint directory. */
 export async function restoreState(dir: string, infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext | undefined,
   optimizerStep: number, verify: boolean): Promise<void> {
-  const want: ShardedTensor[] = [];
-  for (const info of infos) {
-    const g = geometry(info, ctx);
-    for (const key of [paramKey(info.name), momentKey('m', info.name), momentKey('v', info.name)]) want.push({ key, ...g });
-  }
+  const want = stateLayout(infos, ctx);
   const got = new Map((await readShards(dir, want, { verify })).map((a) => [a.key, a.data]));
   const moments: MomentState[] = [];
   for (const info of infos) {

@@ -19,7 +19,7 @@ import type { RunTokens } from './tokenizer.js';
 import { bitsPerByte, evaluate } from './evaluate.js';
 import { saveModel } from './model-dir.js';
 import { flopsPerToken } from './flops.js';
-import { collectState, restoreState } from './state.js';
+import { collectState, restoreState, stateLayout } from './state.js';
 import { commTimes } from '../parallel/ops.js';
 import { DEFAULT_ORDER, PLAN_FORMAT, planToJson } from '../planner/plan.js';
 
@@ -126,6 +126,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const world: Coordinator = ctx?.groups.world ?? { rank: 0, size: 1, barrier: async () => {} };
   const ck = run.ckpt;
   const checkpointer = ck !== undefined && ck.every > 0 ? new Checkpointer({ root: ckptRoot, coordinator: world, async: ck.async, keep: ck.keep }) : undefined;
+  // Async saves copy into staging memory: allocate it now, not at the first save.
+  if (checkpointer !== undefined && ck?.async === true) checkpointer.reserve(stateLayout(infos, ctx));
   let startStep = 0;
   let firstLoss = NaN;
   if (ck?.resume !== undefined) {
