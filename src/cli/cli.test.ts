@@ -85,3 +85,19 @@ test('train --json writes metrics, model and a JSON result; eval and generate re
 
   assert.equal(furnace('eval', '--ckpt', join(dir, 'nothing'), '--text', corpus).code, 2);
 });
+
+test('train runs on Chinese text (chinese-poetry, Shijing) and its tokenizer round-trips it', async () => {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  const poems = require('chinese-poetry/dist/shijing/shijing.json') as { title: string; content: string[] }[];
+  const text = poems.slice(0, 120).map((p) => `${p.title}\n${p.content.join('\n')}`).join('\n\n');
+  const zh = file('shijing.txt', text);
+  const out = join(dir, 'zh');
+  const cfg = file('zh.json', JSON.stringify({ ...micro, model: { ...micro.model, vocab_size: 400 } }));
+  const r = furnace('train', '--config', cfg, '--corpus', zh, '--out', out, '--sample-tokens', '0', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const { BpeTokenizer } = await import('../data/tokenizer.js');
+  const tok = BpeTokenizer.load(join(out, 'tokenizer.json'));
+  assert.equal(tok.decode(tok.encode(text)), text);
+  assert.ok(tok.encode(text).length < Buffer.byteLength(text) / 2, 'merges should span Han characters');
+});
