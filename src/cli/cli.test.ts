@@ -93,7 +93,7 @@ test('train runs on Chinese text (chinese-poetry, Shijing) and its tokenizer rou
   const text = poems.slice(0, 120).map((p) => `${p.title}\n${p.content.join('\n')}`).join('\n\n');
   const zh = file('shijing.txt', text);
   const out = join(dir, 'zh');
-  const cfg = file('zh.json', JSON.stringify({ ...micro, model: { ...micro.model, vocab_size: 400 } }));
+  const cfg = file('zh.json', JSON.stringify({ ...micro, model: { ...micro.model, vocab_size: 1024 } }));
   const r = furnace('train', '--config', cfg, '--corpus', zh, '--out', out, '--sample-tokens', '0', '--json');
   assert.equal(r.code, 0, r.stderr);
   const { BpeTokenizer } = await import('../data/tokenizer.js');
