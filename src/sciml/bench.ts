@@ -1,0 +1,38 @@
+// `furnace bench sciml`: data generation, equation discovery and PINN loss evaluation speeds
+// (fused Float64 jets against the tensor engine's ops and autograd).
+import { Output, fmt, intFlag, parse, type Command } from '../cli/util.js';
+import { discover } from './discover.js';
+import { burgersPeriodic, kdv } from './generators.js';
+import { burgersForward } from './pinn/problems.js';
+import { DEFAULT_TRAIN, pinnObjective } from './pinn/train.js';
+
+/** Best wall time of `repeat` runs of fn, in seconds (the machine is shared: take the best). */
+function best(repeat: number, fn: () => void): number {
+  let b = Infinity;
+  for (let r = 0; r < repeat; r++) { const t0 = performance.now(); fn(); b = Math.min(b, (performance.now() - t0) / 1000); }
+  return b;
+}
+
+export const run: Command = async (argv) => {
+  const { values: v } = parse(argv, { repeat: { type: 'string' }, points: { type: 'string' }, json: { type: 'boolean' } });
+  const out = new Output(v.json === true);
+  const repeat = intFlag('repeat', v.repeat, 1, 100) ?? 3, points = intFlag('points', v.points, 10, 1_000_000) ?? 2000;
+  const res: Record<string, number> = {};
+  res['burgers_generate_s'] = best(repeat, () => burgersPeriodic());
+  res['kdv_generate_s'] = best(1, () => kdv());
+  const b = burgersPeriodic();
+  res['discover_burgers_s'] = best(repeat, () => discover(b, { maxOrder: 4, bags: 0 }));
+  const p = burgersForward({ collocation: points, boundary: 100 });
+  for (const evaluator of ['fused', 'engine'] as const) {
+    const obj = pinnObjective(p, { ...DEFAULT_TRAIN, evaluator });
+    const g = new Float64Array(obj.theta.length);
+    const ev = evaluator === 'fused' ? obj.fusedEvaluate : obj.engineEvaluate;
+    res[`pinn_eval_${evaluator}_s`] = best(repeat, () => ev(obj.theta, g, false));
+  }
+  res['pinn_fused_speedup'] = res['pinn_eval_engine_s']! / res['pinn_eval_fused_s']!;
+  out.say(`Burgers data (256 x 101, ETDRK4): ${fmt(res['burgers_generate_s']!)} s; KdV (512 x 201): ${fmt(res['kdv_generate_s']!)} s`);
+  out.say(`discovery on Burgers (15 terms, finite differences, no bagging): ${fmt(res['discover_burgers_s']!)} s`);
+  out.say(`PINN loss + gradient, Burgers, ${points} collocation points, 8 x 20 tanh network: fused ${fmt(res['pinn_eval_fused_s']!)} s, engine ${fmt(res['pinn_eval_engine_s']!)} s (${fmt(res['pinn_fused_speedup']!)}x)`);
+  out.result({ points, repeat, ...res });
+  return 0;
+};
