@@ -22,7 +22,7 @@ export const run: Command = async (argv) => {
   res['kdv_generate_s'] = best(1, () => kdv());
   const b = burgersPeriodic();
   res['discover_burgers_s'] = best(repeat, () => discover(b, { maxOrder: 4, bags: 0 }));
-  const p = burgersForward({ collocation: points, boundary: 100 });
+  const p = burgersForward({ collocation: points, boundary: 100, reference: { nx: 64, nt: 20 } });
   for (const evaluator of ['fused', 'engine'] as const) {
     const obj = pinnObjective(p, { ...DEFAULT_TRAIN, evaluator });
     const g = new Float64Array(obj.theta.length);

@@ -38,7 +38,7 @@ test('forward PINN: Adam then L-BFGS brings a small advection problem to < 2% re
 });
 
 test('inverse PINN: the advection speed is learned from data to within 1%', () => {
-  const r = trainPinn(advection(true), cfg);
+  const r = trainPinn(advection(true), { ...cfg, adamSteps: 150, lbfgsSteps: 150 });
   assert.ok(r.coefErrors['u_x']! < 0.01, `u_x coefficient ${r.coefs['u_x']}`);
 });
 
