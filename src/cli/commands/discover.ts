@@ -81,7 +81,7 @@ export const run: Command = async (argv) => {
   }
   const seconds = (performance.now() - t0) / 1000;
   const equation = 'u_t = ' + (r.terms.length === 0 ? '0' : r.terms.map((t, i) => `${i > 0 && t.coef >= 0 ? '+ ' : i > 0 ? '- ' : t.coef < 0 ? '-' : ''}${fmt(Math.abs(t.coef))} ${t.term}`).join(' '));
-  out.say(`${source}: ${field.t.length} x ${field.x.length} grid, derivatives by ${r.diff} (noise estimate ${(100 * r.noiseEstimate).toFixed(2)}%), ${r.rows} rows`);
+  out.say(`${source}: ${field.t.length} x ${field.x.length} grid, derivatives by ${diffName === 'network' ? 'a fitted network (DL-PDE)' : r.diff} (noise estimate ${(100 * r.noiseEstimate).toFixed(2)}%), ${r.rows} rows`);
   out.say(equation);
   for (const t of r.terms) {
     const rel = truth?.[t.term] !== undefined ? `  (true ${truth[t.term]}, error ${(100 * Math.abs(t.coef / truth[t.term]! - 1)).toFixed(3)}%)` : '';
@@ -109,7 +109,7 @@ export const run: Command = async (argv) => {
   out.result({
     source, grid: { nt: field.t.length, nx: field.x.length }, equation,
     terms: r.terms.map((t) => ({ term: t.term, coef: t.coef, stderr: t.stderr, inclusion: t.inclusion, ...(truth?.[t.term] !== undefined ? { truth: truth[t.term] } : {}) })),
-    residual: r.residual, rows: r.rows, diff: r.diff, noiseEstimate: r.noiseEstimate, tolerance: r.tolerance, l0: r.l0,
+    residual: r.residual, rows: r.rows, diff: diffName === 'network' ? 'network' : r.diff, noiseEstimate: r.noiseEstimate, tolerance: r.tolerance, l0: r.l0,
     library: r.library, seconds, files,
   });
   return 0;
