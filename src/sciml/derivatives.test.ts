@@ -1,3 +1,4 @@
+// Finite-difference and local-polynomial stencils: textbook weights, design orders, noise gain.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyStencil, centralStencil, fornberg, polynomialStencil } from './derivatives.js';

@@ -1,3 +1,4 @@
+// DL-PDE: discovery from the derivatives of a fitted network.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { discover } from './discover.js';

@@ -1,3 +1,4 @@
+// FFT against the naive DFT, exact inversion, spectral derivatives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Fft, wavenumbers } from './fft.js';

@@ -1,3 +1,4 @@
+// QR-reduced least squares, TrainSTRidge support recovery, bagging inclusion probabilities.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstsq } from './linalg.js';

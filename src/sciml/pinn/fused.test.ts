@@ -1,3 +1,4 @@
+// The fused Float64 PINN path against the engine's ops and autograd: same losses, same gradients.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { burgersInverse, burgersForward, type PinnProblem } from './problems.js';

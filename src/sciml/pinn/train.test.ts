@@ -1,3 +1,4 @@
+// Physics-informed training end to end on a small advection problem, loss weighting, config validation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Field } from '../spectral.js';
