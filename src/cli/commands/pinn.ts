@@ -8,7 +8,7 @@ import { heatmap, lines } from '../../sciml/svg.js';
 import { Output, Progress, UsageError, fmt, intFlag, numFlag, parse, type Command } from '../util.js';
 
 const USAGE = `usage: furnace pinn (--problem ${PROBLEMS.join('|')} | --config FILE) [--weighting fixed|annealing|dual]
-  [--compare] [--adam-steps N] [--lbfgs-steps N] [--collocation N] [--batch N] [--noise P] [--time-limit S]
+  [--compare] [--adam-steps N] [--lbfgs-steps N] [--collocation N] [--batch N] [--noise P] [--time-limit S] [--adam-time S]
   [--seed N] [--out DIR] [--no-plots] [--json]
 --compare trains with fixed weights and with the chosen adaptive weighting (default annealing) on the
 same budget and reports the ratio of their errors.`;
@@ -17,7 +17,7 @@ export const run: Command = async (argv) => {
   const { values: v } = parse(argv, {
     problem: { type: 'string' }, config: { type: 'string' }, weighting: { type: 'string' }, compare: { type: 'boolean' },
     'adam-steps': { type: 'string' }, 'lbfgs-steps': { type: 'string' }, collocation: { type: 'string' }, batch: { type: 'string' },
-    noise: { type: 'string' }, 'time-limit': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+    noise: { type: 'string' }, 'time-limit': { type: 'string' }, 'adam-time': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
     'no-plots': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
   });
   const out = new Output(v.json === true);
@@ -38,6 +38,7 @@ export const run: Command = async (argv) => {
   flag('batch', intFlag('batch', v.batch, 0));
   flag('noise', numFlag('noise', v.noise, 0, 10));
   flag('timeLimit', numFlag('time-limit', v['time-limit'], 0));
+  flag('adamTimeLimit', numFlag('adam-time', v['adam-time'], 0));
   flag('seed', intFlag('seed', v.seed, 0));
   let cfg: PinnConfig;
   try { cfg = parseConfig(raw); } catch (e) {

@@ -68,7 +68,7 @@ export function parseConfig(v: unknown): PinnConfig {
     weights: (x, f) => object(x, f, { initial: num(0, 1e12), boundary: num(0, 1e12), data: num(0, 1e12) }),
     annealEvery: int(1, 1_000_000), annealAlpha: num(0, 1), dualLr: num(0, 1e12),
     constraints: (x, f) => { if (!Array.isArray(x)) throw new ConfigError(`${f}: expected an array`); return x.map((c, i) => constraint(c, `${f}[${i}]`)); },
-    seed: int(0, 2 ** 31), timeLimit: num(0, 1e7), logEvery: int(1, 1_000_000),
+    seed: int(0, 2 ** 31), timeLimit: num(0, 1e7), adamTimeLimit: num(0, 1e7), logEvery: int(1, 1_000_000),
     evaluator: oneOf(['fused', 'engine']), batch: int(0, 10_000_000),
   });
   const merged = { ...DEFAULT_PINN, ...o } as PinnConfig;

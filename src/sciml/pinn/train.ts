@@ -33,6 +33,7 @@ export interface TrainConfig {
   constraints: Constraint[];
   seed: number;
   timeLimit: number; // seconds for both phases together
+  adamTimeLimit: number; // seconds for the Adam phase (0: only timeLimit), so L-BFGS keeps the rest
   logEvery: number;
   /** 'fused': Float64 jets with a hand-written reverse pass (order <= 2); 'engine': the tensor
    * engine's ops and autograd (any order up to 4). They agree (fused.test.ts). */
@@ -44,7 +45,7 @@ export interface TrainConfig {
 export const DEFAULT_TRAIN: TrainConfig = {
   widths: [2, 20, 20, 20, 20, 20, 20, 20, 20, 1], adamSteps: 2000, adamLr: 1e-3, lbfgsSteps: 5000,
   weighting: 'fixed', weights: { initial: 1, boundary: 1, data: 1 }, annealEvery: 10, annealAlpha: 0.9, dualLr: 1,
-  constraints: [], seed: 1, timeLimit: 900, logEvery: 50, evaluator: 'fused', batch: 0,
+  constraints: [], seed: 1, timeLimit: 900, adamTimeLimit: 0, logEvery: 50, evaluator: 'fused', batch: 0,
 };
 
 export interface HistoryRow { phase: 'adam' | 'lbfgs'; step: number; seconds: number; loss: number; parts: Record<string, number>; weights: Record<string, number>; coefs: Record<string, number> }
@@ -260,7 +261,8 @@ export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: 
   const g = new Float64Array(theta.length);
   const adam = new Adam(theta.length, cfg.adamLr);
   let adamDone = 0;
-  for (let step = 0; step < cfg.adamSteps && seconds() < cfg.timeLimit; step++) {
+  const adamLimit = cfg.adamTimeLimit > 0 ? Math.min(cfg.adamTimeLimit, cfg.timeLimit) : cfg.timeLimit;
+  for (let step = 0; step < cfg.adamSteps && seconds() < adamLimit; step++) {
     const adapt = cfg.weighting !== 'fixed' && step % cfg.annealEvery === 0;
     const sub = batchOf();
     const e = useFused ? fusedEvaluate(theta, g, adapt && cfg.weighting === 'annealing', sub) : evaluate(theta, g, adapt && cfg.weighting === 'annealing');
