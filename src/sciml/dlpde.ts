@@ -8,7 +8,7 @@ import { fusedBackward, fusedForward } from './pinn/fused.js';
 import { mlpJet } from './pinn/jet.js';
 import { mlpInit, mlpSize, mlpTensors, type InputScale } from './pinn/mlp.js';
 import { Adam, lbfgs } from './pinn/optimizers.js';
-import { Rng } from './rng.js';
+import { Rng } from '../tensor/random.js';
 import type { Field } from './spectral.js';
 
 export interface NetworkFitOptions {

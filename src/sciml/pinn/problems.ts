@@ -1,6 +1,7 @@
 // PINN problems: Raissi et al.'s Burgers benchmark, forward and inverse (training points, reference).
 import { burgersBenchmark } from '../cole-hopf.js';
-import { Rng, std } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
+import { std } from '../rng.js';
 import type { Field } from '../spectral.js';
 
 /** Points (x_i, t_i) with optional targets u_i. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Field } from '../spectral.js';
 import { parseConfig } from './config.js';
 import { latinHypercube, type PinnProblem } from './problems.js';
-import { Rng } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
 import { DEFAULT_TRAIN, trainPinn } from './train.js';
 
 /** u_t = -u_x on [0, 1] x [0, 1], u0 = sin(pi x), inflow boundary u(0, t) = sin(-pi t): exact

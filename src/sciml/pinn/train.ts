@@ -6,7 +6,7 @@
 import { grad } from '../../autograd/backward.js';
 import { noGrad, scopedSync } from '../../tensor/engine.js';
 import { tensor, type Tensor } from '../../tensor/tensor.js';
-import { Rng } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
 import { parseTerm } from '../terms.js';
 import { fusedBackward, fusedForward } from './fused.js';
 import { mlpJet } from './jet.js';
