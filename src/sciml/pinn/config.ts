@@ -10,7 +10,12 @@ export interface PinnConfig extends TrainConfig {
   collocation: number; boundary: number; dataPoints: number; noise: number;
 }
 
-export const DEFAULT_PINN: PinnConfig = { ...DEFAULT_TRAIN, problem: 'burgers', collocation: 10000, boundary: 100, dataPoints: 2000, noise: 0.01 };
+/** Raissi et al.'s sizes; Adam on minibatches of 1,000 collocation points for at most 300 s, then
+ * full-batch L-BFGS for the rest of the 900 s budget. */
+export const DEFAULT_PINN: PinnConfig = {
+  ...DEFAULT_TRAIN, problem: 'burgers', collocation: 10000, boundary: 100, dataPoints: 2000, noise: 0.01,
+  batch: 1000, adamSteps: 100000, adamTimeLimit: 300, lbfgsSteps: 100000,
+};
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
