@@ -1,10 +1,17 @@
 // Reverse-mode differentiation over the graph recorded by ops (each tensor's `node`).
 // With createGraph the gradient computation is itself recorded, so it can be differentiated
 // again (u_xx from u_x, as physics-informed training needs).
+//
+// A gradient rule may return a Promise (collectives inside a parallel model: the backward of an
+// all-to-all is an all-to-all). One propagation routine serves both drivers: it is a generator
+// that yields such promises; `backwardAsync`/`gradAsync` await them, while the synchronous
+// `backward`/`grad` refuse a graph that needs them.
 import type { Tensor } from '../tensor/tensor.js';
 import { full } from '../tensor/tensor.js';
 import { backend, withGradMode } from '../tensor/engine.js';
 import { sameShape } from '../tensor/shape.js';
+
+type Grads = (Tensor | null)[];
 
 /** Tensors reachable from roots through recorded nodes, inputs before the tensors using them. */
 function topoOrder(roots: readonly Tensor[]): Tensor[] {
@@ -34,23 +41,29 @@ function topoOrder(roots: readonly Tensor[]): Tensor[] {
   return order;
 }
 
-/** Propagates gradients from roots; returns the gradient of every reached tensor. */
-function propagate(roots: readonly Tensor[], rootGrads: readonly Tensor[], createGraph: boolean): Map<Tensor, Tensor> {
+/**
+ * Propagates gradients from roots, returning the gradient of every reached tensor. Yields a
+ * gradient rule's promise and expects its resolved value back.
+ */
+function* propagate(roots: readonly Tensor[], rootGrads: readonly Tensor[], createGraph: boolean): Generator<Promise<Grads>, Map<Tensor, Tensor>, Grads> {
   const grads = new Map<Tensor, Tensor>();
-  roots.forEach((r, i) => {
-    const g = rootGrads[i]!;
-    if (!sameShape(g.shape, r.shape)) throw new Error(`gradient shape [${g.shape}] does not match output [${r.shape}]`);
-    const prev = grads.get(r);
-    grads.set(r, prev === undefined ? g : withGradMode(createGraph, () => prev.add(g)));
+  withGradMode(createGraph, () => {
+    roots.forEach((r, i) => {
+      const g = rootGrads[i]!;
+      if (!sameShape(g.shape, r.shape)) throw new Error(`gradient shape [${g.shape}] does not match output [${r.shape}]`);
+      const prev = grads.get(r);
+      grads.set(r, prev === undefined ? g : prev.add(g));
+    });
   });
   const order = topoOrder(roots);
-  withGradMode(createGraph, () => {
-    for (let i = order.length - 1; i >= 0; i--) {
-      const t = order[i]!;
-      const node = t.node;
-      const g = grads.get(t);
-      if (node === null || g === undefined) continue;
-      const gs = node.backward(g);
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i]!;
+    const node = t.node;
+    const g = grads.get(t);
+    if (node === null || g === undefined) continue;
+    const out = withGradMode(createGraph, () => node.backward(g));
+    const gs: Grads = out instanceof Promise ? yield out : out;
+    withGradMode(createGraph, () => {
       node.inputs.forEach((inp, k) => {
         const gi = gs[k];
         if (gi === null || gi === undefined || !inp.requiresGrad) return;
@@ -60,30 +73,39 @@ function propagate(roots: readonly Tensor[], rootGrads: readonly Tensor[], creat
         const prev = grads.get(inp);
         grads.set(inp, prev === undefined ? gi : prev.add(gi));
       });
-    }
-  });
+    });
+  }
   return grads;
 }
 
-/**
- * Accumulates d(root)/d(leaf) into `leaf.grad` for every leaf that requires a gradient.
- * root must be a scalar unless gradOutput is given.
- */
-export function backward(root: Tensor, gradOutput?: Tensor, createGraph = false): void {
-  if (gradOutput === undefined && root.size !== 1) {
-    throw new Error(`backward() of a non-scalar [${root.shape}] needs a gradOutput`);
-  }
+function runSync(gen: Generator<Promise<Grads>, Map<Tensor, Tensor>, Grads>): Map<Tensor, Tensor> {
+  const r = gen.next();
+  if (!r.done) throw new Error('this graph has asynchronous gradient rules (collectives): use backwardAsync/gradAsync');
+  return r.value;
+}
+
+async function runAsync(gen: Generator<Promise<Grads>, Map<Tensor, Tensor>, Grads>): Promise<Map<Tensor, Tensor>> {
+  let r = gen.next();
+  while (!r.done) r = gen.next(await r.value);
+  return r.value;
+}
+
+function rootGrad(root: Tensor, gradOutput: Tensor | undefined): Tensor {
+  if (gradOutput === undefined && root.size !== 1) throw new Error(`backward() of a non-scalar [${root.shape}] needs a gradOutput`);
   if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything that requires a gradient');
-  const g0 = gradOutput ?? full(root.shape, 1);
-  const grads = propagate([root], [g0], createGraph);
+  return gradOutput ?? full(root.shape, 1);
+}
+
+/** Accumulates the reached leaves' gradients into their `.grad`. */
+function accumulateLeaves(grads: Map<Tensor, Tensor>, createGraph: boolean): void {
   for (const [t, g] of grads) {
     if (t.node !== null) continue;
     if (t.grad === null) {
-      t.grad = g;
+      // A private copy: g may share memory with other gradients, and optimizers update in place.
+      t.grad = createGraph ? g : withGradMode(false, () => g.mul(1));
     } else if (createGraph) {
       t.grad = withGradMode(true, () => t.grad!.add(g));
     } else {
-      // New memory, not in place: g may be shared with another leaf's gradient.
       const sum = full(t.shape, 0);
       backend().binary('add', t.grad.data, [1], g.data, [1], sum.data, [t.size]);
       t.grad = sum;
@@ -91,11 +113,31 @@ export function backward(root: Tensor, gradOutput?: Tensor, createGraph = false)
   }
 }
 
+/**
+ * Accumulates d(root)/d(leaf) into `leaf.grad` for every leaf that requires a gradient.
+ * root must be a scalar unless gradOutput is given.
+ */
+export function backward(root: Tensor, gradOutput?: Tensor, createGraph = false): void {
+  accumulateLeaves(runSync(propagate([root], [rootGrad(root, gradOutput)], createGraph)), createGraph);
+}
+
+/** `backward` for graphs whose gradient rules may be asynchronous (collectives). */
+export async function backwardAsync(root: Tensor, gradOutput?: Tensor, createGraph = false): Promise<void> {
+  accumulateLeaves(await runAsync(propagate([root], [rootGrad(root, gradOutput)], createGraph)), createGraph);
+}
+
 export interface GradOptions {
   /** Record the gradient computation so the result can be differentiated again. */
   createGraph?: boolean;
-  /** Gradient of each output (default: ones, which needs scalar or element-wise-summed outputs). */
+  /** Gradient of each output (default: ones). */
   gradOutputs?: readonly Tensor[];
+}
+
+function gradSetup(outputs: Tensor | readonly Tensor[], opts: GradOptions) {
+  const outs = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
+  for (const o of outs) if (!o.requiresGrad) throw new Error('grad(): an output does not require a gradient');
+  const gOuts = opts.gradOutputs ?? outs.map((o) => full(o.shape, 1));
+  return propagate(outs, gOuts, opts.createGraph ?? false);
 }
 
 /**
@@ -103,9 +145,11 @@ export interface GradOptions {
  * outputs do not depend on gets zeros.
  */
 export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], opts: GradOptions = {}): Tensor[] {
-  const outs = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
-  const gOuts = opts.gradOutputs ?? outs.map((o) => full(o.shape, 1));
-  for (const o of outs) if (!o.requiresGrad) throw new Error('grad(): an output does not require a gradient');
-  const grads = propagate(outs, gOuts, opts.createGraph ?? false);
+  const grads = runSync(gradSetup(outputs, opts));
+  return inputs.map((x) => grads.get(x) ?? full(x.shape, 0));
+}
+
+export async function gradAsync(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], opts: GradOptions = {}): Promise<Tensor[]> {
+  const grads = await runAsync(gradSetup(outputs, opts));
   return inputs.map((x) => grads.get(x) ?? full(x.shape, 0));
 }

@@ -11,6 +11,8 @@ export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid
   'abs', 'square', 'recip', 'sin', 'cos', 'step'] as const;
 /** Element-wise y = f(x). `gelu` is the tanh approximation (GPT-2); `step` is x > 0 ? 1 : 0. */
 export type UnaryOp = (typeof UNARY_OPS)[number];
+/** The activations `biasActivation` fuses. */
+export type BiasActivation = Extract<UnaryOp, 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'silu'>;
 
 export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'gt', 'lt', 'eq',
   'relu_bwd', 'gelu_bwd', 'silu_bwd', 'tanh_bwd', 'sigmoid_bwd'] as const;
@@ -46,12 +48,24 @@ export interface Backend {
   readonly name: BackendName;
   /** Allocates n float32 values, zero-filled, addressable by this backend's kernels. */
   alloc(n: number): Float32Array;
+  /**
+   * Optional: like alloc but the contents are unspecified (no zero-fill), for outputs that a kernel
+   * overwrites completely. Reused blocks then cost nothing to hand out. Use `be.allocEmpty?.(n) ?? be.alloc(n)`.
+   */
+  allocEmpty?(n: number): Float32Array;
   /** Returns memory from alloc; the array must not be used afterwards. Freeing is optional. */
   free(a: Float32Array): void;
 
   gemm(args: GemmArgs): void;
 
   unary(op: UnaryOp, x: Float32Array, out: Float32Array): void;
+  /**
+   * Optional fused Linear epilogue: out[r, j] = act(x[r, j] + bias[j]) for x (rows, n), bias (n);
+   * act is one of tanh, sigmoid, relu, gelu, silu, or null for the bias alone. Equals binary('add')
+   * then unary(act) in one pass over memory.
+   */
+  biasActivation?(x: Float32Array, bias: Float32Array, rows: number, n: number, act: BiasActivation | null,
+    out: Float32Array): void;
   /**
    * out[idx] = f(a[idx . aStrides], b[idx . bStrides]) for every index idx of `shape`
    * (strides in elements; 0 broadcasts). out is contiguous with `shape`. At most 6 dims.

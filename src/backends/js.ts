@@ -65,19 +65,34 @@ export class JsBackend implements Backend {
 
   gemm(g: GemmArgs): void {
     const { m, n, k, alpha, beta, a, b, c, lda, ldb, ldc } = g;
+    // Element (i, p) of op(A) and (p, j) of op(B), as strides into the stored matrices.
+    const [ai, ap] = g.transA ? [1, lda] : [lda, 1];
+    const row = new Float64Array(n);
     for (let bi = 0; bi < g.batch; bi++) {
       const oa = bi * g.strideA, ob = bi * g.strideB, oc = bi * g.strideC;
-      for (let i = 0; i < m; i++) {
-        for (let j = 0; j < n; j++) {
-          let s = 0;
-          for (let p = 0; p < k; p++) {
-            const av = g.transA ? a[oa + p * lda + i]! : a[oa + i * lda + p]!;
-            const bv = g.transB ? b[ob + j * ldb + p]! : b[ob + p * ldb + j]!;
-            s += av * bv;
+      if (g.transB) {
+        // B stored (n, k): C[i, j] is the dot product of op(A)[i, :] and B[j, :].
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            const bo = ob + j * ldb;
+            for (let p = 0; p < k; p++) s += a[oa + i * ai + p * ap]! * b[bo + p]!;
+            const ci = oc + i * ldc + j;
+            c[ci] = beta === 0 ? alpha * s : alpha * s + beta * c[ci]!;
           }
-          const ci = oc + i * ldc + j;
-          c[ci] = beta === 0 ? alpha * s : alpha * s + beta * c[ci]!;
         }
+        continue;
+      }
+      for (let i = 0; i < m; i++) {
+        // C[i, :] accumulates A[i, p] * B[p, :] over p (row-at-a-time keeps B's rows in order).
+        row.fill(0);
+        for (let p = 0; p < k; p++) {
+          const av = a[oa + i * ai + p * ap]!;
+          const bo = ob + p * ldb;
+          for (let j = 0; j < n; j++) row[j]! += av * b[bo + j]!;
+        }
+        const co = oc + i * ldc;
+        for (let j = 0; j < n; j++) c[co + j] = beta === 0 ? alpha * row[j]! : alpha * row[j]! + beta * c[co + j]!;
       }
     }
   }

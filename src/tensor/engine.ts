@@ -34,6 +34,20 @@ export function noGrad<T>(fn: () => T): T {
   return withGradMode(false, fn);
 }
 
+/**
+ * Runs an async fn with graph recording off until it settles. Only one such computation may be
+ * in flight in a thread (the mode is per thread, as ranks are).
+ */
+export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return await fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
 /** Something that owns backend memory and can give it back. */
 export interface Disposable {
   dispose(): void;

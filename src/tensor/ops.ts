@@ -7,7 +7,7 @@ import { broadcastShapes, broadcastStrides, collapseDims, contiguousStrides, nor
   type Shape } from './shape.js';
 import { Tensor, result, view, zeros } from './tensor.js';
 
-export { backward, grad } from '../autograd/backward.js';
+export { backward, backwardAsync, grad, gradAsync } from '../autograd/backward.js';
 
 function alloc(n: number): Float32Array {
   return backend().alloc(n);

@@ -8,7 +8,7 @@ export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
   /** Gradients w.r.t. each input given the output's gradient g (null: no gradient). */
-  backward(g: Tensor): (Tensor | null)[];
+  backward(g: Tensor): (Tensor | null)[] | Promise<(Tensor | null)[]>;
 }
 
 export class Tensor implements Disposable {
@@ -67,6 +67,11 @@ export class Tensor implements Disposable {
 
   backward(gradOutput?: Tensor): void {
     ops.backward(this, gradOutput);
+  }
+
+  /** backward() for graphs with collectives (parallel models). */
+  backwardAsync(gradOutput?: Tensor): Promise<void> {
+    return ops.backwardAsync(this, gradOutput);
   }
 
   // Element-wise (broadcasting).
@@ -142,7 +147,7 @@ export function scalar(v: number): Tensor {
 
 /** Creates the output tensor of an op and records how to differentiate it. */
 export function result(op: string, data: Float32Array, shape: Shape, inputs: readonly Tensor[],
-  backward: (g: Tensor) => (Tensor | null)[]): Tensor {
+  backward: GradNode['backward']): Tensor {
   const record = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   const out = new Tensor(data, shape, record);
   if (record) out.node = { op, inputs, backward };

@@ -1,0 +1,83 @@
+// Chooses and creates kernel backends: 'auto' takes blas when a CBLAS library is present, else wasm.
+import { availableParallelism } from 'node:os';
+import type { Backend, BackendName } from './backend.js';
+import { JsBackend } from './js.js';
+import { WasmBackend } from './wasm.js';
+import { BlasBackend } from './blas.js';
+import { loadCblas } from './cblas.js';
+import { kernelModule, relaxedSimd } from './wasm-module.js';
+
+export interface BackendOptions {
+  /** Threads for one GEMM: wasm starts workers on its shared memory, blas sets OPENBLAS_NUM_THREADS
+   * (read once, when the library first loads). Default 1: one thread per rank. */
+  threads?: number;
+  /** Allow the relaxed-SIMD (FMA) wasm build when the runtime supports it. Default true. */
+  relaxed?: boolean;
+}
+
+export interface BackendProbe {
+  name: BackendName;
+  available: boolean;
+  reason?: string;
+  /** True for the backend that 'auto' picks. */
+  chosen: boolean;
+  /** What it runs on (library path, SIMD flavour). */
+  detail?: string;
+}
+
+function wasmProbe(): { ok: true } | { ok: false; reason: string } {
+  try {
+    kernelModule(true);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+}
+
+/**
+ * GEMM threads per rank so that ranks x threads = cores: with several ranks (the parallel runtime)
+ * each rank keeps one thread, since independent GEMMs need no synchronisation and pack nothing twice;
+ * a single process splits each GEMM over every core (see `furnace bench kernels`, rows mode split/ranks).
+ */
+export function defaultThreads(ranksOnThisMachine: number): number {
+  return Math.max(1, Math.floor(availableParallelism() / Math.max(1, ranksOnThisMachine)));
+}
+
+/** Which backends can run here, why not, and which one 'auto' chooses. */
+export async function probeBackends(): Promise<BackendProbe[]> {
+  const w = wasmProbe();
+  const b = loadCblas();
+  const simd = relaxedSimd().enabled ? 'SIMD + relaxed-SIMD FMA' : 'SIMD (no relaxed SIMD)';
+  const blasOk = w.ok && b.ok;
+  const rows: BackendProbe[] = [{ name: 'js', available: true, chosen: false, detail: 'reference loops' }];
+  rows.push(w.ok ? { name: 'wasm', available: true, chosen: !blasOk, detail: `AssemblyScript, ${simd}` }
+    : { name: 'wasm', available: false, chosen: false, reason: w.reason });
+  if (!b.ok) rows.push({ name: 'blas', available: false, chosen: false, reason: b.reason });
+  else if (!w.ok) rows.push({ name: 'blas', available: false, chosen: false, reason: `needs the wasm kernels: ${w.reason}` });
+  else rows.push({ name: 'blas', available: true, chosen: true, detail: `${b.cblas.path}${b.cblas.config ? ` (${b.cblas.config.trim()})` : ''}` });
+  if (!w.ok) rows[0]!.chosen = true;
+  return rows;
+}
+
+/** Creates a backend by name; 'auto' is blas when available, else wasm, else js. Throws with the reason. */
+export async function createBackend(name: BackendName | 'auto', opts: BackendOptions = {}): Promise<Backend> {
+  if (name === 'auto') {
+    const chosen = (await probeBackends()).find((p) => p.chosen)!;
+    return createBackend(chosen.name, opts);
+  }
+  const relaxed = opts.relaxed ?? true;
+  switch (name) {
+    case 'js': return new JsBackend();
+    case 'wasm': {
+      const be = new WasmBackend({ relaxed, threads: opts.threads ?? 1 });
+      await be.ready;
+      return be;
+    }
+    case 'blas': {
+      const b = loadCblas(opts.threads ?? 1);
+      if (!b.ok) throw new Error(`backend 'blas' is not available: ${b.reason}`);
+      if (opts.threads !== undefined) b.cblas.setThreads?.(opts.threads);
+      return new BlasBackend(b.cblas, { relaxed });
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// The machine's float32 peak, estimated from the CPU's clock and vector units (for MFU and the benchmarks).
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+export interface PeakEstimate {
+  /** Peak FLOP/s of one core with its widest FMA units. */
+  perCoreFlops: number;
+  /** Peak FLOP/s of one core with 128-bit SIMD FMA (what WebAssembly SIMD can reach). */
+  perCoreSimd128Flops: number;
+  cores: number;
+  /** perCoreFlops * cores. */
+  totalFlops: number;
+  /** How the number was obtained. */
+  basis: string;
+}
+
+/**
+ * FLOP/s = clock x FLOP per cycle. FLOP per cycle (float32, two FMA pipes): 64 with 512-bit FMA on
+ * Intel server cores, 32 with 256-bit FMA (AVX2, or AVX-512 on Zen 4, which splits it in two halves),
+ * 16 for 128-bit SIMD. The clock is /proc/cpuinfo's (the base clock on most VMs; turbo may exceed it).
+ */
+export function estimatePeak(): PeakEstimate {
+  const cores = availableParallelism();
+  let info = '';
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    info = '';
+  }
+  const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1] ?? NaN);
+  const flags = /flags\s*:\s*(.*)/.exec(info)?.[1]?.split(' ') ?? [];
+  const vendor = /vendor_id\s*:\s*(\S+)/.exec(info)?.[1] ?? 'unknown';
+  const model = /model name\s*:\s*(.*)/.exec(info)?.[1]?.trim() ?? 'unknown CPU';
+  const avx512 = flags.includes('avx512f'), fma = flags.includes('fma');
+  const perCycle = avx512 && vendor === 'GenuineIntel' ? 64 : avx512 || fma ? 32 : 8;
+  const hz = Number.isFinite(mhz) ? mhz * 1e6 : 3e9;
+  const basis = `${model}: ${Number.isFinite(mhz) ? `${mhz.toFixed(0)} MHz` : 'clock unknown, 3 GHz assumed'} x ${perCycle} FLOP/cycle` +
+    `${avx512 ? ' (AVX-512)' : fma ? ' (AVX2 FMA)' : ''} x ${cores} cores`;
+  return { perCoreFlops: hz * perCycle, perCoreSimd128Flops: hz * 16, cores, totalFlops: hz * perCycle * cores, basis };
+}

@@ -1,0 +1,92 @@
+// A size-class allocator over one shared WebAssembly.Memory: free lists per class, bump for new blocks.
+//
+// Classes: multiples of 64 bytes, 4 classes per power of two (waste <= 25% or 63 bytes, as jemalloc).
+// Freed blocks go to their class's free list and are reused first, so a training loop that
+// allocates the same shapes every step reaches a fixed footprint after its first step.
+import type { WasmMemory } from './wasm-api.js';
+
+const PAGE = 65536;
+const ALIGN = 64;
+
+/** Bytes actually reserved for a request of `bytes` (its size class). */
+export function sizeClass(bytes: number): number {
+  if (bytes <= ALIGN) return ALIGN;
+  const e = 2 ** Math.floor(Math.log2(bytes - 1));
+  const step = Math.max(ALIGN, e / 4);
+  return Math.ceil(bytes / step) * step;
+}
+
+export interface HeapStats {
+  /** Bytes in live blocks (size-class rounded). */
+  liveBytes: number;
+  /** Bytes between the heap base and the bump pointer (live + free lists). */
+  reservedBytes: number;
+  /** Bytes of the whole WebAssembly memory. */
+  memoryBytes: number;
+}
+
+export class WasmHeap {
+  private top: number;
+  private readonly base: number;
+  private readonly freeLists = new Map<number, number[]>();
+  private readonly live = new Map<number, number>();
+  private liveBytes = 0;
+  /** Every ArrayBuffer object the memory has exposed: after grow, old views keep the old object. */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
+
+  constructor(readonly memory: WasmMemory, heapBase: number) {
+    this.base = Math.ceil(heapBase / ALIGN) * ALIGN;
+    this.top = this.base;
+    this.buffers.add(memory.buffer);
+  }
+
+  /** True when `a` is a view of this memory (so kernels can address it without a copy). */
+  owns(a: ArrayBufferView): boolean {
+    return this.buffers.has(a.buffer);
+  }
+
+  /** Byte offset of a block of at least `bytes`, 64-byte aligned. Reused blocks are NOT zeroed. */
+  alloc(bytes: number): { ptr: number; reused: boolean } {
+    const size = sizeClass(bytes);
+    const list = this.freeLists.get(size);
+    let ptr = list?.pop();
+    const reused = ptr !== undefined;
+    if (ptr === undefined) {
+      ptr = this.top;
+      this.top += size;
+      this.ensure(this.top);
+    }
+    this.live.set(ptr, size);
+    this.liveBytes += size;
+    return { ptr, reused };
+  }
+
+  /** Returns a block; unknown pointers (not a block start, or freed already) are ignored. */
+  free(ptr: number): void {
+    const size = this.live.get(ptr);
+    if (size === undefined) return;
+    this.live.delete(ptr);
+    this.liveBytes -= size;
+    let list = this.freeLists.get(size);
+    if (list === undefined) this.freeLists.set(size, (list = []));
+    list.push(ptr);
+  }
+
+  stats(): HeapStats {
+    return { liveBytes: this.liveBytes, reservedBytes: this.top - this.base, memoryBytes: this.memory.buffer.byteLength };
+  }
+
+  private ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    // Grow at least by half of the current size, so that many small allocations grow rarely.
+    const need = Math.ceil((end - have) / PAGE);
+    const pages = Math.max(need, Math.min(Math.ceil(have / PAGE / 2), 65536 - have / PAGE));
+    try {
+      this.memory.grow(pages);
+    } catch {
+      this.memory.grow(need);
+    }
+    this.buffers.add(this.memory.buffer);
+  }
+}

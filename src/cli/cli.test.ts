@@ -1,0 +1,87 @@
+// The CLI as a user meets it: bad input gives one line and exit code 2; a run writes its
+// outputs and its JSON result; eval and generate read the saved model.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const main = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
+const dir = mkdtempSync(join(tmpdir(), 'furnace-cli-'));
+
+function furnace(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1', FURNACE_CACHE: join(dir, 'cache') } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, content: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+const micro = { model: { vocab_size: 256, seq_len: 16, d_model: 16, n_layers: 1, n_heads: 2, d_ff: 32, n_experts: 2,
+  top_k: 1, expert_d_ff: 16 }, train: { batch_size: 2, steps: 3, eval_every: 0, eval_batches: 1, log_every: 1 } };
+const corpus = file('corpus.txt', 'Call me Ishmael. Some years ago, never mind how long precisely. '.repeat(40));
+
+const bad: [string, string[], RegExp][] = [
+  ['unknown config key', ['--config', file('k.json', JSON.stringify({ model: { d_modle: 8 } }))], /unknown key 'd_modle'/],
+  ['wrong type', ['--config', file('t.json', JSON.stringify({ train: { steps: 'ten' } }))], /train\.steps/],
+  ['invalid JSON', ['--config', file('j.json', '{ nope')], /not valid JSON/],
+  ['missing config file', ['--config', join(dir, 'none.json')], /--config: cannot read/],
+  ['missing corpus', ['--corpus', join(dir, 'missing.txt')], /corpus: .*: no such file/],
+  ['empty corpus', ['--corpus', file('empty.txt', '  \n')], /corpus: .*: no text in it/],
+  ['corpus smaller than one batch', ['--config', file('m.json', JSON.stringify(micro)), '--corpus', file('small.txt', 'tiny text')], /smaller than one batch/],
+  ['steps <= 0', ['--steps', '0'], /--steps: must be in/],
+  ['steps not a number', ['--steps', 'many'], /--steps: expected an integer/],
+  ['heads not dividing width', ['--config', file('h.json', JSON.stringify({ model: { d_model: 10, n_heads: 4 } }))], /n_heads \(4\) must divide model\.d_model \(10\)/],
+  ['top_k > experts', ['--config', file('e.json', JSON.stringify({ model: { n_experts: 2, top_k: 3 } }))], /top_k \(3\) exceeds model\.n_experts \(2\)/],
+  ['unknown preset', ['--preset', 'huge'], /--preset: unknown preset 'huge'/],
+  ['unknown flag', ['--stepz', '3'], /stepz/],
+  ['unknown backend', ['--backend', 'cuda'], /--backend: unknown backend 'cuda'/],
+];
+for (const [name, args, re] of bad) {
+  test(`train rejects ${name} with one line and exit code 2`, () => {
+    const r = furnace('train', ...args);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `expected one line, got:\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+}
+
+test('unknown command exits 2', () => {
+  assert.equal(furnace('frobnicate').code, 2);
+});
+
+test('train --json writes metrics, model and a JSON result; eval and generate read it', () => {
+  const out = join(dir, 'run');
+  const r = furnace('train', '--config', file('ok.json', JSON.stringify(micro)), '--corpus', corpus, '--out', out,
+    '--sample-tokens', '8', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
+  for (const k of ['steps', 'train_loss', 'val_loss', 'val_bits_per_byte', 'tokens_per_s', 'params', 'active_params', 'seconds', 'out']) {
+    assert.ok(k in res, `missing ${k}`);
+  }
+  assert.equal(res['steps'], 3);
+  for (const f of ['metrics.jsonl', 'model.safetensors', 'config.json', 'tokenizer.json']) assert.ok(existsSync(join(out, f)), f);
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines.length, 3);
+  assert.ok(Array.isArray(lines[0]!['expert_load']));
+
+  const e = furnace('eval', '--ckpt', out, '--text', corpus, '--json');
+  assert.equal(e.code, 0, e.stderr);
+  const ev = JSON.parse(e.stdout.trim().split('\n').pop()!) as { bits_per_byte: number; tokens: number; bytes: number };
+  assert.ok(ev.bits_per_byte > 0 && ev.bits_per_byte < 10);
+
+  const g = furnace('generate', '--ckpt', out, '--prompt', 'Call me', '--tokens', '5', '--seed', '1', '--json');
+  assert.equal(g.code, 0, g.stderr);
+  const gen = JSON.parse(g.stdout.trim().split('\n').pop()!) as { text: string };
+  assert.equal(typeof gen.text, 'string');
+  const g2 = furnace('generate', '--ckpt', out, '--prompt', 'Call me', '--tokens', '5', '--seed', '1', '--json');
+  assert.equal(JSON.parse(g2.stdout.trim().split('\n').pop()!).text, gen.text, 'same seed, same sample');
+
+  assert.equal(furnace('eval', '--ckpt', join(dir, 'nothing'), '--text', corpus).code, 2);
+});

@@ -1,0 +1,32 @@
+// `furnace eval --ckpt DIR --text FILE`: bits per byte of a text under a trained model.
+import { readFileSync } from 'node:fs';
+import { Output, UsageError, parse, type Command } from '../util.js';
+import { useBackend } from '../backend-flag.js';
+import { loadModel } from '../../train/model-dir.js';
+import { bitsPerByte, evaluate } from '../../train/evaluate.js';
+
+export const run: Command = async (argv) => {
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write('usage: furnace eval --ckpt DIR --text FILE [--backend NAME] [--json]\n  DIR: a trained model directory, a checkpoint step directory, or a checkpoint root (its latest)\n'); return 0; }
+  const { values: v } = parse(argv, { ckpt: { type: 'string' }, text: { type: 'string' }, backend: { type: 'string' },
+    json: { type: 'boolean' } });
+  const out = new Output(v.json === true);
+  if (v.ckpt === undefined) throw new UsageError('eval: --ckpt DIR is required');
+  if (v.text === undefined) throw new UsageError('eval: --text FILE is required');
+  let text: string;
+  try {
+    text = readFileSync(v.text, 'utf8');
+  } catch {
+    throw new UsageError(`--text: cannot read ${v.text}`);
+  }
+  if (text.length === 0) throw new UsageError(`--text: ${v.text} is empty`);
+  await useBackend(v.backend);
+  const { model, tokenizer } = await loadModel(v.ckpt);
+  const tokens = tokenizer.encode(text);
+  if (tokens.length < 2) throw new UsageError(`--text: ${v.text} has fewer than 2 tokens`);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  const r = await evaluate(model, tokens, 16);
+  const bpb = bitsPerByte(r.nats, bytes);
+  out.say(`${v.text}: ${bytes} bytes, ${tokens.length} tokens, loss ${r.loss.toFixed(4)} nats/token, ${bpb.toFixed(4)} bits/byte`);
+  out.result({ bits_per_byte: bpb, loss: r.loss, tokens: tokens.length, bytes });
+  return 0;
+};

@@ -1,0 +1,133 @@
+// `furnace plan`: search hybrid-parallel plans for a model on a cluster, or calibrate against measured runs.
+import { availableParallelism } from 'node:os';
+import { DEFAULT_FIT_KEYS, fitEfficiency, predict, type EfficiencyKey } from '../../planner/calibrate.js';
+import { runPlanner } from '../../planner/api.js';
+import { DEFAULT_EFFICIENCY, efficiencyOf, type ClusterSpec } from '../../planner/cluster.js';
+import type { Estimate } from '../../planner/cost.js';
+import { describePlan } from '../../planner/explain.js';
+import { loadCluster, loadModel, loadTraining, readJsonFile, readRun, writeCluster, writePlan } from '../../planner/io.js';
+import { parseFix } from '../../planner/plan.js';
+import { prepare } from '../../planner/context.js';
+import { CLUSTER_PRESETS, parseMachine, thisMachine } from '../../planner/presets.js';
+import { InputError } from '../../planner/validate.js';
+import { planReportOf } from '../../dashboard/plan-report.js';
+import { writePlanReport } from '../../dashboard/report.js';
+import { Output, UsageError, fmt, intFlag, parse, type Command } from '../util.js';
+
+const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices N] [--fix k=v,...] [--top K] [--out plan.json] [--report FILE.html] [--json]
+       furnace plan --model M --machine bench.json ...   (this machine, with measured gemm_flops, allreduce_bandwidth, ...)
+       furnace plan --calibrate RUNDIR... [--cluster C] [--fit gemm,memory,...] [--out cluster.json] [--json]
+  M, C: preset:NAME or a JSON file; T: a JSON file or inline JSON
+  --fix tp=8,pp=16,dp=64,ep=1,zero=1,recompute=selective,micro_batch=1,order=tp/ep/edp/pp`;
+
+/** Presets, with this machine's worker count read from the OS and, given --machine, its measurements. */
+function clusterPresets(machine?: string): Record<string, ClusterSpec | (() => ClusterSpec)> {
+  const meas = machine === undefined ? {} : parseMachine(readJsonFile(machine), machine);
+  return { ...CLUSTER_PRESETS, 'this-machine': () => thisMachine({ cores: availableParallelism(), ...meas }) };
+}
+
+export const run: Command = async (argv) => {
+  const { values, positionals } = parse(argv, {
+    model: { type: 'string' }, cluster: { type: 'string' }, train: { type: 'string' }, devices: { type: 'string' },
+    fix: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' }, json: { type: 'boolean', default: false },
+    calibrate: { type: 'boolean', default: false }, fit: { type: 'string' }, machine: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
+  }, true);
+  const out = new Output(values.json === true);
+  if (values.help === true) { out.say(USAGE); return 0; }
+  try {
+    if (values.machine !== undefined && values.cluster !== undefined && !/^(preset:)?this-machine$/.test(values.cluster)) {
+      throw new UsageError('--machine: measurements apply to --cluster preset:this-machine only');
+    }
+    const presets = clusterPresets(values.machine);
+    if (values.calibrate === true && values.report !== undefined) throw new UsageError('--report: a report is of a plan search, not of --calibrate');
+    if (values.calibrate === true) return calibrate(out, positionals, values.cluster, values.fit, values.out, presets);
+    if (positionals.length > 0) throw new UsageError(`plan: unexpected argument '${positionals[0]}' (run dirs go with --calibrate)\n${USAGE}`);
+    const clusterArg = values.cluster ?? (values.machine !== undefined ? 'preset:this-machine' : undefined);
+    if (values.model === undefined || clusterArg === undefined) throw new UsageError(`plan: --model and --cluster are required\n${USAGE}`);
+    return plan(out, values.model, clusterArg, presets, {
+      train: values.train, devices: intFlag('devices', values.devices, 1), fix: values.fix,
+      top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out, report: values.report,
+    });
+  } catch (e) {
+    if (e instanceof InputError) throw new UsageError(e.message);
+    throw e;
+  }
+};
+
+interface PlanFlags { train: string | undefined; devices: number | undefined; fix: string | undefined; top: number; out: string | undefined; report: string | undefined }
+
+function plan(out: Output, modelArg: string, clusterArg: string, presets: Record<string, ClusterSpec | (() => ClusterSpec)>, f: PlanFlags): number {
+  const model = loadModel(modelArg);
+  const cluster = loadCluster(clusterArg, presets);
+  const r = runPlanner({
+    model, cluster, top: f.top,
+    ...(f.train !== undefined ? { training: loadTraining(f.train) } : {}),
+    ...(f.devices !== undefined ? { devices: f.devices } : {}),
+    ...(f.fix !== undefined ? { fix: parseFix(f.fix) } : {}),
+  });
+  const { training, result } = r;
+  out.say(`${model.name} on ${cluster.name} (${result.devices} devices), ${training.global_batch_tokens} tokens/step, ${training.dtype}`);
+  if (result.plans.length > 0) {
+    out.say('');
+    out.say(' #   tp   pp     dp     ep zero  mb recompute   step s   tokens/s    MFU  mem GB  placement (inner first)');
+    result.plans.forEach((e, i) => {
+      const p = e.plan;
+      out.say(`${String(i + 1).padStart(2)} ${String(p.tp).padStart(4)} ${String(p.pp).padStart(4)} ${String(p.dp).padStart(6)} ${String(p.ep).padStart(6)}`
+        + ` ${String(p.zero).padStart(4)} ${String(p.microBatch).padStart(3)} ${p.recompute.padEnd(9)} ${fmt(e.stepTime).padStart(8)}`
+        + ` ${fmt(e.tokensPerSecond).padStart(10)} ${(100 * e.mfu).toFixed(1).padStart(5)}% ${(e.memory.total / 1e9).toFixed(1).padStart(7)}  ${describeOrder(e)}`);
+    });
+    out.say('');
+    const best = result.plans[0]!;
+    const days = training.tokens_total !== undefined ? `; ${fmt(training.tokens_total / best.tokensPerSecond / 86400)} days for ${fmt(training.tokens_total)} tokens` : '';
+    out.say(`best: ${describePlan(best)}${days}`);
+  }
+  for (const l of r.explanation) out.say(`  ${l}`);
+  out.say(`searched ${r.json['searched'] as number} candidate plans in ${r.seconds.toFixed(2)} s (${result.evaluated} distinct ones fit in memory and were timed)`);
+  if (f.out !== undefined) {
+    const best = result.plans[0];
+    if (best === undefined) throw new InputError(`--out: no plan fits, nothing to write`);
+    writePlan(f.out, best, model.name, cluster.name);
+    out.say(`wrote ${f.out}`);
+  }
+  if (f.report !== undefined) {
+    writePlanReport({ ...planReportOf(prepare(model, cluster, training), result, r.explanation), searched: r.json['searched'] as number }, f.report);
+    out.say(`wrote ${f.report}`);
+  }
+  out.result(r.json);
+  return result.plans.length > 0 ? 0 : 1;
+}
+
+function describeOrder(e: Estimate): string {
+  const t = e.plan.placement.tiers ?? {};
+  const live = e.plan.placement.order.filter((d) => (d === 'tp' ? e.plan.tp : d === 'pp' ? e.plan.pp : d === 'ep' ? e.plan.ep : e.plan.dp / e.plan.ep) > 1);
+  return live.map((d) => `${d}@${t[d] ?? '?'}`).join(' ') || '-';
+}
+
+function calibrate(out: Output, dirs: string[], clusterArg: string | undefined, fitArg: string | undefined, outPath: string | undefined,
+  presets: Record<string, ClusterSpec | (() => ClusterSpec)>): number {
+  if (dirs.length === 0) throw new UsageError(`plan --calibrate: give at least one run directory\n${USAGE}`);
+  const cluster = loadCluster(clusterArg ?? 'preset:this-machine', presets);
+  const keys = fitArg === undefined ? DEFAULT_FIT_KEYS : fitArg.split(',').map((k) => {
+    if (!(k in DEFAULT_EFFICIENCY)) throw new UsageError(`--fit: unknown factor '${k}' (factors: ${Object.keys(DEFAULT_EFFICIENCY).join(', ')})`);
+    return k as EfficiencyKey;
+  });
+  const obs = dirs.map(readRun);
+  const fit = fitEfficiency(obs, cluster, keys);
+  const before = efficiencyOf(cluster);
+  out.say(`calibrating ${cluster.name} on ${obs.length} run(s), fitting ${keys.join(', ')}`);
+  out.say('run                                  measured s  predicted s (before)  error');
+  const runs = obs.map((o) => {
+    const p = predict(o, cluster, fit.efficiency), p0 = predict(o, cluster, before);
+    const error = p / o.measured - 1;
+    out.say(`${o.label.slice(-36).padEnd(36)} ${fmt(o.measured).padStart(11)} ${fmt(p).padStart(12)} (${fmt(p0)}) ${(100 * error).toFixed(1).padStart(6)}%`);
+    return { dir: o.label, measured_step_time_s: o.measured, predicted_step_time_s: p, predicted_before_s: p0, error };
+  });
+  out.say(`efficiency: ${keys.map((k) => `${k} ${fmt(before[k])} -> ${fmt(fit.efficiency[k])}`).join(', ')}`);
+  out.say(`RMS log error ${fit.before.toFixed(3)} -> ${fit.after.toFixed(3)}`);
+  if (outPath !== undefined) {
+    writeCluster(outPath, { ...cluster, efficiency: fit.efficiency });
+    out.say(`wrote ${outPath} (use it as --cluster ${outPath})`);
+  }
+  out.result({ cluster: cluster.name, runs, efficiency: fit.efficiency, rms_log_error_before: fit.before, rms_log_error_after: fit.after });
+  return 0;
+}

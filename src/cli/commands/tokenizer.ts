@@ -1,0 +1,91 @@
+// `furnace tokenizer train|encode`: learn a byte-level BPE vocabulary from a corpus, or apply one.
+import { statSync } from 'node:fs';
+import { intFlag, Output, parse, Progress, RuntimeError, UsageError, type Command } from '../util.js';
+import { BpeTokenizer, TokenizerFormatError } from '../../data/tokenizer.js';
+import { InputError, listInputs, readDocuments, type BadInput } from '../../data/documents.js';
+import { defaultCorpusPath } from '../../data/corpus.js';
+
+const USAGE = `usage: furnace tokenizer train [INPUT] --vocab N --out FILE [--min-frequency N] [--split file|paragraph|line] [--json]
+       furnace tokenizer encode --tokenizer FILE --text TEXT [--json]
+INPUT: a .txt or .jsonl file or a folder of them (default: the bundled Moby-Dick).`;
+
+export const run: Command = async (argv) => {
+  const [sub, ...rest] = argv;
+  if (sub === 'train') return train(rest);
+  if (sub === 'encode') return encode(rest);
+  throw new UsageError(`tokenizer: expected 'train' or 'encode'\n${USAGE}`);
+};
+
+async function train(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    vocab: { type: 'string' }, out: { type: 'string' }, 'min-frequency': { type: 'string' },
+    split: { type: 'string' }, json: { type: 'boolean', default: false },
+  }, true);
+  if (positionals.length > 1) throw new UsageError(`tokenizer train: one INPUT expected, got ${positionals.length}`);
+  const vocabSize = intFlag('vocab', values.vocab, 256, 1 << 21);
+  if (vocabSize === undefined) throw new UsageError('tokenizer train: --vocab N is required (N >= 256)');
+  if (values.out === undefined) throw new UsageError('tokenizer train: --out FILE is required');
+  const minFrequency = intFlag('min-frequency', values['min-frequency'], 1) ?? 2;
+  const split = splitFlag(values.split);
+  const input = positionals[0] ?? defaultCorpusPath();
+  const out = new Output(values.json);
+  const total = totalBytes(input);
+  const progress = new Progress(total, 'bytes');
+  const bad: BadInput[] = [];
+  let read = 0;
+  let docs = 0;
+  const t0 = performance.now();
+  const texts = function* () {
+    for (const d of readDocuments(input, { ...(split ? { split } : {}), onBad: (b) => bad.push(b),
+      onBytes: (n) => { read += n; progress.update(read); } })) {
+      docs++;
+      yield d.text;
+    }
+  };
+  const tok = BpeTokenizer.train(texts(), { vocabSize, minFrequency });
+  progress.done();
+  tok.save(values.out);
+  const seconds = (performance.now() - t0) / 1000;
+  out.say(`trained ${tok.vocabSize} tokens (${tok.numMerges} merges) on ${docs} documents, ${read} bytes in ${seconds.toFixed(2)} s -> ${values.out}`);
+  for (const b of bad.slice(0, 10)) out.say(`  bad input ${b.source}:${b.line}: ${b.reason} (${b.detail})`);
+  if (bad.length > 10) out.say(`  ... and ${bad.length - 10} more bad inputs`);
+  out.result({ out: values.out, vocab_size: tok.vocabSize, merges: tok.numMerges, documents: docs, bytes: read,
+    seconds, bad_input: bad.length, tokenizer_hash: tok.hash() });
+  return 0;
+}
+
+async function encode(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { tokenizer: { type: 'string' }, text: { type: 'string' }, json: { type: 'boolean', default: false } });
+  if (values.tokenizer === undefined || values.text === undefined) throw new UsageError('tokenizer encode: --tokenizer FILE and --text TEXT are required');
+  const tok = loadTokenizer(values.tokenizer);
+  const ids = tok.encode(values.text);
+  const out = new Output(values.json);
+  out.say([...ids].map((id) => `${id}:${JSON.stringify(new TextDecoder().decode(tok.bytesOf(id)))}`).join(' '));
+  out.result({ ids: [...ids], tokens: ids.length, bytes: Buffer.byteLength(values.text) });
+  return 0;
+}
+
+/** Loads a tokenizer.json; a missing or malformed file is the user's input (exit 2). */
+export function loadTokenizer(path: string): BpeTokenizer {
+  try {
+    return BpeTokenizer.load(path);
+  } catch (e) {
+    if (e instanceof TokenizerFormatError) throw new UsageError(`--tokenizer ${e.message}`);
+    throw new RuntimeError(String(e));
+  }
+}
+
+export function splitFlag(v: string | undefined): 'file' | 'paragraph' | 'line' | undefined {
+  if (v === undefined || v === 'file' || v === 'paragraph' || v === 'line') return v;
+  throw new UsageError(`--split: expected file, paragraph or line, got '${v}'`);
+}
+
+/** Bytes under an input path (for progress); a bad path is a UsageError naming it. */
+export function totalBytes(input: string): number {
+  try {
+    return listInputs(input).files.reduce((s, f) => s + statSync(f).size, 0);
+  } catch (e) {
+    if (e instanceof InputError) throw new UsageError(e.message);
+    throw e;
+  }
+}

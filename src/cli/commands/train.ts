@@ -1,0 +1,149 @@
+// `furnace train`: trains a model on a corpus, on one process or many ranks (threads or MPI),
+// writes metrics, checkpoints and the model, prints a sample.
+import { readFileSync } from 'node:fs';
+import { Output, UsageError, RuntimeError, parse, intFlag, type Command } from '../util.js';
+import { checkBackendName, useBackend } from '../backend-flag.js';
+import { PRESETS, checkConsistency, parseConfigFile, type TrainConfig } from '../../train/config.js';
+import { readCorpus, defaultCorpusPath } from '../../data/corpus.js';
+import { train, type CheckpointOptions } from '../../train/trainer.js';
+import { prepareTokens } from '../../train/tokenizer.js';
+import { loadModel } from '../../train/model-dir.js';
+import { generate } from '../../nn/generate.js';
+import { launch } from '../../comm/launch.js';
+import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
+import { RankError } from '../../comm/process-group.js';
+import { readPlan } from '../../planner/io.js';
+import type { Axis } from '../../comm/topology.js';
+import { main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
+
+const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
+                     [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--json]
+  parallel:    [--dp N] [--tp N] [--ep N] [--zero] [--comm threads|mpi] [--topology FILE] [--plan plan.json]
+               world = dp x tp ranks; ep divides dp (experts split over ep ranks of the same tp index)
+  checkpoints: [--ckpt-every N] [--ckpt-async] [--ckpt-keep K] [--resume DIR|latest] [--no-verify]
+  MPI:         mpirun -np N npx furnace train --comm mpi --dp ... (as root: --allow-run-as-root)`;
+
+export const run: Command = async (argv) => {
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(USAGE + '\n'); return 0; }
+  const { values: v } = parse(argv, {
+    config: { type: 'string' }, preset: { type: 'string' }, steps: { type: 'string' }, corpus: { type: 'string' },
+    backend: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, 'log-every': { type: 'string' },
+    'batch-size': { type: 'string' }, 'sample-tokens': { type: 'string' }, json: { type: 'boolean' },
+    dp: { type: 'string' }, tp: { type: 'string' }, ep: { type: 'string' }, zero: { type: 'boolean' },
+    comm: { type: 'string' }, topology: { type: 'string' }, plan: { type: 'string' },
+    'ckpt-every': { type: 'string' }, 'ckpt-async': { type: 'boolean' }, 'ckpt-keep': { type: 'string' },
+    resume: { type: 'string' }, 'no-verify': { type: 'boolean' },
+  });
+  const out = new Output(v.json === true);
+  if (v.preset !== undefined && v.preset !== 'tiny' && v.preset !== 'small') {
+    throw new UsageError(`--preset: unknown preset '${v.preset}' (choose tiny or small)`);
+  }
+  const preset = (v.preset ?? 'small') as 'tiny' | 'small';
+  let cfg: TrainConfig;
+  if (v.config !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(v.config, 'utf8');
+    } catch {
+      throw new UsageError(`--config: cannot read ${v.config}`);
+    }
+    cfg = parseConfigFile(text, v.config, preset);
+  } else {
+    cfg = structuredClone(PRESETS[preset]);
+  }
+  const steps = intFlag('steps', v.steps, 1);
+  const seed = intFlag('seed', v.seed, 0);
+  const logEvery = intFlag('log-every', v['log-every'], 1);
+  const batch = intFlag('batch-size', v['batch-size'], 1);
+  if (steps !== undefined) cfg.train.steps = steps;
+  if (seed !== undefined) cfg.train.seed = seed;
+  if (logEvery !== undefined) cfg.train.log_every = logEvery;
+  if (batch !== undefined) cfg.train.batch_size = batch;
+  checkConsistency(cfg);
+  const sampleTokens = intFlag('sample-tokens', v['sample-tokens'], 0) ?? 200;
+  checkBackendName(v.backend);
+
+  // Layout: --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero.
+  let dp = intFlag('dp', v.dp, 1) ?? 1, tp = intFlag('tp', v.tp, 1) ?? 1, ep = intFlag('ep', v.ep, 1) ?? 1;
+  let zero = v.zero === true;
+  let order: Axis[] | undefined;
+  if (v.plan !== undefined) {
+    let plan;
+    try {
+      plan = readPlan(v.plan);
+    } catch (e) {
+      throw new UsageError(`--plan: ${(e as Error).message}`);
+    }
+    if (plan.pp !== 1) throw new UsageError(`--plan: ${v.plan}: pp ${plan.pp} (pipeline parallelism) is not supported by the trainer; plan with --fix pp=1`);
+    if (plan.zero > 1) throw new UsageError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
+    ({ dp, tp, ep } = plan);
+    zero = plan.zero === 1;
+    order = plan.placement.order.filter((d): d is Axis => d !== 'pp');
+  }
+  const m = cfg.model;
+  if (dp % ep !== 0) throw new UsageError(`--ep ${ep} must divide --dp ${dp}`);
+  if (ep > 1 && (m.n_experts === 0 || m.n_experts % ep !== 0)) throw new UsageError(`--ep ${ep} must divide model.n_experts (${m.n_experts})`);
+  if (m.n_heads % tp !== 0) throw new UsageError(`--tp ${tp} must divide model.n_heads (${m.n_heads})`);
+  if ((m.d_ff % tp !== 0)) throw new UsageError(`--tp ${tp} must divide model.d_ff (${m.d_ff})`);
+  if (cfg.train.batch_size % dp !== 0) throw new UsageError(`--dp ${dp} must divide train.batch_size (${cfg.train.batch_size})`);
+  const comm = v.comm ?? 'threads';
+  if (comm !== 'threads' && comm !== 'mpi') throw new UsageError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
+
+  const ckptEvery = intFlag('ckpt-every', v['ckpt-every'], 0) ?? 0;
+  const ckpt: CheckpointOptions | undefined = ckptEvery > 0 || v.resume !== undefined ? {
+    every: ckptEvery, async: v['ckpt-async'] === true, keep: intFlag('ckpt-keep', v['ckpt-keep'], 1) ?? 3,
+    ...(v.resume !== undefined ? { resume: v.resume } : {}), verify: v['no-verify'] !== true,
+  } : undefined;
+  const dir = v.out ?? 'runs/latest';
+  const world = dp * tp;
+  const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, zero, comm, topology: v.topology, backend: v.backend,
+    json: out.json, ckpt, order, ranksHere: world };
+
+  let result: NonNullable<RankResult>;
+  if (comm === 'mpi') {
+    if (!underMpirun()) throw new UsageError(`--comm mpi: start the job with mpirun, e.g. mpirun -np ${world} npx furnace train --comm mpi ...`);
+    const r = await runMpiRank((w) => {
+      if (w.size !== world) throw new UsageError(`--comm mpi: mpirun started ${w.size} ranks but --dp ${dp} x --tp ${tp} = ${world}`);
+      return rankMain(w, { ...args, ranksHere: Number(process.env['OMPI_COMM_WORLD_LOCAL_SIZE'] ?? world) });
+    });
+    if (r === null) return 0; // ranks other than 0 report nothing
+    result = r;
+  } else if (world > 1) {
+    const corpusText = readCorpus(v.corpus); // fails early on a bad corpus, and fills the token cache
+    prepareTokens(corpusText, cfg.model.vocab_size);
+    out.say(`furnace train: ${v.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${dp} x tp ${tp}, ep ${ep}${zero ? ', ZeRO-1' : ''}) on threads, out ${dir}`);
+    let results: RankResult[];
+    try {
+      results = await launch<RankResult>(new URL('../../train/rank.js', import.meta.url), { ranks: world, args });
+    } catch (e) {
+      if (e instanceof RankError) throw new RuntimeError(e.message);
+      throw e;
+    }
+    result = results[0]!;
+    if (result === null) throw new RuntimeError('rank 0 returned no result');
+  } else {
+    const text = readCorpus(v.corpus);
+    const backend = await useBackend(v.backend);
+    out.say(`furnace train: ${v.corpus ?? defaultCorpusPath()} (${Buffer.byteLength(text)} bytes), backend ${backend.name}, out ${dir}`);
+    const tokens = prepareTokens(text, cfg.model.vocab_size);
+    out.say(`tokens: ${tokens.train.length} train, ${tokens.val.length} validation, vocabulary ${tokens.tokenizer.vocabSize}${tokens.cached ? ' (cached)' : ''}`);
+    const r = await train({ cfg, tokens, out: dir, log: (l) => out.say(l), progress: !out.json, ...(ckpt !== undefined ? { ckpt } : {}) });
+    result = { summary: r!.summary, backend: backend.name };
+  }
+
+  const s = result.summary;
+  out.say(`done: steps ${s.start_step}..${s.steps} in ${s.seconds.toFixed(1)} s, train loss ${s.first_loss.toFixed(3)} -> ${s.train_loss.toFixed(3)}, ` +
+    `val loss ${s.val_loss.toFixed(3)}, val ${s.val_bits_per_byte.toFixed(3)} bits/byte, ${Math.round(s.tokens_per_s)} tok/s, MFU ${(100 * s.mfu).toFixed(1)}%`);
+  let sample = '';
+  if (sampleTokens > 0) {
+    if (comm === 'threads' && world > 1) await useBackend(v.backend);
+    const { model, tokenizer } = await loadModel(dir);
+    const prompt = tokenizer.encode('\n');
+    const ids = await generate(model, prompt, { tokens: sampleTokens, temperature: 0.8, topK: 40, seed: cfg.train.seed });
+    sample = tokenizer.decode(ids.subarray(prompt.length));
+    out.say('--- sample ---\n' + sample + '\n--------------');
+  }
+  const { losses: _l, ...rest } = s;
+  out.result({ ...rest, backend: result.backend, layout: { dp, tp, ep, zero, comm: world > 1 || comm === 'mpi' ? comm : 'none' }, sample });
+  return 0;
+};

@@ -1,0 +1,51 @@
+// What a launched rank runs: `export async function main(world, args)` of a module, and the
+// messages ranks report back to the launcher.
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import type { ProcessGroup } from './process-group.js';
+import type { SharedMemory } from './wasm.js';
+
+/** The function a launched module exports (by default as `main`). */
+export type RankMain<A = unknown, R = unknown> = (world: ProcessGroup, args: A) => Promise<R> | R;
+
+/** Line prefix an mpirun rank prints before its JSON result. */
+export const RESULT_MARK = '\u001efurnace-result ';
+
+/** The one line a failing mpirun rank prints (for people and for the launcher). */
+export function rankFailureLine(rank: number, message: string): string {
+  return `furnace: rank ${rank} failed: ${message.replace(/\s*\n\s*/g, ' | ')}`;
+}
+
+/** Parses a rankFailureLine back into rank and message; undefined for other lines. */
+export function parseRankFailure(line: string): { rank: number; message: string } | undefined {
+  const m = /furnace: rank (\d+) failed: (.*)$/.exec(line);
+  return m === null ? undefined : { rank: Number(m[1]), message: m[2] ?? '' };
+}
+
+export type RankReport =
+  | { kind: 'done'; rank: number; result: unknown }
+  | { kind: 'error'; rank: number; message: string; stack: string; aborted: boolean };
+
+export interface ThreadRankData {
+  memory: SharedMemory;
+  region: number;
+  rank: number;
+  size: number;
+  module: string;
+  exportName: string;
+  args: unknown;
+  commTimeoutS: number;
+}
+
+/** A module given as a path or URL, as an import()-able URL string. */
+export function moduleHref(m: string | URL): string {
+  if (m instanceof URL) return m.href;
+  return /^(file|data|node):/.test(m) ? m : pathToFileURL(resolve(m)).href;
+}
+
+export async function rankFunction(module: string, exportName: string): Promise<RankMain> {
+  const mod = (await import(module)) as Record<string, unknown>;
+  const fn = mod[exportName];
+  if (typeof fn !== 'function') throw new Error(`${module} does not export a function '${exportName}'`);
+  return fn as RankMain;
+}

@@ -1,0 +1,70 @@
+// The MoE feed-forward layer in four steps: route, dispatch, experts, combine. With expert
+// parallelism the experts' padded batches travel to the ranks holding them by all-to-all and
+// back (GShard/Tutel's layout: every rank sends E/ep experts x capacity rows to each peer).
+import type { Tensor } from '../tensor/tensor.js';
+import type { Rng } from '../tensor/random.js';
+import { Module } from '../nn/module.js';
+import { Router, balanceLoss, type GateKind } from './router.js';
+import { Experts } from './experts.js';
+import { capacityFor, combine, dispatch, expertLoad, planDispatch } from './dispatch.js';
+import { allToAllBlocks } from '../parallel/ops.js';
+import type { ParallelContext } from '../parallel/context.js';
+
+export interface MoEConfig {
+  dim: number;
+  hidden: number;
+  numExperts: number;
+  topK: number;
+  gate: GateKind;
+  /** Capacity factor; 0 = dropless. */
+  capacityFactor: number;
+}
+
+export interface MoEOutput {
+  y: Tensor;
+  auxLoss: Tensor;
+  /** Choices routed to each expert in this call (before capacity). */
+  load: Int32Array;
+  dropped: number;
+}
+
+export class MoELayer extends Module {
+  readonly router: Router;
+  readonly experts: Experts;
+  constructor(readonly cfg: MoEConfig, rng: Rng, projStd: number, private readonly ctx?: ParallelContext) {
+    super();
+    this.router = this.child('router', new Router(cfg.dim, cfg.numExperts, cfg.topK, cfg.gate, rng));
+    this.experts = this.child('experts', new Experts(cfg.numExperts, cfg.dim, cfg.hidden, rng, projStd, ctx));
+  }
+
+  /** x (N, C) -> y (N, C). */
+  async forward(x: Tensor, rng: Rng): Promise<MoEOutput> {
+    const e = this.cfg.numExperts, n = x.shape[0]!, c = x.shape[1]!;
+    const ep = this.ctx !== undefined && this.ctx.ep > 1 ? this.ctx.groups.ep : undefined;
+    const routing = this.router.forward(x, rng);
+    const load = expertLoad(routing, e);
+    let capacity = capacityFor(this.training ? this.cfg.capacityFactor : 0, n, routing.k, load);
+    if (ep !== undefined) {
+      // Every rank of the ep group must send blocks of one size: take the largest capacity.
+      const cap = Float32Array.of(capacity);
+      await ep.allReduce(cap, 'max');
+      capacity = cap[0]!;
+    }
+    const plan = planDispatch(routing, e, capacity);
+    const xin = dispatch(x, plan); // (E, cap, C)
+    let out: Tensor;
+    if (ep === undefined) {
+      out = this.experts.forward(xin);
+    } else {
+      const p = ep.size, el = e / p;
+      // (ep, E_l, cap, C): block j holds the tokens for rank j's experts.
+      const recv = await allToAllBlocks(xin.reshape([p, el * capacity * c]), ep); // block j: rank j's tokens for my experts
+      const mine = recv.reshape([p, el, capacity, c]).permute([1, 0, 2, 3]).reshape([el, p * capacity, c]);
+      const y = this.experts.forward(mine).reshape([el, p, capacity, c]).permute([1, 0, 2, 3]);
+      out = (await allToAllBlocks(y.reshape([p, el * capacity * c]), ep)).reshape([e, capacity, c]);
+    }
+    const y = combine(out, routing.gates, plan, n);
+    const auxLoss = await balanceLoss(routing, e, this.ctx !== undefined && this.ctx.dp > 1 ? this.ctx.groups.dp : undefined);
+    return { y, auxLoss, load, dropped: plan.dropped };
+  }
+}

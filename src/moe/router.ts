@@ -1,0 +1,86 @@
+// Routers (gates): which experts each token goes to, with what weight, and the balance loss.
+// Returned as values (no hidden state): Megatron's router shape, not FastMoE's set_loss/get_loss.
+import { Tensor, tensor } from '../tensor/tensor.js';
+import * as ops from '../tensor/ops.js';
+import type { Rng } from '../tensor/random.js';
+import { noGrad } from '../tensor/engine.js';
+import { Module, normalParam } from '../nn/module.js';
+import type { ProcessGroup } from '../comm/process-group.js';
+import { reduceFromParallel } from '../parallel/ops.js';
+
+export const GATES = ['topk', 'switch', 'gshard'] as const;
+/**
+ * topk: naive top-k, gates renormalized over the chosen experts when k > 1.
+ * switch: Switch Transformer top-1 (Fedus et al. 2021), multiplicative jitter on the router
+ *   input while training, gate = the chosen expert's probability.
+ * gshard: GShard top-2 (Lepikhin et al. 2020), gates renormalized over the two, the second expert
+ *   kept with probability 2 * g2 while training (random routing).
+ */
+export type GateKind = (typeof GATES)[number];
+
+export interface Routing {
+  /** Router probabilities (N, E), differentiable. */
+  probs: Tensor;
+  /** Chosen experts (N, k), row-major; -1 where a choice was dropped by random routing. */
+  experts: Int32Array;
+  /** Each token's first choice (N), before random routing: the f of the balance loss. */
+  first: Int32Array;
+  /** Gate weight per choice (N, k), differentiable. */
+  gates: Tensor;
+  k: number;
+}
+
+/**
+ * Switch balance loss (Fedus et al. 2021, eq. 4): E * sum_e f_e * P_e, f_e the fraction of tokens
+ * whose first choice is e (a constant), P_e the mean router probability of e. With data
+ * parallelism both are taken over the global batch: the per-rank sums are all-reduced over the dp
+ * group (forward sum, backward identity), so every layout optimizes the same loss.
+ */
+export async function balanceLoss(r: Routing, numExperts: number, dp?: ProcessGroup): Promise<Tensor> {
+  const n = r.first.length;
+  const counts = new Float32Array(numExperts + 1);
+  for (const e of r.first) counts[e]!++;
+  counts[numExperts] = n;
+  if (dp !== undefined && dp.size > 1) await dp.allReduce(counts);
+  const total = counts[numExperts]!;
+  const f = noGrad(() => tensor(counts.subarray(0, numExperts).map((c) => c / total), [numExperts]));
+  let probSum = r.probs.sum(0); // (E)
+  if (dp !== undefined && dp.size > 1) probSum = await reduceFromParallel(probSum, dp);
+  return probSum.mul(f).sum().mul(numExperts / total);
+}
+
+export class Router extends Module {
+  readonly weight: Tensor;
+  constructor(readonly dim: number, readonly numExperts: number, readonly k: number, readonly kind: GateKind,
+    rng: Rng, readonly jitter = 0.01) {
+    super();
+    if (k < 1 || k > numExperts) throw new Error(`top_k ${k} must be in [1, n_experts=${numExperts}]`);
+    if (kind === 'switch' && k !== 1) throw new Error(`the switch gate is top-1; got top_k ${k}`);
+    if (kind === 'gshard' && k !== 2) throw new Error(`the gshard gate is top-2; got top_k ${k}`);
+    this.weight = this.param('weight', normalParam([dim, numExperts], 0.02, rng));
+  }
+
+  /** x (N, C) -> routing; rng drives jitter and random routing while training. */
+  forward(x: Tensor, rng: Rng): Routing {
+    const n = x.shape[0]!, k = this.k;
+    let input = x;
+    if (this.kind === 'switch' && this.training && this.jitter > 0) {
+      const noise = tensor(Array.from({ length: x.size }, () => 1 - this.jitter + 2 * this.jitter * rng.uniform()), x.shape);
+      input = x.mul(noise);
+    }
+    const probs = input.matmul(this.weight).softmax(); // (N, E)
+    const { values, indices } = ops.topk(probs, k); // (N, k)
+    let gates = k > 1 ? values.div(values.sum(-1, true)) : values;
+    const experts = Int32Array.from(indices);
+    if (this.kind === 'gshard' && this.training) {
+      const keep = new Float32Array(n * k).fill(1);
+      for (let i = 0; i < n; i++) {
+        if (rng.uniform() >= 2 * gates.data[i * k + 1]!) { experts[i * k + 1] = -1; keep[i * k + 1] = 0; }
+      }
+      gates = gates.mul(tensor(keep, [n, k]));
+    }
+    const first = new Int32Array(n);
+    for (let i = 0; i < n; i++) first[i] = indices[i * k]!;
+    return { probs, experts, first, gates, k };
+  }
+}

@@ -1,0 +1,52 @@
+// Causal multi-head self-attention (Vaswani et al. 2017), as in GPT-2.
+import { Tensor, full } from '../tensor/tensor.js';
+import type { Rng } from '../tensor/random.js';
+import { Module } from './module.js';
+import { Linear } from './layers.js';
+import { copyToParallel, reduceFromParallel } from '../parallel/ops.js';
+import type { ParallelContext } from '../parallel/context.js';
+
+/** Additive causal mask (T, T): 0 on and below the diagonal, -1e9 above. */
+export function causalMask(t: number): Tensor {
+  const m = full([t, t], 0);
+  for (let i = 0; i < t; i++) m.data.fill(-1e9, i * t + i + 1, (i + 1) * t);
+  return m;
+}
+
+/**
+ * The qkv projection's output columns are ordered (H, 3, D): per head its query, key and value
+ * (Megatron-LM's layout), so splitting the columns over tp ranks splits whole heads, and the
+ * output projection's rows (H, D) split the same way.
+ */
+export class CausalSelfAttention extends Module {
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  readonly headDim: number;
+  /** Heads held by this rank (all of them without tensor parallelism). */
+  readonly localHeads: number;
+  constructor(readonly dim: number, readonly heads: number, rng: Rng, projStd: number, private readonly ctx?: ParallelContext) {
+    super();
+    if (dim % heads !== 0) throw new Error(`d_model ${dim} is not divisible by n_heads ${heads}`);
+    const tp = ctx?.tp ?? 1;
+    if (heads % tp !== 0) throw new Error(`n_heads ${heads} is not divisible by tp ${tp}`);
+    this.headDim = dim / heads;
+    this.localHeads = heads / tp;
+    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, rng, { split: 'column', ctx }));
+    this.proj = this.child('proj', new Linear(dim, dim, rng, { std: projStd, split: 'row', ctx }));
+  }
+
+  /** x (B*T, C) -> (B*T, C). */
+  async forward(x: Tensor, b: number, t: number): Promise<Tensor> {
+    const h = this.localHeads, d = this.headDim;
+    const tp = this.ctx !== undefined && this.ctx.tp > 1 ? this.ctx.groups.tp : undefined;
+    const xin = tp === undefined ? x : await copyToParallel(x, tp);
+    const qkv = this.qkv.forward(xin).reshape([b, t, h, 3, d]).permute([3, 0, 2, 1, 4]); // (3, B, H, T, D)
+    const q = qkv.rows(0, 1).reshape([b, h, t, d]);
+    const k = qkv.rows(1, 1).reshape([b, h, t, d]);
+    const v = qkv.rows(2, 1).reshape([b, h, t, d]);
+    const att = q.matmul(k, false, true).mul(1 / Math.sqrt(d)).add(causalMask(t)).softmax(); // (B, H, T, T)
+    const y = att.matmul(v).permute([0, 2, 1, 3]).reshape([b * t, h * d]); // (B*T, H*D)
+    const out = this.proj.forward(y);
+    return tp === undefined ? out : reduceFromParallel(out, tp);
+  }
+}

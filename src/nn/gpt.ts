@@ -1,0 +1,145 @@
+// A GPT-style decoder whose feed-forward layers are dense or Mixture-of-Experts (every
+// `moeEvery`-th layer), with learned positions and tied input/output embeddings.
+import type { Tensor } from '../tensor/tensor.js';
+import { scalar } from '../tensor/tensor.js';
+import * as ops from '../tensor/ops.js';
+import { Rng } from '../tensor/random.js';
+import { Module } from './module.js';
+import { Embedding, MLP, RMSNorm } from './layers.js';
+import { CausalSelfAttention } from './attention.js';
+import { MoELayer } from '../moe/layer.js';
+import type { GateKind } from '../moe/router.js';
+import type { ParallelContext } from '../parallel/context.js';
+
+export interface ModelConfig {
+  vocab_size: number;
+  seq_len: number;
+  d_model: number;
+  n_layers: number;
+  n_heads: number;
+  d_ff: number;
+  /** 0 = dense model. */
+  n_experts: number;
+  top_k: number;
+  /** Layer i is MoE when n_experts > 0 and (i + 1) % moe_every === 0. */
+  moe_every: number;
+  gate: GateKind;
+  /** 0 = dropless. */
+  capacity_factor: number;
+  expert_d_ff: number;
+  aux_loss_coef: number;
+}
+
+export function isMoeLayer(cfg: ModelConfig, i: number): boolean {
+  return cfg.n_experts > 0 && (i + 1) % cfg.moe_every === 0;
+}
+
+export class Block extends Module {
+  readonly ln1: RMSNorm;
+  readonly attn: CausalSelfAttention;
+  readonly ln2: RMSNorm;
+  readonly ffn: MLP | MoELayer;
+  constructor(cfg: ModelConfig, moe: boolean, rng: Rng, ctx?: ParallelContext) {
+    super();
+    const projStd = 0.02 / Math.sqrt(2 * cfg.n_layers); // GPT-2: scaled residual projections
+    this.ln1 = this.child('ln1', new RMSNorm(cfg.d_model));
+    this.attn = this.child('attn', new CausalSelfAttention(cfg.d_model, cfg.n_heads, rng, projStd, ctx));
+    this.ln2 = this.child('ln2', new RMSNorm(cfg.d_model));
+    this.ffn = moe
+      ? this.child('moe', new MoELayer({ dim: cfg.d_model, hidden: cfg.expert_d_ff, numExperts: cfg.n_experts,
+        topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor }, rng, projStd, ctx))
+      : this.child('mlp', new MLP(cfg.d_model, cfg.d_ff, rng, projStd, ctx));
+  }
+}
+
+export interface ForwardResult {
+  /** (B*T, V) */
+  logits: Tensor;
+  /** Sum of the MoE layers' balance losses (0 for a dense model). */
+  auxLoss: Tensor;
+  /** Per MoE layer: choices routed to each expert. */
+  load: Int32Array[];
+  dropped: number;
+}
+
+export class GPT extends Module {
+  readonly tokEmb: Embedding;
+  readonly posEmb: Embedding;
+  readonly blocks: Block[];
+  readonly lnF: RMSNorm;
+
+  /**
+   * The same seed gives the same global weights in every parallel layout: each rank draws the
+   * full initial values and keeps its block (ctx: this rank's groups; absent for one rank).
+   */
+  constructor(readonly cfg: ModelConfig, seed: number, readonly ctx?: ParallelContext) {
+    super();
+    const rng = new Rng(seed);
+    this.tokEmb = this.child('tok_emb', new Embedding(cfg.vocab_size, cfg.d_model, rng));
+    this.posEmb = this.child('pos_emb', new Embedding(cfg.seq_len, cfg.d_model, rng, 0.01));
+    this.blocks = [];
+    for (let i = 0; i < cfg.n_layers; i++) this.blocks.push(this.child(`blocks.${i}`, new Block(cfg, isMoeLayer(cfg, i), rng, ctx)));
+    this.lnF = this.child('ln_f', new RMSNorm(cfg.d_model));
+  }
+
+  /** ids (B*T) token ids of B sequences of length T -> logits (B*T, V). */
+  async forward(ids: Int32Array, b: number, t: number, rng: Rng): Promise<ForwardResult> {
+    if (ids.length !== b * t) throw new Error(`forward: ${ids.length} ids for batch ${b} x ${t}`);
+    if (t > this.cfg.seq_len) throw new Error(`sequence length ${t} exceeds seq_len ${this.cfg.seq_len}`);
+    const pos = new Int32Array(b * t);
+    for (let i = 0; i < b * t; i++) pos[i] = i % t;
+    let x = this.tokEmb.forward(ids).add(this.posEmb.forward(pos)); // (B*T, C)
+    let aux: Tensor = scalar(0);
+    const load: Int32Array[] = [];
+    let dropped = 0;
+    for (const blk of this.blocks) {
+      x = x.add(await blk.attn.forward(blk.ln1.forward(x), b, t));
+      const h = blk.ln2.forward(x);
+      if (blk.ffn instanceof MoELayer) {
+        const o = await blk.ffn.forward(h, rng);
+        x = x.add(o.y);
+        aux = aux.add(o.auxLoss);
+        load.push(o.load);
+        dropped += o.dropped;
+      } else {
+        x = x.add(await blk.ffn.forward(h));
+      }
+    }
+    const logits = this.lnF.forward(x).matmul(this.tokEmb.weight, false, true); // (B*T, V), tied
+    return { logits, auxLoss: aux, load, dropped };
+  }
+
+  /**
+   * Training objective: cross-entropy + aux_loss_coef * balance loss. With data parallelism
+   * (dp ranks, each holding 1/dp of the batch) the cross-entropy is scaled by 1/dp, so that the
+   * sum of gradients over ranks is the gradient of the global batch's loss; the balance loss is
+   * already global (see balanceLoss).
+   */
+  async loss(ids: Int32Array, targets: Int32Array, b: number, t: number, rng: Rng): Promise<{ loss: Tensor; ce: Tensor; fwd: ForwardResult }> {
+    const fwd = await this.forward(ids, b, t, rng);
+    const ce = ops.crossEntropy(fwd.logits, targets);
+    const dp = this.ctx?.dp ?? 1;
+    const scaled = dp > 1 ? ce.mul(1 / dp) : ce;
+    const loss = this.cfg.n_experts > 0 && this.cfg.aux_loss_coef > 0 ? scaled.add(fwd.auxLoss.mul(this.cfg.aux_loss_coef)) : scaled;
+    return { loss, ce, fwd };
+  }
+}
+
+/** Parameter counts: total, and active per token (one expert set of top_k per MoE layer). */
+export function countParams(cfg: ModelConfig): { total: number; active: number } {
+  const c = cfg.d_model;
+  let total = cfg.vocab_size * c + cfg.seq_len * c + c;
+  let active = total;
+  for (let i = 0; i < cfg.n_layers; i++) {
+    const attn = 4 * c * c + 2 * c;
+    if (isMoeLayer(cfg, i)) {
+      const expert = 2 * c * cfg.expert_d_ff;
+      total += attn + c * cfg.n_experts + cfg.n_experts * expert;
+      active += attn + c * cfg.n_experts + cfg.top_k * expert;
+    } else {
+      total += attn + 2 * c * cfg.d_ff;
+      active += attn + 2 * c * cfg.d_ff;
+    }
+  }
+  return { total, active };
+}

@@ -1,0 +1,59 @@
+// Gradient reduction and the global gradient norm under data, tensor and expert parallelism.
+//
+// Each rank's objective is already scaled (cross-entropy / dp), so gradients are SUMMED: dense
+// parameters over the dp group, expert parameters over the expert-data-parallel group (the ranks
+// holding the same experts; the ep all-to-all already brought the other tokens' contributions).
+import { allReduceGrads } from '../comm/grad-sync.js';
+import type { ParamInfo } from '../nn/module.js';
+import { backend } from '../tensor/engine.js';
+import { zeros } from '../tensor/tensor.js';
+import type { ParallelContext } from './context.js';
+
+/** Ensures every parameter has a gradient (zeros where none flowed), so all ranks reduce alike. */
+export function fillMissingGrads(infos: readonly ParamInfo[]): void {
+  for (const i of infos) if (i.param.grad === null) i.param.grad = zeros(i.param.shape);
+}
+
+export async function syncGradients(infos: readonly ParamInfo[], ctx: ParallelContext): Promise<void> {
+  fillMissingGrads(infos);
+  const dense = infos.filter((i) => !i.expert).map((i) => i.param.grad!.data);
+  const expert = infos.filter((i) => i.expert).map((i) => i.param.grad!.data);
+  if (ctx.groups.dp.size > 1 && dense.length > 0) await allReduceGrads(ctx.groups.dp, dense, { average: false });
+  if (ctx.groups.expertDp.size > 1 && expert.length > 0) await allReduceGrads(ctx.groups.expertDp, expert, { average: false });
+}
+
+/** How a parameter's squared gradient norm combines across ranks. */
+export function normKind(i: ParamInfo): 'replicated' | 'tp' | 'ep' {
+  return i.spec === undefined ? 'replicated' : i.spec.axis;
+}
+
+/**
+ * Global L2 norm from per-kind sums of squares that are already complete over data parallelism:
+ * replicated parameters count once; blocks split over tp or ep add up over that group.
+ */
+export async function combineNorm(ss: { replicated: number; tp: number; ep: number }, ctx: ParallelContext | undefined): Promise<number> {
+  const parts = Float64Array.of(ss.tp, ss.ep);
+  if (ctx !== undefined && ctx.tp > 1) {
+    const v = Float32Array.of(ss.tp);
+    await ctx.groups.tp.allReduce(v);
+    parts[0] = v[0]!;
+  }
+  if (ctx !== undefined && ctx.ep > 1) {
+    const v = Float32Array.of(ss.ep);
+    await ctx.groups.ep.allReduce(v);
+    parts[1] = v[0]!;
+  }
+  return Math.sqrt(ss.replicated + parts[0]! + parts[1]!);
+}
+
+/** Sums of squares of the (reduced) gradients, by kind. */
+export function localSquares(infos: readonly ParamInfo[]): { replicated: number; tp: number; ep: number } {
+  const ss = { replicated: 0, tp: 0, ep: 0 };
+  for (const i of infos) if (i.param.grad !== null) ss[normKind(i)] += backend().sumSquares(i.param.grad.data);
+  return ss;
+}
+
+/** Scale applied to gradients so that their global norm is at most maxNorm (1 when below). */
+export function clipScale(norm: number, maxNorm: number): number {
+  return maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+}

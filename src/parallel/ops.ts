@@ -1,0 +1,61 @@
+// Collectives as differentiable ops: each pairs a forward collective with the one its gradient
+// needs (src/comm/collective-pairs.ts names and tests the pairs), on tensors in backend memory.
+import type { ProcessGroup } from '../comm/process-group.js';
+import { copyToParallelRegion, reduceFromParallelRegion, allToAllPair, type CollectivePair } from '../comm/collective-pairs.js';
+import { Tensor, result } from '../tensor/tensor.js';
+import { backend } from '../tensor/engine.js';
+
+const times = { allreduce: 0, alltoall: 0 };
+
+/** Copies a into new backend memory (collectives may work in place or return JS arrays). */
+function own(a: Float32Array): Float32Array {
+  const out = backend().alloc(a.length);
+  out.set(a);
+  return out;
+}
+
+/** Runs a collective on a copy of x; the result lives in backend memory. */
+async function run(f: (g: ProcessGroup, a: Float32Array) => Promise<Float32Array>, group: ProcessGroup, x: Float32Array): Promise<Float32Array> {
+  const buf = own(x);
+  const y = await f(group, buf);
+  if (y === buf) return buf;
+  backend().free(buf);
+  return own(y);
+}
+
+async function pairOp(pair: CollectivePair, kind: 'allreduce' | 'alltoall', group: ProcessGroup, x: Tensor, outShape: readonly number[]): Promise<Tensor> {
+  const timed = async (f: CollectivePair['forward'], a: Float32Array) => {
+    const t0 = performance.now();
+    const y = await run(f, group, a);
+    times[kind] += (performance.now() - t0) / 1000;
+    return y;
+  };
+  const y = await timed(pair.forward, x.data);
+  return result(pair.name, y, outShape, [x], async (g) => [new Tensor(await timed(pair.backward, g.data), x.shape)]);
+}
+
+/** f: forward identity, backward all-reduce over the group (input of a column-parallel layer). */
+export function copyToParallel(x: Tensor, group: ProcessGroup): Promise<Tensor> {
+  return pairOp(copyToParallelRegion, 'allreduce', group, x, x.shape);
+}
+
+/** g: forward all-reduce (sum), backward identity (output of a row-parallel layer). */
+export function reduceFromParallel(x: Tensor, group: ProcessGroup): Promise<Tensor> {
+  return pairOp(reduceFromParallelRegion, 'allreduce', group, x, x.shape);
+}
+
+/**
+ * Equal-split all-to-all along axis 0: x (p, ...) sends block j to rank j and receives block j
+ * from rank j; the gradient goes back the same way.
+ */
+export function allToAllBlocks(x: Tensor, group: ProcessGroup): Promise<Tensor> {
+  const p = group.size;
+  if (x.shape[0] !== p) throw new Error(`allToAll: leading dimension ${x.shape[0]} must equal the group size ${p}`);
+  const counts = new Array<number>(p).fill(x.size / p);
+  return pairOp(allToAllPair(counts, counts), 'alltoall', group, x, x.shape);
+}
+
+/** Seconds spent in the model's collectives in this thread (rank), by kind, since start. */
+export function commTimes(): { allreduce: number; alltoall: number } {
+  return { ...times };
+}

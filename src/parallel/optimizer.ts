@@ -1,0 +1,166 @@
+// AdamW over a parallel layout: gradient reduction, the global-norm clip and the update in one
+// step, with ZeRO-1 (Rajbhandari et al., SC 2020, section 5.1) as an option: the optimizer state
+// of the dp-replicated parameters is split over their data-parallel group; each rank
+// reduce-scatters the gradients, updates its slice, and all-gathers the parameters.
+import { Zero1 } from '../comm/grad-sync.js';
+import type { ProcessGroup } from '../comm/process-group.js';
+import type { ParamInfo } from '../nn/module.js';
+import type { AdamWOptions } from '../optim/adamw.js';
+import { backend, keep } from '../tensor/engine.js';
+import { zeros, type Tensor } from '../tensor/tensor.js';
+import type { ParallelContext } from './context.js';
+import { clipScale, combineNorm, fillMissingGrads, localSquares, normKind, syncGradients } from './grads.js';
+
+/** Optimizer state of one parameter's local block, for checkpoints. */
+export interface MomentState {
+  name: string;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+/** One parameter set whose state is split over a group (ZeRO-1). */
+class ZeroPart {
+  readonly zero: Zero1;
+  readonly offsets: number[] = [];
+  readonly flat: Float32Array;
+  readonly g: Float32Array;
+  readonly p: Float32Array;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+
+  constructor(readonly infos: readonly ParamInfo[], readonly group: ProcessGroup) {
+    let n = 0;
+    for (const i of infos) { this.offsets.push(n); n += i.param.size; }
+    this.zero = new Zero1(group, n);
+    const a = backend();
+    this.flat = a.alloc(n);
+    this.g = a.alloc(this.zero.shard);
+    this.p = a.alloc(this.zero.shard);
+    this.m = a.alloc(this.zero.shard);
+    this.v = a.alloc(this.zero.shard);
+  }
+
+  /** Each parameter's overlap [a, b) with this rank's slice, in the parameter's own indices. */
+  *segments(): Generator<{ info: ParamInfo; a: number; b: number; s: number }> {
+    const { start, end } = this.zero;
+    for (let k = 0; k < this.infos.length; k++) {
+      const o = this.offsets[k]!, info = this.infos[k]!;
+      const a = Math.max(start, o), b = Math.min(end, o + info.param.size);
+      if (a < b) yield { info, a: a - o, b: b - o, s: a - start };
+    }
+  }
+
+  async reduceGrads(): Promise<void> {
+    this.infos.forEach((i, k) => this.flat.set(i.param.grad!.data, this.offsets[k]));
+    await this.zero.reduceScatterGrads(this.flat, this.g, false);
+  }
+
+  squares(): { replicated: number; tp: number; ep: number } {
+    const ss = { replicated: 0, tp: 0, ep: 0 };
+    for (const { info, a, b, s } of this.segments()) ss[normKind(info)] += backend().sumSquares(this.g.subarray(s, s + b - a));
+    return ss;
+  }
+
+  update(lr: number, scale: number, o: AdamWOptions, bc1: number, bc2: number): void {
+    const be = backend();
+    if (scale !== 1) be.affine(this.g, scale, 0, this.g);
+    for (const { info, a, b, s } of this.segments()) {
+      const n = b - a;
+      be.adamw(info.param.data.subarray(a, b), this.g.subarray(s, s + n), this.m.subarray(s, s + n), this.v.subarray(s, s + n),
+        lr, o.beta1, o.beta2, o.eps, info.param.ndim >= 2 ? o.weightDecay : 0, bc1, bc2);
+      this.p.set(info.param.data.subarray(a, b), s);
+    }
+  }
+
+  async gatherParams(): Promise<void> {
+    await this.zero.allGatherParams(this.p.subarray(0, this.zero.shard), this.flat);
+    this.infos.forEach((i, k) => i.param.data.set(this.flat.subarray(this.offsets[k]!, this.offsets[k]! + i.param.size)));
+  }
+
+  /** Full local-block moments of every parameter (gathered from the group). */
+  async moments(): Promise<MomentState[]> {
+    const m = new Float32Array(this.zero.numel), v = new Float32Array(this.zero.numel);
+    await this.zero.allGatherParams(this.m, m);
+    await this.zero.allGatherParams(this.v, v);
+    return this.infos.map((i, k) => ({ name: i.name, m: m.slice(this.offsets[k]!, this.offsets[k]! + i.param.size),
+      v: v.slice(this.offsets[k]!, this.offsets[k]! + i.param.size) }));
+  }
+
+  load(states: Map<string, MomentState>): void {
+    for (const { info, a, b, s } of this.segments()) {
+      const st = states.get(info.name)!;
+      this.m.set(st.m.subarray(a, b), s);
+      this.v.set(st.v.subarray(a, b), s);
+    }
+  }
+}
+
+export class ParallelAdamW {
+  step = 0;
+  private readonly moments: { info: ParamInfo; m: Tensor; v: Tensor }[] = [];
+  private readonly parts: ZeroPart[] = [];
+
+  constructor(readonly infos: readonly ParamInfo[], readonly opts: AdamWOptions, readonly ctx: ParallelContext | undefined,
+    readonly zero: boolean) {
+    if (zero && ctx !== undefined) {
+      const dense = infos.filter((i) => !i.expert), expert = infos.filter((i) => i.expert);
+      if (dense.length > 0) this.parts.push(new ZeroPart(dense, ctx.groups.dp));
+      if (expert.length > 0) this.parts.push(new ZeroPart(expert, ctx.groups.expertDp));
+    } else {
+      for (const info of infos) this.moments.push({ info, m: keep(zeros(info.param.shape)), v: keep(zeros(info.param.shape)) });
+    }
+  }
+
+  /** Reduces gradients, clips them to a global norm of maxNorm (0: no clip), updates. Returns the norm. */
+  async update(lr: number, maxNorm: number): Promise<number> {
+    fillMissingGrads(this.infos);
+    this.step++;
+    const o = this.opts;
+    const bc1 = 1 - o.beta1 ** this.step, bc2 = 1 - o.beta2 ** this.step;
+    const be = backend();
+    if (this.parts.length > 0) {
+      for (const p of this.parts) await p.reduceGrads();
+      const ss = { replicated: 0, tp: 0, ep: 0 };
+      for (const p of this.parts) {
+        const s = p.squares();
+        const v = Float32Array.of(s.replicated, s.tp, s.ep);
+        await p.group.allReduce(v);
+        ss.replicated += v[0]!; ss.tp += v[1]!; ss.ep += v[2]!;
+      }
+      const norm = await combineNorm(ss, this.ctx);
+      const scale = clipScale(norm, maxNorm);
+      for (const p of this.parts) p.update(lr, scale, o, bc1, bc2);
+      for (const p of this.parts) await p.gatherParams();
+      return norm;
+    }
+    if (this.ctx !== undefined) await syncGradients(this.infos, this.ctx);
+    const norm = await combineNorm(localSquares(this.infos), this.ctx);
+    const scale = clipScale(norm, maxNorm);
+    for (const { info, m, v } of this.moments) {
+      const g = info.param.grad!.data;
+      if (scale !== 1) be.affine(g, scale, 0, g);
+      be.adamw(info.param.data, g, m.data, v.data, lr, o.beta1, o.beta2, o.eps, info.param.ndim >= 2 ? o.weightDecay : 0, bc1, bc2);
+    }
+    return norm;
+  }
+
+  zeroGrad(): void {
+    for (const i of this.infos) i.param.grad = null;
+  }
+
+  /** Moments of every parameter's local block (collective under ZeRO-1). */
+  async state(): Promise<MomentState[]> {
+    if (this.parts.length === 0) return this.moments.map(({ info, m, v }) => ({ name: info.name, m: m.data, v: v.data }));
+    const out: MomentState[] = [];
+    for (const p of this.parts) out.push(...(await p.moments()));
+    return out;
+  }
+
+  load(states: readonly MomentState[], step: number): void {
+    const byName = new Map(states.map((s) => [s.name, s]));
+    for (const info of this.infos) if (!byName.has(info.name)) throw new Error(`optimizer state for ${info.name} is missing`);
+    this.step = step;
+    for (const { info, m, v } of this.moments) { m.data.set(byName.get(info.name)!.m); v.data.set(byName.get(info.name)!.v); }
+    for (const p of this.parts) p.load(byName);
+  }
+}

@@ -1,0 +1,22 @@
+// The planner core must run in a browser (the dashboard): no node: imports outside io.ts and bench.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const NODE_ONLY = new Set(['io.js', 'bench.js']);
+
+test('planner modules other than io and bench import nothing from node: or the CLI, directly or transitively', () => {
+  const dir = dirname(fileURLToPath(import.meta.url));
+  const modules = readdirSync(dir).filter((f) => f.endsWith('.js') && !f.endsWith('.test.js') && !NODE_ONLY.has(f));
+  assert.ok(modules.length >= 10);
+  for (const f of modules) {
+    const src = readFileSync(join(dir, f), 'utf8');
+    const imports = [...src.matchAll(/^\s*import[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+    for (const spec of imports) {
+      assert.ok(!spec.startsWith('node:'), `${f} imports ${spec}`);
+      assert.ok(spec.startsWith('./') && !NODE_ONLY.has(spec.slice(2)), `${f} imports ${spec}: only sibling browser-safe modules`);
+    }
+  }
+});

@@ -1,0 +1,184 @@
+// Built-in models, clusters and training setups, named `preset:NAME` on the command line.
+import type { ClusterSpec } from './cluster.js';
+import type { ModelSpec } from './model.js';
+import type { TrainingSpec } from './training.js';
+import { InputError, int, openRecord, positive, record } from './validate.js';
+
+const GPT = { experts: 0, top_k: 0, moe_every: 1 } as const;
+
+/** Megatron GPT shape: ffn 4h, vocabulary 51,200, sequence 2,048 (arXiv 2104.04473 Table 1). */
+export function megatronGpt(name: string, layers: number, hidden: number, heads: number): ModelSpec {
+  return { name, layers, hidden, heads, ffn_hidden: 4 * hidden, vocab: 51200, seq_len: 2048, ...GPT };
+}
+
+/**
+ * BaGuaLu-shaped MoE (Ma et al., PPoPP'22): a GPT body with every other FFN replaced by `experts` experts,
+ * top-2. The paper's exact shapes are not public here; these are chosen to reach the stated sizes with
+ * experts of width 4.5 h (151 M parameters each) at hidden 4,096: 12 MoE layers x 96,000 experts = 174 T,
+ * x 8,000 experts = 14.5 T.
+ */
+function bagualu(name: string, experts: number): ModelSpec {
+  return { name, layers: 24, hidden: 4096, heads: 32, ffn_hidden: 16384, vocab: 51200, seq_len: 1024,
+    experts, top_k: 2, moe_every: 2, expert_ffn_hidden: 18432 };
+}
+
+export const MODEL_PRESETS: Record<string, ModelSpec> = {
+  // GPT-3 175B (Brown et al., arXiv 2005.14165 Table 2.1).
+  'gpt3-175b': megatronGpt('gpt3-175b', 96, 12288, 96),
+  'bagualu-174t': bagualu('bagualu-174t', 96000),
+  'bagualu-14.5t': bagualu('bagualu-14.5t', 8000),
+  // furnace's own trainer presets (src/train/config.ts): tiny and small.
+  'furnace-tiny': { name: 'furnace-tiny', layers: 2, hidden: 64, heads: 4, ffn_hidden: 256, vocab: 256, seq_len: 64,
+    experts: 4, top_k: 2, moe_every: 1, expert_ffn_hidden: 128 },
+  'furnace-small': { name: 'furnace-small', layers: 4, hidden: 256, heads: 4, ffn_hidden: 1024, vocab: 2048, seq_len: 128,
+    experts: 8, top_k: 2, moe_every: 2, expert_ffn_hidden: 512 },
+  // Megatron-LM weak-scaling models (arXiv 2104.04473 Table 1), used to check the cost model.
+  'megatron-1.7b': megatronGpt('megatron-1.7b', 24, 2304, 24),
+  'megatron-3.6b': megatronGpt('megatron-3.6b', 30, 3072, 32),
+  'megatron-7.5b': megatronGpt('megatron-7.5b', 36, 4096, 32),
+  'megatron-18.4b': megatronGpt('megatron-18.4b', 40, 6144, 48),
+  'megatron-39.1b': megatronGpt('megatron-39.1b', 48, 8192, 64),
+  'megatron-76.1b': megatronGpt('megatron-76.1b', 60, 10240, 80),
+  'megatron-145.6b': megatronGpt('megatron-145.6b', 80, 12288, 96),
+  'megatron-310.1b': megatronGpt('megatron-310.1b', 96, 16384, 128),
+  'megatron-529.6b': megatronGpt('megatron-529.6b', 105, 20480, 128),
+  'megatron-1t': megatronGpt('megatron-1t', 128, 25600, 160),
+};
+
+const GB = 1e9;
+
+/**
+ * New-generation Sunway (OceanLight), one device = one SW26010-Pro node: 14.03 TFLOPS fp32, 55.30 bf16,
+ * 96 GB at 307.2 GB/s; 256-node supernodes on a non-blocking fat tree; supernodes joined by a fat tree
+ * oversubscribed 16:3; about 96,000 nodes (BaGuaLu, PPoPP'22). Link bandwidths and latencies are not
+ * public: 25 GB/s per node (two 100 Gb/s ports) and 1.5 / 3 us are documented assumptions; change them
+ * in a cluster file. Efficiency: Sunway's GEMMs reach a smaller share of peak than GPUs'; 0.45 and a
+ * 1,024-wide half point are assumptions to calibrate.
+ */
+const sunway: ClusterSpec = {
+  name: 'sunway-oceanlight',
+  devices: 96000,
+  device: { flops: { fp32: 14.03e12, bf16: 55.3e12 }, memory_bytes: 96 * GB, memory_bandwidth: 307.2 * GB },
+  tiers: [
+    { name: 'supernode', group_size: 256, bandwidth: 25 * GB, latency: 1.5e-6 },
+    { name: 'system', group_size: 96000, bandwidth: 25 * GB, latency: 3e-6, oversubscription: 16 / 3 },
+  ],
+  storage: { bandwidth: 1e12, writer_bandwidth: 1 * GB },
+  efficiency: { gemm: 0.45, gemm_half_width: 1024, attention: 0.3, memory: 0.6, network: 0.7, overlap: 0.5 },
+};
+
+/**
+ * NVIDIA Selene (DGX A100 80 GB SuperPOD): A100 312 TFLOPS bf16, 19.5 fp32, 2.039 TB/s HBM; NVLink3
+ * 300 GB/s per GPU per direction inside 8-GPU nodes; 8 x 200 Gb/s HDR InfiniBand per node (25 GB/s per
+ * GPU); 560 nodes. Efficiency fitted to Megatron-LM arXiv 2104.04473 Table 1 rows 1 (1.7B) and 10 (1T)
+ * only; the other eight rows check it (src/planner/megatron.test.ts). Megatron of 2021 did not overlap the
+ * gradient all-reduce with backward, hence overlap 0.
+ */
+const selene: ClusterSpec = {
+  name: 'a100-selene',
+  devices: 4480,
+  device: { flops: { fp32: 19.5e12, bf16: 312e12 }, memory_bytes: 80 * GB, memory_bandwidth: 2039 * GB },
+  tiers: [
+    { name: 'nvlink', group_size: 8, bandwidth: 300 * GB, latency: 3e-6 },
+    { name: 'infiniband', group_size: 4480, bandwidth: 25 * GB, latency: 6e-6 },
+  ],
+  storage: { bandwidth: 2e12, writer_bandwidth: 2 * GB },
+  efficiency: { gemm: 0.733, gemm_half_width: 128, attention: 0.5, memory: 0.93, network: 0.8, overlap: 0, layer_overhead_s: 0 },
+};
+
+/**
+ * DGX H100 SuperPOD of 32 nodes x 8 GPUs: H100 SXM 989 TFLOPS dense bf16, 67 fp32, 80 GB at 3.35 TB/s;
+ * NVLink4 450 GB/s per GPU per direction; 8 x 400 Gb/s NDR per node (50 GB/s per GPU).
+ */
+const h100: ClusterSpec = {
+  name: 'dgx-h100',
+  devices: 256,
+  device: { flops: { fp32: 67e12, bf16: 989e12 }, memory_bytes: 80 * GB, memory_bandwidth: 3350 * GB },
+  tiers: [
+    { name: 'nvlink', group_size: 8, bandwidth: 450 * GB, latency: 2.5e-6 },
+    { name: 'infiniband', group_size: 256, bandwidth: 50 * GB, latency: 5e-6 },
+  ],
+  storage: { bandwidth: 1e12, writer_bandwidth: 4 * GB },
+  efficiency: { gemm: 0.7, gemm_half_width: 256, attention: 0.45, memory: 0.7, network: 0.8, overlap: 0.8 },
+};
+
+/** What `furnace bench` measures on a machine; every field optional (a documented default fills it). */
+export interface MachineMeasurements {
+  /** Worker processes or threads (one device each). */
+  cores?: number;
+  /** Best single-thread fp32 GEMM FLOP/s of the backend used for training. */
+  gemmFlops?: number;
+  /** All-reduce bytes/s between two workers. */
+  allReduceBandwidth?: number;
+  /** Bytes/s of a large copy (memcpy / TypedArray.set). */
+  memoryBandwidth?: number;
+  /** Bytes of memory a worker may use (a WebAssembly instance holds at most 4 GiB). */
+  memoryBytes?: number;
+}
+
+/**
+ * Reads measurements: either {cores?, gemm_flops?, allreduce_bandwidth?, memory_bandwidth?, memory_bytes?}, or
+ * the result of `furnace bench kernels --json` ({gemm: [{backend, threads, gflops}], peak_gflops_per_core_estimate}),
+ * whose fastest single-thread GEMM of a training backend (blas, wasm) gives gemm_flops.
+ */
+export function parseMachine(value: unknown, where = 'machine'): MachineMeasurements {
+  if (typeof value === 'object' && value !== null && Array.isArray((value as Record<string, unknown>)['gemm'])) {
+    const rows = (value as { gemm: unknown[] }).gemm.map((r, i) => openRecord(r, `${where}.gemm[${i}]`, ['backend', 'threads', 'gflops']));
+    const best = Math.max(...rows.filter((r) => r['threads'] === 1 && (r['backend'] === 'blas' || r['backend'] === 'wasm') && typeof r['gflops'] === 'number')
+      .map((r) => r['gflops'] as number));
+    if (!Number.isFinite(best)) throw new InputError(`${where}.gemm: no single-thread blas or wasm GEMM measurement`);
+    return { gemmFlops: best * 1e9 };
+  }
+  const o = record(value, where, [], ['cores', 'gemm_flops', 'allreduce_bandwidth', 'memory_bandwidth', 'memory_bytes']);
+  const m: MachineMeasurements = {};
+  if (o['cores'] !== undefined) m.cores = int(o['cores'], `${where}.cores`, 1);
+  if (o['gemm_flops'] !== undefined) m.gemmFlops = positive(o['gemm_flops'], `${where}.gemm_flops`);
+  if (o['allreduce_bandwidth'] !== undefined) m.allReduceBandwidth = positive(o['allreduce_bandwidth'], `${where}.allreduce_bandwidth`);
+  if (o['memory_bandwidth'] !== undefined) m.memoryBandwidth = positive(o['memory_bandwidth'], `${where}.memory_bandwidth`);
+  if (o['memory_bytes'] !== undefined) m.memoryBytes = positive(o['memory_bytes'], `${where}.memory_bytes`);
+  return m;
+}
+
+/**
+ * This machine as a cluster of single-core workers. Hardware defaults are the measurements of the design
+ * brief (2-core Zen 4, Node 20): fp32 FMA peak 117 GFLOP/s per core, worker all-reduce 1.2-2.2 GB/s, memcpy
+ * 7-8.5 GB/s, 4 GiB per WASM instance. Efficiency defaults were fitted (`furnace plan --calibrate`) to seven
+ * runs of furnace's trainer (blas backend; tiny, d_model 128 and small models, batch 2-64) on 2026-11-29,
+ * with the machine shared (load 12-17 on 2 cores): the trainer reaches 0.33 of one core's peak in GEMMs,
+ * ~0.8 GB/s in element-wise work and pays ~7 ms per layer per step in framework overhead. A measured
+ * `gemmFlops` replaces the GEMM factor.
+ */
+export function thisMachine(meas: MachineMeasurements = {}): ClusterSpec {
+  const cores = Math.max(1, meas.cores ?? 2);
+  const peak = 117e9;
+  const tiers = [{ name: 'shared-memory', group_size: cores, bandwidth: meas.allReduceBandwidth ?? 1.5e9, latency: 20e-6 }];
+  return {
+    name: 'this-machine',
+    devices: cores,
+    device: { flops: { fp32: peak, bf16: peak }, memory_bytes: meas.memoryBytes ?? 4 * 2 ** 30, memory_bandwidth: meas.memoryBandwidth ?? 8e9 },
+    tiers,
+    storage: { bandwidth: 1e9, writer_bandwidth: 0.5e9 },
+    efficiency: { gemm: meas.gemmFlops !== undefined ? Math.min(1, meas.gemmFlops / peak) : 0.334, gemm_half_width: 64, attention: 0.2,
+      memory: 0.0992, network: 1, overlap: 0, layer_overhead_s: 6.75e-3 },
+  };
+}
+
+export const CLUSTER_PRESETS: Record<string, ClusterSpec | (() => ClusterSpec)> = {
+  'sunway-oceanlight': sunway,
+  'a100-selene': selene,
+  'dgx-h100': h100,
+  'this-machine': () => thisMachine(),
+};
+
+/** The training setup used when none is given: a model preset's own batch, else one sequence per device. */
+export function defaultTraining(model: ModelSpec, devices: number): TrainingSpec {
+  const seqs: Record<string, number> = {
+    'gpt3-175b': 1536, // 3.1 M tokens, GPT-3's batch (arXiv 2005.14165 Table 2.1)
+    'furnace-tiny': 16,
+    'furnace-small': 16,
+  };
+  const n = seqs[model.name] ?? devices;
+  // furnace trains in fp32 with AdamW, capacity factor 1.25 (src/train/config.ts).
+  if (model.name.startsWith('furnace-')) return { global_batch_tokens: n * model.seq_len, dtype: 'fp32', optimizer: 'adamw', capacity_factor: 1.25 };
+  return { global_batch_tokens: n * model.seq_len, dtype: 'bf16', optimizer: 'adam' };
+}

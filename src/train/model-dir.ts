@@ -1,0 +1,99 @@
+// A trained model on disk: DIR/model.safetensors (weights), DIR/config.json, DIR/tokenizer.json.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RuntimeError, UsageError } from '../cli/util.js';
+import { GPT } from '../nn/gpt.js';
+import { readSafetensors, writeSafetensors } from '../nn/safetensors.js';
+import { validateConfig, type TrainConfig } from './config.js';
+import { loadTokenizer } from './tokenizer.js';
+import { paramKey } from './state.js';
+import { CheckpointReader, resolveCheckpoint } from '../checkpoint/index.js';
+import { BpeTokenizer } from '../data/tokenizer.js';
+
+export function writeJsonAtomic(path: string, obj: unknown): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(obj, null, 2) + '\n');
+  renameSync(tmp, path);
+}
+
+/** Writes whole parameters (by name), the config and the tokenizer. */
+export function saveModel(dir: string, params: Map<string, { shape: number[]; data: Float32Array }>, cfg: TrainConfig, tokenizer: BpeTokenizer): void {
+  mkdirSync(dir, { recursive: true });
+  writeSafetensors(join(dir, 'model.safetensors'),
+    [...params].map(([name, p]) => ({ name, shape: p.shape, data: p.data })), { format: 'furnace' });
+  writeJsonAtomic(join(dir, 'config.json'), cfg);
+  writeJsonAtomic(join(dir, 'tokenizer.json'), tokenizer.toJSON());
+}
+
+/**
+ * Loads a model for eval/generate from a model directory (model.safetensors, config.json,
+ * tokenizer.json) or from a sharded training checkpoint (a step directory, or a checkpoint root
+ * holding `latest`): the whole parameters are read from the shards, verified.
+ */
+export async function loadModel(dir: string): Promise<{ model: GPT; cfg: TrainConfig; tokenizer: BpeTokenizer }> {
+  if (!existsSync(join(dir, 'model.safetensors'))) {
+    const ck = await resolveCheckpoint(existsSync(join(dir, 'ckpt')) ? join(dir, 'ckpt') : dir).catch(() => undefined);
+    if (ck !== undefined) return loadFromCheckpoint(ck);
+  }
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
+    if (!existsSync(join(dir, f))) throw new UsageError(`--ckpt: ${dir} has no ${f} (not a furnace model directory or checkpoint)`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${join(dir, 'config.json')}: not valid JSON (${(e as Error).message})`);
+  }
+  const cfg = validateConfig(raw, join(dir, 'config.json'));
+  const tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
+  let weights;
+  try {
+    weights = readSafetensors(join(dir, 'model.safetensors'));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const file = join(dir, 'model.safetensors');
+  return { model: fill(cfg, tokenizer, (name) => weights.get(name)?.data, file), cfg, tokenizer };
+}
+
+async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: TrainConfig; tokenizer: BpeTokenizer }> {
+  let reader: CheckpointReader;
+  try {
+    reader = await CheckpointReader.open(dir);
+  } catch (e) {
+    throw new UsageError(`--ckpt: ${(e as Error).message}`);
+  }
+  try {
+    const meta = reader.meta as { config?: unknown; tokenizer?: unknown };
+    const cfg = validateConfig(meta.config, `${dir}: meta.config`);
+    let tokenizer: BpeTokenizer;
+    try {
+      tokenizer = BpeTokenizer.fromJSON(meta.tokenizer);
+    } catch (e) {
+      throw new UsageError(`${dir}: meta.tokenizer: ${(e as Error).message}`);
+    }
+    const whole = new Map<string, Float32Array>();
+    for (const info of new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0).parameterInfo()) {
+      try {
+        whole.set(info.name, await reader.read(paramKey(info.name), info.param.shape.map(() => 0), [...info.param.shape]));
+      } catch (e) {
+        throw new RuntimeError(`${dir}: ${(e as Error).message}`);
+      }
+    }
+    return { model: fill(cfg, tokenizer, (name) => whole.get(name), dir), cfg, tokenizer };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** A model whose parameters are copied from `get(name)`; missing or misshapen ones name the file. */
+function fill(cfg: TrainConfig, tokenizer: BpeTokenizer, get: (name: string) => Float32Array | undefined, file: string): GPT {
+  const model = new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0);
+  for (const [name, p] of model.namedParameters()) {
+    const w = get(name);
+    if (w === undefined) throw new UsageError(`${file}: missing tensor ${name}`);
+    if (w.length !== p.size) throw new UsageError(`${file}: tensor ${name} has ${w.length} values, expected shape [${p.shape}]`);
+    p.data.set(w);
+  }
+  return model;
+}

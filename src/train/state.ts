@@ -1,0 +1,57 @@
+// A training run's state as sharded tensors in global coordinates (parameters and AdamW moments),
+// and its restoration into any layout: each rank asks for the blocks it holds now.
+import type { ParamInfo } from '../nn/module.js';
+import type { ParallelContext } from '../parallel/context.js';
+import type { MomentState, ParallelAdamW } from '../parallel/optimizer.js';
+import { readShards, type ShardedArray, type ShardedTensor } from '../checkpoint/index.js';
+
+/** Where this rank's block of a parameter lies in the global tensor, and who else holds it. */
+export function geometry(info: ParamInfo, ctx: ParallelContext | undefined): Omit<ShardedTensor, 'key'> {
+  const local = [...info.param.shape];
+  const s = info.spec;
+  if (s === undefined || ctx === undefined) {
+    const world = ctx?.groups.world;
+    return { dtype: 'f32', globalShape: local, offset: local.map(() => 0), localShape: local,
+      replicaId: world?.rank ?? 0, replicas: world?.size ?? 1 };
+  }
+  const offset = local.map((d, i) => (i === s.dim ? s.index * d : 0));
+  // Holders of the same block: a tp block is on every dp rank with the same tp index; an expert
+  // block on every tp rank and expert-data-parallel replica with the same ep index.
+  const edpIndex = Math.floor(ctx.dpIndex / ctx.ep);
+  const [replicaId, replicas] = s.axis === 'tp' ? [ctx.dpIndex, ctx.dp] : [edpIndex * ctx.tp + ctx.tpIndex, ctx.tp * (ctx.dp / ctx.ep)];
+  return { dtype: 'f32', globalShape: [...s.globalShape], offset, localShape: local, replicaId, replicas };
+}
+
+export const paramKey = (name: string) => `model.${name}`;
+const momentKey = (which: 'm' | 'v', name: string) => `optim.${which}.${name}`;
+
+/** This rank's pieces: every parameter block and its two moments. */
+export async function collectState(infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext | undefined): Promise<ShardedArray[]> {
+  const moments = new Map((await opt.state()).map((s) => [s.name, s]));
+  const out: ShardedArray[] = [];
+  for (const info of infos) {
+    const g = geometry(info, ctx);
+    const mo = moments.get(info.name)!;
+    out.push({ key: paramKey(info.name), ...g, data: info.param.data });
+    out.push({ key: momentKey('m', info.name), ...g, data: mo.m });
+    out.push({ key: momentKey('v', info.name), ...g, data: mo.v });
+  }
+  return out;
+}
+
+/** Loads parameters and moments for this rank's layout from a checkpoint directory. */
+export async function restoreState(dir: string, infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext | undefined,
+  optimizerStep: number, verify: boolean): Promise<void> {
+  const want: ShardedTensor[] = [];
+  for (const info of infos) {
+    const g = geometry(info, ctx);
+    for (const key of [paramKey(info.name), momentKey('m', info.name), momentKey('v', info.name)]) want.push({ key, ...g });
+  }
+  const got = new Map((await readShards(dir, want, { verify })).map((a) => [a.key, a.data]));
+  const moments: MomentState[] = [];
+  for (const info of infos) {
+    info.param.data.set(got.get(paramKey(info.name))!);
+    moments.push({ name: info.name, m: got.get(momentKey('m', info.name))!, v: got.get(momentKey('v', info.name))! });
+  }
+  opt.load(moments, optimizerStep);
+}
