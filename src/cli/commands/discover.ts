@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { DataError, fieldToJson, parseCsvField, parseJsonField } from '../../sciml/data-io.js';
 import { discover, type DiffMethod, type DiscoverOptions } from '../../sciml/discover.js';
 import { fitNetwork, networkDerivatives } from '../../sciml/dlpde.js';
+import { createBackend, defaultThreads } from '../../backends/index.js';
+import { setBackend } from '../../tensor/engine.js';
 import { dataProblems } from '../../sciml/problems.js';
 import { addNoise } from '../../sciml/rng.js';
 import type { Field } from '../../sciml/spectral.js';
@@ -70,6 +72,7 @@ export const run: Command = async (argv) => {
   if (diffName === 'network') {
     const maxD = Math.max(opts.maxOrder!, ...custom.map((c) => parseTerm(c).powers.length - 1));
     if (maxD > 4) throw new UsageError(`--diff network: derivatives up to order 4 only, the library needs ${maxD}`);
+    setBackend(await createBackend('auto', { threads: defaultThreads(1) })); // for the derivative jets
     const fit = fitNetwork(field, { adamSteps: fitSteps, timeLimit: fitTime, seed });
     out.say(`network fit: mean squared error ${fmt(fit.mse)} in ${fit.seconds.toFixed(1)} s`);
     opts.derivatives = networkDerivatives(field, fit, maxD);

@@ -5,6 +5,8 @@ import { ConfigError, PROBLEMS, parseConfig, type PinnConfig } from '../../sciml
 import { burgersForward, burgersInverse, type PinnProblem } from '../../sciml/pinn/problems.js';
 import { trainPinn, type TrainResult } from '../../sciml/pinn/train.js';
 import { heatmap, lines } from '../../sciml/svg.js';
+import { createBackend, defaultThreads } from '../../backends/index.js';
+import { setBackend } from '../../tensor/engine.js';
 import { Output, Progress, UsageError, fmt, intFlag, numFlag, parse, type Command } from '../util.js';
 
 const USAGE = `usage: furnace pinn (--problem ${PROBLEMS.join('|')} | --config FILE) [--weighting fixed|annealing|dual]
@@ -45,6 +47,11 @@ export const run: Command = async (argv) => {
     if (e instanceof ConfigError) throw new UsageError(`${v.config ?? 'pinn'}: ${e.message}`);
     throw e;
   }
+  // The engine on the fastest kernels here (blas or wasm); on the plain js backend the fused
+  // Float64 path is faster, so it is the default there.
+  const backend = await createBackend('auto', { threads: defaultThreads(1) });
+  setBackend(backend);
+  if (raw['evaluator'] === undefined) cfg.evaluator = backend.name === 'js' ? 'fused' : 'engine';
   const problem = makeProblem(cfg);
 
   const runOne = (c: PinnConfig, label: string): TrainResult => {
@@ -61,9 +68,9 @@ export const run: Command = async (argv) => {
     for (const [k, e] of Object.entries(r.coefErrors)) out.say(`  ${k}: ${r.coefs[k]!.toPrecision(6)} (true ${problem.truth[k]!.toPrecision(6)}, error ${(100 * e).toFixed(3)}%)`);
     return r;
   };
-  out.say(`${problem.name}: ${problem.collocation.x.length} collocation points, network ${cfg.widths.join('-')}, ${cfg.weighting} weights`);
+  out.say(`${problem.name}: ${problem.collocation.x.length} collocation points, network ${cfg.widths.join('-')}, ${cfg.weighting} weights, ${cfg.evaluator === 'engine' ? `engine on ${backend.name}` : 'fused Float64 jets'}`);
   const summary = (r: TrainResult, c: PinnConfig) => ({
-    weighting: c.weighting, relL2: r.relL2, coefs: r.coefs, coefErrors: r.coefErrors, adamSteps: r.adamSteps,
+    weighting: c.weighting, evaluator: c.evaluator === 'engine' ? `engine/${backend.name}` : 'fused', relL2: r.relL2, coefs: r.coefs, coefErrors: r.coefErrors, adamSteps: r.adamSteps,
     lbfgsIterations: r.lbfgsIterations, lbfgsReason: r.lbfgsReason, seconds: r.seconds,
     finalLoss: r.history[r.history.length - 1]?.loss, finalWeights: r.history[r.history.length - 1]?.weights,
   });

@@ -35,8 +35,9 @@ export interface TrainConfig {
   timeLimit: number; // seconds for both phases together
   adamTimeLimit: number; // seconds for the Adam phase (0: only timeLimit), so L-BFGS keeps the rest
   logEvery: number;
-  /** 'fused': Float64 jets with a hand-written reverse pass (order <= 2); 'engine': the tensor
-   * engine's ops and autograd (any order up to 4). They agree (fused.test.ts). */
+  /** 'engine': the tensor engine's ops and autograd on its current backend (any order up to 4);
+   * 'fused': Float64 jets with a hand-written reverse pass (order <= 2), which beats the engine only
+   * on the js backend. They agree (fused.test.ts). */
   evaluator: 'fused' | 'engine';
   /** Collocation points per Adam step, drawn at random each step (0: all). L-BFGS always uses all. */
   batch: number;
@@ -104,7 +105,7 @@ export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
     return { r, u: jet.u, ux: jet.ux[0]! };
   };
 
-  const engineEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean): Evaluation => scopedSync(() => {
+  const engineEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean, subset?: Points): Evaluation => scopedSync(() => {
     const net = mlpTensors(cfg.widths, th);
     const leaves: Tensor[] = net.w.flatMap((w, i) => [w, net.b[i]!]); // the flat layout: W0, b0, W1, b1, ...
     const raw = trainable.map((_, k) => tensor([th[nNet + k]!], [1], true));
@@ -114,7 +115,8 @@ export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
       return c.positive ? raw[k]!.exp() : raw[k]!;
     });
     const parts: Record<string, Tensor> = {};
-    const res = residualAt(net, coefT, col.x, col.t);
+    const cp = subset === undefined ? col : pts(subset)!;
+    const res = residualAt(net, coefT, cp.x, cp.t);
     parts['residual'] = res.r.square().mean();
     const fit = (p: { x: Tensor; t: Tensor; u: Tensor }): Tensor => mlpForward(net, [p.x, p.t], scale).sub(p.u).square().mean();
     if (ini !== undefined) parts['initial'] = fit(ini);
@@ -236,7 +238,7 @@ export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
   /** A random subset of the collocation points (fused path), or undefined for all of them. */
   const batchOf = (): Points | undefined => {
     const all = problem.collocation, n = all.x.length;
-    if (!useFused || cfg.batch <= 0 || cfg.batch >= n) return undefined;
+    if (cfg.batch <= 0 || cfg.batch >= n) return undefined;
     const x = new Float64Array(cfg.batch), t = new Float64Array(cfg.batch);
     for (let i = 0; i < cfg.batch; i++) { const k = batchRng.int(n); x[i] = all.x[k]!; t[i] = all.t[k]!; }
     return { x, t };
@@ -247,7 +249,7 @@ export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
 export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: HistoryRow) => void): TrainResult {
   const t0 = performance.now();
   const seconds = (): number => (performance.now() - t0) / 1000;
-  const { theta, weights, coefValues, residualAt, evaluate, fusedEvaluate, batchOf, useFused } = pinnObjective(problem, cfg);
+  const { theta, weights, coefValues, residualAt, evaluate, batchOf, useFused } = pinnObjective(problem, cfg);
 
   const history: HistoryRow[] = [];
   const log = (phase: 'adam' | 'lbfgs', step: number, e: Evaluation, th: Float64Array): void => {
@@ -265,7 +267,7 @@ export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: 
   for (let step = 0; step < cfg.adamSteps && seconds() < adamLimit; step++) {
     const adapt = cfg.weighting !== 'fixed' && step % cfg.annealEvery === 0;
     const sub = batchOf();
-    const e = useFused ? fusedEvaluate(theta, g, adapt && cfg.weighting === 'annealing', sub) : evaluate(theta, g, adapt && cfg.weighting === 'annealing');
+    const e = evaluate(theta, g, adapt && cfg.weighting === 'annealing', sub);
     if (adapt) updateWeights(cfg, weights, e);
     if (step % cfg.logEvery === 0) log('adam', step, e, theta);
     adam.step(theta, g);
