@@ -1,3 +1,4 @@
+// Gauss-Hermite quadrature and the Cole-Hopf Burgers solution: exactness, convergence, the PDE itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { burgersBenchmark, burgersExact, gaussHermite } from './cole-hopf.js';

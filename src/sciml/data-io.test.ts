@@ -1,3 +1,4 @@
+// JSON and CSV field input: agreement, round trip, and every kind of bad grid refused by name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataError, fieldToJson, parseCsvField, parseJsonField } from './data-io.js';

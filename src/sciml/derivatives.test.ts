@@ -1,7 +1,8 @@
+// Finite-difference and local-polynomial stencils: textbook weights, design orders, noise gain.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyStencil, centralStencil, fornberg, polynomialStencil } from './derivatives.js';
-import { Rng } from './rng.js';
+import { Rng } from '../tensor/random.js';
 
 test('Fornberg weights reproduce the textbook stencils', () => {
   assert.deepEqual(Array.from(fornberg([-1, 0, 1], 2)), [1, -2, 1]);

@@ -1,3 +1,4 @@
+// Equation discovery on PDE-FIND's Burgers and KdV (clean and noisy), advection-diffusion and KPZ.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { discover, type DiscoverResult } from './discover.js';

@@ -1,7 +1,8 @@
+// FFT against the naive DFT, exact inversion, spectral derivatives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Fft, wavenumbers } from './fft.js';
-import { Rng } from './rng.js';
+import { Rng } from '../tensor/random.js';
 
 test('FFT equals the naive DFT and inverts exactly', () => {
   const n = 64, rng = new Rng(3);

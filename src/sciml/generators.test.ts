@@ -1,3 +1,4 @@
+// Data generators against exact solutions and by self-convergence at the expected order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { burgersExact, gaussHermite } from './cole-hopf.js';

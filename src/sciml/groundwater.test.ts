@@ -1,3 +1,4 @@
+// Groundwater finite volumes: exact steady heterogeneous flow, second-order transient convergence, 2-D = 1-D.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { groundwater, groundwaterSteady, logNormalField } from './groundwater.js';

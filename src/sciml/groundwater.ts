@@ -6,7 +6,7 @@
 // Jacobi-preconditioned conjugate gradients. Defaults follow TgNN's 2-D case (Wang, Zhang & Chang,
 // "Deep learning of subsurface flow via theory-guided neural network", J. Hydrol. 584 (2020)):
 // 1020 m x 1020 m, 51 x 51 cells, Ss = 1e-4 1/m, heads 202 m (left) and 200 m (right), h0 = 200 m.
-import { Rng } from './rng.js';
+import { Rng } from '../tensor/random.js';
 
 export interface GroundwaterOptions {
   nx?: number; ny?: number; // cells; ny = 1 is a 1-D column

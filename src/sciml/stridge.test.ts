@@ -1,7 +1,8 @@
+// QR-reduced least squares, TrainSTRidge support recovery, bagging inclusion probabilities.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstsq } from './linalg.js';
-import { Rng } from './rng.js';
+import { Rng } from '../tensor/random.js';
 import { baggedStridge, reduce, residualNorm, solveOn, trainStridge } from './stridge.js';
 
 function problem(n: number, d: number, truth: Map<number, number>, noise: number, seed = 1) {

@@ -5,7 +5,7 @@
 // once by QR (X = Q R), so every ridge or least-squares solve on a column subset is a small
 // (d, d) problem: |y - X w|^2 = |Q^T y - R w|^2 + |y - Q Q^T y|^2.
 import { backSubstitute, lstsq, qrReduce } from './linalg.js';
-import { Rng } from './rng.js';
+import { Rng } from '../tensor/random.js';
 
 /** A least-squares problem reduced to d equations: R (d, d) upper triangular, Q^T y, and the part of
  * |y|^2 outside the column space of X. */

@@ -1,3 +1,4 @@
+// PNG encoding (CRC, chunks, pixels) and the SVG plots built on it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';

@@ -1,3 +1,4 @@
+// Canonical term names and PDE-FIND's standard library.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTerm, standardLibrary } from './terms.js';

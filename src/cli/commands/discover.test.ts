@@ -1,3 +1,4 @@
+// furnace discover end to end: JSON result, plots, and one-line errors with exit code 2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

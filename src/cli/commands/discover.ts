@@ -3,6 +3,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, fieldToJson, parseCsvField, parseJsonField } from '../../sciml/data-io.js';
 import { discover, type DiffMethod, type DiscoverOptions } from '../../sciml/discover.js';
+import { fitNetwork, networkDerivatives } from '../../sciml/dlpde.js';
+import { createBackend, defaultThreads } from '../../backends/index.js';
+import { setBackend } from '../../tensor/engine.js';
 import { dataProblems } from '../../sciml/problems.js';
 import { addNoise } from '../../sciml/rng.js';
 import type { Field } from '../../sciml/spectral.js';
@@ -13,6 +16,7 @@ import { Output, UsageError, fmt, intFlag, numFlag, parse, type Command } from '
 const USAGE = `usage: furnace discover (--data FILE | --problem NAME) [--max-order 4] [--max-power 2]
   [--terms 'u_x^2,u*u_x*u_xx'] [--diff auto|fd|poly] [--bags 20] [--threshold 0.5] [--l0 0.05]
   [--lambda 1e-5] [--noise P] [--seed 1] [--save FILE] [--out DIR] [--no-plots] [--json]
+  [--fit-steps 3000] [--fit-time 300]   (with --diff network: DL-PDE, derivatives of a fitted network)
 FILE: JSON {x: [...], t: [...], u: [[...]]} with u[i][j] = u(t_i, x_j), or CSV with columns x,t,u.
 NAME: ${Object.entries(dataProblems).map(([k, v]) => `${k} (${v.summary})`).join('; ')}.`;
 
@@ -21,14 +25,16 @@ export const run: Command = async (argv) => {
     data: { type: 'string' }, problem: { type: 'string' },
     'max-order': { type: 'string' }, 'max-power': { type: 'string' }, terms: { type: 'string' },
     diff: { type: 'string' }, bags: { type: 'string' }, threshold: { type: 'string' }, l0: { type: 'string' },
-    lambda: { type: 'string' }, noise: { type: 'string' }, seed: { type: 'string' }, save: { type: 'string' },
+    lambda: { type: 'string' }, 'fit-steps': { type: 'string' }, 'fit-time': { type: 'string' }, noise: { type: 'string' }, seed: { type: 'string' }, save: { type: 'string' },
     out: { type: 'string' }, 'no-plots': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
   });
   const out = new Output(v.json === true);
   if (v.help === true) { out.say(USAGE); return 0; }
   if ((v.data === undefined) === (v.problem === undefined)) throw new UsageError(`discover: give exactly one of --data FILE or --problem NAME\n${USAGE}`);
-  const diff = (v.diff ?? 'auto') as DiffMethod;
-  if (!['auto', 'fd', 'poly'].includes(diff)) throw new UsageError(`--diff: expected auto, fd or poly, got '${v.diff}'`);
+  const diffName = v.diff ?? 'auto';
+  if (!['auto', 'fd', 'poly', 'network'].includes(diffName)) throw new UsageError(`--diff: expected auto, fd, poly or network, got '${diffName}'`);
+  const diff: DiffMethod = diffName === 'network' ? 'auto' : (diffName as DiffMethod);
+  const fitSteps = intFlag('fit-steps', v['fit-steps'], 0) ?? 3000, fitTime = numFlag('fit-time', v['fit-time'], 0) ?? 300;
   const custom = (v.terms ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const c of custom) { try { parseTerm(c); } catch (e) { throw new UsageError(`--terms: ${(e as Error).message}`); } }
   const opts: DiscoverOptions = {
@@ -63,6 +69,14 @@ export const run: Command = async (argv) => {
   if (v.save !== undefined) writeFileSync(v.save, fieldToJson(field));
 
   const t0 = performance.now();
+  if (diffName === 'network') {
+    const maxD = Math.max(opts.maxOrder!, ...custom.map((c) => parseTerm(c).powers.length - 1));
+    if (maxD > 4) throw new UsageError(`--diff network: derivatives up to order 4 only, the library needs ${maxD}`);
+    setBackend(await createBackend('auto', { threads: defaultThreads(1) })); // for the derivative jets
+    const fit = fitNetwork(field, { adamSteps: fitSteps, timeLimit: fitTime, seed });
+    out.say(`network fit: mean squared error ${fmt(fit.mse)} in ${fit.seconds.toFixed(1)} s`);
+    opts.derivatives = networkDerivatives(field, fit, maxD);
+  }
   let r;
   try { r = discover(field, opts); } catch (e) {
     if (e instanceof DataError) throw new UsageError(`${source}: ${e.message}`);
@@ -70,7 +84,7 @@ export const run: Command = async (argv) => {
   }
   const seconds = (performance.now() - t0) / 1000;
   const equation = 'u_t = ' + (r.terms.length === 0 ? '0' : r.terms.map((t, i) => `${i > 0 && t.coef >= 0 ? '+ ' : i > 0 ? '- ' : t.coef < 0 ? '-' : ''}${fmt(Math.abs(t.coef))} ${t.term}`).join(' '));
-  out.say(`${source}: ${field.t.length} x ${field.x.length} grid, derivatives by ${r.diff} (noise estimate ${(100 * r.noiseEstimate).toFixed(2)}%), ${r.rows} rows`);
+  out.say(`${source}: ${field.t.length} x ${field.x.length} grid, derivatives by ${diffName === 'network' ? 'a fitted network (DL-PDE)' : r.diff} (noise estimate ${(100 * r.noiseEstimate).toFixed(2)}%), ${r.rows} rows`);
   out.say(equation);
   for (const t of r.terms) {
     const rel = truth?.[t.term] !== undefined ? `  (true ${truth[t.term]}, error ${(100 * Math.abs(t.coef / truth[t.term]! - 1)).toFixed(3)}%)` : '';
@@ -98,7 +112,7 @@ export const run: Command = async (argv) => {
   out.result({
     source, grid: { nt: field.t.length, nx: field.x.length }, equation,
     terms: r.terms.map((t) => ({ term: t.term, coef: t.coef, stderr: t.stderr, inclusion: t.inclusion, ...(truth?.[t.term] !== undefined ? { truth: truth[t.term] } : {}) })),
-    residual: r.residual, rows: r.rows, diff: r.diff, noiseEstimate: r.noiseEstimate, tolerance: r.tolerance, l0: r.l0,
+    residual: r.residual, rows: r.rows, diff: diffName === 'network' ? 'network' : r.diff, noiseEstimate: r.noiseEstimate, tolerance: r.tolerance, l0: r.l0,
     library: r.library, seconds, files,
   });
   return 0;

@@ -1,3 +1,4 @@
+// The fused Float64 PINN path against the engine's ops and autograd: same losses, same gradients.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { burgersInverse, burgersForward, type PinnProblem } from './problems.js';
@@ -28,11 +29,11 @@ function compare(p: PinnProblem, cfg: TrainConfig): void {
 test('fused Float64 jets give the engine\'s losses and gradients (forward Burgers, with constraints)', () => {
   const cfg: TrainConfig = { ...DEFAULT_TRAIN, widths: [2, 12, 12, 1], seed: 4,
     constraints: [{ kind: 'bounds', min: -0.2, max: 0.2, weight: 1 }, { kind: 'monotone', direction: 'decreasing', weight: 0.5 }] };
-  compare(small(burgersForward({ collocation: 200, boundary: 40 }), 200), cfg);
+  compare(small(burgersForward({ collocation: 200, boundary: 40, reference: { nx: 64, nt: 20 } }), 200), cfg);
 });
 
 test('fused Float64 jets give the engine\'s gradients for trainable coefficients (inverse Burgers)', () => {
-  const p = burgersInverse({ dataPoints: 150 });
+  const p = burgersInverse({ dataPoints: 150, reference: { nx: 64, nt: 20 } });
   const obj = pinnObjective(p, { ...DEFAULT_TRAIN, widths: [2, 10, 10, 1] });
   obj.theta[obj.nNet] = 0.7; // lambda1 != 0 so the u u_x channel carries gradient
   compare(p, { ...DEFAULT_TRAIN, widths: [2, 10, 10, 1] });

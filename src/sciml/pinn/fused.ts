@@ -1,5 +1,6 @@
 // Fused Float64 jets for the tanh MLP (order <= 2 in x, first order in t) with a hand-written
 // reverse pass: the fast path of physics-informed training, checked against the engine's jets.
+// Activations are stored feature-major, (H, N), so every inner loop runs over the N points.
 //
 // The engine's js backend spends ~3 s per Burgers loss evaluation at 2,000 collocation points
 // (mostly generic strided GEMM on (N, 20) x (20, 20) blocks); this file does the same arithmetic in
@@ -30,10 +31,11 @@ export function fusedForward(widths: number[], p: Float64Array, x: Float64Array,
   const w0 = p.subarray(o, o + 2 * h0); o += 2 * h0;
   const b0 = p.subarray(o, o + h0); o += h0;
   let z: Channels = { v: new Float64Array(n * h0), t: wantT ? new Float64Array(n * h0) : null, x: order >= 1 ? new Float64Array(n * h0) : null, xx: order >= 2 ? new Float64Array(n * h0) : null };
-  for (let i = 0; i < n; i++) for (let j = 0; j < h0; j++) {
-    z.v[i * h0 + j] = xs[i]! * w0[j]! + ts[i]! * w0[h0 + j]! + b0[j]!;
-    if (z.t !== null) z.t[i * h0 + j] = st * w0[h0 + j]!;
-    if (z.x !== null) z.x[i * h0 + j] = sx * w0[j]!;
+  for (let j = 0; j < h0; j++) {
+    const wx = w0[j]!, wt = w0[h0 + j]!, bj = b0[j]!, o0 = j * n;
+    for (let i = 0; i < n; i++) z.v[o0 + i] = xs[i]! * wx + ts[i]! * wt + bj;
+    if (z.t !== null) z.t.fill(st * wt, o0, o0 + n);
+    if (z.x !== null) z.x.fill(sx * wx, o0, o0 + n);
   }
   cache.push({ input: { v: xs, t: null, x: null, xx: null } });
   for (let l = 1; l < L; l++) {
@@ -74,7 +76,7 @@ export function fusedBackward(widths: number[], p: Float64Array, jet: FusedJet, 
     if (g.t !== null && inp.t !== null) accumulateAtB(inp.t, g.t, n, hin, hout, dw);
     if (g.x !== null && inp.x !== null) accumulateAtB(inp.x, g.x, n, hin, hout, dw);
     if (g.xx !== null && inp.xx !== null) accumulateAtB(inp.xx, g.xx, n, hin, hout, dw);
-    for (let i = 0; i < n; i++) for (let j = 0; j < hout; j++) db[j] = db[j]! + g.v[i * hout + j]!;
+    for (let j = 0; j < hout; j++) { let sb = 0; for (let i = 0; i < n; i++) sb += g.v[j * n + i]!; db[j] = db[j]! + sb; }
     // Gradients of this layer's inputs (the tanh outputs of the layer below).
     const gh = matmulT(g.v, n, hout, w, hin);
     const ght = g.t !== null && inp.t !== null ? matmulT(g.t, n, hout, w, hin) : null;
@@ -101,55 +103,52 @@ export function fusedBackward(widths: number[], p: Float64Array, jet: FusedJet, 
   // Layer 0.
   const h0 = widths[1]!;
   const dw0 = grad.subarray(0, 2 * h0), db0 = grad.subarray(2 * h0, 3 * h0);
-  for (let i = 0; i < n; i++) {
-    const xi = jet.xs[i]!, ti = jet.ts[i]!;
-    for (let j = 0; j < h0; j++) {
-      const k = i * h0 + j, gv = g.v[k]!;
-      let a = gv * xi, b = gv * ti;
-      if (g.x !== null) a += sx * g.x[k]!;
-      if (g.t !== null) b += st * g.t[k]!;
-      dw0[j] = dw0[j]! + a; dw0[h0 + j] = dw0[h0 + j]! + b; db0[j] = db0[j]! + gv;
-    }
+  for (let j = 0; j < h0; j++) {
+    let a = 0, b = 0, c = 0, ax = 0, bt = 0;
+    const o0 = j * n;
+    for (let i = 0; i < n; i++) { const gv = g.v[o0 + i]!; a += gv * jet.xs[i]!; b += gv * jet.ts[i]!; c += gv; }
+    if (g.x !== null) for (let i = 0; i < n; i++) ax += g.x[o0 + i]!;
+    if (g.t !== null) for (let i = 0; i < n; i++) bt += g.t[o0 + i]!;
+    dw0[j] = dw0[j]! + a + sx * ax; dw0[h0 + j] = dw0[h0 + j]! + b + st * bt; db0[j] = db0[j]! + c;
   }
 }
 
-/** (n, k) @ (k, m) [+ bias (m)] -> (n, m). */
+/** Feature-major layer: out (m, n) = W^T a [+ b], with a (k, n) and W (k, m) row-major. */
 function matmul(a: Float64Array, n: number, k: number, w: Float64Array, m: number, bias: Float64Array | null): Float64Array {
   const out = new Float64Array(n * m);
-  for (let i = 0; i < n; i++) {
-    const oi = i * m, ai = i * k;
-    if (bias !== null) for (let j = 0; j < m; j++) out[oi + j] = bias[j]!;
+  for (let j = 0; j < m; j++) {
+    const oj = j * n;
+    if (bias !== null) out.fill(bias[j]!, oj, oj + n);
     for (let q = 0; q < k; q++) {
-      const av = a[ai + q]!, wq = q * m;
-      if (av === 0) continue;
-      for (let j = 0; j < m; j++) out[oi + j] = out[oi + j]! + av * w[wq + j]!;
+      const wv = w[q * m + j]!, aq = q * n;
+      for (let i = 0; i < n; i++) out[oj + i] = out[oj + i]! + wv * a[aq + i]!;
     }
   }
   return out;
 }
 
-/** (n, m) @ (k, m)^T -> (n, k). */
+/** Feature-major: out (k, n) = W g, with g (m, n) and W (k, m). */
 function matmulT(g: Float64Array, n: number, m: number, w: Float64Array, k: number): Float64Array {
   const out = new Float64Array(n * k);
-  for (let i = 0; i < n; i++) {
-    const gi = i * m, oi = i * k;
-    for (let q = 0; q < k; q++) {
-      let s = 0;
-      const wq = q * m;
-      for (let j = 0; j < m; j++) s += g[gi + j]! * w[wq + j]!;
-      out[oi + q] = s;
+  for (let q = 0; q < k; q++) {
+    const oq = q * n;
+    for (let j = 0; j < m; j++) {
+      const wv = w[q * m + j]!, gj = j * n;
+      for (let i = 0; i < n; i++) out[oq + i] = out[oq + i]! + wv * g[gj + i]!;
     }
   }
   return out;
 }
 
-/** dw (k, m) += a (n, k)^T @ g (n, m). */
+/** dw (k, m) += a g^T, with a (k, n) and g (m, n) feature-major. */
 function accumulateAtB(a: Float64Array, g: Float64Array, n: number, k: number, m: number, dw: Float64Array): void {
-  for (let i = 0; i < n; i++) {
-    const ai = i * k, gi = i * m;
-    for (let q = 0; q < k; q++) {
-      const av = a[ai + q]!, wq = q * m;
-      for (let j = 0; j < m; j++) dw[wq + j] = dw[wq + j]! + av * g[gi + j]!;
+  for (let q = 0; q < k; q++) {
+    const aq = q * n;
+    for (let j = 0; j < m; j++) {
+      const gj = j * n;
+      let s = 0;
+      for (let i = 0; i < n; i++) s += a[aq + i]! * g[gj + i]!;
+      dw[q * m + j] = dw[q * m + j]! + s;
     }
   }
 }

@@ -1,3 +1,4 @@
+// Forward Taylor jets against the engine's nested reverse-mode grad().
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { grad } from '../../autograd/backward.js';

@@ -1,7 +1,7 @@
 // A tanh multilayer perceptron u(x, t) whose weights live in one flat parameter vector, so Adam and
 // L-BFGS can work on plain Float64Arrays while the engine differentiates the loss.
 import { tensor, type Tensor } from '../../tensor/tensor.js';
-import { Rng } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
 
 /** Layer widths, e.g. [2, 20, 20, 1]: inputs (x, t), hidden tanh layers, linear output. */
 export interface MlpShape { widths: number[] }

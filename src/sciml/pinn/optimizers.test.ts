@@ -1,3 +1,4 @@
+// L-BFGS on Rosenbrock and an ill-conditioned quadratic; the first Adam step.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Adam, lbfgs, type Objective } from './optimizers.js';

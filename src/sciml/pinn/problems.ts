@@ -1,6 +1,7 @@
 // PINN problems: Raissi et al.'s Burgers benchmark, forward and inverse (training points, reference).
 import { burgersBenchmark } from '../cole-hopf.js';
-import { Rng, std } from '../rng.js';
+import { Rng } from '../../tensor/random.js';
+import { std } from '../rng.js';
 import type { Field } from '../spectral.js';
 
 /** Points (x_i, t_i) with optional targets u_i. */
@@ -27,14 +28,17 @@ export function latinHypercube(n: number, lo: number[], hi: number[], rng: Rng):
   });
 }
 
-export interface BurgersOptions { collocation?: number; boundary?: number; seed?: number; dataPoints?: number; noise?: number }
+export interface BurgersOptions {
+  collocation?: number; boundary?: number; seed?: number; dataPoints?: number; noise?: number;
+  reference?: { nx: number; nt: number }; // default Raissi et al.'s 256 x 100
+}
 
 /** Forward Burgers, nu = 0.01/pi (Raissi, Perdikaris & Karniadakis, J. Comput. Phys. 378 (2019),
  * section 3.1.1): N_u initial/boundary points drawn from the union of t = 0 and x = +-1 on the
  * reference grid, N_f collocation points by Latin hypercube. */
 export function burgersForward(o: BurgersOptions = {}): PinnProblem {
   const rng = new Rng(o.seed ?? 1);
-  const reference = burgersBenchmark();
+  const reference = burgersBenchmark(o.reference ?? {});
   const nf = o.collocation ?? 10000, nu = o.boundary ?? 100;
   const [cx, ct] = latinHypercube(nf, [-1, 0], [1, 1], rng) as [Float64Array, Float64Array];
   // Candidate edge points: the initial row and both boundary columns of the reference grid.
@@ -58,7 +62,7 @@ export function burgersForward(o: BurgersOptions = {}): PinnProblem {
  * unknown; N = 2000 noisy samples of the exact solution serve as data and as collocation points. */
 export function burgersInverse(o: BurgersOptions = {}): PinnProblem {
   const rng = new Rng(o.seed ?? 1);
-  const reference = burgersBenchmark();
+  const reference = burgersBenchmark(o.reference ?? {});
   const n = o.dataPoints ?? 2000, noise = o.noise ?? 0.01;
   const nx = reference.x.length;
   const idx = sample(reference.u.length, n, rng);

@@ -6,6 +6,7 @@
 import { grad } from '../../autograd/backward.js';
 import { noGrad, scopedSync } from '../../tensor/engine.js';
 import { tensor, type Tensor } from '../../tensor/tensor.js';
+import { Rng } from '../../tensor/random.js';
 import { parseTerm } from '../terms.js';
 import { fusedBackward, fusedForward } from './fused.js';
 import { mlpJet } from './jet.js';
@@ -32,16 +33,20 @@ export interface TrainConfig {
   constraints: Constraint[];
   seed: number;
   timeLimit: number; // seconds for both phases together
+  adamTimeLimit: number; // seconds for the Adam phase (0: only timeLimit), so L-BFGS keeps the rest
   logEvery: number;
-  /** 'fused': Float64 jets with a hand-written reverse pass (order <= 2); 'engine': the tensor
-   * engine's ops and autograd (any order up to 4). They agree (fused.test.ts). */
+  /** 'engine': the tensor engine's ops and autograd on its current backend (any order up to 4);
+   * 'fused': Float64 jets with a hand-written reverse pass (order <= 2), which beats the engine only
+   * on the js backend. They agree (fused.test.ts). */
   evaluator: 'fused' | 'engine';
+  /** Collocation points per Adam step, drawn at random each step (0: all). L-BFGS always uses all. */
+  batch: number;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
   widths: [2, 20, 20, 20, 20, 20, 20, 20, 20, 1], adamSteps: 2000, adamLr: 1e-3, lbfgsSteps: 5000,
   weighting: 'fixed', weights: { initial: 1, boundary: 1, data: 1 }, annealEvery: 10, annealAlpha: 0.9, dualLr: 1,
-  constraints: [], seed: 1, timeLimit: 900, logEvery: 50, evaluator: 'fused',
+  constraints: [], seed: 1, timeLimit: 900, adamTimeLimit: 0, logEvery: 50, evaluator: 'fused', batch: 0,
 };
 
 export interface HistoryRow { phase: 'adam' | 'lbfgs'; step: number; seconds: number; loss: number; parts: Record<string, number>; weights: Record<string, number>; coefs: Record<string, number> }
@@ -100,7 +105,7 @@ export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
     return { r, u: jet.u, ux: jet.ux[0]! };
   };
 
-  const engineEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean): Evaluation => scopedSync(() => {
+  const engineEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean, subset?: Points): Evaluation => scopedSync(() => {
     const net = mlpTensors(cfg.widths, th);
     const leaves: Tensor[] = net.w.flatMap((w, i) => [w, net.b[i]!]); // the flat layout: W0, b0, W1, b1, ...
     const raw = trainable.map((_, k) => tensor([th[nNet + k]!], [1], true));
@@ -110,7 +115,8 @@ export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
       return c.positive ? raw[k]!.exp() : raw[k]!;
     });
     const parts: Record<string, Tensor> = {};
-    const res = residualAt(net, coefT, col.x, col.t);
+    const cp = subset === undefined ? col : pts(subset)!;
+    const res = residualAt(net, coefT, cp.x, cp.t);
     parts['residual'] = res.r.square().mean();
     const fit = (p: { x: Tensor; t: Tensor; u: Tensor }): Tensor => mlpForward(net, [p.x, p.t], scale).sub(p.u).square().mean();
     if (ini !== undefined) parts['initial'] = fit(ini);
@@ -147,12 +153,12 @@ export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
   });
 
   /** The same losses and gradients with fused Float64 jets (derivative order <= 2). */
-  const fusedEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean): Evaluation => {
+  const fusedEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean, subset?: Points): Evaluation => {
     const cv = coefValues(th);
     const parts: Record<string, number> = {};
     const grads: Record<string, Float64Array> = {};
     const coefGrad = new Float64Array(trainable.length);
-    const pc = problem.collocation, n = pc.x.length;
+    const pc = subset ?? problem.collocation, n = pc.x.length;
     const jet = fusedForward(cfg.widths, th, pc.x, pc.t, scale, order, true);
     const f: Float64Array[] = [jet.u, jet.ux!, ...(order >= 2 ? [jet.uxx!] : [])];
     const gu = new Float64Array(n), gut = new Float64Array(n), gux = new Float64Array(n), guxx = order >= 2 ? new Float64Array(n) : null;
@@ -228,13 +234,22 @@ export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
   };
   const useFused = cfg.evaluator === 'fused' && order <= 2;
   const evaluate = useFused ? fusedEvaluate : engineEvaluate;
-  return { theta, weights, coefValues, residualAt, evaluate, engineEvaluate, fusedEvaluate, scale, nNet };
+  const batchRng = new Rng(cfg.seed + 7);
+  /** A random subset of the collocation points (fused path), or undefined for all of them. */
+  const batchOf = (): Points | undefined => {
+    const all = problem.collocation, n = all.x.length;
+    if (cfg.batch <= 0 || cfg.batch >= n) return undefined;
+    const x = new Float64Array(cfg.batch), t = new Float64Array(cfg.batch);
+    for (let i = 0; i < cfg.batch; i++) { const k = batchRng.int(n); x[i] = all.x[k]!; t[i] = all.t[k]!; }
+    return { x, t };
+  };
+  return { theta, weights, coefValues, residualAt, evaluate, engineEvaluate, fusedEvaluate, batchOf, useFused, scale, nNet };
 }
 
 export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: HistoryRow) => void): TrainResult {
   const t0 = performance.now();
   const seconds = (): number => (performance.now() - t0) / 1000;
-  const { theta, weights, coefValues, residualAt, evaluate } = pinnObjective(problem, cfg);
+  const { theta, weights, coefValues, residualAt, evaluate, batchOf, useFused } = pinnObjective(problem, cfg);
 
   const history: HistoryRow[] = [];
   const log = (phase: 'adam' | 'lbfgs', step: number, e: Evaluation, th: Float64Array): void => {
@@ -248,9 +263,11 @@ export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: 
   const g = new Float64Array(theta.length);
   const adam = new Adam(theta.length, cfg.adamLr);
   let adamDone = 0;
-  for (let step = 0; step < cfg.adamSteps && seconds() < cfg.timeLimit; step++) {
+  const adamLimit = cfg.adamTimeLimit > 0 ? Math.min(cfg.adamTimeLimit, cfg.timeLimit) : cfg.timeLimit;
+  for (let step = 0; step < cfg.adamSteps && seconds() < adamLimit; step++) {
     const adapt = cfg.weighting !== 'fixed' && step % cfg.annealEvery === 0;
-    const e = evaluate(theta, g, adapt && cfg.weighting === 'annealing');
+    const sub = batchOf();
+    const e = evaluate(theta, g, adapt && cfg.weighting === 'annealing', sub);
     if (adapt) updateWeights(cfg, weights, e);
     if (step % cfg.logEvery === 0) log('adam', step, e, theta);
     adam.step(theta, g);
@@ -274,12 +291,28 @@ export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: 
   const ref = problem.reference, nx = ref.x.length, nt = ref.t.length;
   const gx = new Float64Array(nx * nt), gt = new Float64Array(nx * nt);
   for (let i = 0; i < nt; i++) for (let j = 0; j < nx; j++) { gx[i * nx + j] = ref.x[j]!; gt[i * nx + j] = ref.t[i]!; }
-  const { prediction, residual } = scopedSync(() => noGrad(() => {
-    const net = mlpTensors(cfg.widths, theta);
-    const cv = coefValues(theta);
-    const r = residualAt(net, cv.map((v) => tensor([v], [1])), tensor(gx, [gx.length, 1]), tensor(gt, [gt.length, 1]));
-    return { prediction: Float64Array.from(r.u.data), residual: Float64Array.from(r.r.data) };
-  }));
+  const cvFinal = coefValues(theta);
+  let prediction: Float64Array, residual: Float64Array;
+  if (useFused) {
+    const jet = fusedForward(cfg.widths, theta, gx, gt, { lo: problem.lo, hi: problem.hi }, Math.min(2, maxOrder(problem)), true);
+    const f = [jet.u, jet.ux, jet.uxx];
+    prediction = jet.u;
+    residual = Float64Array.from(jet.ut!);
+    problem.coefs.forEach((c, k) => {
+      const term = parseTerm(c.term);
+      for (let i = 0; i < residual.length; i++) {
+        let v = 1;
+        term.powers.forEach((p, d) => { if (p > 0) v *= f[d]![i]! ** p; });
+        residual[i] = residual[i]! - cvFinal[k]! * v;
+      }
+    });
+  } else {
+    ({ prediction, residual } = scopedSync(() => noGrad(() => {
+      const net = mlpTensors(cfg.widths, theta);
+      const r = residualAt(net, cvFinal.map((v) => tensor([v], [1])), tensor(gx, [gx.length, 1]), tensor(gt, [gt.length, 1]));
+      return { prediction: Float64Array.from(r.u.data), residual: Float64Array.from(r.r.data) };
+    })));
+  }
   let num = 0, den = 0;
   for (let c = 0; c < prediction.length; c++) { num += (prediction[c]! - ref.u[c]!) ** 2; den += ref.u[c]! ** 2; }
   const cv = coefValues(theta);
@@ -288,6 +321,10 @@ export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: 
   problem.coefs.forEach((c, i) => { if (c.trainable && problem.truth[c.term] !== undefined) coefErrors[c.term] = Math.abs(cv[i]! / problem.truth[c.term]! - 1); });
   return { relL2: Math.sqrt(num / den), coefs, coefErrors, history, adamSteps: adamDone, lbfgsIterations: lb.iterations,
     lbfgsReason: lb.reason, seconds: seconds(), prediction, residual, params: theta };
+}
+
+function maxOrder(p: PinnProblem): number {
+  return Math.max(1, ...p.coefs.map((c) => parseTerm(c.term).powers.length - 1));
 }
 
 /** Annealing: lambda_k <- (1 - a) lambda_k + a max|grad L_r| / mean|grad L_k| (Wang, Teng &
