@@ -6,6 +6,7 @@ const benches: Record<string, { module: string; summary: string }> = {
   comm: { module: '../../comm/bench.js', summary: 'collective bandwidth per communication backend' },
   ckpt: { module: '../../checkpoint/bench.js', summary: 'checkpoint save/load bandwidth beside the disk' },
   data: { module: '../../data/bench.js', summary: 'cleaning and tokenizer throughput' },
+  sciml: { module: '../../sciml/bench.js', summary: 'PDE data, discovery and PINN evaluation speed' },
   plan: { module: '../../planner/bench.js', summary: 'plan search time (GPT-3 on A100, BaGuaLu on Sunway)' },
 };
 
