@@ -62,7 +62,7 @@ export const PRESETS: Record<'tiny' | 'small', TrainConfig> = {
   small: {
     model: { vocab_size: 2048, seq_len: 128, d_model: 256, n_layers: 4, n_heads: 4, d_ff: 1024, n_experts: 8, top_k: 2,
       moe_every: 2, gate: 'topk', capacity_factor: 1.25, expert_d_ff: 512, aux_loss_coef: 0.01 },
-    train: { batch_size: 16, steps: 3000, lr: 2e-3, min_lr: 1e-4, warmup_steps: 100, weight_decay: 0.1, grad_clip: 1,
+    train: { batch_size: 16, steps: 1000, lr: 2e-3, min_lr: 1e-4, warmup_steps: 100, weight_decay: 0.1, grad_clip: 1,
       beta1: 0.9, beta2: 0.95, eval_every: 250, eval_batches: 16, log_every: 10, seed: 1337 },
   },
 };
