@@ -41,6 +41,7 @@ const bad: [string, string[], RegExp][] = [
   ['unknown preset', ['--preset', 'huge'], /--preset: unknown preset 'huge'/],
   ['unknown flag', ['--stepz', '3'], /stepz/],
   ['unknown backend', ['--backend', 'cuda'], /--backend: unknown backend 'cuda'/],
+  ['a checkpoint that does not exist', ['--config', file('r.json', JSON.stringify(micro)), '--corpus', corpus, '--resume', join(dir, 'nope')], /--resume: /],
 ];
 for (const [name, args, re] of bad) {
   test(`train rejects ${name} with one line and exit code 2`, () => {

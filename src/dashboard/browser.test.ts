@@ -204,6 +204,7 @@ test('the data page shows documents per stage and the removed duplicate with its
   cleanTiny(dir, join(runs, 'cleaned'));
   const page = await open(`${dash!.url}#/data`);
   await page.click('a[href="#/data/cleaned"]', { timeout: 20000 });
+  await page.waitForSelector('details[data-reason="exact_duplicate"]', { timeout: 20000 }); // the report arrives by fetch
   assert.equal(await page.locator('#stages tr[data-stage]').count(), 6);
   assert.deepEqual(await page.locator('#stages tr[data-stage="exact_dedup"] td').allTextContents().then((t) => t.slice(1, 4)), ['4', '3', '1']);
   assert.match((await page.textContent('details[data-reason="exact_duplicate"]')) ?? '', /copy .*duplicate of d0/);

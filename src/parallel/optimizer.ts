@@ -97,6 +97,8 @@ class ZeroPart {
 
 export class ParallelAdamW {
   step = 0;
+  /** Seconds the last update spent in collectives (gradient reduction, norm, parameter gather). */
+  commSeconds = 0;
   private readonly moments: { info: ParamInfo; m: Tensor; v: Tensor }[] = [];
   private readonly parts: ZeroPart[] = [];
 
@@ -113,28 +115,39 @@ export class ParallelAdamW {
 
   /** Reduces gradients, clips them to a global norm of maxNorm (0: no clip), updates. Returns the norm. */
   async update(lr: number, maxNorm: number): Promise<number> {
+    this.commSeconds = 0;
+    const timed = async <T>(p: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      try {
+        return await p();
+      } finally {
+        this.commSeconds += (performance.now() - t0) / 1000;
+      }
+    };
     fillMissingGrads(this.infos);
     this.step++;
     const o = this.opts;
     const bc1 = 1 - o.beta1 ** this.step, bc2 = 1 - o.beta2 ** this.step;
     const be = backend();
     if (this.parts.length > 0) {
-      for (const p of this.parts) await p.reduceGrads();
+      for (const p of this.parts) await timed(() => p.reduceGrads());
       const ss = { replicated: 0, tp: 0, ep: 0 };
       for (const p of this.parts) {
         const s = p.squares();
         const v = Float32Array.of(s.replicated, s.tp, s.ep);
-        await p.group.allReduce(v);
+        await timed(() => p.group.allReduce(v));
         ss.replicated += v[0]!; ss.tp += v[1]!; ss.ep += v[2]!;
       }
-      const norm = await combineNorm(ss, this.ctx);
+      const norm = await timed(() => combineNorm(ss, this.ctx));
       const scale = clipScale(norm, maxNorm);
       for (const p of this.parts) p.update(lr, scale, o, bc1, bc2);
-      for (const p of this.parts) await p.gatherParams();
+      for (const p of this.parts) await timed(() => p.gatherParams());
       return norm;
     }
-    if (this.ctx !== undefined) await syncGradients(this.infos, this.ctx);
-    const norm = await combineNorm(localSquares(this.infos), this.ctx);
+    const ctx = this.ctx;
+    if (ctx !== undefined) await timed(() => syncGradients(this.infos, ctx));
+    const ss = localSquares(this.infos);
+    const norm = await timed(() => combineNorm(ss, ctx));
     const scale = clipScale(norm, maxNorm);
     for (const { info, m, v } of this.moments) {
       const g = info.param.grad!.data;

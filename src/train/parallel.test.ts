@@ -57,7 +57,7 @@ function assertSame(a: Run, b: Run, what: string, tol = 1e-4): void {
 }
 
 let baseline: Run | undefined;
-const base = () => (baseline ??= trainRun('one-rank', []));
+const base = () => (baseline ??= trainRun('one-rank', ['--dp', '1']));
 
 const layouts: [string, string[]][] = [
   ['dp2', ['--dp', '2']], ['tp2', ['--tp', '2']], ['ep2', ['--dp', '2', '--ep', '2']],
@@ -103,13 +103,13 @@ test('resume is bit-exact (one rank) and continues in other layouts (dp2+ep2 -> 
   const same = trainRun('ck-same', ['--dp', '2', '--ep', '2'], ['--resume', from]);
   assert.deepEqual(same.losses, full.losses.slice(6));
   // Other layouts: the same run within float tolerance.
-  for (const [name, layout] of [['one', []], ['tp2', ['--tp', '2']], ['ep4', ['--dp', '4', '--ep', '4']]] as const) {
+  for (const [name, layout] of [['one', ['--dp', '1']], ['tp2', ['--tp', '2']], ['ep4', ['--dp', '4', '--ep', '4']]] as const) {
     const r = trainRun(`ck-${name}`, [...layout], ['--resume', from]);
     assertSame({ losses: full.losses.slice(6), params: full.params }, r, `resume into ${name}`);
   }
   // One rank, bit-exact across its own checkpoint.
-  const one = trainRun('ck-one-full', [], ['--ckpt-every', '5', '--ckpt-async']); // async: written while training goes on
-  const resumed = trainRun('ck-one-resumed', [], ['--resume', join(dir, 'ck-one-full', 'ckpt', 'step-00000005')]);
+  const one = trainRun('ck-one-full', ['--dp', '1'], ['--ckpt-every', '5', '--ckpt-async']); // async: written while training goes on
+  const resumed = trainRun('ck-one-resumed', ['--dp', '1'], ['--resume', join(dir, 'ck-one-full', 'ckpt', 'step-00000005')]);
   assert.deepEqual(resumed.losses, one.losses.slice(5));
   for (const [k, p] of one.params) assert.deepEqual(resumed.params.get(k)!.data, p.data, k);
 });

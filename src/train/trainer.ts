@@ -87,6 +87,15 @@ export interface TrainSummary {
   losses: number[];
 }
 
+/** A corpus must hold one batch of training tokens and a validation split (UsageError otherwise). */
+export function checkTokens(tokens: RunTokens, cfg: TrainConfig): void {
+  const b = cfg.train.batch_size, t = cfg.model.seq_len;
+  if (tokens.train.length < b * t + 1) {
+    throw new UsageError(`corpus: ${tokens.train.length} training tokens, smaller than one batch (batch_size ${b} x seq_len ${t} + 1)`);
+  }
+  if (tokens.val.length < 2) throw new UsageError('corpus: too small to hold out a validation split');
+}
+
 /** Batches and routing noise come from (seed, step): a resumed run draws exactly what it would have. */
 export function stepSeed(seed: number, step: number, stream: number): number {
   return (Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) + Math.imul(step + 1, 0x85ebca6b) + Math.imul(stream + 1, 0xc2b2ae35)) >>> 0;
@@ -105,10 +114,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const t = cfg.model.seq_len, b = tc.batch_size;
   if (b % dp !== 0) throw new UsageError(`train.batch_size ${b} must be divisible by --dp ${dp}`);
   const bl = b / dp;
-  if (trainTokens.length < b * t + 1) {
-    throw new UsageError(`corpus: ${trainTokens.length} training tokens, smaller than one batch (batch_size ${b} x seq_len ${t} + 1)`);
-  }
-  if (valTokens.length < 2) throw new UsageError('corpus: too small to hold out a validation split');
+  checkTokens(tokens, cfg);
   const modelCfg = { ...cfg.model, vocab_size: tokenizer.vocabSize };
   const runCfg: TrainConfig = { model: modelCfg, train: tc };
 
@@ -176,9 +182,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       const { loss, ce, fwd } = await model.loss(x, y, bl, t, routeRng);
       if (run.failAtStep === step) throw new Error(`injected fault at step ${step}`);
       await loss.backwardAsync();
-      const ta = performance.now();
       const gradNorm = await opt.update(lr, tc.grad_clip);
-      allreduce = (performance.now() - ta) / 1000;
+      allreduce = opt.commSeconds;
       opt.zeroGrad();
       // The reported loss is the global batch's: the mean of the dp ranks' means.
       const stats = Float32Array.of(ce.item(), fwd.auxLoss.item(), fwd.dropped, ...fwd.load.flatMap((l) => Array.from(l)));

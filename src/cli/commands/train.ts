@@ -1,11 +1,14 @@
 // `furnace train`: trains a model on a corpus, on one process or many ranks (threads or MPI),
 // writes metrics, checkpoints and the model, prints a sample.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Output, UsageError, RuntimeError, parse, intFlag, type Command } from '../util.js';
 import { checkBackendName, useBackend } from '../backend-flag.js';
 import { PRESETS, checkConsistency, parseConfigFile, type TrainConfig } from '../../train/config.js';
 import { readCorpus, defaultCorpusPath } from '../../data/corpus.js';
-import { train, type CheckpointOptions } from '../../train/trainer.js';
+import { checkTokens, train, type CheckpointOptions } from '../../train/trainer.js';
+import { resolveCheckpoint } from '../../checkpoint/index.js';
+import { join } from 'node:path';
 import { prepareTokens } from '../../train/tokenizer.js';
 import { loadModel } from '../../train/model-dir.js';
 import { generate } from '../../nn/generate.js';
@@ -21,6 +24,7 @@ const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--ste
                      [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--report FILE.html] [--json]
   parallel:    [--dp N] [--tp N] [--ep N] [--zero] [--comm threads|mpi] [--topology FILE] [--plan plan.json]
                world = dp x tp ranks; ep divides dp (experts split over ep ranks of the same tp index)
+               default: one data-parallel rank per core on threads; --dp 1 for a single process
   checkpoints: [--ckpt-every N] [--ckpt-async] [--ckpt-keep K] [--resume DIR|latest] [--no-verify]
   MPI:         mpirun -np N npx furnace train --comm mpi --dp ... (as root: --allow-run-as-root)`;
 
@@ -89,6 +93,11 @@ export const run: Command = async (argv) => {
   if (cfg.train.batch_size % dp !== 0) throw new UsageError(`--dp ${dp} must divide train.batch_size (${cfg.train.batch_size})`);
   const comm = v.comm ?? 'threads';
   if (comm !== 'threads' && comm !== 'mpi') throw new UsageError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
+  // Default layout: one data-parallel rank per core on threads. Measured on 2 cores (small
+  // preset): 2 ranks of one GEMM thread each train 15% faster than one process whose GEMMs use
+  // both cores; the result is the same (data parallelism equals one rank). --dp 1: one process.
+  const layoutGiven = v.dp !== undefined || v.tp !== undefined || v.ep !== undefined || v.plan !== undefined || v.zero === true;
+  if (!layoutGiven && comm === 'threads') dp = autoDp(cfg.train.batch_size);
 
   const ckptEvery = intFlag('ckpt-every', v['ckpt-every'], 0) ?? 0;
   const ckpt: CheckpointOptions | undefined = ckptEvery > 0 || v.resume !== undefined ? {
@@ -110,8 +119,10 @@ export const run: Command = async (argv) => {
     if (r === null) return 0; // ranks other than 0 report nothing
     result = r;
   } else if (world > 1) {
-    const corpusText = readCorpus(v.corpus); // fails early on a bad corpus, and fills the token cache
-    prepareTokens(corpusText, cfg.model.vocab_size);
+    // Bad input fails here, before any rank starts: the corpus, its size, the checkpoint to resume.
+    const corpusText = readCorpus(v.corpus);
+    checkTokens(prepareTokens(corpusText, cfg.model.vocab_size), cfg); // also fills the token cache
+    if (v.resume !== undefined) await resolveCheckpoint(v.resume, join(dir, 'ckpt')).catch((e: Error) => { throw new UsageError(`--resume: ${e.message}`); });
     out.say(`furnace train: ${v.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${dp} x tp ${tp}, ep ${ep}${zero ? ', ZeRO-1' : ''}) on threads, out ${dir}`);
     let results: RankResult[];
     try {
@@ -152,3 +163,9 @@ export const run: Command = async (argv) => {
   out.result({ ...rest, backend: result.backend, layout: { dp, tp, ep, zero, comm: world > 1 || comm === 'mpi' ? comm : 'none' }, sample });
   return 0;
 };
+
+/** The most data-parallel ranks, at most one per core, that divide the batch. */
+function autoDp(batch: number): number {
+  for (let d = Math.min(availableParallelism(), batch); d > 1; d--) if (batch % d === 0) return d;
+  return 1;
+}
