@@ -5,9 +5,8 @@
 import { Zero1 } from '../comm/grad-sync.js';
 import type { ProcessGroup } from '../comm/process-group.js';
 import type { ParamInfo } from '../nn/module.js';
-import type { AdamWOptions } from '../optim/adamw.js';
-import { backend, keep } from '../tensor/engine.js';
-import { zeros, type Tensor } from '../tensor/tensor.js';
+import { AdamW, type AdamWOptions } from '../optim/adamw.js';
+import { backend } from '../tensor/engine.js';
 import type { ParallelContext } from './context.js';
 import { clipScale, combineNorm, fillMissingGrads, localSquares, normKind, syncGradients } from './grads.js';
 
@@ -99,7 +98,8 @@ export class ParallelAdamW {
   step = 0;
   /** Seconds the last update spent in collectives (gradient reduction, norm, parameter gather). */
   commSeconds = 0;
-  private readonly moments: { info: ParamInfo; m: Tensor; v: Tensor }[] = [];
+  /** Without ZeRO: the plain AdamW over this rank's parameters (after reduction and clipping). */
+  private readonly local: AdamW | undefined;
   private readonly parts: ZeroPart[] = [];
 
   constructor(readonly infos: readonly ParamInfo[], readonly opts: AdamWOptions, readonly ctx: ParallelContext | undefined,
@@ -109,7 +109,7 @@ export class ParallelAdamW {
       if (dense.length > 0) this.parts.push(new ZeroPart(dense, ctx.groups.dp));
       if (expert.length > 0) this.parts.push(new ZeroPart(expert, ctx.groups.expertDp));
     } else {
-      for (const info of infos) this.moments.push({ info, m: keep(zeros(info.param.shape)), v: keep(zeros(info.param.shape)) });
+      this.local = new AdamW(infos.map((i) => [i.name, i.param]), opts);
     }
   }
 
@@ -128,8 +128,7 @@ export class ParallelAdamW {
     this.step++;
     const o = this.opts;
     const bc1 = 1 - o.beta1 ** this.step, bc2 = 1 - o.beta2 ** this.step;
-    const be = backend();
-    if (this.parts.length > 0) {
+    if (this.local === undefined) {
       for (const p of this.parts) await timed(() => p.reduceGrads());
       const ss = { replicated: 0, tp: 0, ep: 0 };
       for (const p of this.parts) {
@@ -149,11 +148,8 @@ export class ParallelAdamW {
     const ss = localSquares(this.infos);
     const norm = await timed(() => combineNorm(ss, ctx));
     const scale = clipScale(norm, maxNorm);
-    for (const { info, m, v } of this.moments) {
-      const g = info.param.grad!.data;
-      if (scale !== 1) be.affine(g, scale, 0, g);
-      be.adamw(info.param.data, g, m.data, v.data, lr, o.beta1, o.beta2, o.eps, info.param.ndim >= 2 ? o.weightDecay : 0, bc1, bc2);
-    }
+    if (scale !== 1) for (const i of this.infos) backend().affine(i.param.grad!.data, scale, 0, i.param.grad!.data);
+    this.local.update(lr);
     return norm;
   }
 
@@ -163,7 +159,7 @@ export class ParallelAdamW {
 
   /** Moments of every parameter's local block (collective under ZeRO-1). */
   async state(): Promise<MomentState[]> {
-    if (this.parts.length === 0) return this.moments.map(({ info, m, v }) => ({ name: info.name, m: m.data, v: v.data }));
+    if (this.local !== undefined) return this.local.states.map((st) => ({ name: st.name, m: st.m.data, v: st.v.data }));
     const out: MomentState[] = [];
     for (const p of this.parts) out.push(...(await p.moments()));
     return out;
@@ -173,7 +169,10 @@ export class ParallelAdamW {
     const byName = new Map(states.map((s) => [s.name, s]));
     for (const info of this.infos) if (!byName.has(info.name)) throw new Error(`optimizer state for ${info.name} is missing`);
     this.step = step;
-    for (const { info, m, v } of this.moments) { m.data.set(byName.get(info.name)!.m); v.data.set(byName.get(info.name)!.v); }
+    if (this.local !== undefined) {
+      this.local.step = step;
+      for (const st of this.local.states) { st.m.data.set(byName.get(st.name)!.m); st.v.data.set(byName.get(st.name)!.v); }
+    }
     for (const p of this.parts) p.load(byName);
   }
 }
