@@ -3,7 +3,6 @@
 import { Tensor, tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
-import { noGrad } from '../tensor/engine.js';
 import { Module, normalParam } from '../nn/module.js';
 import type { ProcessGroup } from '../comm/process-group.js';
 import { reduceFromParallel } from '../parallel/ops.js';
@@ -43,7 +42,7 @@ export async function balanceLoss(r: Routing, numExperts: number, dp?: ProcessGr
   counts[numExperts] = n;
   if (dp !== undefined && dp.size > 1) await dp.allReduce(counts);
   const total = counts[numExperts]!;
-  const f = noGrad(() => tensor(counts.subarray(0, numExperts).map((c) => c / total), [numExperts]));
+  const f = tensor(counts.subarray(0, numExperts).map((c) => c / total), [numExperts]); // a constant
   let probSum = r.probs.sum(0); // (E)
   if (dp !== undefined && dp.size > 1) probSum = await reduceFromParallel(probSum, dp);
   return probSum.mul(f).sum().mul(numExperts / total);

@@ -3,7 +3,7 @@
 // used when no graph is being built (isGradEnabled() false during backward).
 import type { BinaryOp, UnaryOp } from '../backends/backend.js';
 import { backend, isGradEnabled } from './engine.js';
-import { broadcastShapes, broadcastStrides, collapseDims, contiguousStrides, normAxis, numel, sameShape,
+import { broadcastShapes, broadcastStrides, collapseDims, normAxis, numel, sameShape,
   type Shape } from './shape.js';
 import { Tensor, result, view, zeros } from './tensor.js';
 
@@ -441,4 +441,3 @@ export function topk(x: Tensor, k: number): { values: Tensor; indices: Int32Arra
   return { values, indices };
 }
 
-export { contiguousStrides };
