@@ -57,9 +57,10 @@ export class Output {
 /** Progress for long work: rewrites one line on a TTY, prints nothing when stderr is not a TTY
  * unless `every` lines are requested (then plain lines, for logs). */
 export class Progress {
-  private readonly tty = process.stderr.isTTY === true && process.env['CI'] === undefined;
   private readonly t0 = Date.now();
-  constructor(private readonly total: number, private readonly label = 'step') {}
+  /** tty: whether to draw (default: stderr is a terminal and CI is not set); a worker thread, whose
+   * stderr is a pipe to the main thread's terminal, passes what the main thread saw. */
+  constructor(private readonly total: number, private readonly label = 'step', private readonly tty = isInteractive()) {}
   update(done: number, fields: Record<string, string | number> = {}): void {
     if (!this.tty) return;
     const elapsed = (Date.now() - this.t0) / 1000;
@@ -72,6 +73,11 @@ export class Progress {
   done(): void {
     if (this.tty) process.stderr.write('\n');
   }
+}
+
+/** True when progress lines should be drawn: stderr is a terminal and CI is not set. */
+export function isInteractive(): boolean {
+  return process.stderr.isTTY === true && process.env['CI'] === undefined;
 }
 
 export function fmt(v: number): string {

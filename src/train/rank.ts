@@ -23,6 +23,8 @@ export interface RankArgs {
   topology: string | undefined;
   backend: string | undefined;
   json: boolean;
+  /** Whether the launching process's stderr is a terminal (progress lines are drawn). */
+  tty: boolean;
   ckpt: CheckpointOptions | undefined;
   /** Placement order of the grid axes, innermost first (from a plan); default tp, ep, edp. */
   order: Axis[] | undefined;
@@ -49,7 +51,7 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   const failAtStep = fault !== null && Number(fault[1]) === world.rank ? Number(fault[2]) : undefined;
   const r = await train({
     ...(failAtStep !== undefined ? { failAtStep } : {}),
-    cfg: args.cfg, tokens, out: args.out, ctx, zero: args.zero, progress: false,
+    cfg: args.cfg, tokens, out: args.out, ctx, zero: args.zero, progress: args.tty && !args.json,
     log: (l) => { if (world.rank === 0) out.say(l); },
     layout: { dp: args.dp, tp: args.tp, ep: args.ep, zero: args.zero, comm: args.comm },
     ...(args.ckpt !== undefined ? { ckpt: args.ckpt } : {}),

@@ -39,7 +39,7 @@ export interface TrainRun {
   out: string;
   /** A human-readable line (rank 0 only). */
   log: (line: string) => void;
-  /** Show a progress line on a terminal (rank 0 only). */
+  /** Draw a progress line (rank 0 only): the caller decides whether stderr is a terminal. */
   progress: boolean;
   ckpt?: CheckpointOptions;
   /** This rank's groups; absent for a single process. */
@@ -166,7 +166,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: 1, ep: l.ep,
       zero: l.zero ? 1 : 0, microBatch: bl, recompute: 'none', placement: { order: [...DEFAULT_ORDER] } }) }, null, 2) + '\n');
   }
-  const bar = run.progress && rank0 ? new Progress(tc.steps) : null;
+  const bar = run.progress && rank0 ? new Progress(tc.steps, 'step', true) : null;
   const losses: number[] = [];
   let tokensSeen = 0, trainSeconds = 0, lastVal = NaN;
 

@@ -2,7 +2,7 @@
 // writes metrics, checkpoints and the model, prints a sample.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Output, UsageError, RuntimeError, parse, intFlag, type Command } from '../util.js';
+import { Output, UsageError, RuntimeError, parse, intFlag, isInteractive, type Command } from '../util.js';
 import { checkBackendName, useBackend } from '../backend-flag.js';
 import { PRESETS, checkConsistency, parseConfigFile, type TrainConfig } from '../../train/config.js';
 import { readCorpus, defaultCorpusPath } from '../../data/corpus.js';
@@ -107,7 +107,7 @@ export const run: Command = async (argv) => {
   const dir = v.out ?? 'runs/latest';
   const world = dp * tp;
   const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, zero, comm, topology: v.topology, backend: v.backend,
-    json: out.json, ckpt, order, ranksHere: world };
+    json: out.json, tty: isInteractive(), ckpt, order, ranksHere: world };
 
   let result: NonNullable<RankResult>;
   if (comm === 'mpi') {
@@ -139,7 +139,7 @@ export const run: Command = async (argv) => {
     out.say(`furnace train: ${v.corpus ?? defaultCorpusPath()} (${Buffer.byteLength(text)} bytes), backend ${backend.name}, out ${dir}`);
     const tokens = prepareTokens(text, cfg.model.vocab_size);
     out.say(`tokens: ${tokens.train.length} train, ${tokens.val.length} validation, vocabulary ${tokens.tokenizer.vocabSize}${tokens.cached ? ' (cached)' : ''}`);
-    const r = await train({ cfg, tokens, out: dir, log: (l) => out.say(l), progress: !out.json, ...(ckpt !== undefined ? { ckpt } : {}) });
+    const r = await train({ cfg, tokens, out: dir, log: (l) => out.say(l), progress: !out.json && isInteractive(), ...(ckpt !== undefined ? { ckpt } : {}) });
     result = { summary: r!.summary, backend: backend.name };
   }
 
