@@ -3,6 +3,7 @@
 // the batch, and rank 0 reports.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { UsageError, Progress } from '../cli/util.js';
 import { GPT, countParams } from '../nn/gpt.js';
 import { learningRate } from '../optim/schedule.js';
@@ -230,6 +231,9 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       run.log(`step ${step} loss ${r.loss.toFixed(4)}${valLoss !== undefined ? ` val ${valLoss.toFixed(4)}` : ''} lr ${lr.toExponential(2)} ${Math.round((b * t) / dt)} tok/s`);
     }
     bar?.update(step + 1, { loss: r.loss, 'tok/s': Math.round(tokensSeen / trainSeconds) });
+    // A worker thread's output reaches the terminal only when its event loop turns, and the
+    // step loop otherwise runs on microtasks alone: let it turn once per step.
+    if (rank0 && !isMainThread) await new Promise((resolve) => setImmediate(resolve));
   }
   bar?.done();
   await checkpointer?.wait();
