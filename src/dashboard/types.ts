@@ -3,27 +3,13 @@ import type { ClusterSpec } from '../planner/cluster.js';
 import type { Estimate } from '../planner/cost.js';
 import type { ModelSpec } from '../planner/model.js';
 import type { TrainingSpec } from '../planner/training.js';
+import type { MetricsRecord as TrainerRecord } from '../train/metrics.js';
 
-/** One line of a run's metrics.jsonl as the dashboard reads it: the trainer's MetricsRecord
- * (src/train/trainer.ts, which imports node: modules, so the browser cannot share its type) with every
- * field but step, loss, lr optional, since runs of older and newer trainers differ; mfu and
- * model_flops_per_s when the trainer records them. */
-export interface MetricsRecord {
-  step: number;
-  loss: number;
-  val_loss?: number;
-  lr: number;
-  tokens_per_s: number;
-  step_time_s: number;
-  time?: { compute?: number; allreduce?: number; alltoall?: number; ckpt?: number };
-  /** Per MoE layer, per expert: routed choices in this step. */
-  expert_load?: number[][];
-  mfu?: number;
-  model_flops_per_s?: number;
-  aux_loss?: number;
-  grad_norm?: number;
-  dropped_tokens?: number;
-}
+/** One line of a run's metrics.jsonl as the dashboard reads it: the trainer's record with every
+ * field but step, loss and lr optional, since runs of older and newer trainers differ. */
+export type MetricsRecord = Pick<TrainerRecord, 'step' | 'loss' | 'lr'>
+  & Partial<Omit<TrainerRecord, 'step' | 'loss' | 'lr' | 'time'>>
+  & { time?: Partial<TrainerRecord['time']> };
 
 /** done: summary.json written; running: metrics.jsonl written to recently; stopped: neither (crashed or killed). */
 export type RunStatus = 'done' | 'running' | 'stopped';

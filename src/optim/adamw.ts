@@ -46,14 +46,17 @@ export class AdamW {
   }
 }
 
-/** Global L2 norm of the gradients; scales them to maxNorm when above it. Returns the norm before. */
+/** Scale applied to gradients so that their global norm is at most maxNorm (1 when below; 0 = no clip). */
+export function clipScale(norm: number, maxNorm: number): number {
+  return maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+}
+
+/** Global L2 norm of the gradients (one process); scales them to maxNorm when above it. Returns the norm before. */
 export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number {
   let ss = 0;
   for (const p of params) if (p.grad !== null) ss += backend().sumSquares(p.grad.data);
   const norm = Math.sqrt(ss);
-  if (maxNorm > 0 && norm > maxNorm) {
-    const scale = maxNorm / (norm + 1e-6);
-    for (const p of params) if (p.grad !== null) backend().affine(p.grad.data, scale, 0, p.grad.data);
-  }
+  const scale = clipScale(norm, maxNorm);
+  if (scale !== 1) for (const p of params) if (p.grad !== null) backend().affine(p.grad.data, scale, 0, p.grad.data);
   return norm;
 }

@@ -53,7 +53,3 @@ export function localSquares(infos: readonly ParamInfo[]): { replicated: number;
   return ss;
 }
 
-/** Scale applied to gradients so that their global norm is at most maxNorm (1 when below). */
-export function clipScale(norm: number, maxNorm: number): number {
-  return maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
-}

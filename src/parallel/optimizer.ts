@@ -5,10 +5,10 @@
 import { Zero1 } from '../comm/grad-sync.js';
 import type { ProcessGroup } from '../comm/process-group.js';
 import type { ParamInfo } from '../nn/module.js';
-import { AdamW, type AdamWOptions } from '../optim/adamw.js';
+import { AdamW, clipScale, type AdamWOptions } from '../optim/adamw.js';
 import { backend } from '../tensor/engine.js';
 import type { ParallelContext } from './context.js';
-import { clipScale, combineNorm, fillMissingGrads, localSquares, normKind, syncGradients } from './grads.js';
+import { combineNorm, fillMissingGrads, localSquares, normKind, syncGradients } from './grads.js';
 
 /** Optimizer state of one parameter's local block, for checkpoints. */
 export interface MomentState {

@@ -22,6 +22,7 @@ import { saveModel } from './model-dir.js';
 import { flopsPerToken } from './flops.js';
 import { collectState, restoreState, stateLayout } from './state.js';
 import { commTimes } from '../parallel/ops.js';
+import type { MetricsRecord } from './metrics.js';
 import { DEFAULT_ORDER, PLAN_FORMAT, planToJson } from '../planner/plan.js';
 
 export interface CheckpointOptions {
@@ -51,22 +52,6 @@ export interface TrainRun {
   failAtStep?: number;
   /** Layout description stored in checkpoints and metrics. */
   layout?: { dp: number; tp: number; ep: number; zero: boolean; comm: string };
-}
-
-export interface MetricsRecord {
-  step: number;
-  loss: number;
-  val_loss?: number;
-  lr: number;
-  tokens_per_s: number;
-  step_time_s: number;
-  model_flops_per_s: number;
-  mfu: number;
-  time: { compute: number; allreduce: number; alltoall: number; ckpt: number };
-  expert_load: number[][];
-  aux_loss: number;
-  grad_norm: number;
-  dropped_tokens: number;
 }
 
 export interface TrainSummary {

@@ -1,0 +1,19 @@
+// One line of a run's metrics.jsonl, as the trainer writes it (no node: imports: the dashboard's
+// browser code reads the same type).
+
+/** Written for every logged step (rank 0); val_loss when the step evaluated. Units: SI. */
+export interface MetricsRecord {
+  step: number;
+  loss: number;
+  val_loss?: number;
+  lr: number;
+  tokens_per_s: number;
+  step_time_s: number;
+  model_flops_per_s: number;
+  mfu: number;
+  time: { compute: number; allreduce: number; alltoall: number; ckpt: number };
+  expert_load: number[][];
+  aux_loss: number;
+  grad_norm: number;
+  dropped_tokens: number;
+}
