@@ -151,6 +151,36 @@ export function softmaxBackward(y: usize, dy: usize, rows: i32, n: i32, dx: usiz
   }
 }
 
+/** Row r (query position i = r mod t) sees keys 0..i; the rest of its row is 0. out may be x. */
+export function causalSoftmax(x: usize, rows: i32, t: i32, out: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const o = <usize>r * t * 4, len = (r % t) + 1;
+    const s = expShiftSum(x + o, rowMax(x + o, len), out + o, len);
+    rowAffine(out + o, 1 / s, 0, out + o, len);
+    memory.fill(out + o + <usize>len * 4, 0, <usize>(t - len) * 4);
+  }
+}
+
+/** dx = scale * y * (dy - sum(dy * y)) over keys 0..i of row r (i = r mod t), 0 beyond. dx may be dy. */
+export function causalSoftmaxBackward(y: usize, dy: usize, rows: i32, t: i32, scale: f32, dx: usize): void {
+  const vs = f32x4.splat(scale);
+  for (let r = 0; r < rows; r++) {
+    const o = <usize>r * t * 4, len = (r % t) + 1;
+    const d = rowDot(dy + o, y + o, len);
+    const dot = f32x4.splat(d);
+    let j = 0;
+    for (; j + 4 <= len; j += 4) {
+      const p = o + <usize>j * 4;
+      v128.store(dx + p, f32x4.mul(f32x4.mul(v128.load(y + p), vs), f32x4.sub(v128.load(dy + p), dot)));
+    }
+    for (; j < len; j++) {
+      const p = o + <usize>j * 4;
+      store<f32>(dx + p, load<f32>(y + p) * scale * (load<f32>(dy + p) - d));
+    }
+    memory.fill(dx + o + <usize>len * 4, 0, <usize>(t - len) * 4);
+  }
+}
+
 /** dx = dy - exp(y) * sum(dy). */
 export function logSoftmaxBackward(y: usize, dy: usize, rows: i32, n: i32, dx: usize): void {
   for (let r = 0; r < rows; r++) {

@@ -89,6 +89,17 @@ export interface Backend {
   logSoftmax(x: Float32Array, rows: number, n: number, out: Float32Array): void;
   /** dx = y * (dy - sum(dy * y)) per row, with y = softmax(x). */
   softmaxBackward(y: Float32Array, dy: Float32Array, rows: number, n: number, dx: Float32Array): void;
+  /**
+   * Causal softmax of x (rows, t): row r is query position i = r mod t, which sees keys 0..i:
+   * out[r, j] = softmax(x[r, 0..i])_j for j <= i and 0 for j > i (x[r, j > i] is not read).
+   * out may be x.
+   */
+  causalSoftmax(x: Float32Array, rows: number, t: number, out: Float32Array): void;
+  /**
+   * dx[r, j] = scale * y (dy - sum_{k <= i} y dy) for j <= i, 0 for j > i, with y = causalSoftmax(x)
+   * and i = r mod t (the scale of the scores folded in). dx may be dy.
+   */
+  causalSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, t: number, scale: number, dx: Float32Array): void;
   /** dx = dy - exp(y) * sum(dy) per row, with y = logSoftmax(x). */
   logSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, n: number, dx: Float32Array): void;
 

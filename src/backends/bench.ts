@@ -6,7 +6,7 @@ import type { Backend, BackendName } from './backend.js';
 import { createBackend } from './index.js';
 import { loadCblas } from './cblas.js';
 import { relaxedSimd } from './wasm-module.js';
-import { estimatePeak } from './peak.js';
+import { measurePeak } from './peak.js';
 import { fillUniform, loadTfjsWasm, type Timing } from './bench-util.js';
 import { benchMlp, type MlpRow } from './bench-mlp.js';
 
@@ -181,10 +181,10 @@ export const run: Command = async (argv) => {
   const only = values.only;
   if (only !== undefined && only !== 'gemm' && only !== 'mlp') throw new UsageError(`--only: 'gemm' or 'mlp', got '${only}'`);
 
-  const peak = estimatePeak();
+  const peak = measurePeak();
   const rs = relaxedSimd();
   out.say(`furnace bench kernels: ${peak.basis}; relaxed SIMD ${rs.enabled ? `on (${rs.how})` : `off (${rs.how})`}`);
-  out.say(`  estimated peak: ${fmt(peak.perCoreFlops / 1e9)} GFLOP/s per core (${fmt(peak.perCoreSimd128Flops / 1e9)} with 128-bit SIMD), ` +
+  out.say(`  ${peak.measured ? 'measured' : 'estimated'} peak: ${fmt(peak.perCoreFlops / 1e9)} GFLOP/s per core (${fmt(peak.perCoreSimd128Flops / 1e9)} with 128-bit SIMD), ` +
     `${fmt(peak.totalFlops / 1e9)} in all`);
   const gemm = only === 'mlp' ? [] : await benchGemm(sizes, budget, (s) => out.say(s));
   const mlp: MlpRow[] = only === 'gemm' ? [] : await benchMlp(steps, (s) => out.say(s));
@@ -193,6 +193,7 @@ export const run: Command = async (argv) => {
     peak_gflops_estimate: peak.totalFlops / 1e9,
     peak_gflops_per_core_estimate: peak.perCoreFlops / 1e9,
     peak_simd128_gflops_per_core_estimate: peak.perCoreSimd128Flops / 1e9,
+    peak_measured: peak.measured,
     peak_basis: peak.basis,
     relaxed_simd: rs.enabled,
   });

@@ -190,6 +190,32 @@ export class JsBackend implements Backend {
     }
   }
 
+  causalSoftmax(x: Float32Array, rows: number, t: number, out: Float32Array): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * t, len = (r % t) + 1;
+      let mx = -Infinity;
+      for (let j = 0; j < len; j++) mx = Math.max(mx, x[o + j]!);
+      let s = 0;
+      for (let j = 0; j < len; j++) {
+        const e = Math.exp(x[o + j]! - mx);
+        out[o + j] = e;
+        s += e;
+      }
+      for (let j = 0; j < len; j++) out[o + j]! /= s;
+      out.fill(0, o + len, o + t);
+    }
+  }
+
+  causalSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, t: number, scale: number, dx: Float32Array): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * t, len = (r % t) + 1;
+      let dot = 0;
+      for (let j = 0; j < len; j++) dot += dy[o + j]! * y[o + j]!;
+      for (let j = 0; j < len; j++) dx[o + j] = scale * y[o + j]! * (dy[o + j]! - dot);
+      dx.fill(0, o + len, o + t);
+    }
+  }
+
   logSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, n: number, dx: Float32Array): void {
     for (let r = 0; r < rows; r++) {
       const o = r * n;

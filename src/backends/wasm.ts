@@ -182,6 +182,18 @@ export class WasmBackend implements Backend {
     this.settle();
   }
 
+  causalSoftmax(x: Float32Array, rows: number, t: number, out: Float32Array): void {
+    if (x.length < rows * t || out.length < rows * t) throw new RangeError(`causalSoftmax: arrays shorter than (${rows}, ${t})`);
+    this.k.causalSoftmax(this.ptr(x), rows, t, this.ptr(out, true));
+    this.settle();
+  }
+
+  causalSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, t: number, scale: number, dx: Float32Array): void {
+    if (y.length < rows * t || dy.length < rows * t || dx.length < rows * t) throw new RangeError(`causalSoftmaxBackward: arrays shorter than (${rows}, ${t})`);
+    this.k.causalSoftmaxBackward(this.ptr(y), this.ptr(dy), rows, t, scale, this.ptr(dx, true));
+    this.settle();
+  }
+
   logSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, n: number, dx: Float32Array): void {
     this.k.logSoftmaxBackward(this.ptr(y), this.ptr(dy), rows, n, this.ptr(dx, true));
     this.settle();

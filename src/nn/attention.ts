@@ -1,5 +1,6 @@
 // Causal multi-head self-attention (Vaswani et al. 2017), as in GPT-2.
 import { Tensor, full } from '../tensor/tensor.js';
+import { causalAttention } from '../tensor/attention.js';
 import type { Rng } from '../tensor/random.js';
 import { Module } from './module.js';
 import { Linear } from './layers.js';
@@ -11,6 +12,19 @@ export function causalMask(t: number): Tensor {
   const m = full([t, t], 0);
   for (let i = 0; i < t; i++) m.data.fill(-1e9, i * t + i + 1, (i + 1) * t);
   return m;
+}
+
+/**
+ * causalAttention composed from differentiable ops (differentiable to any order; the fused op is
+ * checked against it). qkv (B*T, H*3*D) with columns (H, 3, D) -> (B*T, H*D).
+ */
+export function composedAttention(qkv: Tensor, b: number, t: number, h: number, d: number): Tensor {
+  const x = qkv.reshape([b, t, h, 3, d]).permute([3, 0, 2, 1, 4]); // (3, B, H, T, D)
+  const q = x.rows(0, 1).reshape([b, h, t, d]);
+  const k = x.rows(1, 1).reshape([b, h, t, d]);
+  const v = x.rows(2, 1).reshape([b, h, t, d]);
+  const att = q.matmul(k, false, true).mul(1 / Math.sqrt(d)).add(causalMask(t)).softmax(); // (B, H, T, T)
+  return att.matmul(v).permute([0, 2, 1, 3]).reshape([b * t, h * d]); // (B*T, H*D)
 }
 
 /**
@@ -40,12 +54,8 @@ export class CausalSelfAttention extends Module {
     const h = this.localHeads, d = this.headDim;
     const tp = this.ctx !== undefined && this.ctx.tp > 1 ? this.ctx.groups.tp : undefined;
     const xin = tp === undefined ? x : await copyToParallel(x, tp);
-    const qkv = this.qkv.forward(xin).reshape([b, t, h, 3, d]).permute([3, 0, 2, 1, 4]); // (3, B, H, T, D)
-    const q = qkv.rows(0, 1).reshape([b, h, t, d]);
-    const k = qkv.rows(1, 1).reshape([b, h, t, d]);
-    const v = qkv.rows(2, 1).reshape([b, h, t, d]);
-    const att = q.matmul(k, false, true).mul(1 / Math.sqrt(d)).add(causalMask(t)).softmax(); // (B, H, T, T)
-    const y = att.matmul(v).permute([0, 2, 1, 3]).reshape([b * t, h * d]); // (B*T, H*D)
+    const qkv = this.qkv.forward(xin); // (B*T, H*3*D)
+    const y = causalAttention(qkv, b, t, h, d); // (B*T, H*D)
     const out = this.proj.forward(y);
     return tp === undefined ? out : reduceFromParallel(out, tp);
   }

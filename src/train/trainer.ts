@@ -9,7 +9,7 @@ import { GPT, countParams } from '../nn/gpt.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
 import { scoped } from '../tensor/engine.js';
-import { estimatePeak } from '../backends/peak.js';
+import { measurePeak } from '../backends/peak.js';
 import { ParallelAdamW } from '../parallel/optimizer.js';
 import { gatherParams } from '../parallel/gather.js';
 import type { ParallelContext } from '../parallel/context.js';
@@ -65,6 +65,8 @@ export interface TrainSummary {
   model_flops_per_s: number;
   mfu: number;
   peak_flops: number;
+  /** How peak_flops was obtained (measured FMA loop, or the clock-based estimate and why). */
+  peak_basis: string;
   params: number;
   active_params: number;
   seconds: number;
@@ -111,7 +113,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     ctx, run.zero === true);
   const counts = countParams(modelCfg);
   const flopsTok = flopsPerToken(modelCfg);
-  const peak = estimatePeak().totalFlops;
+  // MFU's denominator: every core's FMA peak, timed at start (backends/peak.ts).
+  const peakInfo = measurePeak(), peak = peakInfo.totalFlops;
 
   // Checkpoints: <out>/ckpt/step-XXXXXXXX, resumable into any layout.
   const ckptRoot = join(out, 'ckpt');
@@ -241,6 +244,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     model_flops_per_s: tokensPerS * flopsTok,
     mfu: (tokensPerS * flopsTok) / peak,
     peak_flops: peak,
+    peak_basis: peakInfo.basis,
     params: counts.total,
     active_params: counts.active,
     seconds: (performance.now() - t0) / 1000,

@@ -4,7 +4,7 @@ import { Output, parse, type Command } from '../util.js';
 import { defaultThreads, probeBackends } from '../../backends/index.js';
 import { relaxedSimd } from '../../backends/wasm-module.js';
 import { loadCblas } from '../../backends/cblas.js';
-import { estimatePeak } from '../../backends/peak.js';
+import { measurePeak } from '../../backends/peak.js';
 
 export const run: Command = async (argv) => {
   const { values } = parse(argv, { json: { type: 'boolean', default: false } });
@@ -12,7 +12,7 @@ export const run: Command = async (argv) => {
   const backends = await probeBackends();
   const rs = relaxedSimd();
   const cb = loadCblas();
-  const peak = estimatePeak();
+  const peak = measurePeak();
   const threads = {
     cores: availableParallelism(),
     openblas: cb.ok ? cb.cblas.threads : null,
@@ -29,12 +29,15 @@ export const run: Command = async (argv) => {
   out.say(`relaxed SIMD: ${relaxedLine}`);
   out.say(`threads: ${threads.cores} cores; GEMM threads per rank = cores / ranks on this machine ` +
     `(${threads.gemm_threads_one_process} for one process); OpenBLAS threads now ${threads.openblas ?? '-'}`);
-  out.say(`peak estimate: ${peak.basis} = ${(peak.totalFlops / 1e9).toFixed(0)} GFLOP/s`);
+  out.say(`float32 peak: ${peak.basis} = ${(peak.totalFlops / 1e9).toFixed(0)} GFLOP/s` +
+    ` (128-bit SIMD, the WebAssembly limit: ${(peak.perCoreSimd128Flops / 1e9).toFixed(0)} per core)`);
   out.result({
     backends,
     relaxed_simd: { enabled: rs.enabled, how: rs.how },
     threads,
     peak_flops_estimate: peak.totalFlops,
+    peak_simd128_flops_per_core: peak.perCoreSimd128Flops,
+    peak_measured: peak.measured,
     peak_basis: peak.basis,
   });
   return 0;
