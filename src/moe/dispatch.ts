@@ -15,6 +15,8 @@ export interface DispatchPlan {
   slotChoice: Int32Array;
   /** Choices routed per expert before capacity (load), and how many were dropped. */
   load: Int32Array;
+  /** Slots used per expert (min(load, capacity)): its first `filled[e]` slots, the rest padding. */
+  filled: Int32Array;
   dropped: number;
 }
 
@@ -51,7 +53,7 @@ export function planDispatch(r: Routing, numExperts: number, capacity: number): 
       slotChoice[slot] = i * k + j;
     }
   }
-  return { numExperts: e, capacity, slotToken, slotChoice, load, dropped };
+  return { numExperts: e, capacity, slotToken, slotChoice, load, filled: fill, dropped };
 }
 
 /** x (N, C) -> expert input (E, capacity, C); empty slots are zero rows. */

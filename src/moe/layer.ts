@@ -54,13 +54,18 @@ export class MoELayer extends Module {
     const xin = dispatch(x, plan); // (E, cap, C)
     let out: Tensor;
     if (ep === undefined) {
-      out = this.experts.forward(xin);
+      out = this.experts.forward(xin, { rows: plan.filled, segs: 1 });
     } else {
       const p = ep.size, el = e / p;
       // (ep, E_l, cap, C): block j holds the tokens for rank j's experts.
       const recv = await allToAllBlocks(xin.reshape([p, el * capacity * c]), ep); // block j: rank j's tokens for my experts
       const mine = recv.reshape([p, el, capacity, c]).permute([1, 0, 2, 3]).reshape([el, p * capacity, c]);
-      const y = this.experts.forward(mine).reshape([el, p, capacity, c]).permute([1, 0, 2, 3]);
+      // How many of each peer's slots are filled, per expert of mine: (E_l, ep) after the transpose.
+      const filledFrom = new Float32Array(e);
+      await ep.allToAll(Float32Array.from(plan.filled), filledFrom); // block j: rank j's fills of my experts
+      const rows = new Int32Array(e);
+      for (let l = 0; l < el; l++) for (let j = 0; j < p; j++) rows[l * p + j] = filledFrom[j * el + l]!;
+      const y = this.experts.forward(mine, { rows, segs: p }).reshape([el, p, capacity, c]).permute([1, 0, 2, 3]);
       out = (await allToAllBlocks(y.reshape([p, el * capacity * c]), ep)).reshape([e, capacity, c]);
     }
     const y = combine(out, routing.gates, plan, n);
