@@ -96,13 +96,41 @@ function rootGrad(root: Tensor, gradOutput: Tensor | undefined): Tensor {
   return gradOutput ?? full(root.shape, 1);
 }
 
-/** Accumulates the reached leaves' gradients into their `.grad`. */
-function accumulateLeaves(grads: Map<Tensor, Tensor>, createGraph: boolean): void {
-  for (const [t, g] of grads) {
-    if (t.node !== null) continue;
+/**
+ * Indices of the arrays whose memory overlaps another array of `xs` or of `others` (same buffer,
+ * intersecting byte ranges).
+ */
+function overlapping(xs: readonly Float32Array[], others: readonly Float32Array[]): Set<number> {
+  const byBuffer = new Map<ArrayBufferLike, { i: number; lo: number; hi: number }[]>();
+  [...xs, ...others].forEach((a, i) => {
+    if (a.byteLength === 0) return;
+    const list = byBuffer.get(a.buffer) ?? [];
+    list.push({ i, lo: a.byteOffset, hi: a.byteOffset + a.byteLength });
+    byBuffer.set(a.buffer, list);
+  });
+  const shared = new Set<number>();
+  for (const list of byBuffer.values()) {
+    list.sort((p, q) => p.lo - q.lo);
+    let reach = -1, owner = -1;
+    for (const r of list) {
+      if (r.lo < reach) { shared.add(r.i); shared.add(owner); }
+      if (r.hi > reach) { reach = r.hi; owner = r.i; }
+    }
+  }
+  return new Set([...shared].filter((i) => i < xs.length));
+}
+
+/**
+ * Accumulates the reached leaves' gradients into their `.grad`. A leaf takes its gradient tensor
+ * as it is, unless that memory is shared with another leaf's gradient or with a seed gradient the
+ * caller holds: optimizers and collectives update gradients in place, so those get a private copy.
+ */
+function accumulateLeaves(grads: Map<Tensor, Tensor>, createGraph: boolean, seeds: readonly Tensor[]): void {
+  const leaves = [...grads].filter(([t]) => t.node === null);
+  const shared = createGraph ? new Set<number>() : overlapping(leaves.map(([, g]) => g.data), seeds.map((g) => g.data));
+  leaves.forEach(([t, g], k) => {
     if (t.grad === null) {
-      // A private copy: g may share memory with other gradients, and optimizers update in place.
-      t.grad = createGraph ? g : withGradMode(false, () => g.mul(1));
+      t.grad = createGraph || !shared.has(k) ? g : withGradMode(false, () => g.mul(1));
     } else if (createGraph) {
       t.grad = withGradMode(true, () => t.grad!.add(g));
     } else {
@@ -110,7 +138,7 @@ function accumulateLeaves(grads: Map<Tensor, Tensor>, createGraph: boolean): voi
       backend().binary('add', t.grad.data, [1], g.data, [1], sum.data, [t.size]);
       t.grad = sum;
     }
-  }
+  });
 }
 
 /**
@@ -118,12 +146,14 @@ function accumulateLeaves(grads: Map<Tensor, Tensor>, createGraph: boolean): voi
  * root must be a scalar unless gradOutput is given.
  */
 export function backward(root: Tensor, gradOutput?: Tensor, createGraph = false): void {
-  accumulateLeaves(runSync(propagate([root], [rootGrad(root, gradOutput)], createGraph)), createGraph);
+  const seed = rootGrad(root, gradOutput);
+  accumulateLeaves(runSync(propagate([root], [seed], createGraph)), createGraph, [seed]);
 }
 
 /** `backward` for graphs whose gradient rules may be asynchronous (collectives). */
 export async function backwardAsync(root: Tensor, gradOutput?: Tensor, createGraph = false): Promise<void> {
-  accumulateLeaves(await runAsync(propagate([root], [rootGrad(root, gradOutput)], createGraph)), createGraph);
+  const seed = rootGrad(root, gradOutput);
+  accumulateLeaves(await runAsync(propagate([root], [seed], createGraph)), createGraph, [seed]);
 }
 
 export interface GradOptions {

@@ -124,3 +124,19 @@ test('backward accumulates into .grad of leaves', () => {
   x.mul(2).sum().backward();
   assert.deepEqual(x.grad!.toArray(), [4, 6, 8]);
 });
+
+test('leaf gradients never share memory with each other or with the caller\'s gradOutput', () => {
+  // add's rule passes its gradient on unchanged, so a and b reach the same tensor; reshape's is a view.
+  const a = tensor([1, 2], [2], true), b = tensor([3, 4], [2], true), c = tensor([5, 6], [1, 2], true);
+  const seed = tensor([1, -1], [2]);
+  a.add(b).add(c.reshape([2])).backward(seed);
+  a.grad!.data[0] = 100; // in place, as an optimizer or an all-reduce does
+  assert.deepEqual(b.grad!.toArray(), [1, -1]);
+  assert.deepEqual(c.grad!.toArray(), [1, -1]);
+  assert.deepEqual(seed.toArray(), [1, -1]);
+  // A gradient of its own is taken as it is (no copy).
+  const w = tensor([1, 2], [2], true);
+  const y = w.mul(3);
+  y.sum().backward();
+  assert.deepEqual(w.grad!.toArray(), [3, 3]);
+});
