@@ -32,11 +32,12 @@ describe('causalAttention', () => {
     assert.ok(r.maxRelError < 2e-2, `max relative error ${r.maxRelError} at ${JSON.stringify(r.worst)}`);
   });
 
+  // t = 70 and 128 split into causal row blocks (32 + 32 + 6, and 4 x 32).
   it('values and gradients equal the composed ops on every available backend', async () => {
     for (const p of await probeBackends()) {
       if (!p.available) { process.stdout.write(`# skipped ${p.name}: ${p.reason}\n`); continue; }
       setBackend(await createBackend(p.name));
-      for (const [b, t, h, d] of [[2, 9, 3, 4], [1, 1, 1, 8], [3, 16, 2, 8]] as const) {
+      for (const [b, t, h, d] of [[2, 9, 3, 4], [1, 1, 1, 8], [3, 16, 2, 8], [1, 70, 2, 4], [2, 128, 1, 4]] as const) {
         const rng = new Rng(b * 100 + t);
         const x = randQkv(rng, b, t, h, d);
         const w = tensor(Array.from({ length: b * t * h * d }, () => rng.normal()), [b * t, h * d]);

@@ -3,6 +3,9 @@
 import { backend, isGradEnabled } from './engine.js';
 import { Tensor, result } from './tensor.js';
 
+/** Row blocks of the causal GEMMs: about BLOCKS of them, none under BLOCK_MIN rows (smaller GEMMs run slower). */
+const BLOCKS = 4, BLOCK_MIN = 32;
+
 /**
  * y = softmax(q k^T / sqrt(D) + causal mask) v per head (Vaswani et al. 2017), from
  * qkv (B*T, H*3*D) whose columns are (H, 3, D): per head its query, key and value. Returns
@@ -26,43 +29,58 @@ export function causalAttention(qkv: Tensor, b: number, t: number, h: number, d:
     data.subarray(i * t * ld + part * d, i * t * ld + (t - 1) * ld + (h - 1) * width + part * d + d);
   const scores = (i: number, p: Float32Array): Float32Array => p.subarray(i * h * tt, (i + 1) * h * tt);
 
+  // Causal blocks: query rows [r0, r1) see keys [0, r1) only, so each GEMM runs on row blocks
+  // and skips the keys above the diagonal block: (nb + 1) / (2 nb) of the full products' FLOPs.
+  const tb = Math.max(BLOCK_MIN, Math.ceil(t / BLOCKS));
+  const blocks: [number, number][] = [];
+  for (let r0 = 0; r0 < t; r0 += tb) blocks.push([r0, Math.min(t, r0 + tb)]);
   const probs = alloc(b * h * tt); // (B, H, T, T)
   const y = alloc(b * t * hd);     // (B*T, H*D)
   for (let i = 0; i < b; i++) {
-    be.gemm({ transA: false, transB: true, m: t, n: t, k: d, alpha: scale, beta: 0,
-      a: head(x, i, 0, c3, 3 * d), lda: c3, strideA: 3 * d, b: head(x, i, 1, c3, 3 * d), ldb: c3, strideB: 3 * d,
-      c: scores(i, probs), ldc: t, strideC: tt, batch: h });
-  }
-  be.causalSoftmax(probs, b * h * t, t, probs);
-  for (let i = 0; i < b; i++) {
-    be.gemm({ transA: false, transB: false, m: t, n: d, k: t, alpha: 1, beta: 0,
-      a: scores(i, probs), lda: t, strideA: tt, b: head(x, i, 2, c3, 3 * d), ldb: c3, strideB: 3 * d,
-      c: head(y, i, 0, hd, d), ldc: hd, strideC: d, batch: h });
+    const q = head(x, i, 0, c3, 3 * d), k = head(x, i, 1, c3, 3 * d), v = head(x, i, 2, c3, 3 * d), s = scores(i, probs);
+    for (const [r0, r1] of blocks) {
+      // S[r0:r1, 0:r1] = q[r0:r1] k[0:r1]^T / sqrt(D)
+      be.gemm({ transA: false, transB: true, m: r1 - r0, n: r1, k: d, alpha: scale, beta: 0,
+        a: q.subarray(r0 * c3), lda: c3, strideA: 3 * d, b: k, ldb: c3, strideB: 3 * d,
+        c: s.subarray(r0 * t), ldc: t, strideC: tt, batch: h });
+    }
+    be.causalSoftmax(s, h * t, t, s);
+    const yi = head(y, i, 0, hd, d);
+    for (const [r0, r1] of blocks) {
+      // y[r0:r1] = P[r0:r1, 0:r1] v[0:r1]
+      be.gemm({ transA: false, transB: false, m: r1 - r0, n: d, k: r1, alpha: 1, beta: 0,
+        a: s.subarray(r0 * t), lda: t, strideA: tt, b: v, ldb: c3, strideB: 3 * d,
+        c: yi.subarray(r0 * hd), ldc: hd, strideC: d, batch: h });
+    }
   }
   const p = new Tensor(probs, [b, h, t, t]); // freed with the step's scope
   return result('causalAttention', y, [b * t, hd], [qkv], (g) => {
     if (isGradEnabled()) throw new Error('causalAttention is differentiable once; compose matmul and softmax for higher orders');
     const dy = g.data, dx = alloc(b * t * c3), dp = alloc(b * h * tt);
     for (let i = 0; i < b; i++) {
-      const pi = scores(i, p.data), dpi = scores(i, dp);
-      // dP = dy v^T; dv = P^T dy
-      be.gemm({ transA: false, transB: true, m: t, n: t, k: d, alpha: 1, beta: 0,
-        a: head(dy, i, 0, hd, d), lda: hd, strideA: d, b: head(x, i, 2, c3, 3 * d), ldb: c3, strideB: 3 * d,
-        c: dpi, ldc: t, strideC: tt, batch: h });
-      be.gemm({ transA: true, transB: false, m: t, n: d, k: t, alpha: 1, beta: 0,
-        a: pi, lda: t, strideA: tt, b: head(dy, i, 0, hd, d), ldb: hd, strideB: d,
-        c: head(dx, i, 2, c3, 3 * d), ldc: c3, strideC: 3 * d, batch: h });
-    }
-    be.causalSoftmaxBackward(p.data, dp, b * h * t, t, scale, dp); // dS, scale folded in
-    for (let i = 0; i < b; i++) {
-      const dsi = scores(i, dp);
-      // dq = dS k; dk = dS^T q
-      be.gemm({ transA: false, transB: false, m: t, n: d, k: t, alpha: 1, beta: 0,
-        a: dsi, lda: t, strideA: tt, b: head(x, i, 1, c3, 3 * d), ldb: c3, strideB: 3 * d,
-        c: head(dx, i, 0, c3, 3 * d), ldc: c3, strideC: 3 * d, batch: h });
-      be.gemm({ transA: true, transB: false, m: t, n: d, k: t, alpha: 1, beta: 0,
-        a: dsi, lda: t, strideA: tt, b: head(x, i, 0, c3, 3 * d), ldb: c3, strideB: 3 * d,
-        c: head(dx, i, 1, c3, 3 * d), ldc: c3, strideC: 3 * d, batch: h });
+      const q = head(x, i, 0, c3, 3 * d), k = head(x, i, 1, c3, 3 * d), v = head(x, i, 2, c3, 3 * d);
+      const dq = head(dx, i, 0, c3, 3 * d), dk = head(dx, i, 1, c3, 3 * d), dv = head(dx, i, 2, c3, 3 * d);
+      const pi = scores(i, p.data), dpi = scores(i, dp), dyi = head(dy, i, 0, hd, d);
+      for (const [r0, r1] of blocks) {
+        // dP[r0:r1, 0:r1] = dy[r0:r1] v[0:r1]^T
+        be.gemm({ transA: false, transB: true, m: r1 - r0, n: r1, k: d, alpha: 1, beta: 0,
+          a: dyi.subarray(r0 * hd), lda: hd, strideA: d, b: v, ldb: c3, strideB: 3 * d,
+          c: dpi.subarray(r0 * t), ldc: t, strideC: tt, batch: h });
+        // dv[r0:r1] = P[r0:T, r0:r1]^T dy[r0:T] (keys r0..r1 are seen by queries r0 and later)
+        be.gemm({ transA: true, transB: false, m: r1 - r0, n: d, k: t - r0, alpha: 1, beta: 0,
+          a: pi.subarray(r0 * t + r0), lda: t, strideA: tt, b: dyi.subarray(r0 * hd), ldb: hd, strideB: d,
+          c: dv.subarray(r0 * c3), ldc: c3, strideC: 3 * d, batch: h });
+      }
+      be.causalSoftmaxBackward(pi, dpi, h * t, t, scale, dpi); // dS, scale folded in
+      for (const [r0, r1] of blocks) {
+        // dq[r0:r1] = dS[r0:r1, 0:r1] k[0:r1]; dk[r0:r1] = dS[r0:T, r0:r1]^T q[r0:T]
+        be.gemm({ transA: false, transB: false, m: r1 - r0, n: d, k: r1, alpha: 1, beta: 0,
+          a: dpi.subarray(r0 * t), lda: t, strideA: tt, b: k, ldb: c3, strideB: 3 * d,
+          c: dq.subarray(r0 * c3), ldc: c3, strideC: 3 * d, batch: h });
+        be.gemm({ transA: true, transB: false, m: r1 - r0, n: d, k: t - r0, alpha: 1, beta: 0,
+          a: dpi.subarray(r0 * t + r0), lda: t, strideA: tt, b: q.subarray(r0 * c3), ldb: c3, strideB: 3 * d,
+          c: dk.subarray(r0 * c3), ldc: c3, strideC: 3 * d, batch: h });
+      }
     }
     be.free(dp);
     return [new Tensor(dx, qkv.shape)];
