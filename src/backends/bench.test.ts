@@ -11,9 +11,15 @@ it('bench kernels --json: every GEMM route per size, blas and cblas absent with 
     '--budget', '0.01'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, FURNACE_BLAS_LIB: 'none' } });
   const r = JSON.parse(stdout.trim().split('\n').pop()!) as {
     gemm: { backend: string; n: number; threads: number; gflops: number | null; reason?: string }[];
-    mlp: unknown[]; peak_gflops_estimate: number;
+    mlp: unknown[]; peak_gflops_estimate: number; ratios: { what: string; n?: number; ratio: number }[];
   };
   assert.ok(r.peak_gflops_estimate > 0);
+  // Ratios of this run: wasm against its peer and its limit; none for the absent blas.
+  for (const n of [32, 64]) {
+    assert.ok(r.ratios.some((x) => x.what === 'wasm / tfjs-wasm GEMM' && x.n === n && x.ratio > 0), `wasm / tfjs-wasm n=${n}`);
+    assert.ok(r.ratios.some((x) => x.what === 'wasm GEMM / 128-bit FMA peak' && x.n === n && x.ratio > 0), `wasm / limit n=${n}`);
+  }
+  assert.ok(!r.ratios.some((x) => x.what.startsWith('blas')), 'no blas ratios without blas');
   assert.deepEqual(r.mlp, []);
   for (const name of ['js', 'wasm', 'blas', 'cblas', 'tfjs-wasm']) {
     for (const n of [32, 64]) assert.ok(r.gemm.some((g) => g.backend === name && g.n === n), `${name} n=${n} listed`);

@@ -163,6 +163,37 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   return rows;
 }
 
+export interface Ratio {
+  /** What is compared, e.g. 'wasm / tfjs-wasm GEMM'. */
+  what: string;
+  n?: number;
+  ratio: number;
+}
+
+/**
+ * The comparisons the rows exist for, as ratios of the same run: furnace against its peer
+ * (tfjs-wasm), against the same library called directly (cblas), and against the machine's limit
+ * (the FMA peak; for wasm, the 128-bit FMA peak, all WebAssembly SIMD can use).
+ */
+export function ratios(gemm: readonly GemmRow[], mlp: readonly MlpRow[], peak: { perCoreFlops: number; perCoreSimd128Flops: number }): Ratio[] {
+  const out: Ratio[] = [];
+  const g = (backend: GemmRow['backend'], n: number): number | null =>
+    gemm.find((r) => r.backend === backend && r.n === n && r.threads === 1)?.gflops ?? null;
+  const push = (what: string, a: number | null | undefined, b: number | null | undefined, n?: number): void => {
+    if (a !== null && a !== undefined && b !== null && b !== undefined && b > 0) out.push({ what, ...(n !== undefined ? { n } : {}), ratio: a / b });
+  };
+  for (const n of [...new Set(gemm.map((r) => r.n))]) {
+    push('wasm / tfjs-wasm GEMM', g('wasm', n), g('tfjs-wasm', n), n);
+    push('wasm GEMM / 128-bit FMA peak', g('wasm', n), peak.perCoreSimd128Flops / 1e9, n);
+    push('blas / cblas GEMM', g('blas', n), g('cblas', n), n);
+    push('blas GEMM / FMA peak', g('blas', n), peak.perCoreFlops / 1e9, n);
+  }
+  const m = (impl: MlpRow['impl']): number | null => mlp.find((r) => r.impl === impl && r.threads === 1)?.ms_per_step ?? null;
+  push('MLP step tfjs-wasm / furnace-blas (speedup)', m('tfjs-wasm'), m('furnace-blas'));
+  push('MLP step tfjs-wasm / furnace-wasm (speedup)', m('tfjs-wasm'), m('furnace-wasm'));
+  return out;
+}
+
 export const run: Command = async (argv) => {
   const { values } = parse(argv, {
     json: { type: 'boolean', default: false },
@@ -188,8 +219,11 @@ export const run: Command = async (argv) => {
     `${fmt(peak.totalFlops / 1e9)} in all`);
   const gemm = only === 'mlp' ? [] : await benchGemm(sizes, budget, (s) => out.say(s));
   const mlp: MlpRow[] = only === 'gemm' ? [] : await benchMlp(steps, (s) => out.say(s));
+  const rat = ratios(gemm, mlp, peak);
+  out.say('ratios (this run):');
+  for (const r of rat) out.say(`  ${r.what}${r.n !== undefined ? ` n=${r.n}` : ''}: ${r.ratio.toFixed(2)}`);
   out.result({
-    gemm, mlp,
+    gemm, mlp, ratios: rat,
     peak_gflops_estimate: peak.totalFlops / 1e9,
     peak_gflops_per_core_estimate: peak.perCoreFlops / 1e9,
     peak_simd128_gflops_per_core_estimate: peak.perCoreSimd128Flops / 1e9,
