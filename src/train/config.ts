@@ -50,7 +50,7 @@ const fileSchema = z.strictObject({
 });
 
 export const PRESETS: Record<'tiny' | 'small', TrainConfig> = {
-  // Trains in about a minute on 2 cores. Byte-level (no merges): a model this small learns more
+  // Trains in under a minute on 2 cores. Byte-level (no merges): a model this small learns more
   // per step from 256 symbols than from a larger vocabulary.
   tiny: {
     model: { vocab_size: 256, seq_len: 64, d_model: 64, n_layers: 2, n_heads: 4, d_ff: 256, n_experts: 4, top_k: 2,
@@ -58,7 +58,7 @@ export const PRESETS: Record<'tiny' | 'small', TrainConfig> = {
     train: { batch_size: 16, steps: 1000, lr: 3e-3, min_lr: 3e-4, warmup_steps: 50, weight_decay: 0.1, grad_clip: 1,
       beta1: 0.9, beta2: 0.95, eval_every: 100, eval_batches: 8, log_every: 10, seed: 1337 },
   },
-  // A real MoE model: 8 experts in every other of 4 layers; about 15 minutes on 2 cores.
+  // A real MoE model: 8 experts in every other of 4 layers; about 5 minutes on 2 cores.
   small: {
     model: { vocab_size: 2048, seq_len: 128, d_model: 256, n_layers: 4, n_heads: 4, d_ff: 1024, n_experts: 8, top_k: 2,
       moe_every: 2, gate: 'topk', capacity_factor: 1.25, expert_d_ff: 512, aux_loss_coef: 0.01 },

