@@ -1,7 +1,7 @@
 // Measures one core's float32 FMA throughput with a machine-code loop called through koffi (no compiler at run time).
 //
-// The loop is kept below as bytes, assembled from the listing beside them (GNU as, AT&T syntax;
-// objdump -d gave the encodings). It goes into an anonymous private mapping written while
+// The loop is kept below as bytes, built from the listing in loopKernel's comment (encodings as
+// GNU as assembles them, AT&T syntax, checked with objdump -d). It goes into an anonymous private mapping written while
 // READ|WRITE and then switched to READ|EXEC before the first call, so no page is ever writable
 // and executable at once. x86-64 Linux only; anywhere else, or on any failure, the probe
 // returns a reason and the caller keeps the clock-based estimate. FURNACE_FMA_PROBE=0 turns it off.
@@ -34,97 +34,46 @@ export interface FmaMeasurement {
 export type FmaProbe = { ok: true; fma: FmaMeasurement } | { ok: false; reason: string };
 
 /**
- * void fma512(uint64_t n): n iterations of 12 vfmadd231ps on zmm0..zmm11. Twelve independent
- * accumulators cover 2 FMA ports x 4-cycle latency with room to spare, so the loop is bound by
- * throughput, not latency. All inputs are +0.0 (vxorps), so no denormal ever slows a pipe. The
- * VEX-encoded xmm vxorps zeroes the whole zmm register.
+ * void kernel(uint64_t n): zero the registers, then n iterations of 12 independent vfmadd231ps
+ * (accumulators 0..11, inputs 12 and 13). Twelve accumulators cover 2 FMA ports x 4-cycle latency
+ * with room to spare, so the loop is bound by throughput, not latency. All inputs are +0.0, so no
+ * denormal ever slows a pipe; the VEX-encoded xmm vxorps zeroes the whole zmm/ymm register.
+ *
+ *       vxorps %xmm0,%xmm0,%xmm0 ... vxorps %xmm13,%xmm13,%xmm13
+ *       test   %rdi,%rdi
+ *       jz     2f
+ *   1:  vfmadd231ps %r12,%r13,%r0 ... vfmadd231ps %r12,%r13,%r11
+ *       dec    %rdi
+ *       jnz    1b
+ *   2:  vzeroupper                      (no AVX-SSE transition penalty for the caller)
+ *       ret
  */
+function loopKernel(fmas: readonly (readonly number[])[]): number[] {
+  const zero = [
+    [0xc5, 0xf8, 0x57, 0xc0], [0xc5, 0xf0, 0x57, 0xc9], [0xc5, 0xe8, 0x57, 0xd2], [0xc5, 0xe0, 0x57, 0xdb], // xmm0-3
+    [0xc5, 0xd8, 0x57, 0xe4], [0xc5, 0xd0, 0x57, 0xed], [0xc5, 0xc8, 0x57, 0xf6], [0xc5, 0xc0, 0x57, 0xff], // xmm4-7
+    [0xc4, 0x41, 0x38, 0x57, 0xc0], [0xc4, 0x41, 0x30, 0x57, 0xc9], [0xc4, 0x41, 0x28, 0x57, 0xd2],      // xmm8-10
+    [0xc4, 0x41, 0x20, 0x57, 0xdb], [0xc4, 0x41, 0x18, 0x57, 0xe4], [0xc4, 0x41, 0x10, 0x57, 0xed],      // xmm11-13
+  ].flat();
+  const body = fmas.flat();
+  const loop = body.length + 5; // body, dec (3 bytes), jnz rel8 (2 bytes)
+  if (loop > 127) throw new Error('FMA loop too long for rel8 jumps');
+  return [...zero, 0x48, 0x85, 0xff, 0x74, loop, ...body, 0x48, 0xff, 0xcf, 0x75, 256 - loop, 0xc5, 0xf8, 0x77, 0xc3];
+}
+
+/** vfmadd231ps %zmm12,%zmm13,%zmmR (EVEX) for R = 0..11. */
 const FMA512: FmaKernel = {
   name: 'AVX-512', width: 512, lanes: 16, fmasPerIteration: 12,
-  code: [
-    0xc5, 0xf8, 0x57, 0xc0, //             vxorps %xmm0,%xmm0,%xmm0
-    0xc5, 0xf0, 0x57, 0xc9, //             vxorps %xmm1,%xmm1,%xmm1
-    0xc5, 0xe8, 0x57, 0xd2, //             vxorps %xmm2,%xmm2,%xmm2
-    0xc5, 0xe0, 0x57, 0xdb, //             vxorps %xmm3,%xmm3,%xmm3
-    0xc5, 0xd8, 0x57, 0xe4, //             vxorps %xmm4,%xmm4,%xmm4
-    0xc5, 0xd0, 0x57, 0xed, //             vxorps %xmm5,%xmm5,%xmm5
-    0xc5, 0xc8, 0x57, 0xf6, //             vxorps %xmm6,%xmm6,%xmm6
-    0xc5, 0xc0, 0x57, 0xff, //             vxorps %xmm7,%xmm7,%xmm7
-    0xc4, 0x41, 0x38, 0x57, 0xc0, //       vxorps %xmm8,%xmm8,%xmm8
-    0xc4, 0x41, 0x30, 0x57, 0xc9, //       vxorps %xmm9,%xmm9,%xmm9
-    0xc4, 0x41, 0x28, 0x57, 0xd2, //       vxorps %xmm10,%xmm10,%xmm10
-    0xc4, 0x41, 0x20, 0x57, 0xdb, //       vxorps %xmm11,%xmm11,%xmm11
-    0xc4, 0x41, 0x18, 0x57, 0xe4, //       vxorps %xmm12,%xmm12,%xmm12
-    0xc4, 0x41, 0x10, 0x57, 0xed, //       vxorps %xmm13,%xmm13,%xmm13
-    0x48, 0x85, 0xff, //                   test   %rdi,%rdi
-    0x74, 0x4d, //                         jz     2f            (n = 0: skip the loop)
-    0x62, 0xd2, 0x15, 0x48, 0xb8, 0xc4, // 1: vfmadd231ps %zmm12,%zmm13,%zmm0
-    0x62, 0xd2, 0x15, 0x48, 0xb8, 0xcc, //    vfmadd231ps %zmm12,%zmm13,%zmm1
-    0x62, 0xd2, 0x15, 0x48, 0xb8, 0xd4, //    vfmadd231ps %zmm12,%zmm13,%zmm2
-    0x62, 0xd2, 0x15, 0x48, 0xb8, 0xdc, //    vfmadd231ps %zmm12,%zmm13,%zmm3
-    0x62, 0xd2, 0x15, 0x48, 0xb8, 0xe4, //    vfmadd231ps %zmm12,%zmm13,%zmm4
-    0x62, 0xd2, 0x15, 0x48, 0xb8, 0xec, //    vfmadd231ps %zmm12,%zmm13,%zmm5
-    0x62, 0xd2, 0x15, 0x48, 0xb8, 0xf4, //    vfmadd231ps %zmm12,%zmm13,%zmm6
-    0x62, 0xd2, 0x15, 0x48, 0xb8, 0xfc, //    vfmadd231ps %zmm12,%zmm13,%zmm7
-    0x62, 0x52, 0x15, 0x48, 0xb8, 0xc4, //    vfmadd231ps %zmm12,%zmm13,%zmm8
-    0x62, 0x52, 0x15, 0x48, 0xb8, 0xcc, //    vfmadd231ps %zmm12,%zmm13,%zmm9
-    0x62, 0x52, 0x15, 0x48, 0xb8, 0xd4, //    vfmadd231ps %zmm12,%zmm13,%zmm10
-    0x62, 0x52, 0x15, 0x48, 0xb8, 0xdc, //    vfmadd231ps %zmm12,%zmm13,%zmm11
-    0x48, 0xff, 0xcf, //                      dec    %rdi
-    0x75, 0xb3, //                            jnz    1b
-    0xc5, 0xf8, 0x77, //                   2: vzeroupper        (no AVX-SSE transition penalty for the caller)
-    0xc3, //                                  ret
-  ],
-};
-
-/** void fma256(uint64_t n): the same loop on ymm0..ymm11 (AVX2/FMA3, VEX-encoded). */
-const FMA256: FmaKernel = {
-  name: 'AVX2 FMA', width: 256, lanes: 8, fmasPerIteration: 12,
-  code: [
-    0xc5, 0xf8, 0x57, 0xc0, //             vxorps %xmm0,%xmm0,%xmm0
-    0xc5, 0xf0, 0x57, 0xc9, //             vxorps %xmm1,%xmm1,%xmm1
-    0xc5, 0xe8, 0x57, 0xd2, //             vxorps %xmm2,%xmm2,%xmm2
-    0xc5, 0xe0, 0x57, 0xdb, //             vxorps %xmm3,%xmm3,%xmm3
-    0xc5, 0xd8, 0x57, 0xe4, //             vxorps %xmm4,%xmm4,%xmm4
-    0xc5, 0xd0, 0x57, 0xed, //             vxorps %xmm5,%xmm5,%xmm5
-    0xc5, 0xc8, 0x57, 0xf6, //             vxorps %xmm6,%xmm6,%xmm6
-    0xc5, 0xc0, 0x57, 0xff, //             vxorps %xmm7,%xmm7,%xmm7
-    0xc4, 0x41, 0x38, 0x57, 0xc0, //       vxorps %xmm8,%xmm8,%xmm8
-    0xc4, 0x41, 0x30, 0x57, 0xc9, //       vxorps %xmm9,%xmm9,%xmm9
-    0xc4, 0x41, 0x28, 0x57, 0xd2, //       vxorps %xmm10,%xmm10,%xmm10
-    0xc4, 0x41, 0x20, 0x57, 0xdb, //       vxorps %xmm11,%xmm11,%xmm11
-    0xc4, 0x41, 0x18, 0x57, 0xe4, //       vxorps %xmm12,%xmm12,%xmm12
-    0xc4, 0x41, 0x10, 0x57, 0xed, //       vxorps %xmm13,%xmm13,%xmm13
-    0x48, 0x85, 0xff, //                   test   %rdi,%rdi
-    0x74, 0x41, //                         jz     2f
-    0xc4, 0xc2, 0x15, 0xb8, 0xc4, //      1: vfmadd231ps %ymm12,%ymm13,%ymm0
-    0xc4, 0xc2, 0x15, 0xb8, 0xcc, //         vfmadd231ps %ymm12,%ymm13,%ymm1
-    0xc4, 0xc2, 0x15, 0xb8, 0xd4, //         vfmadd231ps %ymm12,%ymm13,%ymm2
-    0xc4, 0xc2, 0x15, 0xb8, 0xdc, //         vfmadd231ps %ymm12,%ymm13,%ymm3
-    0xc4, 0xc2, 0x15, 0xb8, 0xe4, //         vfmadd231ps %ymm12,%ymm13,%ymm4
-    0xc4, 0xc2, 0x15, 0xb8, 0xec, //         vfmadd231ps %ymm12,%ymm13,%ymm5
-    0xc4, 0xc2, 0x15, 0xb8, 0xf4, //         vfmadd231ps %ymm12,%ymm13,%ymm6
-    0xc4, 0xc2, 0x15, 0xb8, 0xfc, //         vfmadd231ps %ymm12,%ymm13,%ymm7
-    0xc4, 0x42, 0x15, 0xb8, 0xc4, //         vfmadd231ps %ymm12,%ymm13,%ymm8
-    0xc4, 0x42, 0x15, 0xb8, 0xcc, //         vfmadd231ps %ymm12,%ymm13,%ymm9
-    0xc4, 0x42, 0x15, 0xb8, 0xd4, //         vfmadd231ps %ymm12,%ymm13,%ymm10
-    0xc4, 0x42, 0x15, 0xb8, 0xdc, //         vfmadd231ps %ymm12,%ymm13,%ymm11
-    0x48, 0xff, 0xcf, //                     dec    %rdi
-    0x75, 0xbf, //                           jnz    1b
-    0xc5, 0xf8, 0x77, //                  2: vzeroupper
-    0xc3, //                                 ret
-  ],
+  code: loopKernel(Array.from({ length: 12 }, (_, r) => [0x62, r < 8 ? 0xd2 : 0x52, 0x15, 0x48, 0xb8, 0xc4 + 8 * (r % 8)])),
 };
 
 /**
- * void fma128(uint64_t n): the same loop on xmm0..xmm11, the width WebAssembly SIMD has. Its bytes
- * are FMA256's with VEX.L = 0 (third byte of each vfmadd231ps 0x15 -> 0x11, 0x15 being
- * W=0 vvvv=~ymm13 L=1 pp=01).
+ * vfmadd231ps %ymm12,%ymm13,%ymmR (3-byte VEX) for R = 0..11; with VEX.L = 0 (third byte 0x11
+ * instead of 0x15: W=0 vvvv=~13 L pp=01) the same instruction on xmm, the width WebAssembly has.
  */
-const FMA128: FmaKernel = {
-  name: '128-bit FMA', width: 128, lanes: 4, fmasPerIteration: 12,
-  code: FMA256.code.map((byte, i, code) => (i >= 2 && code[i - 2] === 0xc4 && (code[i - 1] === 0xc2 || code[i - 1] === 0x42) && byte === 0x15 ? 0x11 : byte)),
-};
+const vexFma = (l: 0 | 1) => Array.from({ length: 12 }, (_, r) => [0xc4, r < 8 ? 0xc2 : 0x42, l === 1 ? 0x15 : 0x11, 0xb8, 0xc4 + 8 * (r % 8)]);
+const FMA256: FmaKernel = { name: 'AVX2 FMA', width: 256, lanes: 8, fmasPerIteration: 12, code: loopKernel(vexFma(1)) };
+const FMA128: FmaKernel = { name: '128-bit FMA', width: 128, lanes: 4, fmasPerIteration: 12, code: loopKernel(vexFma(0)) };
 
 // Linux x86-64 values (asm-generic/mman-common.h).
 const PROT_READ = 0x1, PROT_WRITE = 0x2, PROT_EXEC = 0x4, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20;
