@@ -2,7 +2,7 @@
 export { gemm, gemmScratchFloats } from './gemm';
 export { unary, biasActivation, binary, affine, powScalar, fill } from './elementwise';
 export { reduce, sumSquares, softmax, logSoftmax, softmaxBackward, logSoftmaxBackward,
-  causalSoftmax, causalSoftmaxBackward,
+  causalSoftmax, causalSoftmaxBackward, rope,
   crossEntropyForward, crossEntropyBackward, rmsnormForward, rmsnormBackward } from './rows';
 export { gatherRows, scatterAddRows, permute } from './layout';
 export { adamw } from './optim';

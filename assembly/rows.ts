@@ -181,6 +181,37 @@ export function causalSoftmaxBackward(y: usize, dy: usize, rows: i32, t: i32, sc
   }
 }
 
+/** Rotary embedding of the q and k blocks of qkv rows (H, 3, D); see Backend.rope. out may be x. */
+export function rope(x: usize, rows: i32, t: i32, start: i32, heads: i32, d: i32, cosT: usize, sinT: usize,
+  inverse: bool, out: usize): void {
+  const half = d >> 1;
+  const neg = inverse ? f32x4.splat(-1) : f32x4.splat(1);
+  for (let r = 0; r < rows; r++) {
+    const tab = <usize>(start + r % t) * half * 4;
+    for (let hh = 0; hh < heads; hh++) {
+      for (let part = 0; part < 3; part++) {
+        const o = (<usize>r * heads * 3 * d + <usize>(hh * 3 + part) * d) * 4;
+        if (part == 2) { memory.copy(out + o, x + o, <usize>d * 4); continue; }
+        let i = 0;
+        for (; i + 4 <= half; i += 4) {
+          const io = <usize>i * 4;
+          const c = v128.load(cosT + tab + io), s = f32x4.mul(v128.load(sinT + tab + io), neg);
+          const a = v128.load(x + o + io), b = v128.load(x + o + <usize>half * 4 + io);
+          v128.store(out + o + io, f32x4.sub(f32x4.mul(a, c), f32x4.mul(b, s)));
+          v128.store(out + o + <usize>half * 4 + io, f32x4.add(f32x4.mul(b, c), f32x4.mul(a, s)));
+        }
+        for (; i < half; i++) {
+          const io = <usize>i * 4;
+          const c = load<f32>(cosT + tab + io), s = load<f32>(sinT + tab + io) * (inverse ? -1 : 1);
+          const a = load<f32>(x + o + io), b = load<f32>(x + o + <usize>half * 4 + io);
+          store<f32>(out + o + io, a * c - b * s);
+          store<f32>(out + o + <usize>half * 4 + io, b * c + a * s);
+        }
+      }
+    }
+  }
+}
+
 /** dx = dy - exp(y) * sum(dy). */
 export function logSoftmaxBackward(y: usize, dy: usize, rows: i32, n: i32, dx: usize): void {
   for (let r = 0; r < rows; r++) {

@@ -100,6 +100,15 @@ export interface Backend {
    * and i = r mod t (the scale of the scores folded in). dx may be dy.
    */
   causalSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, t: number, scale: number, dx: Float32Array): void;
+  /**
+   * Rotary position embedding (Su et al. 2021, RoFormer; GPT-NeoX's half-split pairs) on the query
+   * and key blocks of qkv rows (rows, H*3*D), columns (H, 3, D): row r is position p = start + r mod t,
+   * and for i < D/2 the pair (x_i, x_{i+D/2}) of its q and k turns by p * theta_i:
+   * out_i = x_i cos - x_{i+D/2} sin, out_{i+D/2} = x_{i+D/2} cos + x_i sin (sin negated when
+   * `inverse`: the gradient). Value blocks are copied. cos, sin: (positions, D/2) tables. out may be x.
+   */
+  rope(x: Float32Array, rows: number, t: number, start: number, heads: number, d: number, cos: Float32Array,
+    sin: Float32Array, inverse: boolean, out: Float32Array): void;
   /** dx = dy - exp(y) * sum(dy) per row, with y = logSoftmax(x). */
   logSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, n: number, dx: Float32Array): void;
 

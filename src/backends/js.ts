@@ -216,6 +216,25 @@ export class JsBackend implements Backend {
     }
   }
 
+  rope(x: Float32Array, rows: number, t: number, start: number, heads: number, d: number, cos: Float32Array,
+    sin: Float32Array, inverse: boolean, out: Float32Array): void {
+    const half = d / 2, sign = inverse ? -1 : 1;
+    for (let r = 0; r < rows; r++) {
+      const tab = (start + (r % t)) * half;
+      for (let hh = 0; hh < heads; hh++) {
+        for (let part = 0; part < 3; part++) {
+          const o = r * heads * 3 * d + (hh * 3 + part) * d;
+          if (part === 2) { out.set(x.subarray(o, o + d), o); continue; }
+          for (let i = 0; i < half; i++) {
+            const c = cos[tab + i]!, s = sign * sin[tab + i]!, a = x[o + i]!, b = x[o + half + i]!;
+            out[o + i] = a * c - b * s;
+            out[o + half + i] = b * c + a * s;
+          }
+        }
+      }
+    }
+  }
+
   logSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, n: number, dx: Float32Array): void {
     for (let r = 0; r < rows; r++) {
       const o = r * n;

@@ -24,6 +24,8 @@ export interface KernelExports {
   softmaxBackward(y: number, dy: number, rows: number, n: number, dx: number): void;
   causalSoftmax(x: number, rows: number, t: number, out: number): void;
   causalSoftmaxBackward(y: number, dy: number, rows: number, t: number, scale: number, dx: number): void;
+  rope(x: number, rows: number, t: number, start: number, heads: number, d: number, cos: number, sin: number,
+    inverse: number, out: number): void;
   logSoftmaxBackward(y: number, dy: number, rows: number, n: number, dx: number): void;
   crossEntropyForward(logits: number, targets: number, rows: number, n: number, loss: number, probs: number): void;
   crossEntropyBackward(probs: number, targets: number, rows: number, n: number, scale: number, dlogits: number): void;
@@ -37,7 +39,7 @@ export interface KernelExports {
 }
 
 const KERNEL_NAMES: readonly (keyof KernelExports)[] = ['heapBase', 'gemmScratchFloats', 'gemm', 'unary', 'biasActivation', 'binary',
-  'affine', 'powScalar', 'fill', 'reduce', 'sumSquares', 'softmax', 'logSoftmax', 'softmaxBackward', 'causalSoftmax', 'causalSoftmaxBackward',
+  'affine', 'powScalar', 'fill', 'reduce', 'sumSquares', 'softmax', 'logSoftmax', 'softmaxBackward', 'causalSoftmax', 'causalSoftmaxBackward', 'rope',
   'logSoftmaxBackward', 'crossEntropyForward', 'crossEntropyBackward', 'rmsnormForward', 'rmsnormBackward',
   'gatherRows', 'scatterAddRows', 'permute', 'adamw'];
 

@@ -194,6 +194,16 @@ export class WasmBackend implements Backend {
     this.settle();
   }
 
+  rope(x: Float32Array, rows: number, t: number, start: number, heads: number, d: number, cos: Float32Array,
+    sin: Float32Array, inverse: boolean, out: Float32Array): void {
+    const n = rows * heads * 3 * d, tab = (start + Math.min(rows, t)) * (d / 2);
+    if (d % 2 !== 0) throw new RangeError(`rope: head dim ${d} is odd`);
+    if (x.length < n || out.length < n) throw new RangeError(`rope: arrays shorter than (${rows}, ${heads * 3 * d})`);
+    if (cos.length < tab || sin.length < tab) throw new RangeError(`rope: tables hold fewer than ${start + Math.min(rows, t)} positions`);
+    this.k.rope(this.ptr(x), rows, t, start, heads, d, this.ptr(cos), this.ptr(sin), inverse ? 1 : 0, this.ptr(out, true));
+    this.settle();
+  }
+
   logSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, n: number, dx: Float32Array): void {
     this.k.logSoftmaxBackward(this.ptr(y), this.ptr(dy), rows, n, this.ptr(dx, true));
     this.settle();

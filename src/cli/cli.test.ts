@@ -39,6 +39,7 @@ const bad: [string, string[], RegExp][] = [
   ['heads not dividing width', ['--config', file('h.json', JSON.stringify({ model: { d_model: 10, n_heads: 4 } }))], /n_heads \(4\) must divide model\.d_model \(10\)/],
   ['top_k > experts', ['--config', file('e.json', JSON.stringify({ model: { n_experts: 2, top_k: 3 } }))], /top_k \(3\) exceeds model\.n_experts \(2\)/],
   ['unknown preset', ['--preset', 'huge'], /--preset: unknown preset 'huge'/],
+  ['unknown position kind', ['--config', file('p.json', JSON.stringify({ model: { position: 'alibi' } }))], /model\.position/],
   ['unknown flag', ['--stepz', '3'], /stepz/],
   ['unknown backend', ['--backend', 'cuda'], /--backend: unknown backend 'cuda'/],
   ['a checkpoint that does not exist', ['--config', file('r.json', JSON.stringify(micro)), '--corpus', corpus, '--resume', join(dir, 'nope')], /--resume: /],
@@ -85,6 +86,21 @@ test('train --json writes metrics, model and a JSON result; eval and generate re
   assert.equal(JSON.parse(g2.stdout.trim().split('\n').pop()!).text, gen.text, 'same seed, same sample');
 
   assert.equal(furnace('eval', '--ckpt', join(dir, 'nothing'), '--text', corpus).code, 2);
+});
+
+test('a RoPE model trains, saves its config, and eval and generate read it back', () => {
+  const out = join(dir, 'rope');
+  const cfg = { ...micro, model: { ...micro.model, position: 'rope' } };
+  const r = furnace('train', '--config', file('rope.json', JSON.stringify(cfg)), '--corpus', corpus, '--out', out, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { model: { position?: string } };
+  assert.equal(saved.model.position, 'rope');
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { val_loss: number };
+  const e = furnace('eval', '--ckpt', out, '--text', corpus, '--json');
+  assert.equal(e.code, 0, e.stderr);
+  assert.ok(Number.isFinite(res.val_loss));
+  const g = furnace('generate', '--ckpt', out, '--prompt', 'Call me', '--tokens', '20', '--json');
+  assert.equal(g.code, 0, g.stderr);
 });
 
 test('train runs on Chinese text (chinese-poetry, Shijing) and its tokenizer round-trips it', async () => {

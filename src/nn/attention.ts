@@ -1,6 +1,6 @@
 // Causal multi-head self-attention (Vaswani et al. 2017), as in GPT-2.
 import { Tensor, full } from '../tensor/tensor.js';
-import { causalAttention } from '../tensor/attention.js';
+import { causalAttention, ropeTables, type RopeTables } from '../tensor/attention.js';
 import type { Rng } from '../tensor/random.js';
 import { Module } from './module.js';
 import { Linear } from './layers.js';
@@ -38,7 +38,12 @@ export class CausalSelfAttention extends Module {
   readonly headDim: number;
   /** Heads held by this rank (all of them without tensor parallelism). */
   readonly localHeads: number;
-  constructor(readonly dim: number, readonly heads: number, rng: Rng, projStd: number, private readonly ctx?: ParallelContext) {
+  /**
+   * ropePositions > 0: rotary positions (RoPE) for sequences up to that length; 0: none (the model
+   * adds learned positions to its input).
+   */
+  constructor(readonly dim: number, readonly heads: number, rng: Rng, projStd: number, private readonly ctx?: ParallelContext,
+    readonly ropePositions = 0) {
     super();
     if (dim % heads !== 0) throw new Error(`d_model ${dim} is not divisible by n_heads ${heads}`);
     const tp = ctx?.tp ?? 1;
@@ -55,8 +60,13 @@ export class CausalSelfAttention extends Module {
     const tp = this.ctx !== undefined && this.ctx.tp > 1 ? this.ctx.groups.tp : undefined;
     const xin = tp === undefined ? x : await copyToParallel(x, tp);
     const qkv = this.qkv.forward(xin); // (B*T, H*3*D)
-    const y = causalAttention(qkv, b, t, h, d); // (B*T, H*D)
+    const y = causalAttention(qkv, b, t, h, d, this.rope()); // (B*T, H*D)
     const out = this.proj.forward(y);
     return tp === undefined ? out : reduceFromParallel(out, tp);
+  }
+
+  /** The RoPE tables of this layer's head dim, or undefined without RoPE. */
+  rope(): RopeTables | undefined {
+    return this.ropePositions > 0 ? ropeTables(this.ropePositions, this.headDim) : undefined;
   }
 }

@@ -32,10 +32,13 @@ class KVCache {
 /** Logits (V) for `token` at position cache.length, appending its keys and values to the cache. */
 async function stepToken(model: GPT, cache: KVCache, token: number, rng: Rng): Promise<Float32Array> {
   const cfg = model.cfg, c = cfg.d_model, h = cfg.n_heads, d = c / h, pos = cache.length;
-  let x = model.tokEmb.forward(Int32Array.of(token)).add(model.posEmb.forward(Int32Array.of(pos))); // (1, C)
+  let x = model.tokEmb.forward(Int32Array.of(token)); // (1, C)
+  if (model.posEmb !== null) x = x.add(model.posEmb.forward(Int32Array.of(pos)));
   for (let l = 0; l < model.blocks.length; l++) {
     const blk = model.blocks[l]!;
     const qkv = blk.attn.qkv.forward(blk.ln1.forward(x)); // (1, 3C) laid out (H, 3, D)
+    const rope = blk.attn.rope();
+    if (rope !== undefined) backend().rope(qkv.data, 1, 1, pos, h, d, rope.cos, rope.sin, false, qkv.data); // q, k at position pos
     const kc = cache.k[l]!.data, vc = cache.v[l]!.data;
     for (let hh = 0; hh < h; hh++) {
       kc.set(qkv.data.subarray((3 * hh + 1) * d, (3 * hh + 2) * d), (hh * cache.maxLen + pos) * d);
@@ -79,7 +82,7 @@ export function sampleToken(logits: Float32Array, opts: SampleOptions, rng: Rng)
 
 /**
  * Continues `prompt` by opts.tokens tokens. When the context fills seq_len, the cache is rebuilt
- * from the last half of the context (learned positions end at seq_len).
+ * from the last half of the context (learned positions and the RoPE tables end at seq_len).
  */
 export async function generate(model: GPT, prompt: Int32Array, opts: SampleOptions): Promise<Int32Array> {
   const cfg = model.cfg;

@@ -2,7 +2,7 @@
 // short text, and training is deterministic from a seed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GPT } from './gpt.js';
+import { GPT, countParams } from './gpt.js';
 import { generate, lastLogits } from './generate.js';
 import { microConfig } from './testing.js';
 import { AdamW, clipGradNorm } from '../optim/adamw.js';
@@ -11,7 +11,8 @@ import { scoped } from '../tensor/engine.js';
 import type { ModelConfig } from './gpt.js';
 import { gradcheckParams } from '../autograd/gradcheck.js';
 
-for (const [name, over] of [['dense', { n_experts: 0 }], ['MoE', {}], ['MoE every other layer', { moe_every: 2 }]] as const) {
+for (const [name, over] of [['dense', { n_experts: 0 }], ['MoE', {}], ['MoE every other layer', { moe_every: 2 }],
+  ['RoPE', { position: 'rope' }]] as const) {
   test(`KV-cache generation matches full forward passes (${name})`, async () => {
     const model = new GPT(microConfig(over), 3);
     const prompt = Int32Array.from([1, 5, 7]);
@@ -76,12 +77,21 @@ test('training is deterministic from a seed (switch and gshard gates too)', asyn
   }
 });
 
-test('whole-model parameter gradients match finite differences (dense and MoE layers)', async () => {
-  const model = new GPT(microConfig({ moe_every: 2, n_layers: 2 }), 9);
+for (const [name, over] of [['dense and MoE layers', {}], ['RoPE', { position: 'rope' }]] as const) {
+test(`whole-model parameter gradients match finite differences (${name})`, async () => {
+  const model = new GPT(microConfig({ moe_every: 2, n_layers: 2, ...over }), 9);
   const rng = new Rng(0);
   const ids = Int32Array.from({ length: 16 }, (_, i) => (i * 5) % 32);
   const tg = Int32Array.from({ length: 16 }, (_, i) => (i * 3 + 1) % 32);
   model.eval(); // deterministic routing: no capacity drops
   const res = await gradcheckParams(async () => (await model.loss(ids, tg, 2, 8, rng)).loss, model.parameters(), 1e-2, 3);
   assert.ok(res.maxRelError < 5e-2, JSON.stringify(res));
+});
+}
+
+test('RoPE models hold no position table', () => {
+  const model = new GPT(microConfig({ position: 'rope' }), 4);
+  assert.equal(model.posEmb, null);
+  assert.ok(!model.parameterInfo().some((p) => p.name.startsWith('pos_emb')));
+  assert.equal(countParams(microConfig({ position: 'rope' })).total + 16 * 16, countParams(microConfig()).total);
 });

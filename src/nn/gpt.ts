@@ -1,5 +1,5 @@
 // A GPT-style decoder whose feed-forward layers are dense or Mixture-of-Experts (every
-// `moeEvery`-th layer), with learned positions and tied input/output embeddings.
+// `moeEvery`-th layer), with learned or rotary (RoPE) positions and tied input/output embeddings.
 import type { Tensor } from '../tensor/tensor.js';
 import { scalar } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
@@ -28,6 +28,12 @@ export interface ModelConfig {
   capacity_factor: number;
   expert_d_ff: number;
   aux_loss_coef: number;
+  /** Positions: a learned table added to the input (GPT-2; the default), or rotary q/k (RoPE). */
+  position?: 'learned' | 'rope';
+}
+
+export function usesRope(cfg: ModelConfig): boolean {
+  return cfg.position === 'rope';
 }
 
 export function isMoeLayer(cfg: ModelConfig, i: number): boolean {
@@ -43,7 +49,7 @@ export class Block extends Module {
     super();
     const projStd = 0.02 / Math.sqrt(2 * cfg.n_layers); // GPT-2: scaled residual projections
     this.ln1 = this.child('ln1', new RMSNorm(cfg.d_model));
-    this.attn = this.child('attn', new CausalSelfAttention(cfg.d_model, cfg.n_heads, rng, projStd, ctx));
+    this.attn = this.child('attn', new CausalSelfAttention(cfg.d_model, cfg.n_heads, rng, projStd, ctx, usesRope(cfg) ? cfg.seq_len : 0));
     this.ln2 = this.child('ln2', new RMSNorm(cfg.d_model));
     this.ffn = moe
       ? this.child('moe', new MoELayer({ dim: cfg.d_model, hidden: cfg.expert_d_ff, numExperts: cfg.n_experts,
@@ -64,7 +70,8 @@ export interface ForwardResult {
 
 export class GPT extends Module {
   readonly tokEmb: Embedding;
-  readonly posEmb: Embedding;
+  /** The learned position table; null with RoPE. */
+  readonly posEmb: Embedding | null;
   readonly blocks: Block[];
   readonly lnF: RMSNorm;
 
@@ -76,7 +83,7 @@ export class GPT extends Module {
     super();
     const rng = new Rng(seed);
     this.tokEmb = this.child('tok_emb', new Embedding(cfg.vocab_size, cfg.d_model, rng));
-    this.posEmb = this.child('pos_emb', new Embedding(cfg.seq_len, cfg.d_model, rng, 0.01));
+    this.posEmb = usesRope(cfg) ? null : this.child('pos_emb', new Embedding(cfg.seq_len, cfg.d_model, rng, 0.01));
     this.blocks = [];
     for (let i = 0; i < cfg.n_layers; i++) this.blocks.push(this.child(`blocks.${i}`, new Block(cfg, isMoeLayer(cfg, i), rng, ctx)));
     this.lnF = this.child('ln_f', new RMSNorm(cfg.d_model));
@@ -86,9 +93,12 @@ export class GPT extends Module {
   async forward(ids: Int32Array, b: number, t: number, rng: Rng): Promise<ForwardResult> {
     if (ids.length !== b * t) throw new Error(`forward: ${ids.length} ids for batch ${b} x ${t}`);
     if (t > this.cfg.seq_len) throw new Error(`sequence length ${t} exceeds seq_len ${this.cfg.seq_len}`);
-    const pos = new Int32Array(b * t);
-    for (let i = 0; i < b * t; i++) pos[i] = i % t;
-    let x = this.tokEmb.forward(ids).add(this.posEmb.forward(pos)); // (B*T, C)
+    let x = this.tokEmb.forward(ids); // (B*T, C)
+    if (this.posEmb !== null) {
+      const pos = new Int32Array(b * t);
+      for (let i = 0; i < b * t; i++) pos[i] = i % t;
+      x = x.add(this.posEmb.forward(pos));
+    }
     let aux: Tensor = scalar(0);
     const load: Int32Array[] = [];
     let dropped = 0;
@@ -128,7 +138,7 @@ export class GPT extends Module {
 /** Parameter counts: total, and active per token (one expert set of top_k per MoE layer). */
 export function countParams(cfg: ModelConfig): { total: number; active: number } {
   const c = cfg.d_model;
-  let total = cfg.vocab_size * c + cfg.seq_len * c + c;
+  let total = cfg.vocab_size * c + (usesRope(cfg) ? 0 : cfg.seq_len * c) + c;
   let active = total;
   for (let i = 0; i < cfg.n_layers; i++) {
     const attn = 4 * c * c + 2 * c;

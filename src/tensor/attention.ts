@@ -3,6 +3,32 @@
 import { backend, isGradEnabled } from './engine.js';
 import { Tensor, result } from './tensor.js';
 
+/** cos and sin of p * theta_i, theta_i = base^(-2i/D), for positions p < n and i < D/2, in backend memory. */
+export interface RopeTables { positions: number; d: number; cos: Float32Array; sin: Float32Array }
+
+const tableCache = new WeakMap<object, Map<string, RopeTables>>();
+
+/** RoPE tables for `positions` positions of head dim d (base 10000, as RoFormer), made once per backend. */
+export function ropeTables(positions: number, d: number, base = 10000): RopeTables {
+  const be = backend();
+  const byKey = tableCache.get(be) ?? new Map<string, RopeTables>();
+  tableCache.set(be, byKey);
+  const key = `${positions}/${d}/${base}`;
+  const hit = byKey.get(key);
+  if (hit !== undefined) return hit;
+  const half = d / 2, cos = be.alloc(positions * half), sin = be.alloc(positions * half);
+  for (let p = 0; p < positions; p++) {
+    for (let i = 0; i < half; i++) {
+      const angle = p * base ** (-(2 * i) / d);
+      cos[p * half + i] = Math.cos(angle);
+      sin[p * half + i] = Math.sin(angle);
+    }
+  }
+  const tables = { positions, d, cos, sin };
+  byKey.set(key, tables);
+  return tables;
+}
+
 /** Row blocks of the causal GEMMs: about BLOCKS of them, none under BLOCK_MIN rows (smaller GEMMs run slower). */
 const BLOCKS = 4, BLOCK_MIN = 32;
 
@@ -11,10 +37,14 @@ const BLOCKS = 4, BLOCK_MIN = 32;
  * qkv (B*T, H*3*D) whose columns are (H, 3, D): per head its query, key and value. Returns
  * y (B*T, H*D) with columns (H, D). Entries above the diagonal are never read, so no mask is added.
  *
+ * With `rope`, q and k are first turned by their positions (Backend.rope), so that scores depend
+ * on relative positions only.
+ *
  * Backward (first order only; its gradient is fused), with P = softmax(S), S = q k^T / sqrt(D):
- * dP = dy v^T, dv = P^T dy, dS = P (dP - rowsum(P dP)) / sqrt(D), dq = dS k, dk = dS^T q.
+ * dP = dy v^T, dv = P^T dy, dS = P (dP - rowsum(P dP)) / sqrt(D), dq = dS k, dk = dS^T q, and with
+ * rope dq and dk turned back (the rotation's transpose).
  */
-export function causalAttention(qkv: Tensor, b: number, t: number, h: number, d: number): Tensor {
+export function causalAttention(qkv: Tensor, b: number, t: number, h: number, d: number, rope?: RopeTables): Tensor {
   const c3 = 3 * h * d, hd = h * d;
   if (qkv.ndim !== 2 || qkv.shape[0] !== b * t || qkv.shape[1] !== c3) {
     throw new Error(`causalAttention: qkv [${qkv.shape}] is not (B*T, H*3*D) = (${b * t}, ${c3})`);
@@ -22,7 +52,16 @@ export function causalAttention(qkv: Tensor, b: number, t: number, h: number, d:
   const be = backend();
   const alloc = (n: number): Float32Array => be.allocEmpty?.(n) ?? be.alloc(n);
   const scale = 1 / Math.sqrt(d), tt = t * t;
-  const x = qkv.data;
+  if (rope !== undefined && (rope.d !== d || rope.positions < t)) {
+    throw new Error(`causalAttention: rope tables for ${rope.positions} positions of dim ${rope.d}, need ${t} of dim ${d}`);
+  }
+  // With rope: the turned q and k (and a copy of v) in a buffer of their own, kept for backward.
+  let rotated: Tensor | undefined;
+  if (rope !== undefined) {
+    rotated = new Tensor(alloc(qkv.size), qkv.shape); // freed with the step's scope
+    be.rope(qkv.data, b * t, t, 0, h, d, rope.cos, rope.sin, false, rotated.data);
+  }
+  const x = rotated?.data ?? qkv.data;
   // Head h of batch item i: q at row i*T, column h*3D (k at +D, v at +2D), row stride 3HD;
   // the batch of H heads steps by 3D.
   const head = (data: Float32Array, i: number, part: number, ld: number, width: number): Float32Array =>
@@ -83,6 +122,7 @@ export function causalAttention(qkv: Tensor, b: number, t: number, h: number, d:
       }
     }
     be.free(dp);
+    if (rope !== undefined) be.rope(dx, b * t, t, 0, h, d, rope.cos, rope.sin, true, dx);
     return [new Tensor(dx, qkv.shape)];
   });
 }

@@ -35,9 +35,9 @@ function furnace(args: string[], extraEnv: Record<string, string> = {}, prefix: 
 
 interface Run { losses: number[]; params: Map<string, { shape: number[]; data: Float32Array }> }
 
-function trainRun(name: string, layout: string[], extra: string[] = [], prefix: string[] = []): Run {
+function trainRun(name: string, layout: string[], extra: string[] = [], prefix: string[] = [], cfg = config): Run {
   const out = join(dir, name);
-  const r = furnace(['train', '--config', config, '--corpus', corpus, '--out', out, '--sample-tokens', '0', '--json', ...layout, ...extra], {}, prefix);
+  const r = furnace(['train', '--config', cfg, '--corpus', corpus, '--out', out, '--sample-tokens', '0', '--json', ...layout, ...extra], {}, prefix);
   assert.equal(r.code, 0, `${name}: ${r.stderr}`);
   const losses = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
   return { losses, params: readSafetensors(join(out, 'model.safetensors')) };
@@ -69,6 +69,13 @@ for (const [name, layout] of layouts) {
     assertSame(base(), trainRun(`threads-${name}`, layout), name);
   });
 }
+
+test('threads dp2+tp2 with RoPE matches one rank (heads split over tp turn by the same positions)', () => {
+  const rope = join(dir, 'micro-rope.json');
+  const c = JSON.parse(readFileSync(config, 'utf8')) as { model: Record<string, unknown> };
+  writeFileSync(rope, JSON.stringify({ ...c, model: { ...c.model, position: 'rope' } }));
+  assertSame(trainRun('rope-one-rank', ['--dp', '1'], [], [], rope), trainRun('rope-dp2-tp2', ['--dp', '2', '--tp', '2'], [], [], rope), 'RoPE dp2+tp2');
+});
 
 const mpirun = findMpirun();
 const mpiPrefix = (n: number) => ['mpirun', '--allow-run-as-root', '--oversubscribe', '--mca', 'mpi_yield_when_idle', '1', '-np', String(n)];
