@@ -51,3 +51,18 @@ it('falls back to the estimate with the reason when the probe is off', () => {
   assert.match(peak.basis, /^estimated \(disabled by FURNACE_FMA_PROBE=0\): /);
   assert.equal(peak.perCoreFlops, estimatePeak().perCoreFlops);
 });
+
+it('worker threads started after sharePeak() take its measurement instead of probing at once', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const { sharePeak } = await import('./peak.js');
+  const mine = sharePeak();
+  const peakJs = new URL('./peak.js', import.meta.url).href;
+  const got = await new Promise<unknown>((resolve, reject) => {
+    const w = new Worker(`import(${JSON.stringify(peakJs)}).then((m) => require('node:worker_threads').parentPort.postMessage(m.measurePeak()));`,
+      { eval: true });
+    w.once('message', (m) => { resolve(m); void w.terminate(); });
+    w.once('error', reject);
+  });
+  assert.deepEqual(got, mine);
+  delete process.env['FURNACE_PEAK'];
+});

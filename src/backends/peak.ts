@@ -44,6 +44,32 @@ export function estimatePeak(): PeakEstimate {
 
 let measuredPeak: PeakEstimate | undefined;
 
+/** Where sharePeak() leaves the measurement for worker threads started after it (they copy process.env). */
+const SHARED_ENV = 'FURNACE_PEAK';
+
+/**
+ * Measures the peak in this thread and leaves it for the worker threads started afterwards: ranks
+ * that start together would time their probes against each other (4 ranks on 2 cores would see half
+ * the peak each, and report twice the MFU).
+ */
+export function sharePeak(): PeakEstimate {
+  const p = measurePeak();
+  process.env[SHARED_ENV] = JSON.stringify(p);
+  return p;
+}
+
+function inheritedPeak(): PeakEstimate | undefined {
+  const raw = process.env[SHARED_ENV];
+  if (raw === undefined) return undefined;
+  try {
+    const p = JSON.parse(raw) as Partial<PeakEstimate>;
+    const ok = [p.perCoreFlops, p.perCoreSimd128Flops, p.cores, p.totalFlops].every((v) => typeof v === 'number' && v > 0 && Number.isFinite(v));
+    return ok && typeof p.basis === 'string' && typeof p.measured === 'boolean' ? p as PeakEstimate : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The measured peak: one core's best FMA throughput (fma-probe.ts: 12 independent vfmadd231ps per
  * iteration, FLOP = iterations x 12 x lanes x 2) x cores. It runs at the clock the core really
@@ -54,6 +80,8 @@ let measuredPeak: PeakEstimate | undefined;
  */
 export function measurePeak(): PeakEstimate {
   if (measuredPeak !== undefined) return measuredPeak;
+  const inherited = inheritedPeak();
+  if (inherited !== undefined) return (measuredPeak = inherited);
   const probe = probeFma();
   if (!probe.ok) {
     const est = estimatePeak();

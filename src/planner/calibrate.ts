@@ -118,6 +118,8 @@ export function runObservation(label: string, config: unknown, metrics: readonly
   const training: TrainingSpec = { global_batch_tokens: batch * model.seq_len, dtype: 'fp32', optimizer: 'adamw' };
   // Capacity below 1 (or 0 = dropless) still computes every routed token once.
   if (experts > 0 && c['capacity_factor'] !== undefined) training.capacity_factor = Math.max(1, num(c['capacity_factor'], w('capacity_factor'), 0));
+  // furnace's experts compute only their routed tokens (groupedMatmul); the all-to-all carries the padding.
+  if (experts > 0) training.padded_compute = false;
   const p = plan === undefined
     ? { dp: 1, tp: 1, pp: 1, ep: 1, zero: 0 as const, microBatch: batch, recompute: 'none' as const, placement: { order: [...DEFAULT_ORDER] } }
     : parsePlan(plan, `${label}/plan.json`, ['format', 'model', 'cluster', 'predicted']);

@@ -17,6 +17,8 @@ export interface PlanContext {
   actBytes: number;
   perParam: { weights: number; grads: number; optimizer: number };
   capacity: number;
+  /** Expert compute per routed token relative to exact balance: the capacity when padding is computed, else 1. */
+  expertCompute: number;
   headDim: number;
   /** layerActivationBytes by tp (dense, moe), filled on first use. */
   actCache: Map<number, [LayerActivations, LayerActivations]>;
@@ -37,6 +39,7 @@ export function prepare(model: ModelSpec, cluster: ClusterSpec, training: Traini
     actBytes: dtypeBytes(training.dtype),
     perParam: bytesPerParam(training),
     capacity: training.capacity_factor ?? 1,
+    expertCompute: training.padded_compute === false ? 1 : training.capacity_factor ?? 1,
     headDim: model.hidden / model.heads,
     actCache: new Map(),
   };

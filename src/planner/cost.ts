@@ -74,7 +74,7 @@ function forwardSeconds(ctx: PlanContext, p: ParallelPlan): { fwd: number; selec
   const layers = m.layers / p.pp, moe = s.moeLayers / p.pp, dense = layers - moe;
   const width = m.hidden / p.tp;
   const gemmEff = e.gemm * width / (width + e.gemm_half_width);
-  const moeFlops = s.moeLayerFlops + (ctx.capacity - 1) * s.expertFlops;
+  const moeFlops = s.moeLayerFlops + (ctx.expertCompute - 1) * s.expertFlops;
   // The last stage also computes the logits; it bounds the pipeline.
   const gemm = (dense * s.denseLayerFlops + moe * moeFlops + s.logitFlops) * tokens / p.tp;
   const scores = layers * s.attnScoreFlops * tokens / p.tp;

@@ -106,6 +106,8 @@ const h100: ClusterSpec = {
 export interface MachineMeasurements {
   /** Worker processes or threads (one device each). */
   cores?: number;
+  /** One core's fp32 FMA peak, FLOP/s (furnace measures it: src/backends/peak.ts). */
+  peakFlops?: number;
   /** Best single-thread fp32 GEMM FLOP/s of the backend used for training. */
   gemmFlops?: number;
   /** All-reduce bytes/s between two workers. */
@@ -127,11 +129,13 @@ export function parseMachine(value: unknown, where = 'machine'): MachineMeasurem
     const best = Math.max(...rows.filter((r) => r['threads'] === 1 && (r['backend'] === 'blas' || r['backend'] === 'wasm') && typeof r['gflops'] === 'number')
       .map((r) => r['gflops'] as number));
     if (!Number.isFinite(best)) throw new InputError(`${where}.gemm: no single-thread blas or wasm GEMM measurement`);
-    return { gemmFlops: best * 1e9 };
+    const peak = (value as Record<string, unknown>)['peak_gflops_per_core_estimate'];
+    return { gemmFlops: best * 1e9, ...(typeof peak === 'number' && peak > 0 ? { peakFlops: peak * 1e9 } : {}) };
   }
-  const o = record(value, where, [], ['cores', 'gemm_flops', 'allreduce_bandwidth', 'memory_bandwidth', 'memory_bytes']);
+  const o = record(value, where, [], ['cores', 'peak_flops', 'gemm_flops', 'allreduce_bandwidth', 'memory_bandwidth', 'memory_bytes']);
   const m: MachineMeasurements = {};
   if (o['cores'] !== undefined) m.cores = int(o['cores'], `${where}.cores`, 1);
+  if (o['peak_flops'] !== undefined) m.peakFlops = positive(o['peak_flops'], `${where}.peak_flops`);
   if (o['gemm_flops'] !== undefined) m.gemmFlops = positive(o['gemm_flops'], `${where}.gemm_flops`);
   if (o['allreduce_bandwidth'] !== undefined) m.allReduceBandwidth = positive(o['allreduce_bandwidth'], `${where}.allreduce_bandwidth`);
   if (o['memory_bandwidth'] !== undefined) m.memoryBandwidth = positive(o['memory_bandwidth'], `${where}.memory_bandwidth`);
@@ -140,26 +144,28 @@ export function parseMachine(value: unknown, where = 'machine'): MachineMeasurem
 }
 
 /**
- * This machine as a cluster of single-core workers. Hardware defaults are the measurements of the design
- * brief (2-core Zen 4, Node 20): fp32 FMA peak 117 GFLOP/s per core, worker all-reduce 1.2-2.2 GB/s, memcpy
- * 7-8.5 GB/s, 4 GiB per WASM instance. Efficiency defaults were fitted (`furnace plan --calibrate`) to seven
- * runs of furnace's trainer (blas backend; tiny, d_model 128 and small models, batch 2-64) on 2026-11-29,
- * with the machine shared (load 12-17 on 2 cores): the trainer reaches 0.33 of one core's peak in GEMMs,
- * ~0.8 GB/s in element-wise work and pays ~7 ms per layer per step in framework overhead. A measured
- * `gemmFlops` replaces the GEMM factor.
+ * This machine as a cluster of single-core workers. The CLI measures the FMA peak (src/backends/peak.ts)
+ * and the core count; without them (in the browser) the defaults are those of the machine the factors
+ * were fitted on: a 2-core Xeon VM, 240 GFLOP/s fp32 FMA peak per core (AVX-512, measured), threads
+ * all-reduce 5 GB/s, element-wise kernels ~30 GB/s on cache-resident data, 4 GiB per WASM instance.
+ * Efficiency factors were fitted (`furnace plan --calibrate`, fitting gemm, memory, layer_overhead_s and
+ * attention) to eight runs of furnace's trainer on 2026-12-03, quiet (blas; tiny and small presets and a
+ * dense small; dp2, dp2 x ep2, tp2, batch 16-32): 7 of 8 step times within 16%, the worst 28%. GEMMs reach
+ * 0.53 of the peak; framework overhead is ~2 ms per layer per step. A measured `gemmFlops` replaces the
+ * GEMM factor.
  */
 export function thisMachine(meas: MachineMeasurements = {}): ClusterSpec {
   const cores = Math.max(1, meas.cores ?? 2);
-  const peak = 117e9;
-  const tiers = [{ name: 'shared-memory', group_size: cores, bandwidth: meas.allReduceBandwidth ?? 1.5e9, latency: 20e-6 }];
+  const peak = meas.peakFlops ?? 240e9;
+  const tiers = [{ name: 'shared-memory', group_size: cores, bandwidth: meas.allReduceBandwidth ?? 5e9, latency: 20e-6 }];
   return {
     name: 'this-machine',
     devices: cores,
-    device: { flops: { fp32: peak, bf16: peak }, memory_bytes: meas.memoryBytes ?? 4 * 2 ** 30, memory_bandwidth: meas.memoryBandwidth ?? 8e9 },
+    device: { flops: { fp32: peak, bf16: peak }, memory_bytes: meas.memoryBytes ?? 4 * 2 ** 30, memory_bandwidth: meas.memoryBandwidth ?? 30e9 },
     tiers,
     storage: { bandwidth: 1e9, writer_bandwidth: 0.5e9 },
-    efficiency: { gemm: meas.gemmFlops !== undefined ? Math.min(1, meas.gemmFlops / peak) : 0.334, gemm_half_width: 64, attention: 0.2,
-      memory: 0.0992, network: 1, overlap: 0, layer_overhead_s: 6.75e-3 },
+    efficiency: { gemm: meas.gemmFlops !== undefined ? Math.min(1, meas.gemmFlops / peak) : 0.527, gemm_half_width: 64, attention: 1,
+      memory: 1, network: 1, overlap: 0, layer_overhead_s: 1.97e-3 },
   };
 }
 
@@ -178,7 +184,9 @@ export function defaultTraining(model: ModelSpec, devices: number): TrainingSpec
     'furnace-small': 16,
   };
   const n = seqs[model.name] ?? devices;
-  // furnace trains in fp32 with AdamW, capacity factor 1.25 (src/train/config.ts).
-  if (model.name.startsWith('furnace-')) return { global_batch_tokens: n * model.seq_len, dtype: 'fp32', optimizer: 'adamw', capacity_factor: 1.25 };
+  // furnace trains in fp32 with AdamW, capacity factor 1.25 (src/train/config.ts), computing only routed tokens.
+  if (model.name.startsWith('furnace-')) {
+    return { global_batch_tokens: n * model.seq_len, dtype: 'fp32', optimizer: 'adamw', capacity_factor: 1.25, padded_compute: false };
+  }
   return { global_batch_tokens: n * model.seq_len, dtype: 'bf16', optimizer: 'adam' };
 }

@@ -15,12 +15,18 @@ export interface TrainingSpec {
   tokens_total?: number;
   /** Expert capacity factor (1 = exact balance, as SWIPE or dropless routing give). */
   capacity_factor?: number;
+  /**
+   * Whether experts compute the padding rows of their capacity (default true: GShard, DeepSpeed-MoE
+   * and Megatron run dense batched GEMMs over the padded batch). false: only the routed tokens are
+   * computed (grouped GEMMs, as MegaBlocks and furnace), while all-to-all still carries the padding.
+   */
+  padded_compute?: boolean;
   /** Steps between checkpoints; the checkpoint time is then amortized into the step time. */
   checkpoint_every?: number;
 }
 
 export function parseTraining(value: unknown, where = 'training'): TrainingSpec {
-  const o = record(value, where, ['global_batch_tokens', 'dtype', 'optimizer'], ['tokens_total', 'capacity_factor', 'checkpoint_every']);
+  const o = record(value, where, ['global_batch_tokens', 'dtype', 'optimizer'], ['tokens_total', 'capacity_factor', 'padded_compute', 'checkpoint_every']);
   const t: TrainingSpec = {
     global_batch_tokens: int(o['global_batch_tokens'], `${where}.global_batch_tokens`, 1),
     dtype: oneOf(o['dtype'], `${where}.dtype`, DTYPES),
@@ -28,6 +34,10 @@ export function parseTraining(value: unknown, where = 'training'): TrainingSpec 
   };
   if (o['tokens_total'] !== undefined) t.tokens_total = num(o['tokens_total'], `${where}.tokens_total`, 1);
   if (o['capacity_factor'] !== undefined) t.capacity_factor = num(o['capacity_factor'], `${where}.capacity_factor`, 1, 64);
+  if (o['padded_compute'] !== undefined) {
+    if (typeof o['padded_compute'] !== 'boolean') throw new InputError(`${where}.padded_compute: expected true or false`);
+    t.padded_compute = o['padded_compute'];
+  }
   if (o['checkpoint_every'] !== undefined) t.checkpoint_every = int(o['checkpoint_every'], `${where}.checkpoint_every`, 1);
   return t;
 }

@@ -9,6 +9,7 @@ import { loadCluster, loadModel, loadTraining, readJsonFile, readRun, writeClust
 import { parseFix } from '../../planner/plan.js';
 import { prepare } from '../../planner/context.js';
 import { CLUSTER_PRESETS, parseMachine, thisMachine } from '../../planner/presets.js';
+import { measurePeak } from '../../backends/peak.js';
 import { InputError } from '../../planner/validate.js';
 import { planReportOf } from '../../dashboard/plan-report.js';
 import { writePlanReport } from '../../dashboard/report.js';
@@ -20,10 +21,10 @@ const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices 
   M, C: preset:NAME or a JSON file; T: a JSON file or inline JSON
   --fix tp=8,pp=16,dp=64,ep=1,zero=1,recompute=selective,micro_batch=1,order=tp/ep/edp/pp`;
 
-/** Presets, with this machine's worker count read from the OS and, given --machine, its measurements. */
+/** Presets, with this machine's worker count read from the OS, its FMA peak measured and, given --machine, its measurements. */
 function clusterPresets(machine?: string): Record<string, ClusterSpec | (() => ClusterSpec)> {
   const meas = machine === undefined ? {} : parseMachine(readJsonFile(machine), machine);
-  return { ...CLUSTER_PRESETS, 'this-machine': () => thisMachine({ cores: availableParallelism(), ...meas }) };
+  return { ...CLUSTER_PRESETS, 'this-machine': () => thisMachine({ cores: availableParallelism(), peakFlops: measurePeak().perCoreFlops, ...meas }) };
 }
 
 export const run: Command = async (argv) => {

@@ -14,6 +14,7 @@ import { loadModel } from '../../train/model-dir.js';
 import { generate } from '../../nn/generate.js';
 import { writeRunReport } from '../../dashboard/report.js';
 import { launch } from '../../comm/launch.js';
+import { sharePeak } from '../../backends/peak.js';
 import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
 import { RankError } from '../../comm/process-group.js';
 import { readPlan } from '../../planner/io.js';
@@ -126,6 +127,7 @@ export const run: Command = async (argv) => {
     out.say(`furnace train: ${v.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${dp} x tp ${tp}, ep ${ep}${zero ? ', ZeRO-1' : ''}) on threads, out ${dir}`);
     let results: RankResult[];
     try {
+      sharePeak(); // one probe before the ranks start, not one per rank at once
       results = await launch<RankResult>(new URL('../../train/rank.js', import.meta.url), { ranks: world, args });
     } catch (e) {
       if (e instanceof RankError) throw new RuntimeError(e.message);
