@@ -3,7 +3,7 @@
 import { backend, isGradEnabled } from './engine.js';
 import { Tensor, result } from './tensor.js';
 
-/** cos and sin of p * theta_i, theta_i = base^(-2i/D), for positions p < n and i < D/2, in backend memory. */
+/** cos and sin of p * theta_i, theta_i = base^(-2i/D), for p < positions and i < D/2, in backend memory. */
 export interface RopeTables { positions: number; d: number; cos: Float32Array; sin: Float32Array }
 
 const tableCache = new WeakMap<object, Map<string, RopeTables>>();
