@@ -4,7 +4,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Rng } from '../tensor/random.js';
 import { Module } from '../nn/module.js';
-import { Router, balanceLoss, type GateKind } from './router.js';
+import { Router, balanceLoss, routerZLoss, type GateKind } from './router.js';
 import { Experts } from './experts.js';
 import { capacityFor, combine, dispatch, expertLoad, planDispatch } from './dispatch.js';
 import { allToAllBlocks } from '../parallel/ops.js';
@@ -18,11 +18,15 @@ export interface MoEConfig {
   gate: GateKind;
   /** Capacity factor; 0 = dropless. */
   capacityFactor: number;
+  /** Compute the router z-loss. */
+  zLoss?: boolean;
 }
 
 export interface MoEOutput {
   y: Tensor;
   auxLoss: Tensor;
+  /** Router z-loss (routerZLoss); computed only when asked for. */
+  zLoss: Tensor | null;
   /** Choices routed to each expert in this call (before capacity). */
   load: Int32Array;
   dropped: number;
@@ -69,7 +73,9 @@ export class MoELayer extends Module {
       out = (await allToAllBlocks(y.reshape([p, el * capacity * c]), ep)).reshape([e, capacity, c]);
     }
     const y = combine(out, routing.gates, plan, n);
-    const auxLoss = await balanceLoss(routing, e, this.ctx !== undefined && this.ctx.dp > 1 ? this.ctx.groups.dp : undefined);
-    return { y, auxLoss, load, dropped: plan.dropped };
+    const dp = this.ctx !== undefined && this.ctx.dp > 1 ? this.ctx.groups.dp : undefined;
+    const auxLoss = await balanceLoss(routing, e, dp);
+    const zLoss = this.cfg.zLoss ? await routerZLoss(routing, dp) : null;
+    return { y, auxLoss, zLoss, load, dropped: plan.dropped };
   }
 }

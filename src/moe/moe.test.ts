@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { tensor } from '../tensor/tensor.js';
 import { Rng } from '../tensor/random.js';
 import { capacityFor, combine, dispatch, expertLoad, planDispatch } from './dispatch.js';
-import { Router, balanceLoss, type Routing } from './router.js';
+import { Router, balanceLoss, routerZLoss, type Routing } from './router.js';
 import { gradcheck, gradcheckParams } from '../autograd/gradcheck.js';
 import { MoELayer } from './layer.js';
 
 function routing(experts: number[], k: number, gates?: number[]): Routing {
   const n = experts.length / k;
   return {
-    probs: tensor(new Float32Array(n * 4), [n, 4]), experts: Int32Array.from(experts), k,
+    logits: tensor(new Float32Array(n * 4), [n, 4]), probs: tensor(new Float32Array(n * 4), [n, 4]), experts: Int32Array.from(experts), k,
     first: Int32Array.from({ length: n }, (_, i) => experts[i * k]!),
     gates: tensor(gates ?? experts.map(() => 1 / k), [n, k]),
   };
@@ -85,4 +85,19 @@ test('an MoE layer gradient matches finite differences (input, router and expert
   const w = tensor(Array.from({ length: 20 }, () => rng.normal()), [5, 4]);
   const res = await gradcheckParams(async () => (await layer.forward(x, rng)).y.mul(w).sum(), [x, ...layer.parameters()], 1e-3, 12);
   assert.ok(res.maxRelError < 3e-2, JSON.stringify(res));
+});
+
+test('router z-loss is the mean squared logsumexp of the router logits (its gradient: the whole-model check)', async () => {
+  const rng = new Rng(4);
+  const router = new Router(3, 4, 2, 'topk', rng);
+  router.weight.data.forEach((_, i) => { router.weight.data[i] = 3 * rng.normal(); }); // large logits: lse far from 0
+  const x = tensor(Array.from({ length: 15 }, () => rng.normal()), [5, 3]);
+  const r = router.forward(x, rng);
+  let want = 0;
+  for (let i = 0; i < 5; i++) {
+    const row = Array.from(r.logits.data.subarray(i * 4, i * 4 + 4));
+    const m = Math.max(...row);
+    want += (m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0))) ** 2;
+  }
+  assert.ok(Math.abs((await routerZLoss(r)).item() - want / 5) < 1e-4 * want, 'value');
 });

@@ -18,6 +18,8 @@ export const GATES = ['topk', 'switch', 'gshard'] as const;
 export type GateKind = (typeof GATES)[number];
 
 export interface Routing {
+  /** Router logits (N, E), differentiable. */
+  logits: Tensor;
   /** Router probabilities (N, E), differentiable. */
   probs: Tensor;
   /** Chosen experts (N, k), row-major; -1 where a choice was dropped by random routing. */
@@ -48,6 +50,21 @@ export async function balanceLoss(r: Routing, numExperts: number, dp?: ProcessGr
   return probSum.mul(f).sum().mul(numExperts / total);
 }
 
+/**
+ * Router z-loss (ST-MoE, Zoph et al. 2022, eq. 5): mean over tokens of logsumexp(router logits)^2,
+ * which keeps the logits small (round-off in the router's exp is what destabilizes large MoE runs).
+ * Global over data parallelism as balanceLoss: the per-rank sums are all-reduced over dp (forward
+ * sum, backward identity) and divided by the global token count.
+ */
+export async function routerZLoss(r: Routing, dp?: ProcessGroup): Promise<Tensor> {
+  const n = r.logits.shape[0]!, ranks = dp !== undefined && dp.size > 1 ? dp.size : 1;
+  const m = r.logits.max(1, true).detach(); // (N, 1); lse's value and gradient do not depend on it
+  const lse = r.logits.sub(m).exp().sum(1, true).log().add(m); // (N, 1)
+  let z = lse.square().sum();
+  if (ranks > 1) z = await reduceFromParallel(z, dp!);
+  return z.mul(1 / (n * ranks));
+}
+
 export class Router extends Module {
   readonly weight: Tensor;
   constructor(readonly dim: number, readonly numExperts: number, readonly k: number, readonly kind: GateKind,
@@ -67,7 +84,8 @@ export class Router extends Module {
       const noise = tensor(Array.from({ length: x.size }, () => 1 - this.jitter + 2 * this.jitter * rng.uniform()), x.shape);
       input = x.mul(noise);
     }
-    const probs = input.matmul(this.weight).softmax(); // (N, E)
+    const logits = input.matmul(this.weight); // (N, E)
+    const probs = logits.softmax();
     const { values, indices } = ops.topk(probs, k); // (N, k)
     let gates = k > 1 ? values.div(values.sum(-1, true)) : values;
     const experts = Int32Array.from(indices);
@@ -80,6 +98,6 @@ export class Router extends Module {
     }
     const first = new Int32Array(n);
     for (let i = 0; i < n; i++) first[i] = indices[i * k]!;
-    return { probs, experts, first, gates, k };
+    return { logits, probs, experts, first, gates, k };
   }
 }

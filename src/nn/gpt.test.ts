@@ -77,7 +77,7 @@ test('training is deterministic from a seed (switch and gshard gates too)', asyn
   }
 });
 
-for (const [name, over] of [['dense and MoE layers', {}], ['RoPE', { position: 'rope' }]] as const) {
+for (const [name, over] of [['dense and MoE layers', {}], ['RoPE', { position: 'rope' }], ['router z-loss', { router_z_loss_coef: 0.5 }]] as const) {
 test(`whole-model parameter gradients match finite differences (${name})`, async () => {
   const model = new GPT(microConfig({ moe_every: 2, n_layers: 2, ...over }), 9);
   const rng = new Rng(0);

@@ -28,6 +28,8 @@ export interface ModelConfig {
   capacity_factor: number;
   expert_d_ff: number;
   aux_loss_coef: number;
+  /** Weight of the router z-loss (ST-MoE; 1e-3 there); absent or 0: off. */
+  router_z_loss_coef?: number;
   /** Positions: a learned table added to the input (GPT-2; the default), or rotary q/k (RoPE). */
   position?: 'learned' | 'rope';
 }
@@ -53,7 +55,7 @@ export class Block extends Module {
     this.ln2 = this.child('ln2', new RMSNorm(cfg.d_model));
     this.ffn = moe
       ? this.child('moe', new MoELayer({ dim: cfg.d_model, hidden: cfg.expert_d_ff, numExperts: cfg.n_experts,
-        topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor }, rng, projStd, ctx))
+        topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor, zLoss: (cfg.router_z_loss_coef ?? 0) > 0 }, rng, projStd, ctx))
       : this.child('mlp', new MLP(cfg.d_model, cfg.d_ff, rng, projStd, ctx));
   }
 }
@@ -63,6 +65,8 @@ export interface ForwardResult {
   logits: Tensor;
   /** Sum of the MoE layers' balance losses (0 for a dense model). */
   auxLoss: Tensor;
+  /** Sum of the MoE layers' router z-losses (0 when off or dense). */
+  zLoss: Tensor;
   /** Per MoE layer: choices routed to each expert. */
   load: Int32Array[];
   dropped: number;
@@ -99,7 +103,7 @@ export class GPT extends Module {
       for (let i = 0; i < b * t; i++) pos[i] = i % t;
       x = x.add(this.posEmb.forward(pos));
     }
-    let aux: Tensor = scalar(0);
+    let aux: Tensor = scalar(0), z: Tensor = scalar(0);
     const load: Int32Array[] = [];
     let dropped = 0;
     for (const blk of this.blocks) {
@@ -109,6 +113,7 @@ export class GPT extends Module {
         const o = await blk.ffn.forward(h, rng);
         x = x.add(o.y);
         aux = aux.add(o.auxLoss);
+        if (o.zLoss !== null) z = z.add(o.zLoss);
         load.push(o.load);
         dropped += o.dropped;
       } else {
@@ -116,21 +121,23 @@ export class GPT extends Module {
       }
     }
     const logits = this.lnF.forward(x).matmul(this.tokEmb.weight, false, true); // (B*T, V), tied
-    return { logits, auxLoss: aux, load, dropped };
+    return { logits, auxLoss: aux, zLoss: z, load, dropped };
   }
 
   /**
-   * Training objective: cross-entropy + aux_loss_coef * balance loss. With data parallelism
-   * (dp ranks, each holding 1/dp of the batch) the cross-entropy is scaled by 1/dp, so that the
-   * sum of gradients over ranks is the gradient of the global batch's loss; the balance loss is
-   * already global (see balanceLoss).
+   * Training objective: cross-entropy + aux_loss_coef * balance loss + router_z_loss_coef * z-loss.
+   * With data parallelism (dp ranks, each holding 1/dp of the batch) the cross-entropy is scaled by
+   * 1/dp, so that the sum of gradients over ranks is the gradient of the global batch's loss; the
+   * balance and z losses are already global (see balanceLoss, routerZLoss).
    */
   async loss(ids: Int32Array, targets: Int32Array, b: number, t: number, rng: Rng): Promise<{ loss: Tensor; ce: Tensor; fwd: ForwardResult }> {
     const fwd = await this.forward(ids, b, t, rng);
     const ce = ops.crossEntropy(fwd.logits, targets);
     const dp = this.ctx?.dp ?? 1;
     const scaled = dp > 1 ? ce.mul(1 / dp) : ce;
-    const loss = this.cfg.n_experts > 0 && this.cfg.aux_loss_coef > 0 ? scaled.add(fwd.auxLoss.mul(this.cfg.aux_loss_coef)) : scaled;
+    let loss = this.cfg.n_experts > 0 && this.cfg.aux_loss_coef > 0 ? scaled.add(fwd.auxLoss.mul(this.cfg.aux_loss_coef)) : scaled;
+    const zc = this.cfg.router_z_loss_coef ?? 0;
+    if (this.cfg.n_experts > 0 && zc > 0) loss = loss.add(fwd.zLoss.mul(zc));
     return { loss, ce, fwd };
   }
 }

@@ -23,6 +23,7 @@ export const modelSchema = z.strictObject({
   expert_d_ff: posInt,
   aux_loss_coef: z.number().min(0),
   position: z.enum(['learned', 'rope']).optional(),
+  router_z_loss_coef: z.number().min(0).optional(),
 });
 
 export const trainSchema = z.strictObject({
@@ -114,8 +115,11 @@ function stripUndefined<T extends object>(o: T): { [K in keyof T]-?: Exclude<T[K
 export function validateConfig(raw: unknown, where: string): TrainConfig {
   const r = z.strictObject({ model: modelSchema, train: trainSchema }).safeParse(raw);
   if (!r.success) throw new UsageError(formatIssue(where, r.error.issues[0]!));
-  const { position, ...model } = r.data.model;
-  const cfg: TrainConfig = { model: position === undefined ? model : { ...model, position }, train: r.data.train };
+  const { position, router_z_loss_coef: zc, ...model } = r.data.model;
+  const cfg: TrainConfig = {
+    model: { ...model, ...(position !== undefined ? { position } : {}), ...(zc !== undefined ? { router_z_loss_coef: zc } : {}) },
+    train: r.data.train,
+  };
   checkConsistency(cfg, where);
   return cfg;
 }

@@ -14,6 +14,8 @@ export interface MetricsRecord {
   time: { compute: number; allreduce: number; alltoall: number; ckpt: number };
   expert_load: number[][];
   aux_loss: number;
+  /** Router z-loss (sum over MoE layers), when model.router_z_loss_coef > 0. */
+  z_loss?: number;
   grad_norm: number;
   dropped_tokens: number;
 }

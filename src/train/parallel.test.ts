@@ -70,12 +70,20 @@ for (const [name, layout] of layouts) {
   });
 }
 
-test('threads dp2+tp2 with RoPE matches one rank (heads split over tp turn by the same positions)', () => {
-  const rope = join(dir, 'micro-rope.json');
+// RoPE turns the heads split over tp by the same positions; the router z-loss is global over dp.
+const ropeZ = join(dir, 'micro-rope-z.json');
+const ropeZBase = () => {
   const c = JSON.parse(readFileSync(config, 'utf8')) as { model: Record<string, unknown> };
-  writeFileSync(rope, JSON.stringify({ ...c, model: { ...c.model, position: 'rope' } }));
-  assertSame(trainRun('rope-one-rank', ['--dp', '1'], [], [], rope), trainRun('rope-dp2-tp2', ['--dp', '2', '--tp', '2'], [], [], rope), 'RoPE dp2+tp2');
-});
+  writeFileSync(ropeZ, JSON.stringify({ ...c, model: { ...c.model, position: 'rope', router_z_loss_coef: 0.01 } }));
+  return trainRun('rope-z-one-rank', ['--dp', '1'], [], [], ropeZ);
+};
+let ropeZRun: Run | undefined;
+for (const [name, layout] of [['dp2+tp2', ['--dp', '2', '--tp', '2']], ['dp2+ep2', ['--dp', '2', '--ep', '2']]] as const) {
+  test(`threads ${name} with RoPE and the router z-loss matches one rank`, () => {
+    ropeZRun ??= ropeZBase();
+    assertSame(ropeZRun, trainRun(`rope-z-${name}`, [...layout], [], [], ropeZ), `RoPE + z-loss ${name}`);
+  });
+}
 
 const mpirun = findMpirun();
 const mpiPrefix = (n: number) => ['mpirun', '--allow-run-as-root', '--oversubscribe', '--mca', 'mpi_yield_when_idle', '1', '-np', String(n)];

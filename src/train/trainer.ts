@@ -175,11 +175,11 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       allreduce = opt.commSeconds;
       opt.zeroGrad();
       // The reported loss is the global batch's: the mean of the dp ranks' means.
-      const stats = Float32Array.of(ce.item(), fwd.auxLoss.item(), fwd.dropped, ...fwd.load.flatMap((l) => Array.from(l)));
+      const stats = Float32Array.of(ce.item(), fwd.auxLoss.item(), fwd.dropped, fwd.zLoss.item(), ...fwd.load.flatMap((l) => Array.from(l)));
       if (ctx !== undefined && dp > 1) await ctx.groups.dp.allReduce(stats);
       const nl = fwd.load.length, ne = nl > 0 ? fwd.load[0]!.length : 0;
-      const load = Array.from({ length: nl }, (_, l) => Array.from(stats.subarray(3 + l * ne, 3 + (l + 1) * ne)));
-      return { loss: stats[0]! / dp, aux: stats[1]! / dp, gradNorm, load, dropped: stats[2]! };
+      const load = Array.from({ length: nl }, (_, l) => Array.from(stats.subarray(4 + l * ne, 4 + (l + 1) * ne)));
+      return { loss: stats[0]! / dp, aux: stats[1]! / dp, z: stats[3]! / dp, gradNorm, load, dropped: stats[2]! };
     });
     const comm1 = commTimes();
     let dtCkpt = 0;
@@ -213,6 +213,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
         model_flops_per_s: ((b * t) / dt) * flopsTok, mfu: (((b * t) / dt) * flopsTok) / peak,
         time: { compute: Math.max(0, dt - allreduce - alltoall - tpReduce - dtCkpt), allreduce: allreduce + tpReduce, alltoall, ckpt: dtCkpt },
         expert_load: r.load, aux_loss: r.aux, grad_norm: r.gradNorm, dropped_tokens: r.dropped,
+        ...((modelCfg.router_z_loss_coef ?? 0) > 0 ? { z_loss: r.z } : {}),
         ...(valLoss !== undefined ? { val_loss: valLoss } : {}),
       };
       appendFileSync(metricsPath, JSON.stringify(rec) + '\n');
