@@ -115,12 +115,14 @@ export function sumSquares(x: usize, n: i32): f64 {
   return s;
 }
 
+/** out = softmax(x) over one row of n. out may be x. */
+function softmaxRow(x: usize, n: i32, out: usize): void {
+  const s = expShiftSum(x, rowMax(x, n), out, n);
+  rowAffine(out, 1 / s, 0, out, n);
+}
+
 export function softmax(x: usize, rows: i32, n: i32, out: usize): void {
-  for (let r = 0; r < rows; r++) {
-    const o = <usize>r * n * 4;
-    const s = expShiftSum(x + o, rowMax(x + o, n), out + o, n);
-    rowAffine(out + o, 1 / s, 0, out + o, n);
-  }
+  for (let r = 0; r < rows; r++) softmaxRow(x + <usize>r * n * 4, n, out + <usize>r * n * 4);
 }
 
 export function logSoftmax(x: usize, rows: i32, n: i32, out: usize): void {
@@ -133,21 +135,26 @@ export function logSoftmax(x: usize, rows: i32, n: i32, out: usize): void {
   }
 }
 
+/** dx[j] = scale * y[j] * (dy[j] - sum(dy * y)) over one row of n. dx may be dy. */
+function softmaxBackwardRow(y: usize, dy: usize, n: i32, scale: f32, dx: usize): void {
+  const d = rowDot(dy, y, n);
+  const dot = f32x4.splat(d), vs = f32x4.splat(scale);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const p = <usize>j * 4;
+    v128.store(dx + p, f32x4.mul(f32x4.mul(v128.load(y + p), vs), f32x4.sub(v128.load(dy + p), dot)));
+  }
+  for (; j < n; j++) {
+    const p = <usize>j * 4;
+    store<f32>(dx + p, load<f32>(y + p) * scale * (load<f32>(dy + p) - d));
+  }
+}
+
 /** dx = y * (dy - sum(dy * y)). */
 export function softmaxBackward(y: usize, dy: usize, rows: i32, n: i32, dx: usize): void {
   for (let r = 0; r < rows; r++) {
     const o = <usize>r * n * 4;
-    const dot = f32x4.splat(rowDot(dy + o, y + o, n));
-    let j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const p = o + <usize>j * 4;
-      v128.store(dx + p, f32x4.mul(v128.load(y + p), f32x4.sub(v128.load(dy + p), dot)));
-    }
-    const d = f32x4.extract_lane(dot, 0);
-    for (; j < n; j++) {
-      const p = o + <usize>j * 4;
-      store<f32>(dx + p, load<f32>(y + p) * (load<f32>(dy + p) - d));
-    }
+    softmaxBackwardRow(y + o, dy + o, n, 1, dx + o);
   }
 }
 
@@ -155,28 +162,16 @@ export function softmaxBackward(y: usize, dy: usize, rows: i32, n: i32, dx: usiz
 export function causalSoftmax(x: usize, rows: i32, t: i32, out: usize): void {
   for (let r = 0; r < rows; r++) {
     const o = <usize>r * t * 4, len = (r % t) + 1;
-    const s = expShiftSum(x + o, rowMax(x + o, len), out + o, len);
-    rowAffine(out + o, 1 / s, 0, out + o, len);
+    softmaxRow(x + o, len, out + o);
     memory.fill(out + o + <usize>len * 4, 0, <usize>(t - len) * 4);
   }
 }
 
 /** dx = scale * y * (dy - sum(dy * y)) over keys 0..i of row r (i = r mod t), 0 beyond. dx may be dy. */
 export function causalSoftmaxBackward(y: usize, dy: usize, rows: i32, t: i32, scale: f32, dx: usize): void {
-  const vs = f32x4.splat(scale);
   for (let r = 0; r < rows; r++) {
     const o = <usize>r * t * 4, len = (r % t) + 1;
-    const d = rowDot(dy + o, y + o, len);
-    const dot = f32x4.splat(d);
-    let j = 0;
-    for (; j + 4 <= len; j += 4) {
-      const p = o + <usize>j * 4;
-      v128.store(dx + p, f32x4.mul(f32x4.mul(v128.load(y + p), vs), f32x4.sub(v128.load(dy + p), dot)));
-    }
-    for (; j < len; j++) {
-      const p = o + <usize>j * 4;
-      store<f32>(dx + p, load<f32>(y + p) * scale * (load<f32>(dy + p) - d));
-    }
+    softmaxBackwardRow(y + o, dy + o, len, scale, dx + o);
     memory.fill(dx + o + <usize>len * 4, 0, <usize>(t - len) * 4);
   }
 }

@@ -190,28 +190,20 @@ export class JsBackend implements Backend {
     }
   }
 
+  // The causal kernels are the row kernels on each row's visible prefix, zeros after it.
   causalSoftmax(x: Float32Array, rows: number, t: number, out: Float32Array): void {
     for (let r = 0; r < rows; r++) {
       const o = r * t, len = (r % t) + 1;
-      let mx = -Infinity;
-      for (let j = 0; j < len; j++) mx = Math.max(mx, x[o + j]!);
-      let s = 0;
-      for (let j = 0; j < len; j++) {
-        const e = Math.exp(x[o + j]! - mx);
-        out[o + j] = e;
-        s += e;
-      }
-      for (let j = 0; j < len; j++) out[o + j]! /= s;
+      this.softmax(x.subarray(o, o + len), 1, len, out.subarray(o, o + len));
       out.fill(0, o + len, o + t);
     }
   }
 
   causalSoftmaxBackward(y: Float32Array, dy: Float32Array, rows: number, t: number, scale: number, dx: Float32Array): void {
     for (let r = 0; r < rows; r++) {
-      const o = r * t, len = (r % t) + 1;
-      let dot = 0;
-      for (let j = 0; j < len; j++) dot += dy[o + j]! * y[o + j]!;
-      for (let j = 0; j < len; j++) dx[o + j] = scale * y[o + j]! * (dy[o + j]! - dot);
+      const o = r * t, len = (r % t) + 1, row = dx.subarray(o, o + len);
+      this.softmaxBackward(y.subarray(o, o + len), dy.subarray(o, o + len), 1, len, row);
+      for (let j = 0; j < len; j++) row[j]! *= scale;
       dx.fill(0, o + len, o + t);
     }
   }

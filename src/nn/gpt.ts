@@ -38,6 +38,11 @@ export function usesRope(cfg: ModelConfig): boolean {
   return cfg.position === 'rope';
 }
 
+/** The router z-loss weight in effect: 0 when off or for a dense model. */
+export function zLossCoef(cfg: ModelConfig): number {
+  return cfg.n_experts > 0 ? cfg.router_z_loss_coef ?? 0 : 0;
+}
+
 export function isMoeLayer(cfg: ModelConfig, i: number): boolean {
   return cfg.n_experts > 0 && (i + 1) % cfg.moe_every === 0;
 }
@@ -55,7 +60,7 @@ export class Block extends Module {
     this.ln2 = this.child('ln2', new RMSNorm(cfg.d_model));
     this.ffn = moe
       ? this.child('moe', new MoELayer({ dim: cfg.d_model, hidden: cfg.expert_d_ff, numExperts: cfg.n_experts,
-        topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor, zLoss: (cfg.router_z_loss_coef ?? 0) > 0 }, rng, projStd, ctx))
+        topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor, zLoss: zLossCoef(cfg) > 0 }, rng, projStd, ctx))
       : this.child('mlp', new MLP(cfg.d_model, cfg.d_ff, rng, projStd, ctx));
   }
 }
@@ -136,8 +141,8 @@ export class GPT extends Module {
     const dp = this.ctx?.dp ?? 1;
     const scaled = dp > 1 ? ce.mul(1 / dp) : ce;
     let loss = this.cfg.n_experts > 0 && this.cfg.aux_loss_coef > 0 ? scaled.add(fwd.auxLoss.mul(this.cfg.aux_loss_coef)) : scaled;
-    const zc = this.cfg.router_z_loss_coef ?? 0;
-    if (this.cfg.n_experts > 0 && zc > 0) loss = loss.add(fwd.zLoss.mul(zc));
+    const zc = zLossCoef(this.cfg);
+    if (zc > 0) loss = loss.add(fwd.zLoss.mul(zc));
     return { loss, ce, fwd };
   }
 }

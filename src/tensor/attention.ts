@@ -11,8 +11,8 @@ const tableCache = new WeakMap<object, Map<string, RopeTables>>();
 /** RoPE tables for `positions` positions of head dim d (base 10000, as RoFormer), made once per backend. */
 export function ropeTables(positions: number, d: number, base = 10000): RopeTables {
   const be = backend();
-  const byKey = tableCache.get(be) ?? new Map<string, RopeTables>();
-  tableCache.set(be, byKey);
+  let byKey = tableCache.get(be);
+  if (byKey === undefined) tableCache.set(be, (byKey = new Map()));
   const key = `${positions}/${d}/${base}`;
   const hit = byKey.get(key);
   if (hit !== undefined) return hit;

@@ -115,11 +115,7 @@ function stripUndefined<T extends object>(o: T): { [K in keyof T]-?: Exclude<T[K
 export function validateConfig(raw: unknown, where: string): TrainConfig {
   const r = z.strictObject({ model: modelSchema, train: trainSchema }).safeParse(raw);
   if (!r.success) throw new UsageError(formatIssue(where, r.error.issues[0]!));
-  const { position, router_z_loss_coef: zc, ...model } = r.data.model;
-  const cfg: TrainConfig = {
-    model: { ...model, ...(position !== undefined ? { position } : {}), ...(zc !== undefined ? { router_z_loss_coef: zc } : {}) },
-    train: r.data.train,
-  };
+  const cfg: TrainConfig = { model: stripUndefined(r.data.model), train: r.data.train }; // optional keys stay absent
   checkConsistency(cfg, where);
   return cfg;
 }

@@ -5,7 +5,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { UsageError, Progress } from '../cli/util.js';
-import { GPT, countParams } from '../nn/gpt.js';
+import { GPT, countParams, zLossCoef } from '../nn/gpt.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
 import { scoped } from '../tensor/engine.js';
@@ -213,7 +213,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
         model_flops_per_s: ((b * t) / dt) * flopsTok, mfu: (((b * t) / dt) * flopsTok) / peak,
         time: { compute: Math.max(0, dt - allreduce - alltoall - tpReduce - dtCkpt), allreduce: allreduce + tpReduce, alltoall, ckpt: dtCkpt },
         expert_load: r.load, aux_loss: r.aux, grad_norm: r.gradNorm, dropped_tokens: r.dropped,
-        ...((modelCfg.router_z_loss_coef ?? 0) > 0 ? { z_loss: r.z } : {}),
+        ...(zLossCoef(modelCfg) > 0 ? { z_loss: r.z } : {}),
         ...(valLoss !== undefined ? { val_loss: valLoss } : {}),
       };
       appendFileSync(metricsPath, JSON.stringify(rec) + '\n');
