@@ -3,6 +3,7 @@ import { UsageError, type Command } from '../util.js';
 
 const benches: Record<string, { module: string; summary: string }> = {
   kernels: { module: '../../backends/bench.js', summary: 'GEMM GFLOP/s and an MLP step per backend, beside tfjs-wasm and raw cblas' },
+  step: { module: '../../train/bench-step.js', summary: 'one training step, kernel by kernel (GEMMs by shape), against the framework' },
   comm: { module: '../../comm/bench.js', summary: 'collective bandwidth per communication backend' },
   ckpt: { module: '../../checkpoint/bench.js', summary: 'checkpoint save/load bandwidth beside the disk' },
   data: { module: '../../data/bench.js', summary: 'cleaning and tokenizer throughput' },

@@ -1,0 +1,123 @@
+// `furnace bench step`: where one training step's time goes, kernel by kernel (GEMMs by shape),
+// on one rank with one thread, against the framework time between kernels.
+import type { Backend, BackendName, GemmArgs } from '../backends/backend.js';
+import { createBackend } from '../backends/index.js';
+import { Output, parse, fmt, UsageError, type Command } from '../cli/util.js';
+import { setBackend, scoped } from '../tensor/engine.js';
+import { Rng } from '../tensor/random.js';
+import { GPT } from '../nn/gpt.js';
+import { ParallelAdamW } from '../parallel/optimizer.js';
+import { flopsPerToken } from './flops.js';
+import { PRESETS } from './config.js';
+
+export interface KernelRow {
+  /** Kernel name; GEMMs as 'gemm batch x (m x k x n) NT' (transposes of A and B). */
+  kernel: string;
+  calls_per_step: number;
+  ms_per_step: number;
+  /** GEMMs only. */
+  gflops?: number;
+}
+
+/** Names of the backend's kernel methods (its prototype chain), allocation excluded. */
+function kernelNames(be: Backend): string[] {
+  const names = new Set<string>();
+  for (let p = Object.getPrototypeOf(be) as object | null; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    for (const n of Object.getOwnPropertyNames(p)) names.add(n);
+  }
+  const skip = new Set(['constructor', 'alloc', 'allocEmpty', 'free', 'memoryStats']);
+  return [...names].filter((n) => !skip.has(n) && typeof (be as unknown as Record<string, unknown>)[n] === 'function');
+}
+
+/**
+ * Wraps every kernel of `be` with a timer. Returns the totals by kernel and a switch: timing
+ * starts off, so warm-up steps are not counted.
+ */
+function instrument(be: Backend): { rows: Map<string, { calls: number; ms: number; flops: number }>; on: (v: boolean) => void } {
+  const rows = new Map<string, { calls: number; ms: number; flops: number }>();
+  let on = false;
+  const obj = be as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const name of kernelNames(be)) {
+    const f = obj[name]!;
+    obj[name] = (...a: unknown[]) => {
+      if (!on) return f.apply(be, a);
+      const t0 = performance.now();
+      const r = f.apply(be, a);
+      const ms = performance.now() - t0;
+      let key = name, flops = 0;
+      if (name === 'gemm') {
+        const g = a[0] as GemmArgs;
+        key = `gemm ${g.batch}x(${g.m}x${g.k}x${g.n}) ${g.transA ? 'T' : 'N'}${g.transB ? 'T' : 'N'}`;
+        flops = 2 * g.m * g.n * g.k * g.batch;
+      } else if (name === 'unary' || name === 'binary') key = `${name} ${String(a[0])}`;
+      const row = rows.get(key) ?? { calls: 0, ms: 0, flops: 0 };
+      row.calls++;
+      row.ms += ms;
+      row.flops += flops;
+      rows.set(key, row);
+      return r;
+    };
+  }
+  return { rows, on: (v) => { on = v; } };
+}
+
+export const run: Command = async (argv) => {
+  const { values } = parse(argv, {
+    json: { type: 'boolean', default: false }, backend: { type: 'string', default: 'auto' },
+    preset: { type: 'string', default: 'small' }, steps: { type: 'string', default: '8' }, top: { type: 'string', default: '25' },
+  });
+  const out = new Output(values.json === true);
+  const preset = String(values.preset);
+  if (preset !== 'tiny' && preset !== 'small') throw new UsageError(`--preset: 'tiny' or 'small', got '${preset}'`);
+  const steps = Number(values.steps), top = Number(values.top);
+  if (!Number.isInteger(steps) || steps < 1 || steps > 200) throw new UsageError(`--steps: integer in [1, 200], got '${values.steps}'`);
+  if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top: an integer >= 0 (rows to print), got '${values.top}'`);
+  const name = String(values.backend);
+  if (!['auto', 'js', 'wasm', 'blas'].includes(name)) throw new UsageError(`--backend: auto, js, wasm or blas, got '${name}'`);
+  let be: Backend;
+  try {
+    be = await createBackend(name as BackendName | 'auto', { threads: 1 });
+  } catch (e) {
+    throw new UsageError(`--backend: ${(e as Error).message}`);
+  }
+  setBackend(be);
+
+  // One rank's share of the default layout's batch (2 dp ranks), synthetic tokens.
+  const cfg = PRESETS[preset].model, b = Math.max(1, PRESETS[preset].train.batch_size / 2), t = cfg.seq_len;
+  const model = new GPT(cfg, 1);
+  const opt = new ParallelAdamW(model.parameterInfo(), { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, undefined, false);
+  const timer = instrument(be);
+  let total = 0;
+  for (let s = 0; s < steps + 2; s++) {
+    const x = Int32Array.from({ length: b * t }, (_, i) => (i * 7919 + s * 131) % cfg.vocab_size);
+    const y = Int32Array.from(x, (v) => (v * 31 + 7) % cfg.vocab_size);
+    timer.on(s >= 2); // two warm-up steps
+    const t0 = performance.now();
+    await scoped(async () => {
+      const { loss } = await model.loss(x, y, b, t, new Rng(s));
+      await loss.backwardAsync();
+      await opt.update(1e-3, 1);
+      opt.zeroGrad();
+    });
+    if (s >= 2) total += performance.now() - t0;
+  }
+  timer.on(false);
+
+  const rows: KernelRow[] = [...timer.rows].map(([kernel, r]) => ({
+    kernel, calls_per_step: r.calls / steps, ms_per_step: r.ms / steps, ...(r.flops > 0 ? { gflops: r.flops / r.ms / 1e6 } : {}),
+  })).sort((p, q) => q.ms_per_step - p.ms_per_step);
+  const stepMs = total / steps, kernelMs = rows.reduce((s, r) => s + r.ms_per_step, 0);
+  const gemm = rows.filter((r) => r.kernel.startsWith('gemm '));
+  const gemmMs = gemm.reduce((s, r) => s + r.ms_per_step, 0);
+  const gemmFlops = [...timer.rows].reduce((s, [, r]) => s + r.flops, 0) / steps;
+  const tokensPerS = (b * t) / (stepMs / 1000);
+  out.say(`furnace bench step: ${preset} preset, backend ${be.name}, 1 thread, ${b} x ${t} tokens per step, ${steps} steps after 2 warm-up`);
+  out.say(`  step ${fmt(stepMs)} ms (${fmt(tokensPerS)} tokens/s, ${fmt((tokensPerS * flopsPerToken(cfg)) / 1e9)} model GFLOP/s): ` +
+    `kernels ${fmt(kernelMs)} ms (GEMM ${fmt(gemmMs)} ms at ${fmt(gemmFlops / gemmMs / 1e6)} GFLOP/s), framework ${fmt(stepMs - kernelMs)} ms`);
+  for (const r of rows.slice(0, top)) {
+    out.say(`  ${fmt(r.ms_per_step).padStart(8)} ms  ${fmt(r.calls_per_step).padStart(5)}x  ${r.kernel}${r.gflops !== undefined ? `  ${fmt(r.gflops)} GFLOP/s` : ''}`);
+  }
+  out.result({ preset, backend: be.name, tokens_per_step: b * t, ms_per_step: stepMs, kernels_ms: kernelMs, gemm_ms: gemmMs,
+    framework_ms: stepMs - kernelMs, rows });
+  return 0;
+};
