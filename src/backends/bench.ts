@@ -1,7 +1,9 @@
 // `furnace bench kernels`: GEMM GFLOP/s per backend beside raw cblas_sgemm and tfjs-wasm, and the MLP step.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { Output, parse, fmt, UsageError, type Command } from '../cli/util.js';
+import { InputError } from '../util/errors.js';
+import { Output, fmt } from '../util/output.js';
+import { parse, type Command } from '../cli/util.js';
 import type { Backend, BackendName } from './backend.js';
 import { createBackend } from './index.js';
 import { loadCblas } from './cblas.js';
@@ -204,13 +206,13 @@ export const run: Command = async (argv) => {
   });
   const out = new Output(values.json === true);
   const sizes = String(values.sizes).split(',').map((s) => Number(s.trim()));
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 8192)) throw new UsageError(`--sizes: integers in [1, 8192], got '${values.sizes}'`);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 8192)) throw new InputError(`--sizes: integers in [1, 8192], got '${values.sizes}'`);
   const budget = Number(values.budget);
-  if (!(budget > 0 && budget <= 60)) throw new UsageError(`--budget: seconds in (0, 60], got '${values.budget}'`);
+  if (!(budget > 0 && budget <= 60)) throw new InputError(`--budget: seconds in (0, 60], got '${values.budget}'`);
   const steps = Number(values.steps);
-  if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new UsageError(`--steps: integer in [1, 1000], got '${values.steps}'`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new InputError(`--steps: integer in [1, 1000], got '${values.steps}'`);
   const only = values.only;
-  if (only !== undefined && only !== 'gemm' && only !== 'mlp') throw new UsageError(`--only: 'gemm' or 'mlp', got '${only}'`);
+  if (only !== undefined && only !== 'gemm' && only !== 'mlp') throw new InputError(`--only: 'gemm' or 'mlp', got '${only}'`);
 
   const peak = measurePeak();
   const rs = relaxedSimd();

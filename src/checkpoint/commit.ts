@@ -2,7 +2,7 @@
 // rename, `latest` pointer, retention. Only rank 0 commits; other ranks publish parts.
 import { readdir, readFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicReplace, fsyncDir, publishFile, removeStep, renameStep, writeFileSynced } from './durable.js';
+import { atomicReplace, fsyncDir, publishFile, removeStep, renameStep, writeFileSynced } from '../util/durable.js';
 import { pieceId, type PlannedPiece } from './plan.js';
 import { FORMAT, FORMAT_VERSION, LATEST, MANIFEST, parseStepDirName, stepDirName,
   type FileEntry, type Json, type Manifest, type TensorEntry } from './types.js';

@@ -3,7 +3,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { CheckpointReader, type ReadOptions } from './load.js';
 import { volume } from './box.js';
 import { layoutSafetensors } from './safetensors.js';
-import { writeAll } from './durable.js';
+import { writeAll } from '../util/durable.js';
 
 export interface ExportResult {
   tensors: number;

@@ -2,7 +2,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { shardFile, type RankPart } from './commit.js';
-import { durableStep, writeAll } from './durable.js';
+import { durableStep, writeAll } from '../util/durable.js';
 import { ioPool } from './io-pool.js';
 import type { ChunkCopy } from './io-chunk.js';
 import { pieceId, type PlannedPiece } from './plan.js';

@@ -2,12 +2,12 @@
 import { BACKEND_NAMES, type Backend, type BackendName } from '../backends/backend.js';
 import { createBackend, defaultThreads } from '../backends/index.js';
 import { setBackend } from '../tensor/engine.js';
-import { UsageError, RuntimeError } from './util.js';
+import { InputError, CheckError } from '../util/errors.js';
 
 export function checkBackendName(flag: string | undefined): BackendName | 'auto' {
   const name = flag ?? 'auto';
   if (name !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(name)) {
-    throw new UsageError(`--backend: unknown backend '${name}' (choose auto, ${BACKEND_NAMES.join(', ')})`);
+    throw new InputError(`--backend: unknown backend '${name}' (choose auto, ${BACKEND_NAMES.join(', ')})`);
   }
   return name as BackendName | 'auto';
 }
@@ -19,7 +19,7 @@ export async function useBackend(flag: string | undefined, ranksOnThisMachine = 
   try {
     b = await createBackend(name, { threads: defaultThreads(ranksOnThisMachine) });
   } catch (e) {
-    throw new RuntimeError(`--backend: ${(e as Error).message}`);
+    throw new CheckError(`--backend: ${(e as Error).message}`);
   }
   setBackend(b);
   return b;

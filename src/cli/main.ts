@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `furnace` command: dispatches to one module per subcommand under src/cli/commands/.
-import { UsageError, RuntimeError, type Command } from './util.js';
+import { InputError, CheckError } from '../util/errors.js';
+import { type Command } from './util.js';
 
 const commands: Record<string, string> = {
   train: 'train a (MoE) language model on a corpus',
@@ -29,27 +30,27 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return name === undefined ? 2 : 0;
   }
-  if (!(name in commands)) throw new UsageError(`unknown command '${name}'\n${usage()}`);
+  if (!(name in commands)) throw new InputError(`unknown command '${name}'\n${usage()}`);
   let mod: { run?: Command };
   try {
     mod = (await import(`./commands/${name}.js`)) as { run?: Command };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes(`commands/${name}.js`)) {
-      throw new RuntimeError(`command '${name}' is not available in this build`);
+      throw new CheckError(`command '${name}' is not available in this build`);
     }
     throw e;
   }
-  if (typeof mod.run !== 'function') throw new RuntimeError(`command '${name}' has no entry point`);
+  if (typeof mod.run !== 'function') throw new CheckError(`command '${name}' has no entry point`);
   return mod.run(rest);
 }
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {
-    if (e instanceof UsageError) {
+    if (e instanceof InputError) {
       process.stderr.write(`furnace: ${e.message}\n`);
       process.exitCode = 2;
-    } else if (e instanceof RuntimeError) {
+    } else if (e instanceof CheckError) {
       process.stderr.write(`furnace: ${e.message}\n`);
       process.exitCode = 1;
     } else {

@@ -2,7 +2,9 @@
 // in the same run. algbw = bytes per rank / time; busbw scales it by the bytes each rank must move
 // (all-reduce 2(p-1)/p, all-gather and all-to-all (p-1)/p), as nccl-tests report it.
 import { loadavg } from 'node:os';
-import { Output, UsageError, fmt, parse, type Command } from '../cli/util.js';
+import { InputError } from '../util/errors.js';
+import { Output, fmt } from '../util/output.js';
+import { parse, type Command } from '../cli/util.js';
 import { usesMemcpy } from './fast-copy.js';
 import { launch } from './launch.js';
 import { findMpirun } from './mpi-group.js';
@@ -18,7 +20,7 @@ export interface CommBenchResult extends BenchRow {
 
 function list(name: string, v: string, ok: (x: number) => boolean): number[] {
   const xs = v.split(',').map((s) => Number(s.trim()));
-  if (xs.length === 0 || xs.some((x) => !ok(x))) throw new UsageError(`--${name}: expected a comma-separated list, got '${v}'`);
+  if (xs.length === 0 || xs.some((x) => !ok(x))) throw new InputError(`--${name}: expected a comma-separated list, got '${v}'`);
   return xs;
 }
 
@@ -49,9 +51,9 @@ export const run: Command = async (argv) => {
   const sizes = list('sizes-mb', values['sizes-mb'], (x) => x > 0 && x <= 1024).map((mb) => Math.round(mb * 2 ** 20));
   const iters = list('iters', values.iters, (x) => Number.isInteger(x) && x >= 1)[0] ?? 5;
   const ops = values.ops.split(',').map((s) => s.trim());
-  for (const o of ops) if (!(BENCH_OPS as readonly string[]).includes(o)) throw new UsageError(`--ops: unknown op '${o}' (choose from ${BENCH_OPS.join(', ')})`);
+  for (const o of ops) if (!(BENCH_OPS as readonly string[]).includes(o)) throw new InputError(`--ops: unknown op '${o}' (choose from ${BENCH_OPS.join(', ')})`);
   const wanted = values.backend === 'all' ? ['threads', 'mpi'] : [values.backend];
-  for (const b of wanted) if (b !== 'threads' && b !== 'mpi') throw new UsageError(`--backend: expected threads, mpi or all, got '${b}'`);
+  for (const b of wanted) if (b !== 'threads' && b !== 'mpi') throw new InputError(`--backend: expected threads, mpi or all, got '${b}'`);
   const hasMpi = findMpirun() !== undefined;
   const skipped: string[] = [];
 

@@ -219,7 +219,7 @@ test('checkpoints are listed with their verify status: a flipped byte is caught'
   }
   const shard = join(run, 'ckpt', 'step-00000001', 'shard-00000.safetensors');
   const bytes = readFileSync(shard);
-  bytes[bytes.length - 3] ^= 0x55;
+  bytes[bytes.length - 3]! ^= 0x55;
   writeFileSync(shard, bytes);
   await withServer({}, async (d) => {
     const list = JSON.parse((await get(d.port, '/api/runs/ckpt-run/checkpoints')).body) as CheckpointInfo[];

@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { intFlag, Output, parse, type Command } from '../cli/util.js';
+import { Output } from '../util/output.js';
+import { intFlag, parse, type Command } from '../cli/util.js';
 import { cleanCorpus, DEFAULT_CLEAN } from './clean.js';
 import { BpeTokenizer } from './tokenizer.js';
 import { mobyDickText, tangPoems } from './bundled-corpora.js';

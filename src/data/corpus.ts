@@ -3,8 +3,8 @@
 // Documents are joined with DOC_SEPARATOR (a blank line). Folders are read in sorted path order,
 // so the same folder always gives the same text. Reading goes through readDocuments with
 // split 'file' (a .txt file is taken whole; line ends become \n, a final newline is dropped), and any bad input stops with an error naming it.
-import { UsageError } from '../cli/util.js';
-import { InputError, readDocuments, type BadInput } from './documents.js';
+import { InputError } from '../util/errors.js';
+import { readDocuments, type BadInput } from './documents.js';
 import { mobyDickDir } from './bundled-corpora.js';
 import { join } from 'node:path';
 
@@ -15,7 +15,7 @@ export function defaultCorpusPath(): string {
   return join(mobyDickDir(), 'data.txt');
 }
 
-/** Reads a corpus; no path means the bundled Moby-Dick. Missing, empty or damaged -> UsageError. */
+/** Reads a corpus; no path means the bundled Moby-Dick. Missing, empty or damaged -> InputError. */
 export function readCorpus(path?: string): string {
   const p = path ?? defaultCorpusPath();
   const texts: string[] = [];
@@ -23,15 +23,15 @@ export function readCorpus(path?: string): string {
   try {
     for (const d of readDocuments(p, { split: 'file', maxDocBytes: 256 << 20, onBad: (b) => bad.push(b) })) texts.push(d.text);
   } catch (e) {
-    if (e instanceof InputError) throw new UsageError(`corpus: ${e.message}`);
+    if (e instanceof InputError) throw new InputError(`corpus: ${e.message}`);
     throw e;
   }
   const hard = bad.filter((b) => b.reason !== 'empty');
   if (hard.length > 0) {
     const b = hard[0]!;
-    throw new UsageError(`corpus: ${b.source}:${b.line}: ${b.reason.replace('_', ' ')} (${b.detail})${hard.length > 1 ? ` and ${hard.length - 1} more` : ''}`);
+    throw new InputError(`corpus: ${b.source}:${b.line}: ${b.reason.replace('_', ' ')} (${b.detail})${hard.length > 1 ? ` and ${hard.length - 1} more` : ''}`);
   }
   const text = texts.join(DOC_SEPARATOR);
-  if (text.trim() === '') throw new UsageError(`corpus: ${p}: no text in it`);
+  if (text.trim() === '') throw new InputError(`corpus: ${p}: no text in it`);
   return text;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readDocuments, type BadInput, type SourceFile } from './documents.js';
 import { readCorpus } from './corpus.js';
 import { mobyDickText } from './bundled-corpora.js';
-import { UsageError } from '../cli/util.js';
+import { InputError } from '../util/errors.js';
 
 function withDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'furnace-docs-'));
@@ -70,7 +70,7 @@ test('readCorpus: the bundled Moby-Dick by default, folders joined in order, bad
   writeFileSync(join(dir, '1.txt'), 'first');
   writeFileSync(join(dir, '3.jsonl'), '{"text": "third"}\n');
   assert.equal(readCorpus(dir), 'first\n\nsecond\n\nthird');
-  const isUsage = (re: RegExp) => (e: unknown) => e instanceof UsageError && re.test(e.message);
+  const isUsage = (re: RegExp) => (e: unknown) => e instanceof InputError && re.test(e.message);
   assert.throws(() => readCorpus(join(dir, 'nope.txt')), isUsage(/nope\.txt: no such file/));
   writeFileSync(join(dir, 'empty.txt'), '  \n');
   assert.throws(() => readCorpus(join(dir, 'empty.txt')), isUsage(/empty\.txt: no text/));

@@ -1,4 +1,6 @@
 // Streaming document reader: JSONL, .txt files and folders, with every bad input counted by line.
+import { InputError } from '../util/errors.js';
+export { InputError };
 //
 // How inputs become documents:
 //   *.jsonl / *.json  one JSON object per line; `text` (string) is required, `id` is kept (else
@@ -43,10 +45,6 @@ export interface ReadOptions {
   onBytes?: (n: number) => void;
 }
 
-/** An input path that does not exist or holds no readable documents. */
-export class InputError extends Error {
-  override readonly name = 'InputError';
-}
 
 const DOC_EXT = /\.(txt|jsonl|json)$/i;
 

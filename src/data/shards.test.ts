@@ -40,7 +40,7 @@ test('a truncated, corrupted or foreign shard is refused with the reason', () =>
   writeShard(p, Int32Array.from({ length: 500 }, (_, i) => i), hashA, 'uint16');
   assert.throws(() => readShard(p, { tokenizerHash: hashB }), (e: unknown) => e instanceof ShardFormatError && /expected bbbb/.test(e.message));
   const bytes = readFileSync(p);
-  bytes[HEADER_BYTES + 10] ^= 1;
+  bytes[HEADER_BYTES + 10]! ^= 1;
   writeFileSync(p, bytes);
   assert.throws(() => readShard(p), /payload sha256 does not match/);
   truncateSync(p, HEADER_BYTES + 100);

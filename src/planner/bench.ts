@@ -3,7 +3,8 @@ import { withDevices, type ClusterSpec } from './cluster.js';
 import { prepare } from './context.js';
 import { CLUSTER_PRESETS, MODEL_PRESETS, defaultTraining } from './presets.js';
 import { search } from './search.js';
-import { Output, intFlag, parse, type Command } from '../cli/util.js';
+import { Output } from '../util/output.js';
+import { intFlag, parse, type Command } from '../cli/util.js';
 
 const CASES = [
   { name: 'gpt3-175b on 1,024 a100-selene', model: 'gpt3-175b', cluster: 'a100-selene', devices: 1024, target: 2 },

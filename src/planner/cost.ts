@@ -101,7 +101,7 @@ function forwardSeconds(ctx: PlanContext, p: ParallelPlan): { fwd: number; selec
  */
 export function estimate(ctx: PlanContext, p: ParallelPlan, comm: CommCosts = commCosts(ctx, p),
   memory: MemoryBreakdown = memoryPerDevice(ctx, p), work: StepWork = stepWork(ctx, p)): Estimate {
-  return finish(ctx, p, work, comm, memory, timeBreakdown(ctx, p, work, comm));
+  return finish(ctx, p, comm, memory, timeBreakdown(ctx, p, work, comm));
 }
 
 /** The parts of a step that do not depend on placement: computed once for all placements of a layout. */
@@ -181,7 +181,7 @@ export function total(b: Breakdown): number {
 }
 
 /** Assembles the Estimate of one placement from its parts. */
-export function finish(ctx: PlanContext, p: ParallelPlan, w: StepWork, comm: CommCosts, memory: MemoryBreakdown, breakdown: Breakdown): Estimate {
+export function finish(ctx: PlanContext, p: ParallelPlan, comm: CommCosts, memory: MemoryBreakdown, breakdown: Breakdown): Estimate {
   const m = ctx.model;
   const stepTime = total(breakdown);
   const devices = worldSize(p);

@@ -178,7 +178,7 @@ function searchLayout(ctx: PlanContext, layout: { dp: number; tp: number; pp: nu
         if (t < bestTime) { bestTime = t; bestI = i; bestB = b; }
       });
       const bestPlan = { ...base, placement: { order: orders[bestI]! } };
-      visit(zero, recompute, true, finish(ctx, bestPlan, work, comms[bestI]!, memory, bestB!));
+      visit(zero, recompute, true, finish(ctx, bestPlan, comms[bestI]!, memory, bestB!));
     }
   }
   return { searched, evaluated, leanest };

@@ -1,9 +1,7 @@
 // Boundary validation for planner inputs: typed readers that name the offending field on failure.
+import { InputError } from '../util/errors.js';
+export { InputError };
 
-/** Bad planner input (a config file, a --fix string, a plan.json): the message names the field. */
-export class InputError extends Error {
-  override readonly name = 'InputError';
-}
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonObject = { [k: string]: Json };

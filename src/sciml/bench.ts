@@ -1,6 +1,7 @@
 // `furnace bench sciml`: data generation, equation discovery and PINN loss evaluation speeds
 // (fused Float64 jets against the tensor engine's ops and autograd on the js and the fastest backend).
-import { Output, fmt, intFlag, parse, type Command } from '../cli/util.js';
+import { Output, fmt } from '../util/output.js';
+import { intFlag, parse, type Command } from '../cli/util.js';
 import { discover } from './discover.js';
 import { burgersPeriodic, kdv } from './generators.js';
 import { burgersForward } from './pinn/problems.js';

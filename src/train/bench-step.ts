@@ -2,7 +2,9 @@
 // on one rank with one thread, against the framework time between kernels.
 import type { Backend, BackendName, GemmArgs } from '../backends/backend.js';
 import { createBackend } from '../backends/index.js';
-import { Output, parse, fmt, UsageError, type Command } from '../cli/util.js';
+import { InputError } from '../util/errors.js';
+import { Output, fmt } from '../util/output.js';
+import { parse, type Command } from '../cli/util.js';
 import { setBackend, scoped } from '../tensor/engine.js';
 import { Rng } from '../tensor/random.js';
 import { GPT } from '../nn/gpt.js';
@@ -68,17 +70,17 @@ export const run: Command = async (argv) => {
   });
   const out = new Output(values.json === true);
   const preset = String(values.preset);
-  if (preset !== 'tiny' && preset !== 'small') throw new UsageError(`--preset: 'tiny' or 'small', got '${preset}'`);
+  if (preset !== 'tiny' && preset !== 'small') throw new InputError(`--preset: 'tiny' or 'small', got '${preset}'`);
   const steps = Number(values.steps), top = Number(values.top);
-  if (!Number.isInteger(steps) || steps < 1 || steps > 200) throw new UsageError(`--steps: integer in [1, 200], got '${values.steps}'`);
-  if (!Number.isInteger(top) || top < 0) throw new UsageError(`--top: an integer >= 0 (rows to print), got '${values.top}'`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > 200) throw new InputError(`--steps: integer in [1, 200], got '${values.steps}'`);
+  if (!Number.isInteger(top) || top < 0) throw new InputError(`--top: an integer >= 0 (rows to print), got '${values.top}'`);
   const name = String(values.backend);
-  if (!['auto', 'js', 'wasm', 'blas'].includes(name)) throw new UsageError(`--backend: auto, js, wasm or blas, got '${name}'`);
+  if (!['auto', 'js', 'wasm', 'blas'].includes(name)) throw new InputError(`--backend: auto, js, wasm or blas, got '${name}'`);
   let be: Backend;
   try {
     be = await createBackend(name as BackendName | 'auto', { threads: 1 });
   } catch (e) {
-    throw new UsageError(`--backend: ${(e as Error).message}`);
+    throw new InputError(`--backend: ${(e as Error).message}`);
   }
   setBackend(be);
 

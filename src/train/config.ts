@@ -1,6 +1,6 @@
 // The training configuration: one schema, presets, and validation at the boundary.
 import { z } from 'zod';
-import { UsageError } from '../cli/util.js';
+import { InputError } from '../util/errors.js';
 import type { ModelConfig } from '../nn/gpt.js';
 import { GATES } from '../moe/router.js';
 
@@ -77,15 +77,15 @@ function formatIssue(where: string, issue: z.core.$ZodIssue): string {
   return `${where}: ${path}: ${issue.message}`;
 }
 
-/** Checks combinations a schema cannot express; throws UsageError naming the field. */
+/** Checks combinations a schema cannot express; throws InputError naming the field. */
 export function checkConsistency(c: TrainConfig, where = 'config'): void {
   const m = c.model, t = c.train;
-  if (m.d_model % m.n_heads !== 0) throw new UsageError(`${where}: model.n_heads (${m.n_heads}) must divide model.d_model (${m.d_model})`);
-  if (m.n_experts > 0 && m.top_k > m.n_experts) throw new UsageError(`${where}: model.top_k (${m.top_k}) exceeds model.n_experts (${m.n_experts})`);
-  if (m.n_experts > 0 && m.gate === 'switch' && m.top_k !== 1) throw new UsageError(`${where}: model.gate 'switch' needs model.top_k 1, got ${m.top_k}`);
-  if (m.n_experts > 0 && m.gate === 'gshard' && m.top_k !== 2) throw new UsageError(`${where}: model.gate 'gshard' needs model.top_k 2, got ${m.top_k}`);
-  if (m.n_experts === 1) throw new UsageError(`${where}: model.n_experts must be 0 (dense) or at least 2`);
-  if (t.min_lr > t.lr) throw new UsageError(`${where}: train.min_lr (${t.min_lr}) exceeds train.lr (${t.lr})`);
+  if (m.d_model % m.n_heads !== 0) throw new InputError(`${where}: model.n_heads (${m.n_heads}) must divide model.d_model (${m.d_model})`);
+  if (m.n_experts > 0 && m.top_k > m.n_experts) throw new InputError(`${where}: model.top_k (${m.top_k}) exceeds model.n_experts (${m.n_experts})`);
+  if (m.n_experts > 0 && m.gate === 'switch' && m.top_k !== 1) throw new InputError(`${where}: model.gate 'switch' needs model.top_k 1, got ${m.top_k}`);
+  if (m.n_experts > 0 && m.gate === 'gshard' && m.top_k !== 2) throw new InputError(`${where}: model.gate 'gshard' needs model.top_k 2, got ${m.top_k}`);
+  if (m.n_experts === 1) throw new InputError(`${where}: model.n_experts must be 0 (dense) or at least 2`);
+  if (t.min_lr > t.lr) throw new InputError(`${where}: train.min_lr (${t.min_lr}) exceeds train.lr (${t.lr})`);
 }
 
 /** Reads a config file's JSON text over a preset; unknown keys and wrong types name the field. */
@@ -94,10 +94,10 @@ export function parseConfigFile(text: string, file: string, base: 'tiny' | 'smal
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${file}: not valid JSON (${(e as Error).message})`);
   }
   const r = fileSchema.safeParse(raw);
-  if (!r.success) throw new UsageError(formatIssue(file, r.error.issues[0]!));
+  if (!r.success) throw new InputError(formatIssue(file, r.error.issues[0]!));
   const preset = PRESETS[r.data.preset ?? base];
   const cfg: TrainConfig = {
     model: { ...preset.model, ...stripUndefined(r.data.model ?? {}) },
@@ -114,7 +114,7 @@ function stripUndefined<T extends object>(o: T): { [K in keyof T]-?: Exclude<T[K
 /** Validates a whole config object (as saved in a run's config.json). */
 export function validateConfig(raw: unknown, where: string): TrainConfig {
   const r = z.strictObject({ model: modelSchema, train: trainSchema }).safeParse(raw);
-  if (!r.success) throw new UsageError(formatIssue(where, r.error.issues[0]!));
+  if (!r.success) throw new InputError(formatIssue(where, r.error.issues[0]!));
   const cfg: TrainConfig = { model: stripUndefined(r.data.model), train: r.data.train }; // optional keys stay absent
   checkConsistency(cfg, where);
   return cfg;

@@ -1,7 +1,7 @@
 // A trained model on disk: DIR/model.safetensors (weights), DIR/config.json, DIR/tokenizer.json.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RuntimeError, UsageError } from '../cli/util.js';
+import { CheckError, InputError } from '../util/errors.js';
 import { GPT } from '../nn/gpt.js';
 import { readSafetensors, writeSafetensors } from '../nn/safetensors.js';
 import { validateConfig, type TrainConfig } from './config.js';
@@ -36,13 +36,13 @@ export async function loadModel(dir: string): Promise<{ model: GPT; cfg: TrainCo
     if (ck !== undefined) return loadFromCheckpoint(ck);
   }
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
-    if (!existsSync(join(dir, f))) throw new UsageError(`--ckpt: ${dir} has no ${f} (not a furnace model directory or checkpoint)`);
+    if (!existsSync(join(dir, f))) throw new InputError(`--ckpt: ${dir} has no ${f} (not a furnace model directory or checkpoint)`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   } catch (e) {
-    throw new UsageError(`${join(dir, 'config.json')}: not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${join(dir, 'config.json')}: not valid JSON (${(e as Error).message})`);
   }
   const cfg = validateConfig(raw, join(dir, 'config.json'));
   const tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
@@ -50,7 +50,7 @@ export async function loadModel(dir: string): Promise<{ model: GPT; cfg: TrainCo
   try {
     weights = readSafetensors(join(dir, 'model.safetensors'));
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new InputError((e as Error).message);
   }
   const file = join(dir, 'model.safetensors');
   return { model: fill(cfg, tokenizer, (name) => weights.get(name)?.data, file), cfg, tokenizer };
@@ -61,7 +61,7 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
   try {
     reader = await CheckpointReader.open(dir);
   } catch (e) {
-    throw new UsageError(`--ckpt: ${(e as Error).message}`);
+    throw new InputError(`--ckpt: ${(e as Error).message}`);
   }
   try {
     const meta = reader.meta as { config?: unknown; tokenizer?: unknown };
@@ -70,14 +70,14 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
     try {
       tokenizer = BpeTokenizer.fromJSON(meta.tokenizer);
     } catch (e) {
-      throw new UsageError(`${dir}: meta.tokenizer: ${(e as Error).message}`);
+      throw new InputError(`${dir}: meta.tokenizer: ${(e as Error).message}`);
     }
     const whole = new Map<string, Float32Array>();
     for (const info of new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0).parameterInfo()) {
       try {
         whole.set(info.name, await reader.read(paramKey(info.name), info.param.shape.map(() => 0), [...info.param.shape]));
       } catch (e) {
-        throw new RuntimeError(`${dir}: ${(e as Error).message}`);
+        throw new CheckError(`${dir}: ${(e as Error).message}`);
       }
     }
     return { model: fill(cfg, tokenizer, (name) => whole.get(name), dir), cfg, tokenizer };
@@ -91,8 +91,8 @@ function fill(cfg: TrainConfig, tokenizer: BpeTokenizer, get: (name: string) => 
   const model = new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0);
   for (const [name, p] of model.namedParameters()) {
     const w = get(name);
-    if (w === undefined) throw new UsageError(`${file}: missing tensor ${name}`);
-    if (w.length !== p.size) throw new UsageError(`${file}: tensor ${name} has ${w.length} values, expected shape [${p.shape}]`);
+    if (w === undefined) throw new InputError(`${file}: missing tensor ${name}`);
+    if (w.length !== p.size) throw new InputError(`${file}: tensor ${name} has ${w.length} values, expected shape [${p.shape}]`);
     p.data.set(w);
   }
   return model;

@@ -4,7 +4,7 @@ import type { ProcessGroup } from '../comm/process-group.js';
 import { makeProcessGroups } from '../comm/groups.js';
 import { loadTopology, type Axis } from '../comm/topology.js';
 import { useBackend } from '../cli/backend-flag.js';
-import { Output } from '../cli/util.js';
+import { Output } from '../util/output.js';
 import { readCorpus } from '../data/corpus.js';
 import type { ParallelContext } from '../parallel/context.js';
 import type { TrainConfig } from './config.js';

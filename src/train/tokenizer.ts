@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../cli/util.js';
+import { InputError } from '../util/errors.js';
 import { BpeTokenizer, TokenizerFormatError } from '../data/tokenizer.js';
 import { ShardWriter, dtypeFor, readShardSet } from '../data/shards.js';
 import { splitText } from './data.js';
@@ -64,7 +64,7 @@ export function loadTokenizer(path: string): BpeTokenizer {
     return BpeTokenizer.load(path);
   } catch (e) {
     if (e instanceof TokenizerFormatError || (e as NodeJS.ErrnoException).code !== undefined) {
-      throw new UsageError(`${path}: cannot load tokenizer (${(e as Error).message})`);
+      throw new InputError(`${path}: cannot load tokenizer (${(e as Error).message})`);
     }
     throw e;
   }

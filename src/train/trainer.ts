@@ -4,7 +4,8 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { UsageError, Progress } from '../cli/util.js';
+import { InputError } from '../util/errors.js';
+import { Progress } from '../util/output.js';
 import { GPT, countParams, zLossCoef } from '../nn/gpt.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
@@ -75,13 +76,13 @@ export interface TrainSummary {
   losses: number[];
 }
 
-/** A corpus must hold one batch of training tokens and a validation split (UsageError otherwise). */
+/** A corpus must hold one batch of training tokens and a validation split (InputError otherwise). */
 export function checkTokens(tokens: RunTokens, cfg: TrainConfig): void {
   const b = cfg.train.batch_size, t = cfg.model.seq_len;
   if (tokens.train.length < b * t + 1) {
-    throw new UsageError(`corpus: ${tokens.train.length} training tokens, smaller than one batch (batch_size ${b} x seq_len ${t} + 1)`);
+    throw new InputError(`corpus: ${tokens.train.length} training tokens, smaller than one batch (batch_size ${b} x seq_len ${t} + 1)`);
   }
-  if (tokens.val.length < 2) throw new UsageError('corpus: too small to hold out a validation split');
+  if (tokens.val.length < 2) throw new InputError('corpus: too small to hold out a validation split');
 }
 
 /** Batches and routing noise come from (seed, step): a resumed run draws exactly what it would have. */
@@ -100,7 +101,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   // [i * B/dp, (i + 1) * B/dp).
   const { tokenizer, train: trainTokens, val: valTokens, valBytes } = tokens;
   const t = cfg.model.seq_len, b = tc.batch_size;
-  if (b % dp !== 0) throw new UsageError(`train.batch_size ${b} must be divisible by --dp ${dp}`);
+  if (b % dp !== 0) throw new InputError(`train.batch_size ${b} must be divisible by --dp ${dp}`);
   const bl = b / dp;
   checkTokens(tokens, cfg);
   const modelCfg = { ...cfg.model, vocab_size: tokenizer.vocabSize };
@@ -130,13 +131,13 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     try {
       dir = await resolveCheckpoint(ck.resume === 'latest' ? 'latest' : ck.resume, ckptRoot);
     } catch (e) {
-      throw new UsageError(`--resume: ${(e as Error).message}`);
+      throw new InputError(`--resume: ${(e as Error).message}`);
     }
     const reader = await CheckpointReader.open(dir, { verify: false });
     const meta = reader.meta as { config?: TrainConfig; next_step?: number; optimizer_step?: number; first_loss?: number };
     await reader.close();
     if (JSON.stringify(meta.config?.model) !== JSON.stringify(modelCfg)) {
-      throw new UsageError(`--resume: ${dir} holds a model with a different config; resume with the same model config`);
+      throw new InputError(`--resume: ${dir} holds a model with a different config; resume with the same model config`);
     }
     await restoreState(dir, infos, opt, ctx, meta.optimizer_step ?? 0, ck.verify);
     startStep = meta.next_step ?? 0;

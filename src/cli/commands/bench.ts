@@ -1,5 +1,6 @@
 // `furnace bench <what>`: each benchmark lives beside the code it measures; this only dispatches.
-import { UsageError, type Command } from '../util.js';
+import { InputError } from '../../util/errors.js';
+import { type Command } from '../util.js';
 
 const benches: Record<string, { module: string; summary: string }> = {
   kernels: { module: '../../backends/bench.js', summary: 'GEMM GFLOP/s and an MLP step per backend, beside tfjs-wasm and raw cblas' },
@@ -16,7 +17,7 @@ export const run: Command = async (argv) => {
   const entry = what === undefined ? undefined : benches[what];
   if (entry === undefined) {
     const list = Object.entries(benches).map(([k, v]) => `  ${k.padEnd(8)} ${v.summary}`).join('\n');
-    throw new UsageError(`bench: choose one of ${Object.keys(benches).join(', ')}\n${list}`);
+    throw new InputError(`bench: choose one of ${Object.keys(benches).join(', ')}\n${list}`);
   }
   const mod = (await import(entry.module)) as { run: Command };
   return mod.run(rest);

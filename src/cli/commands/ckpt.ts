@@ -3,7 +3,9 @@ import { CheckpointReader } from '../../checkpoint/load.js';
 import { NotACheckpointError, resolveCheckpoint } from '../../checkpoint/manifest.js';
 import { exportSafetensors } from '../../checkpoint/export.js';
 import { CheckpointError, type Json } from '../../checkpoint/types.js';
-import { fmt, Output, parse, Progress, RuntimeError, UsageError, type Command } from '../util.js';
+import { CheckError, InputError } from '../../util/errors.js';
+import { fmt, Output, Progress } from '../../util/output.js';
+import { parse, type Command } from '../util.js';
 
 const USAGE = `usage: furnace ckpt verify DIR [--json]
        furnace ckpt info DIR [--json]
@@ -15,17 +17,17 @@ export const run: Command = async (argv) => {
   if (sub === 'verify') return verify(rest);
   if (sub === 'info') return info(rest);
   if (sub === 'export') return exportCmd(rest);
-  throw new UsageError(sub === undefined ? USAGE : `ckpt: unknown subcommand '${sub}'\n${USAGE}`);
+  throw new InputError(sub === undefined ? USAGE : `ckpt: unknown subcommand '${sub}'\n${USAGE}`);
 };
 
 /** Opens the checkpoint DIR names: not a checkpoint -> exit 2; a damaged manifest -> exit 1. */
 async function openDir(positionals: string[], verify = true): Promise<CheckpointReader> {
-  if (positionals.length !== 1) throw new UsageError(`ckpt: expected one DIR, got ${positionals.length}\n${USAGE}`);
+  if (positionals.length !== 1) throw new InputError(`ckpt: expected one DIR, got ${positionals.length}\n${USAGE}`);
   try {
     return await CheckpointReader.open(await resolveCheckpoint(positionals[0]!), { verify });
   } catch (e) {
-    if (e instanceof NotACheckpointError) throw new UsageError(e.message);
-    if (e instanceof CheckpointError) throw new RuntimeError(`corrupt checkpoint: ${e.message}`);
+    if (e instanceof NotACheckpointError) throw new InputError(e.message);
+    if (e instanceof CheckpointError) throw new CheckError(`corrupt checkpoint: ${e.message}`);
     throw e;
   }
 }
@@ -79,7 +81,7 @@ async function info(argv: string[]): Promise<number> {
 async function exportCmd(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' }, out: { type: 'string' }, 'no-verify': { type: 'boolean' } }, true);
   const out = new Output(values.json === true);
-  if (values.out === undefined) throw new UsageError('ckpt export: --out FILE is required');
+  if (values.out === undefined) throw new InputError('ckpt export: --out FILE is required');
   const r = await openDir(positionals);
   await r.close();
   const t0 = performance.now();
@@ -87,7 +89,7 @@ async function exportCmd(argv: string[]): Promise<number> {
   try {
     res = await exportSafetensors(r.dir, values.out, { verify: values['no-verify'] !== true });
   } catch (e) {
-    if (e instanceof CheckpointError) throw new RuntimeError(`corrupt checkpoint: ${e.message}`);
+    if (e instanceof CheckpointError) throw new CheckError(`corrupt checkpoint: ${e.message}`);
     throw e;
   }
   const seconds = (performance.now() - t0) / 1000;

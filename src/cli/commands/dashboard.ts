@@ -2,7 +2,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { appHtmlPath } from '../../dashboard/report.js';
 import { DEFAULT_PORT, InsecureBindError, TOKEN_ENV, startDashboard } from '../../dashboard/server.js';
-import { Output, RuntimeError, UsageError, intFlag, parse, type Command } from '../util.js';
+import { CheckError, InputError } from '../../util/errors.js';
+import { Output } from '../../util/output.js';
+import { intFlag, parse, type Command } from '../util.js';
 
 const USAGE = `usage: furnace dashboard [--runs DIR] [--port P] [--host H] [--token T] [--json]
   --runs   folder whose sub-folders are runs (metrics.jsonl) and data reports (report.json); default runs
@@ -18,18 +20,18 @@ export const run: Command = async (argv) => {
   const out = new Output(v.json === true);
   if (v.help === true) { out.say(USAGE); return 0; }
   const runs = v.runs ?? 'runs';
-  if (!existsSync(runs) || !statSync(runs).isDirectory()) throw new UsageError(`--runs: '${runs}' is not a folder`);
+  if (!existsSync(runs) || !statSync(runs).isDirectory()) throw new InputError(`--runs: '${runs}' is not a folder`);
   const port = intFlag('port', v.port, 0, 65535) ?? DEFAULT_PORT;
   const token = v.token ?? process.env[TOKEN_ENV];
   let dash;
   try {
     dash = await startDashboard({ runs, port, ...(v.host !== undefined ? { host: v.host } : {}), ...(token !== undefined ? { token } : {}) });
   } catch (e) {
-    if (e instanceof InsecureBindError) throw new UsageError(e.message);
+    if (e instanceof InsecureBindError) throw new InputError(e.message);
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new UsageError(`--port: ${port} is in use (try --port 0)`);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`--host: cannot bind '${v.host}'`);
-    throw new RuntimeError(`dashboard: ${(e as Error).message}`);
+    if (code === 'EADDRINUSE') throw new InputError(`--port: ${port} is in use (try --port 0)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new InputError(`--host: cannot bind '${v.host}'`);
+    throw new CheckError(`dashboard: ${(e as Error).message}`);
   }
   const url = token === undefined ? dash.url : `${dash.url}?token=${encodeURIComponent(token)}`;
   out.say(`furnace dashboard: ${url}  (runs: ${runs}; Ctrl-C to stop)`);

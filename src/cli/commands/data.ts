@@ -1,6 +1,8 @@
 // `furnace data clean|tokenize`: clean and deduplicate a corpus, or turn it into token shards.
 import { readFileSync } from 'node:fs';
-import { intFlag, numFlag, Output, parse, Progress, UsageError, type Command } from '../util.js';
+import { InputError } from '../../util/errors.js';
+import { Output, Progress } from '../../util/output.js';
+import { intFlag, numFlag, parse, type Command } from '../util.js';
 import { readDocuments, type BadInput, type SourceFile } from '../../data/documents.js';
 import { cleanCorpus, DEFAULT_CLEAN, type CleanOptions } from '../../data/clean.js';
 import { DEFAULT_QUALITY, type QualityOptions } from '../../data/quality.js';
@@ -23,7 +25,7 @@ export const run: Command = async (argv) => {
   const [sub, ...rest] = argv;
   if (sub === 'tokenize') return tokenize(rest);
   if (sub === 'clean') return clean(rest);
-  throw new UsageError(`data: expected 'clean' or 'tokenize'\n${USAGE}`);
+  throw new InputError(`data: expected 'clean' or 'tokenize'\n${USAGE}`);
 };
 
 async function tokenize(argv: string[]): Promise<number> {
@@ -31,9 +33,9 @@ async function tokenize(argv: string[]): Promise<number> {
     tokenizer: { type: 'string' }, out: { type: 'string' }, 'shard-tokens': { type: 'string' },
     split: { type: 'string' }, json: { type: 'boolean', default: false },
   }, true);
-  if (positionals.length !== 1) throw new UsageError(`data tokenize: expected one INPUT\n${USAGE}`);
-  if (values.tokenizer === undefined) throw new UsageError('data tokenize: --tokenizer FILE is required');
-  if (values.out === undefined) throw new UsageError('data tokenize: --out DIR is required');
+  if (positionals.length !== 1) throw new InputError(`data tokenize: expected one INPUT\n${USAGE}`);
+  if (values.tokenizer === undefined) throw new InputError('data tokenize: --tokenizer FILE is required');
+  if (values.out === undefined) throw new InputError('data tokenize: --out DIR is required');
   const shardTokens = intFlag('shard-tokens', values['shard-tokens'], 1024, 2 ** 30) ?? 1 << 24;
   const split = splitFlag(values.split);
   const input = positionals[0]!;
@@ -74,10 +76,10 @@ async function clean(argv: string[]): Promise<number> {
     ...strings.map((f) => [f, { type: 'string' as const }])]) as Record<(typeof flags)[number], { type: 'boolean'; default: boolean }> &
     Record<(typeof strings)[number], { type: 'string' }>;
   const { values: v, positionals } = parse(argv, spec, true);
-  if (positionals.length !== 1) throw new UsageError(`data clean: expected one INPUT\n${USAGE}`);
-  if (v.out === undefined) throw new UsageError('data clean: --out DIR is required');
+  if (positionals.length !== 1) throw new InputError(`data clean: expected one INPUT\n${USAGE}`);
+  if (v.out === undefined) throw new InputError('data clean: --out DIR is required');
   const lang = v.lang ?? 'auto';
-  if (lang !== 'en' && lang !== 'zh' && lang !== 'auto') throw new UsageError(`--lang: expected en, zh or auto, got '${lang}'`);
+  if (lang !== 'en' && lang !== 'zh' && lang !== 'auto') throw new InputError(`--lang: expected en, zh or auto, got '${lang}'`);
   let quality: QualityOptions | null = v['no-quality'] ? null : {
     ...readQualityConfig(v['quality-config']),
   };
@@ -123,17 +125,17 @@ function readQualityConfig(path: string | undefined): QualityOptions {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new UsageError(`--quality-config ${path}: ${(e as Error).message}`);
+    throw new InputError(`--quality-config ${path}: ${(e as Error).message}`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`--quality-config ${path}: expected a JSON object`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(`--quality-config ${path}: expected a JSON object`);
   const out: QualityOptions = { ...DEFAULT_QUALITY };
   for (const [k, val] of Object.entries(raw)) {
-    if (!(k in DEFAULT_QUALITY)) throw new UsageError(`--quality-config ${path}: unknown key '${k}'`);
+    if (!(k in DEFAULT_QUALITY)) throw new InputError(`--quality-config ${path}: unknown key '${k}'`);
     const want = DEFAULT_QUALITY[k as keyof QualityOptions];
     const ok = Array.isArray(want)
       ? Array.isArray(val) && val.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'number' && Number.isFinite(x)))
       : typeof val === typeof want && (typeof val !== 'number' || Number.isFinite(val));
-    if (!ok) throw new UsageError(`--quality-config ${path}: '${k}' must be ${Array.isArray(want) ? 'a list of [n, fraction] pairs' : `a ${typeof want}`}`);
+    if (!ok) throw new InputError(`--quality-config ${path}: '${k}' must be ${Array.isArray(want) ? 'a list of [n, fraction] pairs' : `a ${typeof want}`}`);
     Object.assign(out, { [k]: val });
   }
   return out;

@@ -11,7 +11,9 @@ import { addNoise } from '../../sciml/rng.js';
 import type { Field } from '../../sciml/spectral.js';
 import { bars, heatmap } from '../../sciml/svg.js';
 import { parseTerm } from '../../sciml/terms.js';
-import { Output, UsageError, fmt, intFlag, numFlag, parse, type Command } from '../util.js';
+import { InputError } from '../../util/errors.js';
+import { Output, fmt } from '../../util/output.js';
+import { intFlag, numFlag, parse, type Command } from '../util.js';
 
 const USAGE = `usage: furnace discover (--data FILE | --problem NAME) [--max-order 4] [--max-power 2]
   [--terms 'u_x^2,u*u_x*u_xx'] [--diff auto|fd|poly] [--bags 20] [--threshold 0.5] [--l0 0.05]
@@ -30,13 +32,13 @@ export const run: Command = async (argv) => {
   });
   const out = new Output(v.json === true);
   if (v.help === true) { out.say(USAGE); return 0; }
-  if ((v.data === undefined) === (v.problem === undefined)) throw new UsageError(`discover: give exactly one of --data FILE or --problem NAME\n${USAGE}`);
+  if ((v.data === undefined) === (v.problem === undefined)) throw new InputError(`discover: give exactly one of --data FILE or --problem NAME\n${USAGE}`);
   const diffName = v.diff ?? 'auto';
-  if (!['auto', 'fd', 'poly', 'network'].includes(diffName)) throw new UsageError(`--diff: expected auto, fd, poly or network, got '${diffName}'`);
+  if (!['auto', 'fd', 'poly', 'network'].includes(diffName)) throw new InputError(`--diff: expected auto, fd, poly or network, got '${diffName}'`);
   const diff: DiffMethod = diffName === 'network' ? 'auto' : (diffName as DiffMethod);
   const fitSteps = intFlag('fit-steps', v['fit-steps'], 0) ?? 3000, fitTime = numFlag('fit-time', v['fit-time'], 0) ?? 300;
   const custom = (v.terms ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const c of custom) { try { parseTerm(c); } catch (e) { throw new UsageError(`--terms: ${(e as Error).message}`); } }
+  for (const c of custom) { try { parseTerm(c); } catch (e) { throw new InputError(`--terms: ${(e as Error).message}`); } }
   const opts: DiscoverOptions = {
     maxOrder: intFlag('max-order', v['max-order'], 1, 8) ?? 4,
     maxPower: intFlag('max-power', v['max-power'], 0, 6) ?? 2,
@@ -54,14 +56,14 @@ export const run: Command = async (argv) => {
   let source: string;
   if (v.problem !== undefined) {
     const p = dataProblems[v.problem];
-    if (p === undefined) throw new UsageError(`--problem: unknown '${v.problem}' (choose ${Object.keys(dataProblems).join(', ')})`);
+    if (p === undefined) throw new InputError(`--problem: unknown '${v.problem}' (choose ${Object.keys(dataProblems).join(', ')})`);
     field = p.make(); truth = p.truth; source = v.problem;
   } else {
     source = v.data!;
     let text: string;
-    try { text = readFileSync(source, 'utf8'); } catch (e) { throw new UsageError(`--data: cannot read '${source}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
+    try { text = readFileSync(source, 'utf8'); } catch (e) { throw new InputError(`--data: cannot read '${source}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
     try { field = /\.csv$/i.test(source) ? parseCsvField(text, source) : parseJsonField(text, source); } catch (e) {
-      if (e instanceof DataError) throw new UsageError(e.message);
+      if (e instanceof DataError) throw new InputError(e.message);
       throw e;
     }
   }
@@ -71,7 +73,7 @@ export const run: Command = async (argv) => {
   const t0 = performance.now();
   if (diffName === 'network') {
     const maxD = Math.max(opts.maxOrder!, ...custom.map((c) => parseTerm(c).powers.length - 1));
-    if (maxD > 4) throw new UsageError(`--diff network: derivatives up to order 4 only, the library needs ${maxD}`);
+    if (maxD > 4) throw new InputError(`--diff network: derivatives up to order 4 only, the library needs ${maxD}`);
     setBackend(await createBackend('auto', { threads: defaultThreads(1) })); // for the derivative jets
     const fit = fitNetwork(field, { adamSteps: fitSteps, timeLimit: fitTime, seed });
     out.say(`network fit: mean squared error ${fmt(fit.mse)} in ${fit.seconds.toFixed(1)} s`);
@@ -79,7 +81,7 @@ export const run: Command = async (argv) => {
   }
   let r;
   try { r = discover(field, opts); } catch (e) {
-    if (e instanceof DataError) throw new UsageError(`${source}: ${e.message}`);
+    if (e instanceof DataError) throw new InputError(`${source}: ${e.message}`);
     throw e;
   }
   const seconds = (performance.now() - t0) / 1000;

@@ -1,6 +1,7 @@
 // `furnace doctor`: which kernel backends run here, which one 'auto' picks, and why another does not.
 import { availableParallelism } from 'node:os';
-import { Output, parse, type Command } from '../util.js';
+import { Output } from '../../util/output.js';
+import { parse, type Command } from '../util.js';
 import { defaultThreads, probeBackends } from '../../backends/index.js';
 import { relaxedSimd } from '../../backends/wasm-module.js';
 import { loadCblas } from '../../backends/cblas.js';

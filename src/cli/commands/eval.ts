@@ -1,6 +1,8 @@
 // `furnace eval --ckpt DIR --text FILE`: bits per byte of a text under a trained model.
 import { readFileSync } from 'node:fs';
-import { Output, UsageError, parse, type Command } from '../util.js';
+import { InputError } from '../../util/errors.js';
+import { Output } from '../../util/output.js';
+import { parse, type Command } from '../util.js';
 import { useBackend } from '../backend-flag.js';
 import { loadModel } from '../../train/model-dir.js';
 import { bitsPerByte, evaluate } from '../../train/evaluate.js';
@@ -10,19 +12,19 @@ export const run: Command = async (argv) => {
   const { values: v } = parse(argv, { ckpt: { type: 'string' }, text: { type: 'string' }, backend: { type: 'string' },
     json: { type: 'boolean' } });
   const out = new Output(v.json === true);
-  if (v.ckpt === undefined) throw new UsageError('eval: --ckpt DIR is required');
-  if (v.text === undefined) throw new UsageError('eval: --text FILE is required');
+  if (v.ckpt === undefined) throw new InputError('eval: --ckpt DIR is required');
+  if (v.text === undefined) throw new InputError('eval: --text FILE is required');
   let text: string;
   try {
     text = readFileSync(v.text, 'utf8');
   } catch {
-    throw new UsageError(`--text: cannot read ${v.text}`);
+    throw new InputError(`--text: cannot read ${v.text}`);
   }
-  if (text.length === 0) throw new UsageError(`--text: ${v.text} is empty`);
+  if (text.length === 0) throw new InputError(`--text: ${v.text} is empty`);
   await useBackend(v.backend);
   const { model, tokenizer } = await loadModel(v.ckpt);
   const tokens = tokenizer.encode(text);
-  if (tokens.length < 2) throw new UsageError(`--text: ${v.text} has fewer than 2 tokens`);
+  if (tokens.length < 2) throw new InputError(`--text: ${v.text} has fewer than 2 tokens`);
   const bytes = Buffer.byteLength(text, 'utf8');
   const r = await evaluate(model, tokens, 16);
   const bpb = bitsPerByte(r.nats, bytes);

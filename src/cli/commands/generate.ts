@@ -1,5 +1,7 @@
 // `furnace generate --ckpt DIR --prompt TEXT`: samples a continuation with a KV cache.
-import { Output, UsageError, parse, intFlag, numFlag, type Command } from '../util.js';
+import { InputError } from '../../util/errors.js';
+import { Output } from '../../util/output.js';
+import { parse, intFlag, numFlag, type Command } from '../util.js';
 import { useBackend } from '../backend-flag.js';
 import { loadModel } from '../../train/model-dir.js';
 import { generate } from '../../nn/generate.js';
@@ -11,7 +13,7 @@ export const run: Command = async (argv) => {
     'top-k': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
   });
   const out = new Output(v.json === true);
-  if (v.ckpt === undefined) throw new UsageError('generate: --ckpt DIR is required');
+  if (v.ckpt === undefined) throw new InputError('generate: --ckpt DIR is required');
   const tokens = intFlag('tokens', v.tokens, 1, 1_000_000) ?? 200;
   const temperature = numFlag('temperature', v.temperature, 0, 100) ?? 0.8;
   const topK = intFlag('top-k', v['top-k'], 0) ?? 40;

@@ -7,7 +7,9 @@ import { trainPinn, type TrainResult } from '../../sciml/pinn/train.js';
 import { heatmap, lines } from '../../sciml/svg.js';
 import { createBackend, defaultThreads } from '../../backends/index.js';
 import { setBackend } from '../../tensor/engine.js';
-import { Output, Progress, UsageError, fmt, intFlag, numFlag, parse, type Command } from '../util.js';
+import { InputError } from '../../util/errors.js';
+import { Output, Progress, fmt } from '../../util/output.js';
+import { intFlag, numFlag, parse, type Command } from '../util.js';
 
 const USAGE = `usage: furnace pinn (--problem ${PROBLEMS.join('|')} | --config FILE) [--weighting fixed|annealing|dual]
   [--compare] [--adam-steps N] [--lbfgs-steps N] [--collocation N] [--batch N] [--noise P] [--time-limit S] [--adam-time S]
@@ -24,13 +26,13 @@ export const run: Command = async (argv) => {
   });
   const out = new Output(v.json === true);
   if (v.help === true) { out.say(USAGE); return 0; }
-  if ((v.problem === undefined) === (v.config === undefined)) throw new UsageError(`pinn: give exactly one of --problem NAME or --config FILE\n${USAGE}`);
+  if ((v.problem === undefined) === (v.config === undefined)) throw new InputError(`pinn: give exactly one of --problem NAME or --config FILE\n${USAGE}`);
   let raw: Record<string, unknown> = {};
   if (v.config !== undefined) {
     let text: string;
-    try { text = readFileSync(v.config, 'utf8'); } catch (e) { throw new UsageError(`--config: cannot read '${v.config}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
-    try { raw = JSON.parse(text) as Record<string, unknown>; } catch (e) { throw new UsageError(`${v.config}: not valid JSON (${(e as Error).message.split('\n')[0]})`); }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`${v.config}: expected a JSON object`);
+    try { text = readFileSync(v.config, 'utf8'); } catch (e) { throw new InputError(`--config: cannot read '${v.config}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
+    try { raw = JSON.parse(text) as Record<string, unknown>; } catch (e) { throw new InputError(`${v.config}: not valid JSON (${(e as Error).message.split('\n')[0]})`); }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(`${v.config}: expected a JSON object`);
   } else raw = { problem: v.problem };
   const flag = (k: string, val: unknown): void => { if (val !== undefined) raw[k] = val; };
   flag('weighting', v.weighting);
@@ -44,7 +46,7 @@ export const run: Command = async (argv) => {
   flag('seed', intFlag('seed', v.seed, 0));
   let cfg: PinnConfig;
   try { cfg = parseConfig(raw); } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(`${v.config ?? 'pinn'}: ${e.message}`);
+    if (e instanceof ConfigError) throw new InputError(`${v.config ?? 'pinn'}: ${e.message}`);
     throw e;
   }
   // The engine on the fastest kernels here (blas or wasm); on the plain js backend the fused

@@ -10,10 +10,11 @@ import { parseFix } from '../../planner/plan.js';
 import { prepare } from '../../planner/context.js';
 import { CLUSTER_PRESETS, parseMachine, thisMachine } from '../../planner/presets.js';
 import { measurePeak } from '../../backends/peak.js';
-import { InputError } from '../../planner/validate.js';
 import { planReportOf } from '../../dashboard/plan-report.js';
 import { writePlanReport } from '../../dashboard/report.js';
-import { Output, UsageError, fmt, intFlag, parse, type Command } from '../util.js';
+import { InputError } from '../../util/errors.js';
+import { Output, fmt } from '../../util/output.js';
+import { intFlag, parse, type Command } from '../util.js';
 
 const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices N] [--fix k=v,...] [--top K] [--out plan.json] [--report FILE.html] [--json]
        furnace plan --model M --machine bench.json ...   (this machine, with measured gemm_flops, allreduce_bandwidth, ...)
@@ -35,24 +36,19 @@ export const run: Command = async (argv) => {
   }, true);
   const out = new Output(values.json === true);
   if (values.help === true) { out.say(USAGE); return 0; }
-  try {
-    if (values.machine !== undefined && values.cluster !== undefined && !/^(preset:)?this-machine$/.test(values.cluster)) {
-      throw new UsageError('--machine: measurements apply to --cluster preset:this-machine only');
-    }
-    const presets = clusterPresets(values.machine);
-    if (values.calibrate === true && values.report !== undefined) throw new UsageError('--report: a report is of a plan search, not of --calibrate');
-    if (values.calibrate === true) return calibrate(out, positionals, values.cluster, values.fit, values.out, presets);
-    if (positionals.length > 0) throw new UsageError(`plan: unexpected argument '${positionals[0]}' (run dirs go with --calibrate)\n${USAGE}`);
-    const clusterArg = values.cluster ?? (values.machine !== undefined ? 'preset:this-machine' : undefined);
-    if (values.model === undefined || clusterArg === undefined) throw new UsageError(`plan: --model and --cluster are required\n${USAGE}`);
-    return plan(out, values.model, clusterArg, presets, {
-      train: values.train, devices: intFlag('devices', values.devices, 1), fix: values.fix,
-      top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out, report: values.report,
-    });
-  } catch (e) {
-    if (e instanceof InputError) throw new UsageError(e.message);
-    throw e;
+  if (values.machine !== undefined && values.cluster !== undefined && !/^(preset:)?this-machine$/.test(values.cluster)) {
+    throw new InputError('--machine: measurements apply to --cluster preset:this-machine only');
   }
+  const presets = clusterPresets(values.machine);
+  if (values.calibrate === true && values.report !== undefined) throw new InputError('--report: a report is of a plan search, not of --calibrate');
+  if (values.calibrate === true) return calibrate(out, positionals, values.cluster, values.fit, values.out, presets);
+  if (positionals.length > 0) throw new InputError(`plan: unexpected argument '${positionals[0]}' (run dirs go with --calibrate)\n${USAGE}`);
+  const clusterArg = values.cluster ?? (values.machine !== undefined ? 'preset:this-machine' : undefined);
+  if (values.model === undefined || clusterArg === undefined) throw new InputError(`plan: --model and --cluster are required\n${USAGE}`);
+  return plan(out, values.model, clusterArg, presets, {
+    train: values.train, devices: intFlag('devices', values.devices, 1), fix: values.fix,
+    top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out, report: values.report,
+  });
 };
 
 interface PlanFlags { train: string | undefined; devices: number | undefined; fix: string | undefined; top: number; out: string | undefined; report: string | undefined }
@@ -106,10 +102,10 @@ function describeOrder(e: Estimate): string {
 
 function calibrate(out: Output, dirs: string[], clusterArg: string | undefined, fitArg: string | undefined, outPath: string | undefined,
   presets: Record<string, ClusterSpec | (() => ClusterSpec)>): number {
-  if (dirs.length === 0) throw new UsageError(`plan --calibrate: give at least one run directory\n${USAGE}`);
+  if (dirs.length === 0) throw new InputError(`plan --calibrate: give at least one run directory\n${USAGE}`);
   const cluster = loadCluster(clusterArg ?? 'preset:this-machine', presets);
   const keys = fitArg === undefined ? DEFAULT_FIT_KEYS : fitArg.split(',').map((k) => {
-    if (!(k in DEFAULT_EFFICIENCY)) throw new UsageError(`--fit: unknown factor '${k}' (factors: ${Object.keys(DEFAULT_EFFICIENCY).join(', ')})`);
+    if (!(k in DEFAULT_EFFICIENCY)) throw new InputError(`--fit: unknown factor '${k}' (factors: ${Object.keys(DEFAULT_EFFICIENCY).join(', ')})`);
     return k as EfficiencyKey;
   });
   const obs = dirs.map(readRun);

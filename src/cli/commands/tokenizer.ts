@@ -1,8 +1,10 @@
 // `furnace tokenizer train|encode`: learn a byte-level BPE vocabulary from a corpus, or apply one.
 import { statSync } from 'node:fs';
-import { intFlag, Output, parse, Progress, RuntimeError, UsageError, type Command } from '../util.js';
+import { CheckError, InputError } from '../../util/errors.js';
+import { Output, Progress } from '../../util/output.js';
+import { intFlag, parse, type Command } from '../util.js';
 import { BpeTokenizer, TokenizerFormatError } from '../../data/tokenizer.js';
-import { InputError, listInputs, readDocuments, type BadInput } from '../../data/documents.js';
+import { listInputs, readDocuments, type BadInput } from '../../data/documents.js';
 import { defaultCorpusPath } from '../../data/corpus.js';
 
 const USAGE = `usage: furnace tokenizer train [INPUT] --vocab N --out FILE [--min-frequency N] [--split file|paragraph|line] [--json]
@@ -13,7 +15,7 @@ export const run: Command = async (argv) => {
   const [sub, ...rest] = argv;
   if (sub === 'train') return train(rest);
   if (sub === 'encode') return encode(rest);
-  throw new UsageError(`tokenizer: expected 'train' or 'encode'\n${USAGE}`);
+  throw new InputError(`tokenizer: expected 'train' or 'encode'\n${USAGE}`);
 };
 
 async function train(argv: string[]): Promise<number> {
@@ -21,10 +23,10 @@ async function train(argv: string[]): Promise<number> {
     vocab: { type: 'string' }, out: { type: 'string' }, 'min-frequency': { type: 'string' },
     split: { type: 'string' }, json: { type: 'boolean', default: false },
   }, true);
-  if (positionals.length > 1) throw new UsageError(`tokenizer train: one INPUT expected, got ${positionals.length}`);
+  if (positionals.length > 1) throw new InputError(`tokenizer train: one INPUT expected, got ${positionals.length}`);
   const vocabSize = intFlag('vocab', values.vocab, 256, 1 << 21);
-  if (vocabSize === undefined) throw new UsageError('tokenizer train: --vocab N is required (N >= 256)');
-  if (values.out === undefined) throw new UsageError('tokenizer train: --out FILE is required');
+  if (vocabSize === undefined) throw new InputError('tokenizer train: --vocab N is required (N >= 256)');
+  if (values.out === undefined) throw new InputError('tokenizer train: --out FILE is required');
   const minFrequency = intFlag('min-frequency', values['min-frequency'], 1) ?? 2;
   const split = splitFlag(values.split);
   const input = positionals[0] ?? defaultCorpusPath();
@@ -56,7 +58,7 @@ async function train(argv: string[]): Promise<number> {
 
 async function encode(argv: string[]): Promise<number> {
   const { values } = parse(argv, { tokenizer: { type: 'string' }, text: { type: 'string' }, json: { type: 'boolean', default: false } });
-  if (values.tokenizer === undefined || values.text === undefined) throw new UsageError('tokenizer encode: --tokenizer FILE and --text TEXT are required');
+  if (values.tokenizer === undefined || values.text === undefined) throw new InputError('tokenizer encode: --tokenizer FILE and --text TEXT are required');
   const tok = loadTokenizer(values.tokenizer);
   const ids = tok.encode(values.text);
   const out = new Output(values.json);
@@ -70,22 +72,17 @@ export function loadTokenizer(path: string): BpeTokenizer {
   try {
     return BpeTokenizer.load(path);
   } catch (e) {
-    if (e instanceof TokenizerFormatError) throw new UsageError(`--tokenizer ${e.message}`);
-    throw new RuntimeError(String(e));
+    if (e instanceof TokenizerFormatError) throw new InputError(`--tokenizer ${e.message}`);
+    throw new CheckError(String(e));
   }
 }
 
 export function splitFlag(v: string | undefined): 'file' | 'paragraph' | 'line' | undefined {
   if (v === undefined || v === 'file' || v === 'paragraph' || v === 'line') return v;
-  throw new UsageError(`--split: expected file, paragraph or line, got '${v}'`);
+  throw new InputError(`--split: expected file, paragraph or line, got '${v}'`);
 }
 
-/** Bytes under an input path (for progress); a bad path is a UsageError naming it. */
+/** Bytes under an input path (for progress); a bad path is a InputError naming it. */
 export function totalBytes(input: string): number {
-  try {
-    return listInputs(input).files.reduce((s, f) => s + statSync(f).size, 0);
-  } catch (e) {
-    if (e instanceof InputError) throw new UsageError(e.message);
-    throw e;
-  }
+  return listInputs(input).files.reduce((s, f) => s + statSync(f).size, 0);
 }

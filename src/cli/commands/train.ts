@@ -2,7 +2,9 @@
 // writes metrics, checkpoints and the model, prints a sample.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Output, UsageError, RuntimeError, parse, intFlag, isInteractive, type Command } from '../util.js';
+import { InputError, CheckError } from '../../util/errors.js';
+import { Output, isInteractive } from '../../util/output.js';
+import { parse, intFlag, type Command } from '../util.js';
 import { checkBackendName, useBackend } from '../backend-flag.js';
 import { PRESETS, checkConsistency, parseConfigFile, type TrainConfig } from '../../train/config.js';
 import { readCorpus, defaultCorpusPath } from '../../data/corpus.js';
@@ -42,7 +44,7 @@ export const run: Command = async (argv) => {
   });
   const out = new Output(v.json === true);
   if (v.preset !== undefined && v.preset !== 'tiny' && v.preset !== 'small') {
-    throw new UsageError(`--preset: unknown preset '${v.preset}' (choose tiny or small)`);
+    throw new InputError(`--preset: unknown preset '${v.preset}' (choose tiny or small)`);
   }
   const preset = (v.preset ?? 'small') as 'tiny' | 'small';
   let cfg: TrainConfig;
@@ -51,7 +53,7 @@ export const run: Command = async (argv) => {
     try {
       text = readFileSync(v.config, 'utf8');
     } catch {
-      throw new UsageError(`--config: cannot read ${v.config}`);
+      throw new InputError(`--config: cannot read ${v.config}`);
     }
     cfg = parseConfigFile(text, v.config, preset);
   } else {
@@ -78,22 +80,22 @@ export const run: Command = async (argv) => {
     try {
       plan = readPlan(v.plan);
     } catch (e) {
-      throw new UsageError(`--plan: ${(e as Error).message}`);
+      throw new InputError(`--plan: ${(e as Error).message}`);
     }
-    if (plan.pp !== 1) throw new UsageError(`--plan: ${v.plan}: pp ${plan.pp} (pipeline parallelism) is not supported by the trainer; plan with --fix pp=1`);
-    if (plan.zero > 1) throw new UsageError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
+    if (plan.pp !== 1) throw new InputError(`--plan: ${v.plan}: pp ${plan.pp} (pipeline parallelism) is not supported by the trainer; plan with --fix pp=1`);
+    if (plan.zero > 1) throw new InputError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
     ({ dp, tp, ep } = plan);
     zero = plan.zero === 1;
     order = plan.placement.order.filter((d): d is Axis => d !== 'pp');
   }
   const m = cfg.model;
-  if (dp % ep !== 0) throw new UsageError(`--ep ${ep} must divide --dp ${dp}`);
-  if (ep > 1 && (m.n_experts === 0 || m.n_experts % ep !== 0)) throw new UsageError(`--ep ${ep} must divide model.n_experts (${m.n_experts})`);
-  if (m.n_heads % tp !== 0) throw new UsageError(`--tp ${tp} must divide model.n_heads (${m.n_heads})`);
-  if ((m.d_ff % tp !== 0)) throw new UsageError(`--tp ${tp} must divide model.d_ff (${m.d_ff})`);
-  if (cfg.train.batch_size % dp !== 0) throw new UsageError(`--dp ${dp} must divide train.batch_size (${cfg.train.batch_size})`);
+  if (dp % ep !== 0) throw new InputError(`--ep ${ep} must divide --dp ${dp}`);
+  if (ep > 1 && (m.n_experts === 0 || m.n_experts % ep !== 0)) throw new InputError(`--ep ${ep} must divide model.n_experts (${m.n_experts})`);
+  if (m.n_heads % tp !== 0) throw new InputError(`--tp ${tp} must divide model.n_heads (${m.n_heads})`);
+  if ((m.d_ff % tp !== 0)) throw new InputError(`--tp ${tp} must divide model.d_ff (${m.d_ff})`);
+  if (cfg.train.batch_size % dp !== 0) throw new InputError(`--dp ${dp} must divide train.batch_size (${cfg.train.batch_size})`);
   const comm = v.comm ?? 'threads';
-  if (comm !== 'threads' && comm !== 'mpi') throw new UsageError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
+  if (comm !== 'threads' && comm !== 'mpi') throw new InputError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
   // Default layout: one data-parallel rank per core on threads. Measured on 2 cores (small
   // preset): 2 ranks of one GEMM thread each train 20% faster than one process whose GEMMs use
   // both cores; the result is the same (data parallelism equals one rank). --dp 1: one process.
@@ -112,9 +114,9 @@ export const run: Command = async (argv) => {
 
   let result: NonNullable<RankResult>;
   if (comm === 'mpi') {
-    if (!underMpirun()) throw new UsageError(`--comm mpi: start the job with mpirun, e.g. mpirun -np ${world} npx furnace train --comm mpi ...`);
+    if (!underMpirun()) throw new InputError(`--comm mpi: start the job with mpirun, e.g. mpirun -np ${world} npx furnace train --comm mpi ...`);
     const r = await runMpiRank((w) => {
-      if (w.size !== world) throw new UsageError(`--comm mpi: mpirun started ${w.size} ranks but --dp ${dp} x --tp ${tp} = ${world}`);
+      if (w.size !== world) throw new InputError(`--comm mpi: mpirun started ${w.size} ranks but --dp ${dp} x --tp ${tp} = ${world}`);
       return rankMain(w, { ...args, ranksHere: Number(process.env['OMPI_COMM_WORLD_LOCAL_SIZE'] ?? world) });
     });
     if (r === null) return 0; // ranks other than 0 report nothing
@@ -123,18 +125,18 @@ export const run: Command = async (argv) => {
     // Bad input fails here, before any rank starts: the corpus, its size, the checkpoint to resume.
     const corpusText = readCorpus(v.corpus);
     checkTokens(prepareTokens(corpusText, cfg.model.vocab_size), cfg); // also fills the token cache
-    if (v.resume !== undefined) await resolveCheckpoint(v.resume, join(dir, 'ckpt')).catch((e: Error) => { throw new UsageError(`--resume: ${e.message}`); });
+    if (v.resume !== undefined) await resolveCheckpoint(v.resume, join(dir, 'ckpt')).catch((e: Error) => { throw new InputError(`--resume: ${e.message}`); });
     out.say(`furnace train: ${v.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${dp} x tp ${tp}, ep ${ep}${zero ? ', ZeRO-1' : ''}) on threads, out ${dir}`);
     let results: RankResult[];
     try {
       sharePeak(); // one probe before the ranks start, not one per rank at once
       results = await launch<RankResult>(new URL('../../train/rank.js', import.meta.url), { ranks: world, args });
     } catch (e) {
-      if (e instanceof RankError) throw new RuntimeError(e.message);
+      if (e instanceof RankError) throw new CheckError(e.message);
       throw e;
     }
     result = results[0]!;
-    if (result === null) throw new RuntimeError('rank 0 returned no result');
+    if (result === null) throw new CheckError('rank 0 returned no result');
   } else {
     const text = readCorpus(v.corpus);
     const backend = await useBackend(v.backend);

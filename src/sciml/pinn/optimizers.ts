@@ -59,7 +59,7 @@ export function lbfgs(f: Objective, theta: Float64Array, o: LbfgsOptions = {}): 
       dg = dot(d, g);
     }
     const x0 = Float64Array.from(theta), g0 = Float64Array.from(g), f0 = fx;
-    const ls = wolfe(f, x0, f0, g0, d, dg, theta, g);
+    const ls = wolfe(f, x0, f0, d, dg, theta, g);
     evals += ls.evals;
     if (!ls.ok) {
       theta.set(x0); g.set(g0); fx = f0;
@@ -84,7 +84,7 @@ export function lbfgs(f: Objective, theta: Float64Array, o: LbfgsOptions = {}): 
 }
 
 /** Strong-Wolfe line search along d from x0; on success theta, g hold the accepted point. */
-function wolfe(f: Objective, x0: Float64Array, f0: number, g0: Float64Array, d: Float64Array, dg0: number,
+function wolfe(f: Objective, x0: Float64Array, f0: number, d: Float64Array, dg0: number,
   theta: Float64Array, g: Float64Array): { ok: boolean; f: number; evals: number } {
   const c1 = 1e-4, c2 = 0.9;
   let evals = 0;
