@@ -1,7 +1,7 @@
 // Rank programs for the gradient-sync tests: data-parallel steps whose results the test compares
 // with a serial computation over every rank's gradients.
 import type { ProcessGroup } from './process-group.js';
-import { GradBuckets, Zero1, syncGradients } from './grad-sync.js';
+import { GradBuckets, Zero1, allReduceGrads } from './grad-sync.js';
 import { makeProcessGroups } from './groups.js';
 import { allToAllPair } from './collective-pairs.js';
 import { gen } from './conformance.js';
@@ -93,6 +93,11 @@ export async function toyMoeGrads(world: ProcessGroup, args: { dp: number; ep: n
   const dyAtExpert = await combine.backward(L.ep, dy.slice());
   const dW = new Float32Array(per);
   dyAtExpert.forEach((g, k) => { dW[(e[k] ?? 0) - first] = (dW[(e[k] ?? 0) - first] ?? 0) + g * (v[k] ?? 0); });
-  await syncGradients(L, [db], [dW]);
+  // Mean gradients of the global loss (the mean of the dp ranks' losses): the dense bias summed over
+  // dp; each expert already received, through the all-to-all, the gradients of its whole ep group's
+  // tokens, so summing over its replicas (expertDp) covers every dp rank once; both divided by dp
+  // (DeepSpeed-MoE, arXiv 2201.05596 section 5).
+  await allReduceGrads(L.dp, [db], { scale: 1 / L.dp.size });
+  await allReduceGrads(L.expertDp, [dW], { scale: 1 / L.dp.size });
   return { first, dW: Array.from(dW), db: db[0] ?? NaN };
 }

@@ -114,19 +114,6 @@ export async function allReduceGrads(group: ProcessGroup, grads: readonly Float3
   await b.finish();
 }
 
-/**
- * Gradient sync of one step of a dp x ep layout. Dense (replicated) gradients: mean over dp.
- * Expert gradients: sum over expertDp, divided by dp. Why dp and not expertDp.size: the global loss
- * is the mean of the dp ranks' losses, and each expert already received, through the all-to-all,
- * the gradients of the tokens of its whole ep group; summing over its replicas (expertDp) covers
- * all dp ranks once, so the mean needs 1 / dp (DeepSpeed-MoE, arXiv 2201.05596 section 5).
- */
-export async function syncGradients(groups: { dp: ProcessGroup; expertDp: ProcessGroup }, dense: readonly Float32Array[],
-  expert: readonly Float32Array[], opts: Omit<BucketOptions, 'average' | 'scale'> = {}): Promise<void> {
-  await allReduceGrads(groups.dp, dense, { ...opts, scale: 1 / groups.dp.size });
-  await allReduceGrads(groups.expertDp, expert, { ...opts, scale: 1 / groups.dp.size });
-}
-
 /** ZeRO-1 over a flat parameter space of `numel` elements, sharded over `group`. */
 export class Zero1 {
   /** Elements per shard (padded); this rank owns [start, end) of the flat space. */

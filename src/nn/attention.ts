@@ -42,27 +42,24 @@ export class CausalSelfAttention extends Module {
    * ropePositions > 0: rotary positions (RoPE) for sequences up to that length; 0: none (the model
    * adds learned positions to its input).
    */
-  constructor(readonly dim: number, readonly heads: number, rng: Rng, projStd: number, private readonly ctx?: ParallelContext,
+  constructor(readonly dim: number, readonly heads: number, rng: Rng, projStd: number, private readonly ctx: ParallelContext,
     readonly ropePositions = 0) {
     super();
-    if (dim % heads !== 0) throw new Error(`d_model ${dim} is not divisible by n_heads ${heads}`);
-    const tp = ctx?.tp ?? 1;
-    if (heads % tp !== 0) throw new Error(`n_heads ${heads} is not divisible by tp ${tp}`);
+    // Invariants (user input is checked by checkConsistency and checkLayout in train/config.ts).
+    if (dim % heads !== 0 || heads % ctx.tp !== 0) throw new Error(`attention: n_heads ${heads} must divide d_model ${dim}, tp ${ctx.tp} n_heads`);
     this.headDim = dim / heads;
-    this.localHeads = heads / tp;
-    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, rng, { split: 'column', ctx }));
-    this.proj = this.child('proj', new Linear(dim, dim, rng, { std: projStd, split: 'row', ctx }));
+    this.localHeads = heads / ctx.tp;
+    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, rng, { tp: { split: 'column', ctx } }));
+    this.proj = this.child('proj', new Linear(dim, dim, rng, { std: projStd, tp: { split: 'row', ctx } }));
   }
 
-  /** x (B*T, C) -> (B*T, C). */
+  /** x (B*T, C) -> (B*T, C); H below is this rank's heads (n_heads / tp). */
   async forward(x: Tensor, b: number, t: number): Promise<Tensor> {
     const h = this.localHeads, d = this.headDim;
-    const tp = this.ctx !== undefined && this.ctx.tp > 1 ? this.ctx.groups.tp : undefined;
-    const xin = tp === undefined ? x : await copyToParallel(x, tp);
+    const xin = await copyToParallel(x, this.ctx.groups.tp);
     const qkv = this.qkv.forward(xin); // (B*T, H*3*D)
     const y = causalAttention(qkv, b, t, h, d, this.rope()); // (B*T, H*D)
-    const out = this.proj.forward(y);
-    return tp === undefined ? out : reduceFromParallel(out, tp);
+    return reduceFromParallel(this.proj.forward(y), this.ctx.groups.tp); // (B*T, C)
   }
 
   /** The RoPE tables of this layer's head dim, or undefined without RoPE. */

@@ -4,7 +4,6 @@ import { Tensor, tensor } from '../tensor/tensor.js';
 import { backend, scoped, noGradAsync, keep } from '../tensor/engine.js';
 import { Rng } from '../tensor/random.js';
 import type { GPT } from './gpt.js';
-import { MoELayer } from '../moe/layer.js';
 
 export interface SampleOptions {
   tokens: number;
@@ -58,7 +57,7 @@ async function stepToken(model: GPT, cache: KVCache, token: number, rng: Rng): P
       c: y.data, ldc: d, strideC: d, batch: h });
     x = x.add(blk.attn.proj.forward(y.reshape([1, c])));
     const hn = blk.ln2.forward(x);
-    x = x.add(blk.ffn instanceof MoELayer ? (await blk.ffn.forward(hn, rng)).y : await blk.ffn.forward(hn));
+    x = x.add((await blk.ffn.forward(hn, rng)).y);
   }
   cache.length++;
   const logits = model.lnF.forward(x).matmul(model.tokEmb.weight, false, true); // (1, V)

@@ -1,15 +1,16 @@
 // A GPT-style decoder whose feed-forward layers are dense or Mixture-of-Experts (every
 // `moeEvery`-th layer), with learned or rotary (RoPE) positions and tied input/output embeddings.
+// Shapes: B batch, T seq_len, C d_model, H heads, D head dim, E experts, F expert hidden, V vocab.
 import type { Tensor } from '../tensor/tensor.js';
 import { scalar } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import { Module } from './module.js';
-import { Embedding, MLP, RMSNorm } from './layers.js';
+import { Embedding, MLP, RMSNorm, type FeedForward, type MoEStats } from './layers.js';
 import { CausalSelfAttention } from './attention.js';
-import { MoELayer } from '../moe/layer.js';
-import type { GateKind } from '../moe/router.js';
-import type { ParallelContext } from '../parallel/context.js';
+import { MoELayer } from './moe/layer.js';
+import type { GateKind } from './moe/router.js';
+import { singleContext, type ParallelContext } from '../parallel/context.js';
 
 export interface ModelConfig {
   vocab_size: number;
@@ -47,12 +48,14 @@ export function isMoeLayer(cfg: ModelConfig, i: number): boolean {
   return cfg.n_experts > 0 && (i + 1) % cfg.moe_every === 0;
 }
 
+/** Pre-norm transformer block (GPT-2): x + attn(ln1(x)), then + ffn(ln2(x)). */
 export class Block extends Module {
   readonly ln1: RMSNorm;
   readonly attn: CausalSelfAttention;
   readonly ln2: RMSNorm;
-  readonly ffn: MLP | MoELayer;
-  constructor(cfg: ModelConfig, moe: boolean, rng: Rng, ctx?: ParallelContext) {
+  /** A dense MLP, or an MoE layer every `moe_every`-th block. */
+  readonly ffn: FeedForward & Module;
+  constructor(cfg: ModelConfig, moe: boolean, rng: Rng, ctx: ParallelContext) {
     super();
     const projStd = 0.02 / Math.sqrt(2 * cfg.n_layers); // GPT-2: scaled residual projections
     this.ln1 = this.child('ln1', new RMSNorm(cfg.d_model));
@@ -62,6 +65,13 @@ export class Block extends Module {
       ? this.child('moe', new MoELayer({ dim: cfg.d_model, hidden: cfg.expert_d_ff, numExperts: cfg.n_experts,
         topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor, zLoss: zLossCoef(cfg) > 0 }, rng, projStd, ctx))
       : this.child('mlp', new MLP(cfg.d_model, cfg.d_ff, rng, projStd, ctx));
+  }
+
+  /** x (B*T, C) -> (B*T, C), and the MoE layer's statistics (none when dense). */
+  async forward(x: Tensor, b: number, t: number, rng: Rng): Promise<{ x: Tensor; moe?: MoEStats }> {
+    x = x.add(await this.attn.forward(this.ln1.forward(x), b, t));
+    const f = await this.ffn.forward(this.ln2.forward(x), rng);
+    return { x: x.add(f.y), ...(f.moe !== undefined ? { moe: f.moe } : {}) };
   }
 }
 
@@ -86,9 +96,9 @@ export class GPT extends Module {
 
   /**
    * The same seed gives the same global weights in every parallel layout: each rank draws the
-   * full initial values and keeps its block (ctx: this rank's groups; absent for one rank).
+   * full initial values and keeps its block (ctx: this rank's groups; by default one rank).
    */
-  constructor(readonly cfg: ModelConfig, seed: number, readonly ctx?: ParallelContext) {
+  constructor(readonly cfg: ModelConfig, seed: number, readonly ctx: ParallelContext = singleContext()) {
     super();
     const rng = new Rng(seed);
     this.tokEmb = this.child('tok_emb', new Embedding(cfg.vocab_size, cfg.d_model, rng));
@@ -112,18 +122,13 @@ export class GPT extends Module {
     const load: Int32Array[] = [];
     let dropped = 0;
     for (const blk of this.blocks) {
-      x = x.add(await blk.attn.forward(blk.ln1.forward(x), b, t));
-      const h = blk.ln2.forward(x);
-      if (blk.ffn instanceof MoELayer) {
-        const o = await blk.ffn.forward(h, rng);
-        x = x.add(o.y);
-        aux = aux.add(o.auxLoss);
-        if (o.zLoss !== null) z = z.add(o.zLoss);
-        load.push(o.load);
-        dropped += o.dropped;
-      } else {
-        x = x.add(await blk.ffn.forward(h));
-      }
+      const o = await blk.forward(x, b, t, rng);
+      x = o.x;
+      if (o.moe === undefined) continue;
+      aux = aux.add(o.moe.auxLoss);
+      if (o.moe.zLoss !== null) z = z.add(o.moe.zLoss);
+      load.push(o.moe.load);
+      dropped += o.moe.dropped;
     }
     const logits = this.lnF.forward(x).matmul(this.tokEmb.weight, false, true); // (B*T, V), tied
     return { logits, auxLoss: aux, zLoss: z, load, dropped };
@@ -138,8 +143,7 @@ export class GPT extends Module {
   async loss(ids: Int32Array, targets: Int32Array, b: number, t: number, rng: Rng): Promise<{ loss: Tensor; ce: Tensor; fwd: ForwardResult }> {
     const fwd = await this.forward(ids, b, t, rng);
     const ce = ops.crossEntropy(fwd.logits, targets);
-    const dp = this.ctx?.dp ?? 1;
-    const scaled = dp > 1 ? ce.mul(1 / dp) : ce;
+    const scaled = ce.mul(1 / this.ctx.dp);
     let loss = this.cfg.n_experts > 0 && this.cfg.aux_loss_coef > 0 ? scaled.add(fwd.auxLoss.mul(this.cfg.aux_loss_coef)) : scaled;
     const zc = zLossCoef(this.cfg);
     if (zc > 0) loss = loss.add(fwd.zLoss.mul(zc));

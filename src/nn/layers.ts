@@ -1,10 +1,34 @@
-// Basic layers: Linear, Embedding, RMSNorm, a dense MLP.
+// Basic layers: Linear, Embedding, RMSNorm, a dense MLP, and the feed-forward contract it shares
+// with the MoE layer.
 import type { Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
 import { Module, constParam, normalParam } from './module.js';
 import { reduceFromParallel, copyToParallel } from '../parallel/ops.js';
 import { tpSpec, type ParallelContext } from '../parallel/context.js';
+
+/** What a feed-forward layer (dense MLP or MoE) returns: y, and the MoE's routing statistics. */
+export interface FeedForwardOutput {
+  /** (N, C) */
+  y: Tensor;
+  moe?: MoEStats;
+}
+
+/** One MoE layer's losses and routing counts for one forward pass. */
+export interface MoEStats {
+  /** Balance loss (scalar, differentiable). */
+  auxLoss: Tensor;
+  /** Router z-loss (scalar, differentiable); null when not computed. */
+  zLoss: Tensor | null;
+  /** Choices routed to each expert in this call, before capacity (E). */
+  load: Int32Array;
+  dropped: number;
+}
+
+/** A block's feed-forward half: (N, C) -> (N, C); rng drives the router's noise (unused when dense). */
+export interface FeedForward {
+  forward(x: Tensor, rng: Rng): Promise<FeedForwardOutput>;
+}
 
 /**
  * y = x @ W (+ b), W stored (in, out). x (..., in) -> (..., out).
@@ -17,15 +41,16 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng,
-    opts: { bias?: boolean; std?: number; split?: 'column' | 'row'; ctx?: ParallelContext | undefined } = {}) {
+    opts: { bias?: boolean; std?: number; tp?: { split: 'column' | 'row'; ctx: ParallelContext } } = {}) {
     super();
     const shape = [inFeatures, outFeatures];
-    const spec = opts.split === undefined ? undefined : tpSpec(opts.ctx, opts.split === 'column' ? 1 : 0, shape);
+    const tp = opts.tp;
+    const spec = tp === undefined ? undefined : tpSpec(tp.ctx, tp.split === 'column' ? 1 : 0, shape);
     this.weight = this.param('weight', normalParam(shape, opts.std ?? 0.02, rng), spec);
-    if (opts.bias === true && opts.split === 'row' && spec !== undefined) {
+    if (opts.bias === true && tp?.split === 'row' && spec !== undefined) {
       throw new Error('a row-parallel Linear has no bias (it would be added once per rank before the sum)');
     }
-    const biasSpec = opts.split === 'column' ? tpSpec(opts.ctx, 0, [outFeatures]) : undefined;
+    const biasSpec = tp?.split === 'column' ? tpSpec(tp.ctx, 0, [outFeatures]) : undefined;
     this.bias = opts.bias === true ? this.param('bias', constParam([outFeatures], 0), biasSpec) : null;
   }
   forward(x: Tensor): Tensor {
@@ -62,18 +87,18 @@ export class RMSNorm extends Module {
  * column-parallel and W2 row-parallel, so the hidden activations never leave their rank: one
  * all-reduce forward (g) and one backward (f) per block.
  */
-export class MLP extends Module {
+export class MLP extends Module implements FeedForward {
   readonly fc: Linear;
   readonly proj: Linear;
-  constructor(dim: number, hidden: number, rng: Rng, projStd: number, private readonly ctx?: ParallelContext) {
+  constructor(dim: number, hidden: number, rng: Rng, projStd: number, private readonly ctx: ParallelContext) {
     super();
-    this.fc = this.child('fc', new Linear(dim, hidden, rng, { split: 'column', ctx }));
-    this.proj = this.child('proj', new Linear(hidden, dim, rng, { std: projStd, split: 'row', ctx }));
+    this.fc = this.child('fc', new Linear(dim, hidden, rng, { tp: { split: 'column', ctx } }));
+    this.proj = this.child('proj', new Linear(hidden, dim, rng, { std: projStd, tp: { split: 'row', ctx } }));
   }
-  async forward(x: Tensor): Promise<Tensor> {
-    const tp = this.ctx !== undefined && this.ctx.tp > 1 ? this.ctx.groups.tp : undefined;
-    const xin = tp === undefined ? x : await copyToParallel(x, tp);
-    const y = this.proj.forward(this.fc.forward(xin).gelu());
-    return tp === undefined ? y : reduceFromParallel(y, tp);
+  /** x (N, C) -> (N, C). */
+  async forward(x: Tensor): Promise<FeedForwardOutput> {
+    const xin = await copyToParallel(x, this.ctx.groups.tp);
+    const y = this.proj.forward(this.fc.forward(xin).gelu()); // hidden (N, F/tp) stays on this rank
+    return { y: await reduceFromParallel(y, this.ctx.groups.tp) };
   }
 }

@@ -6,7 +6,8 @@ import { GPT } from './gpt.js';
 import { microConfig } from './testing.js';
 import { WasmBackend } from '../backends/wasm.js';
 import { setBackend, scoped } from '../tensor/engine.js';
-import { ParallelAdamW } from '../parallel/optimizer.js';
+import { ParallelAdamW } from '../optim/parallel-adamw.js';
+import { singleContext } from '../parallel/context.js';
 import { Rng } from '../tensor/random.js';
 
 test('the wasm heap does not grow step over step while a MoE model trains (fused attention, RoPE, grouped experts)', async () => {
@@ -14,7 +15,7 @@ test('the wasm heap does not grow step over step while a MoE model trains (fused
   setBackend(be);
   const cfg = microConfig({ position: 'rope', capacity_factor: 1.25, moe_every: 1 });
   const model = new GPT(cfg, 2);
-  const opt = new ParallelAdamW(model.parameterInfo(), { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, undefined, false);
+  const opt = new ParallelAdamW(model.parameterInfo(), { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, singleContext(), false);
   const b = 4, t = cfg.seq_len;
   const stats: { reserved: number; live: number }[] = [];
   for (let step = 0; step < 10; step++) {

@@ -1,8 +1,10 @@
 // What a model needs to know about the parallel layout it runs in: its groups, passed
 // explicitly (never a global), and how each parameter is split.
-import type { ProcessGroups } from '../comm/groups.js';
+import type { ParallelLayout, ProcessGroups } from '../comm/groups.js';
+import { LocalGroup } from '../comm/local-group.js';
+import type { ProcessGroup } from '../comm/process-group.js';
 
-/** Groups and sizes of this rank; absent (undefined) means one rank. */
+/** Groups and sizes of this rank. One rank is a world of size 1 (singleContext), not a special case. */
 export interface ParallelContext {
   groups: ProcessGroups;
   dp: number;
@@ -12,6 +14,18 @@ export interface ParallelContext {
   dpIndex: number;
   tpIndex: number;
   epIndex: number;
+}
+
+/** The context of a rank placed in a grid by makeProcessGroups. */
+export function contextOf(layout: ParallelLayout): ParallelContext {
+  const { sizes, coords } = layout;
+  return { groups: layout, dp: sizes.dp, tp: sizes.tp, ep: sizes.ep, dpIndex: coords.dpIndex, tpIndex: coords.tpIndex, epIndex: coords.epIndex };
+}
+
+/** One rank: every group is `world` (of size 1), so every collective is an identity. */
+export function singleContext(world: ProcessGroup = new LocalGroup()): ParallelContext {
+  if (world.size !== 1) throw new Error(`singleContext: a world of ${world.size} ranks is not one rank`);
+  return { groups: { world, dp: world, tp: world, ep: world, expertDp: world }, dp: 1, tp: 1, ep: 1, dpIndex: 0, tpIndex: 0, epIndex: 0 };
 }
 
 /**
@@ -46,12 +60,12 @@ export function blockShape(shape: readonly number[], dim: number, parts: number)
   return shape.map((d, i) => (i === dim ? d / parts : d));
 }
 
-/** A spec splitting `dim` over the tp group, or undefined without tensor parallelism. */
-export function tpSpec(ctx: ParallelContext | undefined, dim: number, globalShape: readonly number[]): ShardSpec | undefined {
-  return ctx !== undefined && ctx.tp > 1 ? { axis: 'tp', dim, parts: ctx.tp, index: ctx.tpIndex, globalShape } : undefined;
+/** A spec splitting `dim` over the tp group; undefined (replicated) when tp is 1. */
+export function tpSpec(ctx: ParallelContext, dim: number, globalShape: readonly number[]): ShardSpec | undefined {
+  return ctx.tp > 1 ? { axis: 'tp', dim, parts: ctx.tp, index: ctx.tpIndex, globalShape } : undefined;
 }
 
-/** A spec splitting `dim` over the ep group, or undefined without expert parallelism. */
-export function epSpec(ctx: ParallelContext | undefined, dim: number, globalShape: readonly number[]): ShardSpec | undefined {
-  return ctx !== undefined && ctx.ep > 1 ? { axis: 'ep', dim, parts: ctx.ep, index: ctx.epIndex, globalShape } : undefined;
+/** A spec splitting `dim` over the ep group; undefined (replicated) when ep is 1. */
+export function epSpec(ctx: ParallelContext, dim: number, globalShape: readonly number[]): ShardSpec | undefined {
+  return ctx.ep > 1 ? { axis: 'ep', dim, parts: ctx.ep, index: ctx.epIndex, globalShape } : undefined;
 }

@@ -18,11 +18,11 @@ export function joinBlocks(stacked: Float32Array, blockShape: readonly number[],
 }
 
 /** Every parameter whole, by name (collective over the tp and ep groups). */
-export async function gatherParams(infos: readonly ParamInfo[], ctx: ParallelContext | undefined): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+export async function gatherParams(infos: readonly ParamInfo[], ctx: ParallelContext): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const info of infos) {
     const s = info.spec;
-    if (s === undefined || ctx === undefined) {
+    if (s === undefined) {
       out.set(info.name, { shape: [...info.param.shape], data: info.param.data });
       continue;
     }

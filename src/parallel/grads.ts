@@ -8,13 +8,15 @@ import type { ParamInfo } from '../nn/module.js';
 import { backend } from '../tensor/engine.js';
 import { zeros } from '../tensor/tensor.js';
 import type { ParallelContext } from './context.js';
+import type { ProcessGroup } from '../comm/process-group.js';
 
 /** Ensures every parameter has a gradient (zeros where none flowed), so all ranks reduce alike. */
 export function fillMissingGrads(infos: readonly ParamInfo[]): void {
   for (const i of infos) if (i.param.grad === null) i.param.grad = zeros(i.param.shape);
 }
 
-export async function syncGradients(infos: readonly ParamInfo[], ctx: ParallelContext): Promise<void> {
+/** Sums every gradient over the ranks holding the same parameter block (dp, or expertDp for experts). */
+export async function sumGradients(infos: readonly ParamInfo[], ctx: ParallelContext): Promise<void> {
   fillMissingGrads(infos);
   const dense = infos.filter((i) => !i.expert).map((i) => i.param.grad!.data);
   const expert = infos.filter((i) => i.expert).map((i) => i.param.grad!.data);
@@ -31,19 +33,16 @@ export function normKind(i: ParamInfo): 'replicated' | 'tp' | 'ep' {
  * Global L2 norm from per-kind sums of squares that are already complete over data parallelism:
  * replicated parameters count once; blocks split over tp or ep add up over that group.
  */
-export async function combineNorm(ss: { replicated: number; tp: number; ep: number }, ctx: ParallelContext | undefined): Promise<number> {
-  const parts = Float64Array.of(ss.tp, ss.ep);
-  if (ctx !== undefined && ctx.tp > 1) {
-    const v = Float32Array.of(ss.tp);
-    await ctx.groups.tp.allReduce(v);
-    parts[0] = v[0]!;
-  }
-  if (ctx !== undefined && ctx.ep > 1) {
-    const v = Float32Array.of(ss.ep);
-    await ctx.groups.ep.allReduce(v);
-    parts[1] = v[0]!;
-  }
-  return Math.sqrt(ss.replicated + parts[0]! + parts[1]!);
+export async function combineNorm(ss: { replicated: number; tp: number; ep: number }, ctx: ParallelContext): Promise<number> {
+  return Math.sqrt(ss.replicated + (await sumOver(ctx.groups.tp, ss.tp)) + (await sumOver(ctx.groups.ep, ss.ep)));
+}
+
+/** x summed over the group, in float32 as the collectives reduce (x itself over a group of one). */
+async function sumOver(group: ProcessGroup, x: number): Promise<number> {
+  if (group.size === 1) return x;
+  const v = Float32Array.of(x);
+  await group.allReduce(v);
+  return v[0]!;
 }
 
 /** Sums of squares of the (reduced) gradients, by kind. */

@@ -1,11 +1,11 @@
 // Collectives as differentiable ops: each pairs a forward collective with the one its gradient
 // needs (src/comm/collective-pairs.ts names and tests the pairs), on tensors in backend memory.
+// Over a group of one rank each is the identity and returns its input (no copy, no graph node).
+// Their time is read from the group: wrap the world in a TimedGroup (comm/timed-group.ts).
 import type { ProcessGroup } from '../comm/process-group.js';
 import { copyToParallelRegion, reduceFromParallelRegion, allToAllPair, type CollectivePair } from '../comm/collective-pairs.js';
 import { Tensor, result } from '../tensor/tensor.js';
 import { backend } from '../tensor/engine.js';
-
-const times = { allreduce: 0, alltoall: 0 };
 
 /** Copies a into new backend memory (collectives may work in place or return JS arrays). */
 function own(a: Float32Array): Float32Array {
@@ -23,25 +23,20 @@ async function run(f: (g: ProcessGroup, a: Float32Array) => Promise<Float32Array
   return own(y);
 }
 
-async function pairOp(pair: CollectivePair, kind: 'allreduce' | 'alltoall', group: ProcessGroup, x: Tensor, outShape: readonly number[]): Promise<Tensor> {
-  const timed = async (f: CollectivePair['forward'], a: Float32Array) => {
-    const t0 = performance.now();
-    const y = await run(f, group, a);
-    times[kind] += (performance.now() - t0) / 1000;
-    return y;
-  };
-  const y = await timed(pair.forward, x.data);
-  return result(pair.name, y, outShape, [x], async (g) => [new Tensor(await timed(pair.backward, g.data), x.shape)]);
+async function pairOp(pair: CollectivePair, group: ProcessGroup, x: Tensor): Promise<Tensor> {
+  if (group.size === 1) return x;
+  const y = await run(pair.forward, group, x.data);
+  return result(pair.name, y, x.shape, [x], async (g) => [new Tensor(await run(pair.backward, group, g.data), x.shape)]);
 }
 
 /** f: forward identity, backward all-reduce over the group (input of a column-parallel layer). */
 export function copyToParallel(x: Tensor, group: ProcessGroup): Promise<Tensor> {
-  return pairOp(copyToParallelRegion, 'allreduce', group, x, x.shape);
+  return pairOp(copyToParallelRegion, group, x);
 }
 
 /** g: forward all-reduce (sum), backward identity (output of a row-parallel layer). */
 export function reduceFromParallel(x: Tensor, group: ProcessGroup): Promise<Tensor> {
-  return pairOp(reduceFromParallelRegion, 'allreduce', group, x, x.shape);
+  return pairOp(reduceFromParallelRegion, group, x);
 }
 
 /**
@@ -52,10 +47,5 @@ export function allToAllBlocks(x: Tensor, group: ProcessGroup): Promise<Tensor> 
   const p = group.size;
   if (x.shape[0] !== p) throw new Error(`allToAll: leading dimension ${x.shape[0]} must equal the group size ${p}`);
   const counts = new Array<number>(p).fill(x.size / p);
-  return pairOp(allToAllPair(counts, counts), 'alltoall', group, x, x.shape);
-}
-
-/** Seconds spent in the model's collectives in this thread (rank), by kind, since start. */
-export function commTimes(): { allreduce: number; alltoall: number } {
-  return { ...times };
+  return pairOp(allToAllPair(counts, counts), group, x);
 }

@@ -8,7 +8,8 @@ import { parse, type Command } from '../cli/util.js';
 import { setBackend, scoped } from '../tensor/engine.js';
 import { Rng } from '../tensor/random.js';
 import { GPT } from '../nn/gpt.js';
-import { ParallelAdamW } from '../parallel/optimizer.js';
+import { ParallelAdamW } from '../optim/parallel-adamw.js';
+import { singleContext } from '../parallel/context.js';
 import { flopsPerToken } from './flops.js';
 import { PRESETS } from './config.js';
 
@@ -87,7 +88,7 @@ export const run: Command = async (argv) => {
   // One rank's share of the default layout's batch (2 dp ranks), synthetic tokens.
   const cfg = PRESETS[preset].model, b = Math.max(1, PRESETS[preset].train.batch_size / 2), t = cfg.seq_len;
   const model = new GPT(cfg, 1);
-  const opt = new ParallelAdamW(model.parameterInfo(), { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, undefined, false);
+  const opt = new ParallelAdamW(model.parameterInfo(), { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, singleContext(), false);
   const timer = instrument(be);
   let total = 0;
   for (let s = 0; s < steps + 2; s++) {

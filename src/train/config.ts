@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import type { ModelConfig } from '../nn/gpt.js';
-import { GATES } from '../moe/router.js';
+import { GATES } from '../nn/moe/router.js';
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
@@ -86,6 +86,20 @@ export function checkConsistency(c: TrainConfig, where = 'config'): void {
   if (m.n_experts > 0 && m.gate === 'gshard' && m.top_k !== 2) throw new InputError(`${where}: model.gate 'gshard' needs model.top_k 2, got ${m.top_k}`);
   if (m.n_experts === 1) throw new InputError(`${where}: model.n_experts must be 0 (dense) or at least 2`);
   if (t.min_lr > t.lr) throw new InputError(`${where}: train.min_lr (${t.min_lr}) exceeds train.lr (${t.lr})`);
+}
+
+/**
+ * Checks a parallel layout against the model and batch, the one place it is checked; throws
+ * InputError naming the flag and the field. (dp x tp = world and the groups are checked when the
+ * ranks build them.)
+ */
+export function checkLayout(c: TrainConfig, l: { dp: number; tp: number; ep: number }): void {
+  const m = c.model, { dp, tp, ep } = l;
+  if (dp % ep !== 0) throw new InputError(`--ep ${ep} must divide --dp ${dp}`);
+  if (ep > 1 && (m.n_experts === 0 || m.n_experts % ep !== 0)) throw new InputError(`--ep ${ep} must divide model.n_experts (${m.n_experts})`);
+  if (m.n_heads % tp !== 0) throw new InputError(`--tp ${tp} must divide model.n_heads (${m.n_heads})`);
+  if (m.d_ff % tp !== 0) throw new InputError(`--tp ${tp} must divide model.d_ff (${m.d_ff})`);
+  if (c.train.batch_size % dp !== 0) throw new InputError(`--dp ${dp} must divide train.batch_size (${c.train.batch_size})`);
 }
 
 /** Reads a config file's JSON text over a preset; unknown keys and wrong types name the field. */

@@ -1,15 +1,18 @@
-// One rank of a parallel training job: its backend, its groups, its share of the work.
-// Started on worker threads by `launch` (the default) or as an mpirun process.
+// One rank of a training job: its backend, its groups, its share of the work. The only way ranks
+// start: on worker threads (launchRanks), as an mpirun process, or in the calling process as a
+// world of one rank.
 import type { ProcessGroup } from '../comm/process-group.js';
 import { makeProcessGroups } from '../comm/groups.js';
+import { launch } from '../comm/launch.js';
+import { CommClock, TimedGroup } from '../comm/timed-group.js';
 import { loadTopology, type Axis } from '../comm/topology.js';
 import { useBackend } from '../cli/backend-flag.js';
 import { Output } from '../util/output.js';
-import { readCorpus } from '../data/corpus.js';
-import type { ParallelContext } from '../parallel/context.js';
+import { defaultCorpusPath, readCorpus } from '../data/corpus.js';
+import { contextOf } from '../parallel/context.js';
 import type { TrainConfig } from './config.js';
 import { prepareTokens } from './tokenizer.js';
-import { train, type CheckpointOptions, type TrainSummary } from './trainer.js';
+import { train, type CheckpointOptions, type RunLayout, type TrainSummary } from './trainer.js';
 
 export interface RankArgs {
   cfg: TrainConfig;
@@ -19,7 +22,7 @@ export interface RankArgs {
   tp: number;
   ep: number;
   zero: boolean;
-  comm: 'threads' | 'mpi';
+  comm: RunLayout['comm'];
   topology: string | undefined;
   backend: string | undefined;
   json: boolean;
@@ -35,26 +38,35 @@ export interface RankArgs {
 export type RankResult = { summary: Omit<TrainSummary, 'losses'> & { losses: number[] }; backend: string } | null;
 
 export async function main(world: ProcessGroup, args: RankArgs): Promise<RankResult> {
-  const backend = await useBackend(args.backend, args.ranksHere);
   const out = new Output(args.json);
+  const say = (l: string) => { if (world.rank === 0) out.say(l); };
   const text = readCorpus(args.corpus);
+  const backend = await useBackend(args.backend, args.ranksHere);
+  // A job of several ranks was announced by its launcher; one rank announces itself.
+  const alone = args.comm === 'none';
+  if (alone) say(`furnace train: ${args.corpus ?? defaultCorpusPath()} (${Buffer.byteLength(text)} bytes), backend ${backend.name}, out ${args.out}`);
   // Rank 0 tokenizes (and fills the cache) first; the others then read the cache.
-  if (world.rank === 0) prepareTokens(text, args.cfg.model.vocab_size);
+  const first = world.rank === 0 ? prepareTokens(text, args.cfg.model.vocab_size) : undefined;
   await world.barrier();
-  const tokens = prepareTokens(text, args.cfg.model.vocab_size);
-  const layout = await makeProcessGroups(world, { dp: args.dp, tp: args.tp, ep: args.ep },
+  const tokens = first ?? prepareTokens(text, args.cfg.model.vocab_size);
+  if (alone) say(`tokens: ${tokens.train.length} train, ${tokens.val.length} validation, vocabulary ${tokens.tokenizer.vocabSize}${tokens.cached ? ' (cached)' : ''}`);
+  // Every group is split from the timed world, so one clock times all of this rank's collectives.
+  const clock = new CommClock();
+  const groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep },
     args.topology === undefined ? undefined : loadTopology(args.topology), args.order);
-  const ctx: ParallelContext = { groups: layout, dp: args.dp, tp: args.tp, ep: args.ep,
-    dpIndex: layout.coords.dpIndex, tpIndex: layout.coords.tpIndex, epIndex: layout.coords.epIndex };
   // FURNACE_FAULT=RANK:STEP makes that rank fail at that step (to test failure handling).
   const fault = /^(\d+):(\d+)$/.exec(process.env['FURNACE_FAULT'] ?? '');
   const failAtStep = fault !== null && Number(fault[1]) === world.rank ? Number(fault[2]) : undefined;
   const r = await train({
     ...(failAtStep !== undefined ? { failAtStep } : {}),
-    cfg: args.cfg, tokens, out: args.out, ctx, zero: args.zero, progress: args.tty && !args.json,
-    log: (l) => { if (world.rank === 0) out.say(l); },
+    cfg: args.cfg, tokens, out: args.out, ctx: contextOf(groups), clock, progress: args.tty && !args.json, log: say,
     layout: { dp: args.dp, tp: args.tp, ep: args.ep, zero: args.zero, comm: args.comm },
     ...(args.ckpt !== undefined ? { ckpt: args.ckpt } : {}),
   });
   return r === null ? null : { summary: r.summary, backend: backend.name };
+}
+
+/** Runs main on `ranks` worker threads of this process (this module is the rank program). */
+export function launchRanks(ranks: number, args: RankArgs): Promise<RankResult[]> {
+  return launch<RankResult>(new URL(import.meta.url), { ranks, args });
 }

@@ -2,17 +2,16 @@
 // and its restoration into any layout: each rank asks for the blocks it holds now.
 import type { ParamInfo } from '../nn/module.js';
 import type { ParallelContext } from '../parallel/context.js';
-import type { MomentState, ParallelAdamW } from '../parallel/optimizer.js';
+import type { MomentState, ParallelAdamW } from '../optim/parallel-adamw.js';
 import { readShards, type ShardedArray, type ShardedTensor } from '../checkpoint/index.js';
 
 /** Where this rank's block of a parameter lies in the global tensor, and who else holds it. */
-export function geometry(info: ParamInfo, ctx: ParallelContext | undefined): Omit<ShardedTensor, 'key'> {
+export function geometry(info: ParamInfo, ctx: ParallelContext): Omit<ShardedTensor, 'key'> {
   const local = [...info.param.shape];
   const s = info.spec;
-  if (s === undefined || ctx === undefined) {
-    const world = ctx?.groups.world;
-    return { dtype: 'f32', globalShape: local, offset: local.map(() => 0), localShape: local,
-      replicaId: world?.rank ?? 0, replicas: world?.size ?? 1 };
+  if (s === undefined) {
+    const world = ctx.groups.world;
+    return { dtype: 'f32', globalShape: local, offset: local.map(() => 0), localShape: local, replicaId: world.rank, replicas: world.size };
   }
   const offset = local.map((d, i) => (i === s.dim ? s.index * d : 0));
   // Holders of the same block: a tp block is on every dp rank with the same tp index; an expert
@@ -26,7 +25,7 @@ export const paramKey = (name: string) => `model.${name}`;
 const momentKey = (which: 'm' | 'v', name: string) => `optim.${which}.${name}`;
 
 /** The pieces collectState returns, without their data (to reserve staging memory up front). */
-export function stateLayout(infos: readonly ParamInfo[], ctx: ParallelContext | undefined): ShardedTensor[] {
+export function stateLayout(infos: readonly ParamInfo[], ctx: ParallelContext): ShardedTensor[] {
   return infos.flatMap((info) => {
     const g = geometry(info, ctx);
     return [paramKey(info.name), momentKey('m', info.name), momentKey('v', info.name)].map((key) => ({ key, ...g }));
@@ -34,7 +33,7 @@ export function stateLayout(infos: readonly ParamInfo[], ctx: ParallelContext | 
 }
 
 /** This rank's pieces: every parameter block and its two moments. */
-export async function collectState(infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext | undefined): Promise<ShardedArray[]> {
+export async function collectState(infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext): Promise<ShardedArray[]> {
   const moments = new Map((await opt.state()).map((s) => [s.name, s]));
   const out: ShardedArray[] = [];
   for (const info of infos) {
@@ -48,7 +47,7 @@ export async function collectState(infos: readonly ParamInfo[], opt: ParallelAda
 }
 
 /** Loads parameters and moments for this rank's layout from a checkpoint directory. */
-export async function restoreState(dir: string, infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext | undefined,
+export async function restoreState(dir: string, infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext,
   optimizerStep: number, verify: boolean): Promise<void> {
   const want = stateLayout(infos, ctx);
   const got = new Map((await readShards(dir, want, { verify })).map((a) => [a.key, a.data]));

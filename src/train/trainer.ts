@@ -1,20 +1,22 @@
 // The training loop, top to bottom: config -> data -> model -> steps (log, eval, checkpoint) ->
-// save. One loop for every layout: with a ParallelContext each rank runs it on its share of
-// the batch, and rank 0 reports.
+// save. One loop for every layout: each rank runs it on its share of the batch in its
+// ParallelContext (one rank: a world of size 1), and rank 0 reports.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 import { Progress } from '../util/output.js';
-import { GPT, countParams, zLossCoef } from '../nn/gpt.js';
+import { GPT, countParams, zLossCoef, type ModelConfig } from '../nn/gpt.js';
+import type { ParamInfo } from '../nn/module.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
 import { scoped } from '../tensor/engine.js';
-import { measurePeak } from '../backends/peak.js';
-import { ParallelAdamW } from '../parallel/optimizer.js';
+import { measurePeak, type PeakEstimate } from '../backends/peak.js';
+import { ParallelAdamW } from '../optim/parallel-adamw.js';
 import { gatherParams } from '../parallel/gather.js';
 import type { ParallelContext } from '../parallel/context.js';
-import { Checkpointer, CheckpointReader, resolveCheckpoint, type Coordinator, type Json } from '../checkpoint/index.js';
+import { Checkpointer, CheckpointReader, resolveCheckpoint, type Json } from '../checkpoint/index.js';
+import type { CommClock } from '../comm/timed-group.js';
 import type { TrainConfig } from './config.js';
 import { sampleBatch } from './data.js';
 import type { RunTokens } from './tokenizer.js';
@@ -22,7 +24,7 @@ import { bitsPerByte, evaluate } from './evaluate.js';
 import { saveModel } from './model-dir.js';
 import { flopsPerToken } from './flops.js';
 import { collectState, restoreState, stateLayout } from './state.js';
-import { commTimes } from '../parallel/ops.js';
+import { StepStats } from './step-stats.js';
 import type { MetricsRecord } from './metrics.js';
 import { DEFAULT_ORDER, PLAN_FORMAT, planToJson } from '../planner/plan.js';
 
@@ -45,14 +47,25 @@ export interface TrainRun {
   /** Draw a progress line (rank 0 only): the caller decides whether stderr is a terminal. */
   progress: boolean;
   ckpt?: CheckpointOptions;
-  /** This rank's groups; absent for a single process. */
-  ctx?: ParallelContext;
-  /** ZeRO-1: split optimizer state over data-parallel ranks. */
-  zero?: boolean;
+  /** This rank's groups (singleContext() for one rank). */
+  ctx: ParallelContext;
+  /** The clock of the TimedGroup wrapping this rank's world: the step's time in collectives. */
+  clock: CommClock;
   /** Fault injection for tests of failure handling: throw on this step (after the forward pass). */
   failAtStep?: number;
-  /** Layout description stored in checkpoints and metrics. */
-  layout?: { dp: number; tp: number; ep: number; zero: boolean; comm: string };
+  /** The layout, as stored in checkpoints, plan.json and the result. */
+  layout: RunLayout;
+}
+
+/** How a run is laid out: dp x tp ranks, ep of them sharing experts, ZeRO-1 or not, over which transport. */
+export interface RunLayout {
+  dp: number;
+  tp: number;
+  ep: number;
+  /** ZeRO-1: split optimizer state over data-parallel ranks. */
+  zero: boolean;
+  /** 'none': one rank, in the calling process. */
+  comm: 'threads' | 'mpi' | 'none';
 }
 
 export interface TrainSummary {
@@ -91,136 +104,74 @@ export function stepSeed(seed: number, step: number, stream: number): number {
 }
 
 export async function train(run: TrainRun): Promise<{ summary: TrainSummary; model: GPT } | null> {
-  const { cfg, out, ctx, tokens } = run;
+  const { cfg, out, ctx, tokens, clock } = run;
   const tc = cfg.train;
   const t0 = performance.now();
-  const rank0 = ctx === undefined || ctx.groups.world.rank === 0;
-  const dp = ctx?.dp ?? 1, dpIndex = ctx?.dpIndex ?? 0;
-
+  const rank0 = ctx.groups.world.rank === 0;
+  checkTokens(tokens, cfg);
+  const modelCfg = { ...cfg.model, vocab_size: tokens.tokenizer.vocabSize };
+  const runCfg: TrainConfig = { model: modelCfg, train: tc };
   // Data: the global batch of B sequences is the same in every layout; dp rank i takes rows
   // [i * B/dp, (i + 1) * B/dp).
-  const { tokenizer, train: trainTokens, val: valTokens, valBytes } = tokens;
-  const t = cfg.model.seq_len, b = tc.batch_size;
-  if (b % dp !== 0) throw new InputError(`train.batch_size ${b} must be divisible by --dp ${dp}`);
-  const bl = b / dp;
-  checkTokens(tokens, cfg);
-  const modelCfg = { ...cfg.model, vocab_size: tokenizer.vocabSize };
-  const runCfg: TrainConfig = { model: modelCfg, train: tc };
+  const t = cfg.model.seq_len, b = tc.batch_size, bl = b / ctx.dp;
+  if (!Number.isInteger(bl)) throw new Error(`invariant: dp ${ctx.dp} divides train.batch_size ${b} (checkLayout)`);
 
   // Model and optimizer.
   const model = new GPT(modelCfg, tc.seed, ctx);
   const infos = model.parameterInfo();
   const opt = new ParallelAdamW(infos, { lr: tc.lr, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weight_decay },
-    ctx, run.zero === true);
-  const counts = countParams(modelCfg);
-  const flopsTok = flopsPerToken(modelCfg);
-  // MFU's denominator: every core's FMA peak, timed at start (backends/peak.ts).
-  const peakInfo = measurePeak(), peak = peakInfo.totalFlops;
+    ctx, run.layout.zero);
+  // MFU: model FLOPs per token over every core's FMA peak, timed at start (backends/peak.ts).
+  const flopsTok = flopsPerToken(modelCfg), peakInfo = measurePeak(), peak = peakInfo.totalFlops;
 
   // Checkpoints: <out>/ckpt/step-XXXXXXXX, resumable into any layout.
-  const ckptRoot = join(out, 'ckpt');
-  const world: Coordinator = ctx?.groups.world ?? { rank: 0, size: 1, barrier: async () => {} };
-  const ck = run.ckpt;
-  const checkpointer = ck !== undefined && ck.every > 0 ? new Checkpointer({ root: ckptRoot, coordinator: world, async: ck.async, keep: ck.keep }) : undefined;
-  // Async saves copy into staging memory: allocate it now, not at the first save.
-  if (checkpointer !== undefined && ck?.async === true) checkpointer.reserve(stateLayout(infos, ctx));
-  let startStep = 0;
-  let firstLoss = NaN;
-  if (ck?.resume !== undefined) {
-    let dir: string;
-    try {
-      dir = await resolveCheckpoint(ck.resume === 'latest' ? 'latest' : ck.resume, ckptRoot);
-    } catch (e) {
-      throw new InputError(`--resume: ${(e as Error).message}`);
-    }
-    const reader = await CheckpointReader.open(dir, { verify: false });
-    const meta = reader.meta as { config?: TrainConfig; next_step?: number; optimizer_step?: number; first_loss?: number };
-    await reader.close();
-    if (JSON.stringify(meta.config?.model) !== JSON.stringify(modelCfg)) {
-      throw new InputError(`--resume: ${dir} holds a model with a different config; resume with the same model config`);
-    }
-    await restoreState(dir, infos, opt, ctx, meta.optimizer_step ?? 0, ck.verify);
-    startStep = meta.next_step ?? 0;
-    firstLoss = meta.first_loss ?? NaN;
-    run.log(`resumed from ${dir} at step ${startStep}`);
-  }
+  const { checkpointer, every, startStep, ...resumed } = await openCheckpoints(run, modelCfg, infos, opt);
+  let firstLoss = resumed.firstLoss;
+  if (rank0) writeRunHeader(out, runCfg, run.layout, bl, startStep === 0);
 
-  let metricsPath = '';
-  if (rank0) {
-    mkdirSync(out, { recursive: true });
-    metricsPath = join(out, 'metrics.jsonl');
-    if (startStep === 0) writeFileSync(metricsPath, '');
-    writeFileSync(join(out, 'config.json'), JSON.stringify(runCfg, null, 2) + '\n');
-    // The layout in the planner's form, so `furnace plan --calibrate` can read this run.
-    const l = run.layout ?? { dp: 1, tp: 1, ep: 1, zero: false };
-    writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: 1, ep: l.ep,
-      zero: l.zero ? 1 : 0, microBatch: bl, recompute: 'none', placement: { order: [...DEFAULT_ORDER] } }) }, null, 2) + '\n');
-  }
   const bar = run.progress && rank0 ? new Progress(tc.steps, 'step', true) : null;
   const losses: number[] = [];
   let tokensSeen = 0, trainSeconds = 0, lastVal = NaN;
-
   for (let step = startStep; step < tc.steps; step++) {
     const lr = learningRate(step, { lr: tc.lr, minLr: tc.min_lr, warmup: tc.warmup_steps, total: tc.steps });
-    const ts = performance.now();
-    const comm0 = commTimes();
-    let allreduce = 0;
+    const ts = performance.now(), comm0 = commSplit(clock);
     const r = await scoped(async () => {
-      const batch = sampleBatch(trainTokens, b, t, new Rng(stepSeed(tc.seed, step, 0)));
-      const x = batch.x.subarray(dpIndex * bl * t, (dpIndex + 1) * bl * t), y = batch.y.subarray(dpIndex * bl * t, (dpIndex + 1) * bl * t);
-      const routeRng = new Rng(stepSeed(tc.seed, step, 1 + dpIndex));
-      const { loss, ce, fwd } = await model.loss(x, y, bl, t, routeRng);
+      // This rank's rows of the step's batch: x, y (B/dp, T) of the global (B, T).
+      const batch = sampleBatch(tokens.train, b, t, new Rng(stepSeed(tc.seed, step, 0)));
+      const rows = [ctx.dpIndex * bl * t, (ctx.dpIndex + 1) * bl * t] as const;
+      const x = batch.x.subarray(...rows), y = batch.y.subarray(...rows);
+      // Forward, backward, then the optimizer reduces gradients over dp, clips and steps.
+      const { loss, ce, fwd } = await model.loss(x, y, bl, t, new Rng(stepSeed(tc.seed, step, 1 + ctx.dpIndex)));
       if (run.failAtStep === step) throw new Error(`injected fault at step ${step}`);
       await loss.backwardAsync();
       const gradNorm = await opt.update(lr, tc.grad_clip);
-      allreduce = opt.commSeconds;
       opt.zeroGrad();
-      // The reported loss is the global batch's: the mean of the dp ranks' means.
-      const stats = Float32Array.of(ce.item(), fwd.auxLoss.item(), fwd.dropped, fwd.zLoss.item(), ...fwd.load.flatMap((l) => Array.from(l)));
-      if (ctx !== undefined && dp > 1) await ctx.groups.dp.allReduce(stats);
-      const nl = fwd.load.length, ne = nl > 0 ? fwd.load[0]!.length : 0;
-      const load = Array.from({ length: nl }, (_, l) => Array.from(stats.subarray(4 + l * ne, 4 + (l + 1) * ne)));
-      return { loss: stats[0]! / dp, aux: stats[1]! / dp, z: stats[3]! / dp, gradNorm, load, dropped: stats[2]! };
+      // The reported statistics are the global batch's.
+      return { stats: await StepStats.of(ce, fwd).reduceOverDp(ctx), gradNorm };
     });
-    const comm1 = commTimes();
+    const comm = commSplit(clock, comm0);
+    // Checkpoint every `every` steps and at the end.
     let dtCkpt = 0;
-    if (checkpointer !== undefined && ck !== undefined && ((step + 1) % ck.every === 0 || step === tc.steps - 1)) {
+    if (checkpointer !== undefined && ((step + 1) % every === 0 || step === tc.steps - 1)) {
       const tc0 = performance.now();
-      const meta: Json = { format: 'furnace-train', config: runCfg as unknown as Json, tokenizer: tokenizer.toJSON() as Json,
-        layout: (run.layout ?? { dp: 1, tp: 1, ep: 1, zero: false, comm: 'none' }) as unknown as Json,
-        next_step: step + 1, optimizer_step: opt.step, first_loss: Number.isFinite(firstLoss) ? firstLoss : r.loss,
-        data: { seed: tc.seed, next_step: step + 1 } };
+      const meta = checkpointMeta(runCfg, tokens, run.layout, step + 1, opt.step, Number.isFinite(firstLoss) ? firstLoss : r.stats.ce);
       await checkpointer.save(step + 1, await collectState(infos, opt, ctx), meta);
       dtCkpt = (performance.now() - tc0) / 1000;
     }
     const dt = (performance.now() - ts) / 1000;
     trainSeconds += dt;
     tokensSeen += b * t;
-    losses.push(r.loss);
-    if (!Number.isFinite(firstLoss)) firstLoss = r.loss;
-    if (!Number.isFinite(r.loss)) throw new Error(`loss became ${r.loss} at step ${step}`);
-
+    losses.push(r.stats.ce);
+    if (!Number.isFinite(firstLoss)) firstLoss = r.stats.ce;
+    if (!Number.isFinite(r.stats.ce)) throw new Error(`loss became ${r.stats.ce} at step ${step}`);
+    // Evaluate every eval_every steps and at the end; log every log_every steps (rank 0).
     const last = step === tc.steps - 1;
     let valLoss: number | undefined;
-    if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) {
-      valLoss = (await evaluate(model, valTokens, b, tc.eval_batches)).loss;
-      lastVal = valLoss;
-    }
+    if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) lastVal = valLoss = (await evaluate(model, tokens.val, b, tc.eval_batches)).loss;
     if (rank0 && (step % tc.log_every === 0 || last || valLoss !== undefined)) {
-      const alltoall = comm1.alltoall - comm0.alltoall;
-      const tpReduce = comm1.allreduce - comm0.allreduce;
-      const rec: MetricsRecord = {
-        step, loss: r.loss, lr, tokens_per_s: (b * t) / dt, step_time_s: dt,
-        model_flops_per_s: ((b * t) / dt) * flopsTok, mfu: (((b * t) / dt) * flopsTok) / peak,
-        time: { compute: Math.max(0, dt - allreduce - alltoall - tpReduce - dtCkpt), allreduce: allreduce + tpReduce, alltoall, ckpt: dtCkpt },
-        expert_load: r.load, aux_loss: r.aux, grad_norm: r.gradNorm, dropped_tokens: r.dropped,
-        ...(zLossCoef(modelCfg) > 0 ? { z_loss: r.z } : {}),
-        ...(valLoss !== undefined ? { val_loss: valLoss } : {}),
-      };
-      appendFileSync(metricsPath, JSON.stringify(rec) + '\n');
-      run.log(`step ${step} loss ${r.loss.toFixed(4)}${valLoss !== undefined ? ` val ${valLoss.toFixed(4)}` : ''} lr ${lr.toExponential(2)} ${Math.round((b * t) / dt)} tok/s`);
+      logStep(run, metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, zLoss: zLossCoef(modelCfg) > 0, valLoss }));
     }
-    bar?.update(step + 1, { loss: r.loss, 'tok/s': Math.round(tokensSeen / trainSeconds) });
+    bar?.update(step + 1, { loss: r.stats.ce, 'tok/s': Math.round(tokensSeen / trainSeconds) });
     // A worker thread's output reaches the terminal only when its event loop turns, and the
     // step loop otherwise runs on microtasks alone: let it turn once per step.
     if (rank0 && !isMainThread) await new Promise((resolve) => setImmediate(resolve));
@@ -229,33 +180,132 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   await checkpointer?.wait();
 
   // Final: bits per byte on the whole validation text, then save (rank 0 writes the whole model).
-  const full = await evaluate(model, valTokens, b);
-  const valBpb = bitsPerByte(full.nats, valBytes);
+  const full = await evaluate(model, tokens.val, b);
   const whole = await gatherParams(infos, ctx);
   if (!rank0) return null;
-  saveModel(out, whole, runCfg, tokenizer);
-  const tokensPerS = trainSeconds > 0 ? tokensSeen / trainSeconds : 0;
-  const summary: TrainSummary = {
-    steps: tc.steps,
-    start_step: startStep,
-    train_loss: losses.length > 0 ? mean(losses.slice(-Math.min(10, losses.length))) : NaN,
-    first_loss: firstLoss,
-    val_loss: Number.isFinite(full.loss) ? full.loss : lastVal,
-    val_bits_per_byte: valBpb,
-    tokens_per_s: tokensPerS,
-    model_flops_per_s: tokensPerS * flopsTok,
-    mfu: (tokensPerS * flopsTok) / peak,
-    peak_flops: peak,
-    peak_basis: peakInfo.basis,
-    params: counts.total,
-    active_params: counts.active,
-    seconds: (performance.now() - t0) / 1000,
-    out,
-    vocab_size: tokenizer.vocabSize,
-    losses,
-  };
+  saveModel(out, whole, runCfg, tokens.tokenizer);
+  const summary = summarize(runCfg, { startStep, firstLoss, losses, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
+    flopsTok, peakInfo, seconds: (performance.now() - t0) / 1000, out });
   writeFileSync(join(out, 'summary.json'), JSON.stringify({ ...summary, losses: undefined }, null, 2) + '\n');
   return { summary, model };
+}
+
+/**
+ * The run's checkpointer (with the save interval; none without --ckpt-every) and where the run
+ * starts: step 0, or the step after the checkpoint it resumes from.
+ */
+async function openCheckpoints(run: TrainRun, modelCfg: ModelConfig, infos: readonly ParamInfo[], opt: ParallelAdamW): Promise<{
+  checkpointer: Checkpointer | undefined; every: number; startStep: number; firstLoss: number }> {
+  const ck = run.ckpt, root = join(run.out, 'ckpt'), every = ck?.every ?? 0;
+  const checkpointer = ck !== undefined && every > 0 ? new Checkpointer({ root, coordinator: run.ctx.groups.world, async: ck.async, keep: ck.keep }) : undefined;
+  // Async saves copy into staging memory: allocate it now, not at the first save.
+  if (checkpointer !== undefined && ck?.async === true) checkpointer.reserve(stateLayout(infos, run.ctx));
+  if (ck?.resume === undefined) return { checkpointer, every, startStep: 0, firstLoss: NaN };
+  const r = await resumeFrom(ck.resume, ck.verify, root, modelCfg, infos, opt, run.ctx);
+  run.log(`resumed from ${r.dir} at step ${r.step}`);
+  return { checkpointer, every, startStep: r.step, firstLoss: r.firstLoss };
+}
+
+/** Checkpoint `spec` (a directory, a root, or 'latest') restored into this layout: the step to go on from. */
+async function resumeFrom(spec: string, verify: boolean, ckptRoot: string, modelCfg: ModelConfig, infos: readonly ParamInfo[],
+  opt: ParallelAdamW, ctx: ParallelContext): Promise<{ dir: string; step: number; firstLoss: number }> {
+  let dir: string;
+  try {
+    dir = await resolveCheckpoint(spec === 'latest' ? 'latest' : spec, ckptRoot);
+  } catch (e) {
+    throw new InputError(`--resume: ${errorMessage(e)}`);
+  }
+  const reader = await CheckpointReader.open(dir, { verify: false });
+  const meta = reader.meta as Partial<Pick<CheckpointMeta, 'next_step' | 'optimizer_step' | 'first_loss'>> & { config?: TrainConfig };
+  await reader.close();
+  if (JSON.stringify(meta.config?.model) !== JSON.stringify(modelCfg)) {
+    throw new InputError(`--resume: ${dir} holds a model with a different config; resume with the same model config`);
+  }
+  await restoreState(dir, infos, opt, ctx, meta.optimizer_step ?? 0, verify);
+  return { dir, step: meta.next_step ?? 0, firstLoss: meta.first_loss ?? NaN };
+}
+
+/** Rank 0's files at the start of a run: metrics.jsonl (emptied unless resuming), config.json, plan.json. */
+function writeRunHeader(out: string, runCfg: TrainConfig, layout: RunLayout, microBatch: number, fresh: boolean): void {
+  mkdirSync(out, { recursive: true });
+  if (fresh) writeFileSync(join(out, 'metrics.jsonl'), '');
+  writeFileSync(join(out, 'config.json'), JSON.stringify(runCfg, null, 2) + '\n');
+  // The layout in the planner's form, so `furnace plan --calibrate` can read this run.
+  const l = layout;
+  writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: 1, ep: l.ep,
+    zero: l.zero ? 1 : 0, microBatch, recompute: 'none', placement: { order: [...DEFAULT_ORDER] } }) }, null, 2) + '\n');
+}
+
+/** What a checkpoint records besides the tensors: the run's config and tokenizer, its layout and position. */
+export interface CheckpointMeta {
+  format: 'furnace-train';
+  config: TrainConfig;
+  tokenizer: Json;
+  layout: RunLayout;
+  next_step: number;
+  optimizer_step: number;
+  first_loss: number;
+  data: { seed: number; next_step: number };
+}
+
+function checkpointMeta(runCfg: TrainConfig, tokens: RunTokens, layout: RunLayout, nextStep: number, optimizerStep: number,
+  firstLoss: number): Json {
+  const meta: CheckpointMeta = { format: 'furnace-train', config: runCfg, tokenizer: tokens.tokenizer.toJSON() as Json, layout,
+    next_step: nextStep, optimizer_step: optimizerStep, first_loss: firstLoss, data: { seed: runCfg.train.seed, next_step: nextStep } };
+  return { ...meta, config: { model: { ...meta.config.model }, train: { ...meta.config.train } }, layout: { ...meta.layout }, data: { ...meta.data } };
+}
+
+/** Collective seconds since `since` (or in total): all-to-all, and every other kind (reductions, gathers). */
+function commSplit(clock: CommClock, since = { allreduce: 0, alltoall: 0 }): { allreduce: number; alltoall: number } {
+  const alltoall = clock.seconds.alltoall;
+  return { allreduce: clock.total() - alltoall - since.allreduce, alltoall: alltoall - since.alltoall };
+}
+
+/** Appends the record to metrics.jsonl and logs its line (rank 0). */
+function logStep(run: TrainRun, rec: MetricsRecord): void {
+  appendFileSync(join(run.out, 'metrics.jsonl'), JSON.stringify(rec) + '\n');
+  const val = rec.val_loss !== undefined ? ` val ${rec.val_loss.toFixed(4)}` : '';
+  run.log(`step ${rec.step} loss ${rec.loss.toFixed(4)}${val} lr ${rec.lr.toExponential(2)} ${Math.round(rec.tokens_per_s)} tok/s`);
+}
+
+/** One line of metrics.jsonl; compute is the step's time outside collectives and the checkpoint. */
+function metricsRecord(s: { step: number; lr: number; dt: number; ckpt: number; comm: { allreduce: number; alltoall: number }; tokens: number;
+  flopsTok: number; peak: number; stats: StepStats; gradNorm: number; zLoss: boolean; valLoss: number | undefined }): MetricsRecord {
+  const tokPerS = s.tokens / s.dt, { allreduce, alltoall } = s.comm;
+  return {
+    step: s.step, loss: s.stats.ce, lr: s.lr, tokens_per_s: tokPerS, step_time_s: s.dt,
+    model_flops_per_s: tokPerS * s.flopsTok, mfu: (tokPerS * s.flopsTok) / s.peak,
+    time: { compute: Math.max(0, s.dt - allreduce - alltoall - s.ckpt), allreduce, alltoall, ckpt: s.ckpt },
+    expert_load: s.stats.load, aux_loss: s.stats.aux, grad_norm: s.gradNorm, dropped_tokens: s.stats.dropped,
+    ...(s.zLoss ? { z_loss: s.stats.zLoss } : {}),
+    ...(s.valLoss !== undefined ? { val_loss: s.valLoss } : {}),
+  };
+}
+
+/** The run's summary (rank 0). */
+function summarize(runCfg: TrainConfig, r: { startStep: number; firstLoss: number; losses: number[]; lastVal: number; full: { loss: number; nats: number };
+  valBytes: number; tokensSeen: number; trainSeconds: number; flopsTok: number; peakInfo: PeakEstimate; seconds: number; out: string }): TrainSummary {
+  const counts = countParams(runCfg.model);
+  const tokensPerS = r.trainSeconds > 0 ? r.tokensSeen / r.trainSeconds : 0;
+  return {
+    steps: runCfg.train.steps,
+    start_step: r.startStep,
+    train_loss: r.losses.length > 0 ? mean(r.losses.slice(-Math.min(10, r.losses.length))) : NaN,
+    first_loss: r.firstLoss,
+    val_loss: Number.isFinite(r.full.loss) ? r.full.loss : r.lastVal,
+    val_bits_per_byte: bitsPerByte(r.full.nats, r.valBytes),
+    tokens_per_s: tokensPerS,
+    model_flops_per_s: tokensPerS * r.flopsTok,
+    mfu: (tokensPerS * r.flopsTok) / r.peakInfo.totalFlops,
+    peak_flops: r.peakInfo.totalFlops,
+    peak_basis: r.peakInfo.basis,
+    params: counts.total,
+    active_params: counts.active,
+    seconds: r.seconds,
+    out: r.out,
+    vocab_size: runCfg.model.vocab_size,
+    losses: r.losses,
+  };
 }
 
 function mean(xs: readonly number[]): number {

@@ -1,27 +1,27 @@
-// `furnace train`: trains a model on a corpus, on one process or many ranks (threads or MPI),
+// `furnace train`: trains a model on a corpus, on one rank or many (threads or MPI),
 // writes metrics, checkpoints and the model, prints a sample.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { InputError, CheckError } from '../../util/errors.js';
+import { InputError, CheckError, errorMessage } from '../../util/errors.js';
 import { Output, isInteractive } from '../../util/output.js';
 import { parse, intFlag, type Command } from '../util.js';
 import { checkBackendName, useBackend } from '../backend-flag.js';
-import { PRESETS, checkConsistency, parseConfigFile, type TrainConfig } from '../../train/config.js';
+import { PRESETS, checkConsistency, checkLayout, parseConfigFile, type TrainConfig } from '../../train/config.js';
 import { readCorpus, defaultCorpusPath } from '../../data/corpus.js';
-import { checkTokens, train, type CheckpointOptions } from '../../train/trainer.js';
+import { checkTokens, type CheckpointOptions, type RunLayout } from '../../train/trainer.js';
 import { resolveCheckpoint } from '../../checkpoint/index.js';
 import { join } from 'node:path';
 import { prepareTokens } from '../../train/tokenizer.js';
 import { loadModel } from '../../train/model-dir.js';
 import { generate } from '../../nn/generate.js';
 import { writeRunReport } from '../../dashboard/report.js';
-import { launch } from '../../comm/launch.js';
+import { LocalGroup } from '../../comm/local-group.js';
 import { sharePeak } from '../../backends/peak.js';
 import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
 import { RankError } from '../../comm/process-group.js';
 import { readPlan } from '../../planner/io.js';
 import type { Axis } from '../../comm/topology.js';
-import { main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
+import { launchRanks, main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
 
 const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
                      [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--report FILE.html] [--json]
@@ -71,88 +71,26 @@ export const run: Command = async (argv) => {
   const sampleTokens = intFlag('sample-tokens', v['sample-tokens'], 0) ?? 200;
   checkBackendName(v.backend);
 
-  // Layout: --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero.
-  let dp = intFlag('dp', v.dp, 1) ?? 1, tp = intFlag('tp', v.tp, 1) ?? 1, ep = intFlag('ep', v.ep, 1) ?? 1;
-  let zero = v.zero === true;
-  let order: Axis[] | undefined;
-  if (v.plan !== undefined) {
-    let plan;
-    try {
-      plan = readPlan(v.plan);
-    } catch (e) {
-      throw new InputError(`--plan: ${(e as Error).message}`);
-    }
-    if (plan.pp !== 1) throw new InputError(`--plan: ${v.plan}: pp ${plan.pp} (pipeline parallelism) is not supported by the trainer; plan with --fix pp=1`);
-    if (plan.zero > 1) throw new InputError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
-    ({ dp, tp, ep } = plan);
-    zero = plan.zero === 1;
-    order = plan.placement.order.filter((d): d is Axis => d !== 'pp');
-  }
-  const m = cfg.model;
-  if (dp % ep !== 0) throw new InputError(`--ep ${ep} must divide --dp ${dp}`);
-  if (ep > 1 && (m.n_experts === 0 || m.n_experts % ep !== 0)) throw new InputError(`--ep ${ep} must divide model.n_experts (${m.n_experts})`);
-  if (m.n_heads % tp !== 0) throw new InputError(`--tp ${tp} must divide model.n_heads (${m.n_heads})`);
-  if ((m.d_ff % tp !== 0)) throw new InputError(`--tp ${tp} must divide model.d_ff (${m.d_ff})`);
-  if (cfg.train.batch_size % dp !== 0) throw new InputError(`--dp ${dp} must divide train.batch_size (${cfg.train.batch_size})`);
-  const comm = v.comm ?? 'threads';
-  if (comm !== 'threads' && comm !== 'mpi') throw new InputError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
-  // Default layout: one data-parallel rank per core on threads. Measured on 2 cores (small
-  // preset): 2 ranks of one GEMM thread each train 20% faster than one process whose GEMMs use
-  // both cores; the result is the same (data parallelism equals one rank). --dp 1: one process.
-  const layoutGiven = v.dp !== undefined || v.tp !== undefined || v.ep !== undefined || v.plan !== undefined || v.zero === true;
-  if (!layoutGiven && comm === 'threads') dp = autoDp(cfg.train.batch_size);
-
+  const layout = resolveLayout(v, cfg);
   const ckptEvery = intFlag('ckpt-every', v['ckpt-every'], 0) ?? 0;
   const ckpt: CheckpointOptions | undefined = ckptEvery > 0 || v.resume !== undefined ? {
     every: ckptEvery, async: v['ckpt-async'] === true, keep: intFlag('ckpt-keep', v['ckpt-keep'], 1) ?? 3,
     ...(v.resume !== undefined ? { resume: v.resume } : {}), verify: v['no-verify'] !== true,
   } : undefined;
   const dir = v.out ?? 'runs/latest';
+  const { dp, tp, ep, zero, comm } = layout;
   const world = dp * tp;
   const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, zero, comm, topology: v.topology, backend: v.backend,
-    json: out.json, tty: isInteractive(), ckpt, order, ranksHere: world };
-
-  let result: NonNullable<RankResult>;
-  if (comm === 'mpi') {
-    if (!underMpirun()) throw new InputError(`--comm mpi: start the job with mpirun, e.g. mpirun -np ${world} npx furnace train --comm mpi ...`);
-    const r = await runMpiRank((w) => {
-      if (w.size !== world) throw new InputError(`--comm mpi: mpirun started ${w.size} ranks but --dp ${dp} x --tp ${tp} = ${world}`);
-      return rankMain(w, { ...args, ranksHere: Number(process.env['OMPI_COMM_WORLD_LOCAL_SIZE'] ?? world) });
-    });
-    if (r === null) return 0; // ranks other than 0 report nothing
-    result = r;
-  } else if (world > 1) {
-    // Bad input fails here, before any rank starts: the corpus, its size, the checkpoint to resume.
-    const corpusText = readCorpus(v.corpus);
-    checkTokens(prepareTokens(corpusText, cfg.model.vocab_size), cfg); // also fills the token cache
-    if (v.resume !== undefined) await resolveCheckpoint(v.resume, join(dir, 'ckpt')).catch((e: Error) => { throw new InputError(`--resume: ${e.message}`); });
-    out.say(`furnace train: ${v.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${dp} x tp ${tp}, ep ${ep}${zero ? ', ZeRO-1' : ''}) on threads, out ${dir}`);
-    let results: RankResult[];
-    try {
-      sharePeak(); // one probe before the ranks start, not one per rank at once
-      results = await launch<RankResult>(new URL('../../train/rank.js', import.meta.url), { ranks: world, args });
-    } catch (e) {
-      if (e instanceof RankError) throw new CheckError(e.message);
-      throw e;
-    }
-    result = results[0]!;
-    if (result === null) throw new CheckError('rank 0 returned no result');
-  } else {
-    const text = readCorpus(v.corpus);
-    const backend = await useBackend(v.backend);
-    out.say(`furnace train: ${v.corpus ?? defaultCorpusPath()} (${Buffer.byteLength(text)} bytes), backend ${backend.name}, out ${dir}`);
-    const tokens = prepareTokens(text, cfg.model.vocab_size);
-    out.say(`tokens: ${tokens.train.length} train, ${tokens.val.length} validation, vocabulary ${tokens.tokenizer.vocabSize}${tokens.cached ? ' (cached)' : ''}`);
-    const r = await train({ cfg, tokens, out: dir, log: (l) => out.say(l), progress: !out.json && isInteractive(), ...(ckpt !== undefined ? { ckpt } : {}) });
-    result = { summary: r!.summary, backend: backend.name };
-  }
+    json: out.json, tty: isInteractive(), ckpt, order: layout.order, ranksHere: world };
+  const result = await startRanks(args, world, out);
+  if (result === null) return 0; // under mpirun, ranks other than 0 report nothing
 
   const s = result.summary;
   out.say(`done: steps ${s.start_step}..${s.steps} in ${s.seconds.toFixed(1)} s, train loss ${s.first_loss.toFixed(3)} -> ${s.train_loss.toFixed(3)}, ` +
     `val loss ${s.val_loss.toFixed(3)}, val ${s.val_bits_per_byte.toFixed(3)} bits/byte, ${Math.round(s.tokens_per_s)} tok/s, MFU ${(100 * s.mfu).toFixed(1)}%`);
   let sample = '';
   if (sampleTokens > 0) {
-    if (comm === 'threads' && world > 1) await useBackend(v.backend);
+    if (comm === 'threads') await useBackend(v.backend);
     const { model, tokenizer } = await loadModel(dir);
     const prompt = tokenizer.encode('\n');
     const ids = await generate(model, prompt, { tokens: sampleTokens, temperature: 0.8, topK: 40, seed: cfg.train.seed });
@@ -164,9 +102,74 @@ export const run: Command = async (argv) => {
     out.say(`wrote ${v.report}`);
   }
   const { losses: _l, ...rest } = s;
-  out.result({ ...rest, backend: result.backend, layout: { dp, tp, ep, zero, comm: world > 1 || comm === 'mpi' ? comm : 'none' }, sample });
+  out.result({ ...rest, backend: result.backend, layout: { dp, tp, ep, zero, comm }, sample });
   return 0;
 };
+
+/** The layout from --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero, checked against the model. */
+function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep?: string | undefined; zero?: boolean | undefined;
+  plan?: string | undefined; comm?: string | undefined }, cfg: TrainConfig): RunLayout & { order: Axis[] | undefined } {
+  let dp = intFlag('dp', v.dp, 1) ?? 1, tp = intFlag('tp', v.tp, 1) ?? 1, ep = intFlag('ep', v.ep, 1) ?? 1;
+  let zero = v.zero === true;
+  let order: Axis[] | undefined;
+  if (v.plan !== undefined) {
+    let plan;
+    try {
+      plan = readPlan(v.plan);
+    } catch (e) {
+      throw new InputError(`--plan: ${errorMessage(e)}`);
+    }
+    if (plan.pp !== 1) throw new InputError(`--plan: ${v.plan}: pp ${plan.pp} (pipeline parallelism) is not supported by the trainer; plan with --fix pp=1`);
+    if (plan.zero > 1) throw new InputError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
+    ({ dp, tp, ep } = plan);
+    zero = plan.zero === 1;
+    order = plan.placement.order.filter((d): d is Axis => d !== 'pp');
+  }
+  checkLayout(cfg, { dp, tp, ep });
+  const comm = v.comm ?? 'threads';
+  if (comm !== 'threads' && comm !== 'mpi') throw new InputError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
+  // Default layout: one data-parallel rank per core on threads. Measured on 2 cores (small
+  // preset): 2 ranks of one GEMM thread each train 20% faster than one process whose GEMMs use
+  // both cores; the result is the same (data parallelism equals one rank). --dp 1: one process.
+  const layoutGiven = v.dp !== undefined || v.tp !== undefined || v.ep !== undefined || v.plan !== undefined || v.zero === true;
+  if (!layoutGiven && comm === 'threads') dp = autoDp(cfg.train.batch_size);
+  return { dp, tp, ep, zero, comm: comm === 'threads' && dp * tp === 1 ? 'none' : comm, order };
+}
+
+/**
+ * Starts the job's ranks, the one way for every transport: under mpirun this process is one rank;
+ * on threads, several ranks run the rank program on worker threads, and one rank runs it here as a
+ * world of one. Rank 0's result, or null on the other mpirun ranks.
+ */
+async function startRanks(args: RankArgs, world: number, out: Output): Promise<NonNullable<RankResult> | null> {
+  if (args.comm === 'mpi') {
+    if (!underMpirun()) throw new InputError(`--comm mpi: start the job with mpirun, e.g. mpirun -np ${world} npx furnace train --comm mpi ...`);
+    return runMpiRank((w) => {
+      if (w.size !== world) throw new InputError(`--comm mpi: mpirun started ${w.size} ranks but --dp ${args.dp} x --tp ${args.tp} = ${world}`);
+      return rankMain(w, { ...args, ranksHere: Number(process.env['OMPI_COMM_WORLD_LOCAL_SIZE'] ?? world) });
+    });
+  }
+  let results: RankResult[];
+  if (world === 1) {
+    results = [await rankMain(new LocalGroup(), args)];
+  } else {
+    // Bad input fails here, before any rank starts: the corpus, its size, the checkpoint to resume.
+    const { cfg, ckpt } = args;
+    checkTokens(prepareTokens(readCorpus(args.corpus), cfg.model.vocab_size), cfg); // also fills the token cache
+    if (ckpt?.resume !== undefined) await resolveCheckpoint(ckpt.resume, join(args.out, 'ckpt')).catch((e: unknown) => { throw new InputError(`--resume: ${errorMessage(e)}`); });
+    out.say(`furnace train: ${args.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${args.dp} x tp ${args.tp}, ep ${args.ep}${args.zero ? ', ZeRO-1' : ''}) on threads, out ${args.out}`);
+    try {
+      sharePeak(); // one probe before the ranks start, not one per rank at once
+      results = await launchRanks(world, args);
+    } catch (e) {
+      if (e instanceof RankError) throw new CheckError(e.message);
+      throw e;
+    }
+  }
+  const r = results[0];
+  if (r === undefined || r === null) throw new CheckError('rank 0 returned no result');
+  return r;
+}
 
 /** The most data-parallel ranks, at most one per core, that divide the batch. */
 function autoDp(batch: number): number {

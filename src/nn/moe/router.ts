@@ -1,11 +1,12 @@
 // Routers (gates): which experts each token goes to, with what weight, and the balance loss.
 // Returned as values (no hidden state): Megatron's router shape, not FastMoE's set_loss/get_loss.
-import { Tensor, tensor } from '../tensor/tensor.js';
-import * as ops from '../tensor/ops.js';
-import type { Rng } from '../tensor/random.js';
-import { Module, normalParam } from '../nn/module.js';
-import type { ProcessGroup } from '../comm/process-group.js';
-import { reduceFromParallel } from '../parallel/ops.js';
+import { Tensor, tensor } from '../../tensor/tensor.js';
+import * as ops from '../../tensor/ops.js';
+import type { Rng } from '../../tensor/random.js';
+import { Module, normalParam } from '../module.js';
+import type { ProcessGroup } from '../../comm/process-group.js';
+import { LocalGroup } from '../../comm/local-group.js';
+import { reduceFromParallel } from '../../parallel/ops.js';
 
 export const GATES = ['topk', 'switch', 'gshard'] as const;
 /**
@@ -37,16 +38,15 @@ export interface Routing {
  * parallelism both are taken over the global batch: the per-rank sums are all-reduced over the dp
  * group (forward sum, backward identity), so every layout optimizes the same loss.
  */
-export async function balanceLoss(r: Routing, numExperts: number, dp?: ProcessGroup): Promise<Tensor> {
+export async function balanceLoss(r: Routing, numExperts: number, dp: ProcessGroup = new LocalGroup()): Promise<Tensor> {
   const n = r.first.length;
   const counts = new Float32Array(numExperts + 1);
   for (const e of r.first) counts[e]!++;
   counts[numExperts] = n;
-  if (dp !== undefined && dp.size > 1) await dp.allReduce(counts);
+  await dp.allReduce(counts);
   const total = counts[numExperts]!;
   const f = tensor(counts.subarray(0, numExperts).map((c) => c / total), [numExperts]); // a constant
-  let probSum = r.probs.sum(0); // (E)
-  if (dp !== undefined && dp.size > 1) probSum = await reduceFromParallel(probSum, dp);
+  const probSum = await reduceFromParallel(r.probs.sum(0), dp); // (E)
   return probSum.mul(f).sum().mul(numExperts / total);
 }
 
@@ -56,13 +56,12 @@ export async function balanceLoss(r: Routing, numExperts: number, dp?: ProcessGr
  * Global over data parallelism as balanceLoss: the per-rank sums are all-reduced over dp (forward
  * sum, backward identity) and divided by the global token count.
  */
-export async function routerZLoss(r: Routing, dp?: ProcessGroup): Promise<Tensor> {
-  const n = r.logits.shape[0]!, ranks = dp !== undefined && dp.size > 1 ? dp.size : 1;
+export async function routerZLoss(r: Routing, dp: ProcessGroup = new LocalGroup()): Promise<Tensor> {
+  const n = r.logits.shape[0]!;
   const m = r.logits.max(1, true).detach(); // (N, 1); lse's value and gradient do not depend on it
   const lse = r.logits.sub(m).exp().sum(1, true).log().add(m); // (N, 1)
-  let z = lse.square().sum();
-  if (ranks > 1) z = await reduceFromParallel(z, dp!);
-  return z.mul(1 / (n * ranks));
+  const z = await reduceFromParallel(lse.square().sum(), dp);
+  return z.mul(1 / (n * dp.size));
 }
 
 export class Router extends Module {
@@ -70,9 +69,10 @@ export class Router extends Module {
   constructor(readonly dim: number, readonly numExperts: number, readonly k: number, readonly kind: GateKind,
     rng: Rng, readonly jitter = 0.01) {
     super();
-    if (k < 1 || k > numExperts) throw new Error(`top_k ${k} must be in [1, n_experts=${numExperts}]`);
-    if (kind === 'switch' && k !== 1) throw new Error(`the switch gate is top-1; got top_k ${k}`);
-    if (kind === 'gshard' && k !== 2) throw new Error(`the gshard gate is top-2; got top_k ${k}`);
+    // Invariants (user input is checked by checkConsistency in train/config.ts).
+    if (k < 1 || k > numExperts || (kind === 'switch' && k !== 1) || (kind === 'gshard' && k !== 2)) {
+      throw new Error(`router: top_k ${k} does not fit gate ${kind} over ${numExperts} experts`);
+    }
     this.weight = this.param('weight', normalParam([dim, numExperts], 0.02, rng));
   }
 

@@ -5,10 +5,10 @@
 import { Zero1 } from '../comm/grad-sync.js';
 import type { ProcessGroup } from '../comm/process-group.js';
 import type { ParamInfo } from '../nn/module.js';
-import { AdamW, clipScale, type AdamWOptions } from '../optim/adamw.js';
+import { AdamW, clipScale, type AdamWOptions } from './adamw.js';
 import { backend } from '../tensor/engine.js';
-import type { ParallelContext } from './context.js';
-import { combineNorm, fillMissingGrads, localSquares, normKind, syncGradients } from './grads.js';
+import type { ParallelContext } from '../parallel/context.js';
+import { combineNorm, fillMissingGrads, localSquares, normKind, sumGradients } from '../parallel/grads.js';
 
 /** Optimizer state of one parameter's local block, for checkpoints. */
 export interface MomentState {
@@ -96,15 +96,13 @@ class ZeroPart {
 
 export class ParallelAdamW {
   step = 0;
-  /** Seconds the last update spent in collectives (gradient reduction, norm, parameter gather). */
-  commSeconds = 0;
   /** Without ZeRO: the plain AdamW over this rank's parameters (after reduction and clipping). */
   private readonly local: AdamW | undefined;
   private readonly parts: ZeroPart[] = [];
 
-  constructor(readonly infos: readonly ParamInfo[], readonly opts: AdamWOptions, readonly ctx: ParallelContext | undefined,
+  constructor(readonly infos: readonly ParamInfo[], readonly opts: AdamWOptions, readonly ctx: ParallelContext,
     readonly zero: boolean) {
-    if (zero && ctx !== undefined) {
+    if (zero) {
       const dense = infos.filter((i) => !i.expert), expert = infos.filter((i) => i.expert);
       if (dense.length > 0) this.parts.push(new ZeroPart(dense, ctx.groups.dp));
       if (expert.length > 0) this.parts.push(new ZeroPart(expert, ctx.groups.expertDp));
@@ -115,38 +113,28 @@ export class ParallelAdamW {
 
   /** Reduces gradients, clips them to a global norm of maxNorm (0: no clip), updates. Returns the norm. */
   async update(lr: number, maxNorm: number): Promise<number> {
-    this.commSeconds = 0;
-    const timed = async <T>(p: () => Promise<T>): Promise<T> => {
-      const t0 = performance.now();
-      try {
-        return await p();
-      } finally {
-        this.commSeconds += (performance.now() - t0) / 1000;
-      }
-    };
     fillMissingGrads(this.infos);
     this.step++;
     const o = this.opts;
     const bc1 = 1 - o.beta1 ** this.step, bc2 = 1 - o.beta2 ** this.step;
     if (this.local === undefined) {
-      for (const p of this.parts) await timed(() => p.reduceGrads());
+      for (const p of this.parts) await p.reduceGrads();
       const ss = { replicated: 0, tp: 0, ep: 0 };
       for (const p of this.parts) {
         const s = p.squares();
         const v = Float32Array.of(s.replicated, s.tp, s.ep);
-        await timed(() => p.group.allReduce(v));
+        await p.group.allReduce(v);
         ss.replicated += v[0]!; ss.tp += v[1]!; ss.ep += v[2]!;
       }
-      const norm = await timed(() => combineNorm(ss, this.ctx));
+      const norm = await combineNorm(ss, this.ctx);
       const scale = clipScale(norm, maxNorm);
       for (const p of this.parts) p.update(lr, scale, o, bc1, bc2);
-      for (const p of this.parts) await timed(() => p.gatherParams());
+      for (const p of this.parts) await p.gatherParams();
       return norm;
     }
-    const ctx = this.ctx;
-    if (ctx !== undefined) await timed(() => syncGradients(this.infos, ctx));
+    await sumGradients(this.infos, this.ctx);
     const ss = localSquares(this.infos);
-    const norm = await timed(() => combineNorm(ss, ctx));
+    const norm = await combineNorm(ss, this.ctx);
     const scale = clipScale(norm, maxNorm);
     if (scale !== 1) for (const i of this.infos) backend().affine(i.param.grad!.data, scale, 0, i.param.grad!.data);
     this.local.update(lr);

@@ -1,14 +1,15 @@
 // The MoE feed-forward layer in four steps: route, dispatch, experts, combine. With expert
 // parallelism the experts' padded batches travel to the ranks holding them by all-to-all and
 // back (GShard/Tutel's layout: every rank sends E/ep experts x capacity rows to each peer).
-import type { Tensor } from '../tensor/tensor.js';
-import type { Rng } from '../tensor/random.js';
-import { Module } from '../nn/module.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Rng } from '../../tensor/random.js';
+import { Module } from '../module.js';
+import type { FeedForward, FeedForwardOutput } from '../layers.js';
 import { Router, balanceLoss, routerZLoss, type GateKind } from './router.js';
 import { Experts } from './experts.js';
 import { capacityFor, combine, dispatch, expertLoad, planDispatch } from './dispatch.js';
-import { allToAllBlocks } from '../parallel/ops.js';
-import type { ParallelContext } from '../parallel/context.js';
+import { allToAllBlocks } from '../../parallel/ops.js';
+import { singleContext, type ParallelContext } from '../../parallel/context.js';
 
 export interface MoEConfig {
   dim: number;
@@ -22,33 +23,23 @@ export interface MoEConfig {
   zLoss?: boolean;
 }
 
-export interface MoEOutput {
-  y: Tensor;
-  auxLoss: Tensor;
-  /** Router z-loss (routerZLoss); computed only when asked for. */
-  zLoss: Tensor | null;
-  /** Choices routed to each expert in this call (before capacity). */
-  load: Int32Array;
-  dropped: number;
-}
-
-export class MoELayer extends Module {
+export class MoELayer extends Module implements FeedForward {
   readonly router: Router;
   readonly experts: Experts;
-  constructor(readonly cfg: MoEConfig, rng: Rng, projStd: number, private readonly ctx?: ParallelContext) {
+  constructor(readonly cfg: MoEConfig, rng: Rng, projStd: number, private readonly ctx: ParallelContext = singleContext()) {
     super();
     this.router = this.child('router', new Router(cfg.dim, cfg.numExperts, cfg.topK, cfg.gate, rng));
     this.experts = this.child('experts', new Experts(cfg.numExperts, cfg.dim, cfg.hidden, rng, projStd, ctx));
   }
 
-  /** x (N, C) -> y (N, C). */
-  async forward(x: Tensor, rng: Rng): Promise<MoEOutput> {
+  /** x (N, C) -> y (N, C), with the layer's losses and routing counts. */
+  async forward(x: Tensor, rng: Rng): Promise<FeedForwardOutput> {
     const e = this.cfg.numExperts, n = x.shape[0]!, c = x.shape[1]!;
-    const ep = this.ctx !== undefined && this.ctx.ep > 1 ? this.ctx.groups.ep : undefined;
+    const ep = this.ctx.groups.ep;
     const routing = this.router.forward(x, rng);
     const load = expertLoad(routing, e);
     let capacity = capacityFor(this.training ? this.cfg.capacityFactor : 0, n, routing.k, load);
-    if (ep !== undefined) {
+    if (ep.size > 1) {
       // Every rank of the ep group must send blocks of one size: take the largest capacity.
       const cap = Float32Array.of(capacity);
       await ep.allReduce(cap, 'max');
@@ -57,7 +48,8 @@ export class MoELayer extends Module {
     const plan = planDispatch(routing, e, capacity);
     const xin = dispatch(x, plan); // (E, cap, C)
     let out: Tensor;
-    if (ep === undefined) {
+    if (ep.size === 1) {
+      // Every expert is here: no exchange.
       out = this.experts.forward(xin, { rows: plan.filled, segs: 1 });
     } else {
       const p = ep.size, el = e / p;
@@ -73,9 +65,9 @@ export class MoELayer extends Module {
       out = (await allToAllBlocks(y.reshape([p, el * capacity * c]), ep)).reshape([e, capacity, c]);
     }
     const y = combine(out, routing.gates, plan, n);
-    const dp = this.ctx !== undefined && this.ctx.dp > 1 ? this.ctx.groups.dp : undefined;
+    const dp = this.ctx.groups.dp;
     const auxLoss = await balanceLoss(routing, e, dp);
     const zLoss = this.cfg.zLoss ? await routerZLoss(routing, dp) : null;
-    return { y, auxLoss, zLoss, load, dropped: plan.dropped };
+    return { y, moe: { auxLoss, zLoss, load, dropped: plan.dropped } };
   }
 }

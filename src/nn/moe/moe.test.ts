@@ -1,11 +1,11 @@
 // MoE parts: capacity accounting, dispatch/combine round trip, balance loss, gates.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tensor } from '../tensor/tensor.js';
-import { Rng } from '../tensor/random.js';
+import { tensor } from '../../tensor/tensor.js';
+import { Rng } from '../../tensor/random.js';
 import { capacityFor, combine, dispatch, expertLoad, planDispatch } from './dispatch.js';
 import { Router, balanceLoss, routerZLoss, type Routing } from './router.js';
-import { gradcheck, gradcheckParams } from '../autograd/gradcheck.js';
+import { gradcheck, gradcheckParams } from '../../autograd/gradcheck.js';
 import { MoELayer } from './layer.js';
 
 function routing(experts: number[], k: number, gates?: number[]): Routing {

@@ -1,9 +1,9 @@
 // Token dispatch by capacity: which slot of which expert each (token, choice) occupies.
 // Experts see a padded batch (E, capacity, C), one batched GEMM for all (GShard/Tutel layout),
 // which is also the layout expert parallelism exchanges by all-to-all.
-import type { Tensor } from '../tensor/tensor.js';
-import { zeros } from '../tensor/tensor.js';
-import * as ops from '../tensor/ops.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { zeros } from '../../tensor/tensor.js';
+import * as ops from '../../tensor/ops.js';
 import type { Routing } from './router.js';
 
 export interface DispatchPlan {
