@@ -7,7 +7,6 @@
 // that yields such promises; `backwardAsync`/`gradAsync` await them, while the synchronous
 // `backward`/`grad` refuse a graph that needs them.
 import type { Tensor } from '../tensor/tensor.js';
-import { full } from '../tensor/tensor.js';
 import { backend, withGradMode } from '../tensor/engine.js';
 import { sameShape } from '../tensor/shape.js';
 
@@ -93,7 +92,7 @@ async function runAsync(gen: Generator<Promise<Grads>, Map<Tensor, Tensor>, Grad
 function rootGrad(root: Tensor, gradOutput: Tensor | undefined): Tensor {
   if (gradOutput === undefined && root.size !== 1) throw new Error(`backward() of a non-scalar [${root.shape}] needs a gradOutput`);
   if (!root.requiresGrad) throw new Error('backward(): the tensor does not depend on anything that requires a gradient');
-  return gradOutput ?? full(root.shape, 1);
+  return gradOutput ?? root.onesLike();
 }
 
 /**
@@ -134,7 +133,7 @@ function accumulateLeaves(grads: Map<Tensor, Tensor>, createGraph: boolean, seed
     } else if (createGraph) {
       t.grad = withGradMode(true, () => t.grad!.add(g));
     } else {
-      const sum = full(t.shape, 0);
+      const sum = t.zerosLike();
       backend().binary('add', t.grad.data, [1], g.data, [1], sum.data, [t.size]);
       t.grad = sum;
     }
@@ -166,7 +165,7 @@ export interface GradOptions {
 function gradSetup(outputs: Tensor | readonly Tensor[], opts: GradOptions) {
   const outs = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
   for (const o of outs) if (!o.requiresGrad) throw new Error('grad(): an output does not require a gradient');
-  const gOuts = opts.gradOutputs ?? outs.map((o) => full(o.shape, 1));
+  const gOuts = opts.gradOutputs ?? outs.map((o) => o.onesLike());
   return propagate(outs, gOuts, opts.createGraph ?? false);
 }
 
@@ -176,10 +175,10 @@ function gradSetup(outputs: Tensor | readonly Tensor[], opts: GradOptions) {
  */
 export function grad(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], opts: GradOptions = {}): Tensor[] {
   const grads = runSync(gradSetup(outputs, opts));
-  return inputs.map((x) => grads.get(x) ?? full(x.shape, 0));
+  return inputs.map((x) => grads.get(x) ?? x.zerosLike());
 }
 
 export async function gradAsync(outputs: Tensor | readonly Tensor[], inputs: readonly Tensor[], opts: GradOptions = {}): Promise<Tensor[]> {
   const grads = await runAsync(gradSetup(outputs, opts));
-  return inputs.map((x) => grads.get(x) ?? full(x.shape, 0));
+  return inputs.map((x) => grads.get(x) ?? x.zerosLike());
 }

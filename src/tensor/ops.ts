@@ -7,8 +7,6 @@ import { broadcastShapes, broadcastStrides, collapseDims, normAxis, numel, sameS
   type Shape } from './shape.js';
 import { Tensor, result, view, zeros } from './tensor.js';
 
-export { backward, backwardAsync, grad, gradAsync } from '../autograd/backward.js';
-
 /** Memory for an output the kernel overwrites completely (not cleared when reused). */
 function alloc(n: number): Float32Array {
   const be = backend();

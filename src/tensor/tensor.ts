@@ -2,6 +2,7 @@
 import { backend, isGradEnabled, track, type Disposable } from './engine.js';
 import { numel, type Shape } from './shape.js';
 import * as ops from './ops.js';
+import { backward, backwardAsync } from '../autograd/backward.js';
 
 /** How a tensor was computed: the op's inputs and its vector-Jacobian product. */
 export interface GradNode {
@@ -65,13 +66,30 @@ export class Tensor implements Disposable {
     return new Tensor(this.data, this.shape, false, this);
   }
 
+  /** Accumulates d(this)/d(leaf) into every leaf's `.grad`; the seed is gradOutput, or 1 for a scalar. */
   backward(gradOutput?: Tensor): void {
-    ops.backward(this, gradOutput);
+    backward(this, gradOutput ?? this.seed());
   }
 
   /** backward() for graphs with collectives (parallel models). */
   backwardAsync(gradOutput?: Tensor): Promise<void> {
-    return ops.backwardAsync(this, gradOutput);
+    return backwardAsync(this, gradOutput ?? this.seed());
+  }
+
+  /** The gradient of a scalar with respect to itself: 1. */
+  private seed(): Tensor {
+    if (this.size !== 1) throw new Error(`backward() of a non-scalar [${this.shape}] needs a gradOutput`);
+    return this.onesLike();
+  }
+
+  /** A new tensor of this shape filled with zeros (the autograd driver's sums and unreached gradients). */
+  zerosLike(): Tensor {
+    return full(this.shape, 0);
+  }
+
+  /** A new tensor of this shape filled with ones (the seed of a gradient). */
+  onesLike(): Tensor {
+    return full(this.shape, 1);
   }
 
   // Element-wise (broadcasting).
