@@ -125,6 +125,15 @@ test('backward accumulates into .grad of leaves', () => {
   assert.deepEqual(x.grad!.toArray(), [4, 6, 8]);
 });
 
+test('backward seeds a scalar with 1 and asks a non-scalar for its gradOutput', async () => {
+  const x = tensor([1, 2], [2], true);
+  await x.mul(3).sum().backwardAsync();
+  assert.deepEqual(x.grad!.toArray(), [3, 3]);
+  assert.throws(() => x.mul(3).backward(), /non-scalar \[2\] needs a gradOutput/);
+  await assert.rejects(async () => x.mul(3).backwardAsync(), /non-scalar \[2\] needs a gradOutput/);
+  assert.deepEqual(grad(x.mul(x).sum(), [x, tensor([5], [1], true)]).map((g) => g.toArray()), [[2, 4], [0]]); // unreached input: zeros
+});
+
 test('leaf gradients never share memory with each other or with the caller\'s gradOutput', () => {
   // add's rule passes its gradient on unchanged, so a and b reach the same tensor; reshape's is a view.
   const a = tensor([1, 2], [2], true), b = tensor([3, 4], [2], true), c = tensor([5, 6], [1, 2], true);
