@@ -90,7 +90,7 @@ export const run: Command = async (argv) => {
     `val loss ${s.val_loss.toFixed(3)}, val ${s.val_bits_per_byte.toFixed(3)} bits/byte, ${Math.round(s.tokens_per_s)} tok/s, MFU ${(100 * s.mfu).toFixed(1)}%`);
   let sample = '';
   if (sampleTokens > 0) {
-    if (comm === 'threads') await useBackend(v.backend);
+    if (comm === 'threads') await useBackend(v.backend); // the ranks' backends lived on their threads
     const { model, tokenizer } = await loadModel(dir);
     const prompt = tokenizer.encode('\n');
     const ids = await generate(model, prompt, { tokens: sampleTokens, temperature: 0.8, topK: 40, seed: cfg.train.seed });
