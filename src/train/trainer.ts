@@ -104,9 +104,7 @@ export function stepSeed(seed: number, step: number, stream: number): number {
 }
 
 export async function train(run: TrainRun): Promise<{ summary: TrainSummary; model: GPT } | null> {
-  const { cfg, out, ctx, tokens, clock } = run;
-  const tc = cfg.train;
-  const t0 = performance.now();
+  const { cfg, out, ctx, tokens, clock } = run, tc = cfg.train, t0 = performance.now();
   const rank0 = ctx.groups.world.rank === 0;
   checkTokens(tokens, cfg);
   const modelCfg = { ...cfg.model, vocab_size: tokens.tokenizer.vocabSize };
@@ -151,13 +149,10 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     });
     const comm = commSplit(clock, comm0);
     // Checkpoint every `every` steps and at the end.
-    let dtCkpt = 0;
-    if (checkpointer !== undefined && ((step + 1) % every === 0 || step === tc.steps - 1)) {
-      const tc0 = performance.now();
+    const dtCkpt = checkpointer !== undefined && ((step + 1) % every === 0 || step === tc.steps - 1) ? await secondsOf(async () => {
       const meta = checkpointMeta(runCfg, tokens, run.layout, step + 1, opt.step, Number.isFinite(firstLoss) ? firstLoss : r.stats.ce);
       await checkpointer.save(step + 1, await collectState(infos, opt, ctx), meta);
-      dtCkpt = (performance.now() - tc0) / 1000;
-    }
+    }) : 0;
     const dt = (performance.now() - ts) / 1000;
     trainSeconds += dt;
     tokensSeen += b * t;
@@ -307,6 +302,12 @@ function summarize(runCfg: TrainConfig, r: { startStep: number; firstLoss: numbe
     vocab_size: runCfg.model.vocab_size,
     losses: r.losses,
   };
+}
+
+async function secondsOf(f: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return (performance.now() - t0) / 1000;
 }
 
 function mean(xs: readonly number[]): number {
