@@ -11,6 +11,11 @@ export interface MetricsRecord {
   step_time_s: number;
   model_flops_per_s: number;
   mfu: number;
+  /**
+   * The step's seconds by phase (rank 0's clock): allreduce, every collective but the all-to-all
+   * (gradient reduction, tensor-parallel all-reduces, ZeRO-1 gathers); alltoall, the expert
+   * all-to-all; ckpt, the checkpoint save; compute, the rest.
+   */
   time: { compute: number; allreduce: number; alltoall: number; ckpt: number };
   expert_load: number[][];
   aux_loss: number;
