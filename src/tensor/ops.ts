@@ -5,7 +5,7 @@ import type { BinaryOp, UnaryOp } from '../backends/backend.js';
 import { backend, isGradEnabled } from './engine.js';
 import { broadcastShapes, broadcastStrides, collapseDims, normAxis, numel, sameShape,
   type Shape } from './shape.js';
-import { Tensor, result, view, zeros } from './tensor.js';
+import { Tensor, result, view, zeros } from './core.js';
 
 /** Memory for an output the kernel overwrites completely (not cleared when reused). */
 function alloc(n: number): Float32Array {
