@@ -12,8 +12,8 @@ export {
 export { launch, type LaunchOptions } from './launch.js';
 export type { RankMain } from './rank-main.js';
 export { MpiGroup, commBackends, findMpirun, runMpiRank, underMpirun } from './mpi-group.js';
-export { makeProcessGroups, checkSizes, type ProcessGroups, type ParallelLayout, type GridCoords } from './groups.js';
-export { loadTopology, parseTopology, place, unitOf, type Axis, type Topology, type Placement, type GridSizes } from './topology.js';
+export { makeProcessGroups, type ProcessGroups, type ParallelLayout, type GridCoords } from './groups.js';
+export { loadTopology, parseTopology, type Topology } from './topology.js';
 export { HierarchicalAllToAll } from './hierarchical-all-to-all.js';
 export * from './collective-pairs.js';
 export { CommClock, TimedGroup, COMM_KINDS, type CommKind } from './timed-group.js';

@@ -2,7 +2,8 @@
 // Started on worker threads by `launch` (the default) or as an mpirun process.
 import type { ProcessGroup } from '../comm/process-group.js';
 import { makeProcessGroups } from '../comm/groups.js';
-import { loadTopology, type Axis } from '../comm/topology.js';
+import { loadTopology } from '../comm/topology.js';
+import type { Dim } from '../layout/grid.js';
 import { useBackend } from '../cli/backend-flag.js';
 import { Output } from '../util/output.js';
 import { readCorpus } from '../data/corpus.js';
@@ -26,8 +27,8 @@ export interface RankArgs {
   /** Whether the launching process's stderr is a terminal (progress lines are drawn). */
   tty: boolean;
   ckpt: CheckpointOptions | undefined;
-  /** Placement order of the grid axes, innermost first (from a plan); default tp, ep, edp. */
-  order: Axis[] | undefined;
+  /** Placement order of the grid dims, innermost first (from a plan); default: chosen by layout/place.ts. */
+  order: readonly Dim[] | undefined;
   /** Ranks sharing this machine's cores (sets GEMM threads per rank). */
   ranksHere: number;
 }
@@ -54,6 +55,7 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
     cfg: args.cfg, tokens, out: args.out, ctx, zero: args.zero, progress: args.tty && !args.json,
     log: (l) => { if (world.rank === 0) out.say(l); },
     layout: { dp: args.dp, tp: args.tp, ep: args.ep, zero: args.zero, comm: args.comm },
+    placement: layout.placement,
     ...(args.ckpt !== undefined ? { ckpt: args.ckpt } : {}),
   });
   return r === null ? null : { summary: r.summary, backend: backend.name };

@@ -25,6 +25,7 @@ import { collectState, restoreState, stateLayout } from './state.js';
 import { commTimes } from '../parallel/ops.js';
 import type { MetricsRecord } from './metrics.js';
 import { DEFAULT_ORDER, PLAN_FORMAT, planToJson } from '../planner/plan.js';
+import type { Placement } from '../layout/grid.js';
 
 export interface CheckpointOptions {
   /** Save every N steps (0: never). */
@@ -53,6 +54,8 @@ export interface TrainRun {
   failAtStep?: number;
   /** Layout description stored in checkpoints and metrics. */
   layout?: { dp: number; tp: number; ep: number; zero: boolean; comm: string };
+  /** Where the ranks sit (the order makeProcessGroups used), recorded in the run's plan.json. */
+  placement?: Placement;
 }
 
 export interface TrainSummary {
@@ -154,7 +157,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     // The layout in the planner's form, so `furnace plan --calibrate` can read this run.
     const l = run.layout ?? { dp: 1, tp: 1, ep: 1, zero: false };
     writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: 1, ep: l.ep,
-      zero: l.zero ? 1 : 0, microBatch: bl, recompute: 'none', placement: { order: [...DEFAULT_ORDER] } }) }, null, 2) + '\n');
+      zero: l.zero ? 1 : 0, microBatch: bl, recompute: 'none', placement: run.placement ?? { order: [...DEFAULT_ORDER] } }) }, null, 2) + '\n');
   }
   const bar = run.progress && rank0 ? new Progress(tc.steps, 'step', true) : null;
   const losses: number[] = [];

@@ -20,7 +20,8 @@ import { sharePeak } from '../../backends/peak.js';
 import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
 import { RankError } from '../../comm/process-group.js';
 import { readPlan } from '../../planner/io.js';
-import type { Axis } from '../../comm/topology.js';
+import { loadTopology } from '../../comm/topology.js';
+import type { Dim } from '../../layout/grid.js';
 import { main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
 
 const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
@@ -74,7 +75,7 @@ export const run: Command = async (argv) => {
   // Layout: --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero.
   let dp = intFlag('dp', v.dp, 1) ?? 1, tp = intFlag('tp', v.tp, 1) ?? 1, ep = intFlag('ep', v.ep, 1) ?? 1;
   let zero = v.zero === true;
-  let order: Axis[] | undefined;
+  let order: readonly Dim[] | undefined;
   if (v.plan !== undefined) {
     let plan;
     try {
@@ -86,7 +87,7 @@ export const run: Command = async (argv) => {
     if (plan.zero > 1) throw new InputError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
     ({ dp, tp, ep } = plan);
     zero = plan.zero === 1;
-    order = plan.placement.order.filter((d): d is Axis => d !== 'pp');
+    order = plan.placement.order;
   }
   const m = cfg.model;
   if (dp % ep !== 0) throw new InputError(`--ep ${ep} must divide --dp ${dp}`);
@@ -96,6 +97,7 @@ export const run: Command = async (argv) => {
   if (cfg.train.batch_size % dp !== 0) throw new InputError(`--dp ${dp} must divide train.batch_size (${cfg.train.batch_size})`);
   const comm = v.comm ?? 'threads';
   if (comm !== 'threads' && comm !== 'mpi') throw new InputError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
+  if (v.topology !== undefined) loadTopology(v.topology); // refused here (exit 2), before any rank reads it
   // Default layout: one data-parallel rank per core on threads. Measured on 2 cores (small
   // preset): 2 ranks of one GEMM thread each train 20% faster than one process whose GEMMs use
   // both cores; the result is the same (data parallelism equals one rank). --dp 1: one process.
