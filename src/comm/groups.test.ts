@@ -11,6 +11,7 @@ import { loadTopology, parseTopology } from './topology.js';
 import { InputError } from '../util/errors.js';
 import { spanTier } from '../layout/tiers.js';
 import type { Placement } from '../layout/grid.js';
+import { gridOf, type ParallelPlan } from '../planner/plan.js';
 
 const fixtures = new URL('./groups-fixtures.js', import.meta.url);
 const noMpi = findMpirun() === undefined ? 'Open MPI is not installed (mpirun not found)' : false;
@@ -65,6 +66,12 @@ test('a plan order is taken as given; without a topology the order is tp, ep, ed
   assert.deepEqual(forced[2]?.ep, [2, 3]);
   assert.deepEqual(forced[2]?.dp, [2, 3, 6, 7]);
   assert.deepEqual(forced[2]?.placement, { order: ['ep', 'tp', 'edp', 'pp'], tiers: { tp: 'machine', ep: 'node', edp: 'machine', dp: 'machine' } });
+  // The runtime's groups are the planner's: the same members, in the same order, on every rank.
+  const plan: ParallelPlan = { ...sizes, pp: 1, zero: 0, microBatch: 1, recompute: 'none', placement: { order: ['ep', 'tp', 'edp', 'pp'] } };
+  forced.forEach((o, r) => {
+    const g = gridOf(plan);
+    assert.deepEqual([o.tp, o.dp, o.ep, o.expertDp], [g.groupOf('tp', r), g.groupOf('dp', r), g.groupOf('ep', r), g.groupOf('edp', r)], `rank ${r}`);
+  });
   const id = await launch<Observed>(fixtures, { ranks: 8, exportName: 'groupMembers', args: { sizes } });
   assert.deepEqual(id[7]?.placement, { order: ['tp', 'ep', 'edp', 'pp'] });
   assert.deepEqual(id[7]?.coords, { dpIndex: 3, tpIndex: 1, epIndex: 1, edpIndex: 1 });
