@@ -59,7 +59,8 @@ test('dp2 x ep2 (the hybrid) and ep = dp leave singleton expertDp groups', { tim
 test('a plan order is taken as given; without a topology the order is tp, ep, edp, pp', { timeout: 60_000 }, async () => {
   const sizes = { dp: 4, tp: 2, ep: 2 };
   const topology = parseTopology({ tiers: [{ name: 'node', group_size: 2 }] });
-  const forced = await launch<Observed>(fixtures, { ranks: 8, exportName: 'groupMembers', args: { sizes, topology, order: ['ep', 'tp', 'edp', 'pp'] } });
+  const order = ['ep', 'tp', 'edp', 'pp'] as const;
+  const forced = await launch<Observed>(fixtures, { ranks: 8, exportName: 'groupMembers', args: { sizes, topology, order } });
   // ep innermost: world rank = (edpIndex * tp + tpIndex) * ep + epIndex.
   assert.deepEqual(forced[2]?.coords, { dpIndex: 0, tpIndex: 1, epIndex: 0, edpIndex: 0 });
   assert.deepEqual(forced[2]?.tp, [0, 2]);
@@ -67,7 +68,7 @@ test('a plan order is taken as given; without a topology the order is tp, ep, ed
   assert.deepEqual(forced[2]?.dp, [2, 3, 6, 7]);
   assert.deepEqual(forced[2]?.placement, { order: ['ep', 'tp', 'edp', 'pp'], tiers: { tp: 'machine', ep: 'node', edp: 'machine', dp: 'machine' } });
   // The runtime's groups are the planner's: the same members, in the same order, on every rank.
-  const plan: ParallelPlan = { ...sizes, pp: 1, zero: 0, microBatch: 1, recompute: 'none', placement: { order: ['ep', 'tp', 'edp', 'pp'] } };
+  const plan: ParallelPlan = { ...sizes, pp: 1, zero: 0, microBatch: 1, recompute: 'none', placement: { order } };
   forced.forEach((o, r) => {
     const g = gridOf(plan);
     assert.deepEqual([o.tp, o.dp, o.ep, o.expertDp], [g.groupOf('tp', r), g.groupOf('dp', r), g.groupOf('ep', r), g.groupOf('edp', r)], `rank ${r}`);
@@ -86,7 +87,8 @@ test('sizes that do not match the world are an invariant error naming no flag', 
 
 test('bad topologies are refused naming the file and field', () => {
   const bad: [unknown, RegExp][] = [
-    [{ tiers: [{ name: 'node', group_size: 4 }, { name: 'sn', group_size: 6 }] }, /^t\.json: tiers\[1\]\.group_size: 6 is not a multiple of tiers\[0\]\.group_size \(4\)$/],
+    [{ tiers: [{ name: 'node', group_size: 4 }, { name: 'sn', group_size: 6 }] },
+      /^t\.json: tiers\[1\]\.group_size: 6 is not a multiple of tiers\[0\]\.group_size \(4\)$/],
     [{ tiers: [{ name: 'node', size: 4 }] }, /^t\.json: unknown key 'size' in tiers\[0\]$/],
     [{ tiers: [{ name: 'node', group_size: '4' }] }, /^t\.json: tiers\[0\]\.group_size: /],
     [{ tiers: [{ name: 'node', group_size: 2.5 }] }, /^t\.json: tiers\[0\]\.group_size: /],
@@ -95,7 +97,9 @@ test('bad topologies are refused naming the file and field', () => {
     [{ tier: [] }, /^t\.json: unknown key 'tier'$/],
     [[1], /^t\.json: \(top level\): /],
   ];
-  for (const [v, re] of bad) assert.throws(() => parseTopology(v, 't.json'), (e: Error) => e instanceof InputError && re.test(e.message), JSON.stringify(v));
+  for (const [v, re] of bad) {
+    assert.throws(() => parseTopology(v, 't.json'), (e: Error) => e instanceof InputError && re.test(e.message), JSON.stringify(v));
+  }
   // A planner cluster file is accepted; its tiers carry bandwidths, the rest is ignored.
   const c = parseTopology({ name: 'x', devices: 8, tiers: [{ name: 'node', group_size: 4, bandwidth: 1e11, latency: 1e-6 },
     { name: 'net', group_size: 8, bandwidth: 1e10, latency: 5e-6, oversubscription: 2 }] });

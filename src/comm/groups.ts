@@ -1,9 +1,10 @@
 // The parallel groups of a training job: world, dp, tp, ep and expertDp, split along the grid of src/layout/.
 //
 // The composition (which ranks share each group, and each rank's place in it) is stated once in
-// src/layout/grid.ts; expertDp is its edp group. With a topology, the grid is placed on world ranks
-// by layout/place.ts, which keeps tp, then ep groups in the fastest tier it can; without one, or
-// without a plan's order, the order is [tp, ep, edp, pp]: world rank = dpIndex * tp + tpIndex.
+// src/layout/grid.ts; expertDp is its edp group. The grid is placed on world ranks in a plan's
+// order when one is given, else by layout/place.ts, which keeps tp, then ep groups in the fastest
+// tier of the topology it can; with neither, in the order [tp, ep, edp, pp]: world rank =
+// dpIndex * tp + tpIndex.
 import type { ProcessGroup } from './process-group.js';
 import { Grid, type Dim, type Group, type GridSizes, type Placement } from '../layout/grid.js';
 import { place } from '../layout/place.js';
@@ -42,7 +43,9 @@ export async function makeProcessGroups(world: ProcessGroup, sizes: GridSizes, t
   if ((sizes.pp ?? 1) !== 1) throw new RangeError(`makeProcessGroups: pipeline parallelism (pp ${sizes.pp}) is not implemented`);
   const placement = place(sizes, topology?.tiers, order);
   const grid = new Grid(sizes, placement.order);
-  if (grid.world !== world.size) throw new RangeError(`makeProcessGroups: a dp ${sizes.dp} x tp ${sizes.tp} grid needs ${grid.world} ranks, the world has ${world.size}`);
+  if (grid.world !== world.size) {
+    throw new RangeError(`makeProcessGroups: a dp ${sizes.dp} x tp ${sizes.tp} grid needs ${grid.world} ranks, the world has ${world.size}`);
+  }
   const c = grid.coordsOf(world.rank);
   // Groups are split in a fixed order on every rank (split is collective); color = which group, key = rank in it.
   const split = (g: Group) => world.split(grid.groupIndex(g, world.rank), grid.indexIn(g, world.rank));

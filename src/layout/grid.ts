@@ -56,7 +56,7 @@ export function dimSizes(s: GridSizes): Coords {
 const GROUP_DIMS: Record<Group, readonly Dim[]> = { tp: ['tp'], ep: ['ep'], edp: ['edp'], pp: ['pp'], dp: ['ep', 'edp'] };
 
 /** Checks that `order` lists each dim once; throws a RangeError (an invariant: inputs are validated earlier). */
-export function checkOrder(order: readonly string[]): asserts order is readonly Dim[] {
+function checkOrder(order: readonly string[]): asserts order is readonly Dim[] {
   const seen = new Set(order);
   if (order.length !== DIMS.length || seen.size !== DIMS.length || !DIMS.every((d) => seen.has(d))) {
     throw new RangeError(`placement order must list each of ${DIMS.join(', ')} once, got ${order.join(', ')}`);

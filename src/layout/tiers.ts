@@ -36,8 +36,3 @@ export function spanTier(tiers: readonly TierShape[], ranks: readonly number[]):
 export function tierName(tiers: readonly TierShape[], t: number): string {
   return tiers[t]?.name ?? 'machine';
 }
-
-/** Which block of tier `tier` (default the fastest) holds a world rank: the color for a split. */
-export function unitOf(tiers: readonly TierShape[], worldRank: number, tier = 0): number {
-  return Math.floor(worldRank / (tiers[tier]?.group_size ?? 1));
-}
