@@ -30,6 +30,8 @@ export interface ParallelLayout extends ProcessGroups {
   coords: GridCoords;
   /** The placement this job uses: the order (chosen or given) and the tier each group crosses. */
   placement: Placement;
+  /** The rank grid under that placement (coordinates and group members of any rank). */
+  grid: Grid;
 }
 
 /**
@@ -53,5 +55,5 @@ export async function makeProcessGroups(world: ProcessGroup, sizes: GridSizes, t
   const dp = await split('dp');
   const ep = await split('ep');
   const expertDp = await split('edp');
-  return { world, dp, tp, ep, expertDp, sizes, coords: { dpIndex: grid.dpIndex(c), tpIndex: c.tp, epIndex: c.ep, edpIndex: c.edp }, placement };
+  return { world, dp, tp, ep, expertDp, sizes, coords: { dpIndex: grid.dpIndex(c), tpIndex: c.tp, epIndex: c.ep, edpIndex: c.edp }, placement, grid };
 }
