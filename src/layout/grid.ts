@@ -55,12 +55,10 @@ export function dimSizes(s: GridSizes): Coords {
 /** The dims a group spans, inner first: its members differ only in these coordinates. */
 const GROUP_DIMS: Record<Group, readonly Dim[]> = { tp: ['tp'], ep: ['ep'], edp: ['edp'], pp: ['pp'], dp: ['ep', 'edp'] };
 
-/** Checks that `order` lists each dim once; throws a RangeError (an invariant: inputs are validated earlier). */
-function checkOrder(order: readonly string[]): asserts order is readonly Dim[] {
+/** Whether `order` lists each dim once (a placement order). */
+export function isOrder(order: readonly string[]): boolean {
   const seen = new Set(order);
-  if (order.length !== DIMS.length || seen.size !== DIMS.length || !DIMS.every((d) => seen.has(d))) {
-    throw new RangeError(`placement order must list each of ${DIMS.join(', ')} once, got ${order.join(', ')}`);
-  }
+  return order.length === DIMS.length && seen.size === DIMS.length && DIMS.every((d) => seen.has(d));
 }
 
 /**
@@ -86,7 +84,9 @@ export class Grid {
       if (!Number.isInteger(n) || n < 1) throw new RangeError(`grid: ${k} must be a positive integer, got ${n}`);
     }
     if (sizes.dp % sizes.ep !== 0) throw new RangeError(`grid: ep ${sizes.ep} must divide dp ${sizes.dp}`);
-    checkOrder(order);
+    if (!isOrder(order)) {
+      throw new RangeError(`grid: placement order must list each of ${DIMS.join(', ')} once, got ${order.join(', ')}`);
+    }
     this.dp = sizes.dp;
     this.tp = sizes.tp;
     this.ep = sizes.ep;

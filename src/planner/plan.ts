@@ -1,6 +1,6 @@
 // ParallelPlan: the layout the planner outputs and the trainer consumes, and its JSON form (the rank grid is layout/grid.ts).
 import { InputError, array, int, oneOf, record, str, type JsonObject } from './validate.js';
-import { DEFAULT_ORDER, DIMS, Grid, dimSizes, type Dim, type Group, type Placement } from '../layout/grid.js';
+import { DEFAULT_ORDER, DIMS, Grid, dimSizes, isOrder, type Dim, type Group, type Placement } from '../layout/grid.js';
 
 /** The grid vocabulary (dims, groups, placement), defined in layout/grid.ts with its composition rules. */
 export { DEFAULT_ORDER, DIMS, type Dim, type Group, type Placement } from '../layout/grid.js';
@@ -38,8 +38,7 @@ export function gridOf(p: ParallelPlan): Grid {
 /** Checks the divisibility rules every plan obeys; `where` names the source in errors. */
 export function checkPlan(p: ParallelPlan, where = 'plan'): ParallelPlan {
   if (p.dp % p.ep !== 0) throw new InputError(`${where}.ep: ${p.ep} must divide dp ${p.dp} (expert-parallel ranks are carved out of data-parallel ones)`);
-  const seen = new Set(p.placement.order);
-  if (p.placement.order.length !== DIMS.length || seen.size !== DIMS.length || !DIMS.every((d) => seen.has(d))) {
+  if (!isOrder(p.placement.order)) {
     throw new InputError(`${where}.placement.order: must list each of ${DIMS.join(', ')} once, got ${p.placement.order.join(', ')}`);
   }
   return p;
@@ -109,7 +108,7 @@ export function parseFix(text: string, where = '--fix'): FixedChoices {
       case 'recompute': f.recompute = oneOf(v, w, RECOMPUTE); break;
       case 'order': {
         const order = v.split('/').map((d) => oneOf(d.trim(), w, DIMS));
-        if (new Set(order).size !== DIMS.length || order.length !== DIMS.length) {
+        if (!isOrder(order)) {
           throw new InputError(`${w}: must list each of ${DIMS.join('/')} once, got '${v}'`);
         }
         f.order = order;
