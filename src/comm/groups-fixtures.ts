@@ -4,7 +4,8 @@ import { makeProcessGroups } from './groups.js';
 import { HierarchicalAllToAll } from './hierarchical-all-to-all.js';
 import { gen, main as conformance } from './conformance.js';
 import { TimedGroup } from './timed-group.js';
-import type { GridSizes, Topology } from './topology.js';
+import type { Topology } from './topology.js';
+import type { Dim, GridSizes } from '../layout/grid.js';
 
 async function members(g: ProcessGroup): Promise<number[]> {
   const out = new Float32Array(g.size);
@@ -13,10 +14,10 @@ async function members(g: ProcessGroup): Promise<number[]> {
 }
 
 /** World ranks of this rank's dp, tp, ep and expertDp groups, in group-rank order. */
-export async function groupMembers(world: ProcessGroup, args: { sizes: GridSizes; topology?: Topology }) {
-  const L = await makeProcessGroups(world, args.sizes, args.topology);
+export async function groupMembers(world: ProcessGroup, args: { sizes: GridSizes; topology?: Topology; order?: Dim[] }) {
+  const L = await makeProcessGroups(world, args.sizes, args.topology, args.order);
   return {
-    coords: L.coords, spans: L.placement.spans,
+    coords: L.coords, placement: L.placement,
     dp: await members(L.dp), tp: await members(L.tp), ep: await members(L.ep), expertDp: await members(L.expertDp),
   };
 }

@@ -2,17 +2,23 @@
 // topology, and the hierarchical all-to-all equals the flat one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { launch } from './launch.js';
 import { findMpirun } from './mpi-group.js';
-import { checkSizes } from './groups.js';
-import { parseTopology, place, spanTier } from './topology.js';
+import { loadTopology, parseTopology } from './topology.js';
+import { InputError } from '../util/errors.js';
+import { spanTier } from '../layout/tiers.js';
+import type { Placement } from '../layout/grid.js';
+import { gridOf, type ParallelPlan } from '../planner/plan.js';
 
 const fixtures = new URL('./groups-fixtures.js', import.meta.url);
 const noMpi = findMpirun() === undefined ? 'Open MPI is not installed (mpirun not found)' : false;
 
 interface Observed {
   coords: { dpIndex: number; tpIndex: number; epIndex: number; edpIndex: number };
-  spans: Record<string, string>;
+  placement: Placement;
   dp: number[]; tp: number[]; ep: number[]; expertDp: number[];
 }
 
@@ -34,9 +40,9 @@ test('dp4 x tp2 with ep2 on 8 ranks: groups follow rank = dpIndex * tp + tpIndex
     assert.deepEqual(o.ep.filter((x) => o.expertDp.includes(x)), [r]);
     assert.ok([...o.ep, ...o.expertDp].every((x) => o.dp.includes(x)));
     assert.equal(o.ep.length * o.expertDp.length, o.dp.length);
-    assert.equal(spanTier(topology, o.tp), 0);
-    assert.equal(spanTier(topology, o.ep), 0);
-    assert.deepEqual(o.spans, { tp: 'node', ep: 'node', expertDp: 'supernode', dp: 'supernode' });
+    assert.equal(spanTier(topology.tiers, o.tp), 0);
+    assert.equal(spanTier(topology.tiers, o.ep), 0);
+    assert.deepEqual(o.placement, { order: ['tp', 'ep', 'edp', 'pp'], tiers: { tp: 'node', ep: 'node', edp: 'supernode', dp: 'supernode' } });
   });
 });
 
@@ -50,35 +56,68 @@ test('dp2 x ep2 (the hybrid) and ep = dp leave singleton expertDp groups', { tim
   }
 });
 
-test('placement keeps tp inside the node when tp and ep cannot both fit; a plan order is taken as given', () => {
-  const topo = parseTopology({ tiers: [{ name: 'node', group_size: 2 }] });
-  // ep 4 x tp 2 cannot both fit in a node of 2: tp must stay inside, ep crosses.
-  const p = place({ dp: 4, tp: 2, ep: 4 }, topo);
-  assert.equal(p.spans.tp, 'node');
-  assert.equal(p.spans.ep, 'machine');
-  assert.equal(p.order[0], 'tp');
-  // A plan's order is taken as it is.
-  const forced = place({ dp: 4, tp: 2, ep: 2 }, topo, ['ep', 'tp', 'edp']);
-  assert.deepEqual(forced.order, ['ep', 'tp', 'edp']);
-  assert.equal(forced.worldRank(1, 0, 0), 2);
-  assert.equal(forced.spans.ep, 'node');
-  // No topology: the composition order, logical rank = world rank.
-  const id = place({ dp: 4, tp: 2, ep: 2 });
-  assert.deepEqual(id.order, ['tp', 'ep', 'edp']);
-  assert.equal(id.worldRank(1, 1, 1), 7);
+test('a plan order is taken as given; without a topology the order is tp, ep, edp, pp', { timeout: 60_000 }, async () => {
+  const sizes = { dp: 4, tp: 2, ep: 2 };
+  const topology = parseTopology({ tiers: [{ name: 'node', group_size: 2 }] });
+  const order = ['ep', 'tp', 'edp', 'pp'] as const;
+  const forced = await launch<Observed>(fixtures, { ranks: 8, exportName: 'groupMembers', args: { sizes, topology, order } });
+  // ep innermost: world rank = (edpIndex * tp + tpIndex) * ep + epIndex.
+  assert.deepEqual(forced[2]?.coords, { dpIndex: 0, tpIndex: 1, epIndex: 0, edpIndex: 0 });
+  assert.deepEqual(forced[2]?.tp, [0, 2]);
+  assert.deepEqual(forced[2]?.ep, [2, 3]);
+  assert.deepEqual(forced[2]?.dp, [2, 3, 6, 7]);
+  assert.deepEqual(forced[2]?.placement, { order: ['ep', 'tp', 'edp', 'pp'], tiers: { tp: 'machine', ep: 'node', edp: 'machine', dp: 'machine' } });
+  // The runtime's groups are the planner's: the same members, in the same order, on every rank.
+  const plan: ParallelPlan = { ...sizes, pp: 1, zero: 0, microBatch: 1, recompute: 'none', placement: { order } };
+  forced.forEach((o, r) => {
+    const g = gridOf(plan);
+    assert.deepEqual([o.tp, o.dp, o.ep, o.expertDp], [g.groupOf('tp', r), g.groupOf('dp', r), g.groupOf('ep', r), g.groupOf('edp', r)], `rank ${r}`);
+  });
+  const id = await launch<Observed>(fixtures, { ranks: 8, exportName: 'groupMembers', args: { sizes } });
+  assert.deepEqual(id[7]?.placement, { order: ['tp', 'ep', 'edp', 'pp'] });
+  assert.deepEqual(id[7]?.coords, { dpIndex: 3, tpIndex: 1, epIndex: 1, edpIndex: 1 });
 });
 
-test('bad sizes and topologies are refused naming the field', () => {
-  assert.throws(() => checkSizes(8, { dp: 3, tp: 2, ep: 1 }), /--dp 3 x --tp 2 = 6, but the world has 8/);
-  assert.throws(() => checkSizes(8, { dp: 4, tp: 2, ep: 3 }), /--ep 3 must divide --dp 4/);
-  assert.throws(() => parseTopology({ tiers: [{ name: 'node', group_size: 4 }, { name: 'sn', group_size: 6 }] }),
-    /tiers\[1\]\.group_size: 6 is not a multiple of tiers\[0\]\.group_size \(4\)/);
-  assert.throws(() => parseTopology({ tiers: [{ name: 'node', size: 4 }] }), /tiers\[0\]: unknown key 'size'/);
-  assert.throws(() => place({ dp: 2, tp: 1, ep: 1 }, undefined, ['tp', 'ep', 'ep']), /must list tp, ep and edp once each/);
-  // A planner cluster file is accepted; its tiers carry bandwidths.
+test('sizes that do not match the world are an invariant error naming no flag', { timeout: 60_000 }, async () => {
+  await assert.rejects(launch(fixtures, { ranks: 2, exportName: 'groupMembers', args: { sizes: { dp: 3, tp: 1, ep: 1 } } }),
+    (e: Error) => /grid needs 3 ranks, the world has 2/.test(e.message) && !e.message.includes('--'));
+  await assert.rejects(launch(fixtures, { ranks: 4, exportName: 'groupMembers', args: { sizes: { dp: 4, tp: 1, ep: 3 } } }),
+    (e: Error) => /ep 3 must divide dp 4/.test(e.message) && !e.message.includes('--'));
+});
+
+test('bad topologies are refused naming the file and field', () => {
+  const bad: [unknown, RegExp][] = [
+    [{ tiers: [{ name: 'node', group_size: 4 }, { name: 'sn', group_size: 6 }] },
+      /^t\.json: tiers\[1\]\.group_size: 6 is not a multiple of tiers\[0\]\.group_size \(4\)$/],
+    [{ tiers: [{ name: 'node', size: 4 }] }, /^t\.json: unknown key 'size' in tiers\[0\]$/],
+    [{ tiers: [{ name: 'node', group_size: '4' }] }, /^t\.json: tiers\[0\]\.group_size: /],
+    [{ tiers: [{ name: 'node', group_size: 2.5 }] }, /^t\.json: tiers\[0\]\.group_size: /],
+    [{ tiers: [{ name: '', group_size: 2 }] }, /^t\.json: tiers\[0\]\.name: /],
+    [{ tiers: [] }, /^t\.json: tiers: /],
+    [{ tier: [] }, /^t\.json: unknown key 'tier'$/],
+    [[1], /^t\.json: \(top level\): /],
+  ];
+  for (const [v, re] of bad) {
+    assert.throws(() => parseTopology(v, 't.json'), (e: Error) => e instanceof InputError && re.test(e.message), JSON.stringify(v));
+  }
+  // A planner cluster file is accepted; its tiers carry bandwidths, the rest is ignored.
   const c = parseTopology({ name: 'x', devices: 8, tiers: [{ name: 'node', group_size: 4, bandwidth: 1e11, latency: 1e-6 },
     { name: 'net', group_size: 8, bandwidth: 1e10, latency: 5e-6, oversubscription: 2 }] });
   assert.equal(c.tiers[1]?.oversubscription, 2);
+  assert.deepEqual(Object.keys(c), ['tiers']);
+});
+
+test('a missing or malformed topology file is an InputError naming the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'furnace-topology-'));
+  const missing = join(dir, 'none.json');
+  assert.throws(() => loadTopology(missing), (e: Error) => e instanceof InputError && e.message.startsWith(`${missing}: cannot read`));
+  const broken = join(dir, 'broken.json');
+  writeFileSync(broken, '{"tiers": [');
+  assert.throws(() => loadTopology(broken), (e: Error) => e instanceof InputError && e.message.startsWith(`${broken}: not valid JSON`));
+  const good = join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ tiers: [{ name: 'node', group_size: 2 }] }));
+  assert.deepEqual(loadTopology(good), { tiers: [{ name: 'node', group_size: 2 }] });
+  rmSync(dir, { recursive: true, force: true });
 });
 
 for (const [ranks, layouts] of [[4, [{ unitOf: 'block', a: 2 }, { unitOf: 'stride', a: 2 }]],

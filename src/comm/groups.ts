@@ -1,20 +1,14 @@
-// The parallel groups of a training job: world, dp, tp, ep and expertDp, built from --dp --tp --ep.
+// The parallel groups of a training job: world, dp, tp, ep and expertDp, split along the grid of src/layout/.
 //
-// Composition (pipeline size 1):
-//   world = dp x tp ranks. Logical rank = dpIndex * tp + tpIndex: tp is innermost, so a tp group
-//     is tp consecutive ranks (the fast tier carries its per-layer all-reduces).
-//   ep divides dp: dpIndex = edpIndex * ep + epIndex. An ep group holds the ranks with the same
-//     tpIndex and edpIndex (ep consecutive dpIndex): the experts of a layer are sharded over it,
-//     and tokens move inside it by all-to-all.
-//   expertDp = the ranks with the same tpIndex and epIndex (dp / ep of them): they hold the same
-//     experts, so expert gradients are all-reduced over expertDp only, while dense (non-expert)
-//     gradients are all-reduced over dp.
-//   DP-only: ep = 1 (expertDp = dp). DP+EP (the seed's hybrid): tp = 1. ep = dp: every expert
-//     lives once, expertDp groups are singletons.
-// With a topology, the logical grid is placed on world ranks by topology.place(), which keeps tp,
-// then ep groups in the fastest tier it can; without one, logical rank = world rank.
+// The composition (which ranks share each group, and each rank's place in it) is stated once in
+// src/layout/grid.ts; expertDp is its edp group. The grid is placed on world ranks in a plan's
+// order when one is given, else by layout/place.ts, which keeps tp, then ep groups in the fastest
+// tier of the topology it can; with neither, in the order [tp, ep, edp, pp]: world rank =
+// dpIndex * tp + tpIndex.
 import type { ProcessGroup } from './process-group.js';
-import { place, type Axis, type GridSizes, type Placement, type Topology } from './topology.js';
+import { Grid, type Dim, type Group, type GridSizes, type Placement } from '../layout/grid.js';
+import { place } from '../layout/place.js';
+import type { TierShape } from '../layout/tiers.js';
 
 export interface ProcessGroups {
   world: ProcessGroup;
@@ -34,43 +28,32 @@ export interface GridCoords {
 export interface ParallelLayout extends ProcessGroups {
   sizes: GridSizes;
   coords: GridCoords;
+  /** The placement this job uses: the order (chosen or given) and the tier each group crosses. */
   placement: Placement;
-}
-
-/** Checks that dp x tp = world and ep divides dp; errors name the flag. */
-export function checkSizes(worldSize: number, s: GridSizes): void {
-  for (const k of ['dp', 'tp', 'ep'] as const) {
-    if (!Number.isInteger(s[k]) || s[k] < 1) throw new RangeError(`--${k}: must be a positive integer, got ${s[k]}`);
-  }
-  if (s.dp * s.tp !== worldSize) throw new RangeError(`--dp ${s.dp} x --tp ${s.tp} = ${s.dp * s.tp}, but the world has ${worldSize} ranks`);
-  if (s.dp % s.ep !== 0) throw new RangeError(`--ep ${s.ep} must divide --dp ${s.dp}`);
-}
-
-/** This world rank's grid coordinates under a placement. */
-export function coordsOf(worldRank: number, s: GridSizes, placement: Placement): GridCoords {
-  const edp = s.dp / s.ep;
-  for (let e = 0; e < edp; e++) {
-    for (let p = 0; p < s.ep; p++) {
-      for (let t = 0; t < s.tp; t++) {
-        if (placement.worldRank(t, p, e) === worldRank) return { dpIndex: e * s.ep + p, tpIndex: t, epIndex: p, edpIndex: e };
-      }
-    }
-  }
-  throw new RangeError(`rank ${worldRank} is outside the ${s.dp} x ${s.tp} grid`);
+  /** The rank grid under that placement (coordinates and group members of any rank). */
+  grid: Grid;
 }
 
 /**
  * Collective over world: splits it into the dp, tp, ep and expertDp groups of this rank. `order`
- * (axes innermost first, as a plan's placement.order without pp) overrides the placement search.
+ * (dims innermost first, as a plan's placement.order) overrides the placement search. The sizes must
+ * match the world (dp x tp = world size, ep divides dp): callers validate them against the flags
+ * and the model first, so a mismatch here is an invariant error.
  */
-export async function makeProcessGroups(world: ProcessGroup, sizes: GridSizes, topology?: Topology,
-  order?: readonly Axis[]): Promise<ParallelLayout> {
-  checkSizes(world.size, sizes);
-  const placement = place(sizes, topology, order);
-  const c = coordsOf(world.rank, sizes, placement);
-  const tp = await world.split(c.dpIndex, c.tpIndex);
-  const dp = await world.split(c.tpIndex, c.dpIndex);
-  const ep = await world.split(c.edpIndex * sizes.tp + c.tpIndex, c.epIndex);
-  const expertDp = await world.split(c.epIndex * sizes.tp + c.tpIndex, c.edpIndex);
-  return { world, dp, tp, ep, expertDp, sizes, coords: c, placement };
+export async function makeProcessGroups(world: ProcessGroup, sizes: GridSizes, topology?: { tiers: readonly TierShape[] },
+  order?: readonly Dim[]): Promise<ParallelLayout> {
+  if ((sizes.pp ?? 1) !== 1) throw new RangeError(`makeProcessGroups: pipeline parallelism (pp ${sizes.pp}) is not implemented`);
+  const placement = place(sizes, topology?.tiers, order);
+  const grid = new Grid(sizes, placement.order);
+  if (grid.world !== world.size) {
+    throw new RangeError(`makeProcessGroups: a dp ${sizes.dp} x tp ${sizes.tp} grid needs ${grid.world} ranks, the world has ${world.size}`);
+  }
+  const c = grid.coordsOf(world.rank);
+  // Groups are split in a fixed order on every rank (split is collective); color = which group, key = rank in it.
+  const split = (g: Group) => world.split(grid.groupIndex(g, world.rank), grid.indexIn(g, world.rank));
+  const tp = await split('tp');
+  const dp = await split('dp');
+  const ep = await split('ep');
+  const expertDp = await split('edp');
+  return { world, dp, tp, ep, expertDp, sizes, coords: { dpIndex: grid.dpIndex(c), tpIndex: c.tp, epIndex: c.ep, edpIndex: c.edp }, placement, grid };
 }

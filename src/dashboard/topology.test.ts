@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withDevices } from '../planner/cluster.js';
-import { DIMS, groupOf, type ParallelPlan } from '../planner/plan.js';
+import { gridOf, type ParallelPlan } from '../planner/plan.js';
+import { DIMS } from '../layout/grid.js';
 import { CLUSTER_PRESETS } from '../planner/presets.js';
 import type { ClusterSpec } from '../planner/cluster.js';
 import { topologySvg } from './topology.js';
@@ -41,7 +42,7 @@ for (const [name, cluster, plan] of cases) {
     assert.ok(drawn.length >= 8, `only ${drawn.length} devices drawn`);
     assert.ok(drawn.some((d) => d.rank === 0));
     for (const dim of DIMS) {
-      const members = new Set(groupOf(plan, dim, 0));
+      const members = new Set(gridOf(plan).groupOf(dim, 0));
       for (const d of drawn) assert.equal(d.groups.includes(dim), members.has(d.rank), `rank ${d.rank} ${dim}`);
       // Every group with more than one rank shows at least one other member, and its legend counts all.
       if (members.size > 1) assert.ok(drawn.some((d) => d.rank !== 0 && d.groups.includes(dim)), `no other ${dim} member drawn`);

@@ -1,7 +1,8 @@
 // A drawing of a plan on the cluster's network: tier blocks as nested boxes, devices as cells marked by the
 // groups of rank 0 they belong to (browser-safe SVG text, used by the plans page and the static reports).
 import type { ClusterSpec } from '../planner/cluster.js';
-import { DIMS, coordsOf, groupOf, worldSize, type Dim, type ParallelPlan } from '../planner/plan.js';
+import { gridOf, type ParallelPlan } from '../planner/plan.js';
+import { DIMS, type Dim } from '../layout/grid.js';
 
 export const GROUP_COLOURS: Record<Dim, string> = { tp: '#e6772e', ep: '#2e9e5b', edp: '#3a6fd8', pp: '#9b4dca' };
 const GROUP_NAMES: Record<Dim, string> = { tp: 'tensor', ep: 'expert', edp: 'expert-data', pp: 'pipeline' };
@@ -56,17 +57,18 @@ function row(items: (Drawn | number)[], perRow: number): Drawn {
  * is in rank 0's tp / ep / edp / pp group; cells carry data-rank and data-groups for tests and tooltips.
  */
 export function topologySvg(cluster: ClusterSpec, plan: ParallelPlan): string {
-  const world = worldSize(plan);
+  const grid = gridOf(plan);
+  const world = grid.world;
   const top = cluster.tiers.findIndex((t) => t.group_size >= world);
   const tiers = cluster.tiers.slice(0, top < 0 ? cluster.tiers.length : top + 1);
   const members: Record<Dim, number[]> = { tp: [], ep: [], edp: [], pp: [] };
-  for (const d of DIMS) members[d] = groupOf(plan, d, 0);
+  for (const d of DIMS) members[d] = grid.groupOf(d, 0);
   // Ranks worth showing: the first few and the last member of each group.
   const marked = [...new Set(DIMS.flatMap((d) => [...members[d].slice(0, 6), members[d][members[d].length - 1]!]))].sort((a, b) => a - b);
   const shown: Record<Dim, Set<number>> = { tp: new Set(), ep: new Set(), edp: new Set(), pp: new Set() };
 
   const device = (r: number): Drawn => {
-    const c = coordsOf(plan, r);
+    const c = grid.coordsOf(r);
     const groups = DIMS.filter((d) => DIMS.every((o) => o === d || c[o] === 0));
     for (const d of groups) shown[d].add(r);
     return {

@@ -1,18 +1,6 @@
 // Hierarchical cluster description (devices, tiers of network, storage) and its efficiency factors.
 import { InputError, array, int, join, num, positive, record, str } from './validate.js';
-
-/** One level of the network. Tiers are listed innermost first. */
-export interface Tier {
-  name: string;
-  /** Devices in one group at this tier (e.g. 8 GPUs per NVLink island, 256 nodes per supernode). */
-  group_size: number;
-  /** Bytes/s one device can send into this tier (unidirectional). */
-  bandwidth: number;
-  /** Seconds per message step at this tier. */
-  latency: number;
-  /** Ratio of demand to capacity when every device uses this tier at once (16:3 -> 5.333). */
-  oversubscription?: number;
-}
+import type { Tier } from '../layout/tiers.js';
 
 /**
  * Fractions of peak a real code reaches; each is a calibratable factor (`furnace plan --calibrate`).

@@ -1,9 +1,11 @@
 // Collective cost formulas and group placement against explicit rank enumeration.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_EFFICIENCY, type Tier } from './cluster.js';
+import { DEFAULT_EFFICIENCY } from './cluster.js';
+import type { Tier } from '../layout/tiers.js';
 import { allReduceCost, allToAllCost, groupLayout, halfAllReduceCost, p2pCost, seconds, spanTier } from './collectives.js';
-import { groupOf, DIMS, type Dim, type Group, type ParallelPlan } from './plan.js';
+import { gridOf, type ParallelPlan } from './plan.js';
+import { DIMS, type Dim, type Group } from '../layout/grid.js';
 import { placements } from './search.js';
 
 const e = { ...DEFAULT_EFFICIENCY, network: 1 };
@@ -25,7 +27,7 @@ test('groupLayout counts, for every group and placement, the members that share 
         const dims = group === 'dp' ? ['ep', 'edp'] : [group];
         const g = groupLayout(sizes, order, dims, tiers);
         for (const rank of [0, 37, 63]) {
-          const members = groupOf(plan, group, rank);
+          const members = gridOf(plan).groupOf(group, rank);
           assert.equal(g.size, members.length);
           tiers.forEach((t, j) => {
             const block = Math.floor(rank / t.group_size);

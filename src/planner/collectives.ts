@@ -1,5 +1,6 @@
 // Time of collectives on a hierarchical network: ring and hierarchical algorithms, all-to-all, point-to-point.
-import { effectiveBandwidth, type Efficiency, type Tier } from './cluster.js';
+import { effectiveBandwidth, type Efficiency } from './cluster.js';
+import type { Tier } from '../layout/tiers.js';
 
 /**
  * How a communication group sits in the network: `inside[j]` = members of the group that share one

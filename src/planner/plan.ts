@@ -1,24 +1,14 @@
-// ParallelPlan: the layout the planner outputs and the trainer consumes, with its JSON form and rank maths.
+// ParallelPlan: the layout the planner outputs and the trainer consumes, and its JSON form (the rank grid is layout/grid.ts).
 import { InputError, array, int, oneOf, record, str, type JsonObject } from './validate.js';
+import { DEFAULT_ORDER, DIMS, Grid, dimSizes, isOrder, type Dim, type Group, type Placement } from '../layout/grid.js';
 
-/** Rank dimensions. The data-parallel group is ep x edp: ep ranks hold different experts,
- * edp ranks hold copies of the same experts (DeepSpeed-MoE, arXiv 2201.05596 §5). */
-export const DIMS = ['tp', 'ep', 'edp', 'pp'] as const;
-export type Dim = (typeof DIMS)[number];
-/** Communication groups: the four dims plus dp (= ep x edp, replicas of the non-expert weights). */
-export type Group = Dim | 'dp';
+/** The grid vocabulary (dims, groups, placement), defined in layout/grid.ts with its composition rules. */
+export { DEFAULT_ORDER, DIMS, type Dim, type Group, type Placement } from '../layout/grid.js';
 
 export const RECOMPUTE = ['none', 'selective', 'full'] as const;
 export type Recompute = (typeof RECOMPUTE)[number];
 export const ZERO_STAGES = [0, 1, 2, 3] as const;
 export type ZeroStage = (typeof ZERO_STAGES)[number];
-
-/** Where the groups sit: `order` lists the dims innermost (consecutive ranks) first; `tiers` names the
- * network tier each group's traffic crosses (informational, from the cluster the plan was made for). */
-export interface Placement {
-  order: Dim[];
-  tiers?: Partial<Record<Group, string>>;
-}
 
 export interface ParallelPlan {
   dp: number;
@@ -32,58 +22,23 @@ export interface ParallelPlan {
   placement: Placement;
 }
 
-export const DEFAULT_ORDER: Dim[] = ['tp', 'ep', 'edp', 'pp'];
-
 export function worldSize(p: ParallelPlan): number {
   return p.dp * p.tp * p.pp;
 }
 
 export function dimSize(p: ParallelPlan, d: Dim): number {
-  return d === 'tp' ? p.tp : d === 'pp' ? p.pp : d === 'ep' ? p.ep : p.dp / p.ep;
+  return dimSizes(p)[d];
 }
 
-/** Coordinates of `rank` along each dim: mixed radix over placement.order, innermost first. */
-export function coordsOf(p: ParallelPlan, rank: number): Record<Dim, number> {
-  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize(p)) throw new RangeError(`rank ${rank} outside [0, ${worldSize(p)})`);
-  const c: Record<Dim, number> = { tp: 0, ep: 0, edp: 0, pp: 0 };
-  let r = rank;
-  for (const d of p.placement.order) {
-    const n = dimSize(p, d);
-    c[d] = r % n;
-    r = Math.floor(r / n);
-  }
-  return c;
-}
-
-/** The rank at the given coordinates (inverse of coordsOf). */
-export function rankOf(p: ParallelPlan, c: Record<Dim, number>): number {
-  let rank = 0, stride = 1;
-  for (const d of p.placement.order) {
-    rank += c[d] * stride;
-    stride *= dimSize(p, d);
-  }
-  return rank;
-}
-
-/** Ranks in the same `group` as `rank`, ordered by their position in that group. A trainer can build its
- * ProcessGroups with world.split(color = groupOf(...)[0], key = index of rank in the list). */
-export function groupOf(p: ParallelPlan, group: Group, rank: number): number[] {
-  const base = coordsOf(p, rank);
-  const dims: Dim[] = group === 'dp' ? ['ep', 'edp'] : [group];
-  let members: Record<Dim, number>[] = [{ ...base, ...Object.fromEntries(dims.map((d) => [d, 0])) }];
-  for (const d of dims) {
-    const next: Record<Dim, number>[] = [];
-    for (let i = 0; i < dimSize(p, d); i++) for (const m of members) next.push({ ...m, [d]: i });
-    members = next;
-  }
-  return members.map((m) => rankOf(p, m)).sort((a, b) => a - b);
+/** The plan's rank grid: coordinates, ranks and groups under its placement order. */
+export function gridOf(p: ParallelPlan): Grid {
+  return new Grid(p, p.placement.order);
 }
 
 /** Checks the divisibility rules every plan obeys; `where` names the source in errors. */
 export function checkPlan(p: ParallelPlan, where = 'plan'): ParallelPlan {
   if (p.dp % p.ep !== 0) throw new InputError(`${where}.ep: ${p.ep} must divide dp ${p.dp} (expert-parallel ranks are carved out of data-parallel ones)`);
-  const seen = new Set(p.placement.order);
-  if (p.placement.order.length !== DIMS.length || seen.size !== DIMS.length || !DIMS.every((d) => seen.has(d))) {
+  if (!isOrder(p.placement.order)) {
     throw new InputError(`${where}.placement.order: must list each of ${DIMS.join(', ')} once, got ${p.placement.order.join(', ')}`);
   }
   return p;
@@ -153,7 +108,7 @@ export function parseFix(text: string, where = '--fix'): FixedChoices {
       case 'recompute': f.recompute = oneOf(v, w, RECOMPUTE); break;
       case 'order': {
         const order = v.split('/').map((d) => oneOf(d.trim(), w, DIMS));
-        if (new Set(order).size !== DIMS.length || order.length !== DIMS.length) {
+        if (!isOrder(order)) {
           throw new InputError(`${w}: must list each of ${DIMS.join('/')} once, got '${v}'`);
         }
         f.order = order;

@@ -1,6 +1,7 @@
 // The training configuration: one schema, presets, and validation at the boundary.
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
+import { formatIssues } from '../util/schema.js';
 import type { ModelConfig } from '../nn/gpt.js';
 import { GATES } from '../nn/moe/router.js';
 
@@ -71,12 +72,6 @@ export const PRESETS: Record<'tiny' | 'small', TrainConfig> = {
   },
 };
 
-function formatIssue(where: string, issue: z.core.$ZodIssue): string {
-  const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-  if (issue.code === 'unrecognized_keys') return `${where}: unknown key '${[...issue.keys].join("', '")}'${path === '(top level)' ? '' : ` in ${path}`}`;
-  return `${where}: ${path}: ${issue.message}`;
-}
-
 /** Checks combinations a schema cannot express; throws InputError naming the field. */
 export function checkConsistency(c: TrainConfig, where = 'config'): void {
   const m = c.model, t = c.train;
@@ -111,7 +106,7 @@ export function parseConfigFile(text: string, file: string, base: 'tiny' | 'smal
     throw new InputError(`${file}: not valid JSON (${(e as Error).message})`);
   }
   const r = fileSchema.safeParse(raw);
-  if (!r.success) throw new InputError(formatIssue(file, r.error.issues[0]!));
+  if (!r.success) throw new InputError(formatIssues(file, r.error));
   const preset = PRESETS[r.data.preset ?? base];
   const cfg: TrainConfig = {
     model: { ...preset.model, ...stripUndefined(r.data.model ?? {}) },
@@ -128,7 +123,7 @@ function stripUndefined<T extends object>(o: T): { [K in keyof T]-?: Exclude<T[K
 /** Validates a whole config object (as saved in a run's config.json). */
 export function validateConfig(raw: unknown, where: string): TrainConfig {
   const r = z.strictObject({ model: modelSchema, train: trainSchema }).safeParse(raw);
-  if (!r.success) throw new InputError(formatIssue(where, r.error.issues[0]!));
+  if (!r.success) throw new InputError(formatIssues(where, r.error));
   const cfg: TrainConfig = { model: stripUndefined(r.data.model), train: r.data.train }; // optional keys stay absent
   checkConsistency(cfg, where);
   return cfg;

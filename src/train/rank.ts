@@ -5,7 +5,8 @@ import type { ProcessGroup } from '../comm/process-group.js';
 import { makeProcessGroups } from '../comm/groups.js';
 import { launch } from '../comm/launch.js';
 import { CommClock, TimedGroup } from '../comm/timed-group.js';
-import { loadTopology, type Axis } from '../comm/topology.js';
+import { loadTopology } from '../comm/topology.js';
+import type { Dim } from '../layout/grid.js';
 import { useBackend } from '../cli/backend-flag.js';
 import { Output } from '../util/output.js';
 import { defaultCorpusPath, readCorpus } from '../data/corpus.js';
@@ -29,8 +30,8 @@ export interface RankArgs {
   /** Whether the launching process's stderr is a terminal (progress lines are drawn). */
   tty: boolean;
   ckpt: CheckpointOptions | undefined;
-  /** Placement order of the grid axes, innermost first (from a plan); default tp, ep, edp. */
-  order: Axis[] | undefined;
+  /** Placement order of the grid dims, innermost first (from a plan); default: chosen by layout/place.ts. */
+  order: readonly Dim[] | undefined;
   /** Ranks sharing this machine's cores (sets GEMM threads per rank). */
   ranksHere: number;
 }
@@ -61,6 +62,7 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
     ...(failAtStep !== undefined ? { failAtStep } : {}),
     cfg: args.cfg, tokens, out: args.out, ctx: contextOf(groups), clock, progress: args.tty && !args.json, log: say,
     layout: { dp: args.dp, tp: args.tp, ep: args.ep, zero: args.zero, comm: args.comm },
+    placement: groups.placement,
     ...(args.ckpt !== undefined ? { ckpt: args.ckpt } : {}),
   });
   return r === null ? null : { summary: r.summary, backend: backend.name };

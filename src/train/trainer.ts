@@ -26,7 +26,8 @@ import { flopsPerToken } from './flops.js';
 import { collectState, restoreState, stateLayout } from './state.js';
 import { StepStats } from './step-stats.js';
 import type { MetricsRecord } from './metrics.js';
-import { DEFAULT_ORDER, PLAN_FORMAT, planToJson } from '../planner/plan.js';
+import { PLAN_FORMAT, planToJson } from '../planner/plan.js';
+import type { Placement } from '../layout/grid.js';
 
 export interface CheckpointOptions {
   /** Save every N steps (0: never). */
@@ -55,6 +56,8 @@ export interface TrainRun {
   failAtStep?: number;
   /** The layout, as stored in checkpoints, plan.json and the result. */
   layout: RunLayout;
+  /** Where the ranks sit (the order makeProcessGroups used), recorded in the run's plan.json. */
+  placement: Placement;
 }
 
 /** How a run is laid out: dp x tp ranks, ep of them sharing experts, ZeRO-1 or not, over which transport. */
@@ -125,7 +128,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   // Checkpoints: <out>/ckpt/step-XXXXXXXX, resumable into any layout.
   const { checkpointer, every, startStep, ...resumed } = await openCheckpoints(run, modelCfg, infos, opt);
   let firstLoss = resumed.firstLoss;
-  if (rank0) writeRunHeader(out, runCfg, run.layout, bl, startStep === 0);
+  if (rank0) writeRunHeader(out, runCfg, run.layout, run.placement, bl, startStep === 0);
 
   const bar = run.progress && rank0 ? new Progress(tc.steps, 'step', true) : null;
   const losses: number[] = [];
@@ -221,14 +224,15 @@ async function resumeFrom(spec: string, verify: boolean, ckptRoot: string, model
 }
 
 /** Rank 0's files at the start of a run: metrics.jsonl (emptied unless resuming), config.json, plan.json. */
-function writeRunHeader(out: string, runCfg: TrainConfig, layout: RunLayout, microBatch: number, fresh: boolean): void {
+function writeRunHeader(out: string, runCfg: TrainConfig, layout: RunLayout, placement: Placement, microBatch: number,
+  fresh: boolean): void {
   mkdirSync(out, { recursive: true });
   if (fresh) writeFileSync(join(out, 'metrics.jsonl'), '');
   writeFileSync(join(out, 'config.json'), JSON.stringify(runCfg, null, 2) + '\n');
   // The layout in the planner's form, so `furnace plan --calibrate` can read this run.
   const l = layout;
   writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: 1, ep: l.ep,
-    zero: l.zero ? 1 : 0, microBatch, recompute: 'none', placement: { order: [...DEFAULT_ORDER] } }) }, null, 2) + '\n');
+    zero: l.zero ? 1 : 0, microBatch, recompute: 'none', placement }) }, null, 2) + '\n');
 }
 
 /** What a checkpoint records besides the tensors: the run's config and tokenizer, its layout and position. */

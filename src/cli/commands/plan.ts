@@ -6,7 +6,7 @@ import { DEFAULT_EFFICIENCY, efficiencyOf, type ClusterSpec } from '../../planne
 import type { Estimate } from '../../planner/cost.js';
 import { describePlan } from '../../planner/explain.js';
 import { loadCluster, loadModel, loadTraining, readJsonFile, readRun, writeCluster, writePlan } from '../../planner/io.js';
-import { parseFix } from '../../planner/plan.js';
+import { dimSize, parseFix } from '../../planner/plan.js';
 import { prepare } from '../../planner/context.js';
 import { CLUSTER_PRESETS, parseMachine, thisMachine } from '../../planner/presets.js';
 import { measurePeak } from '../../backends/peak.js';
@@ -96,7 +96,7 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
 
 function describeOrder(e: Estimate): string {
   const t = e.plan.placement.tiers ?? {};
-  const live = e.plan.placement.order.filter((d) => (d === 'tp' ? e.plan.tp : d === 'pp' ? e.plan.pp : d === 'ep' ? e.plan.ep : e.plan.dp / e.plan.ep) > 1);
+  const live = e.plan.placement.order.filter((d) => dimSize(e.plan, d) > 1);
   return live.map((d) => `${d}@${t[d] ?? '?'}`).join(' ') || '-';
 }
 

@@ -20,7 +20,8 @@ import { sharePeak } from '../../backends/peak.js';
 import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
 import { RankError } from '../../comm/process-group.js';
 import { readPlan } from '../../planner/io.js';
-import type { Axis } from '../../comm/topology.js';
+import { loadTopology } from '../../comm/topology.js';
+import type { Dim } from '../../layout/grid.js';
 import { launchRanks, main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
 
 const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
@@ -72,6 +73,7 @@ export const run: Command = async (argv) => {
   checkBackendName(v.backend);
 
   const layout = resolveLayout(v, cfg);
+  if (v.topology !== undefined) loadTopology(v.topology); // refused here (exit 2), before any rank reads it
   const ckptEvery = intFlag('ckpt-every', v['ckpt-every'], 0) ?? 0;
   const ckpt: CheckpointOptions | undefined = ckptEvery > 0 || v.resume !== undefined ? {
     every: ckptEvery, async: v['ckpt-async'] === true, keep: intFlag('ckpt-keep', v['ckpt-keep'], 1) ?? 3,
@@ -108,10 +110,10 @@ export const run: Command = async (argv) => {
 
 /** The layout from --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero, checked against the model. */
 function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep?: string | undefined; zero?: boolean | undefined;
-  plan?: string | undefined; comm?: string | undefined }, cfg: TrainConfig): RunLayout & { order: Axis[] | undefined } {
+  plan?: string | undefined; comm?: string | undefined }, cfg: TrainConfig): RunLayout & { order: readonly Dim[] | undefined } {
   let dp = intFlag('dp', v.dp, 1) ?? 1, tp = intFlag('tp', v.tp, 1) ?? 1, ep = intFlag('ep', v.ep, 1) ?? 1;
   let zero = v.zero === true;
-  let order: Axis[] | undefined;
+  let order: readonly Dim[] | undefined;
   if (v.plan !== undefined) {
     let plan;
     try {
@@ -123,7 +125,7 @@ function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep
     if (plan.zero > 1) throw new InputError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
     ({ dp, tp, ep } = plan);
     zero = plan.zero === 1;
-    order = plan.placement.order.filter((d): d is Axis => d !== 'pp');
+    order = plan.placement.order;
   }
   checkLayout(cfg, { dp, tp, ep });
   const comm = v.comm ?? 'threads';
