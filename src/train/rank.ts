@@ -3,6 +3,7 @@
 import type { ProcessGroup } from '../comm/process-group.js';
 import { makeProcessGroups } from '../comm/groups.js';
 import { loadTopology, type Axis } from '../comm/topology.js';
+import { placedTopology } from '../comm/mpi-nodes.js';
 import { useBackend } from '../cli/backend-flag.js';
 import { Output } from '../util/output.js';
 import { readCorpus } from '../data/corpus.js';
@@ -42,8 +43,14 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   if (world.rank === 0) prepareTokens(text, args.cfg.model.vocab_size);
   await world.barrier();
   const tokens = prepareTokens(text, args.cfg.model.vocab_size);
-  const layout = await makeProcessGroups(world, { dp: args.dp, tp: args.tp, ep: args.ep },
-    args.topology === undefined ? undefined : loadTopology(args.topology), args.order);
+  // Without a topology file, MPI jobs take the node tier from where mpirun placed the ranks.
+  let topology = args.topology === undefined ? undefined : loadTopology(args.topology);
+  if (topology === undefined && args.comm === 'mpi') {
+    const placed = await placedTopology(world);
+    topology = placed.topology;
+    if (world.rank === 0) out.say(placed.note);
+  }
+  const layout = await makeProcessGroups(world, { dp: args.dp, tp: args.tp, ep: args.ep }, topology, args.order);
   const ctx: ParallelContext = { groups: layout, dp: args.dp, tp: args.tp, ep: args.ep,
     dpIndex: layout.coords.dpIndex, tpIndex: layout.coords.tpIndex, epIndex: layout.coords.epIndex };
   // FURNACE_FAULT=RANK:STEP makes that rank fail at that step (to test failure handling).
