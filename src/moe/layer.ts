@@ -6,6 +6,7 @@ import type { Rng } from '../tensor/random.js';
 import { Module } from '../nn/module.js';
 import { Router, balanceLoss, routerZLoss, type GateKind } from './router.js';
 import { Experts } from './experts.js';
+import { swipeRouting } from './swipe.js';
 import { capacityFor, combine, dispatch, expertLoad, planDispatch } from './dispatch.js';
 import { allToAllBlocks } from '../parallel/ops.js';
 import type { ParallelContext } from '../parallel/context.js';
@@ -45,9 +46,12 @@ export class MoELayer extends Module {
   async forward(x: Tensor, rng: Rng): Promise<MoEOutput> {
     const e = this.cfg.numExperts, n = x.shape[0]!, c = x.shape[1]!;
     const ep = this.ctx !== undefined && this.ctx.ep > 1 ? this.ctx.groups.ep : undefined;
-    const routing = this.router.forward(x, rng);
+    const dp = this.ctx !== undefined && this.ctx.dp > 1 ? this.ctx.groups.dp : undefined;
+    // SWIPE balances the training choices exactly (dropless by construction); evaluation routes by top-k.
+    const swipe = this.cfg.gate === 'swipe' && this.training;
+    const routing = swipe ? await swipeRouting(this.router.forward(x, rng), e, dp) : this.router.forward(x, rng);
     const load = expertLoad(routing, e);
-    let capacity = capacityFor(this.training ? this.cfg.capacityFactor : 0, n, routing.k, load);
+    let capacity = capacityFor(this.training && !swipe ? this.cfg.capacityFactor : 0, n, routing.k, load);
     if (ep !== undefined) {
       // Every rank of the ep group must send blocks of one size: take the largest capacity.
       const cap = Float32Array.of(capacity);
@@ -73,7 +77,6 @@ export class MoELayer extends Module {
       out = (await allToAllBlocks(y.reshape([p, el * capacity * c]), ep)).reshape([e, capacity, c]);
     }
     const y = combine(out, routing.gates, plan, n);
-    const dp = this.ctx !== undefined && this.ctx.dp > 1 ? this.ctx.groups.dp : undefined;
     const auxLoss = await balanceLoss(routing, e, dp);
     const zLoss = this.cfg.zLoss ? await routerZLoss(routing, dp) : null;
     return { y, auxLoss, zLoss, load, dropped: plan.dropped };
