@@ -75,9 +75,17 @@ const lastJson = <T>(s: string): T => JSON.parse(s.trim().split('\n').at(-1)!) a
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasIp = spawnSync('ip', ['-V']).status === 0 && spawnSync('tc', ['-V']).status === 0;
+/** Whether this machine lets us make a namespace at all (a container may refuse even root). */
+function netnsRefusal(): string | false {
+  const probe = `fn-probe-${process.pid}`;
+  const r = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
+  if (r.status !== 0) return `cannot create network namespaces here (${(r.stderr ?? '').trim()})`;
+  spawnSync('ip', ['netns', 'del', probe]);
+  return false;
+}
 const noNetns = process.platform !== 'linux' ? 'needs Linux network namespaces'
   : !isRoot ? 'needs root to create network namespaces'
-    : !hasIp ? 'needs iproute2 (ip, tc)' : false;
+    : !hasIp ? 'needs iproute2 (ip, tc)' : netnsRefusal();
 const noMpi = noNetns !== false ? noNetns : findMpirun() === undefined ? 'Open MPI (mpirun) is not installed' : false;
 
 test('without root, cluster up refuses in one line with exit code 1', { skip: !isRoot ? 'needs root to run a command as another user' : false }, () => {

@@ -1,5 +1,6 @@
 // `furnace cluster up|status|down`: an emulated multi-node cluster on this machine (network
 // namespaces as nodes, tbf-shaped links through two tiers of bridges), and the mpirun line for it.
+import { resolve } from 'node:path';
 import { InputError } from '../../util/errors.js';
 import { Output } from '../../util/output.js';
 import { parse, intFlag, type Command } from '../util.js';
@@ -43,7 +44,9 @@ export const run: Command = async (argv) => {
       `${spec.supernodes > 1 ? `, supernode ${gbit(spec.rates.supernode)}` : ''}; subnet ${s.subnet}`);
     out.say(`files in ${s.dir}: hostfile, agent.sh, topology.json, state.json`);
     out.say('run:');
-    out.say(`  ${shellLine(s.mpirun)} node dist/cli/main.js train --comm mpi --topology ${s.files.topology} --dp ${spec.nodes * spec.ranksPerNode} ...`);
+    // This very furnace, by absolute path: the ranks start in the namespaces with mpirun's working directory.
+    const furnace = shellLine([process.execPath, resolve(process.argv[1] ?? 'furnace')]);
+    out.say(`  ${shellLine(s.mpirun)} ${furnace} train --comm mpi --topology ${s.files.topology} --dp ${spec.nodes * spec.ranksPerNode} ...`);
     out.result({ name: spec.name, dir: s.dir, seconds, nodes: s.nodes, namespaces: s.namespaces, qdiscs: s.qdiscs, files: s.files,
       topology: s.files.topology, mpirun: s.mpirun, mpirun_line: shellLine(s.mpirun) });
     return 0;
