@@ -160,30 +160,40 @@ writeFileSync(config, JSON.stringify({
 }));
 const losses = (out: string) => readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
 
-test('dp2 x ep2 over TCP between 2 nodes (and dp4 x ep2 on 2 nodes x 2 ranks) equals one rank', { skip: noMpi }, (t) => {
+// SWIPE's assignment is global over dp (an all-gather of router scores): it too must equal one rank.
+const swipeConfig = join(dir, 'micro-swipe.json');
+const micro = JSON.parse(readFileSync(config, 'utf8')) as { model: Record<string, unknown> };
+writeFileSync(swipeConfig, JSON.stringify({ ...micro, model: { ...micro.model, gate: 'swipe', capacity_factor: 1.25 } }));
+
+test('dp2 x ep2 over TCP between 2 nodes (also with the swipe gate), and dp4 x ep2 on 2 nodes x 2 ranks, equal one rank', { skip: noMpi }, (t) => {
   const name = `p${process.pid}`, cdir = join(dir, name);
-  const args = (out: string) => ['train', '--config', config, '--corpus', corpus, '--out', out, '--sample-tokens', '0', '--json'];
-  const one = join(dir, 'one');
-  const b = furnace([...args(one), '--dp', '1']);
-  assert.equal(b.code, 0, b.stderr);
-  const base = losses(one);
+  const args = (out: string, cfg: string) => ['train', '--config', cfg, '--corpus', corpus, '--out', out, '--sample-tokens', '0', '--json'];
+  const base = new Map<string, number[]>();
+  for (const cfg of [config, swipeConfig]) {
+    const out = join(dir, `one-${base.size}`);
+    const b = furnace([...args(out, cfg), '--dp', '1']);
+    assert.equal(b.code, 0, b.stderr);
+    base.set(cfg, losses(out));
+  }
   try {
     const u = furnace(['cluster', 'up', '--nodes', '2', '--ranks-per-node', '2', '--name', name, '--dir', cdir, '--json']);
     assert.equal(u.code, 0, u.stderr);
     const { mpirun, topology } = lastJson<{ mpirun: string[]; topology: string }>(u.stdout);
-    const prefix = (np: number) => [...mpirun.slice(0, -1), String(np)];
-    // -np 2 fills node 0's two slots; --map-by node puts one rank on each node.
-    for (const [what, np, layout] of [['dp2 x ep2, one rank per node', 2, ['--dp', '2', '--ep', '2']], ['dp4 x ep2, 2 nodes x 2 ranks', 4, ['--dp', '4', '--ep', '2']]] as const) {
-      const out = join(dir, `run-${np}`);
-      const pre = np === 2 ? [...prefix(np).slice(0, -2), '--map-by', 'node', '-np', '2'] : prefix(np);
+    const runs = [['dp2 x ep2, one rank per node', 2, ['--dp', '2', '--ep', '2'], config],
+      ['dp2 x ep2 with swipe, one rank per node', 2, ['--dp', '2', '--ep', '2'], swipeConfig],
+      ['dp4 x ep2, 2 nodes x 2 ranks', 4, ['--dp', '4', '--ep', '2'], config]] as const;
+    for (const [what, np, layout, cfg] of runs) {
+      const out = join(dir, `run-${what.replace(/\W+/g, '-')}`);
+      // -np 2 alone would fill node 0's two slots; --map-by node puts one rank on each node.
+      const pre = [...mpirun.slice(0, -2), ...(np === 2 ? ['--map-by', 'node'] : []), '-np', String(np)];
       // The 2 x 2 run reads its node tier from where mpirun placed the ranks (no --topology).
-      const r = furnace([...args(out), ...layout, '--comm', 'mpi', ...(np === 2 ? ['--topology', topology] : [])], { prefix: pre, timeout: 180_000 });
+      const r = furnace([...args(out, cfg), ...layout, '--comm', 'mpi', ...(np === 2 ? ['--topology', topology] : [])], { prefix: pre, timeout: 180_000 });
       assert.equal(r.code, 0, `${what}: ${r.stderr}`);
       if (np === 4) assert.match(r.stderr, /placement from MPI: 2 nodes x 2 ranks/);
-      const got = losses(out);
-      assert.equal(got.length, base.length);
-      base.forEach((l, i) => assert.ok(Math.abs(l - got[i]!) <= 1e-4 * Math.abs(l), `${what}: step ${i} loss ${got[i]} vs ${l}`));
-      t.diagnostic(`${what}: largest relative loss difference ${Math.max(...base.map((l, i) => Math.abs(l - got[i]!) / Math.abs(l))).toExponential(2)}`);
+      const want = base.get(cfg)!, got = losses(out);
+      assert.equal(got.length, want.length);
+      want.forEach((l, i) => assert.ok(Math.abs(l - got[i]!) <= 1e-4 * Math.abs(l), `${what}: step ${i} loss ${got[i]} vs ${l}`));
+      t.diagnostic(`${what}: largest relative loss difference ${Math.max(...want.map((l, i) => Math.abs(l - got[i]!) / Math.abs(l))).toExponential(2)}`);
     }
   } finally {
     furnace(['cluster', 'down', '--name', name, '--dir', cdir]);
