@@ -40,13 +40,15 @@ export function clusterDir(name: string, dir?: string): string {
   return resolve(dir ?? join(homedir(), '.furnace', 'clusters', name));
 }
 
-/** Root, iproute2 and tc present, or one line saying what is missing. */
+/** Linux, root, iproute2 (ip, tc) and unshare present, or one line saying what is missing. */
 export function checkHost(): void {
   if (process.platform !== 'linux') throw new CheckError(`cluster: needs Linux network namespaces; this is ${process.platform}`);
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new CheckError('cluster: needs root (network namespaces, veth links and tc); run it as root');
-  for (const tool of ['ip', 'tc']) {
-    const r = spawnSync(tool, ['-V'], { encoding: 'utf8' });
-    if (r.error !== undefined || r.status !== 0) throw new CheckError(`cluster: '${tool}' not found; install iproute2`);
+  // ip and tc build the cluster; unshare (util-linux) gives each node's daemons its own host name.
+  const tools: [string, string, string][] = [['ip', '-V', 'iproute2'], ['tc', '-V', 'iproute2'], ['unshare', '--version', 'util-linux']];
+  for (const [tool, flag, pkg] of tools) {
+    const r = spawnSync(tool, [flag], { encoding: 'utf8' });
+    if (r.error !== undefined || r.status !== 0) throw new CheckError(`cluster: '${tool}' not found; install ${pkg}`);
   }
 }
 
@@ -67,7 +69,10 @@ export function readState(dir: string): ClusterState | undefined {
   if (!existsSync(file)) return undefined;
   try {
     const s = JSON.parse(readFileSync(file, 'utf8')) as ClusterState;
-    if (s.version !== 1 || !Array.isArray(s.namespaces)) throw new Error('not a furnace cluster state (version 1)');
+    // down trusts only the namespace list, and only names of this cluster's pattern in it.
+    if (s.version !== 1 || !Array.isArray(s.namespaces) || !s.namespaces.every((x) => typeof x === 'string')) {
+      throw new Error('not a furnace cluster state (version 1 with a list of namespaces)');
+    }
     return s;
   } catch (e) {
     throw new InputError(`${file}: ${errorMessage(e)}`);
