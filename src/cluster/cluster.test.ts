@@ -10,6 +10,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentOf, layoutOf, ownsNamespace, parseLinks, topologyOf, type ClusterSpec } from './spec.js';
 import { parseTopology } from '../comm/topology.js';
+import { batches } from './netns.js';
 import { findMpirun } from '../comm/mpi-group.js';
 import { defaultCorpusPath } from '../data/corpus.js';
 
@@ -24,6 +25,9 @@ test('layout: every command acts inside the cluster own namespaces; names and ad
   assert.deepEqual(l.namespaces, ['fn-x-sw', 'fn-x-n0', 'fn-x-n1', 'fn-x-n2', 'fn-x-n3']);
   for (const ns of l.namespaces) assert.ok(ownsNamespace('x', ns), ns);
   assert.ok(!ownsNamespace('x', 'fn-x-y-n0') && !ownsNamespace('x', 'fn-xy-n0') && !ownsNamespace('x', 'eth0'));
+  // up runs them as one batch per tool and namespace: the namespaces, the switch, each node, then tc.
+  assert.deepEqual(batches(l.commands).map((b) => b.argv.join(' ')), ['ip -batch -', 'ip -n fn-x-sw -batch -',
+    ...[0, 1, 2, 3].map((i) => `ip -n fn-x-n${i} -batch -`), 'tc -n fn-x-sw -batch -', ...[0, 1, 2, 3].map((i) => `tc -n fn-x-n${i} -batch -`)]);
   for (const c of l.commands) {
     if (c[1] === 'netns') { assert.equal(c[2], 'add'); assert.ok(ownsNamespace('x', c[3]!)); continue; }
     assert.equal(c[1], '-n', c.join(' ')); // ip -n NS / tc -n NS: never the host's namespace
@@ -53,6 +57,7 @@ test('--link parses tc rates and names the bad part', () => {
   assert.deepEqual(parseLinks('supernode=1.5gbit'), { node: 1e9, supernode: 1.5e9 });
   assert.throws(() => parseLinks('node=fast'), /--link node/);
   assert.throws(() => parseLinks('rack=1gbit'), /--link/);
+  assert.throws(() => parseLinks('node=1tbit'), /--link node: rate 1tbit is outside/);
 });
 
 test('the launcher agent refuses hosts that are not nodes of its cluster', () => {

@@ -49,7 +49,7 @@ export interface ClusterLayout {
   namespaces: string[];
   bridges: string[];
   qdiscs: Qdisc[];
-  /** `ip`/`tc` argument lists, run in order. */
+  /** `ip`/`tc` argument lists in run order, each `ip netns add NS` or `TOOL -n NS ...`. */
   commands: string[][];
 }
 
@@ -74,7 +74,7 @@ export function parseRate(s: string, where: string): number {
   const unit = m === null ? undefined : UNITS[m[2]!.toLowerCase()];
   if (m === null || unit === undefined) throw new InputError(`${where}: expected a rate like 1gbit, 100mbit or 500kbit, got '${s}'`);
   const bits = Number(m[1]) * unit;
-  if (!(bits >= 8000) || !Number.isFinite(bits)) throw new InputError(`${where}: rate ${s} is below 8kbit`);
+  if (!(bits >= 8000) || !(bits <= 1e11)) throw new InputError(`${where}: rate ${s} is outside [8kbit, 100gbit]`);
   return Math.round(bits);
 }
 
@@ -146,7 +146,13 @@ export function layoutOf(s: ClusterSpec): ClusterLayout {
     shape(n.ns, 'eth0', s.rates.node);
     shape(sw, `n${i}`, s.rates.node);
   });
-  return { switchNs: sw, switchAddr: SWITCH_ADDR, nodes, namespaces: [sw, ...nodes.map((n) => n.ns)], bridges, qdiscs, commands: cmds };
+  // Run order: namespaces, then the switch's links (they create every node's eth0), then each
+  // node's addresses, then all shaping; grouped by namespace so `up` runs one batch per group.
+  const namespaces = [sw, ...nodes.map((n) => n.ns)];
+  const phase = (c: string[]) => (c[1] === 'netns' ? 0 : c[0] === 'tc' ? 3 : c[2] === sw ? 1 : 2);
+  const order = (c: string[]) => phase(c) * (namespaces.length + 1) + (c[1] === '-n' ? namespaces.indexOf(c[2]!) : 0);
+  const commands = cmds.map((c, i) => ({ c, i })).sort((a, b) => order(a.c) - order(b.c) || a.i - b.i).map((x) => x.c);
+  return { switchNs: sw, switchAddr: SWITCH_ADDR, nodes, namespaces, bridges, qdiscs, commands };
 }
 
 /** Open MPI hostfile: one line per node namespace with its slots. */
