@@ -192,7 +192,9 @@ test('dp2 x ep2 over TCP between 2 nodes (also with the swipe gate), and dp4 x e
       // -np 2 alone would fill node 0's two slots; --map-by node puts one rank on each node.
       const pre = [...mpirun.slice(0, -2), ...(np === 2 ? ['--map-by', 'node'] : []), '-np', String(np)];
       // The 2 x 2 run reads its node tier from where mpirun placed the ranks (no --topology).
-      const r = furnace([...args(out, cfg), ...layout, '--comm', 'mpi', ...(np === 2 ? ['--topology', topology] : [])], { prefix: pre, timeout: 180_000 });
+      // The 2 x 2 run goes through `furnace cluster run`, which adds the cluster's mpirun line.
+      const r = np === 2 ? furnace([...args(out, cfg), ...layout, '--comm', 'mpi', '--topology', topology], { prefix: pre, timeout: 180_000 })
+        : furnace(['cluster', 'run', '--name', name, '--dir', cdir, '--', ...args(out, cfg), ...layout, '--comm', 'mpi'], { timeout: 180_000 });
       assert.equal(r.code, 0, `${what}: ${r.stderr}`);
       if (np === 4) assert.match(r.stderr, /placement from MPI: 2 nodes x 2 ranks/);
       const want = base.get(cfg)!, got = losses(out);

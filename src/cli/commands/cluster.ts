@@ -1,7 +1,8 @@
 // `furnace cluster up|status|down`: an emulated multi-node cluster on this machine (network
 // namespaces as nodes, tbf-shaped links through two tiers of bridges), and the mpirun line for it.
 import { resolve } from 'node:path';
-import { InputError } from '../../util/errors.js';
+import { spawnSync } from 'node:child_process';
+import { CheckError, InputError } from '../../util/errors.js';
 import { Output } from '../../util/output.js';
 import { parse, intFlag, type Command } from '../util.js';
 import { MAX_NODES, checkName, parseLinks } from '../../cluster/spec.js';
@@ -10,6 +11,7 @@ import { down, shellLine, status, up } from '../../cluster/netns.js';
 const USAGE = `usage: furnace cluster up --nodes N [--ranks-per-node R] [--supernodes S] [--link node=RATE,supernode=RATE]
                          [--name NAME] [--dir DIR] [--json]
        furnace cluster status [--name NAME] [--dir DIR] [--json]
+       furnace cluster run [--name NAME] [--dir DIR] [--np N] -- train --comm mpi --dp ...   (the mpirun line + this furnace)
        furnace cluster down [--name NAME] [--dir DIR] [--json]
   Nodes are network namespaces fn-NAME-n0.. linked through bridges (one per supernode and a top one) in
   fn-NAME-sw; RATE in tc notation (1gbit, 100mbit), default 1gbit for both; files (state, hostfile, agent,
@@ -75,5 +77,18 @@ export const run: Command = async (argv) => {
     out.result({ ...r, seconds });
     return 0;
   }
-  throw new InputError(`cluster: unknown subcommand '${sub}' (choose up, status or down)`);
+  if (sub === 'run') {
+    const { values: v, positionals } = parse(rest, { name: { type: 'string' }, dir: { type: 'string' }, np: { type: 'string' } }, true);
+    const name = checkName(v.name ?? 'default');
+    const s = status(name, v.dir);
+    if (s.state === undefined || s.phase !== 'up') throw new InputError(`--name: cluster '${name}' is ${s.phase}; furnace cluster up --name ${name} --nodes N`);
+    if (positionals.length === 0) throw new InputError('cluster run: nothing to run; give the furnace arguments after --, e.g. -- train --comm mpi --dp 2');
+    const world = s.state.spec.nodes * s.state.spec.ranksPerNode;
+    const np = intFlag('np', v.np, 1, world) ?? world;
+    const argv = [...s.state.mpirun.slice(0, -1), String(np), process.execPath, resolve(process.argv[1] ?? 'furnace'), ...positionals];
+    const r = spawnSync(argv[0]!, argv.slice(1), { stdio: 'inherit' });
+    if (r.error !== undefined) throw new CheckError(`cluster run: ${r.error.message}`);
+    return r.status ?? 1;
+  }
+  throw new InputError(`cluster: unknown subcommand '${sub}' (choose up, status, run or down)`);
 };
