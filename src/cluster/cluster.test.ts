@@ -3,7 +3,7 @@
 // crash; and training over it (TCP between the namespaces) equals one rank.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -105,7 +105,7 @@ const sh = (...a: string[]) => spawnSync(a[0]!, a.slice(1), { encoding: 'utf8' }
 const hostView = () => ({ links: sh('ip', '-o', 'link').stdout.split('\n').map((l) => l.replace(/link\/\S+ \S+.*$/, '')).sort().join('\n'),
   netns: sh('ip', 'netns', 'list').stdout.split('\n').map((l) => l.split(' ')[0]).sort().join('\n') });
 
-test('up 2 nodes: status lists them, they reach each other over shaped links; down leaves nothing, twice and after a crash', { skip: noNetns }, () => {
+test('up 2 nodes: status lists them, they reach each other over shaped links; down leaves nothing, twice and after a crash', { skip: noNetns }, async () => {
   const name = `t${process.pid}`, cdir = join(dir, name);
   const before = hostView();
   try {
@@ -143,14 +143,22 @@ test('up 2 nodes: status lists them, they reach each other over shaped links; do
   assert.deepEqual(lastJson<{ removed: string[] }>(again.stdout).removed, []);
 
   // A crash after the namespaces were made and before the state was written: the name finds them.
+  // A process left running inside a node (a job that outlived its cluster) is ended too.
+  let sleeper: ReturnType<typeof spawn> | undefined;
   try {
     assert.equal(furnace(['cluster', 'up', '--nodes', '2', '--name', name, '--dir', cdir]).code, 0);
     rmSync(cdir, { recursive: true });
+    sleeper = spawn('ip', ['netns', 'exec', `fn-${name}-n1`, 'sleep', '60'], { stdio: 'ignore' });
+    for (let i = 0; i < 50 && sh('ip', 'netns', 'pids', `fn-${name}-n1`).stdout.trim() === ''; i++) spawnSync('sleep', ['0.1']);
   } finally {
     const d = furnace(['cluster', 'down', '--name', name, '--dir', cdir, '--json']);
     assert.equal(d.code, 0, d.stderr);
-    assert.equal(lastJson<{ removed: string[] }>(d.stdout).removed.length, 3);
+    const r = lastJson<{ removed: string[]; killed: number }>(d.stdout);
+    assert.equal(r.removed.length, 3);
+    assert.equal(r.killed, 1);
   }
+  await new Promise((res) => { if (sleeper?.exitCode !== null || sleeper.signalCode !== null) res(null); else sleeper.on('exit', res); });
+  assert.equal(sleeper?.signalCode, 'SIGTERM', 'the process inside the node was ended');
   assert.deepEqual(hostView(), before, 'down after a crash left the host as it was');
 });
 

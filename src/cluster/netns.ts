@@ -148,6 +148,8 @@ export interface DownResult {
   dir: string;
   /** Namespaces deleted now (their links, bridges and qdiscs go with them). */
   removed: string[];
+  /** Processes that were still running inside them, ended first. */
+  killed: number;
   files: string[];
 }
 
@@ -168,6 +170,7 @@ export async function down(name: string, dirFlag?: string): Promise<DownResult> 
   }
   const present = new Set(listNamespaces());
   const mine = new Set([...(state?.namespaces ?? []).filter((ns) => ownsNamespace(name, ns)), ...[...present].filter((ns) => ownsNamespace(name, ns))]);
+  const killed = await endProcesses([...mine].filter((ns) => present.has(ns)));
   const removed: string[] = [];
   for (const ns of mine) {
     if (!present.has(ns)) continue;
@@ -182,7 +185,35 @@ export async function down(name: string, dirFlag?: string): Promise<DownResult> 
     }
   }
   if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
-  return { name, dir, removed, files };
+  return { name, dir, removed, killed, files };
+}
+
+/**
+ * Ends the processes still inside the cluster's namespaces (ranks and daemons of a job that
+ * outlived it): SIGTERM, then SIGKILL after 3 s. Deleting a namespace's name would otherwise keep
+ * it alive, links and all, out of sight.
+ */
+async function endProcesses(namespaces: string[]): Promise<number> {
+  const pids = namespaces.flatMap((ns) => sh(['ip', 'netns', 'pids', ns]).out.split('\n').filter((l) => /^\d+$/.test(l.trim())).map(Number));
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const signal = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  for (let waited = 0; waited < 3000 && pids.some(alive); waited += 100) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of pids.filter(alive)) signal(pid, 'SIGKILL');
+  return pids.length;
 }
 
 export interface StatusResult {
