@@ -49,6 +49,7 @@ export const run: Command = async (argv) => {
     // This very furnace, by absolute path: the ranks start in the namespaces with mpirun's working directory.
     const furnace = shellLine([process.execPath, resolve(process.argv[1] ?? 'furnace')]);
     out.say(`  ${shellLine(s.mpirun)} ${furnace} train --comm mpi --topology ${s.files.topology} --dp ${spec.nodes * spec.ranksPerNode} ...`);
+    out.say(`or: furnace cluster run --name ${spec.name}${v.dir !== undefined ? ` --dir ${s.dir}` : ''} -- train --comm mpi --topology ${s.files.topology} --dp ${spec.nodes * spec.ranksPerNode} ...`);
     out.result({ name: spec.name, dir: s.dir, seconds, nodes: s.nodes, namespaces: s.namespaces, qdiscs: s.qdiscs, files: s.files,
       topology: s.files.topology, mpirun: s.mpirun, mpirun_line: shellLine(s.mpirun) });
     return 0;
