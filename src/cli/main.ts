@@ -16,6 +16,7 @@ const commands: Record<string, string> = {
   discover: 'discover a PDE from data by sparse regression',
   pinn: 'train a physics-informed network',
   dashboard: 'serve the local web dashboard',
+  cluster: 'emulate a multi-node cluster on this machine (network namespaces) for MPI runs',
 };
 
 function usage(): string {

@@ -7,6 +7,7 @@ import { launch } from '../comm/launch.js';
 import { CommClock, TimedGroup } from '../comm/timed-group.js';
 import { loadTopology } from '../comm/topology.js';
 import type { Dim } from '../layout/grid.js';
+import { placedTopology } from '../comm/mpi-nodes.js';
 import { useBackend } from '../cli/backend-flag.js';
 import { Output } from '../util/output.js';
 import { defaultCorpusPath, readCorpus } from '../data/corpus.js';
@@ -51,10 +52,16 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   await world.barrier();
   const tokens = first ?? prepareTokens(text, args.cfg.model.vocab_size);
   if (alone) say(`tokens: ${tokens.train.length} train, ${tokens.val.length} validation, vocabulary ${tokens.tokenizer.vocabSize}${tokens.cached ? ' (cached)' : ''}`);
+  // Without a topology file, MPI jobs take the node tier from where mpirun placed the ranks.
+  let topology = args.topology === undefined ? undefined : loadTopology(args.topology);
+  if (topology === undefined && args.comm === 'mpi') {
+    const placed = await placedTopology(world);
+    topology = placed.topology;
+    say(placed.note);
+  }
   // Every group is split from the timed world, so one clock times all of this rank's collectives.
   const clock = new CommClock();
-  const groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep },
-    args.topology === undefined ? undefined : loadTopology(args.topology), args.order);
+  const groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep }, topology, args.order);
   // FURNACE_FAULT=RANK:STEP makes that rank fail at that step (to test failure handling).
   const fault = /^(\d+):(\d+)$/.exec(process.env['FURNACE_FAULT'] ?? '');
   const failAtStep = fault !== null && Number(fault[1]) === world.rank ? Number(fault[2]) : undefined;

@@ -7,6 +7,7 @@ import { Module } from '../module.js';
 import type { FeedForward, FeedForwardOutput } from '../layers.js';
 import { Router, balanceLoss, routerZLoss, type GateKind } from './router.js';
 import { Experts } from './experts.js';
+import { swipeRouting } from './swipe.js';
 import { capacityFor, combine, dispatch, expertLoad, planDispatch } from './dispatch.js';
 import { allToAllBlocks } from '../../parallel/ops.js';
 import { singleContext, type ParallelContext } from '../../parallel/context.js';
@@ -35,10 +36,12 @@ export class MoELayer extends Module implements FeedForward {
   /** x (N, C) -> y (N, C), with the layer's losses and routing counts. */
   async forward(x: Tensor, rng: Rng): Promise<FeedForwardOutput> {
     const e = this.cfg.numExperts, n = x.shape[0]!, c = x.shape[1]!;
-    const ep = this.ctx.groups.ep;
-    const routing = this.router.forward(x, rng);
+    const ep = this.ctx.groups.ep, dp = this.ctx.groups.dp;
+    // SWIPE balances the training choices exactly (dropless by construction); evaluation routes by top-k.
+    const swipe = this.cfg.gate === 'swipe' && this.training;
+    const routing = swipe ? await swipeRouting(this.router.forward(x, rng), e, dp) : this.router.forward(x, rng);
     const load = expertLoad(routing, e);
-    let capacity = capacityFor(this.training ? this.cfg.capacityFactor : 0, n, routing.k, load);
+    let capacity = capacityFor(this.training && !swipe ? this.cfg.capacityFactor : 0, n, routing.k, load);
     if (ep.size > 1) {
       // Every rank of the ep group must send blocks of one size: take the largest capacity.
       const cap = Float32Array.of(capacity);
@@ -65,7 +68,6 @@ export class MoELayer extends Module implements FeedForward {
       out = (await allToAllBlocks(y.reshape([p, el * capacity * c]), ep)).reshape([e, capacity, c]);
     }
     const y = combine(out, routing.gates, plan, n);
-    const dp = this.ctx.groups.dp;
     const auxLoss = await balanceLoss(routing, e, dp);
     const zLoss = this.cfg.zLoss ? await routerZLoss(routing, dp) : null;
     return { y, moe: { auxLoss, zLoss, load, dropped: plan.dropped } };

@@ -8,13 +8,15 @@ import type { ProcessGroup } from '../../comm/process-group.js';
 import { LocalGroup } from '../../comm/local-group.js';
 import { reduceFromParallel } from '../../parallel/ops.js';
 
-export const GATES = ['topk', 'switch', 'gshard'] as const;
+export const GATES = ['topk', 'switch', 'gshard', 'swipe'] as const;
 /**
  * topk: naive top-k, gates renormalized over the chosen experts when k > 1.
  * switch: Switch Transformer top-1 (Fedus et al. 2021), multiplicative jitter on the router
  *   input while training, gate = the chosen expert's probability.
  * gshard: GShard top-2 (Lepikhin et al. 2020), gates renormalized over the two, the second expert
  *   kept with probability 2 * g2 while training (random routing).
+ * swipe: BaGuaLu's exact-balance gate (swipe.ts): top-k here; while training the MoE layer
+ *   reassigns the choices over the global batch so that every expert gets exactly its share.
  */
 export type GateKind = (typeof GATES)[number];
 
