@@ -1,6 +1,7 @@
 // The training configuration: one schema, presets, and validation at the boundary.
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
+import { formatIssues } from '../util/schema.js';
 import type { ModelConfig } from '../nn/gpt.js';
 import { GATES } from '../moe/router.js';
 
@@ -15,14 +16,19 @@ export const modelSchema = z.strictObject({
   n_layers: posInt,
   n_heads: posInt,
   d_ff: posInt,
+  /** 0 = dense model. */
   n_experts: nonNegInt,
   top_k: posInt,
+  /** Layer i is MoE when n_experts > 0 and (i + 1) % moe_every === 0. */
   moe_every: posInt,
   gate: z.enum(GATES),
+  /** 0 = dropless. */
   capacity_factor: z.number().min(0),
   expert_d_ff: posInt,
   aux_loss_coef: z.number().min(0),
+  /** Positions: a learned table added to the input (GPT-2; the default), or rotary q/k (RoPE). */
   position: z.enum(['learned', 'rope']).optional(),
+  /** Weight of the router z-loss (ST-MoE; 1e-3 there); absent or 0: off. */
   router_z_loss_coef: z.number().min(0).optional(),
 });
 
@@ -71,12 +77,6 @@ export const PRESETS: Record<'tiny' | 'small', TrainConfig> = {
   },
 };
 
-function formatIssue(where: string, issue: z.core.$ZodIssue): string {
-  const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-  if (issue.code === 'unrecognized_keys') return `${where}: unknown key '${[...issue.keys].join("', '")}'${path === '(top level)' ? '' : ` in ${path}`}`;
-  return `${where}: ${path}: ${issue.message}`;
-}
-
 /** Checks combinations a schema cannot express; throws InputError naming the field. */
 export function checkConsistency(c: TrainConfig, where = 'config'): void {
   const m = c.model, t = c.train;
@@ -97,7 +97,7 @@ export function parseConfigFile(text: string, file: string, base: 'tiny' | 'smal
     throw new InputError(`${file}: not valid JSON (${(e as Error).message})`);
   }
   const r = fileSchema.safeParse(raw);
-  if (!r.success) throw new InputError(formatIssue(file, r.error.issues[0]!));
+  if (!r.success) throw new InputError(formatIssues(file, r.error));
   const preset = PRESETS[r.data.preset ?? base];
   const cfg: TrainConfig = {
     model: { ...preset.model, ...stripUndefined(r.data.model ?? {}) },
@@ -114,7 +114,7 @@ function stripUndefined<T extends object>(o: T): { [K in keyof T]-?: Exclude<T[K
 /** Validates a whole config object (as saved in a run's config.json). */
 export function validateConfig(raw: unknown, where: string): TrainConfig {
   const r = z.strictObject({ model: modelSchema, train: trainSchema }).safeParse(raw);
-  if (!r.success) throw new InputError(formatIssue(where, r.error.issues[0]!));
+  if (!r.success) throw new InputError(formatIssues(where, r.error));
   const cfg: TrainConfig = { model: stripUndefined(r.data.model), train: r.data.train }; // optional keys stay absent
   checkConsistency(cfg, where);
   return cfg;
