@@ -4,7 +4,7 @@ import { readFile, rm, truncate, unlink, writeFile, cp } from 'node:fs/promises'
 import { join } from 'node:path';
 import { CheckpointReader, readTensor } from './load.js';
 import { readManifest } from './manifest.js';
-import { globalArray, rowPiece, saveRanks, tmpRoot } from './fixtures.js';
+import { globalArray, rowPiece, saveRanks, tmpRoot } from './testing/fixtures.js';
 import type { Manifest } from './types.js';
 
 const G = [16, 32];

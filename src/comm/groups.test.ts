@@ -7,7 +7,7 @@ import { findMpirun } from './mpi-group.js';
 import { checkSizes } from './groups.js';
 import { parseTopology, place, spanTier } from './topology.js';
 
-const fixtures = new URL('./groups-fixtures.js', import.meta.url);
+const fixtures = new URL('./testing/groups-fixtures.js', import.meta.url);
 const noMpi = findMpirun() === undefined ? 'Open MPI is not installed (mpirun not found)' : false;
 
 interface Observed {
