@@ -62,10 +62,12 @@ export function joinPath(where: string, path: readonly PropertyKey[]): string {
 
 /**
  * One line for a failed parse: where the input came from, the field path of the first issue and what is
- * wrong (`cluster.json.tiers[0].bandwith: unknown key (allowed: name, group_size, ...)`).
+ * wrong (`cluster.json.tiers[0].bandwith: unknown key (allowed: name, group_size, ...)`). An unknown key
+ * is named before any other issue: a misspelt key also leaves its intended key missing, and the typo is
+ * the one to fix.
  */
 export function formatIssues(where: string, error: z.ZodError): string {
-  const issue = error.issues[0];
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0];
   if (issue === undefined) return `${where}: invalid`;
   const path = issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? [...issue.path, issue.keys[0]] : issue.path;
   return `${joinPath(where, path)}: ${issue.message}`;
