@@ -143,7 +143,7 @@ const kernelsBenchSchema = z.looseObject({
  * whose fastest single-thread GEMM of a training backend (blas, wasm) gives gemm_flops.
  */
 export function parseMachine(value: unknown, where = 'machine'): MachineMeasurements {
-  if (typeof value === 'object' && value !== null && Array.isArray((value as Record<string, unknown>)['gemm'])) {
+  if (z.looseObject({ gemm: z.array(z.unknown()) }).safeParse(value).success) {
     const bench = parseWith(kernelsBenchSchema, value, where);
     const best = Math.max(...bench.gemm.flatMap((r) => r.threads === 1 && (r.backend === 'blas' || r.backend === 'wasm') && r.gflops !== null ? [r.gflops] : []));
     if (!Number.isFinite(best)) throw new InputError(`${where}.gemm: no single-thread blas or wasm GEMM measurement`);
