@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Checkpointer } from './save.js';
 import { readTensor } from './load.js';
 import { readManifest, resolveCheckpoint } from './manifest.js';
-import { globalArray, rowPiece, tmpRoot } from './fixtures.js';
+import { globalArray, rowPiece, tmpRoot } from './testing/fixtures.js';
 import { localGroup, type Coordinator } from './types.js';
 import { ioPool } from './io-pool.js';
 

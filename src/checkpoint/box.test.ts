@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyRegion, intersect, spanIn, strides, volume, type Box } from './box.js';
-import { globalArray, refSlice } from './fixtures.js';
+import { globalArray, refSlice } from './testing/fixtures.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

@@ -4,7 +4,7 @@ import { readFile, rm, truncate, unlink, writeFile, cp } from 'node:fs/promises'
 import { join } from 'node:path';
 import { CheckpointReader, readTensor } from './load.js';
 import { readManifest } from './manifest.js';
-import { globalArray, rowPiece, saveRanks, tmpRoot } from './fixtures.js';
+import { globalArray, rowPiece, saveRanks, tmpRoot } from './testing/fixtures.js';
 import type { Manifest } from './types.js';
 
 const G = [16, 32];
@@ -73,5 +73,12 @@ test('corrupt byte, truncated file, missing shard and manifest mismatch are each
   await assert.rejects(readManifest(gap.dir), /manifest\.json: manifest mismatch: 'x': pieces cover 512 of 544/);
   const short = await damaged(base, 'short', editManifest((m) => { m.tensors[0]!.shards[1]!.shape = [9, 32]; }));
   await assert.rejects(readManifest(short.dir), new RegExp(`${short.file}: manifest mismatch: 'x' shard at \\[8,0\\] byteRange`));
+  // A malformed manifest is refused naming the field, before any of its entries is trusted.
+  const f16 = await damaged(base, 'f16', editManifest((m) => { Object.assign(m.tensors[0]!, { dtype: 'f16' }); }));
+  await assert.rejects(readManifest(f16.dir), /manifest\.json: manifest mismatch: tensors\[0\]\.dtype: expected 'f32', got 'f16'/);
+  const typo = await damaged(base, 'typo', editManifest((m) => { Object.assign(m.files[0]!, { byte: 1 }); }));
+  await assert.rejects(readManifest(typo.dir), /manifest\.json: manifest mismatch: files\[0\]\.byte: unknown key/);
+  const hash = await damaged(base, 'hash', editManifest((m) => { m.tensors[0]!.shards[0]!.sha256[0] = 'xyz'; }));
+  await assert.rejects(readManifest(hash.dir), /manifest\.json: manifest mismatch: tensors\[0\]\.shards\[0\]\.sha256\[0\]/);
   await rm(base, { recursive: true });
 });

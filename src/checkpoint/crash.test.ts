@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { CheckpointReader } from './load.js';
 import { resolveCheckpoint } from './manifest.js';
-import { crashState, globalArray, saveRanks, tmpRoot } from './fixtures.js';
+import { crashState, globalArray, saveRanks, tmpRoot } from './testing/fixtures.js';
 
-const child = fileURLToPath(new URL('./crash-child.js', import.meta.url));
+const child = fileURLToPath(new URL('./testing/crash-child.js', import.meta.url));
 
 function runChild(root: string, mode: string, crashAfter: number): Promise<{ signal: string | null; stdout: string }> {
   return new Promise((resolve) => {

@@ -3,69 +3,78 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, dirname, basename } from 'node:path';
 import { volume } from './box.js';
 import { checkTiling } from './plan.js';
-import { CheckpointError, FORMAT, FORMAT_VERSION, LATEST, MANIFEST, type FileEntry, type Json, type Manifest, type TensorEntry } from './types.js';
+import { errorMessage } from '../util/errors.js';
+import { formatIssues, z } from '../util/schema.js';
+import { CheckpointError, FORMAT, FORMAT_VERSION, LATEST, MANIFEST, type Manifest } from './types.js';
+
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const shape = z.array(count);
+
+/** manifest.json as written by commit.ts; the cross-references (files, byte ranges, tiling) are checked after. */
+const manifestSchema = z.strictObject({
+  format: z.literal(FORMAT),
+  version: z.literal(FORMAT_VERSION),
+  step: count,
+  createdAt: z.string().default(''),
+  worldSize: count.min(1),
+  hashBlockBytes: count.min(1),
+  meta: z.json().default(null),
+  files: z.array(z.strictObject({
+    name: z.string().regex(/^[\w.-]+$/).refine((n) => !n.startsWith('.'), 'is not a plain file name'),
+    bytes: count,
+    writerRank: count,
+  })),
+  tensors: z.array(z.strictObject({
+    key: z.string(),
+    dtype: z.literal('f32'),
+    globalShape: shape,
+    shards: z.array(z.strictObject({
+      offset: shape,
+      shape,
+      file: z.string(),
+      byteRange: z.tuple([count, count]),
+      sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
+    })),
+  })),
+});
 
 /** Parses and validates a manifest; `file` names it in errors. Executes nothing. */
 export function parseManifest(text: string, file = MANIFEST): Manifest {
-  let m: Record<string, unknown>;
+  let raw: unknown;
   try {
-    const v: unknown = JSON.parse(text);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
-    m = v as Record<string, unknown>;
+    raw = JSON.parse(text);
   } catch (e) {
-    throw new CheckpointError(file, `unreadable manifest: ${(e as Error).message}`);
+    throw new CheckpointError(file, `unreadable manifest: ${errorMessage(e)}`);
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CheckpointError(file, 'unreadable manifest: not a JSON object');
+  const r = manifestSchema.safeParse(raw);
+  if (!r.success) throw new CheckpointError(file, `manifest mismatch: ${formatIssues('', r.error)}`);
+  const m: Manifest = r.data;
   const bad = (what: string): never => { throw new CheckpointError(file, `manifest mismatch: ${what}`); };
-  if (m['format'] !== FORMAT) bad(`format is ${JSON.stringify(m['format'])}, expected '${FORMAT}'`);
-  if (m['version'] !== FORMAT_VERSION) bad(`version ${JSON.stringify(m['version'])} is not supported (expected ${FORMAT_VERSION})`);
-  if (!isCount(m['step'])) bad('step is not a non-negative integer');
-  if (!isCount(m['worldSize']) || m['worldSize'] === 0) bad('worldSize is not a positive integer');
-  const block = m['hashBlockBytes'];
-  if (!isCount(block) || block === 0) bad('hashBlockBytes is not a positive integer');
-  const files = m['files'];
-  if (!Array.isArray(files)) return bad('files is not a list');
-  const sizes = new Map<string, number>();
-  for (const f of files as Record<string, unknown>[]) {
-    const name = f?.['name'];
-    if (typeof name !== 'string' || !/^[\w.-]+$/.test(name) || name.startsWith('.')) bad(`file name ${JSON.stringify(name)} is not a plain file name`);
-    if (!isCount(f['bytes']) || !isCount(f['writerRank'])) bad(`file ${String(name)} lacks bytes or writerRank`);
-    sizes.set(name as string, f['bytes'] as number);
-  }
-  const tensors = m['tensors'];
-  if (!Array.isArray(tensors)) return bad('tensors is not a list');
+  const sizes = new Map(m.files.map((f) => [f.name, f.bytes]));
   const keys = new Set<string>();
-  for (const t of tensors as Record<string, unknown>[]) {
-    const key = t?.['key'];
-    if (typeof key !== 'string' || keys.has(key)) bad(`tensor key ${JSON.stringify(key)} is missing or repeated`);
-    keys.add(key as string);
-    if (t['dtype'] !== 'f32') bad(`'${String(key)}' has dtype ${JSON.stringify(t['dtype'])} (f32 only)`);
-    const g = t['globalShape'];
-    if (!isShape(g)) return bad(`'${String(key)}' globalShape is not a list of sizes`);
-    const shards = t['shards'];
-    if (!Array.isArray(shards)) return bad(`'${String(key)}' shards is not a list`);
-    for (const s of shards as Record<string, unknown>[]) {
-      const where = `'${String(key)}' shard at ${JSON.stringify(s?.['offset'])}`;
-      const file = s?.['file'];
-      if (typeof file !== 'string' || !sizes.has(file)) bad(`${where} names file ${JSON.stringify(file)}, not listed in files`);
-      const { offset, shape, byteRange: r, sha256 } = s;
-      if (!isShape(offset) || !isShape(shape) || offset.length !== g.length || shape.length !== g.length) bad(`${where} has a bad offset or shape`);
-      if (!isShape(r) || r.length !== 2 || r[1]! - r[0]! !== 4 * volume(shape as number[]) || r[1]! > sizes.get(file as string)!) {
-        throw new CheckpointError(file as string, `manifest mismatch: ${where} byteRange ${JSON.stringify(r)} does not hold shape [${String(shape)}]`);
+  for (const t of m.tensors) {
+    if (keys.has(t.key)) bad(`tensor key ${JSON.stringify(t.key)} is repeated`);
+    keys.add(t.key);
+    for (const s of t.shards) {
+      const where = `'${t.key}' shard at ${JSON.stringify(s.offset)}`;
+      const size = sizes.get(s.file);
+      if (size === undefined) return bad(`${where} names file ${JSON.stringify(s.file)}, not listed in files`);
+      if (s.offset.length !== t.globalShape.length || s.shape.length !== t.globalShape.length) bad(`${where} has a bad offset or shape`);
+      const [start, end] = s.byteRange;
+      if (end - start !== 4 * volume(s.shape) || end > size) {
+        throw new CheckpointError(s.file, `manifest mismatch: ${where} byteRange ${JSON.stringify(s.byteRange)} does not hold shape [${String(s.shape)}]`);
       }
-      const blocks = Math.max(1, Math.ceil((r[1]! - r[0]!) / (block as number)));
-      if (!Array.isArray(sha256) || sha256.length !== blocks || !sha256.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h))) {
-        throw new CheckpointError(file as string, `manifest mismatch: ${where} needs ${blocks} sha256 block hashes`);
-      }
+      const blocks = Math.max(1, Math.ceil((end - start) / m.hashBlockBytes));
+      if (s.sha256.length !== blocks) throw new CheckpointError(s.file, `manifest mismatch: ${where} needs ${blocks} sha256 block hashes`);
     }
     try {
-      checkTiling(key as string, g, shards as { offset: number[]; shape: number[] }[]);
+      checkTiling(t.key, t.globalShape, t.shards);
     } catch (e) {
-      bad((e as Error).message);
+      bad(errorMessage(e));
     }
   }
-  return { format: FORMAT, version: FORMAT_VERSION, step: m['step'] as number, createdAt: String(m['createdAt'] ?? ''),
-    worldSize: m['worldSize'] as number, hashBlockBytes: block as number, meta: (m['meta'] ?? null) as Json,
-    files: files as FileEntry[], tensors: tensors as TensorEntry[] };
+  return m;
 }
 
 /** Reads `<dir>/manifest.json`. A directory without one is not a checkpoint (error names the path). */
@@ -107,12 +116,4 @@ export async function resolveCheckpoint(spec: string, root?: string): Promise<st
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
-}
-
-function isCount(v: unknown): v is number {
-  return Number.isSafeInteger(v) && (v as number) >= 0;
-}
-
-function isShape(v: unknown): v is number[] {
-  return Array.isArray(v) && v.every(isCount);
 }

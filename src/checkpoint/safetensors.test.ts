@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { open, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { layoutSafetensors, readSafetensorsHeader } from './safetensors.js';
-import { tmpRoot } from './fixtures.js';
+import { tmpRoot } from './testing/fixtures.js';
 
 test('a laid-out header follows the safetensors spec and parses back', async () => {
   const l = layoutSafetensors([{ name: 'a', shape: [2, 3], bytes: 24 }, { name: 'b.c', shape: [], bytes: 4 }], { step: '7' });

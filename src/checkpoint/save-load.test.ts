@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CheckpointReader, readTensor } from './load.js';
 import { readManifest, resolveCheckpoint } from './manifest.js';
 import { Worker } from 'node:worker_threads';
-import { globalArray, piece, refSlice, rowPiece, saveRanks, startRanks, tmpRoot } from './fixtures.js';
+import { globalArray, piece, refSlice, rowPiece, saveRanks, startRanks, tmpRoot } from './testing/fixtures.js';
 import { Checkpointer } from './save.js';
 import { localGroup, type ShardedArray } from './types.js';
 
@@ -128,7 +128,7 @@ test('ranks as real threads (shared-memory barrier) save a step that loads whole
   const sync = new SharedArrayBuffer(8);
   for (const [step, mode] of [[5, 'sync'], [6, 'async']] as const) {
     const results = await Promise.all([0, 1].map((rank) => new Promise<{ bytes: number }>((resolve, reject) => {
-      const w = new Worker(new URL('./thread-rank.js', import.meta.url), { workerData: { root, rank, size: 2, sync, mode, step } });
+      const w = new Worker(new URL('./testing/save-rank.js', import.meta.url), { workerData: { root, rank, size: 2, sync, mode, step } });
       w.once('message', resolve);
       w.once('error', reject);
     })));

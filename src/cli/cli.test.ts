@@ -27,7 +27,7 @@ const micro = { model: { vocab_size: 256, seq_len: 16, d_model: 16, n_layers: 1,
 const corpus = file('corpus.txt', 'Call me Ishmael. Some years ago, never mind how long precisely. '.repeat(40));
 
 const bad: [string, string[], RegExp][] = [
-  ['unknown config key', ['--config', file('k.json', JSON.stringify({ model: { d_modle: 8 } }))], /unknown key 'd_modle'/],
+  ['unknown config key', ['--config', file('k.json', JSON.stringify({ model: { d_modle: 8 } }))], /model\.d_modle: unknown key/],
   ['wrong type', ['--config', file('t.json', JSON.stringify({ train: { steps: 'ten' } }))], /train\.steps/],
   ['invalid JSON', ['--config', file('j.json', '{ nope')], /not valid JSON/],
   ['missing config file', ['--config', join(dir, 'none.json')], /--config: cannot read/],

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from './launch.js';
 
-const fixtures = new URL('./collective-pairs-fixtures.js', import.meta.url);
+const fixtures = new URL('./testing/collective-pairs-fixtures.js', import.meta.url);
 
 for (const ranks of [2, 3]) {
   test(`every collective pair's backward is the adjoint of its forward (${ranks} ranks)`, { timeout: 60_000 }, async () => {

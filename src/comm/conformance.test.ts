@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { launch } from './launch.js';
 import { findMpirun } from './mpi-group.js';
 
-const suite = new URL('./conformance.js', import.meta.url);
+const suite = new URL('./testing/conformance.case.js', import.meta.url);
 const mpirun = findMpirun();
 const noMpi = mpirun === undefined ? 'Open MPI is not installed (mpirun not found): apt-get install openmpi-bin libopenmpi-dev' : false;
 

@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from './launch.js';
 import { planBuckets } from './grad-sync.js';
-import { gen } from './conformance.js';
-import { GRAD_SIZES, TOY_B, adam, gradOf, toyToken, toyW } from './grad-sync-fixtures.js';
+import { gen } from './testing/conformance.case.js';
+import { GRAD_SIZES, TOY_B, adam, gradOf, toyToken, toyW } from './testing/grad-sync-fixtures.js';
 
-const fixtures = new URL('./grad-sync-fixtures.js', import.meta.url);
+const fixtures = new URL('./testing/grad-sync-fixtures.js', import.meta.url);
 
 test('buckets follow the given order and cap', () => {
   assert.deepEqual(planBuckets([10, 10, 10, 100, 1], 80), [[0, 1], [2], [3], [4]]);

@@ -13,7 +13,7 @@ import { spanTier } from '../layout/tiers.js';
 import type { Placement } from '../layout/grid.js';
 import { gridOf, type ParallelPlan } from '../planner/plan.js';
 
-const fixtures = new URL('./groups-fixtures.js', import.meta.url);
+const fixtures = new URL('./testing/groups-fixtures.js', import.meta.url);
 const noMpi = findMpirun() === undefined ? 'Open MPI is not installed (mpirun not found)' : false;
 
 interface Observed {
@@ -88,14 +88,14 @@ test('sizes that do not match the world are an invariant error naming no flag', 
 test('bad topologies are refused naming the file and field', () => {
   const bad: [unknown, RegExp][] = [
     [{ tiers: [{ name: 'node', group_size: 4 }, { name: 'sn', group_size: 6 }] },
-      /^t\.json: tiers\[1\]\.group_size: 6 is not a multiple of tiers\[0\]\.group_size \(4\)$/],
-    [{ tiers: [{ name: 'node', size: 4 }] }, /^t\.json: unknown key 'size' in tiers\[0\]$/],
-    [{ tiers: [{ name: 'node', group_size: '4' }] }, /^t\.json: tiers\[0\]\.group_size: /],
-    [{ tiers: [{ name: 'node', group_size: 2.5 }] }, /^t\.json: tiers\[0\]\.group_size: /],
-    [{ tiers: [{ name: '', group_size: 2 }] }, /^t\.json: tiers\[0\]\.name: /],
-    [{ tiers: [] }, /^t\.json: tiers: /],
-    [{ tier: [] }, /^t\.json: unknown key 'tier'$/],
-    [[1], /^t\.json: \(top level\): /],
+      /^t\.json\.tiers\[1\]\.group_size: 6 is not a multiple of tiers\[0\]\.group_size \(4\)$/],
+    [{ tiers: [{ name: 'node', size: 4 }] }, /^t\.json\.tiers\[0\]\.size: unknown key/],
+    [{ tiers: [{ name: 'node', group_size: '4' }] }, /^t\.json\.tiers\[0\]\.group_size: /],
+    [{ tiers: [{ name: 'node', group_size: 2.5 }] }, /^t\.json\.tiers\[0\]\.group_size: /],
+    [{ tiers: [{ name: '', group_size: 2 }] }, /^t\.json\.tiers\[0\]\.name: /],
+    [{ tiers: [] }, /^t\.json\.tiers: /],
+    [{ tier: [] }, /^t\.json\.tier: unknown key/],
+    [[1], /^t\.json: expected an object/],
   ];
   for (const [v, re] of bad) {
     assert.throws(() => parseTopology(v, 't.json'), (e: Error) => e instanceof InputError && re.test(e.message), JSON.stringify(v));

@@ -5,7 +5,7 @@ import { launch } from './launch.js';
 import { findMpirun } from './mpi-group.js';
 import { RankError } from './process-group.js';
 
-const fixtures = new URL('./launch-fixtures.js', import.meta.url);
+const fixtures = new URL('./testing/launch-fixtures.js', import.meta.url);
 const noMpi = findMpirun() === undefined ? 'Open MPI is not installed (mpirun not found)' : false;
 
 for (const backend of ['threads', 'mpi'] as const) {

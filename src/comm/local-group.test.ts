@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalGroup } from './local-group.js';
-import { main as conformance } from './conformance.js';
+import { main as conformance } from './testing/conformance.case.js';
 
 test('LocalGroup conforms as a world of one rank', async () => {
   const done = await conformance(new LocalGroup());

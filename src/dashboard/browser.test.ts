@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
-import { appendRecords, cleanTiny, furnace, microTrain, writeRun } from './fixtures.js';
+import { appendRecords, cleanTiny, furnace, microTrain, writeRun } from './testing/fixtures.js';
 import { appHtmlPath } from './report.js';
 import { startDashboard, type Dashboard } from './server.js';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { furnace, writeRun } from './fixtures.js';
+import { furnace, writeRun } from './testing/fixtures.js';
 import { writeRunReport } from './report.js';
 import { readRunDetail } from './runs.js';
 import type { EmbeddedReport } from './types.js';

@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { saveCheckpoint, soloCoordinator } from '../checkpoint/index.js';
-import { appendRecords, CLI, cleanTiny, furnace, microTrain, record, writeRun } from './fixtures.js';
+import { appendRecords, CLI, cleanTiny, furnace, microTrain, record, writeRun } from './testing/fixtures.js';
 import { startDashboard, type Dashboard } from './server.js';
 import type { CheckpointInfo, RunDetail, RunInfo } from './types.js';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { record } from './fixtures.js';
+import { record } from './testing/fixtures.js';
 import { parseMetrics } from './runs.js';
 import { MetricsTail } from './tail.js';
 

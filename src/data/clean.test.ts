@@ -10,7 +10,7 @@ import { cleanCorpus, DEFAULT_CLEAN, type CleanReport } from './clean.js';
 import { writeReport, type Manifest } from './report.js';
 import { normalizeText, loadT2S } from './normalize.js';
 import { mobyDickChapter, mobyDickDir, tangPoems } from './bundled-corpora.js';
-import { mutateWords, rng } from './bench-corpus.js';
+import { mutateWords, rng } from '../bench/data-corpus.js';
 
 function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'furnace-clean-'));

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_MINHASH, estimateJaccard, LshIndex, shingleHashes, signature } from './minhash.js';
-import { mobyPassages, mutateWords, rng } from './bench-corpus.js';
+import { mobyPassages, mutateWords, rng } from '../bench/data-corpus.js';
 import { tangPoems } from './bundled-corpora.js';
 
 const O = DEFAULT_MINHASH;

@@ -6,7 +6,7 @@ import { applyQuality, c4Filter, DEFAULT_QUALITY, detectLang, hanRatio, words, t
 import { findDuplicates, NgramScanner } from './repetition.js';
 import { statsOfWords, wordStats } from './word-stats.js';
 import { mobyDickChapter, tangPoems } from './bundled-corpora.js';
-import { mobyPassages } from './bench-corpus.js';
+import { mobyPassages } from '../bench/data-corpus.js';
 import { normalizeText } from './normalize.js';
 
 const O = DEFAULT_QUALITY;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GPT, countParams } from './gpt.js';
 import { generate, lastLogits } from './generate.js';
-import { microConfig } from './testing.js';
+import { microConfig } from './testing/configs.js';
 import { AdamW, clipGradNorm } from '../optim/adamw.js';
 import { Rng } from '../tensor/random.js';
 import { scoped } from '../tensor/engine.js';

@@ -9,31 +9,12 @@ import { Module } from './module.js';
 import { Embedding, MLP, RMSNorm, type FeedForward, type MoEStats } from './layers.js';
 import { CausalSelfAttention } from './attention.js';
 import { MoELayer } from './moe/layer.js';
-import type { GateKind } from './moe/router.js';
+import type { z } from 'zod';
+import type { modelSchema } from '../train/config.js';
 import { singleContext, type ParallelContext } from '../parallel/context.js';
 
-export interface ModelConfig {
-  vocab_size: number;
-  seq_len: number;
-  d_model: number;
-  n_layers: number;
-  n_heads: number;
-  d_ff: number;
-  /** 0 = dense model. */
-  n_experts: number;
-  top_k: number;
-  /** Layer i is MoE when n_experts > 0 and (i + 1) % moe_every === 0. */
-  moe_every: number;
-  gate: GateKind;
-  /** 0 = dropless. */
-  capacity_factor: number;
-  expert_d_ff: number;
-  aux_loss_coef: number;
-  /** Weight of the router z-loss (ST-MoE; 1e-3 there); absent or 0: off. */
-  router_z_loss_coef?: number;
-  /** Positions: a learned table added to the input (GPT-2; the default), or rotary q/k (RoPE). */
-  position?: 'learned' | 'rope';
-}
+/** The model's shape and MoE settings; the schema (src/train/config.ts) documents each field. */
+export type ModelConfig = z.infer<typeof modelSchema>;
 
 export function usesRope(cfg: ModelConfig): boolean {
   return cfg.position === 'rope';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GPT } from './gpt.js';
-import { microConfig } from './testing.js';
+import { microConfig } from './testing/configs.js';
 import { WasmBackend } from '../backends/wasm.js';
 import { setBackend, scoped } from '../tensor/engine.js';
 import { ParallelAdamW } from '../optim/parallel-adamw.js';

@@ -8,7 +8,7 @@ import { planToJson, type FixedChoices } from './plan.js';
 import { defaultTraining } from './presets.js';
 import { search, type SearchResult } from './search.js';
 import type { TrainingSpec } from './training.js';
-import type { JsonObject } from './validate.js';
+import type { JsonObject } from '../util/schema.js';
 
 export interface PlanRequest {
   model: ModelSpec;

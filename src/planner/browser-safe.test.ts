@@ -1,15 +1,15 @@
-// The planner core must run in a browser (the dashboard): no node: imports outside io.ts and bench.ts.
+// The planner core must run in a browser (the dashboard): no node: imports outside io.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const NODE_ONLY = new Set(['io.js', 'bench.js']);
+const NODE_ONLY = new Set(['io.js']);
 /** Browser-safe modules outside the planner that it may import. */
 const SHARED = /^\.\.\/(util\/(errors|schema)\.js|layout\/[a-z-]+\.js)$/;
 
-test('planner modules other than io and bench import nothing from node: or the CLI, directly or transitively', () => {
+test('planner modules other than io import nothing from node: or the CLI, directly or transitively', () => {
   const dir = dirname(fileURLToPath(import.meta.url));
   const modules = readdirSync(dir).filter((f) => f.endsWith('.js') && !f.endsWith('.test.js') && !NODE_ONLY.has(f));
   assert.ok(modules.length >= 10);

@@ -5,7 +5,7 @@ import { fitEfficiency, logError, predict, runObservation, type Observation } fr
 import { efficiencyOf } from './cluster.js';
 import { MODEL_PRESETS, thisMachine } from './presets.js';
 import { DEFAULT_ORDER } from './plan.js';
-import { InputError } from './validate.js';
+import { InputError } from '../util/errors.js';
 
 const machine = thisMachine({ cores: 2 });
 
@@ -66,7 +66,7 @@ test('a run directory record: config.json as the trainer writes it, lower-quarti
   assert.equal(o.training.global_batch_tokens, 8 * 64);
   assert.equal(o.plan.dp * o.plan.tp * o.plan.pp, 1);
   const bad: [unknown, unknown[], RegExp][] = [
-    [{ ...config, d_model: undefined }, steps, /runs\/tiny\/config\.json\.d_model: expected a number/],
+    [{ ...config, d_model: '64' }, steps, /runs\/tiny\/config\.json\.d_model: expected a number, got '64'/],
     [(({ n_heads: _h, ...rest }) => rest)(config), steps, /runs\/tiny\/config\.json\.n_heads: missing/],
     [config, [], /runs\/tiny\/metrics\.jsonl: no step records/],
     [config, [{ step: 0 }], /metrics\.jsonl\[0\]\.step_time_s: missing/],

@@ -5,7 +5,8 @@ import { estimate } from './cost.js';
 import type { ModelSpec } from './model.js';
 import { DEFAULT_ORDER, parsePlan, type ParallelPlan } from './plan.js';
 import type { TrainingSpec } from './training.js';
-import { InputError, int, num, openRecord, type JsonObject } from './validate.js';
+import { InputError } from '../util/errors.js';
+import { parseWith, z } from '../util/schema.js';
 
 /** One measured configuration: what ran, where, and its step time in seconds. */
 export interface Observation {
@@ -85,6 +86,26 @@ export function fitEfficiency(obs: readonly Observation[], cluster: ClusterSpec,
 /** The factors a calibration fits by default: compute, element-wise and fixed per-layer overhead, network. */
 export const DEFAULT_FIT_KEYS: EfficiencyKey[] = ['gemm', 'memory', 'layer_overhead_s', 'network'];
 
+const posInt = z.number().int().min(1);
+
+/** The model part of a run's config.json (src/train/config.ts writes it); other keys are the trainer's own. */
+const runModelSchema = z.looseObject({
+  vocab_size: posInt, d_model: posInt, n_layers: posInt, n_heads: posInt, seq_len: posInt,
+  d_ff: posInt.exactOptional(),
+  n_experts: z.number().int().min(0).exactOptional(),
+  top_k: posInt.exactOptional(),
+  moe_every: posInt.exactOptional(),
+  expert_d_ff: posInt.exactOptional(),
+  capacity_factor: z.number().min(0).exactOptional(),
+});
+const runTrainSchema = z.looseObject({ batch_size: posInt });
+/** One line of metrics.jsonl; `time` splits the step (compute, allreduce, ...) when the run reports it. */
+const metricsRecordSchema = z.looseObject({
+  step: z.number(),
+  step_time_s: z.number().min(0),
+  time: z.looseObject({ compute: z.number().exactOptional() }).exactOptional(),
+});
+
 /**
  * Turns a furnace run directory's config.json and metrics.jsonl records into an Observation. config.json is
  * the trainer's `{model: {vocab_size, d_model, n_layers, n_heads, seq_len, d_ff, n_experts, top_k, moe_every,
@@ -93,31 +114,30 @@ export const DEFAULT_FIT_KEYS: EfficiencyKey[] = ['gemm', 'memory', 'layer_overh
  * after the first quarter (warm-up: compilation, allocation, caches).
  */
 export function runObservation(label: string, config: unknown, metrics: readonly unknown[], plan?: unknown): Observation {
-  const top = openRecord(config, `${label}/config.json`, []);
+  const top = parseWith(z.looseObject({}), config, `${label}/config.json`);
   const nested = typeof top['model'] === 'object' && top['model'] !== null;
   const where = nested ? `${label}/config.json.model` : `${label}/config.json`;
-  const c = openRecord(nested ? top['model'] : top, where, ['vocab_size', 'd_model', 'n_layers', 'n_heads', 'seq_len']);
-  const t = nested ? openRecord(top['train'], `${label}/config.json.train`, ['batch_size']) : openRecord(top, where, ['batch_size']);
-  const w = (k: string) => `${where}.${k}`;
-  const experts = c['n_experts'] === undefined ? 0 : int(c['n_experts'], w('n_experts'), 0);
-  const dModel = int(c['d_model'], w('d_model'), 1);
+  const c = parseWith(runModelSchema, nested ? top['model'] : top, where);
+  const batch = nested
+    ? parseWith(runTrainSchema, top['train'], `${label}/config.json.train`).batch_size
+    : parseWith(runTrainSchema, top, where).batch_size;
+  const experts = c.n_experts ?? 0;
   const model: ModelSpec = {
     name: label,
-    layers: int(c['n_layers'], w('n_layers'), 1),
-    hidden: dModel,
-    heads: int(c['n_heads'], w('n_heads'), 1),
-    ffn_hidden: c['d_ff'] === undefined ? 4 * dModel : int(c['d_ff'], w('d_ff'), 1),
-    vocab: int(c['vocab_size'], w('vocab_size'), 1),
-    seq_len: int(c['seq_len'], w('seq_len'), 1),
+    layers: c.n_layers,
+    hidden: c.d_model,
+    heads: c.n_heads,
+    ffn_hidden: c.d_ff ?? 4 * c.d_model,
+    vocab: c.vocab_size,
+    seq_len: c.seq_len,
     experts,
-    top_k: experts > 0 ? int(c['top_k'] ?? 1, w('top_k'), 1) : 0,
-    moe_every: experts > 0 ? int(c['moe_every'] ?? 1, w('moe_every'), 1) : 1,
+    top_k: experts > 0 ? c.top_k ?? 1 : 0,
+    moe_every: experts > 0 ? c.moe_every ?? 1 : 1,
   };
-  if (experts > 0 && c['expert_d_ff'] !== undefined) model.expert_ffn_hidden = int(c['expert_d_ff'], w('expert_d_ff'), 1);
-  const batch = int(t['batch_size'], nested ? `${label}/config.json.train.batch_size` : w('batch_size'), 1);
+  if (experts > 0 && c.expert_d_ff !== undefined) model.expert_ffn_hidden = c.expert_d_ff;
   const training: TrainingSpec = { global_batch_tokens: batch * model.seq_len, dtype: 'fp32', optimizer: 'adamw' };
   // Capacity below 1 (or 0 = dropless) still computes every routed token once.
-  if (experts > 0 && c['capacity_factor'] !== undefined) training.capacity_factor = Math.max(1, num(c['capacity_factor'], w('capacity_factor'), 0));
+  if (experts > 0 && c.capacity_factor !== undefined) training.capacity_factor = Math.max(1, c.capacity_factor);
   // furnace's experts compute only their routed tokens (groupedMatmul); the all-to-all carries the padding.
   if (experts > 0) training.padded_compute = false;
   const p = plan === undefined
@@ -125,12 +145,9 @@ export function runObservation(label: string, config: unknown, metrics: readonly
     : parsePlan(plan, `${label}/plan.json`, ['format', 'model', 'cluster', 'predicted']);
   const times: number[] = [], compute: number[] = [];
   metrics.forEach((rec, i) => {
-    const r = openRecord(rec, `${label}/metrics.jsonl[${i}]`, ['step', 'step_time_s']);
-    times.push(num(r['step_time_s'], `${label}/metrics.jsonl[${i}].step_time_s`, 0));
-    const t = r['time'];
-    if (t !== undefined && t !== null && typeof t === 'object' && !Array.isArray(t) && typeof (t as JsonObject)['compute'] === 'number') {
-      compute.push((t as JsonObject)['compute'] as number);
-    }
+    const r = parseWith(metricsRecordSchema, rec, `${label}/metrics.jsonl[${i}]`);
+    times.push(r.step_time_s);
+    if (r.time?.compute !== undefined) compute.push(r.time.compute);
   });
   if (times.length === 0) throw new InputError(`${label}/metrics.jsonl: no step records`);
   const obs: Observation = { label, model, training, plan: p, measured: lowerQuartile(times.slice(Math.floor(times.length / 4))) };

@@ -1,5 +1,6 @@
 // Hierarchical cluster description (devices, tiers of network, storage) and its efficiency factors.
-import { InputError, array, int, join, num, positive, record, str } from './validate.js';
+import { InputError } from '../util/errors.js';
+import { parseWith, z } from '../util/schema.js';
 import type { Tier } from '../layout/tiers.js';
 
 /**
@@ -27,42 +28,53 @@ export const DEFAULT_EFFICIENCY: Efficiency = {
   gemm: 0.75, gemm_half_width: 128, attention: 0.5, memory: 0.7, network: 0.8, overlap: 0.5, layer_overhead_s: 0,
 };
 
-export interface Storage {
+const positive = z.number().positive();
+const fraction = z.number().min(0).max(1);
+/** A fraction of peak that a kernel class cannot run without. */
+const nonZeroFraction = z.number().positive().max(1);
+
+const tierSchema = z.strictObject({
+  name: z.string().min(1),
+  group_size: z.number().int().min(1),
+  bandwidth: positive,
+  latency: z.number().min(0),
+  oversubscription: z.number().min(1).exactOptional(),
+});
+
+const efficiencySchema = z.strictObject({
+  gemm: nonZeroFraction.exactOptional(),
+  gemm_half_width: z.number().min(0).exactOptional(),
+  attention: nonZeroFraction.exactOptional(),
+  memory: nonZeroFraction.exactOptional(),
+  network: nonZeroFraction.exactOptional(),
+  overlap: fraction.exactOptional(),
+  layer_overhead_s: z.number().min(0).exactOptional(),
+});
+
+const storageSchema = z.strictObject({
   /** Aggregate bytes/s of the parallel file system. */
-  bandwidth: number;
+  bandwidth: positive,
   /** Bytes/s one writer process can reach. */
-  writer_bandwidth: number;
-}
+  writer_bandwidth: positive,
+});
+export type Storage = z.infer<typeof storageSchema>;
 
-export interface ClusterSpec {
-  name: string;
-  devices: number;
-  device: {
-    flops: { fp32: number; bf16: number };
-    memory_bytes: number;
-    memory_bandwidth: number;
-  };
-  tiers: Tier[];
-  storage?: Storage;
-  efficiency?: Partial<Efficiency>;
-}
-
-const EFFICIENCY_KEYS = Object.keys(DEFAULT_EFFICIENCY) as (keyof Efficiency)[];
+export const clusterSpecSchema = z.strictObject({
+  name: z.string().min(1),
+  devices: z.number().int().min(1),
+  device: z.strictObject({
+    flops: z.strictObject({ fp32: positive, bf16: positive }),
+    memory_bytes: positive,
+    memory_bandwidth: positive,
+  }),
+  tiers: z.array(tierSchema).min(1),
+  storage: storageSchema.exactOptional(),
+  efficiency: efficiencySchema.exactOptional(),
+});
+export type ClusterSpec = z.infer<typeof clusterSpecSchema>;
 
 export function parseCluster(value: unknown, where = 'cluster'): ClusterSpec {
-  const o = record(value, where, ['name', 'devices', 'device', 'tiers'], ['storage', 'efficiency']);
-  const d = record(o['device'], `${where}.device`, ['flops', 'memory_bytes', 'memory_bandwidth']);
-  const f = record(d['flops'], `${where}.device.flops`, ['fp32', 'bf16']);
-  const c: ClusterSpec = {
-    name: str(o['name'], `${where}.name`),
-    devices: int(o['devices'], `${where}.devices`, 1),
-    device: {
-      flops: { fp32: positive(f['fp32'], `${where}.device.flops.fp32`), bf16: positive(f['bf16'], `${where}.device.flops.bf16`) },
-      memory_bytes: positive(d['memory_bytes'], `${where}.device.memory_bytes`),
-      memory_bandwidth: positive(d['memory_bandwidth'], `${where}.device.memory_bandwidth`),
-    },
-    tiers: array(o['tiers'], `${where}.tiers`, 1).map((t, i) => parseTier(t, join(`${where}.tiers`, i))),
-  };
+  const c = parseWith(clusterSpecSchema, value, where);
   for (let i = 1; i < c.tiers.length; i++) {
     const inner = c.tiers[i - 1]!, outer = c.tiers[i]!;
     if (outer.group_size % inner.group_size !== 0 || outer.group_size <= inner.group_size) {
@@ -73,39 +85,7 @@ export function parseCluster(value: unknown, where = 'cluster'): ClusterSpec {
   if (top.group_size < c.devices) {
     throw new InputError(`${where}.tiers[${c.tiers.length - 1}].group_size: the outermost tier must span all ${c.devices} devices, got ${top.group_size}`);
   }
-  if (o['storage'] !== undefined) {
-    const s = record(o['storage'], `${where}.storage`, ['bandwidth', 'writer_bandwidth']);
-    c.storage = { bandwidth: positive(s['bandwidth'], `${where}.storage.bandwidth`), writer_bandwidth: positive(s['writer_bandwidth'], `${where}.storage.writer_bandwidth`) };
-  }
-  if (o['efficiency'] !== undefined) c.efficiency = parseEfficiency(o['efficiency'], `${where}.efficiency`);
   return c;
-}
-
-function parseTier(value: unknown, where: string): Tier {
-  const t = record(value, where, ['name', 'group_size', 'bandwidth', 'latency'], ['oversubscription']);
-  const tier: Tier = {
-    name: str(t['name'], `${where}.name`),
-    group_size: int(t['group_size'], `${where}.group_size`, 1),
-    bandwidth: positive(t['bandwidth'], `${where}.bandwidth`),
-    latency: num(t['latency'], `${where}.latency`, 0),
-  };
-  if (t['oversubscription'] !== undefined) tier.oversubscription = num(t['oversubscription'], `${where}.oversubscription`, 1);
-  return tier;
-}
-
-export function parseEfficiency(value: unknown, where: string): Partial<Efficiency> {
-  const o = record(value, where, [], EFFICIENCY_KEYS);
-  const e: Partial<Efficiency> = {};
-  for (const k of EFFICIENCY_KEYS) {
-    const v = o[k];
-    if (v === undefined) continue;
-    const bounded = k === 'gemm_half_width' || k === 'layer_overhead_s' ? num(v, `${where}.${k}`, 0) : num(v, `${where}.${k}`, 0, 1);
-    if ((k === 'gemm' || k === 'attention' || k === 'memory' || k === 'network') && bounded === 0) {
-      throw new InputError(`${where}.${k}: must be > 0`);
-    }
-    e[k] = bounded;
-  }
-  return e;
 }
 
 /** The cluster's efficiency factors with defaults filled in. */

@@ -9,7 +9,7 @@ import { prepare } from './context.js';
 import { loadCluster, loadModel, loadTraining, readJsonFile, readPlan, readRun, writeCluster, writePlan } from './io.js';
 import { CLUSTER_PRESETS, MODEL_PRESETS } from './presets.js';
 import { search } from './search.js';
-import { InputError } from './validate.js';
+import { InputError } from '../util/errors.js';
 
 const rejects = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof InputError && re.test(e.message), String(re));
 

@@ -8,14 +8,15 @@ import { parseModel, type ModelSpec } from './model.js';
 import { PLAN_FORMAT, parsePlan, planToJson, type ParallelPlan } from './plan.js';
 import { CLUSTER_PRESETS, MODEL_PRESETS } from './presets.js';
 import { parseTraining, type TrainingSpec } from './training.js';
-import { InputError, openRecord, parseJson, type JsonObject } from './validate.js';
+import { InputError, errnoCode, errorMessage } from '../util/errors.js';
+import { parseJson, parseWith, z, type JsonObject } from '../util/schema.js';
 
 export function readJsonFile(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new InputError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new InputError(`${path}: cannot read (${errnoCode(e) ?? errorMessage(e)})`);
   }
   return parseJson(text, path);
 }
@@ -47,6 +48,8 @@ export function loadTraining(arg: string): TrainingSpec {
 }
 
 const META = ['format', 'model', 'cluster', 'predicted'] as const;
+/** A plan file's metadata; the plan itself is checked by parsePlan. */
+const planFileSchema = z.looseObject({ format: z.literal(PLAN_FORMAT).exactOptional() });
 
 /** What `furnace plan --out` writes: the plan in the trainer's form plus what it was planned for. */
 export function planFileJson(e: Estimate, model: string, cluster: string): JsonObject {
@@ -73,10 +76,7 @@ export function writeCluster(path: string, c: ClusterSpec): void {
 /** Reads and validates a plan file (as `furnace train --plan` does); errors name the file and field. */
 export function readPlan(path: string): ParallelPlan {
   const v = readJsonFile(path);
-  const o = openRecord(v, path, []);
-  if (o['format'] !== undefined && o['format'] !== PLAN_FORMAT) {
-    throw new InputError(`${path}.format: expected '${PLAN_FORMAT}', got '${String(o['format'])}'`);
-  }
+  parseWith(planFileSchema, v, path);
   return parsePlan(v, path, META);
 }
 

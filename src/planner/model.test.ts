@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forwardFlopsPerToken, modelStats, parseModel } from './model.js';
 import { MODEL_PRESETS } from './presets.js';
-import { InputError } from './validate.js';
+import { InputError } from '../util/errors.js';
 
 test('GPT-3 175B: 174.6 B parameters and 24 l h^2 + 4 l s h + 2 h V forward FLOPs per token', () => {
   const m = MODEL_PRESETS['gpt3-175b']!;

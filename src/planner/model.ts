@@ -1,42 +1,29 @@
 // Transformer description for planning (dense or MoE) and the parameter / FLOP counts derived from it.
-import { InputError, int, record, str } from './validate.js';
+import { InputError } from '../util/errors.js';
+import { parseWith, z } from '../util/schema.js';
+
+const posInt = z.number().int().min(1);
 
 /** A decoder-only transformer; MoE when `experts` > 0 (every `moe_every`-th layer is an MoE layer). */
-export interface ModelSpec {
-  name: string;
-  layers: number;
-  hidden: number;
-  heads: number;
-  kv_heads?: number;
-  ffn_hidden: number;
-  vocab: number;
-  seq_len: number;
+export const modelSpecSchema = z.strictObject({
+  name: z.string().min(1),
+  layers: posInt,
+  hidden: posInt,
+  heads: posInt,
+  kv_heads: posInt.exactOptional(),
+  ffn_hidden: posInt,
+  vocab: posInt,
+  seq_len: posInt,
   /** Experts per MoE layer; 0 = dense. */
-  experts: number;
-  top_k: number;
-  moe_every: number;
-  expert_ffn_hidden?: number;
-}
-
-const REQUIRED = ['name', 'layers', 'hidden', 'heads', 'ffn_hidden', 'vocab', 'seq_len', 'experts', 'top_k', 'moe_every'] as const;
-const OPTIONAL = ['kv_heads', 'expert_ffn_hidden'] as const;
+  experts: z.number().int().min(0),
+  top_k: z.number().int().min(0),
+  moe_every: posInt,
+  expert_ffn_hidden: posInt.exactOptional(),
+});
+export type ModelSpec = z.infer<typeof modelSpecSchema>;
 
 export function parseModel(value: unknown, where = 'model'): ModelSpec {
-  const o = record(value, where, REQUIRED, OPTIONAL);
-  const m: ModelSpec = {
-    name: str(o['name'], `${where}.name`),
-    layers: int(o['layers'], `${where}.layers`, 1),
-    hidden: int(o['hidden'], `${where}.hidden`, 1),
-    heads: int(o['heads'], `${where}.heads`, 1),
-    ffn_hidden: int(o['ffn_hidden'], `${where}.ffn_hidden`, 1),
-    vocab: int(o['vocab'], `${where}.vocab`, 1),
-    seq_len: int(o['seq_len'], `${where}.seq_len`, 1),
-    experts: int(o['experts'], `${where}.experts`, 0),
-    top_k: int(o['top_k'], `${where}.top_k`, 0),
-    moe_every: int(o['moe_every'], `${where}.moe_every`, 1),
-  };
-  if (o['kv_heads'] !== undefined) m.kv_heads = int(o['kv_heads'], `${where}.kv_heads`, 1);
-  if (o['expert_ffn_hidden'] !== undefined) m.expert_ffn_hidden = int(o['expert_ffn_hidden'], `${where}.expert_ffn_hidden`, 1);
+  const m = parseWith(modelSpecSchema, value, where);
   if (m.hidden % m.heads !== 0) throw new InputError(`${where}.heads: hidden ${m.hidden} is not divisible by heads ${m.heads}`);
   if (m.kv_heads !== undefined && m.heads % m.kv_heads !== 0) {
     throw new InputError(`${where}.kv_heads: heads ${m.heads} is not divisible by kv_heads ${m.kv_heads}`);

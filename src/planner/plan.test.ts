@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFix, parsePlan, planToJson, type ParallelPlan } from './plan.js';
-import { InputError } from './validate.js';
+import { InputError } from '../util/errors.js';
 
 const plan: ParallelPlan = { dp: 6, tp: 2, pp: 2, ep: 3, zero: 1, microBatch: 2, recompute: 'selective', placement: { order: ['tp', 'edp', 'pp', 'ep'] } };
 
@@ -27,7 +27,7 @@ test('--fix parses every choice and names what is wrong', () => {
     tp: 8, pp: 16, dp: 64, ep: 1, zero: 1, recompute: 'selective', microBatch: 1, order: ['tp', 'ep', 'edp', 'pp'],
   });
   const bad: [string, RegExp][] = [
-    ['tp=0', /--fix tp: must be in \[1/], ['tp=x', /--fix tp: expected a positive integer/], ['zero=5', /--fix zero: expected one of/],
+    ['tp=0', /--fix tp: must be >= 1, got 0/], ['tp=x', /--fix tp: expected a positive integer/], ['zero=5', /--fix zero: expected one of/],
     ['tq=8', /--fix: unknown key 'tq'/], ['tp8', /--fix: expected key=value/], ['order=tp/pp', /--fix order: must list each/],
   ];
   for (const [s, re] of bad) assert.throws(() => parseFix(s), (e: unknown) => e instanceof InputError && re.test(e.message), s);

@@ -1,6 +1,7 @@
 // ParallelPlan: the layout the planner outputs and the trainer consumes, and its JSON form (the rank grid is layout/grid.ts).
-import { InputError, array, int, oneOf, record, str, type JsonObject } from './validate.js';
-import { DEFAULT_ORDER, DIMS, Grid, dimSizes, isOrder, type Dim, type Group, type Placement } from '../layout/grid.js';
+import { InputError } from '../util/errors.js';
+import { parseWith, z, type JsonObject } from '../util/schema.js';
+import { DEFAULT_ORDER, DIMS, Grid, dimSizes, isOrder, type Dim, type Placement } from '../layout/grid.js';
 
 /** The grid vocabulary (dims, groups, placement), defined in layout/grid.ts with its composition rules. */
 export { DEFAULT_ORDER, DIMS, type Dim, type Group, type Placement } from '../layout/grid.js';
@@ -53,31 +54,30 @@ export function planToJson(p: ParallelPlan): JsonObject {
 
 export const PLAN_FORMAT = 'furnace-plan/1';
 
+const posInt = z.number().int().min(1);
+const tierName = z.string().min(1).exactOptional();
+
+/** The JSON form of a plan (planToJson's output). */
+const planJsonSchema = z.strictObject({
+  dp: posInt, tp: posInt, pp: posInt, ep: posInt,
+  zero: z.literal(ZERO_STAGES),
+  micro_batch: posInt,
+  recompute: z.enum(RECOMPUTE),
+  placement: z.strictObject({
+    order: z.array(z.enum(DIMS)),
+    tiers: z.strictObject({ tp: tierName, ep: tierName, edp: tierName, pp: tierName, dp: tierName }).exactOptional(),
+  }).exactOptional(),
+});
+
 /** Reads a plan from its JSON form; unknown keys and broken divisibility are errors naming the field.
  * Extra top-level keys listed in `extra` (metadata of a plan file) are allowed and ignored. */
 export function parsePlan(value: unknown, where = 'plan', extra: readonly string[] = []): ParallelPlan {
-  const o = record(value, where, ['dp', 'tp', 'pp', 'ep', 'zero', 'micro_batch', 'recompute'], ['placement', ...extra]);
-  let placement: Placement = { order: [...DEFAULT_ORDER] };
-  if (o['placement'] !== undefined) {
-    const pl = record(o['placement'], `${where}.placement`, ['order'], ['tiers']);
-    placement = { order: array(pl['order'], `${where}.placement.order`).map((d, i) => oneOf(d, `${where}.placement.order[${i}]`, DIMS)) };
-    if (pl['tiers'] !== undefined) {
-      const t = record(pl['tiers'], `${where}.placement.tiers`, [], ['tp', 'ep', 'edp', 'pp', 'dp']);
-      const tiers: Partial<Record<Group, string>> = {};
-      for (const [k, v] of Object.entries(t)) tiers[k as Group] = str(v, `${where}.placement.tiers.${k}`);
-      placement.tiers = tiers;
-    }
-  }
-  return checkPlan({
-    dp: int(o['dp'], `${where}.dp`, 1),
-    tp: int(o['tp'], `${where}.tp`, 1),
-    pp: int(o['pp'], `${where}.pp`, 1),
-    ep: int(o['ep'], `${where}.ep`, 1),
-    zero: oneOf(o['zero'], `${where}.zero`, ZERO_STAGES),
-    microBatch: int(o['micro_batch'], `${where}.micro_batch`, 1),
-    recompute: oneOf(o['recompute'], `${where}.recompute`, RECOMPUTE),
-    placement,
-  }, where);
+  const body = typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).filter(([k]) => !extra.includes(k))) : value;
+  const o = parseWith(planJsonSchema, body, where);
+  const placement: Placement = o.placement === undefined ? { order: [...DEFAULT_ORDER] } : { order: o.placement.order };
+  if (o.placement?.tiers !== undefined) placement.tiers = o.placement.tiers;
+  return checkPlan({ dp: o.dp, tp: o.tp, pp: o.pp, ep: o.ep, zero: o.zero, microBatch: o.micro_batch, recompute: o.recompute, placement }, where);
 }
 
 /** Choices pinned by `--fix`; absent keys are searched. */
@@ -96,18 +96,18 @@ export function parseFix(text: string, where = '--fix'): FixedChoices {
     const w = `${where} ${k}`;
     const n = (): number => {
       if (!/^\d+$/.test(v)) throw new InputError(`${w}: expected a positive integer, got '${v}'`);
-      return int(Number(v), w, 1);
+      return parseWith(posInt, Number(v), w);
     };
     switch (k) {
       case 'dp': f.dp = n(); break;
       case 'tp': f.tp = n(); break;
       case 'pp': f.pp = n(); break;
       case 'ep': f.ep = n(); break;
-      case 'zero': f.zero = oneOf(Number(v), w, ZERO_STAGES); break;
+      case 'zero': f.zero = parseWith(z.literal(ZERO_STAGES), Number(v), w); break;
       case 'micro_batch': case 'mb': f.microBatch = n(); break;
-      case 'recompute': f.recompute = oneOf(v, w, RECOMPUTE); break;
+      case 'recompute': f.recompute = parseWith(z.enum(RECOMPUTE), v, w); break;
       case 'order': {
-        const order = v.split('/').map((d) => oneOf(d.trim(), w, DIMS));
+        const order = v.split('/').map((d) => parseWith(z.enum(DIMS), d.trim(), w));
         if (!isOrder(order)) {
           throw new InputError(`${w}: must list each of ${DIMS.join('/')} once, got '${v}'`);
         }

@@ -2,7 +2,8 @@
 import type { ClusterSpec } from './cluster.js';
 import type { ModelSpec } from './model.js';
 import type { TrainingSpec } from './training.js';
-import { InputError, int, openRecord, positive, record } from './validate.js';
+import { InputError } from '../util/errors.js';
+import { parseWith, z } from '../util/schema.js';
 
 const GPT = { experts: 0, top_k: 0, moe_every: 1 } as const;
 
@@ -118,28 +119,45 @@ export interface MachineMeasurements {
   memoryBytes?: number;
 }
 
+const positive = z.number().positive();
+
+const measurementsSchema = z.strictObject({
+  cores: z.number().int().min(1).exactOptional(),
+  peak_flops: positive.exactOptional(),
+  gemm_flops: positive.exactOptional(),
+  allreduce_bandwidth: positive.exactOptional(),
+  memory_bandwidth: positive.exactOptional(),
+  memory_bytes: positive.exactOptional(),
+});
+
+/** The result of `furnace bench kernels --json`; other keys are allowed (the bench report may grow). */
+const kernelsBenchSchema = z.looseObject({
+  // gflops is null for a backend the bench could not run.
+  gemm: z.array(z.looseObject({ backend: z.string(), threads: z.number(), gflops: z.number().nullable() })),
+  peak_gflops_per_core_estimate: z.unknown(),
+});
+
 /**
  * Reads measurements: either {cores?, gemm_flops?, allreduce_bandwidth?, memory_bandwidth?, memory_bytes?}, or
  * the result of `furnace bench kernels --json` ({gemm: [{backend, threads, gflops}], peak_gflops_per_core_estimate}),
  * whose fastest single-thread GEMM of a training backend (blas, wasm) gives gemm_flops.
  */
 export function parseMachine(value: unknown, where = 'machine'): MachineMeasurements {
-  if (typeof value === 'object' && value !== null && Array.isArray((value as Record<string, unknown>)['gemm'])) {
-    const rows = (value as { gemm: unknown[] }).gemm.map((r, i) => openRecord(r, `${where}.gemm[${i}]`, ['backend', 'threads', 'gflops']));
-    const best = Math.max(...rows.filter((r) => r['threads'] === 1 && (r['backend'] === 'blas' || r['backend'] === 'wasm') && typeof r['gflops'] === 'number')
-      .map((r) => r['gflops'] as number));
+  if (z.looseObject({ gemm: z.array(z.unknown()) }).safeParse(value).success) {
+    const bench = parseWith(kernelsBenchSchema, value, where);
+    const best = Math.max(...bench.gemm.flatMap((r) => r.threads === 1 && (r.backend === 'blas' || r.backend === 'wasm') && r.gflops !== null ? [r.gflops] : []));
     if (!Number.isFinite(best)) throw new InputError(`${where}.gemm: no single-thread blas or wasm GEMM measurement`);
-    const peak = (value as Record<string, unknown>)['peak_gflops_per_core_estimate'];
+    const peak = bench.peak_gflops_per_core_estimate;
     return { gemmFlops: best * 1e9, ...(typeof peak === 'number' && peak > 0 ? { peakFlops: peak * 1e9 } : {}) };
   }
-  const o = record(value, where, [], ['cores', 'peak_flops', 'gemm_flops', 'allreduce_bandwidth', 'memory_bandwidth', 'memory_bytes']);
+  const o = parseWith(measurementsSchema, value, where);
   const m: MachineMeasurements = {};
-  if (o['cores'] !== undefined) m.cores = int(o['cores'], `${where}.cores`, 1);
-  if (o['peak_flops'] !== undefined) m.peakFlops = positive(o['peak_flops'], `${where}.peak_flops`);
-  if (o['gemm_flops'] !== undefined) m.gemmFlops = positive(o['gemm_flops'], `${where}.gemm_flops`);
-  if (o['allreduce_bandwidth'] !== undefined) m.allReduceBandwidth = positive(o['allreduce_bandwidth'], `${where}.allreduce_bandwidth`);
-  if (o['memory_bandwidth'] !== undefined) m.memoryBandwidth = positive(o['memory_bandwidth'], `${where}.memory_bandwidth`);
-  if (o['memory_bytes'] !== undefined) m.memoryBytes = positive(o['memory_bytes'], `${where}.memory_bytes`);
+  if (o.cores !== undefined) m.cores = o.cores;
+  if (o.peak_flops !== undefined) m.peakFlops = o.peak_flops;
+  if (o.gemm_flops !== undefined) m.gemmFlops = o.gemm_flops;
+  if (o.allreduce_bandwidth !== undefined) m.allReduceBandwidth = o.allreduce_bandwidth;
+  if (o.memory_bandwidth !== undefined) m.memoryBandwidth = o.memory_bandwidth;
+  if (o.memory_bytes !== undefined) m.memoryBytes = o.memory_bytes;
   return m;
 }
 

@@ -5,7 +5,7 @@ import type { PlanContext } from './context.js';
 import { commCosts, finish, stepWork, timeBreakdown, total, type Breakdown, type CommCosts, type Estimate } from './cost.js';
 import { memoryPerDevice, modelStates, stageParams } from './memory.js';
 import { DEFAULT_ORDER, DIMS, RECOMPUTE, ZERO_STAGES, type Dim, type FixedChoices, type ParallelPlan, type Recompute, type ZeroStage } from './plan.js';
-import { InputError } from './validate.js';
+import { InputError } from '../util/errors.js';
 
 export interface SearchOptions {
   fix?: FixedChoices;

@@ -1,45 +1,34 @@
 // Training description for planning: batch, precision, optimizer, MoE capacity and checkpoint cadence.
-import { InputError, int, num, oneOf, record } from './validate.js';
+import { InputError } from '../util/errors.js';
+import { parseWith, z } from '../util/schema.js';
 
 export const DTYPES = ['bf16', 'fp16', 'fp32'] as const;
 export type TrainDtype = (typeof DTYPES)[number];
 export const OPTIMIZERS = ['adam', 'adamw', 'sgd'] as const;
 export type Optimizer = (typeof OPTIMIZERS)[number];
 
-export interface TrainingSpec {
+export const trainingSpecSchema = z.strictObject({
   /** Tokens per optimizer step (global batch in sequences x sequence length). */
-  global_batch_tokens: number;
-  dtype: TrainDtype;
-  optimizer: Optimizer;
+  global_batch_tokens: z.number().int().min(1),
+  dtype: z.enum(DTYPES),
+  optimizer: z.enum(OPTIMIZERS),
   /** Tokens of the whole run; gives the run's duration. */
-  tokens_total?: number;
+  tokens_total: z.number().min(1).exactOptional(),
   /** Expert capacity factor (1 = exact balance, as SWIPE or dropless routing give). */
-  capacity_factor?: number;
+  capacity_factor: z.number().min(1).max(64).exactOptional(),
   /**
    * Whether experts compute the padding rows of their capacity (default true: GShard, DeepSpeed-MoE
    * and Megatron run dense batched GEMMs over the padded batch). false: only the routed tokens are
    * computed (grouped GEMMs, as MegaBlocks and furnace), while all-to-all still carries the padding.
    */
-  padded_compute?: boolean;
+  padded_compute: z.boolean().exactOptional(),
   /** Steps between checkpoints; the checkpoint time is then amortized into the step time. */
-  checkpoint_every?: number;
-}
+  checkpoint_every: z.number().int().min(1).exactOptional(),
+});
+export type TrainingSpec = z.infer<typeof trainingSpecSchema>;
 
 export function parseTraining(value: unknown, where = 'training'): TrainingSpec {
-  const o = record(value, where, ['global_batch_tokens', 'dtype', 'optimizer'], ['tokens_total', 'capacity_factor', 'padded_compute', 'checkpoint_every']);
-  const t: TrainingSpec = {
-    global_batch_tokens: int(o['global_batch_tokens'], `${where}.global_batch_tokens`, 1),
-    dtype: oneOf(o['dtype'], `${where}.dtype`, DTYPES),
-    optimizer: oneOf(o['optimizer'], `${where}.optimizer`, OPTIMIZERS),
-  };
-  if (o['tokens_total'] !== undefined) t.tokens_total = num(o['tokens_total'], `${where}.tokens_total`, 1);
-  if (o['capacity_factor'] !== undefined) t.capacity_factor = num(o['capacity_factor'], `${where}.capacity_factor`, 1, 64);
-  if (o['padded_compute'] !== undefined) {
-    if (typeof o['padded_compute'] !== 'boolean') throw new InputError(`${where}.padded_compute: expected true or false`);
-    t.padded_compute = o['padded_compute'];
-  }
-  if (o['checkpoint_every'] !== undefined) t.checkpoint_every = int(o['checkpoint_every'], `${where}.checkpoint_every`, 1);
-  return t;
+  return parseWith(trainingSpecSchema, value, where);
 }
 
 /** Global batch in sequences; the batch must hold whole sequences. */

@@ -16,15 +16,20 @@ export const modelSchema = z.strictObject({
   n_layers: posInt,
   n_heads: posInt,
   d_ff: posInt,
+  /** 0 = dense model. */
   n_experts: nonNegInt,
   top_k: posInt,
+  /** Layer i is MoE when n_experts > 0 and (i + 1) % moe_every === 0. */
   moe_every: posInt,
   gate: z.enum(GATES),
+  /** 0 = dropless. */
   capacity_factor: z.number().min(0),
   expert_d_ff: posInt,
   aux_loss_coef: z.number().min(0),
-  position: z.enum(['learned', 'rope']).optional(),
-  router_z_loss_coef: z.number().min(0).optional(),
+  /** Positions: a learned table added to the input (GPT-2; the default), or rotary q/k (RoPE). */
+  position: z.enum(['learned', 'rope']).exactOptional(),
+  /** Weight of the router z-loss (ST-MoE; 1e-3 there); absent or 0: off. */
+  router_z_loss_coef: z.number().min(0).exactOptional(),
 });
 
 export const trainSchema = z.strictObject({

@@ -51,10 +51,10 @@ test('a bad --topology file is refused before any rank starts: exit 2, one line 
   const cases: [string, RegExp][] = [
     [join(dir, 'none.json'), /none\.json: cannot read/],
     [write('broken.json', '{"tiers": ['), /broken\.json: not valid JSON/],
-    [write('typo.json', { tiers: [{ name: 'node', size: 2 }] }), /typo\.json: unknown key 'size' in tiers\[0\]/],
-    [write('type.json', { tiers: [{ name: 'node', group_size: 'two' }] }), /type\.json: tiers\[0\]\.group_size: /],
+    [write('typo.json', { tiers: [{ name: 'node', size: 2 }] }), /typo\.json\.tiers\[0\]\.size: unknown key/],
+    [write('type.json', { tiers: [{ name: 'node', group_size: 'two' }] }), /type\.json\.tiers\[0\]\.group_size: /],
     [write('nest.json', { tiers: [{ name: 'node', group_size: 4 }, { name: 'rack', group_size: 6 }] }),
-      /nest\.json: tiers\[1\]\.group_size: 6 is not a multiple/],
+      /nest\.json\.tiers\[1\]\.group_size: 6 is not a multiple/],
   ];
   for (const [file, re] of cases) {
     const r = furnace('--dp', '2', '--topology', file, '--out', join(dir, 'never'));

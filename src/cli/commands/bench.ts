@@ -1,24 +1,142 @@
-// `furnace bench <what>`: each benchmark lives beside the code it measures; this only dispatches.
+// `furnace bench <what>`: flags of every benchmark parsed here into typed options; the benchmarks live in src/bench/.
+import type { BackendName } from '../../backends/backend.js';
+import type { CommBackend } from '../../comm/process-group.js';
 import { InputError } from '../../util/errors.js';
-import { type Command } from '../util.js';
+import { Output } from '../../util/output.js';
+import { intFlag, parse, type Command } from '../util.js';
 
-const benches: Record<string, { module: string; summary: string }> = {
-  kernels: { module: '../../backends/bench.js', summary: 'GEMM GFLOP/s and an MLP step per backend, beside tfjs-wasm and raw cblas' },
-  step: { module: '../../train/bench-step.js', summary: 'one training step, kernel by kernel (GEMMs by shape), against the framework' },
-  comm: { module: '../../comm/bench.js', summary: 'collective bandwidth per communication backend' },
-  ckpt: { module: '../../checkpoint/bench.js', summary: 'checkpoint save/load bandwidth beside the disk' },
-  data: { module: '../../data/bench.js', summary: 'cleaning and tokenizer throughput' },
-  sciml: { module: '../../sciml/bench.js', summary: 'PDE data, discovery and PINN evaluation speed' },
-  plan: { module: '../../planner/bench.js', summary: 'plan search time (GPT-3 on A100, BaGuaLu on Sunway)' },
+const MiB = 2 ** 20;
+const json = { json: { type: 'boolean', default: false } } as const;
+
+/** A comma-separated list of numbers, each passing `ok`. */
+function list(name: string, v: string, ok: (x: number) => boolean): number[] {
+  const xs = v.split(',').map((s) => Number(s.trim()));
+  if (xs.length === 0 || xs.some((x) => !ok(x))) throw new InputError(`--${name}: expected a comma-separated list, got '${v}'`);
+  return xs;
+}
+
+interface Bench {
+  summary: string;
+  usage: string;
+  run: Command;
+}
+
+// Each bench module is imported only when chosen: some load large optional dependencies (tfjs, cblas).
+const benches: Record<string, Bench> = {
+  kernels: {
+    summary: 'GEMM GFLOP/s and an MLP step per backend, beside tfjs-wasm and raw cblas',
+    usage: 'furnace bench kernels [--sizes 256,512,1024,2048] [--budget SECONDS (1.5)] [--steps N (10)] [--only gemm|mlp] [--json]',
+    run: async (argv) => {
+      const { values: v } = parse(argv, { ...json, sizes: { type: 'string', default: '256,512,1024,2048' },
+        budget: { type: 'string', default: '1.5' }, steps: { type: 'string', default: '10' }, only: { type: 'string' } });
+      const sizes = v.sizes.split(',').map((s) => Number(s.trim()));
+      if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 8192)) throw new InputError(`--sizes: integers in [1, 8192], got '${v.sizes}'`);
+      const budget = Number(v.budget);
+      if (!(budget > 0 && budget <= 60)) throw new InputError(`--budget: seconds in (0, 60], got '${v.budget}'`);
+      const steps = Number(v.steps);
+      if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new InputError(`--steps: integer in [1, 1000], got '${v.steps}'`);
+      const only = v.only;
+      if (only !== undefined && only !== 'gemm' && only !== 'mlp') throw new InputError(`--only: 'gemm' or 'mlp', got '${only}'`);
+      const { benchKernels } = await import('../../bench/kernels.js');
+      return benchKernels({ sizes, budget, steps, ...(only !== undefined ? { only } : {}) }, new Output(v.json));
+    },
+  },
+  step: {
+    summary: 'one training step, kernel by kernel (GEMMs by shape), against the framework',
+    usage: 'furnace bench step [--backend auto|js|wasm|blas] [--preset tiny|small] [--steps N (8)] [--top ROWS (25)] [--json]',
+    run: async (argv) => {
+      const { values: v } = parse(argv, { ...json, backend: { type: 'string', default: 'auto' },
+        preset: { type: 'string', default: 'small' }, steps: { type: 'string', default: '8' }, top: { type: 'string', default: '25' } });
+      const preset = v.preset;
+      if (preset !== 'tiny' && preset !== 'small') throw new InputError(`--preset: 'tiny' or 'small', got '${preset}'`);
+      const steps = Number(v.steps), top = Number(v.top);
+      if (!Number.isInteger(steps) || steps < 1 || steps > 200) throw new InputError(`--steps: integer in [1, 200], got '${v.steps}'`);
+      if (!Number.isInteger(top) || top < 0) throw new InputError(`--top: an integer >= 0 (rows to print), got '${v.top}'`);
+      const backend = v.backend;
+      if (backend !== 'auto' && backend !== 'js' && backend !== 'wasm' && backend !== 'blas') {
+        throw new InputError(`--backend: auto, js, wasm or blas, got '${backend}'`);
+      }
+      const { benchStep } = await import('../../bench/step.js');
+      return benchStep({ backend: backend satisfies BackendName | 'auto', preset, steps, top }, new Output(v.json));
+    },
+  },
+  comm: {
+    summary: 'collective bandwidth per communication backend',
+    usage: 'furnace bench comm [--backend threads|mpi|all] [--ranks 2,4] [--sizes-mb 1,4,16,64] [--ops allReduce,allGather,allToAll] [--iters N (5)] [--json]',
+    run: async (argv) => {
+      const { BENCH_OPS } = await import('../../bench/comm-ranks.js');
+      const { values: v } = parse(argv, { ...json, backend: { type: 'string', default: 'all' }, ranks: { type: 'string', default: '2,4' },
+        'sizes-mb': { type: 'string', default: '1,4,16,64' }, ops: { type: 'string', default: BENCH_OPS.join(',') }, iters: { type: 'string', default: '5' } });
+      const ranks = list('ranks', v.ranks, (x) => Number.isInteger(x) && x >= 2 && x <= 64);
+      const sizes = list('sizes-mb', v['sizes-mb'], (x) => x > 0 && x <= 1024).map((mb) => Math.round(mb * MiB));
+      const iters = list('iters', v.iters, (x) => Number.isInteger(x) && x >= 1)[0] ?? 5;
+      const ops = v.ops.split(',').map((s) => s.trim()).map((o) => {
+        const op = BENCH_OPS.find((b) => b === o);
+        if (op === undefined) throw new InputError(`--ops: unknown op '${o}' (choose from ${BENCH_OPS.join(', ')})`);
+        return op;
+      });
+      const backends = (v.backend === 'all' ? ['threads', 'mpi'] : [v.backend]).map((b): CommBackend => {
+        if (b !== 'threads' && b !== 'mpi') throw new InputError(`--backend: expected threads, mpi or all, got '${b}'`);
+        return b;
+      });
+      const { benchComm } = await import('../../bench/comm.js');
+      return benchComm({ backends, ranks, sizes, ops, iters }, new Output(v.json));
+    },
+  },
+  ckpt: {
+    summary: 'checkpoint save/load bandwidth beside the disk',
+    usage: 'furnace bench ckpt [--bytes N (1 GiB; whole 64 MiB tensors)] [--repeats N (3)] [--dir DIR] [--json]',
+    run: async (argv) => {
+      const { values: v } = parse(argv, { ...json, bytes: { type: 'string' }, dir: { type: 'string' }, repeats: { type: 'string' } });
+      const { benchCkpt, CKPT_TENSOR_BYTES } = await import('../../bench/ckpt.js');
+      const bytes = intFlag('bytes', v.bytes, CKPT_TENSOR_BYTES) ?? 1024 * MiB;
+      const repeats = intFlag('repeats', v.repeats, 1, 20) ?? 3;
+      return benchCkpt({ bytes, repeats, ...(v.dir !== undefined ? { dir: v.dir } : {}) }, new Output(v.json));
+    },
+  },
+  data: {
+    summary: 'cleaning and tokenizer throughput',
+    usage: 'furnace bench data [--mb N (8)] [--repeat N (3)] [--json]',
+    run: async (argv) => {
+      const { values: v } = parse(argv, { ...json, mb: { type: 'string' }, repeat: { type: 'string' } });
+      const mb = intFlag('mb', v.mb, 1, 1024) ?? 8;
+      const repeat = intFlag('repeat', v.repeat, 1, 20) ?? 3;
+      const { benchData } = await import('../../bench/data.js');
+      return benchData({ mb, repeat }, new Output(v.json));
+    },
+  },
+  sciml: {
+    summary: 'PDE data, discovery and PINN evaluation speed',
+    usage: 'furnace bench sciml [--repeat N (3)] [--points N (2000)] [--json]',
+    run: async (argv) => {
+      const { values: v } = parse(argv, { ...json, repeat: { type: 'string' }, points: { type: 'string' } });
+      const repeat = intFlag('repeat', v.repeat, 1, 100) ?? 3, points = intFlag('points', v.points, 10, 1_000_000) ?? 2000;
+      const { benchSciml } = await import('../../bench/sciml.js');
+      return benchSciml({ repeat, points }, new Output(v.json));
+    },
+  },
+  plan: {
+    summary: 'plan search time (GPT-3 on A100, BaGuaLu on Sunway)',
+    usage: 'furnace bench plan [--repeat N (3)] [--json]',
+    run: async (argv) => {
+      const { values: v } = parse(argv, { ...json, repeat: { type: 'string' } });
+      const repeat = intFlag('repeat', v.repeat, 1, 100) ?? 3;
+      const { benchPlan } = await import('../../bench/plan.js');
+      return benchPlan({ repeat }, new Output(v.json));
+    },
+  },
 };
 
 export const run: Command = async (argv) => {
   const [what, ...rest] = argv;
-  const entry = what === undefined ? undefined : benches[what];
-  if (entry === undefined) {
+  const bench = what === undefined ? undefined : benches[what];
+  if (bench === undefined) {
     const list = Object.entries(benches).map(([k, v]) => `  ${k.padEnd(8)} ${v.summary}`).join('\n');
     throw new InputError(`bench: choose one of ${Object.keys(benches).join(', ')}\n${list}`);
   }
-  const mod = (await import(entry.module)) as { run: Command };
-  return mod.run(rest);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    new Output(false).say(`${bench.usage}\n${bench.summary}.`);
+    return 0;
+  }
+  return bench.run(rest);
 };

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { globalArray, piece, saveRanks, tmpRoot } from '../../checkpoint/fixtures.js';
+import { globalArray, piece, saveRanks, tmpRoot } from '../../checkpoint/testing/fixtures.js';
 import { openSafetensors } from '../../checkpoint/safetensors.js';
 
 const main = fileURLToPath(new URL('../main.js', import.meta.url));

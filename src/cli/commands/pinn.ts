@@ -1,7 +1,7 @@
 // `furnace pinn`: train a physics-informed network (data + PDE residual + initial/boundary conditions).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, PROBLEMS, parseConfig, type PinnConfig } from '../../sciml/pinn/config.js';
+import { PROBLEMS, parseConfig, type PinnConfig } from '../../sciml/pinn/config.js';
 import { burgersForward, burgersInverse, type PinnProblem } from '../../sciml/pinn/problems.js';
 import { trainPinn, type TrainResult } from '../../sciml/pinn/train.js';
 import { heatmap, lines } from '../../sciml/svg.js';
@@ -44,11 +44,7 @@ export const run: Command = async (argv) => {
   flag('timeLimit', numFlag('time-limit', v['time-limit'], 0));
   flag('adamTimeLimit', numFlag('adam-time', v['adam-time'], 0));
   flag('seed', intFlag('seed', v.seed, 0));
-  let cfg: PinnConfig;
-  try { cfg = parseConfig(raw); } catch (e) {
-    if (e instanceof ConfigError) throw new InputError(`${v.config ?? 'pinn'}: ${e.message}`);
-    throw e;
-  }
+  const cfg: PinnConfig = parseConfig(raw, v.config ?? 'pinn');
   // The engine on the fastest kernels here (blas or wasm); on the plain js backend the fused
   // Float64 path is faster, so it is the default there.
   const backend = await createBackend('auto', { threads: defaultThreads(1) });

@@ -5,8 +5,8 @@
 // bit for bit. Sizes include empty buffers, odd lengths, subarray views, and messages larger than
 // one staging round of the threads backend (STAGE_FLOATS) and one point-to-point channel.
 import assert from 'node:assert/strict';
-import { displacements, sumCounts, type ProcessGroup, type ReduceOp } from './process-group.js';
-import { STAGE_FLOATS, groupLayout } from './threads-shared.js';
+import { displacements, sumCounts, type ProcessGroup, type ReduceOp } from '../process-group.js';
+import { STAGE_FLOATS, groupLayout } from '../threads-shared.js';
 
 /** Rank q's input of n values for a test `salt`: exact multiples of 1/4. */
 export function gen(q: number, n: number, salt: number): Float32Array {

@@ -1,5 +1,5 @@
 // The rank program of `furnace bench comm`: times collectives of several sizes on every rank.
-import type { ProcessGroup } from './process-group.js';
+import type { ProcessGroup } from '../comm/process-group.js';
 
 export const BENCH_OPS = ['allReduce', 'allGather', 'allToAll'] as const;
 export type BenchOp = (typeof BENCH_OPS)[number];

@@ -3,18 +3,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Output } from '../util/output.js';
-import { intFlag, parse, type Command } from '../cli/util.js';
-import { cleanCorpus, DEFAULT_CLEAN } from './clean.js';
-import { BpeTokenizer } from './tokenizer.js';
-import { mobyDickText, tangPoems } from './bundled-corpora.js';
-import { writeBenchCorpus } from './bench-corpus.js';
+import type { Output } from '../util/output.js';
+import { cleanCorpus, DEFAULT_CLEAN } from '../data/clean.js';
+import { BpeTokenizer } from '../data/tokenizer.js';
+import { mobyDickText, tangPoems } from '../data/bundled-corpora.js';
+import { writeBenchCorpus } from './data-corpus.js';
 
-export const run: Command = async (argv) => {
-  const { values } = parse(argv, { mb: { type: 'string' }, repeat: { type: 'string' }, json: { type: 'boolean', default: false } });
-  const mb = intFlag('mb', values.mb, 1, 1024) ?? 8;
-  const repeat = intFlag('repeat', values.repeat, 1, 20) ?? 3;
-  const out = new Output(values.json);
+export interface DataBenchOptions {
+  /** Size of the generated English corpus, MB. */
+  mb: number;
+  /** Runs per measurement; the best time counts. */
+  repeat: number;
+}
+
+export async function benchData({ mb, repeat }: DataBenchOptions, out: Output): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'furnace-bench-data-'));
   try {
     const input = join(dir, 'corpus.jsonl');
@@ -80,4 +82,4 @@ export const run: Command = async (argv) => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-};
+}

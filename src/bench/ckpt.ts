@@ -4,23 +4,30 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, Output } from '../util/output.js';
-import { intFlag, parse, type Command } from '../cli/util.js';
+import { fmt, type Output } from '../util/output.js';
 import { writeAll } from '../util/durable.js';
-import { CheckpointReader } from './load.js';
-import { Checkpointer } from './save.js';
-import { localGroup, soloCoordinator, type ShardedArray } from './types.js';
+import { CheckpointReader } from '../checkpoint/load.js';
+import { Checkpointer } from '../checkpoint/save.js';
+import { localGroup, soloCoordinator, type ShardedArray } from '../checkpoint/types.js';
 
 const MiB = 1 << 20;
 const TENSOR = 64 * MiB;
 
-export const run: Command = async (argv) => {
-  const { values } = parse(argv, { json: { type: 'boolean' }, bytes: { type: 'string' }, dir: { type: 'string' },
-    repeats: { type: 'string' } });
-  const out = new Output(values.json === true);
-  const bytes = Math.ceil((intFlag('bytes', values.bytes, TENSOR) ?? 1024 * MiB) / TENSOR) * TENSOR;
-  const repeats = intFlag('repeats', values.repeats, 1, 20) ?? 3;
-  const base = await mkdtemp(join(values.dir ?? tmpdir(), 'furnace-bench-ckpt-'));
+export interface CkptBenchOptions {
+  /** Bytes of model state to save; rounded up to whole 64 MiB tensors. */
+  bytes: number;
+  /** Saves and loads per measurement; the best time counts. */
+  repeats: number;
+  /** Where the checkpoint files go (default: the system's temporary directory). */
+  dir?: string;
+}
+
+/** The smallest state the bench saves: one tensor. */
+export const CKPT_TENSOR_BYTES = TENSOR;
+
+export async function benchCkpt(o: CkptBenchOptions, out: Output): Promise<number> {
+  const bytes = Math.ceil(o.bytes / TENSOR) * TENSOR, repeats = o.repeats;
+  const base = await mkdtemp(join(o.dir ?? tmpdir(), 'furnace-bench-ckpt-'));
   try {
     // As a wasm backend holds tensors (a shared WebAssembly.Memory), and as plain arrays.
     const state = makeState(bytes, true);
@@ -84,7 +91,7 @@ export const run: Command = async (argv) => {
   } finally {
     await rm(base, { recursive: true, force: true });
   }
-};
+}
 
 function mib(bytes: number): string {
   return `${(bytes / MiB).toFixed(0)} MiB`;

@@ -1,7 +1,7 @@
 // One "rank" of the both-cores benchmark: its own single-threaded wasm backend, GEMMs until the deadline.
 import { parentPort, workerData } from 'node:worker_threads';
-import { createBackend } from './index.js';
-import { fillUniform } from './bench-util.js';
+import { createBackend } from '../backends/index.js';
+import { fillUniform } from './kernels-util.js';
 
 interface RankJob { n: number; seconds: number; start: Int32Array }
 

@@ -1,7 +1,7 @@
 // A synthetic but real-text English corpus for benchmarks and tests: Moby-Dick passages as
 // documents, plus exact copies, word-mutated near-duplicates and inserted PII.
 import { writeFileSync } from 'node:fs';
-import { mobyDickText } from './bundled-corpora.js';
+import { mobyDickText } from '../data/bundled-corpora.js';
 
 /** xorshift32, seeded: the same corpus on every run. */
 export function rng(seed: number): () => number {

@@ -1,5 +1,5 @@
 // Small model configurations for tests (seconds on the reference backend).
-import type { ModelConfig } from './gpt.js';
+import type { ModelConfig } from '../gpt.js';
 
 export function microConfig(over: Partial<ModelConfig> = {}): ModelConfig {
   return {

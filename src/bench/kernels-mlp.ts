@@ -1,10 +1,10 @@
 // The MLP training step of `furnace bench kernels`: 784-512-512-10, batch 256, ReLU, softmax
 // cross-entropy, SGD; furnace (its autograd on each backend) beside tfjs-wasm's optimizer.minimize.
-import type { Backend, BackendName } from './backend.js';
-import { createBackend } from './index.js';
-import { loadCblas } from './cblas.js';
-import { WasmBackend } from './wasm.js';
-import { fillUniform, loadTfjsWasm, median } from './bench-util.js';
+import type { Backend, BackendName } from '../backends/backend.js';
+import { createBackend } from '../backends/index.js';
+import { loadCblas } from '../backends/cblas.js';
+import { WasmBackend } from '../backends/wasm.js';
+import { fillUniform, loadTfjsWasm, median } from './kernels-util.js';
 import { setBackend, scoped } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { crossEntropy } from '../tensor/ops.js';

@@ -2,9 +2,9 @@
 // barrier over shared memory (as a threads ProcessGroup would give), proving nothing in a save
 // depends on ranks sharing an event loop.
 import { workerData, parentPort } from 'node:worker_threads';
-import { Checkpointer } from './save.js';
+import { Checkpointer } from '../save.js';
 import { crashState } from './fixtures.js';
-import type { Coordinator } from './types.js';
+import type { Coordinator } from '../types.js';
 
 interface RankData {
   root: string;

@@ -2,8 +2,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Checkpointer, type CheckpointerOptions, type SaveStart } from './save.js';
-import { localGroup, type Json, type ShardedArray } from './types.js';
+import { Checkpointer, type CheckpointerOptions, type SaveStart } from '../save.js';
+import { localGroup, type Json, type ShardedArray } from '../types.js';
 
 export async function tmpRoot(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'furnace-ckpt-'));

@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MetricsRecord } from './types.js';
+import type { MetricsRecord } from '../types.js';
 
-export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
 
 /** Record `step` of a synthetic run with `layers` MoE layers of 4 experts; validation loss every 5th step. */
 export function record(step: number, layers = 2): MetricsRecord {

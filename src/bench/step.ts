@@ -2,16 +2,15 @@
 // on one rank with one thread, against the framework time between kernels.
 import type { Backend, BackendName, GemmArgs } from '../backends/backend.js';
 import { createBackend } from '../backends/index.js';
-import { InputError } from '../util/errors.js';
-import { Output, fmt } from '../util/output.js';
-import { parse, type Command } from '../cli/util.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import { fmt, type Output } from '../util/output.js';
 import { setBackend, scoped } from '../tensor/engine.js';
 import { Rng } from '../tensor/random.js';
 import { GPT } from '../nn/gpt.js';
 import { ParallelAdamW } from '../optim/parallel-adamw.js';
 import { singleContext } from '../parallel/context.js';
-import { flopsPerToken } from './flops.js';
-import { PRESETS } from './config.js';
+import { flopsPerToken } from '../train/flops.js';
+import { PRESETS } from '../train/config.js';
 
 export interface KernelRow {
   /** Kernel name; GEMMs as 'gemm batch x (m x k x n) NT' (transposes of A and B). */
@@ -64,24 +63,21 @@ function instrument(be: Backend): { rows: Map<string, { calls: number; ms: numbe
   return { rows, on: (v) => { on = v; } };
 }
 
-export const run: Command = async (argv) => {
-  const { values } = parse(argv, {
-    json: { type: 'boolean', default: false }, backend: { type: 'string', default: 'auto' },
-    preset: { type: 'string', default: 'small' }, steps: { type: 'string', default: '8' }, top: { type: 'string', default: '25' },
-  });
-  const out = new Output(values.json === true);
-  const preset = String(values.preset);
-  if (preset !== 'tiny' && preset !== 'small') throw new InputError(`--preset: 'tiny' or 'small', got '${preset}'`);
-  const steps = Number(values.steps), top = Number(values.top);
-  if (!Number.isInteger(steps) || steps < 1 || steps > 200) throw new InputError(`--steps: integer in [1, 200], got '${values.steps}'`);
-  if (!Number.isInteger(top) || top < 0) throw new InputError(`--top: an integer >= 0 (rows to print), got '${values.top}'`);
-  const name = String(values.backend);
-  if (!['auto', 'js', 'wasm', 'blas'].includes(name)) throw new InputError(`--backend: auto, js, wasm or blas, got '${name}'`);
+export interface StepBenchOptions {
+  backend: BackendName | 'auto';
+  preset: 'tiny' | 'small';
+  /** Timed steps (after one warm-up step). */
+  steps: number;
+  /** Kernel rows to print (all are in the --json result). */
+  top: number;
+}
+
+export async function benchStep({ backend, preset, steps, top }: StepBenchOptions, out: Output): Promise<number> {
   let be: Backend;
   try {
-    be = await createBackend(name as BackendName | 'auto', { threads: 1 });
+    be = await createBackend(backend, { threads: 1 });
   } catch (e) {
-    throw new InputError(`--backend: ${(e as Error).message}`);
+    throw new InputError(`--backend: ${errorMessage(e)}`);
   }
   setBackend(be);
 
@@ -123,4 +119,4 @@ export const run: Command = async (argv) => {
   out.result({ preset, backend: be.name, tokens_per_step: b * t, ms_per_step: stepMs, kernels_ms: kernelMs, gemm_ms: gemmMs,
     framework_ms: stepMs - kernelMs, rows });
   return 0;
-};
+}

@@ -1,11 +1,10 @@
 // `furnace bench sciml`: data generation, equation discovery and PINN loss evaluation speeds
 // (fused Float64 jets against the tensor engine's ops and autograd on the js and the fastest backend).
-import { Output, fmt } from '../util/output.js';
-import { intFlag, parse, type Command } from '../cli/util.js';
-import { discover } from './discover.js';
-import { burgersPeriodic, kdv } from './generators.js';
-import { burgersForward } from './pinn/problems.js';
-import { DEFAULT_TRAIN, pinnObjective } from './pinn/train.js';
+import { fmt, type Output } from '../util/output.js';
+import { discover } from '../sciml/discover.js';
+import { burgersPeriodic, kdv } from '../sciml/generators.js';
+import { burgersForward } from '../sciml/pinn/problems.js';
+import { DEFAULT_TRAIN, pinnObjective } from '../sciml/pinn/train.js';
 import { createBackend } from '../backends/index.js';
 import { JsBackend } from '../backends/js.js';
 import { setBackend } from '../tensor/engine.js';
@@ -29,10 +28,14 @@ function bestOf(repeat: number, fn: () => void): { wall: number; cpu: number } {
   return { wall, cpu };
 }
 
-export const run: Command = async (argv) => {
-  const { values: v } = parse(argv, { repeat: { type: 'string' }, points: { type: 'string' }, json: { type: 'boolean' } });
-  const out = new Output(v.json === true);
-  const repeat = intFlag('repeat', v.repeat, 1, 100) ?? 3, points = intFlag('points', v.points, 10, 1_000_000) ?? 2000;
+export interface ScimlBenchOptions {
+  /** Runs per measurement; the best time counts. */
+  repeat: number;
+  /** Collocation points of the PINN evaluation. */
+  points: number;
+}
+
+export async function benchSciml({ repeat, points }: ScimlBenchOptions, out: Output): Promise<number> {
   const res: Record<string, number> = {};
   res['burgers_generate_s'] = best(repeat, () => burgersPeriodic());
   res['kdv_generate_s'] = best(1, () => kdv());
@@ -56,4 +59,4 @@ export const run: Command = async (argv) => {
   for (const [name] of runs) out.say(`  ${name.padEnd(12)} ${fmt(res[`pinn_eval_${name}_s`]!)} / ${fmt(res[`pinn_eval_${name}_cpu_s`]!)}`);
   out.result({ points, repeat, ...res });
   return 0;
-};
+}

@@ -1,9 +1,9 @@
 // Test helper run as a child process: saves step 2 of a 2-rank state; crash.test.ts kills it with
 // FURNACE_CKPT_CRASH_AFTER at each durable step in turn. Prints the number of durable steps taken.
-import { Checkpointer } from './save.js';
-import { durableStepCount } from '../util/durable.js';
+import { Checkpointer } from '../save.js';
+import { durableStepCount } from '../../util/durable.js';
 import { crashState } from './fixtures.js';
-import { localGroup } from './types.js';
+import { localGroup } from '../types.js';
 
 const [root, mode] = process.argv.slice(2);
 if (root === undefined || (mode !== 'sync' && mode !== 'async')) throw new Error('usage: crash-child ROOT sync|async');

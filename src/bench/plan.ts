@@ -1,10 +1,9 @@
 // `furnace bench plan`: how long full plan searches take here (best of several repeats; node-only).
-import { withDevices, type ClusterSpec } from './cluster.js';
-import { prepare } from './context.js';
-import { CLUSTER_PRESETS, MODEL_PRESETS, defaultTraining } from './presets.js';
-import { search } from './search.js';
-import { Output } from '../util/output.js';
-import { intFlag, parse, type Command } from '../cli/util.js';
+import { withDevices, type ClusterSpec } from '../planner/cluster.js';
+import { prepare } from '../planner/context.js';
+import { CLUSTER_PRESETS, MODEL_PRESETS, defaultTraining } from '../planner/presets.js';
+import { search } from '../planner/search.js';
+import type { Output } from '../util/output.js';
 
 const CASES = [
   { name: 'gpt3-175b on 1,024 a100-selene', model: 'gpt3-175b', cluster: 'a100-selene', devices: 1024, target: 2 },
@@ -12,10 +11,12 @@ const CASES = [
   { name: 'bagualu-14.5t on sunway-oceanlight (96,000 nodes)', model: 'bagualu-14.5t', cluster: 'sunway-oceanlight', devices: 96000, target: 5 },
 ] as const;
 
-export const run: Command = async (argv) => {
-  const { values } = parse(argv, { repeat: { type: 'string' }, json: { type: 'boolean', default: false } });
-  const out = new Output(values.json === true);
-  const repeat = intFlag('repeat', values.repeat, 1, 100) ?? 3;
+export interface PlanBenchOptions {
+  /** Searches per case; the best time counts. */
+  repeat: number;
+}
+
+export async function benchPlan({ repeat }: PlanBenchOptions, out: Output): Promise<number> {
   const results = [];
   for (const c of CASES) {
     const model = MODEL_PRESETS[c.model]!;
@@ -32,4 +33,4 @@ export const run: Command = async (argv) => {
   }
   out.result({ repeat, results });
   return 0;
-};
+}

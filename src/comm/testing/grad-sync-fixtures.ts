@@ -1,10 +1,10 @@
 // Rank programs for the gradient-sync tests: data-parallel steps whose results the test compares
 // with a serial computation over every rank's gradients.
-import type { ProcessGroup } from './process-group.js';
-import { GradBuckets, Zero1, allReduceGrads } from './grad-sync.js';
-import { makeProcessGroups } from './groups.js';
-import { allToAllPair } from './collective-pairs.js';
-import { gen } from './conformance.js';
+import type { ProcessGroup } from '../process-group.js';
+import { GradBuckets, Zero1, allReduceGrads } from '../grad-sync.js';
+import { makeProcessGroups } from '../groups.js';
+import { allToAllPair } from '../collective-pairs.js';
+import { gen } from './conformance.case.js';
 
 export const GRAD_SIZES = [7, 300, 1, 2000, 45, 129, 0, 64];
 

@@ -1,16 +1,14 @@
 // `furnace bench kernels`: GEMM GFLOP/s per backend beside raw cblas_sgemm and tfjs-wasm, and the MLP step.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { InputError } from '../util/errors.js';
-import { Output, fmt } from '../util/output.js';
-import { parse, type Command } from '../cli/util.js';
-import type { Backend, BackendName } from './backend.js';
-import { createBackend } from './index.js';
-import { loadCblas } from './cblas.js';
-import { relaxedSimd } from './wasm-module.js';
-import { measurePeak } from './peak.js';
-import { fillUniform, loadTfjsWasm, type Timing } from './bench-util.js';
-import { benchMlp, type MlpRow } from './bench-mlp.js';
+import { fmt, type Output } from '../util/output.js';
+import type { Backend, BackendName } from '../backends/backend.js';
+import { createBackend } from '../backends/index.js';
+import { loadCblas } from '../backends/cblas.js';
+import { relaxedSimd } from '../backends/wasm-module.js';
+import { measurePeak } from '../backends/peak.js';
+import { fillUniform, loadTfjsWasm, type Timing } from './kernels-util.js';
+import { benchMlp, type MlpRow } from './kernels-mlp.js';
 
 export interface GemmRow {
   backend: BackendName | 'cblas' | 'tfjs-wasm';
@@ -31,7 +29,7 @@ export interface GemmRow {
 async function ranksThroughput(ranks: number, n: number, seconds: number): Promise<number> {
   const start = new Int32Array(new SharedArrayBuffer(8));
   const workers = Array.from({ length: ranks }, () =>
-    new Worker(new URL('./bench-rank-worker.js', import.meta.url), { workerData: { n, seconds, start } }));
+    new Worker(new URL('./kernels-rank-worker.js', import.meta.url), { workerData: { n, seconds, start } }));
   const done = workers.map((w) => new Promise<{ flops: number; seconds: number }>((resolve, reject) => {
     w.once('message', resolve);
     w.once('error', reject);
@@ -196,24 +194,18 @@ export function ratios(gemm: readonly GemmRow[], mlp: readonly MlpRow[], peak: {
   return out;
 }
 
-export const run: Command = async (argv) => {
-  const { values } = parse(argv, {
-    json: { type: 'boolean', default: false },
-    sizes: { type: 'string', default: '256,512,1024,2048' },
-    budget: { type: 'string', default: '1.5' },
-    steps: { type: 'string', default: '10' },
-    only: { type: 'string' },
-  });
-  const out = new Output(values.json === true);
-  const sizes = String(values.sizes).split(',').map((s) => Number(s.trim()));
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 8192)) throw new InputError(`--sizes: integers in [1, 8192], got '${values.sizes}'`);
-  const budget = Number(values.budget);
-  if (!(budget > 0 && budget <= 60)) throw new InputError(`--budget: seconds in (0, 60], got '${values.budget}'`);
-  const steps = Number(values.steps);
-  if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new InputError(`--steps: integer in [1, 1000], got '${values.steps}'`);
-  const only = values.only;
-  if (only !== undefined && only !== 'gemm' && only !== 'mlp') throw new InputError(`--only: 'gemm' or 'mlp', got '${only}'`);
+export interface KernelsBenchOptions {
+  /** Square GEMM sizes n (n x n times n x n). */
+  sizes: number[];
+  /** Seconds of timing per GEMM size and backend. */
+  budget: number;
+  /** MLP training steps timed per backend. */
+  steps: number;
+  /** Only the GEMMs or only the MLP step; both when absent. */
+  only?: 'gemm' | 'mlp';
+}
 
+export async function benchKernels({ sizes, budget, steps, only }: KernelsBenchOptions, out: Output): Promise<number> {
   const peak = measurePeak();
   const rs = relaxedSimd();
   out.say(`furnace bench kernels: ${peak.basis}; relaxed SIMD ${rs.enabled ? `on (${rs.how})` : `off (${rs.how})`}`);
@@ -234,4 +226,4 @@ export const run: Command = async (argv) => {
     relaxed_simd: rs.enabled,
   });
   return 0;
-};
+}

@@ -1,11 +1,11 @@
 // Rank programs for the group and hierarchical all-to-all tests: each returns what it observed.
-import type { ProcessGroup } from './process-group.js';
-import { makeProcessGroups } from './groups.js';
-import { HierarchicalAllToAll } from './hierarchical-all-to-all.js';
-import { gen, main as conformance } from './conformance.js';
-import { TimedGroup } from './timed-group.js';
-import type { Topology } from './topology.js';
-import type { Dim, GridSizes } from '../layout/grid.js';
+import type { ProcessGroup } from '../process-group.js';
+import { makeProcessGroups } from '../groups.js';
+import { HierarchicalAllToAll } from '../hierarchical-all-to-all.js';
+import { gen, main as conformance } from './conformance.case.js';
+import { TimedGroup } from '../timed-group.js';
+import type { Topology } from '../topology.js';
+import type { Dim, GridSizes } from '../../layout/grid.js';
 
 async function members(g: ProcessGroup): Promise<number[]> {
   const out = new Float32Array(g.size);

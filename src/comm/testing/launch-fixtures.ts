@@ -1,5 +1,5 @@
 // Rank programs that misbehave on purpose, for the launcher's failure tests.
-import type { ProcessGroup } from './process-group.js';
+import type { ProcessGroup } from '../process-group.js';
 
 /** Steps of all-reduce; rank `failRank` throws at step `failStep` while the others are inside one. */
 export async function throwMidCollective(world: ProcessGroup, args: { failRank: number; failStep: number }): Promise<number> {

@@ -1,10 +1,10 @@
 // Rank program for the adjoint test of the collective pairs.
-import type { ProcessGroup } from './process-group.js';
+import type { ProcessGroup } from '../process-group.js';
 import {
   allToAllPair, copyToParallelRegion, gatherFromParallelRegion, gatherFromSequenceParallel, reduceFromParallelRegion,
   reduceScatterToSequenceParallel, scatterToParallelRegion, type CollectivePair, type Layout,
-} from './collective-pairs.js';
-import { gen } from './conformance.js';
+} from '../collective-pairs.js';
+import { gen } from './conformance.case.js';
 
 /** <a, b> over the group: per-rank values summed over ranks, replicated ones counted once. */
 async function inner(g: ProcessGroup, a: Float32Array, b: Float32Array, layout: Layout): Promise<number> {

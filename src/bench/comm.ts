@@ -2,26 +2,18 @@
 // in the same run. algbw = bytes per rank / time; busbw scales it by the bytes each rank must move
 // (all-reduce 2(p-1)/p, all-gather and all-to-all (p-1)/p), as nccl-tests report it.
 import { loadavg } from 'node:os';
-import { InputError } from '../util/errors.js';
-import { Output, fmt } from '../util/output.js';
-import { parse, type Command } from '../cli/util.js';
-import { usesMemcpy } from './fast-copy.js';
-import { launch } from './launch.js';
-import { findMpirun } from './mpi-group.js';
-import { BENCH_OPS, type BenchOp, type BenchRow } from './bench-ranks.js';
-import type { CommBackend } from './process-group.js';
+import { fmt, type Output } from '../util/output.js';
+import { usesMemcpy } from '../comm/fast-copy.js';
+import { launch } from '../comm/launch.js';
+import { findMpirun } from '../comm/mpi-group.js';
+import type { BenchOp, BenchRow } from './comm-ranks.js';
+import type { CommBackend } from '../comm/process-group.js';
 
 export interface CommBenchResult extends BenchRow {
   backend: CommBackend;
   ranks: number;
   algbw_Bps: number;
   busbw_Bps: number;
-}
-
-function list(name: string, v: string, ok: (x: number) => boolean): number[] {
-  const xs = v.split(',').map((s) => Number(s.trim()));
-  if (xs.length === 0 || xs.some((x) => !ok(x))) throw new InputError(`--${name}: expected a comma-separated list, got '${v}'`);
-  return xs;
 }
 
 /** Best-of-k bandwidth of TypedArray.set (a memcpy) over `bytes`. */
@@ -37,23 +29,18 @@ export function memcpyBandwidth(bytes: number, k = 7): number {
   return bytes / best;
 }
 
-export const run: Command = async (argv) => {
-  const { values } = parse(argv, {
-    json: { type: 'boolean', default: false },
-    backend: { type: 'string', default: 'all' },
-    ranks: { type: 'string', default: '2,4' },
-    'sizes-mb': { type: 'string', default: '1,4,16,64' },
-    ops: { type: 'string', default: BENCH_OPS.join(',') },
-    iters: { type: 'string', default: '5' },
-  });
-  const out = new Output(values.json);
-  const ranks = list('ranks', values.ranks, (x) => Number.isInteger(x) && x >= 2 && x <= 64);
-  const sizes = list('sizes-mb', values['sizes-mb'], (x) => x > 0 && x <= 1024).map((mb) => Math.round(mb * 2 ** 20));
-  const iters = list('iters', values.iters, (x) => Number.isInteger(x) && x >= 1)[0] ?? 5;
-  const ops = values.ops.split(',').map((s) => s.trim());
-  for (const o of ops) if (!(BENCH_OPS as readonly string[]).includes(o)) throw new InputError(`--ops: unknown op '${o}' (choose from ${BENCH_OPS.join(', ')})`);
-  const wanted = values.backend === 'all' ? ['threads', 'mpi'] : [values.backend];
-  for (const b of wanted) if (b !== 'threads' && b !== 'mpi') throw new InputError(`--backend: expected threads, mpi or all, got '${b}'`);
+export interface CommBenchOptions {
+  backends: CommBackend[];
+  /** World sizes to time. */
+  ranks: number[];
+  /** Buffer bytes per rank. */
+  sizes: number[];
+  ops: BenchOp[];
+  /** Iterations per op and size; the best counts. */
+  iters: number;
+}
+
+export async function benchComm({ backends: wanted, ranks, sizes, ops, iters }: CommBenchOptions, out: Output): Promise<number> {
   const hasMpi = findMpirun() !== undefined;
   const skipped: string[] = [];
 
@@ -64,15 +51,15 @@ export const run: Command = async (argv) => {
     `load average ${fmt(load)}; threads backend copies with ${copy}`);
   out.say(['backend', 'ranks', 'op', 'MB', 'time ms', 'algbw GB/s', 'busbw GB/s'].map((h) => h.padStart(11)).join(''));
   const results: CommBenchResult[] = [];
-  for (const backend of wanted as CommBackend[]) {
+  for (const backend of wanted) {
     if (backend === 'mpi' && !hasMpi) {
       skipped.push('mpi: mpirun not found (install openmpi-bin libopenmpi-dev)');
       out.say('mpi: skipped, mpirun not found');
       continue;
     }
     for (const p of ranks) {
-      const rows = (await launch<BenchRow[]>(new URL('./bench-ranks.js', import.meta.url),
-        { ranks: p, backend, args: { sizes, ops: ops as BenchOp[], iters }, timeoutS: 600 }))[0] ?? [];
+      const rows = (await launch<BenchRow[]>(new URL('./comm-ranks.js', import.meta.url),
+        { ranks: p, backend, args: { sizes, ops, iters }, timeoutS: 600 }))[0] ?? [];
       for (const r of rows) {
         const algbw = r.bytes / r.seconds;
         const factor = r.op === 'allReduce' ? (2 * (p - 1)) / p : (p - 1) / p;
@@ -84,4 +71,4 @@ export const run: Command = async (argv) => {
   }
   out.result({ memcpy_Bps: memcpy, load_average: load, threads_copy: copy, results, skipped });
   return 0;
-};
+}

@@ -1,0 +1,33 @@
+// `furnace bench`: every bench prints its usage on --help, and bad flags exit 2 naming the flag.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const main = fileURLToPath(new URL('../main.js', import.meta.url));
+const furnace = (...args: string[]) => spawnSync(process.execPath, [main, 'bench', ...args], { encoding: 'utf8' });
+
+test('furnace bench KIND --help prints that bench usage and exits 0', () => {
+  for (const kind of ['kernels', 'step', 'comm', 'ckpt', 'data', 'sciml', 'plan']) {
+    const r = furnace(kind, '--help');
+    assert.equal(r.status, 0, `${kind}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^furnace bench ${kind} \\[`), kind);
+  }
+  assert.match(furnace('ckpt', '-h').stdout, /--repeats N/);
+});
+
+test('furnace bench: an unknown bench or a bad flag exits 2 with one line naming it', () => {
+  const cases: [string[], RegExp][] = [
+    [['nope'], /bench: choose one of kernels, step, comm/],
+    [['step', '--preset', 'huge'], /--preset: 'tiny' or 'small', got 'huge'/],
+    [['comm', '--ops', 'allReduce,scan'], /--ops: unknown op 'scan'/],
+    [['kernels', '--sizes', '0'], /--sizes: integers in \[1, 8192\]/],
+    [['plan', '--repeat', 'x'], /--repeat: expected an integer, got 'x'/],
+    [['data', '--typo'], /Unknown option '--typo'/],
+  ];
+  for (const [args, re] of cases) {
+    const r = furnace(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});
