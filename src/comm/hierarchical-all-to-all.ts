@@ -16,8 +16,9 @@ interface Piece {
 }
 
 export class HierarchicalAllToAll {
-  private constructor(private readonly g: ProcessGroup, private readonly intra: ProcessGroup,
-    private readonly inter: ProcessGroup, private readonly ranks: number[][]) {}
+  /** intra: this rank's unit (ordered by group rank); inter: the ranks of the same local index in every unit. */
+  private constructor(private readonly g: ProcessGroup, readonly intra: ProcessGroup,
+    readonly inter: ProcessGroup, private readonly ranks: number[][]) {}
 
   /**
    * Collective over `group`: `unit` is this rank's fast-tier unit (e.g. floor(worldRank / ranks
