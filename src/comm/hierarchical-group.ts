@@ -45,6 +45,11 @@ export class HierarchicalGroup implements ProcessGroup {
     return two === undefined ? undefined : new HierarchicalGroup(group, two, use);
   }
 
+  /** a ranks per node, b nodes. */
+  get shape(): { a: number; b: number } {
+    return { a: this.two.intra.size, b: this.two.inter.size };
+  }
+
   async allReduce(x: Float32Array, op: ReduceOp = 'sum'): Promise<void> {
     const { intra, inter } = this.two;
     if (!this.use.allReduce || x.length < MIN_HIERARCHICAL_ALLREDUCE || intra.size === 1 || inter.size === 1) {
