@@ -37,6 +37,13 @@ export class HierarchicalAllToAll {
     return new HierarchicalAllToAll(group, intra, inter, ranks);
   }
 
+  /** Group rank of the k-th rank of unit v (units in the order of the inter group's ranks). */
+  rankOf(v: number, k: number): number {
+    const r = this.ranks[v]?.[k];
+    if (r === undefined) throw new RangeError(`no rank ${k} in unit ${v}`);
+    return r;
+  }
+
   /** Same contract and result as ProcessGroup.allToAll on the group. */
   async allToAll(send: Float32Array, recv: Float32Array, sendCounts?: Counts, recvCounts?: Counts): Promise<void> {
     const p = this.g.size;

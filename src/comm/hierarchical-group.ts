@@ -7,20 +7,22 @@
 //   2. all-reduce across units, among the b ranks holding slice l (one rank per node per slice);
 //   3. all-gather inside the unit.
 // Only b - 1 slices of n / a elements per rank cross the slow tier, instead of a flat all-reduce's
-// traffic between every pair of nodes. The sum of each element is taken in another order (first
-// within the node, then across nodes), so results equal the flat all-reduce up to float32
-// summation-order rounding (max is exact). The all-to-all is HierarchicalAllToAll: bit-identical.
+// traffic between every pair of nodes. ZeRO-1's reduce-scatter and all-gather split the same way
+// (inside the node, then across). The sum of each element is taken in another order (first within
+// the node, then across nodes), so results equal the flat collectives up to float32 summation-order
+// rounding (max, all-gather and the all-to-all, HierarchicalAllToAll, are bit-identical).
 import { HierarchicalAllToAll } from './hierarchical-all-to-all.js';
 import type { CommBackend, Counts, ProcessGroup, ReduceOp } from './process-group.js';
 
-/** Which collectives take the two-level path. */
+/** Which collectives take the two-level path: the all-to-all, and the data-parallel ones (all-reduce,
+ * reduce-scatter, all-gather). */
 export interface HierarchyUse {
   allToAll: boolean;
   allReduce: boolean;
 }
 
-/** Below this many elements an all-reduce is latency-bound (losses, norms, capacities): three
- * phases cost more than one, so it stays flat. */
+/** Below this many elements (in all) a collective is latency-bound (losses, norms, capacities):
+ * two or three phases cost more than one, so it stays flat. */
 export const MIN_HIERARCHICAL_ALLREDUCE = 4096;
 
 export class HierarchicalGroup implements ProcessGroup {
@@ -52,9 +54,7 @@ export class HierarchicalGroup implements ProcessGroup {
 
   async allReduce(x: Float32Array, op: ReduceOp = 'sum'): Promise<void> {
     const { intra, inter } = this.two;
-    if (!this.use.allReduce || x.length < MIN_HIERARCHICAL_ALLREDUCE || intra.size === 1 || inter.size === 1) {
-      return this.inner.allReduce(x, op);
-    }
+    if (!this.twoLevel(x.length)) return this.inner.allReduce(x, op);
     const a = intra.size, m = Math.ceil(x.length / a);
     // (a, m): padded with zeros when a does not divide n; the padding is dropped after the gather.
     const buf = m * a === x.length ? x : new Float32Array(m * a);
@@ -69,11 +69,44 @@ export class HierarchicalGroup implements ProcessGroup {
     if (!this.use.allToAll) return this.inner.allToAll(send, recv, sendCounts, recvCounts);
     return this.two.allToAll(send, recv, sendCounts, recvCounts);
   }
-  reduceScatter(input: Float32Array, output: Float32Array, op?: ReduceOp): Promise<void> {
-    return this.inner.reduceScatter(input, output, op);
+  /**
+   * input (p, m), row q for group rank q = (v, k) (k-th rank of unit v). Inside the unit, local peer
+   * k gets the rows of every (v, k), v = 0..b-1, summed over the unit; across units, unit v's row
+   * goes to rank (v, k): each rank ends with its row summed over all p ranks.
+   */
+  async reduceScatter(input: Float32Array, output: Float32Array, op: ReduceOp = 'sum'): Promise<void> {
+    if (!this.twoLevel(input.length)) return this.inner.reduceScatter(input, output, op);
+    const { intra, inter } = this.two, a = intra.size, b = inter.size, m = output.length;
+    if (input.length !== m * this.size) return this.inner.reduceScatter(input, output, op); // the inner group reports it
+    // (a, b, m): [k][v] = row of group rank (v, k).
+    const byPeer = new Float32Array(input.length);
+    for (let k = 0; k < a; k++) for (let v = 0; v < b; v++) byPeer.set(this.row(input, v, k, m), (k * b + v) * m);
+    const mine = new Float32Array(b * m);
+    await intra.reduceScatter(byPeer, mine, op);
+    await inter.reduceScatter(mine, output, op);
   }
-  allGather(input: Float32Array, output: Float32Array): Promise<void> {
-    return this.inner.allGather(input, output);
+  /** Inside the unit, then across units; rows land in group-rank order. */
+  async allGather(input: Float32Array, output: Float32Array): Promise<void> {
+    if (!this.twoLevel(output.length)) return this.inner.allGather(input, output);
+    const { intra, inter } = this.two, a = intra.size, b = inter.size, m = input.length;
+    if (output.length !== m * this.size) return this.inner.allGather(input, output);
+    const unit = new Float32Array(a * m);
+    await intra.allGather(input, unit);
+    const all = new Float32Array(b * a * m); // (b, a, m): [v][k] = input of (v, k)
+    await inter.allGather(unit, all);
+    for (let v = 0; v < b; v++) {
+      for (let k = 0; k < a; k++) output.set(all.subarray((v * a + k) * m, (v * a + k + 1) * m), this.two.rankOf(v, k) * m);
+    }
+  }
+
+  private twoLevel(elements: number): boolean {
+    return this.use.allReduce && elements >= MIN_HIERARCHICAL_ALLREDUCE && this.two.intra.size > 1 && this.two.inter.size > 1;
+  }
+
+  /** Row of group rank (v, k) of a (p, m) buffer. */
+  private row(x: Float32Array, v: number, k: number, m: number): Float32Array {
+    const q = this.two.rankOf(v, k);
+    return x.subarray(q * m, (q + 1) * m);
   }
   broadcast(x: Float32Array, root: number): Promise<void> {
     return this.inner.broadcast(x, root);

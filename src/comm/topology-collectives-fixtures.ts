@@ -29,9 +29,9 @@ export interface Shape {
 
 /**
  * For each shape, length and op: the hierarchical all-reduce against the flat one on the same random
- * data. Returns the worst |hier - flat| / sum over ranks of |x| for sums (rounding only) and the
- * number of max results that differ (must be 0), with the elements compared and the shapes that took
- * the two-level path.
+ * data, then reduce-scatter and all-gather likewise. Returns the worst |hier - flat| / sum over ranks
+ * of |x| for sums (rounding only) and the number of max and all-gather results that differ (must be
+ * 0), with the elements compared and the shapes that took the two-level path.
  */
 export async function allReduceAgainstFlat(world: ProcessGroup, args: { shapes: Shape[]; lengths: number[] }) {
   let worst = 0, maxDiffs = 0, compared = 0, hierarchical = 0;
@@ -53,6 +53,18 @@ export async function allReduceAgainstFlat(world: ProcessGroup, args: { shapes: 
         }
         compared += n;
       }
+      // ZeRO-1's pair: reduce-scatter (rounding only) and all-gather (exact), rows of m = ceil(n / p).
+      const m = Math.ceil(n / g.size), x = random(world.rank * 104729 + n, m * g.size);
+      const flat = new Float32Array(m), hier = new Float32Array(m), mag = new Float32Array(m);
+      await g.reduceScatter(x, flat);
+      await h.reduceScatter(x, hier);
+      await g.reduceScatter(x.map(Math.abs), mag);
+      for (let i = 0; i < m; i++) worst = Math.max(worst, Math.abs(flat[i]! - hier[i]!) / (mag[i]! + 1e-30));
+      const gf = new Float32Array(m * g.size), gh = new Float32Array(m * g.size);
+      await g.allGather(flat, gf);
+      await h.allGather(flat, gh);
+      for (let i = 0; i < gf.length; i++) maxDiffs += gf[i] === gh[i] ? 0 : 1;
+      compared += m + gf.length;
     }
   }
   return { worst, maxDiffs, compared, hierarchical };

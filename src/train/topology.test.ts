@@ -65,9 +65,12 @@ const base = () => (baseline ??= trainRun('one-rank', ['--dp', '1']));
 
 // dp4 x ep2: ep inside a node (flat all-to-all), dp across both (two-level all-reduce), expertDp one
 // rank per node (flat). dp4 x ep4: ep and dp both span the nodes (two-level all-to-all and all-reduce).
+// The micro model's dense gradients (18k floats) are above MIN_HIERARCHICAL_ALLREDUCE: they take the two-level path.
 const cases: [string, string[], CollectivesRecord][] = [
   ['dp4 x ep2', ['--dp', '4', '--ep', '2'], { placement: 'topology', allreduce: { dp: 'hierarchical', edp: 'flat' } }],
   ['dp4 x ep4', ['--dp', '4', '--ep', '4'], { placement: 'topology', allreduce: { dp: 'hierarchical' } }],
+  // ZeRO-1: the dp gradients are reduce-scattered and the parameters all-gathered in two levels.
+  ['dp4 x ep2 ZeRO-1', ['--dp', '4', '--ep', '2', '--zero'], { placement: 'topology', allreduce: { dp: 'hierarchical', edp: 'flat' } }],
 ];
 for (const [name, layout, expected] of cases) {
   test(`threads ${name} on 2 nodes x 2 ranks: topology-aware and naive both match one rank`, { timeout: 300_000 }, () => {
