@@ -1,4 +1,4 @@
-// Training on a two-tier network (threads; the topology file's nodes are the tiers): with
+// Training on a two-tier network (threads, and MPI when installed; the topology file's nodes are the tiers): with
 // topology-aware placement and hierarchical collectives, and with the naive layout and flat
 // collectives, every layout trains the same model as one rank, and the run records which it used.
 import { test } from 'node:test';
@@ -10,6 +10,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors } from '../nn/safetensors.js';
 import { defaultCorpusPath } from '../data/corpus.js';
+import { findMpirun } from '../comm/mpi-group.js';
 import type { CollectivesRecord } from '../comm/topology-collectives.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
@@ -29,16 +30,19 @@ const topology = join(dir, 'topology.json');
 writeFileSync(topology, JSON.stringify({ tiers: [{ name: 'node', group_size: 2, bandwidth: 10e9, latency: 1e-6 },
   { name: 'network', group_size: 4, bandwidth: 125e6, latency: 50e-6 }] }));
 
-function furnace(args: string[]) {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env, timeout: 120_000 });
+/** Runs furnace, under `prefix` (e.g. mpirun ...) when given. */
+function furnace(args: string[], prefix: string[] = []) {
+  const [cmd, ...pre] = prefix.length > 0 ? prefix : [process.execPath];
+  const argv = prefix.length > 0 ? [...pre, process.execPath, main, ...args] : [main, ...args];
+  const r = spawnSync(cmd!, argv, { encoding: 'utf8', env, timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 interface Run { losses: number[]; params: Map<string, { shape: number[]; data: Float32Array }>; collectives?: CollectivesRecord; order: string[] }
 
-function trainRun(name: string, layout: string[]): Run {
+function trainRun(name: string, layout: string[], prefix: string[] = []): Run {
   const out = join(dir, name);
-  const r = furnace(['train', '--config', config, '--corpus', corpus, '--out', out, '--sample-tokens', '0', '--json', ...layout]);
+  const r = furnace(['train', '--config', config, '--corpus', corpus, '--out', out, '--sample-tokens', '0', '--json', ...layout], prefix);
   assert.equal(r.code, 0, `${name}: ${r.stderr}`);
   const losses = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { collectives?: CollectivesRecord };
@@ -87,6 +91,16 @@ for (const [name, layout, expected] of cases) {
     assertSame(topo, naive, `${name} naive against topology`);
   });
 }
+
+const mpirun = findMpirun();
+test('mpi dp4 x ep4 on 2 nodes x 2 ranks: two-level collectives match one rank', {
+  timeout: 300_000, skip: mpirun === undefined ? 'Open MPI (mpirun) is not installed' : false }, () => {
+  const prefix = ['mpirun', '--allow-run-as-root', '--oversubscribe', '--mca', 'mpi_yield_when_idle', '1', '-np', '4'];
+  const run = trainRun('mpi-dp4-ep4', ['--dp', '4', '--ep', '4', '--comm', 'mpi', '--topology', topology], prefix);
+  assert.equal(run.collectives?.alltoall?.kind, 'hierarchical');
+  assert.deepEqual(run.collectives?.allreduce, { dp: 'hierarchical' });
+  assertSame(base(), run, 'mpi dp4 x ep4 topology');
+});
 
 test('--placement: an unknown value, or naive with a plan, is refused in one line (exit 2)', () => {
   const bad = furnace(['train', '--config', config, '--corpus', corpus, '--dp', '4', '--placement', 'fast']);
