@@ -4,7 +4,7 @@ import { makeProcessGroups } from './groups.js';
 import { HierarchicalGroup } from './hierarchical-group.js';
 import type { ProcessGroup, ReduceOp } from './process-group.js';
 import { TimedGroup } from './timed-group.js';
-import { useTopology, type CollectivesRecord, type TopologyTier } from './topology-collectives.js';
+import { useTopology, type TopologyTier } from './topology-collectives.js';
 import type { GridSizes } from '../layout/grid.js';
 
 /** Uniform in [-1, 1) from a seed (mulberry32). */
@@ -90,6 +90,6 @@ export async function wrappedGroups(world: ProcessGroup, args: { sizes: GridSize
   await layout.dp.allReduce(grads);
   let worst = 0;
   for (let i = 0; i < grads.length; i++) worst = Math.max(worst, Math.abs(grads[i]! - flat[i]!));
-  return { record: record as CollectivesRecord, ep: kind(layout.ep), dp: kind(layout.dp), expertDp: kind(layout.expertDp),
+  return { record, ep: kind(layout.ep), dp: kind(layout.dp), expertDp: kind(layout.expertDp),
     recv: Array.from(recv), gradWorst: worst };
 }
