@@ -81,10 +81,10 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
 }
 
 /**
- * Bytes a rank sends per MoE all-to-all (every MoE layer of a model has this shape; the choice of
- * all-to-all is made once for it): its
- * n = batch / dp x seq_len tokens fill E x capacity slots of d_model floats, E x capacity = f n k
- * under capacity factor f; dropless (f = 0) fills at least n k (as many as a balanced routing).
+ * Bytes a rank sends per MoE all-to-all (every MoE layer of a model has this shape; the all-to-all
+ * is chosen once for it): its n = batch / dp x seq_len tokens fill E x capacity slots of d_model
+ * floats, E x capacity = f n k under capacity factor f; dropless (f = 0) fills at least n k (as
+ * many as a balanced routing).
  */
 function a2aBytes(cfg: RankArgs['cfg'], dp: number): number {
   const m = cfg.model, n = (cfg.train.batch_size / dp) * m.seq_len;
