@@ -91,6 +91,17 @@ export const gatherFromSequenceParallel: CollectivePair = {
 };
 
 /**
+ * Equal-split all-to-all, x (p, m) -> (p, m): block j goes to rank j; the backward is the same
+ * exchange. Every rank passes the same m, so no counts travel (a two-level all-to-all then needs no
+ * exchange of the count matrix).
+ */
+export const allToAllEqualPair: CollectivePair = {
+  name: 'allToAll', input: 'per-rank', output: 'per-rank',
+  forward: async (g, x) => { const y = new Float32Array(x.length); await g.allToAll(x, y); return y; },
+  backward: async (g, dy) => { const dx = new Float32Array(dy.length); await g.allToAll(dy, dx); return dx; },
+};
+
+/**
  * Expert dispatch/combine: forward all-to-all sending sendCounts[j] elements to rank j; backward
  * sends the gradients back along the same routes (the counts swap roles).
  */

@@ -4,7 +4,8 @@
 // src/layout/grid.ts; expertDp is its edp group. The grid is placed on world ranks in a plan's
 // order when one is given, else by layout/place.ts, which keeps tp, then ep groups in the fastest
 // tier of the topology it can; with neither, in the order [tp, ep, edp, pp]: world rank =
-// dpIndex * tp + tpIndex.
+// dpIndex * tp + tpIndex. comm/topology-collectives.ts then makes the collectives of the groups
+// that span nodes two-level.
 import type { ProcessGroup } from './process-group.js';
 import { Grid, type Dim, type Group, type GridSizes, type Placement } from '../layout/grid.js';
 import { place } from '../layout/place.js';

@@ -16,8 +16,9 @@ interface Piece {
 }
 
 export class HierarchicalAllToAll {
-  private constructor(private readonly g: ProcessGroup, private readonly intra: ProcessGroup,
-    private readonly inter: ProcessGroup, private readonly ranks: number[][]) {}
+  /** intra: this rank's unit (ordered by group rank); inter: the ranks of the same local index in every unit. */
+  private constructor(private readonly g: ProcessGroup, readonly intra: ProcessGroup,
+    readonly inter: ProcessGroup, private readonly ranks: number[][]) {}
 
   /**
    * Collective over `group`: `unit` is this rank's fast-tier unit (e.g. floor(worldRank / ranks
@@ -34,6 +35,13 @@ export class HierarchicalAllToAll {
     const intra = await group.split(u, group.rank);
     const inter = await group.split(intra.rank, u);
     return new HierarchicalAllToAll(group, intra, inter, ranks);
+  }
+
+  /** Group rank of the k-th rank of unit v (units in the order of the inter group's ranks). */
+  rankOf(v: number, k: number): number {
+    const r = this.ranks[v]?.[k];
+    if (r === undefined) throw new RangeError(`no rank ${k} in unit ${v}`);
+    return r;
   }
 
   /** Same contract and result as ProcessGroup.allToAll on the group. */

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ORDER, Grid, type GridSizes } from './grid.js';
-import { place } from './place.js';
+import { groupTiers, place } from './place.js';
 import { spanTier, type TierShape } from './tiers.js';
 
 const slowest = (g: Grid, kind: 'tp' | 'ep', tiers: readonly TierShape[]) => Math.max(...g.groups(kind).map((m) => spanTier(tiers, m)));
@@ -51,6 +51,18 @@ test('ep moves inside the node ahead of edp when tp leaves room', () => {
   const forced = place({ dp: 6, tp: 1, ep: 2 }, [{ name: 'node', group_size: 2 }], ['edp', 'ep', 'tp', 'pp']);
   assert.deepEqual(forced, { order: ['edp', 'ep', 'tp', 'pp'], tiers: { ep: 'machine', edp: 'machine', dp: 'machine' } });
   assert.deepEqual(place({ dp: 6, tp: 1, ep: 2 }, [{ name: 'node', group_size: 2 }]).tiers?.ep, 'node');
+});
+
+test('2 nodes x 2 ranks behind a network tier: ep and tp stay inside a node when they fit', () => {
+  const tiers = [{ name: 'node', group_size: 2 }, { name: 'network', group_size: 4 }];
+  assert.deepEqual(place({ dp: 4, tp: 1, ep: 2 }, tiers).tiers, { ep: 'node', edp: 'network', dp: 'network' });
+  assert.deepEqual(place({ dp: 2, tp: 2, ep: 1 }, tiers).tiers, { tp: 'node', edp: 'network', dp: 'network' });
+  // ep 4 cannot fit a node of 2: it spans the network, as every dp group does.
+  assert.deepEqual(place({ dp: 4, tp: 1, ep: 4 }, tiers).tiers, { ep: 'network', dp: 'network' });
+  // tp and ep cannot both fit: tp (an all-reduce every layer) keeps the node.
+  assert.deepEqual(place({ dp: 2, tp: 2, ep: 2 }, tiers).tiers, { tp: 'node', ep: 'network', dp: 'network' });
+  // Even when a worse order is listed first: edp innermost would put ep across the network.
+  assert.equal(groupTiers(new Grid({ dp: 4, tp: 1, ep: 2 }, ['edp', 'ep', 'tp', 'pp']), tiers).ep, 'network');
 });
 
 test('a given order is taken as it is; without tiers the order is the default and no tier is named', () => {

@@ -3,7 +3,7 @@
 // Over a group of one rank each is the identity and returns its input (no copy, no graph node).
 // Their time is read from the group: wrap the world in a TimedGroup (comm/timed-group.ts).
 import type { ProcessGroup } from '../comm/process-group.js';
-import { copyToParallelRegion, reduceFromParallelRegion, allToAllPair, type CollectivePair } from '../comm/collective-pairs.js';
+import { copyToParallelRegion, reduceFromParallelRegion, allToAllEqualPair, type CollectivePair } from '../comm/collective-pairs.js';
 import { Tensor, result } from '../tensor/tensor.js';
 import { backend } from '../tensor/engine.js';
 
@@ -46,6 +46,5 @@ export function reduceFromParallel(x: Tensor, group: ProcessGroup): Promise<Tens
 export function allToAllBlocks(x: Tensor, group: ProcessGroup): Promise<Tensor> {
   const p = group.size;
   if (x.shape[0] !== p) throw new Error(`allToAll: leading dimension ${x.shape[0]} must equal the group size ${p}`);
-  const counts = new Array<number>(p).fill(x.size / p);
-  return pairOp(allToAllPair(counts, counts), group, x);
+  return pairOp(allToAllEqualPair, group, x);
 }

@@ -6,8 +6,9 @@ import { makeProcessGroups } from '../comm/groups.js';
 import { launch } from '../comm/launch.js';
 import { CommClock, TimedGroup } from '../comm/timed-group.js';
 import { loadTopology } from '../comm/topology.js';
-import type { Dim } from '../layout/grid.js';
 import { placedTopology } from '../comm/mpi-nodes.js';
+import { describeCollectives, flatRecord, useTopology, type CollectivesRecord } from '../comm/topology-collectives.js';
+import { DEFAULT_ORDER, type Dim } from '../layout/grid.js';
 import { useBackend } from '../cli/backend-flag.js';
 import { Output } from '../util/output.js';
 import { defaultCorpusPath, readCorpus } from '../data/corpus.js';
@@ -26,6 +27,9 @@ export interface RankArgs {
   zero: boolean;
   comm: RunLayout['comm'];
   topology: string | undefined;
+  /** 'topology': placement by layout/place.ts and hierarchical collectives where they pay; 'naive':
+   * the default order and flat collectives, even with a topology (to measure what topology buys). */
+  placement: 'topology' | 'naive';
   backend: string | undefined;
   json: boolean;
   /** Whether the launching process's stderr is a terminal (progress lines are drawn). */
@@ -61,7 +65,14 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   }
   // Every group is split from the timed world, so one clock times all of this rank's collectives.
   const clock = new CommClock();
-  const groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep }, topology, args.order);
+  const naive = args.placement === 'naive';
+  let groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep }, topology,
+    naive ? DEFAULT_ORDER : args.order);
+  const bytes = a2aBytes(args.cfg, args.dp);
+  let collectives: CollectivesRecord;
+  if (topology !== undefined && !naive) ({ layout: groups, record: collectives } = await useTopology(groups, topology.tiers, bytes));
+  else collectives = flatRecord(groups, args.placement, bytes);
+  if (topology !== undefined) say(describeCollectives(collectives));
   // FURNACE_FAULT=RANK:STEP makes that rank fail at that step (to test failure handling).
   const fault = /^(\d+):(\d+)$/.exec(process.env['FURNACE_FAULT'] ?? '');
   const failAtStep = fault !== null && Number(fault[1]) === world.rank ? Number(fault[2]) : undefined;
@@ -70,9 +81,21 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
     cfg: args.cfg, tokens, out: args.out, ctx: contextOf(groups), clock, progress: args.tty && !args.json, log: say,
     layout: { dp: args.dp, tp: args.tp, ep: args.ep, zero: args.zero, comm: args.comm },
     placement: groups.placement,
+    collectives,
     ...(args.ckpt !== undefined ? { ckpt: args.ckpt } : {}),
   });
   return r === null ? null : { summary: r.summary, backend: backend.name };
+}
+
+/**
+ * Bytes a rank sends per MoE all-to-all (every MoE layer of a model has this shape; the all-to-all
+ * is chosen once for it): its n = batch / dp x seq_len tokens fill E x capacity slots of d_model
+ * floats, E x capacity = f n k under capacity factor f; dropless (f = 0) fills at least n k (as
+ * many as a balanced routing).
+ */
+function a2aBytes(cfg: RankArgs['cfg'], dp: number): number {
+  const m = cfg.model, n = (cfg.train.batch_size / dp) * m.seq_len;
+  return Math.max(m.capacity_factor, 1) * n * m.top_k * m.d_model * 4;
 }
 
 /** Runs main on `ranks` worker threads of this process (this module is the rank program). */

@@ -28,6 +28,7 @@ import { StepStats } from './step-stats.js';
 import type { MetricsRecord } from './metrics.js';
 import { PLAN_FORMAT, planToJson } from '../planner/plan.js';
 import type { Placement } from '../layout/grid.js';
+import type { CollectivesRecord } from '../comm/topology-collectives.js';
 
 export interface CheckpointOptions {
   /** Save every N steps (0: never). */
@@ -58,6 +59,8 @@ export interface TrainRun {
   layout: RunLayout;
   /** Where the ranks sit (the order makeProcessGroups used), recorded in the run's plan.json. */
   placement: Placement;
+  /** The collectives chosen for the network (comm/topology-collectives.ts), recorded in the summary. */
+  collectives?: CollectivesRecord;
 }
 
 /** How a run is laid out: dp x tp ranks, ep of them sharing experts, ZeRO-1 or not, over which transport. */
@@ -90,6 +93,7 @@ export interface TrainSummary {
   out: string;
   vocab_size: number;
   losses: number[];
+  collectives?: CollectivesRecord;
 }
 
 /** A corpus must hold one batch of training tokens and a validation split (InputError otherwise). */
@@ -184,6 +188,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   saveModel(out, whole, runCfg, tokens.tokenizer);
   const summary = summarize(runCfg, { startStep, firstLoss, losses, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
     flopsTok, peakInfo, seconds: (performance.now() - t0) / 1000, out });
+  if (run.collectives !== undefined) summary.collectives = run.collectives;
   writeFileSync(join(out, 'summary.json'), JSON.stringify({ ...summary, losses: undefined }, null, 2) + '\n');
   return { summary, model };
 }

@@ -27,7 +27,10 @@ import { launchRanks, main as rankMain, type RankArgs, type RankResult } from '.
 const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
                      [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--report FILE.html] [--json]
   parallel:    [--dp N] [--tp N] [--ep N] [--zero] [--comm threads|mpi] [--topology FILE] [--plan plan.json]
+               [--placement topology|naive]
                world = dp x tp ranks; ep divides dp (experts split over ep ranks of the same tp index)
+               topology (default): groups placed by the topology's tiers, hierarchical collectives where
+               they pay; naive: the default order and flat collectives (to measure the difference)
                default: one data-parallel rank per core on threads; --dp 1 for a single process
   checkpoints: [--ckpt-every N] [--ckpt-async] [--ckpt-keep K] [--resume DIR|latest] [--no-verify]
   MPI:         mpirun -np N npx furnace train --comm mpi --dp ... (as root: --allow-run-as-root)`;
@@ -39,7 +42,7 @@ export const run: Command = async (argv) => {
     backend: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, 'log-every': { type: 'string' },
     'batch-size': { type: 'string' }, 'sample-tokens': { type: 'string' }, json: { type: 'boolean' },
     dp: { type: 'string' }, tp: { type: 'string' }, ep: { type: 'string' }, zero: { type: 'boolean' },
-    comm: { type: 'string' }, topology: { type: 'string' }, plan: { type: 'string' },
+    comm: { type: 'string' }, topology: { type: 'string' }, plan: { type: 'string' }, placement: { type: 'string' },
     'ckpt-every': { type: 'string' }, 'ckpt-async': { type: 'boolean' }, 'ckpt-keep': { type: 'string' },
     resume: { type: 'string' }, 'no-verify': { type: 'boolean' }, report: { type: 'string' },
   });
@@ -74,6 +77,9 @@ export const run: Command = async (argv) => {
 
   const layout = resolveLayout(v, cfg);
   if (v.topology !== undefined) loadTopology(v.topology); // refused here (exit 2), before any rank reads it
+  const placement = v.placement ?? 'topology';
+  if (placement !== 'topology' && placement !== 'naive') throw new InputError(`--placement: unknown placement '${placement}' (choose topology or naive)`);
+  if (placement === 'naive' && v.plan !== undefined) throw new InputError('--placement: naive ignores the order --plan fixes; give one of them');
   const ckptEvery = intFlag('ckpt-every', v['ckpt-every'], 0) ?? 0;
   const ckpt: CheckpointOptions | undefined = ckptEvery > 0 || v.resume !== undefined ? {
     every: ckptEvery, async: v['ckpt-async'] === true, keep: intFlag('ckpt-keep', v['ckpt-keep'], 1) ?? 3,
@@ -82,7 +88,7 @@ export const run: Command = async (argv) => {
   const dir = v.out ?? 'runs/latest';
   const { dp, tp, ep, zero, comm } = layout;
   const world = dp * tp;
-  const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, zero, comm, topology: v.topology, backend: v.backend,
+  const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, zero, comm, topology: v.topology, placement, backend: v.backend,
     json: out.json, tty: isInteractive(), ckpt, order: layout.order, ranksHere: world };
   const result = await startRanks(args, world, out);
   if (result === null) return 0; // under mpirun, ranks other than 0 report nothing

@@ -1,7 +1,7 @@
 // Rank program for the adjoint test of the collective pairs.
 import type { ProcessGroup } from '../process-group.js';
 import {
-  allToAllPair, copyToParallelRegion, gatherFromParallelRegion, gatherFromSequenceParallel, reduceFromParallelRegion,
+  allToAllEqualPair, allToAllPair, copyToParallelRegion, gatherFromParallelRegion, gatherFromSequenceParallel, reduceFromParallelRegion,
   reduceScatterToSequenceParallel, scatterToParallelRegion, type CollectivePair, type Layout,
 } from '../collective-pairs.js';
 import { gen } from './conformance.case.js';
@@ -35,6 +35,7 @@ export async function adjoints(g: ProcessGroup): Promise<[string, number, number
     [reduceScatterToSequenceParallel, 5 * p, 5],
     [gatherFromSequenceParallel, 5, 5 * p],
     [allToAllPair(sc, rc), sc.reduce((a, b) => a + b, 0), rc.reduce((a, b) => a + b, 0)],
+    [allToAllEqualPair, 3 * p, 3 * p],
   ];
   const out: [string, number, number][] = [];
   for (const [pair, nIn, nOut] of cases) {
