@@ -133,8 +133,8 @@ export interface BaggedResult {
   stderr: Float64Array; // OLS standard errors of coef (0 off the support)
   inclusion: Float64Array; // fraction of the bags offering each term that kept it
   bagMean: Float64Array; bagStd: Float64Array; // coefficient statistics over bags (zeros included)
-  /** Fraction of bags whose kept terms, among those they were offered, are exactly the model's
-   * (1 without bagging): low when the term set changes from one subsample to the next. */
+  /** Fraction of the bags offered every model term that kept exactly the model's terms (1 without
+   * bagging): low when the term set changes from one subsample to the next. */
   stability: number;
   tol: number; l0: number;
 }
@@ -186,14 +186,16 @@ export function baggedStridge(x: Float64Array, y: Float64Array, d: number, o: Tr
     support = [...Array(d).keys()].filter((j) => inclusion[j]! >= threshold);
   }
   const chosen = new Set(support);
-  const agree = supports.filter((s) => s.cols.every((c) => chosen.has(c) === s.kept.has(c))).length;
+  // Bags not offered every model term cannot reproduce it; the stability is over the others.
+  const whole = supports.filter((s) => support.every((c) => s.cols.includes(c)));
+  const agree = whole.filter((s) => s.cols.every((c) => chosen.has(c) === s.kept.has(c))).length;
   const full = reduce(x, y, d);
   const coef = solveOn(full, support);
   const stderr = olsStderr(full, support, coef);
   const bagStd = mean.map((m, j) => Math.sqrt(Math.max(0, sq[j]! - m * m)));
   return {
     coef, stderr, inclusion, bagMean: mean, bagStd: bags === 0 ? new Float64Array(d) : bagStd,
-    stability: bags === 0 ? 1 : agree / bags, tol: base.tol, l0: base.l0,
+    stability: bags === 0 || whole.length === 0 ? 1 : agree / whole.length, tol: base.tol, l0: base.l0,
   };
 }
 
