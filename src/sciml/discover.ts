@@ -207,7 +207,9 @@ export function discoverWeak(f: Field, o: DiscoverOptions = {}): DiscoverResult 
   const scale = bb > 0 ? Math.sqrt(sys.rows / bb) : 1;
   for (let i = 0; i < sys.b.length; i++) sys.b[i] = sys.b[i]! * scale;
   for (let i = 0; i < sys.g.length; i++) sys.g[i] = sys.g[i]! * scale;
-  const r = regress(sys.g, sys.b, terms.map((t) => t.name), sys.centres, f.x.length * f.t.length, o);
+  // One term left out per bag by default: the library bootstrap costs nothing here and exposes
+  // terms that stand in for one another.
+  const r = regress(sys.g, sys.b, terms.map((t) => t.name), sys.centres, f.x.length * f.t.length, { ...o, dropTerms: o.dropTerms ?? 1 });
   return { ...r, method: 'weak', diff: 'none', weak: sys.setup, noiseEstimate: estimateNoise(f) };
 }
 
