@@ -1,7 +1,8 @@
 // `furnace bench sciml`: data generation, equation discovery and PINN loss evaluation speeds
 // (fused Float64 jets against the tensor engine's ops and autograd on the js and the fastest backend).
 import { Output, fmt } from '../util/output.js';
-import { intFlag, parse, type Command } from '../cli/util.js';
+import { intFlag, numFlag, parse, type Command } from '../cli/util.js';
+import { accuracyTable, markdownTable } from './accuracy.js';
 import { discover } from './discover.js';
 import { burgersPeriodic, kdv } from './generators.js';
 import { burgersForward } from './pinn/problems.js';
@@ -30,8 +31,19 @@ function bestOf(repeat: number, fn: () => void): { wall: number; cpu: number } {
 }
 
 export const run: Command = async (argv) => {
-  const { values: v } = parse(argv, { repeat: { type: 'string' }, points: { type: 'string' }, json: { type: 'boolean' } });
+  const { values: v } = parse(argv, {
+    repeat: { type: 'string' }, points: { type: 'string' }, json: { type: 'boolean' },
+    table: { type: 'boolean' }, 'fit-time': { type: 'string' },
+  });
   const out = new Output(v.json === true);
+  if (v.table === true) { // discovery accuracy: equation x noise x method (src/sciml/README.md)
+    const fitTime = numFlag('fit-time', v['fit-time'], 0, 3600) ?? 60;
+    if (fitTime > 0) setBackend(await createBackend('auto', { threads: 1 })); // the network's derivative jets
+    const rows = accuracyTable([0.01, 0.05], fitTime, (r) => out.say(`${r.equation} ${100 * r.noise}% ${r.method}: ${r.right ? 'right' : 'wrong'} in ${r.seconds.toFixed(1)} s`));
+    out.say(markdownTable(rows));
+    out.result({ rows });
+    return 0;
+  }
   const repeat = intFlag('repeat', v.repeat, 1, 100) ?? 3, points = intFlag('points', v.points, 10, 1_000_000) ?? 2000;
   const res: Record<string, number> = {};
   res['burgers_generate_s'] = best(repeat, () => burgersPeriodic());
