@@ -143,7 +143,9 @@ export function discover(f: Field, o: DiscoverOptions = {}): DiscoverResult {
 
 /** Bagged STRidge of y (n) on the columns of x (n, d), and the result fields every method shares;
  * `cells[i]` is the grid index row i is drawn for in the residual field. */
-function regress(x: Float64Array, y: Float64Array, names: string[], cells: number[], size: number, o: DiscoverOptions) {
+type Regressed = Omit<DiscoverResult, 'method' | 'diff' | 'weak' | 'noiseEstimate'>;
+
+function regress(x: Float64Array, y: Float64Array, names: string[], cells: number[], size: number, o: DiscoverOptions): Regressed {
   const d = names.length;
   const fit = baggedStridge(x, y, d, o);
   const residualField = new Float64Array(size).fill(NaN);
