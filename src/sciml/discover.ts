@@ -141,10 +141,10 @@ export function discover(f: Field, o: DiscoverOptions = {}): DiscoverResult {
   return { ...r, method: 'strong', diff, noiseEstimate: noise };
 }
 
-/** Bagged STRidge of y (n) on the columns of x (n, d), and the result fields every method shares;
- * `cells[i]` is the grid index row i is drawn for in the residual field. */
 type Regressed = Omit<DiscoverResult, 'method' | 'diff' | 'weak' | 'noiseEstimate'>;
 
+/** Bagged STRidge of y (n) on the columns of x (n, d), and the result fields every method shares;
+ * `cells[i]` is the grid index row i is drawn for in the residual field. */
 function regress(x: Float64Array, y: Float64Array, names: string[], cells: number[], size: number, o: DiscoverOptions): Regressed {
   const d = names.length;
   const fit = baggedStridge(x, y, d, o);
@@ -232,7 +232,8 @@ export const STRONG_NOISE_LIMIT = 1e-3;
 
 /** `auto`: the strong form for clean data, the weak form for noisy data (by estimateNoise); when
  * the chosen form finds no acceptable model and the other one does, the other one's model. `why`
- * says which was used and why, in one line. */
+ * says which was used and why, in one line. Network (DL-PDE) derivatives are never chosen: on the
+ * noisy data of README.md's table they give wrong term sets where the weak form is right. */
 export function discoverAuto(f: Field, o: DiscoverOptions = {}): DiscoverResult & { why: string; verdict: Verdict } {
   const noise = estimateNoise(f);
   const pct = `${(100 * noise).toFixed(2)}%`;
