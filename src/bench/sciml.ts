@@ -1,6 +1,7 @@
 // `furnace bench sciml`: data generation, equation discovery and PINN loss evaluation speeds
 // (fused Float64 jets against the tensor engine's ops and autograd on the js and the fastest backend).
 import { fmt, type Output } from '../util/output.js';
+import { accuracyTable, markdownTable } from '../sciml/accuracy.js';
 import { discover } from '../sciml/discover.js';
 import { burgersPeriodic, kdv } from '../sciml/generators.js';
 import { burgersForward } from '../sciml/pinn/problems.js';
@@ -33,9 +34,19 @@ export interface ScimlBenchOptions {
   repeat: number;
   /** Collocation points of the PINN evaluation. */
   points: number;
+  /** Instead of speeds: the discovery accuracy table (equation x noise x method, src/sciml/README.md),
+   * with this many seconds of network fit per case (0: no network rows). */
+  tableFitTime?: number;
 }
 
-export async function benchSciml({ repeat, points }: ScimlBenchOptions, out: Output): Promise<number> {
+export async function benchSciml({ repeat, points, tableFitTime }: ScimlBenchOptions, out: Output): Promise<number> {
+  if (tableFitTime !== undefined) {
+    if (tableFitTime > 0) setBackend(await createBackend('auto', { threads: 1 })); // the network's derivative jets
+    const rows = accuracyTable([0.01, 0.05], tableFitTime, (r) => out.say(`${r.equation} ${100 * r.noise}% ${r.method}: ${r.right ? 'right' : 'wrong'} in ${r.seconds.toFixed(1)} s`));
+    out.say(markdownTable(rows));
+    out.result({ rows });
+    return 0;
+  }
   const res: Record<string, number> = {};
   res['burgers_generate_s'] = best(repeat, () => burgersPeriodic());
   res['kdv_generate_s'] = best(1, () => kdv());

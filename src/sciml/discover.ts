@@ -2,12 +2,15 @@
 import { applyStencil, centralStencil, polynomialStencil, type Grid2, type Stencil } from './derivatives.js';
 import { DataError } from './data-io.js';
 import type { Field } from './spectral.js';
-import { baggedStridge, type TrainOptions } from './stridge.js';
+import { baggedStridge, type BagOptions, type TrainOptions } from './stridge.js';
 import { maxDerivative, parseTerm, standardLibrary, type Term } from './terms.js';
+import { asWeak, weakLibrary, weakSystem, type WeakOptions, type WeakSetup, type WeakTerm } from './weak.js';
 
 export type DiffMethod = 'fd' | 'poly' | 'auto';
+/** strong: PDE-FIND on pointwise derivatives; weak: WSINDy on test-function integrals (weak.ts). */
+export type FormMethod = 'strong' | 'weak';
 
-export interface DiscoverOptions extends TrainOptions {
+export interface DiscoverOptions extends TrainOptions, BagOptions, WeakOptions {
   maxOrder?: number; // highest x-derivative in the standard library, default 4
   maxPower?: number; // highest power of u, default 2
   custom?: string[]; // extra terms, e.g. ['u_x^2', 'u*u_x*u_xx']
@@ -15,7 +18,6 @@ export interface DiscoverOptions extends TrainOptions {
   accuracy?: number; // finite-difference order of accuracy, default 4
   polyWidthX?: number; polyDegX?: number; // local polynomial windows (2w+1 points) and degrees
   polyWidthT?: number; polyDegT?: number;
-  bags?: number; fraction?: number; threshold?: number;
   maxRows?: number; // subsample the interior points to at most this many rows, default 60,000
   /** Precomputed derivative fields (e.g. from a fitted network): u, u_t and u_x^(d) for d = 1..,
    * each (nt, nx), NaN where undefined. Replaces the grid derivatives. */
@@ -31,11 +33,16 @@ export interface DiscoverResult {
   library: { term: string; inclusion: number; bagMean: number; bagStd: number }[];
   residual: number; // |u_t - Theta xi| / |u_t| over the rows used
   rows: number;
-  diff: 'fd' | 'poly' | 'given';
+  method: FormMethod;
+  diff: 'fd' | 'poly' | 'given' | 'none'; // 'none': the weak form takes no derivative of the data
+  weak?: WeakSetup; // the test functions, for the weak form
+  stability: number; // fraction of bags that kept exactly the model's terms (stridge.ts)
   noiseEstimate: number; // estimated noise std / std(u)
   tolerance: number; l0: number;
-  /** Per-row residual u_t - Theta xi on the grid (nt, nx), NaN outside the rows used (for plots). */
+  /** Per-row residual u_t - Theta xi on the grid (nt, nx), NaN outside the rows used (for plots);
+   * for the weak form, at the patch centres. */
   residualField: Float64Array;
+  best: Candidate; // the best one-term model, the fallback candidate when `terms` is empty
 }
 
 /** Relative noise level std(noise)/std(u) estimated from the sixth difference along x: a smooth
@@ -130,24 +137,115 @@ export function discover(f: Field, o: DiscoverOptions = {}): DiscoverResult {
       x[i * d + k] = v;
     });
   });
-  const fit = baggedStridge(x, y, d, o);
+  const r = regress(x, y, terms.map((t) => t.name), rows, nx * nt, o);
+  return { ...r, method: 'strong', diff, noiseEstimate: noise };
+}
 
-  const residualField = new Float64Array(nx * nt).fill(NaN);
+type Regressed = Omit<DiscoverResult, 'method' | 'diff' | 'weak' | 'noiseEstimate'>;
+
+/** Bagged STRidge of y (n) on the columns of x (n, d), and the result fields every method shares;
+ * `cells[i]` is the grid index row i is drawn for in the residual field. */
+function regress(x: Float64Array, y: Float64Array, names: string[], cells: number[], size: number, o: DiscoverOptions): Regressed {
+  const d = names.length;
+  const fit = baggedStridge(x, y, d, o);
+  const residualField = new Float64Array(size).fill(NaN);
   let rss = 0, yy = 0;
-  rows.forEach((c, i) => {
+  cells.forEach((c, i) => {
     let p = 0;
     for (let k = 0; k < d; k++) p += x[i * d + k]! * fit.coef[k]!;
     residualField[c] = y[i]! - p;
     rss += (y[i]! - p) ** 2; yy += y[i]! ** 2;
   });
   const found: DiscoveredTerm[] = [];
-  terms.forEach((t, k) => {
-    if (fit.coef[k] !== 0) found.push({ term: t.name, coef: fit.coef[k]!, stderr: fit.stderr[k]!, inclusion: fit.inclusion[k]! });
+  names.forEach((t, k) => {
+    if (fit.coef[k] !== 0) found.push({ term: t, coef: fit.coef[k]!, stderr: fit.stderr[k]!, inclusion: fit.inclusion[k]! });
   });
   found.sort((a, b) => Math.abs(b.coef) - Math.abs(a.coef));
   return {
     terms: found,
-    library: terms.map((t, k) => ({ term: t.name, inclusion: fit.inclusion[k]!, bagMean: fit.bagMean[k]!, bagStd: fit.bagStd[k]! })),
-    residual: Math.sqrt(rss / yy), rows: n, diff, noiseEstimate: noise, tolerance: fit.tol, l0: fit.l0, residualField,
+    library: names.map((t, k) => ({ term: t, inclusion: fit.inclusion[k]!, bagMean: fit.bagMean[k]!, bagStd: fit.bagStd[k]! })),
+    residual: yy > 0 ? Math.sqrt(rss / yy) : 1, rows: y.length, tolerance: fit.tol, l0: fit.l0, residualField, stability: fit.stability,
+    best: bestSingle(x, y, names),
   };
+}
+
+/** The best one-term model u_t = c theta_j (largest |x_j . y| / |x_j|) and its relative residual
+ * sqrt(1 - cos^2): the candidate reported when the sparse model is empty. */
+function bestSingle(x: Float64Array, y: Float64Array, names: string[]): Candidate {
+  const d = names.length, n = y.length;
+  let yy = 0;
+  for (let i = 0; i < n; i++) yy += y[i]! ** 2;
+  let best: Candidate = { equation: 'u_t = 0', residual: 1 };
+  for (let k = 0; k < d; k++) {
+    let xy = 0, xx = 0;
+    for (let i = 0; i < n; i++) { const v = x[i * d + k]!; xy += v * y[i]!; xx += v * v; }
+    if (xx === 0 || yy === 0) continue;
+    const res = Math.sqrt(Math.max(0, 1 - (xy * xy) / (xx * yy)));
+    if (res < best.residual) best = { equation: `u_t = ${fmtCoef(xy / xx)} ${names[k]}`, residual: res };
+  }
+  return best;
+}
+
+function fmtCoef(v: number): string { return Number(v.toPrecision(4)).toString(); }
+
+/** A model offered as the closest thing found, with its relative residual. */
+export interface Candidate { equation: string; residual: number }
+
+/** Weak-form discovery (weak.ts): the library D^k (u^m), k <= maxOrder, m <= maxPower, plus custom
+ * terms that have that form, regressed on test-function integrals over patches. */
+export function discoverWeak(f: Field, o: DiscoverOptions = {}): DiscoverResult {
+  const terms: WeakTerm[] = weakLibrary(o.maxOrder ?? 4, o.maxPower ?? 2);
+  for (const c of o.custom ?? []) {
+    const w = asWeak(parseTerm(c));
+    if (w === undefined) throw new DataError(`term '${c}' is not an x-derivative of a power of u, so the weak form cannot integrate it by parts`);
+    if (!terms.some((s) => s.name === w.name)) terms.push(w);
+  }
+  const sys = weakSystem(f, terms, o);
+  // The integrals are of order |u| dx dt; rescale the rows so that b has unit RMS, as u_t has
+  // roughly in the strong form, so that TrainSTRidge's tolerance steps mean the same (the
+  // coefficients do not change).
+  let bb = 0;
+  for (const v of sys.b) bb += v * v;
+  const scale = bb > 0 ? Math.sqrt(sys.rows / bb) : 1;
+  for (let i = 0; i < sys.b.length; i++) sys.b[i] = sys.b[i]! * scale;
+  for (let i = 0; i < sys.g.length; i++) sys.g[i] = sys.g[i]! * scale;
+  // One term left out per bag by default: the library bootstrap costs nothing here and exposes
+  // terms that stand in for one another.
+  const r = regress(sys.g, sys.b, terms.map((t) => t.name), sys.centres, f.x.length * f.t.length, { ...o, dropTerms: o.dropTerms ?? 1 });
+  return { ...r, method: 'weak', diff: 'none', weak: sys.setup, noiseEstimate: estimateNoise(f) };
+}
+
+/** Whether a result is a model worth reporting: a nonempty term set that explains u_t (relative
+ * residual below maxResidual) and that most bags agree on (stability at least minStability). */
+export interface Verdict { ok: boolean; reason: string }
+
+export function judge(r: DiscoverResult, maxResidual = 0.6, minStability = 0.5): Verdict {
+  const res = r.residual.toPrecision(3);
+  if (r.terms.length === 0) return { ok: false, reason: `no sparse model explains the data: every candidate term was dropped (best single term: ${r.best.equation}, relative residual ${r.best.residual.toPrecision(3)})` };
+  if (r.residual > maxResidual) return { ok: false, reason: `no sparse model explains the data: the best one leaves relative residual ${res} (above ${maxResidual})` };
+  if (r.stability < minStability) return { ok: false, reason: `no stable sparse model: only ${(100 * r.stability).toFixed(0)}% of bags kept the same terms (need ${(100 * minStability).toFixed(0)}%)` };
+  return { ok: true, reason: `relative residual ${res}, ${(100 * r.stability).toFixed(0)}% of bags agree on the terms` };
+}
+
+/** Noise level (std(noise) / std(u), estimateNoise) below which auto trusts pointwise derivatives. */
+export const STRONG_NOISE_LIMIT = 1e-3;
+
+/** `auto`: the strong form for clean data, the weak form for noisy data (by estimateNoise); when
+ * the chosen form finds no acceptable model and the other one does, the other one's model. `why`
+ * says which was used and why, in one line. Network (DL-PDE) derivatives are never chosen: on the
+ * noisy data of README.md's table they give wrong term sets where the weak form is right. */
+export function discoverAuto(f: Field, o: DiscoverOptions = {}): DiscoverResult & { why: string; verdict: Verdict } {
+  const noise = estimateNoise(f);
+  const pct = `${(100 * noise).toFixed(2)}%`;
+  const first: FormMethod = noise < STRONG_NOISE_LIMIT ? 'strong' : 'weak';
+  const run = (m: FormMethod): DiscoverResult => (m === 'strong' ? discover(f, o) : discoverWeak(f, o));
+  const a = run(first), va = judge(a);
+  const why = first === 'strong'
+    ? `estimated noise ${pct} is below ${100 * STRONG_NOISE_LIMIT}%: strong form (pointwise derivatives)`
+    : `estimated noise ${pct} is at least ${100 * STRONG_NOISE_LIMIT}%: weak form (no derivative of the data)`;
+  if (va.ok) return { ...a, why, verdict: va };
+  const other: FormMethod = first === 'strong' ? 'weak' : 'strong';
+  const b = run(other), vb = judge(b);
+  if (vb.ok) return { ...b, why: `${why} found no model (${va.reason}); the ${other} form did`, verdict: vb };
+  return { ...a, why: `${why}; the ${other} form found no model either`, verdict: va };
 }

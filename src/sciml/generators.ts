@@ -61,3 +61,26 @@ export function advectionDiffusion(o: GridOptions & { c?: number; nu?: number } 
     u0: (x) => Math.exp(-((x + 2) ** 2)) + 0.5 * Math.sin((Math.PI * x) / 4),
   }, linspace(0, o.tEnd ?? 10, o.nt ?? 101), o.steps ?? 4);
 }
+
+/** Kuramoto-Sivashinsky u_t = -u u_x - u_xx - u_xxxx on periodic [0, 32 pi) (Kassam & Trefethen 2005,
+ * section 6): u0 = cos(x/16) (1 + sin(x/16)), 256 points, t in [0, 60] with 241 snapshots. */
+export function kuramotoSivashinsky(o: GridOptions = {}): Field {
+  return solveSpectral({
+    n: o.nx ?? 256, x0: 0, length: 32 * Math.PI,
+    linear: (k) => [k * k - k ** 4, 0], // -u_xx - u_xxxx -> k^2 - k^4
+    flux: (u) => 0.5 * u * u,
+    u0: (x) => Math.cos(x / 16) * (1 + Math.sin(x / 16)),
+  }, linspace(0, o.tEnd ?? 60, o.nt ?? 241), o.steps ?? 4);
+}
+
+/** Fisher-KPP u_t = d u_xx + r u - r u^2 (d = 0.5, r = 1) on periodic [-30, 30): two fronts spreading
+ * at speed 2 sqrt(r d) from a bump u0 = 0.8 exp(-x^2), t in [0, 8] with 161 snapshots. */
+export function fisherKpp(o: GridOptions & { d?: number; r?: number } = {}): Field {
+  const d = o.d ?? 0.5, r = o.r ?? 1;
+  return solveSpectral({
+    n: o.nx ?? 256, x0: -30, length: 60,
+    linear: (k) => [r - d * k * k, 0],
+    reaction: (u) => -r * u * u,
+    u0: (x) => 0.8 * Math.exp(-x * x),
+  }, linspace(0, o.tEnd ?? 8, o.nt ?? 161), o.steps ?? 4);
+}

@@ -15,6 +15,8 @@ export interface SpectralProblem {
   linear: (k: number) => [number, number];
   /** Flux f(u) of the conservative nonlinear term -(f(u))_x, element-wise; undefined for linear problems. */
   flux?: (u: number) => number;
+  /** Local reaction r(u) of a term + r(u) (Fisher-KPP's -u^2), element-wise; undefined for none. */
+  reaction?: (u: number) => number;
   u0: (x: number) => number;
 }
 
@@ -42,16 +44,24 @@ export function solveSpectral(p: SpectralProblem, times: ArrayLike<number>, step
   fft.transform(vr, vi);
 
   const ur = new Float64Array(n), ui = new Float64Array(n);
-  /** N(v) = -i k FFT(f(IFFT v)), dealiased; writes into (nr, ni). */
+  const rr = new Float64Array(n), ri = new Float64Array(n);
+  /** N(v) = -i k FFT(f(IFFT v)) + FFT(r(IFFT v)), dealiased; writes into (nr, ni). */
   const nonlinear = (ar: Float64Array, ai: Float64Array, nr: Float64Array, ni: Float64Array): void => {
-    if (p.flux === undefined) { nr.fill(0); ni.fill(0); return; }
+    nr.fill(0); ni.fill(0);
+    if (p.flux === undefined && p.reaction === undefined) return;
     ur.set(ar); ui.set(ai);
     fft.transform(ur, ui, true);
+    if (p.reaction !== undefined) {
+      for (let j = 0; j < n; j++) { rr[j] = p.reaction(ur[j]!); ri[j] = 0; }
+      fft.transform(rr, ri);
+      for (let j = 0; j < n; j++) { nr[j] = rr[j]! * keep[j]!; ni[j] = ri[j]! * keep[j]!; }
+    }
+    if (p.flux === undefined) return;
     for (let j = 0; j < n; j++) { ur[j] = p.flux(ur[j]!); ui[j] = 0; }
     fft.transform(ur, ui);
     for (let j = 0; j < n; j++) {
       const s = k[j]! * keep[j]!; // -i k (a + i b) = k b - i k a
-      nr[j] = s * ui[j]!; ni[j] = -s * ur[j]!;
+      nr[j] = nr[j]! + s * ui[j]!; ni[j] = ni[j]! - s * ur[j]!;
     }
   };
 

@@ -131,43 +131,72 @@ export function trainStridge(x: Float64Array, y: Float64Array, d: number, o: Tra
 export interface BaggedResult {
   coef: Float64Array; // refit on all rows over the selected support
   stderr: Float64Array; // OLS standard errors of coef (0 off the support)
-  inclusion: Float64Array; // fraction of bags that kept each term
+  inclusion: Float64Array; // fraction of the bags offering each term that kept it
   bagMean: Float64Array; bagStd: Float64Array; // coefficient statistics over bags (zeros included)
+  /** Fraction of the bags offered every model term that kept exactly the model's terms (1 without
+   * bagging): low when the term set changes from one subsample to the next. */
+  stability: number;
   tol: number; l0: number;
 }
 
+export interface BagOptions {
+  bags?: number; // row subsamples, default 0 (one TrainSTRidge on all rows)
+  fraction?: number; // rows per bag, default 0.6
+  threshold?: number; // inclusion a term needs to enter the model, default 0.5
+  /** Library bootstrap: each bag also leaves out this many random candidate terms (default 0), so a
+   * term that is only chosen as a stand-in for another shows a low inclusion. */
+  dropTerms?: number;
+}
+
 /** Bagging (Breiman 1996) over row subsamples: TrainSTRidge on each of `bags` random subsets of
- * `fraction` of the rows; terms kept in at least `threshold` of the bags form the model, refit by
- * least squares on all rows. bags = 0 runs TrainSTRidge once on all rows. */
-export function baggedStridge(x: Float64Array, y: Float64Array, d: number,
-  o: TrainOptions & { bags?: number; fraction?: number; threshold?: number } = {}): BaggedResult {
+ * `fraction` of the rows (and, with dropTerms, of the library: PySINDy's library ensemble, Fasel
+ * et al., Proc. R. Soc. A 478 (2022)); terms kept in at least `threshold` of the bags that offered
+ * them form the model, refit by least squares on all rows. bags = 0 runs TrainSTRidge once on all rows. */
+export function baggedStridge(x: Float64Array, y: Float64Array, d: number, o: TrainOptions & BagOptions = {}): BaggedResult {
   const bags = o.bags ?? 0, fraction = o.fraction ?? 0.6, threshold = o.threshold ?? 0.5;
+  const drop = Math.min(Math.max(0, o.dropTerms ?? 0), d - 1);
   const n = y.length;
   const base = trainStridge(x, y, d, o);
-  const inclusion = new Float64Array(d), mean = new Float64Array(d), sq = new Float64Array(d);
+  const inclusion = new Float64Array(d), offered = new Float64Array(d), mean = new Float64Array(d), sq = new Float64Array(d);
   let support: number[];
+  const supports: { cols: number[]; kept: Set<number> }[] = [];
   if (bags === 0) {
     support = [...Array(d).keys()].filter((j) => base.w[j] !== 0);
     for (let j = 0; j < d; j++) { inclusion[j] = base.w[j] !== 0 ? 1 : 0; mean[j] = base.w[j]!; }
   } else {
     const rng = new Rng((o.seed ?? 0) + 1);
     const all = Uint32Array.from({ length: n }, (_, i) => i);
+    const terms = Uint32Array.from({ length: d }, (_, i) => i);
     for (let b = 0; b < bags; b++) {
       const rows = shuffle(all, rng).subarray(0, Math.max(d + 2, Math.floor(n * fraction)));
-      const r = trainStridge(x, y, d, { ...o, seed: (o.seed ?? 0) + 100 + b }, rows);
-      for (let j = 0; j < d; j++) {
-        if (r.w[j] !== 0) inclusion[j] = inclusion[j]! + 1;
-        mean[j] = mean[j]! + r.w[j]! / bags; sq[j] = sq[j]! + r.w[j]! ** 2 / bags;
-      }
+      const cols = drop === 0 ? [...terms] : [...shuffle(terms, rng).subarray(drop)].sort((p, q) => p - q);
+      const k = cols.length;
+      const xs = drop === 0 ? x : new Float64Array(n * k);
+      if (drop > 0) for (let i = 0; i < n; i++) cols.forEach((c, j) => { xs[i * k + j] = x[i * d + c]!; });
+      const r = trainStridge(xs, y, k, { ...o, seed: (o.seed ?? 0) + 100 + b }, rows);
+      const kept = new Set<number>();
+      cols.forEach((c, j) => {
+        offered[c] = offered[c]! + 1;
+        if (r.w[j] !== 0) { inclusion[c] = inclusion[c]! + 1; kept.add(c); }
+        mean[c] = mean[c]! + r.w[j]! / bags; sq[c] = sq[c]! + r.w[j]! ** 2 / bags;
+      });
+      supports.push({ cols, kept });
     }
-    for (let j = 0; j < d; j++) inclusion[j] = inclusion[j]! / bags;
+    for (let j = 0; j < d; j++) inclusion[j] = offered[j]! > 0 ? inclusion[j]! / offered[j]! : 0;
     support = [...Array(d).keys()].filter((j) => inclusion[j]! >= threshold);
   }
+  const chosen = new Set(support);
+  // Bags not offered every model term cannot reproduce it; the stability is over the others.
+  const whole = supports.filter((s) => support.every((c) => s.cols.includes(c)));
+  const agree = whole.filter((s) => s.cols.every((c) => chosen.has(c) === s.kept.has(c))).length;
   const full = reduce(x, y, d);
   const coef = solveOn(full, support);
   const stderr = olsStderr(full, support, coef);
   const bagStd = mean.map((m, j) => Math.sqrt(Math.max(0, sq[j]! - m * m)));
-  return { coef, stderr, inclusion, bagMean: mean, bagStd: bags === 0 ? new Float64Array(d) : bagStd, tol: base.tol, l0: base.l0 };
+  return {
+    coef, stderr, inclusion, bagMean: mean, bagStd: bags === 0 ? new Float64Array(d) : bagStd,
+    stability: bags === 0 || whole.length === 0 ? 1 : agree / whole.length, tol: base.tol, l0: base.l0,
+  };
 }
 
 /** sigma^2 = RSS / (n - k), Var(w) = sigma^2 (X_S^T X_S)^{-1} = sigma^2 R_S^{-1} R_S^{-T}, diagonal. */

@@ -3,7 +3,7 @@ import type { BackendName } from '../../backends/backend.js';
 import type { CommBackend } from '../../comm/process-group.js';
 import { InputError } from '../../util/errors.js';
 import { Output } from '../../util/output.js';
-import { intFlag, parse, type Command } from '../util.js';
+import { intFlag, numFlag, parse, type Command } from '../util.js';
 
 const MiB = 2 ** 20;
 const json = { json: { type: 'boolean', default: false } } as const;
@@ -107,12 +107,15 @@ const benches: Record<string, Bench> = {
   },
   sciml: {
     summary: 'PDE data, discovery and PINN evaluation speed',
-    usage: 'furnace bench sciml [--repeat N (3)] [--points N (2000)] [--json]',
+    usage: 'furnace bench sciml [--repeat N (3)] [--points N (2000)] [--table [--fit-time S (60)]] [--json]',
     run: async (argv) => {
-      const { values: v } = parse(argv, { ...json, repeat: { type: 'string' }, points: { type: 'string' } });
+      const { values: v } = parse(argv, { ...json, repeat: { type: 'string' }, points: { type: 'string' },
+        table: { type: 'boolean' }, 'fit-time': { type: 'string' } });
       const repeat = intFlag('repeat', v.repeat, 1, 100) ?? 3, points = intFlag('points', v.points, 10, 1_000_000) ?? 2000;
+      const fitTime = numFlag('fit-time', v['fit-time'], 0, 3600);
+      if (fitTime !== undefined && v.table !== true) throw new InputError('--fit-time: goes with --table');
       const { benchSciml } = await import('../../bench/sciml.js');
-      return benchSciml({ repeat, points }, new Output(v.json));
+      return benchSciml({ repeat, points, ...(v.table === true ? { tableFitTime: fitTime ?? 60 } : {}) }, new Output(v.json));
     },
   },
   plan: {

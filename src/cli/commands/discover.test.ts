@@ -47,3 +47,35 @@ test('furnace discover: bad input exits 2 with one line naming the problem', () 
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
   }
 });
+
+test('furnace discover: noise alone is refused with exit 1, one line, and the best candidate in --json', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'furnace-discover-'));
+  let s = 12345; // a small LCG, so the data file does not depend on the library's generator
+  const rand = (): number => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648 - 0.5; };
+  const x = Array.from({ length: 96 }, (_, j) => j * 0.1), t = Array.from({ length: 80 }, (_, i) => i * 0.05);
+  const file = join(dir, 'noise.json');
+  writeFileSync(file, JSON.stringify({ x, t, u: t.map(() => x.map(() => rand())) }));
+  const r = furnace('discover', '--data', file, '--bags', '6', '--no-plots', '--json');
+  assert.equal(r.status, 1, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.match(lines[lines.length - 1]!, /^furnace: .*noise\.json: no (stable )?sparse model/);
+  const out = r.stdout.trim().split('\n');
+  const res = JSON.parse(out[out.length - 1]!) as { ok: boolean; best: { equation: string; residual: number } };
+  assert.equal(res.ok, false);
+  assert.match(res.best.equation, /^u_t = /);
+  assert.ok(res.best.residual > 0.5, `best residual ${res.best.residual}`);
+});
+
+test('furnace discover: weak-form flags are checked', () => {
+  for (const [args, re] of [
+    [['--method', 'weak', '--diff', 'fd'], /--diff: .*strong form only/],
+    [['--method', 'weakest'], /--method: expected auto, strong or weak/],
+    [['--method', 'weak', '--terms', 'u_x^2'], /u_x\^2' is not an x-derivative of a power of u/],
+    [['--method', 'weak', '--width-x', '200'], /half-width 200/],
+  ] as [string[], RegExp][]) {
+    const r = furnace('discover', '--problem', 'burgers', '--no-plots', ...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});

@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, fieldToJson, parseCsvField, parseJsonField } from '../../sciml/data-io.js';
-import { discover, type DiffMethod, type DiscoverOptions } from '../../sciml/discover.js';
+import { discover, discoverAuto, discoverWeak, judge, type DiffMethod, type DiscoverOptions, type DiscoverResult } from '../../sciml/discover.js';
 import { fitNetwork, networkDerivatives } from '../../sciml/dlpde.js';
 import { createBackend, defaultThreads } from '../../backends/index.js';
 import { setBackend } from '../../tensor/engine.js';
@@ -11,14 +11,20 @@ import { addNoise } from '../../sciml/rng.js';
 import type { Field } from '../../sciml/spectral.js';
 import { bars, heatmap } from '../../sciml/svg.js';
 import { parseTerm } from '../../sciml/terms.js';
-import { InputError } from '../../util/errors.js';
+import { CheckError, InputError } from '../../util/errors.js';
 import { Output, fmt } from '../../util/output.js';
 import { intFlag, numFlag, parse, type Command } from '../util.js';
 
-const USAGE = `usage: furnace discover (--data FILE | --problem NAME) [--max-order 4] [--max-power 2]
-  [--terms 'u_x^2,u*u_x*u_xx'] [--diff auto|fd|poly] [--bags 20] [--threshold 0.5] [--l0 0.05]
-  [--lambda 1e-5] [--noise P] [--seed 1] [--save FILE] [--out DIR] [--no-plots] [--json]
+const USAGE = `usage: furnace discover (--data FILE | --problem NAME) [--method auto|strong|weak] [--max-order 4]
+  [--max-power 2] [--terms 'u_x^2,u*u_x*u_xx'] [--diff auto|fd|poly] [--bags 20] [--drop-terms N]
+  [--threshold 0.5] [--l0 0.05] [--lambda 1e-5] [--noise P] [--seed 1] [--save FILE] [--out DIR]
+  [--no-plots] [--json]
+  [--width-x N] [--width-t N] [--patches 1500]   (weak form: test-function half-widths in grid points,
+                                                   default from the data's spectrum; number of patches)
   [--fit-steps 3000] [--fit-time 300]   (with --diff network: DL-PDE, derivatives of a fitted network)
+--method auto (default): strong form for clean data, weak form (integrals against test functions, no
+  derivative of the data) for noisy data. --diff implies the strong form. Exit 1 when no sparse model
+  explains the data (the best candidate is in the --json result).
 FILE: JSON {x: [...], t: [...], u: [[...]]} with u[i][j] = u(t_i, x_j), or CSV with columns x,t,u.
 NAME: ${Object.entries(dataProblems).map(([k, v]) => `${k} (${v.summary})`).join('; ')}.`;
 
@@ -26,7 +32,8 @@ export const run: Command = async (argv) => {
   const { values: v } = parse(argv, {
     data: { type: 'string' }, problem: { type: 'string' },
     'max-order': { type: 'string' }, 'max-power': { type: 'string' }, terms: { type: 'string' },
-    diff: { type: 'string' }, bags: { type: 'string' }, threshold: { type: 'string' }, l0: { type: 'string' },
+    diff: { type: 'string' }, method: { type: 'string' }, 'width-x': { type: 'string' }, 'width-t': { type: 'string' },
+    patches: { type: 'string' }, 'drop-terms': { type: 'string' }, bags: { type: 'string' }, threshold: { type: 'string' }, l0: { type: 'string' },
     lambda: { type: 'string' }, 'fit-steps': { type: 'string' }, 'fit-time': { type: 'string' }, noise: { type: 'string' }, seed: { type: 'string' }, save: { type: 'string' },
     out: { type: 'string' }, 'no-plots': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
   });
@@ -36,6 +43,9 @@ export const run: Command = async (argv) => {
   const diffName = v.diff ?? 'auto';
   if (!['auto', 'fd', 'poly', 'network'].includes(diffName)) throw new InputError(`--diff: expected auto, fd, poly or network, got '${diffName}'`);
   const diff: DiffMethod = diffName === 'network' ? 'auto' : (diffName as DiffMethod);
+  const method = v.method ?? (v.diff !== undefined ? 'strong' : 'auto');
+  if (!['auto', 'strong', 'weak'].includes(method)) throw new InputError(`--method: expected auto, strong or weak, got '${method}'`);
+  if (method !== 'strong' && v.diff !== undefined) throw new InputError(`--diff: derivatives of the data are taken by the strong form only; give --method strong (or leave --method out)`);
   const fitSteps = intFlag('fit-steps', v['fit-steps'], 0) ?? 3000, fitTime = numFlag('fit-time', v['fit-time'], 0) ?? 300;
   const custom = (v.terms ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const c of custom) { try { parseTerm(c); } catch (e) { throw new InputError(`--terms: ${(e as Error).message}`); } }
@@ -48,6 +58,12 @@ export const run: Command = async (argv) => {
     l0: numFlag('l0', v.l0, 0, 10) ?? 0.05,
     lambda: numFlag('lambda', v.lambda, 0, 1e6) ?? 1e-5,
   };
+  const widthX = intFlag('width-x', v['width-x'], 1, 1e6), widthT = intFlag('width-t', v['width-t'], 1, 1e6);
+  const patches = intFlag('patches', v.patches, 1, 1e7), dropTerms = intFlag('drop-terms', v['drop-terms'], 0, 100);
+  if (widthX !== undefined) opts.widthX = widthX;
+  if (widthT !== undefined) opts.widthT = widthT;
+  if (patches !== undefined) opts.patches = patches;
+  if (dropTerms !== undefined) opts.dropTerms = dropTerms;
   const noise = numFlag('noise', v.noise, 0, 10) ?? 0;
   const seed = intFlag('seed', v.seed, 0, 2 ** 31) ?? 1;
 
@@ -79,19 +95,33 @@ export const run: Command = async (argv) => {
     out.say(`network fit: mean squared error ${fmt(fit.mse)} in ${fit.seconds.toFixed(1)} s`);
     opts.derivatives = networkDerivatives(field, fit, maxD);
   }
-  let r;
-  try { r = discover(field, opts); } catch (e) {
+  let r: DiscoverResult, why: string;
+  try {
+    if (method === 'auto') { const a = discoverAuto(field, opts); r = a; why = a.why; }
+    else if (method === 'weak') { r = discoverWeak(field, opts); why = 'weak form (--method weak)'; }
+    else {
+      r = discover(field, opts);
+      why = diffName === 'network' ? 'strong form on the derivatives of a fitted network (DL-PDE); on noisy data --method weak is the robust choice (src/sciml/README.md)' : 'strong form (--method strong)';
+    }
+  } catch (e) {
     if (e instanceof DataError) throw new InputError(`${source}: ${e.message}`);
     throw e;
   }
+  const verdict = judge(r);
   const seconds = (performance.now() - t0) / 1000;
   const equation = 'u_t = ' + (r.terms.length === 0 ? '0' : r.terms.map((t, i) => `${i > 0 && t.coef >= 0 ? '+ ' : i > 0 ? '- ' : t.coef < 0 ? '-' : ''}${fmt(Math.abs(t.coef))} ${t.term}`).join(' '));
-  out.say(`${source}: ${field.t.length} x ${field.x.length} grid, derivatives by ${diffName === 'network' ? 'a fitted network (DL-PDE)' : r.diff} (noise estimate ${(100 * r.noiseEstimate).toFixed(2)}%), ${r.rows} rows`);
+  const how = r.method === 'weak' && r.weak !== undefined
+    ? `weak form, ${r.weak.patches} test functions of half-width ${r.weak.widthX} x ${r.weak.widthT} points (x, t)`
+    : `derivatives by ${diffName === 'network' ? 'a fitted network (DL-PDE)' : r.diff}`;
+  out.say(`${source}: ${field.t.length} x ${field.x.length} grid, ${how} (noise estimate ${(100 * r.noiseEstimate).toFixed(2)}%), ${r.rows} rows`);
+  out.say(`method: ${why}`);
   out.say(equation);
   for (const t of r.terms) {
     const rel = truth?.[t.term] !== undefined ? `  (true ${truth[t.term]}, error ${(100 * Math.abs(t.coef / truth[t.term]! - 1)).toFixed(3)}%)` : '';
     out.say(`  ${t.term.padEnd(12)} ${t.coef.toPrecision(6).padStart(12)} +- ${fmt(t.stderr)}  kept in ${(100 * t.inclusion).toFixed(0)}% of bags${rel}`);
   }
+  const others = r.library.filter((l) => l.inclusion > 0 && !r.terms.some((t) => t.term === l.term));
+  if (others.length > 0) out.say(`  left out: ${others.map((l) => `${l.term} ${(100 * l.inclusion).toFixed(0)}%`).join(', ')} of bags`);
   out.say(`relative residual ${fmt(r.residual)}, ${seconds.toFixed(2)} s`);
 
   const files: string[] = [];
@@ -114,8 +144,11 @@ export const run: Command = async (argv) => {
   out.result({
     source, grid: { nt: field.t.length, nx: field.x.length }, equation,
     terms: r.terms.map((t) => ({ term: t.term, coef: t.coef, stderr: t.stderr, inclusion: t.inclusion, ...(truth?.[t.term] !== undefined ? { truth: truth[t.term] } : {}) })),
-    residual: r.residual, rows: r.rows, diff: diffName === 'network' ? 'network' : r.diff, noiseEstimate: r.noiseEstimate, tolerance: r.tolerance, l0: r.l0,
+    residual: r.residual, rows: r.rows, method: r.method, why, diff: diffName === 'network' ? 'network' : r.diff, weak: r.weak,
+    noiseEstimate: r.noiseEstimate, tolerance: r.tolerance, l0: r.l0, stability: r.stability,
+    ok: verdict.ok, verdict: verdict.reason, best: r.terms.length > 0 ? { equation, residual: r.residual } : r.best,
     library: r.library, seconds, files,
   });
+  if (!verdict.ok) throw new CheckError(`${source}: ${verdict.reason}`);
   return 0;
 };
