@@ -14,7 +14,9 @@ it('bench step --json: kernels by name and GEMM shape, kernel time within the st
     rows: { kernel: string; calls_per_step: number; ms_per_step: number; gflops?: number }[];
   };
   assert.equal(res.backend, 'wasm');
-  assert.ok(res.ms_per_step > 0 && res.kernels_ms > 0 && res.kernels_ms <= res.ms_per_step, JSON.stringify(res));
+  // Kernel intervals lie inside the step's; their sum is taken from hundreds of short clock readings,
+  // so it may pass the step's own reading by a little on a loaded machine.
+  assert.ok(res.ms_per_step > 0 && res.kernels_ms > 0 && res.kernels_ms <= 1.05 * res.ms_per_step, JSON.stringify(res));
   const names = res.rows.map((x) => x.kernel);
   for (const k of ['causalSoftmax', 'causalSoftmaxBackward', 'rope', 'adamw', 'crossEntropyForward']) assert.ok(names.includes(k), `${k} listed`);
   const gemm = res.rows.filter((x) => x.kernel.startsWith('gemm '));
