@@ -4,6 +4,7 @@ import { join, dirname, basename } from 'node:path';
 import { volume } from './box.js';
 import { checkTiling } from './plan.js';
 import { CheckpointError, FORMAT, FORMAT_VERSION, LATEST, MANIFEST, type FileEntry, type Json, type Manifest, type TensorEntry } from './types.js';
+import { InputError } from '../util/errors.js';
 
 /** Parses and validates a manifest; `file` names it in errors. Executes nothing. */
 export function parseManifest(text: string, file = MANIFEST): Manifest {
@@ -80,25 +81,27 @@ export async function readManifest(dir: string): Promise<Manifest> {
 }
 
 /** The path names no checkpoint at all (as opposed to a damaged one). */
-export class NotACheckpointError extends Error {
+export class NotACheckpointError extends InputError {
   override readonly name = 'NotACheckpointError';
   constructor(readonly path: string) {
     super(`${path}: not a checkpoint (no ${MANIFEST}, no ${LATEST} pointer)`);
   }
 }
 
+/** Where `latest` points without a root: the checkpoints of `furnace train`'s default --out. */
+export const DEFAULT_CHECKPOINT_ROOT = join('runs', 'latest', 'ckpt');
+
 /**
- * The checkpoint directory that `spec` names: a checkpoint directory itself, a root holding a
- * `latest` pointer, a `latest` file, or the word `latest` (with `root`).
+ * The checkpoint directory that `spec` names, the same for every command that takes one: a
+ * checkpoint (step) directory itself, a checkpoint root holding a `latest` pointer (RUN/ckpt), a
+ * run directory (its ckpt/ root), a `latest` file, or the word `latest` (the latest under `root`).
  */
-export async function resolveCheckpoint(spec: string, root?: string): Promise<string> {
-  if (spec === LATEST) {
-    if (root === undefined) throw new Error(`'${LATEST}' needs the checkpoint root directory`);
-    spec = root;
-  }
+export async function resolveCheckpoint(spec: string, root = DEFAULT_CHECKPOINT_ROOT): Promise<string> {
+  if (spec === LATEST) spec = root;
   const isDir = await stat(spec).then((s) => s.isDirectory(), () => undefined);
   if (isDir === undefined) throw new NotACheckpointError(spec);
   if (isDir && (await exists(join(spec, MANIFEST)))) return spec;
+  if (isDir && !(await exists(join(spec, LATEST))) && (await exists(join(spec, 'ckpt', LATEST)))) return resolveCheckpoint(join(spec, 'ckpt'));
   const pointer = isDir ? join(spec, LATEST) : spec;
   const name = (await readFile(pointer, 'utf8').catch(() => '')).trim();
   if (!/^step-\d+$/.test(name)) throw new NotACheckpointError(spec);

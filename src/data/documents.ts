@@ -57,6 +57,7 @@ export function listInputs(input: string): { files: string[]; isFolder: boolean 
     throw new InputError(`${input}: no such file or folder`);
   }
   if (st.isFile()) return { files: [input], isFolder: false };
+  if (!st.isDirectory()) throw new InputError(`${input}: not a regular file or folder`);
   const files: string[] = [];
   const walk = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {

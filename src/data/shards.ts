@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../util/errors.js';
 
 export const SHARD_MAGIC = 'FURNTOK\0';
 export const SHARD_VERSION = 1;
@@ -27,7 +28,7 @@ export interface ShardHeader {
 }
 
 /** A shard file or shard set that is damaged or does not match what the reader expects. */
-export class ShardFormatError extends Error {
+export class ShardFormatError extends InputError {
   override readonly name = 'ShardFormatError';
 }
 

@@ -9,6 +9,7 @@ import { BYTE_TO_CHAR, bytesToVocabString, vocabStringToBytes } from './byte-lev
 import { trainMerges, type Merge } from './bpe-train.js';
 import { PairTable } from './pair-table.js';
 import { compilePattern, GPT2_PATTERN, pretokenize, PRETOKENIZE_PATTERN } from './pretokenize.js';
+import { InputError } from '../util/errors.js';
 
 export interface TrainOptions {
   /** Size of the vocabulary: 256 byte tokens plus up to vocabSize - 256 merges. */
@@ -305,7 +306,7 @@ export class BpeTokenizer {
 }
 
 /** A tokenizer file or object that does not have the expected layout. */
-export class TokenizerFormatError extends Error {
+export class TokenizerFormatError extends InputError {
   override readonly name = 'TokenizerFormatError';
 }
 

@@ -1,8 +1,9 @@
 // Reading u(t, x) data for discovery from JSON or CSV, with validation that names each problem.
 import type { Field } from './spectral.js';
+import { InputError } from '../util/errors.js';
 
 /** Bad input data: the message is one line naming the field or row and what is wrong. */
-export class DataError extends Error {
+export class DataError extends InputError {
   override readonly name = 'DataError';
 }
 

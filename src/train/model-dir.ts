@@ -9,6 +9,8 @@ import { loadTokenizer } from './tokenizer.js';
 import { paramKey } from './state.js';
 import { CheckpointReader, resolveCheckpoint } from '../checkpoint/index.js';
 import { BpeTokenizer } from '../data/tokenizer.js';
+import { backend } from '../tensor/engine.js';
+import { preflight } from './preflight.js';
 
 export function writeJsonAtomic(path: string, obj: unknown): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -32,7 +34,7 @@ export function saveModel(dir: string, params: Map<string, { shape: number[]; da
  */
 export async function loadModel(dir: string): Promise<{ model: GPT; cfg: TrainConfig; tokenizer: BpeTokenizer }> {
   if (!existsSync(join(dir, 'model.safetensors'))) {
-    const ck = await resolveCheckpoint(existsSync(join(dir, 'ckpt')) ? join(dir, 'ckpt') : dir).catch(() => undefined);
+    const ck = await resolveCheckpoint(dir).catch(() => undefined);
     if (ck !== undefined) return loadFromCheckpoint(ck);
   }
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
@@ -72,6 +74,7 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
     } catch (e) {
       throw new InputError(`${dir}: meta.tokenizer: ${(e as Error).message}`);
     }
+    preflight(cfg.model, { batch: 1, training: false, backend: backend().name, where: dir });
     const whole = new Map<string, Float32Array>();
     for (const info of new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0).parameterInfo()) {
       try {
@@ -88,6 +91,7 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
 
 /** A model whose parameters are copied from `get(name)`; missing or misshapen ones name the file. */
 function fill(cfg: TrainConfig, tokenizer: BpeTokenizer, get: (name: string) => Float32Array | undefined, file: string): GPT {
+  preflight(cfg.model, { batch: 1, training: false, backend: backend().name, where: file });
   const model = new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0);
   for (const [name, p] of model.namedParameters()) {
     const w = get(name);

@@ -3,7 +3,7 @@
 import type { ProcessGroup } from '../comm/process-group.js';
 import { makeProcessGroups } from '../comm/groups.js';
 import { loadTopology, type Axis } from '../comm/topology.js';
-import { useBackend } from '../cli/backend-flag.js';
+import { installBackend as useBackend } from '../backends/index.js';
 import { Output } from '../util/output.js';
 import { readCorpus } from '../data/corpus.js';
 import type { ParallelContext } from '../parallel/context.js';

@@ -1,17 +1,17 @@
 // `furnace discover`: find a PDE u_t = F(u, u_x, ...) in gridded data by sparse regression (PDE-FIND).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataError, fieldToJson, parseCsvField, parseJsonField } from '../../sciml/data-io.js';
+import { fieldToJson, parseCsvField, parseJsonField } from '../../sciml/data-io.js';
 import { discover, type DiffMethod, type DiscoverOptions } from '../../sciml/discover.js';
 import { fitNetwork, networkDerivatives } from '../../sciml/dlpde.js';
-import { createBackend, defaultThreads } from '../../backends/index.js';
-import { setBackend } from '../../tensor/engine.js';
+import { installBackend } from '../../backends/index.js';
 import { dataProblems } from '../../sciml/problems.js';
 import { addNoise } from '../../sciml/rng.js';
 import type { Field } from '../../sciml/spectral.js';
 import { bars, heatmap } from '../../sciml/svg.js';
 import { parseTerm } from '../../sciml/terms.js';
-import { InputError } from '../../util/errors.js';
+import { InputError, UsageError, errnoCode, errorMessage } from '../../util/errors.js';
+import { checkInputPath, checkOutputDir, checkOutputFile } from '../../util/paths.js';
 import { Output, fmt } from '../../util/output.js';
 import { intFlag, numFlag, parse, type Command } from '../util.js';
 
@@ -28,17 +28,18 @@ export const run: Command = async (argv) => {
     'max-order': { type: 'string' }, 'max-power': { type: 'string' }, terms: { type: 'string' },
     diff: { type: 'string' }, bags: { type: 'string' }, threshold: { type: 'string' }, l0: { type: 'string' },
     lambda: { type: 'string' }, 'fit-steps': { type: 'string' }, 'fit-time': { type: 'string' }, noise: { type: 'string' }, seed: { type: 'string' }, save: { type: 'string' },
-    out: { type: 'string' }, 'no-plots': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
-  });
+    out: { type: 'string' }, 'no-plots': { type: 'boolean' }, json: { type: 'boolean' },
+  }, false, USAGE);
   const out = new Output(v.json === true);
-  if (v.help === true) { out.say(USAGE); return 0; }
-  if ((v.data === undefined) === (v.problem === undefined)) throw new InputError(`discover: give exactly one of --data FILE or --problem NAME\n${USAGE}`);
+  if ((v.data === undefined) === (v.problem === undefined)) throw new UsageError('discover: give exactly one of --data FILE or --problem NAME');
+  if (v.save !== undefined) checkOutputFile('--save', v.save);
+  if (v['no-plots'] !== true) checkOutputDir('--out', v.out ?? join('furnace-out', 'discover'));
   const diffName = v.diff ?? 'auto';
   if (!['auto', 'fd', 'poly', 'network'].includes(diffName)) throw new InputError(`--diff: expected auto, fd, poly or network, got '${diffName}'`);
   const diff: DiffMethod = diffName === 'network' ? 'auto' : (diffName as DiffMethod);
-  const fitSteps = intFlag('fit-steps', v['fit-steps'], 0) ?? 3000, fitTime = numFlag('fit-time', v['fit-time'], 0) ?? 300;
+  const fitSteps = intFlag('fit-steps', v['fit-steps'], 0, 1e7) ?? 3000, fitTime = numFlag('fit-time', v['fit-time'], 0, 1e6) ?? 300;
   const custom = (v.terms ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const c of custom) { try { parseTerm(c); } catch (e) { throw new InputError(`--terms: ${(e as Error).message}`); } }
+  for (const c of custom) { try { parseTerm(c); } catch (e) { throw new InputError(`--terms: ${errorMessage(e)}`); } }
   const opts: DiscoverOptions = {
     maxOrder: intFlag('max-order', v['max-order'], 1, 8) ?? 4,
     maxPower: intFlag('max-power', v['max-power'], 0, 6) ?? 2,
@@ -60,12 +61,10 @@ export const run: Command = async (argv) => {
     field = p.make(); truth = p.truth; source = v.problem;
   } else {
     source = v.data!;
+    checkInputPath('--data', source, 'file');
     let text: string;
-    try { text = readFileSync(source, 'utf8'); } catch (e) { throw new InputError(`--data: cannot read '${source}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
-    try { field = /\.csv$/i.test(source) ? parseCsvField(text, source) : parseJsonField(text, source); } catch (e) {
-      if (e instanceof DataError) throw new InputError(e.message);
-      throw e;
-    }
+    try { text = readFileSync(source, 'utf8'); } catch (e) { throw new InputError(`--data: cannot read '${source}' (${errnoCode(e) ?? 'error'})`); }
+    field = /\.csv$/i.test(source) ? parseCsvField(text, source) : parseJsonField(text, source);
   }
   if (noise > 0) field = { ...field, u: addNoise(field.u, noise, seed) };
   if (v.save !== undefined) writeFileSync(v.save, fieldToJson(field));
@@ -74,16 +73,12 @@ export const run: Command = async (argv) => {
   if (diffName === 'network') {
     const maxD = Math.max(opts.maxOrder!, ...custom.map((c) => parseTerm(c).powers.length - 1));
     if (maxD > 4) throw new InputError(`--diff network: derivatives up to order 4 only, the library needs ${maxD}`);
-    setBackend(await createBackend('auto', { threads: defaultThreads(1) })); // for the derivative jets
+    await installBackend('auto'); // for the derivative jets
     const fit = fitNetwork(field, { adamSteps: fitSteps, timeLimit: fitTime, seed });
     out.say(`network fit: mean squared error ${fmt(fit.mse)} in ${fit.seconds.toFixed(1)} s`);
     opts.derivatives = networkDerivatives(field, fit, maxD);
   }
-  let r;
-  try { r = discover(field, opts); } catch (e) {
-    if (e instanceof DataError) throw new InputError(`${source}: ${e.message}`);
-    throw e;
-  }
+  const r = discover(field, opts);
   const seconds = (performance.now() - t0) / 1000;
   const equation = 'u_t = ' + (r.terms.length === 0 ? '0' : r.terms.map((t, i) => `${i > 0 && t.coef >= 0 ? '+ ' : i > 0 ? '- ' : t.coef < 0 ? '-' : ''}${fmt(Math.abs(t.coef))} ${t.term}`).join(' '));
   out.say(`${source}: ${field.t.length} x ${field.x.length} grid, derivatives by ${diffName === 'network' ? 'a fitted network (DL-PDE)' : r.diff} (noise estimate ${(100 * r.noiseEstimate).toFixed(2)}%), ${r.rows} rows`);

@@ -1,13 +1,13 @@
 // `furnace pinn`: train a physics-informed network (data + PDE residual + initial/boundary conditions).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, PROBLEMS, parseConfig, type PinnConfig } from '../../sciml/pinn/config.js';
+import { PROBLEMS, parseConfig, type PinnConfig } from '../../sciml/pinn/config.js';
 import { burgersForward, burgersInverse, type PinnProblem } from '../../sciml/pinn/problems.js';
 import { trainPinn, type TrainResult } from '../../sciml/pinn/train.js';
 import { heatmap, lines } from '../../sciml/svg.js';
-import { createBackend, defaultThreads } from '../../backends/index.js';
-import { setBackend } from '../../tensor/engine.js';
-import { InputError } from '../../util/errors.js';
+import { installBackend } from '../../backends/index.js';
+import { InputError, UsageError, errnoCode, errorMessage } from '../../util/errors.js';
+import { checkInputPath, checkOutputDir } from '../../util/paths.js';
 import { Output, Progress, fmt } from '../../util/output.js';
 import { intFlag, numFlag, parse, type Command } from '../util.js';
 
@@ -22,16 +22,18 @@ export const run: Command = async (argv) => {
     problem: { type: 'string' }, config: { type: 'string' }, weighting: { type: 'string' }, compare: { type: 'boolean' },
     'adam-steps': { type: 'string' }, 'lbfgs-steps': { type: 'string' }, collocation: { type: 'string' }, batch: { type: 'string' },
     noise: { type: 'string' }, 'time-limit': { type: 'string' }, 'adam-time': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-    'no-plots': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
-  });
+    'no-plots': { type: 'boolean' }, json: { type: 'boolean' },
+  }, false, USAGE);
   const out = new Output(v.json === true);
-  if (v.help === true) { out.say(USAGE); return 0; }
-  if ((v.problem === undefined) === (v.config === undefined)) throw new InputError(`pinn: give exactly one of --problem NAME or --config FILE\n${USAGE}`);
+  if ((v.problem === undefined) === (v.config === undefined)) throw new UsageError('pinn: give exactly one of --problem NAME or --config FILE');
+  const dir = v.out ?? join('furnace-out', 'pinn');
+  if (v['no-plots'] !== true) checkOutputDir('--out', dir);
   let raw: Record<string, unknown> = {};
   if (v.config !== undefined) {
     let text: string;
-    try { text = readFileSync(v.config, 'utf8'); } catch (e) { throw new InputError(`--config: cannot read '${v.config}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
-    try { raw = JSON.parse(text) as Record<string, unknown>; } catch (e) { throw new InputError(`${v.config}: not valid JSON (${(e as Error).message.split('\n')[0]})`); }
+    checkInputPath('--config', v.config, 'file');
+    try { text = readFileSync(v.config, 'utf8'); } catch (e) { throw new InputError(`--config: cannot read '${v.config}' (${errnoCode(e) ?? 'error'})`); }
+    try { raw = JSON.parse(text) as Record<string, unknown>; } catch (e) { throw new InputError(`${v.config}: not valid JSON (${errorMessage(e).split('\n')[0]})`); }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(`${v.config}: expected a JSON object`);
   } else raw = { problem: v.problem };
   const flag = (k: string, val: unknown): void => { if (val !== undefined) raw[k] = val; };
@@ -46,13 +48,13 @@ export const run: Command = async (argv) => {
   flag('seed', intFlag('seed', v.seed, 0));
   let cfg: PinnConfig;
   try { cfg = parseConfig(raw); } catch (e) {
-    if (e instanceof ConfigError) throw new InputError(`${v.config ?? 'pinn'}: ${e.message}`);
+    // The config errors name the field; the file (or the flags) they came from is named here.
+    if (e instanceof InputError) throw new InputError(`${v.config ?? 'pinn'}: ${e.message}`);
     throw e;
   }
   // The engine on the fastest kernels here (blas or wasm); on the plain js backend the fused
   // Float64 path is faster, so it is the default there.
-  const backend = await createBackend('auto', { threads: defaultThreads(1) });
-  setBackend(backend);
+  const backend = await installBackend('auto');
   if (raw['evaluator'] === undefined) cfg.evaluator = backend.name === 'js' ? 'fused' : 'engine';
   const problem = makeProblem(cfg);
 
@@ -77,7 +79,6 @@ export const run: Command = async (argv) => {
     finalLoss: r.history[r.history.length - 1]?.loss, finalWeights: r.history[r.history.length - 1]?.weights,
   });
   const files: string[] = [];
-  const dir = v.out ?? join('furnace-out', 'pinn');
   const plot = (r: TrainResult, prefix: string): void => {
     if (v['no-plots'] === true) return;
     mkdirSync(dir, { recursive: true });

@@ -2,10 +2,12 @@
 // writes metrics, checkpoints and the model, prints a sample.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { InputError, CheckError } from '../../util/errors.js';
+import { InputError, CheckError, errorMessage } from '../../util/errors.js';
+import { checkInputPath, checkOutputDir, checkOutputFile } from '../../util/paths.js';
+import { preflight } from '../../train/preflight.js';
 import { Output, isInteractive } from '../../util/output.js';
 import { parse, intFlag, type Command } from '../util.js';
-import { checkBackendName, useBackend } from '../backend-flag.js';
+import { checkBackendName, installBackend } from '../../backends/index.js';
 import { PRESETS, checkConsistency, parseConfigFile, type TrainConfig } from '../../train/config.js';
 import { readCorpus, defaultCorpusPath } from '../../data/corpus.js';
 import { checkTokens, train, type CheckpointOptions } from '../../train/trainer.js';
@@ -32,7 +34,6 @@ const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--ste
   MPI:         mpirun -np N npx furnace train --comm mpi --dp ... (as root: --allow-run-as-root)`;
 
 export const run: Command = async (argv) => {
-  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(USAGE + '\n'); return 0; }
   const { values: v } = parse(argv, {
     config: { type: 'string' }, preset: { type: 'string' }, steps: { type: 'string' }, corpus: { type: 'string' },
     backend: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, 'log-every': { type: 'string' },
@@ -41,7 +42,7 @@ export const run: Command = async (argv) => {
     comm: { type: 'string' }, topology: { type: 'string' }, plan: { type: 'string' },
     'ckpt-every': { type: 'string' }, 'ckpt-async': { type: 'boolean' }, 'ckpt-keep': { type: 'string' },
     resume: { type: 'string' }, 'no-verify': { type: 'boolean' }, report: { type: 'string' },
-  });
+  }, false, USAGE);
   const out = new Output(v.json === true);
   if (v.preset !== undefined && v.preset !== 'tiny' && v.preset !== 'small') {
     throw new InputError(`--preset: unknown preset '${v.preset}' (choose tiny or small)`);
@@ -49,6 +50,7 @@ export const run: Command = async (argv) => {
   const preset = (v.preset ?? 'small') as 'tiny' | 'small';
   let cfg: TrainConfig;
   if (v.config !== undefined) {
+    checkInputPath('--config', v.config, 'file');
     let text: string;
     try {
       text = readFileSync(v.config, 'utf8');
@@ -59,20 +61,27 @@ export const run: Command = async (argv) => {
   } else {
     cfg = structuredClone(PRESETS[preset]);
   }
-  const steps = intFlag('steps', v.steps, 1);
-  const seed = intFlag('seed', v.seed, 0);
-  const logEvery = intFlag('log-every', v['log-every'], 1);
-  const batch = intFlag('batch-size', v['batch-size'], 1);
+  const steps = intFlag('steps', v.steps, 1, 1e9);
+  const seed = intFlag('seed', v.seed, 0, 2 ** 32 - 1);
+  const logEvery = intFlag('log-every', v['log-every'], 1, 1e9);
+  const batch = intFlag('batch-size', v['batch-size'], 1, 1 << 20);
   if (steps !== undefined) cfg.train.steps = steps;
   if (seed !== undefined) cfg.train.seed = seed;
   if (logEvery !== undefined) cfg.train.log_every = logEvery;
   if (batch !== undefined) cfg.train.batch_size = batch;
   checkConsistency(cfg);
-  const sampleTokens = intFlag('sample-tokens', v['sample-tokens'], 0) ?? 200;
+  const sampleTokens = intFlag('sample-tokens', v['sample-tokens'], 0, 1e6) ?? 200;
   checkBackendName(v.backend);
+  // Every path is checked before any work starts.
+  const dir = v.out ?? 'runs/latest';
+  checkOutputDir('--out', dir);
+  if (v.report !== undefined) checkOutputFile('--report', v.report);
+  if (v.corpus !== undefined) checkInputPath('--corpus', v.corpus);
+  if (v.topology !== undefined) checkInputPath('--topology', v.topology, 'file');
+  if (v.plan !== undefined) checkInputPath('--plan', v.plan, 'file');
 
   // Layout: --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero.
-  let dp = intFlag('dp', v.dp, 1) ?? 1, tp = intFlag('tp', v.tp, 1) ?? 1, ep = intFlag('ep', v.ep, 1) ?? 1;
+  let dp = intFlag('dp', v.dp, 1, 4096) ?? 1, tp = intFlag('tp', v.tp, 1, 4096) ?? 1, ep = intFlag('ep', v.ep, 1, 4096) ?? 1;
   let zero = v.zero === true;
   let order: Axis[] | undefined;
   if (v.plan !== undefined) {
@@ -80,7 +89,7 @@ export const run: Command = async (argv) => {
     try {
       plan = readPlan(v.plan);
     } catch (e) {
-      throw new InputError(`--plan: ${(e as Error).message}`);
+      throw new InputError(`--plan: ${errorMessage(e)}`);
     }
     if (plan.pp !== 1) throw new InputError(`--plan: ${v.plan}: pp ${plan.pp} (pipeline parallelism) is not supported by the trainer; plan with --fix pp=1`);
     if (plan.zero > 1) throw new InputError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
@@ -102,13 +111,14 @@ export const run: Command = async (argv) => {
   const layoutGiven = v.dp !== undefined || v.tp !== undefined || v.ep !== undefined || v.plan !== undefined || v.zero === true;
   if (!layoutGiven && comm === 'threads') dp = autoDp(cfg.train.batch_size);
 
-  const ckptEvery = intFlag('ckpt-every', v['ckpt-every'], 0) ?? 0;
+  const ckptEvery = intFlag('ckpt-every', v['ckpt-every'], 0, 1e9) ?? 0;
   const ckpt: CheckpointOptions | undefined = ckptEvery > 0 || v.resume !== undefined ? {
-    every: ckptEvery, async: v['ckpt-async'] === true, keep: intFlag('ckpt-keep', v['ckpt-keep'], 1) ?? 3,
+    every: ckptEvery, async: v['ckpt-async'] === true, keep: intFlag('ckpt-keep', v['ckpt-keep'], 1, 1e6) ?? 3,
     ...(v.resume !== undefined ? { resume: v.resume } : {}), verify: v['no-verify'] !== true,
   } : undefined;
-  const dir = v.out ?? 'runs/latest';
   const world = dp * tp;
+  preflight(cfg.model, { batch: cfg.train.batch_size / dp, training: true, backend: v.backend ?? 'auto', ranks: world, tp,
+    where: v.config ?? `--preset ${preset}` });
   const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, zero, comm, topology: v.topology, backend: v.backend,
     json: out.json, tty: isInteractive(), ckpt, order, ranksHere: world };
 
@@ -125,7 +135,7 @@ export const run: Command = async (argv) => {
     // Bad input fails here, before any rank starts: the corpus, its size, the checkpoint to resume.
     const corpusText = readCorpus(v.corpus);
     checkTokens(prepareTokens(corpusText, cfg.model.vocab_size), cfg); // also fills the token cache
-    if (v.resume !== undefined) await resolveCheckpoint(v.resume, join(dir, 'ckpt')).catch((e: Error) => { throw new InputError(`--resume: ${e.message}`); });
+    if (v.resume !== undefined) await resolveCheckpoint(v.resume, join(dir, 'ckpt')).catch((e: unknown) => { throw new InputError(`--resume: ${errorMessage(e)}`); });
     out.say(`furnace train: ${v.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${dp} x tp ${tp}, ep ${ep}${zero ? ', ZeRO-1' : ''}) on threads, out ${dir}`);
     let results: RankResult[];
     try {
@@ -139,7 +149,7 @@ export const run: Command = async (argv) => {
     if (result === null) throw new CheckError('rank 0 returned no result');
   } else {
     const text = readCorpus(v.corpus);
-    const backend = await useBackend(v.backend);
+    const backend = await installBackend(v.backend);
     out.say(`furnace train: ${v.corpus ?? defaultCorpusPath()} (${Buffer.byteLength(text)} bytes), backend ${backend.name}, out ${dir}`);
     const tokens = prepareTokens(text, cfg.model.vocab_size);
     out.say(`tokens: ${tokens.train.length} train, ${tokens.val.length} validation, vocabulary ${tokens.tokenizer.vocabSize}${tokens.cached ? ' (cached)' : ''}`);
@@ -152,7 +162,7 @@ export const run: Command = async (argv) => {
     `val loss ${s.val_loss.toFixed(3)}, val ${s.val_bits_per_byte.toFixed(3)} bits/byte, ${Math.round(s.tokens_per_s)} tok/s, MFU ${(100 * s.mfu).toFixed(1)}%`);
   let sample = '';
   if (sampleTokens > 0) {
-    if (comm === 'threads' && world > 1) await useBackend(v.backend);
+    if (comm === 'threads' && world > 1) await installBackend(v.backend);
     const { model, tokenizer } = await loadModel(dir);
     const prompt = tokenizer.encode('\n');
     const ids = await generate(model, prompt, { tokens: sampleTokens, temperature: 0.8, topK: 40, seed: cfg.train.seed });

@@ -1,6 +1,7 @@
 // The `furnace pinn` configuration: one typed schema, validated at the boundary (unknown keys,
 // wrong types and impossible values name the field).
 import { DEFAULT_TRAIN, type Constraint, type TrainConfig } from './train.js';
+import { InputError } from '../../util/errors.js';
 
 export const PROBLEMS = ['burgers', 'burgers-inverse'] as const;
 export type ProblemName = (typeof PROBLEMS)[number];
@@ -17,7 +18,7 @@ export const DEFAULT_PINN: PinnConfig = {
   batch: 1000, adamSteps: 100000, adamTimeLimit: 300, lbfgsSteps: 100000,
 };
 
-export class ConfigError extends Error {
+export class ConfigError extends InputError {
   override readonly name = 'ConfigError';
 }
 
