@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage, errnoCode } from '../util/errors.js';
 
 export const SHARD_MAGIC = 'FURNTOK\0';
 export const SHARD_VERSION = 1;
@@ -91,7 +91,7 @@ export function readShard(path: string, opts: ReadShardOptions = {}): { header: 
   try {
     buf = readFileSync(path);
   } catch (e) {
-    throw new ShardFormatError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new ShardFormatError(`${path}: cannot read (${errnoCode(e) ?? String(e)})`);
   }
   const header = parseShardHeader(buf, path, buf.length);
   if (opts.tokenizerHash !== undefined && opts.tokenizerHash !== header.tokenizerHash) {
@@ -184,7 +184,7 @@ export function readShardSet(dir: string, opts: ReadShardOptions = {}): { index:
   try {
     index = JSON.parse(readFileSync(indexPath, 'utf8')) as ShardIndex;
   } catch (e) {
-    throw new ShardFormatError(`${indexPath}: missing or not JSON (${(e as Error).message}); an interrupted write leaves no index`);
+    throw new ShardFormatError(`${indexPath}: missing or not JSON (${errorMessage(e)}); an interrupted write leaves no index`);
   }
   if (index.format !== 'furnace-tokens' || !Array.isArray(index.shards)) throw new ShardFormatError(`${indexPath}: format: expected "furnace-tokens"`);
   const hash = opts.tokenizerHash ?? index.tokenizer_hash;

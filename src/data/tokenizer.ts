@@ -9,7 +9,7 @@ import { BYTE_TO_CHAR, bytesToVocabString, vocabStringToBytes } from './byte-lev
 import { trainMerges, type Merge } from './bpe-train.js';
 import { PairTable } from './pair-table.js';
 import { compilePattern, GPT2_PATTERN, pretokenize, PRETOKENIZE_PATTERN } from './pretokenize.js';
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage, errnoCode } from '../util/errors.js';
 
 export interface TrainOptions {
   /** Size of the vocabulary: 256 byte tokens plus up to vocabSize - 256 merges. */
@@ -288,13 +288,13 @@ export class BpeTokenizer {
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      throw new TokenizerFormatError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      throw new TokenizerFormatError(`${path}: cannot read (${errnoCode(e) ?? String(e)})`);
     }
     let obj: unknown;
     try {
       obj = JSON.parse(text);
     } catch (e) {
-      throw new TokenizerFormatError(`${path}: not JSON (${(e as Error).message})`);
+      throw new TokenizerFormatError(`${path}: not JSON (${errorMessage(e)})`);
     }
     try {
       return BpeTokenizer.fromJSON(obj);
@@ -335,7 +335,7 @@ function readPreTokenizer(v: unknown): { pattern: string; gpt2: boolean } {
   try {
     compilePattern(regex);
   } catch (e) {
-    throw new TokenizerFormatError(`pre_tokenizer.pretokenizers[0].pattern.Regex: not usable here (${(e as Error).message})`);
+    throw new TokenizerFormatError(`pre_tokenizer.pretokenizers[0].pattern.Regex: not usable here (${errorMessage(e)})`);
   }
   return { pattern: regex, gpt2: false };
 }

@@ -1,7 +1,7 @@
 // A trained model on disk: DIR/model.safetensors (weights), DIR/config.json, DIR/tokenizer.json.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckError, InputError } from '../util/errors.js';
+import { CheckError, InputError, errorMessage } from '../util/errors.js';
 import { GPT } from '../nn/gpt.js';
 import { readSafetensors, writeSafetensors } from '../nn/safetensors.js';
 import { validateConfig, type TrainConfig } from './config.js';
@@ -44,7 +44,7 @@ export async function loadModel(dir: string): Promise<{ model: GPT; cfg: TrainCo
   try {
     raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   } catch (e) {
-    throw new InputError(`${join(dir, 'config.json')}: not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${join(dir, 'config.json')}: not valid JSON (${errorMessage(e)})`);
   }
   const cfg = validateConfig(raw, join(dir, 'config.json'));
   const tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
@@ -52,7 +52,7 @@ export async function loadModel(dir: string): Promise<{ model: GPT; cfg: TrainCo
   try {
     weights = readSafetensors(join(dir, 'model.safetensors'));
   } catch (e) {
-    throw new InputError((e as Error).message);
+    throw new InputError(errorMessage(e));
   }
   const file = join(dir, 'model.safetensors');
   return { model: fill(cfg, tokenizer, (name) => weights.get(name)?.data, file), cfg, tokenizer };
@@ -63,7 +63,7 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
   try {
     reader = await CheckpointReader.open(dir);
   } catch (e) {
-    throw new InputError(`--ckpt: ${(e as Error).message}`);
+    throw new InputError(`--ckpt: ${errorMessage(e)}`);
   }
   try {
     const meta = reader.meta as { config?: unknown; tokenizer?: unknown };
@@ -72,7 +72,7 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
     try {
       tokenizer = BpeTokenizer.fromJSON(meta.tokenizer);
     } catch (e) {
-      throw new InputError(`${dir}: meta.tokenizer: ${(e as Error).message}`);
+      throw new InputError(`${dir}: meta.tokenizer: ${errorMessage(e)}`);
     }
     preflight(cfg.model, { batch: 1, training: false, backend: backend().name, where: dir });
     const whole = new Map<string, Float32Array>();
@@ -80,7 +80,7 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
       try {
         whole.set(info.name, await reader.read(paramKey(info.name), info.param.shape.map(() => 0), [...info.param.shape]));
       } catch (e) {
-        throw new CheckError(`${dir}: ${(e as Error).message}`);
+        throw new CheckError(`${dir}: ${errorMessage(e)}`);
       }
     }
     return { model: fill(cfg, tokenizer, (name) => whole.get(name), dir), cfg, tokenizer };
