@@ -8,7 +8,8 @@
 // A shard set is a folder of shard-NNNNN.tok files plus index.json, written last as the commit
 // marker; the tokenizer.json that made the tokens is copied beside them.
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { atomicWriteSync } from '../util/durable.js';
 import { join } from 'node:path';
 import { InputError, errorMessage, errnoCode } from '../util/errors.js';
 
@@ -202,15 +203,7 @@ export function readShardSet(dir: string, opts: ReadShardOptions = {}): { index:
 }
 
 function atomicWrite(path: string, parts: Uint8Array[]): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const p of parts) writeSync(fd, p);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  atomicWriteSync(path, parts);
 }
 
 /** Writes a small text file atomically (used for reports and manifests). */

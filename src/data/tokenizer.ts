@@ -4,7 +4,8 @@
 // with furnace's regex (pretokenize.ts) followed by ByteLevel without its own regex, a ByteLevel
 // decoder, and a BPE model with `vocab` (vocab string -> id) and `merges` ("left right", by rank).
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { atomicWriteSync } from '../util/durable.js';
 import { BYTE_TO_CHAR, bytesToVocabString, vocabStringToBytes } from './byte-level.js';
 import { trainMerges, type Merge } from './bpe-train.js';
 import { PairTable } from './pair-table.js';
@@ -276,11 +277,9 @@ export class BpeTokenizer {
     return this.hashHex;
   }
 
-  /** Writes tokenizer.json atomically (temporary file, then rename). */
+  /** Writes tokenizer.json durably and atomically (temporary file, fsync, rename). */
   save(path: string): void {
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(this.toJSON()));
-    renameSync(tmp, path);
+    atomicWriteSync(path, JSON.stringify(this.toJSON()));
   }
 
   static load(path: string): BpeTokenizer {

@@ -1,5 +1,6 @@
 // A trained model on disk: DIR/model.safetensors (weights), DIR/config.json, DIR/tokenizer.json.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { atomicWriteSync } from '../util/durable.js';
 import { join } from 'node:path';
 import { CheckError, InputError, errorMessage } from '../util/errors.js';
 import { GPT } from '../nn/gpt.js';
@@ -12,10 +13,9 @@ import { BpeTokenizer } from '../data/tokenizer.js';
 import { backend } from '../tensor/engine.js';
 import { preflight } from './preflight.js';
 
+/** Writes JSON through the durable atomic writer: the file is whole or absent. */
 export function writeJsonAtomic(path: string, obj: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(obj, null, 2) + '\n');
-  renameSync(tmp, path);
+  atomicWriteSync(path, JSON.stringify(obj, null, 2) + '\n');
 }
 
 /** Writes whole parameters (by name), the config and the tokenizer. */

@@ -1,5 +1,5 @@
 // `furnace discover`: find a PDE u_t = F(u, u_x, ...) in gridded data by sparse regression (PDE-FIND).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fieldToJson, parseCsvField, parseJsonField } from '../../sciml/data-io.js';
 import { discover, type DiffMethod, type DiscoverOptions } from '../../sciml/discover.js';
@@ -12,6 +12,7 @@ import { bars, heatmap } from '../../sciml/svg.js';
 import { parseTerm } from '../../sciml/terms.js';
 import { InputError, UsageError, errnoCode, errorMessage } from '../../util/errors.js';
 import { checkInputPath, checkOutputDir, checkOutputFile } from '../../util/paths.js';
+import { atomicWriteSync } from '../../util/durable.js';
 import { Output, fmt } from '../../util/output.js';
 import { intFlag, numFlag, parse, type Command } from '../util.js';
 
@@ -67,7 +68,7 @@ export const run: Command = async (argv) => {
     field = /\.csv$/i.test(source) ? parseCsvField(text, source) : parseJsonField(text, source);
   }
   if (noise > 0) field = { ...field, u: addNoise(field.u, noise, seed) };
-  if (v.save !== undefined) writeFileSync(v.save, fieldToJson(field));
+  if (v.save !== undefined) atomicWriteSync(v.save, fieldToJson(field));
 
   const t0 = performance.now();
   if (diffName === 'network') {
@@ -93,7 +94,7 @@ export const run: Command = async (argv) => {
   if (v['no-plots'] !== true) {
     const dir = v.out ?? join('furnace-out', 'discover');
     mkdirSync(dir, { recursive: true });
-    const write = (name: string, svg: string): void => { const p = join(dir, name); writeFileSync(p, svg); files.push(p); };
+    const write = (name: string, svg: string): void => { const p = join(dir, name); atomicWriteSync(p, svg); files.push(p); };
     write('data.svg', heatmap({ title: `u(x, t): ${source}`, x: field.x, y: field.t, values: field.u, xLabel: 'x', yLabel: 't' }));
     write('residual.svg', heatmap({ title: 'residual u_t - Theta xi', x: field.x, y: field.t, values: r.residualField, xLabel: 'x', yLabel: 't', diverging: true }));
     const lib = r.library.filter((l) => l.inclusion > 0 || r.terms.some((t) => t.term === l.term));

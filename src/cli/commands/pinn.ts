@@ -1,5 +1,5 @@
 // `furnace pinn`: train a physics-informed network (data + PDE residual + initial/boundary conditions).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROBLEMS, parseConfig, type PinnConfig } from '../../sciml/pinn/config.js';
 import { burgersForward, burgersInverse, type PinnProblem } from '../../sciml/pinn/problems.js';
@@ -8,6 +8,7 @@ import { heatmap, lines } from '../../sciml/svg.js';
 import { installBackend } from '../../backends/index.js';
 import { InputError, UsageError, errnoCode, errorMessage } from '../../util/errors.js';
 import { checkInputPath, checkOutputDir } from '../../util/paths.js';
+import { atomicWriteSync } from '../../util/durable.js';
 import { Output, Progress, fmt } from '../../util/output.js';
 import { intFlag, numFlag, parse, type Command } from '../util.js';
 
@@ -83,7 +84,7 @@ export const run: Command = async (argv) => {
     if (v['no-plots'] === true) return;
     mkdirSync(dir, { recursive: true });
     const ref = problem.reference;
-    const write = (name: string, svg: string): void => { const p = join(dir, prefix + name); writeFileSync(p, svg); files.push(p); };
+    const write = (name: string, svg: string): void => { const p = join(dir, prefix + name); atomicWriteSync(p, svg); files.push(p); };
     const err = r.prediction.map((u, i) => u - ref.u[i]!);
     write('solution.svg', heatmap({ title: `network u(x, t), ${problem.name}`, x: ref.x, y: ref.t, values: r.prediction, xLabel: 'x', yLabel: 't' }));
     write('error.svg', heatmap({ title: `u_net - u_exact (relative L2 ${fmt(r.relL2)})`, x: ref.x, y: ref.t, values: err, xLabel: 'x', yLabel: 't', diverging: true }));
