@@ -63,6 +63,7 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
   try {
     reader = await CheckpointReader.open(dir);
   } catch (e) {
+    if (e instanceof CheckError) throw e; // a damaged checkpoint: a failed check (exit 1)
     throw new InputError(`--ckpt: ${errorMessage(e)}`);
   }
   try {

@@ -1,12 +1,8 @@
 // Resource preflight: the memory a model needs, estimated from its config before anything is
 // allocated, against the limit it must fit (the 4 GiB wasm heap, the machine's memory).
-import { totalmem } from 'node:os';
-import { InputError } from '../util/errors.js';
 import { countParams, isMoeLayer, type ModelConfig } from '../nn/gpt.js';
+import { checkMemory, gib } from '../util/memory.js';
 import { fmt } from '../util/output.js';
-
-/** A wasm32 heap addresses at most 2^32 bytes; the wasm and blas backends keep tensors there. */
-export const WASM_HEAP_BYTES = 2 ** 32;
 
 export interface MemoryEstimate {
   params: number;
@@ -46,31 +42,15 @@ export function estimateMemory(m: ModelConfig, o: { batch: number; training: boo
   return { params, weights, grads, optimizer, activations, total: weights + grads + optimizer + activations };
 }
 
-/** The limit for one rank: the wasm heap for backends that keep tensors there, and the machine's memory over all ranks. */
-export function memoryLimit(backend: string, ranks: number): { bytes: number; what: string } {
-  const machine = totalmem() / Math.max(1, ranks);
-  const what = ranks > 1 ? `this machine's ${fmt(totalmem() / 2 ** 30)} GiB over ${ranks} ranks` : `this machine's ${fmt(totalmem() / 2 ** 30)} GiB`;
-  // 'auto' picks wasm or blas wherever the wasm kernels load, so it gets their limit.
-  if (backend !== 'js' && WASM_HEAP_BYTES < machine) return { bytes: WASM_HEAP_BYTES, what: `the ${backend} backend's 4 GiB wasm heap` };
-  return { bytes: machine, what };
-}
-
 /**
  * Refuses a config that cannot fit, before anything is allocated: one line with the estimate and
  * the limit. `flag` names where the config came from (--config FILE, --ckpt DIR).
  */
 export function preflight(m: ModelConfig, o: { batch: number; training: boolean; backend: string; ranks?: number; tp?: number; where: string }): MemoryEstimate {
-  const ranks = Math.max(1, o.ranks ?? 1);
   const est = estimateMemory(m, { batch: o.batch, training: o.training, ...(o.tp !== undefined ? { tp: o.tp } : {}) });
-  const limit = memoryLimit(o.backend, ranks);
-  if (!(est.total <= limit.bytes)) {
-    const parts = o.training ? `weights ${gib(est.weights)}, gradients ${gib(est.grads)}, AdamW ${gib(est.optimizer)}, activations ${gib(est.activations)}`
-      : `weights ${gib(est.weights)}, activations ${gib(est.activations)}`;
-    throw new InputError(`${o.where}: the model needs about ${gib(est.total)} per rank (${fmt(est.params)} parameters; ${parts}), more than ${limit.what}; make it or the batch smaller`);
-  }
+  const parts = o.training ? `weights ${gib(est.weights)}, gradients ${gib(est.grads)}, AdamW ${gib(est.optimizer)}, activations ${gib(est.activations)}`
+    : `weights ${gib(est.weights)}, activations ${gib(est.activations)}`;
+  checkMemory(est.total, { backend: o.backend, ...(o.ranks !== undefined ? { ranks: o.ranks } : {}), where: `${o.where}: the model`,
+    detail: `${fmt(est.params)} parameters; ${parts}` });
   return est;
-}
-
-function gib(bytes: number): string {
-  return `${fmt(bytes / 2 ** 30)} GiB`;
 }

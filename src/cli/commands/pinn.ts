@@ -8,6 +8,7 @@ import { heatmap, lines } from '../../sciml/svg.js';
 import { installBackend } from '../../backends/index.js';
 import { InputError, UsageError, errnoCode, errorMessage } from '../../util/errors.js';
 import { checkInputPath, checkOutputDir } from '../../util/paths.js';
+import { checkMemory } from '../../util/memory.js';
 import { atomicWriteSync } from '../../util/durable.js';
 import { Output, Progress, fmt } from '../../util/output.js';
 import { intFlag, numFlag, parse, type Command } from '../util.js';
@@ -55,6 +56,7 @@ export const run: Command = async (argv) => {
   }
   // The engine on the fastest kernels here (blas or wasm); on the plain js backend the fused
   // Float64 path is faster, so it is the default there.
+  preflightPinn(cfg, v.config ?? 'pinn');
   const backend = await installBackend('auto');
   if (raw['evaluator'] === undefined) cfg.evaluator = backend.name === 'js' ? 'fused' : 'engine';
   const problem = makeProblem(cfg);
@@ -111,6 +113,21 @@ export const run: Command = async (argv) => {
   out.result({ problem: problem.name, ...summary(r, cfg), files });
   return 0;
 };
+
+/**
+ * Refuses a network and point set that cannot fit, before anything is allocated. The full batch
+ * (L-BFGS) holds, per point and per layer of width w, the value and its derivatives (u, u_x, u_t,
+ * u_xx) forward and backward: N * sum(w) * 4 * 2 Float64s; the parameters with Adam's moments
+ * and the gradient are 4 * sum(w_i * w_{i+1} + w_{i+1}) Float64s.
+ */
+function preflightPinn(c: PinnConfig, where: string): void {
+  const points = c.collocation + c.boundary + c.dataPoints;
+  const units = c.widths.reduce((s, w) => s + w, 0);
+  const params = c.widths.slice(1).reduce((s, w, i) => s + (c.widths[i] ?? 0) * w + w, 0);
+  const activations = 8 * points * units * 4 * 2, weights = 8 * 4 * params;
+  checkMemory(activations + weights, { backend: 'auto', where: `${where}: the network`,
+    detail: `${fmt(params)} parameters, ${fmt(points)} points through ${fmt(units)} units` });
+}
 
 function makeProblem(c: PinnConfig): PinnProblem {
   const o = { collocation: c.collocation, boundary: c.boundary, dataPoints: c.dataPoints, noise: c.noise, seed: c.seed };
