@@ -5,6 +5,7 @@ import { exportSafetensors } from '../../checkpoint/export.js';
 import { type Json } from '../../checkpoint/types.js';
 import { InputError, UsageError } from '../../util/errors.js';
 import { fmt, Output, Progress } from '../../util/output.js';
+import { checkOutputFile } from '../../util/paths.js';
 import { HelpRequest, parse, type Command } from '../util.js';
 
 const USAGE = `usage: furnace ckpt verify DIR [--json]
@@ -77,6 +78,7 @@ async function exportCmd(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' }, out: { type: 'string' }, 'no-verify': { type: 'boolean' } }, true, USAGE);
   const out = new Output(values.json === true);
   if (values.out === undefined) throw new InputError('ckpt export: --out FILE is required');
+  checkOutputFile('--out', values.out);
   const r = await openDir(positionals);
   await r.close();
   const t0 = performance.now();

@@ -112,8 +112,9 @@ export const run: Command = async (argv) => {
   if (!layoutGiven && comm === 'threads') dp = autoDp(cfg.train.batch_size);
 
   const ckptEvery = intFlag('ckpt-every', v['ckpt-every'], 0, 1e9) ?? 0;
+  const ckptKeep = intFlag('ckpt-keep', v['ckpt-keep'], 1, 1e6) ?? 3;
   const ckpt: CheckpointOptions | undefined = ckptEvery > 0 || v.resume !== undefined ? {
-    every: ckptEvery, async: v['ckpt-async'] === true, keep: intFlag('ckpt-keep', v['ckpt-keep'], 1, 1e6) ?? 3,
+    every: ckptEvery, async: v['ckpt-async'] === true, keep: ckptKeep,
     ...(v.resume !== undefined ? { resume: v.resume } : {}), verify: v['no-verify'] !== true,
   } : undefined;
   const world = dp * tp;
