@@ -98,8 +98,10 @@ export const DEFAULT_CHECKPOINT_ROOT = join('runs', 'latest', 'ckpt');
  */
 export async function resolveCheckpoint(spec: string, root = DEFAULT_CHECKPOINT_ROOT): Promise<string> {
   if (spec === LATEST) spec = root;
-  const isDir = await stat(spec).then((s) => s.isDirectory(), () => undefined);
-  if (isDir === undefined) throw new NotACheckpointError(spec);
+  const st = await stat(spec).catch(() => undefined);
+  // Neither a folder nor a pointer file (a fifo or a device would block the read below).
+  if (st === undefined || (!st.isDirectory() && !st.isFile())) throw new NotACheckpointError(spec);
+  const isDir = st.isDirectory();
   if (isDir && (await exists(join(spec, MANIFEST)))) return spec;
   if (isDir && !(await exists(join(spec, LATEST))) && (await exists(join(spec, 'ckpt', LATEST)))) return resolveCheckpoint(join(spec, 'ckpt'));
   const pointer = isDir ? join(spec, LATEST) : spec;

@@ -34,7 +34,7 @@ export const run: Command = async (argv) => {
   const out = new Output(v.json === true);
   if ((v.data === undefined) === (v.problem === undefined)) throw new UsageError('discover: give exactly one of --data FILE or --problem NAME');
   if (v.save !== undefined) checkOutputFile('--save', v.save);
-  if (v['no-plots'] !== true) checkOutputDir('--out', v.out ?? join('furnace-out', 'discover'));
+  if (v['no-plots'] !== true || v.out !== undefined) checkOutputDir('--out', v.out ?? join('furnace-out', 'discover'));
   const diffName = v.diff ?? 'auto';
   if (!['auto', 'fd', 'poly', 'network'].includes(diffName)) throw new InputError(`--diff: expected auto, fd, poly or network, got '${diffName}'`);
   const diff: DiffMethod = diffName === 'network' ? 'auto' : (diffName as DiffMethod);

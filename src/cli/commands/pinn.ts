@@ -29,7 +29,7 @@ export const run: Command = async (argv) => {
   const out = new Output(v.json === true);
   if ((v.problem === undefined) === (v.config === undefined)) throw new UsageError('pinn: give exactly one of --problem NAME or --config FILE');
   const dir = v.out ?? join('furnace-out', 'pinn');
-  if (v['no-plots'] !== true) checkOutputDir('--out', dir);
+  if (v['no-plots'] !== true || v.out !== undefined) checkOutputDir('--out', dir);
   let raw: Record<string, unknown> = {};
   if (v.config !== undefined) {
     let text: string;

@@ -79,6 +79,7 @@ export const run: Command = async (argv) => {
   if (v.corpus !== undefined) checkInputPath('--corpus', v.corpus);
   if (v.topology !== undefined) checkInputPath('--topology', v.topology, 'file');
   if (v.plan !== undefined) checkInputPath('--plan', v.plan, 'file');
+  if (v.resume !== undefined && v.resume !== 'latest') checkInputPath('--resume', v.resume);
 
   // Layout: --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero.
   let dp = intFlag('dp', v.dp, 1, 4096) ?? 1, tp = intFlag('tp', v.tp, 1, 4096) ?? 1, ep = intFlag('ep', v.ep, 1, 4096) ?? 1;
