@@ -22,7 +22,7 @@ import { sharePeak } from '../../backends/peak.js';
 import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
 import { RankError } from '../../comm/process-group.js';
 import { readPlan } from '../../planner/io.js';
-import type { Axis } from '../../comm/topology.js';
+import { loadTopology, type Axis } from '../../comm/topology.js';
 import { main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
 
 const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
@@ -77,7 +77,10 @@ export const run: Command = async (argv) => {
   checkOutputDir('--out', dir);
   if (v.report !== undefined) checkOutputFile('--report', v.report);
   if (v.corpus !== undefined) checkInputPath('--corpus', v.corpus);
-  if (v.topology !== undefined) checkInputPath('--topology', v.topology, 'file');
+  if (v.topology !== undefined) {
+    checkInputPath('--topology', v.topology, 'file');
+    try { loadTopology(v.topology); } catch (e) { throw new InputError(`--topology: ${errorMessage(e)}`); } // before any rank reads it
+  }
   if (v.plan !== undefined) checkInputPath('--plan', v.plan, 'file');
   if (v.resume !== undefined && v.resume !== 'latest') checkInputPath('--resume', v.resume);
 

@@ -122,6 +122,9 @@ export function badCases(fx: Fixtures): BadCase[] {
   inPaths(train, '--plan', trainRest);
   add('train --plan bad JSON', [...train, '--plan', fx.badJson, ...trainRest], /--plan/);
   inPaths(train, '--topology', trainRest);
+  add('train --topology bad JSON', [...train, '--topology', fx.badJson, ...trainRest], /--topology/);
+  add('train --topology an array', [...train, '--topology', fx.jsonArray, ...trainRest], /--topology/);
+  add('train --topology wrong fields', [...train, '--topology', config(fx, 'topo', { tiers: [{ name: 'x', size: -1 }] }), ...trainRest], /--topology/);
   add('train --resume missing', [...train, '--resume', join(fx.dir, 'nope'), ...trainRest, '--dp', '2'], /--resume/);
   const fields: [string, unknown, RegExp][] = [
     ['model.n_layers', 2 ** 31, /n_layers/], ['model.d_model', 2 ** 31, /d_model/], ['model.expert_d_ff', 1.28e14, /expert_d_ff/],
