@@ -76,7 +76,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     return await dispatch(argv);
   } catch (e) {
     if (e instanceof HelpRequest) {
-      process.stdout.write(e.usage.trimEnd() + '\n');
+      const firstFlag = argv.findIndex((a) => a.startsWith('-'));
+      const words = (firstFlag < 0 ? argv : argv.slice(0, firstFlag)).slice(0, 2); // e.g. 'bench kernels'
+      process.stdout.write((e.generated ? `usage: furnace ${words.join(' ')} ${e.usage}` : e.usage).trimEnd() + '\n');
       return 0;
     }
     const r = reportError(e, argv);

@@ -4,10 +4,13 @@ import { InputError, UsageError, errorMessage } from '../util/errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** Thrown by parse() when argv asks for help: runCli prints `usage` on stdout and exits 0. */
+/**
+ * Thrown by parse() when argv asks for help: runCli prints `usage` on stdout and exits 0. A usage
+ * generated from the flags (`generated`) gets the command's words put in front by runCli.
+ */
 export class HelpRequest extends Error {
   override readonly name = 'HelpRequest';
-  constructor(readonly usage: string) {
+  constructor(readonly usage: string, readonly generated = false) {
     super('help requested');
   }
 }
@@ -24,7 +27,7 @@ export function wantsHelp(argv: readonly string[]): boolean {
 /** The usage a command without its own text gets: its flags, read from the parse options. */
 function generatedUsage(options: Options, allowPositionals: boolean): string {
   const flags = Object.entries(options).map(([k, o]) => (o.type === 'boolean' ? `[--${k}]` : `[--${k} VALUE]`));
-  return `usage: furnace ${allowPositionals ? '[ARGS] ' : ''}${flags.join(' ')}`;
+  return `${allowPositionals ? '[ARGS] ' : ''}${flags.join(' ')}`;
 }
 
 /**
@@ -32,7 +35,7 @@ function generatedUsage(options: Options, allowPositionals: boolean): string {
  * --help or -h throws a HelpRequest carrying `usage` (or a usage listing the flags).
  */
 export function parse<O extends Options>(argv: string[], options: O, allowPositionals = false, usage?: string) {
-  if (wantsHelp(argv)) throw new HelpRequest(usage ?? generatedUsage(options, allowPositionals));
+  if (wantsHelp(argv)) throw new HelpRequest(usage ?? generatedUsage(options, allowPositionals), usage === undefined);
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (e) {
