@@ -12,7 +12,7 @@ import { CLUSTER_PRESETS, parseMachine, thisMachine } from '../../planner/preset
 import { measurePeak } from '../../backends/peak.js';
 import { planReportOf } from '../../dashboard/plan-report.js';
 import { writePlanReport } from '../../dashboard/report.js';
-import { InputError, UsageError } from '../../util/errors.js';
+import { CheckError, InputError, UsageError } from '../../util/errors.js';
 import { checkOutputFile } from '../../util/paths.js';
 import { Output, fmt } from '../../util/output.js';
 import { intFlag, parse, type Command } from '../util.js';
@@ -93,7 +93,9 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
     out.say(`wrote ${f.report}`);
   }
   out.result(r.json);
-  return result.plans.length > 0 ? 0 : 1;
+  // The search ran and nothing fits: a failed check, named on stderr (exit 1).
+  if (result.plans.length === 0) throw new CheckError(`plan: no plan fits ${model.name} on ${result.devices} devices${r.explanation[0] !== undefined ? ` (${r.explanation[0].trim()})` : ''}`);
+  return 0;
 }
 
 function describeOrder(e: Estimate): string {
