@@ -1,6 +1,7 @@
 // Finds and binds a CBLAS library (OpenBLAS preferred) through the koffi FFI; absence is a stated reason.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { errorMessage } from '../util/errors.js';
 
 /** cblas_sgemm, row-major, as CBLAS declares it. Float32Arrays are passed by address (no copy). */
 export type Sgemm = (transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
@@ -47,7 +48,7 @@ export function loadCblas(threads = 1): CblasProbe {
   try {
     koffi = createRequire(import.meta.url)('koffi') as Koffi;
   } catch (e) {
-    return (probed = { ok: false, reason: `koffi FFI not loadable: ${(e as Error).message.split('\n')[0]}` });
+    return (probed = { ok: false, reason: `koffi FFI not loadable: ${errorMessage(e).split('\n')[0]}` });
   }
   const tried: string[] = [];
   for (const name of candidates()) {

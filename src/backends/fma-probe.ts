@@ -7,6 +7,7 @@
 // returns a reason and the caller keeps the clock-based estimate. FURNACE_FMA_PROBE=0 turns it off.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { errorMessage } from '../util/errors.js';
 
 export interface FmaKernel {
   name: 'AVX-512' | 'AVX2 FMA' | '128-bit FMA';
@@ -114,7 +115,7 @@ export function probeFma(): FmaProbe {
   try {
     cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   } catch (e) {
-    return (cached = { ok: false, reason: `/proc/cpuinfo not readable: ${(e as Error).message}` });
+    return (cached = { ok: false, reason: `/proc/cpuinfo not readable: ${errorMessage(e)}` });
   }
   const kernel = pickKernel(cpuinfo);
   if (typeof kernel === 'string') return (cached = { ok: false, reason: kernel });
@@ -122,12 +123,12 @@ export function probeFma(): FmaProbe {
   try {
     koffi = createRequire(import.meta.url)('koffi') as Koffi;
   } catch (e) {
-    return (cached = { ok: false, reason: `koffi FFI not loadable: ${(e as Error).message.split('\n')[0]}` });
+    return (cached = { ok: false, reason: `koffi FFI not loadable: ${errorMessage(e).split('\n')[0]}` });
   }
   try {
     return (cached = { ok: true, fma: run(koffi, kernel, FMA128) });
   } catch (e) {
-    return (cached = { ok: false, reason: `FMA probe failed: ${(e as Error).message}` });
+    return (cached = { ok: false, reason: `FMA probe failed: ${errorMessage(e)}` });
   }
 }
 

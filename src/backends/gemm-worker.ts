@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { WasmMemory, WasmModule } from './wasm-api.js';
 import { instantiate } from './wasm-module.js';
 import { ARGS, CTRL_INTS, DONE, FAILED, SEQ, type GemmCall } from './gemm-pool.js';
+import { errorMessage } from '../util/errors.js';
 
 interface GemmWorkerData { mod: WasmModule; memory: WasmMemory; ctrl: number; scratch: number }
 
@@ -26,7 +27,7 @@ for (;;) {
     k.gemm(...call);
   } catch (e) {
     // Report instead of dying: the caller is blocked waiting for DONE.
-    process.stderr.write(`furnace gemm worker: ${(e as Error).message}\n`);
+    process.stderr.write(`furnace gemm worker: ${errorMessage(e)}\n`);
     Atomics.store(i32, FAILED, 1);
   }
   Atomics.store(i32, DONE, s);

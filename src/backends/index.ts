@@ -1,6 +1,8 @@
 // Chooses and creates kernel backends: 'auto' takes blas when a CBLAS library is present, else wasm.
 import { availableParallelism } from 'node:os';
-import type { Backend, BackendName } from './backend.js';
+import { BACKEND_NAMES, type Backend, type BackendName } from './backend.js';
+import { setBackend } from '../tensor/engine.js';
+import { CheckError, InputError, errorMessage } from '../util/errors.js';
 import { JsBackend } from './js.js';
 import { WasmBackend } from './wasm.js';
 import { BlasBackend } from './blas.js';
@@ -80,4 +82,30 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
       return new BlasBackend(b.cblas, { relaxed });
     }
   }
+}
+
+/** Reads a `--backend` value: auto or one of BACKEND_NAMES; anything else is bad input. */
+export function checkBackendName(flag: string | undefined): BackendName | 'auto' {
+  const name = flag ?? 'auto';
+  if (name === 'auto') return name;
+  const known = BACKEND_NAMES.find((b) => b === name);
+  if (known === undefined) throw new InputError(`--backend: unknown backend '${name}' (choose auto, ${BACKEND_NAMES.join(', ')})`);
+  return known;
+}
+
+/**
+ * Creates the backend `--backend` names and installs it for this process (or rank) before any
+ * tensor is made; ranksOnThisMachine sets the GEMM threads per rank. A backend that cannot start
+ * here is a failed check (exit 1) naming the flag.
+ */
+export async function installBackend(flag: string | undefined, ranksOnThisMachine = 1): Promise<Backend> {
+  const name = checkBackendName(flag);
+  let b: Backend;
+  try {
+    b = await createBackend(name, { threads: defaultThreads(ranksOnThisMachine) });
+  } catch (e) {
+    throw new CheckError(`--backend: ${errorMessage(e)}`);
+  }
+  setBackend(b);
+  return b;
 }

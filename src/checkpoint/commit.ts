@@ -6,6 +6,7 @@ import { atomicReplace, fsyncDir, publishFile, removeStep, renameStep, writeFile
 import { pieceId, type PlannedPiece } from './plan.js';
 import { FORMAT, FORMAT_VERSION, LATEST, MANIFEST, parseStepDirName, stepDirName,
   type FileEntry, type Json, type Manifest, type TensorEntry } from './types.js';
+import { errorMessage } from '../util/errors.js';
 
 /** What a rank reports after its shard file is written and fsynced (`part-RRRRR.json`). */
 export interface RankPart {
@@ -39,7 +40,7 @@ export async function publishPart(tmp: string, part: RankPart): Promise<void> {
 }
 
 export async function publishError(tmp: string, rank: number, e: unknown): Promise<void> {
-  await publishFile(join(tmp, errorFile(rank)), JSON.stringify({ rank, error: String((e as Error)?.message ?? e) })).catch(() => {});
+  await publishFile(join(tmp, errorFile(rank)), JSON.stringify({ rank, error: errorMessage(e) })).catch(() => {});
 }
 
 /** Waits (polling the directory, no collective) until all `size` ranks published their parts. */

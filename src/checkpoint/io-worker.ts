@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { copyIntoChunk, ioChunk, IO_WORKER, type IoRequest } from './io-chunk.js';
+import { errorMessage } from '../util/errors.js';
 
 const port = parentPort;
 if (port !== null && workerData === IO_WORKER) {
@@ -19,7 +20,7 @@ if (port !== null && workerData === IO_WORKER) {
       }
       port.postMessage({ id: m.id, hex: ioChunk(m.op, m.fd, m.buf, m.length, m.at, m.segs), buf: m.buf }, [m.buf]);
     } catch (e) {
-      port.postMessage({ id: m.id, error: (e as Error).message, buf: m.buf }, [m.buf]);
+      port.postMessage({ id: m.id, error: errorMessage(e), buf: m.buf }, [m.buf]);
     }
   });
 }

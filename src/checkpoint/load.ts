@@ -7,6 +7,7 @@ import { readManifest } from './manifest.js';
 import { pieceId } from './plan.js';
 import { readSafetensorsHeader } from './safetensors.js';
 import { CheckpointError, EMPTY_SHA256, type Json, type Manifest, type ShardEntry, type ShardedArray, type ShardedTensor, type TensorEntry } from './types.js';
+import { errorMessage, errnoCode } from '../util/errors.js';
 
 export interface ReadOptions {
   /** Check every block read against its sha256 in the manifest (default true). */
@@ -144,8 +145,8 @@ export class CheckpointReader {
     try {
       fh = await open(join(this.dir, name), 'r');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new CheckpointError(name, code === 'ENOENT' ? 'missing shard file' : `cannot open: ${(e as Error).message}`);
+      const code = errnoCode(e);
+      throw new CheckpointError(name, code === 'ENOENT' ? 'missing shard file' : `cannot open: ${errorMessage(e)}`);
     }
     try {
       const { size } = await fh.stat();
@@ -155,7 +156,7 @@ export class CheckpointReader {
       try {
         header = await readSafetensorsHeader(fh, size);
       } catch (e) {
-        throw new CheckpointError(name, (e as Error).message);
+        throw new CheckpointError(name, errorMessage(e));
       }
       for (const { key, shard } of this.byFile.get(name)!) {
         const id = pieceId(key, shard.offset);
@@ -279,5 +280,5 @@ async function inParallel<T>(items: T[], width: number, f: (item: T) => Promise<
 
 
 function asCheckpointError(e: unknown, file: string): CheckpointError {
-  return e instanceof CheckpointError ? e : new CheckpointError(file, (e as Error).message);
+  return e instanceof CheckpointError ? e : new CheckpointError(file, errorMessage(e));
 }

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, dirname, basename } from 'node:path';
 import { volume } from './box.js';
 import { checkTiling } from './plan.js';
-import { errorMessage } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 import { formatIssues, z } from '../util/schema.js';
 import { CheckpointError, FORMAT, FORMAT_VERSION, LATEST, MANIFEST, type Manifest } from './types.js';
 
@@ -89,25 +89,29 @@ export async function readManifest(dir: string): Promise<Manifest> {
 }
 
 /** The path names no checkpoint at all (as opposed to a damaged one). */
-export class NotACheckpointError extends Error {
+export class NotACheckpointError extends InputError {
   override readonly name = 'NotACheckpointError';
   constructor(readonly path: string) {
     super(`${path}: not a checkpoint (no ${MANIFEST}, no ${LATEST} pointer)`);
   }
 }
 
+/** Where `latest` points without a root: the checkpoints of `furnace train`'s default --out. */
+export const DEFAULT_CHECKPOINT_ROOT = join('runs', 'latest', 'ckpt');
+
 /**
- * The checkpoint directory that `spec` names: a checkpoint directory itself, a root holding a
- * `latest` pointer, a `latest` file, or the word `latest` (with `root`).
+ * The checkpoint directory that `spec` names, the same for every command that takes one: a
+ * checkpoint (step) directory itself, a checkpoint root holding a `latest` pointer (RUN/ckpt), a
+ * run directory (its ckpt/ root), a `latest` file, or the word `latest` (the latest under `root`).
  */
-export async function resolveCheckpoint(spec: string, root?: string): Promise<string> {
-  if (spec === LATEST) {
-    if (root === undefined) throw new Error(`'${LATEST}' needs the checkpoint root directory`);
-    spec = root;
-  }
-  const isDir = await stat(spec).then((s) => s.isDirectory(), () => undefined);
-  if (isDir === undefined) throw new NotACheckpointError(spec);
+export async function resolveCheckpoint(spec: string, root = DEFAULT_CHECKPOINT_ROOT): Promise<string> {
+  if (spec === LATEST) spec = root;
+  const st = await stat(spec).catch(() => undefined);
+  // Neither a folder nor a pointer file (a fifo or a device would block the read below).
+  if (st === undefined || (!st.isDirectory() && !st.isFile())) throw new NotACheckpointError(spec);
+  const isDir = st.isDirectory();
   if (isDir && (await exists(join(spec, MANIFEST)))) return spec;
+  if (isDir && !(await exists(join(spec, LATEST))) && (await exists(join(spec, 'ckpt', LATEST)))) return resolveCheckpoint(join(spec, 'ckpt'));
   const pointer = isDir ? join(spec, LATEST) : spec;
   const name = (await readFile(pointer, 'utf8').catch(() => '')).trim();
   if (!/^step-\d+$/.test(name)) throw new NotACheckpointError(spec);

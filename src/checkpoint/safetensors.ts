@@ -5,6 +5,7 @@
 // "__metadata__" maps strings to strings; the header may be padded with spaces. Nothing in it is
 // executed: it is parsed as JSON only.
 import { open, type FileHandle } from 'node:fs/promises';
+import { errorMessage } from '../util/errors.js';
 
 export interface SafetensorsEntry {
   name: string;
@@ -74,7 +75,7 @@ export async function readSafetensorsHeader(fh: FileHandle, fileBytes: number): 
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf));
   } catch (e) {
-    throw new Error(`safetensors header is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`safetensors header is not valid JSON: ${errorMessage(e)}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('safetensors header is not a JSON object');
   const dataStart = 8 + n;

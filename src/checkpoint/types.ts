@@ -1,4 +1,5 @@
 // The shapes a checkpoint is made of: sharded tensors in global coordinates, the coordinator, the manifest.
+import { CheckError } from '../util/errors.js';
 
 /** Element type of a stored tensor. Only float32 exists today; the field keeps the format open. */
 export type DType = 'f32';
@@ -111,7 +112,7 @@ export function parseStepDirName(name: string): number | undefined {
 }
 
 /** Error about a checkpoint's contents; `file` names the shard or manifest at fault. */
-export class CheckpointError extends Error {
+export class CheckpointError extends CheckError {
   override readonly name = 'CheckpointError';
   constructor(readonly file: string, message: string) {
     super(`${file}: ${message}`);

@@ -9,6 +9,7 @@ import {
   a2aCounts, check, displacements, type CommBackend, type Counts, type ProcessGroup, type ReduceOp,
 } from './process-group.js';
 import { rankFailureLine } from './rank-main.js';
+import { errorMessage } from '../util/errors.js';
 
 type Ptr = bigint;
 type Buf = Float32Array | Int32Array | Ptr;
@@ -57,7 +58,7 @@ function load(): Mpi {
       lib = koffi.load(n, { global: true }); // RTLD_GLOBAL: Open MPI's plugins resolve symbols from libmpi
       break;
     } catch (e) {
-      errors.push(`${n}: ${(e as Error).message}`);
+      errors.push(`${n}: ${errorMessage(e)}`);
     }
   }
   if (lib === undefined) throw new Error(`mpi backend: cannot load Open MPI (${errors.join('; ')})`);
@@ -97,7 +98,7 @@ export function commBackends(): { name: CommBackend; available: boolean; detail:
     mpiOk = findMpirun() !== undefined;
     mpiDetail = mpiOk ? 'Open MPI library and mpirun found' : 'libmpi loads but mpirun is not on PATH';
   } catch (e) {
-    mpiDetail = `${(e as Error).message}; install openmpi-bin libopenmpi-dev`;
+    mpiDetail = `${errorMessage(e)}; install openmpi-bin libopenmpi-dev`;
   }
   return [
     { name: 'threads', available: true, detail: 'worker_threads + SharedArrayBuffer, WASM SIMD reductions' },

@@ -3,6 +3,7 @@
 // A group is an ordered set of ranks that call the same collectives in the same order. Payloads
 // are Float32Arrays in the caller's memory; counts are element counts. Every method is collective
 // over the group (all members call it) except send/recv, which pair two members.
+import { CheckError } from '../util/errors.js';
 
 export const COMM_BACKENDS = ['threads', 'mpi'] as const;
 export type CommBackend = (typeof COMM_BACKENDS)[number];
@@ -50,7 +51,7 @@ export interface ProcessGroup {
 }
 
 /** A collective could not complete because another rank failed or left. */
-export class CommAbortedError extends Error {
+export class CommAbortedError extends CheckError {
   override readonly name = 'CommAbortedError';
   constructor(message: string, readonly failedRank: number) {
     super(message);
@@ -58,7 +59,7 @@ export class CommAbortedError extends Error {
 }
 
 /** The error a launcher reports: which world rank failed, and why. */
-export class RankError extends Error {
+export class RankError extends CheckError {
   override readonly name = 'RankError';
   constructor(readonly rank: number, readonly detail: string, readonly rankStack?: string) {
     super(`rank ${rank} failed: ${detail}`);

@@ -1,5 +1,6 @@
 // Static, self-contained HTML reports of a run or a plan: the built dashboard app with the data embedded.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { atomicWriteSync } from '../util/durable.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkpoints, readRunDetail } from './runs.js';
@@ -23,7 +24,7 @@ export function reportHtml(report: EmbeddedReport, app = appHtmlPath()): string 
 
 function write(file: string, html: string): void {
   mkdirSync(dirname(resolve(file)), { recursive: true });
-  writeFileSync(file, html);
+  atomicWriteSync(file, html);
 }
 
 /** Writes the report of the run in `runDir` (metrics.jsonl, config.json, summary.json, verified checkpoints). */

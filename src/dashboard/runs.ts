@@ -5,6 +5,7 @@ import { CheckpointReader } from '../checkpoint/load.js';
 import { readLatest } from '../checkpoint/commit.js';
 import { MANIFEST, parseStepDirName } from '../checkpoint/types.js';
 import type { CheckpointInfo, DataInfo, MetricsRecord, RunDetail, RunInfo, RunStatus } from './types.js';
+import { errorMessage } from '../util/errors.js';
 
 /** A run whose metrics.jsonl changed within this many seconds, and has no summary.json, is running. */
 export const RUNNING_WINDOW_S = 120;
@@ -132,7 +133,7 @@ async function verifyOne(dir: string, base: { name: string; step: number; latest
   try {
     reader = await CheckpointReader.open(dir);
   } catch (e) {
-    return { ...base, status: 'corrupt', bytes: 0, files: 0, problems: [(e as Error).message] };
+    return { ...base, status: 'corrupt', bytes: 0, files: 0, problems: [errorMessage(e)] };
   }
   try {
     const { bytes, problems } = await reader.verifyAll();

@@ -7,6 +7,7 @@ import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkpoints, isSafeName, listDataReports, listRuns, readDataReport, readRunDetail } from './runs.js';
 import { MetricsTail } from './tail.js';
+import { InputError, errorMessage } from '../util/errors.js';
 
 export interface DashboardOptions {
   /** Folder whose sub-folders are runs (metrics.jsonl) and data reports (report.json). */
@@ -38,7 +39,7 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Thrown when the options would expose the runs folder without a token. */
-export class InsecureBindError extends Error {
+export class InsecureBindError extends InputError {
   override readonly name = 'InsecureBindError';
 }
 
@@ -194,7 +195,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) send(res, 500, { error: (e as Error).message });
+      if (!res.headersSent) send(res, 500, { error: errorMessage(e) });
       else res.end();
     });
   });

@@ -10,7 +10,8 @@
 //          earliest in input order, so every cluster keeps exactly one even when a late
 //          document links two earlier clusters) to DIR/cleaned.jsonl, without parsing them.
 import { createHash, hash, type Hash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
+import { AtomicFileWriter } from '../util/durable.js';
 import { join } from 'node:path';
 import { readDocuments, type BadInput, type Doc, type SourceFile, type SplitMode } from './documents.js';
 import { DEFAULT_NORMALIZE, loadT2S, normalizeText, type NormalizeOptions } from './normalize.js';
@@ -78,16 +79,14 @@ const MAX_LISTED = 1000;
 
 /** Buffered, hashed, append-only line writer that lands at `path` only on close(). */
 class LineWriter {
-  private readonly fd: number;
-  private readonly tmp: string;
+  private readonly file: AtomicFileWriter;
   private readonly hash: Hash | undefined;
   private parts: Buffer[] = [];
   private pending = 0;
   bytes = 0;
   constructor(private readonly path: string, hashed = true) {
     this.hash = hashed ? createHash('sha256') : undefined;
-    this.tmp = `${path}.tmp-${process.pid}`;
-    this.fd = openSync(this.tmp, 'w');
+    this.file = new AtomicFileWriter(path);
   }
   write(line: string | Buffer): void {
     const b = typeof line === 'string' ? Buffer.from(line) : line;
@@ -98,7 +97,7 @@ class LineWriter {
   private flush(): void {
     if (this.parts.length === 0) return;
     const buf = Buffer.concat(this.parts);
-    writeSync(this.fd, buf);
+    this.file.write(buf);
     this.hash?.update(buf);
     this.bytes += buf.length;
     this.parts = [];
@@ -106,8 +105,7 @@ class LineWriter {
   }
   close(): { path: string; bytes: number; sha256: string } {
     this.flush();
-    closeSync(this.fd);
-    renameSync(this.tmp, this.path);
+    this.file.commit();
     return { path: this.path, bytes: this.bytes, sha256: this.hash?.digest('hex') ?? '' };
   }
 }

@@ -4,6 +4,7 @@
 // so the same folder always gives the same text. Reading goes through readDocuments with
 // split 'file' (a .txt file is taken whole; line ends become \n, a final newline is dropped), and any bad input stops with an error naming it.
 import { InputError } from '../util/errors.js';
+import { checkInputPath } from '../util/paths.js';
 import { readDocuments, type BadInput } from './documents.js';
 import { mobyDickDir } from './bundled-corpora.js';
 import { join } from 'node:path';
@@ -20,12 +21,8 @@ export function readCorpus(path?: string): string {
   const p = path ?? defaultCorpusPath();
   const texts: string[] = [];
   const bad: BadInput[] = [];
-  try {
-    for (const d of readDocuments(p, { split: 'file', maxDocBytes: 256 << 20, onBad: (b) => bad.push(b) })) texts.push(d.text);
-  } catch (e) {
-    if (e instanceof InputError) throw new InputError(`corpus: ${e.message}`);
-    throw e;
-  }
+  checkInputPath('--corpus', p);
+  for (const d of readDocuments(p, { split: 'file', maxDocBytes: 256 << 20, onBad: (b) => bad.push(b) })) texts.push(d.text);
   const hard = bad.filter((b) => b.reason !== 'empty');
   if (hard.length > 0) {
     const b = hard[0]!;

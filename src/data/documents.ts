@@ -1,5 +1,5 @@
 // Streaming document reader: JSONL, .txt files and folders, with every bad input counted by line.
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage, errnoCode } from '../util/errors.js';
 export { InputError };
 //
 // How inputs become documents:
@@ -57,6 +57,7 @@ export function listInputs(input: string): { files: string[]; isFolder: boolean 
     throw new InputError(`${input}: no such file or folder`);
   }
   if (st.isFile()) return { files: [input], isFolder: false };
+  if (!st.isDirectory()) throw new InputError(`${input}: not a regular file or folder`);
   const files: string[] = [];
   const walk = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -134,9 +135,9 @@ export function* readDocuments(input: string, opts: ReadOptions): Generator<Doc>
       if (/\.jsonl?$/i.test(file)) yield* jsonlDocs(lines, name, bad);
       else yield* textDocs(lines, name, split, maxBytes, bad);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = errnoCode(e);
       if (code === undefined) throw e;
-      bad(0, 'unreadable', `${code}: ${(e as Error).message}`);  // e.g. EACCES, EISDIR: skip the file, go on
+      bad(0, 'unreadable', `${code}: ${errorMessage(e)}`);  // e.g. EACCES, EISDIR: skip the file, go on
       continue;
     }
     opts.onSource?.({ path: file, bytes, sha256: hash.digest('hex') });
@@ -153,7 +154,7 @@ function* jsonlDocs(lines: Generator<Line>, name: string, bad: Bad): Generator<D
     try {
       rec = JSON.parse(l.text);
     } catch (e) {
-      bad(l.no, 'malformed_json', (e as Error).message.slice(0, 120));
+      bad(l.no, 'malformed_json', errorMessage(e).slice(0, 120));
       continue;
     }
     if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) { bad(l.no, 'malformed_json', 'not a JSON object'); continue; }

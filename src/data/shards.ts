@@ -8,8 +8,10 @@
 // A shard set is a folder of shard-NNNNN.tok files plus index.json, written last as the commit
 // marker; the tokenizer.json that made the tokens is copied beside them.
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { atomicWriteSync } from '../util/durable.js';
 import { join } from 'node:path';
+import { InputError, errorMessage, errnoCode } from '../util/errors.js';
 
 export const SHARD_MAGIC = 'FURNTOK\0';
 export const SHARD_VERSION = 1;
@@ -27,7 +29,7 @@ export interface ShardHeader {
 }
 
 /** A shard file or shard set that is damaged or does not match what the reader expects. */
-export class ShardFormatError extends Error {
+export class ShardFormatError extends InputError {
   override readonly name = 'ShardFormatError';
 }
 
@@ -90,7 +92,7 @@ export function readShard(path: string, opts: ReadShardOptions = {}): { header: 
   try {
     buf = readFileSync(path);
   } catch (e) {
-    throw new ShardFormatError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new ShardFormatError(`${path}: cannot read (${errnoCode(e) ?? String(e)})`);
   }
   const header = parseShardHeader(buf, path, buf.length);
   if (opts.tokenizerHash !== undefined && opts.tokenizerHash !== header.tokenizerHash) {
@@ -183,7 +185,7 @@ export function readShardSet(dir: string, opts: ReadShardOptions = {}): { index:
   try {
     index = JSON.parse(readFileSync(indexPath, 'utf8')) as ShardIndex;
   } catch (e) {
-    throw new ShardFormatError(`${indexPath}: missing or not JSON (${(e as Error).message}); an interrupted write leaves no index`);
+    throw new ShardFormatError(`${indexPath}: missing or not JSON (${errorMessage(e)}); an interrupted write leaves no index`);
   }
   if (index.format !== 'furnace-tokens' || !Array.isArray(index.shards)) throw new ShardFormatError(`${indexPath}: format: expected "furnace-tokens"`);
   const hash = opts.tokenizerHash ?? index.tokenizer_hash;
@@ -201,15 +203,7 @@ export function readShardSet(dir: string, opts: ReadShardOptions = {}): { index:
 }
 
 function atomicWrite(path: string, parts: Uint8Array[]): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const p of parts) writeSync(fd, p);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  atomicWriteSync(path, parts);
 }
 
 /** Writes a small text file atomically (used for reports and manifests). */

@@ -4,11 +4,13 @@
 // with furnace's regex (pretokenize.ts) followed by ByteLevel without its own regex, a ByteLevel
 // decoder, and a BPE model with `vocab` (vocab string -> id) and `merges` ("left right", by rank).
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { atomicWriteSync } from '../util/durable.js';
 import { BYTE_TO_CHAR, bytesToVocabString, vocabStringToBytes } from './byte-level.js';
 import { trainMerges, type Merge } from './bpe-train.js';
 import { PairTable } from './pair-table.js';
 import { compilePattern, GPT2_PATTERN, pretokenize, PRETOKENIZE_PATTERN } from './pretokenize.js';
+import { InputError, errorMessage, errnoCode } from '../util/errors.js';
 
 export interface TrainOptions {
   /** Size of the vocabulary: 256 byte tokens plus up to vocabSize - 256 merges. */
@@ -275,11 +277,9 @@ export class BpeTokenizer {
     return this.hashHex;
   }
 
-  /** Writes tokenizer.json atomically (temporary file, then rename). */
+  /** Writes tokenizer.json durably and atomically (temporary file, fsync, rename). */
   save(path: string): void {
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(this.toJSON()));
-    renameSync(tmp, path);
+    atomicWriteSync(path, JSON.stringify(this.toJSON()));
   }
 
   static load(path: string): BpeTokenizer {
@@ -287,13 +287,13 @@ export class BpeTokenizer {
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      throw new TokenizerFormatError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      throw new TokenizerFormatError(`${path}: cannot read (${errnoCode(e) ?? String(e)})`);
     }
     let obj: unknown;
     try {
       obj = JSON.parse(text);
     } catch (e) {
-      throw new TokenizerFormatError(`${path}: not JSON (${(e as Error).message})`);
+      throw new TokenizerFormatError(`${path}: not JSON (${errorMessage(e)})`);
     }
     try {
       return BpeTokenizer.fromJSON(obj);
@@ -305,7 +305,7 @@ export class BpeTokenizer {
 }
 
 /** A tokenizer file or object that does not have the expected layout. */
-export class TokenizerFormatError extends Error {
+export class TokenizerFormatError extends InputError {
   override readonly name = 'TokenizerFormatError';
 }
 
@@ -334,7 +334,7 @@ function readPreTokenizer(v: unknown): { pattern: string; gpt2: boolean } {
   try {
     compilePattern(regex);
   } catch (e) {
-    throw new TokenizerFormatError(`pre_tokenizer.pretokenizers[0].pattern.Regex: not usable here (${(e as Error).message})`);
+    throw new TokenizerFormatError(`pre_tokenizer.pretokenizers[0].pattern.Regex: not usable here (${errorMessage(e)})`);
   }
   return { pattern: regex, gpt2: false };
 }

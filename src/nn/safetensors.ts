@@ -1,6 +1,7 @@
 // The safetensors file format: 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}}, then the raw little-endian data.
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { atomicWriteSync } from '../util/durable.js';
 
 export interface NamedArray {
   name: string;
@@ -22,16 +23,7 @@ export function writeSafetensors(path: string, tensors: readonly NamedArray[], m
   const head = Buffer.alloc(8 + Buffer.byteLength(json));
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
   head.write(json, 8);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, head);
-    for (const t of tensors) writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  atomicWriteSync(path, [head, ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
 }
 
 /** Reads every float32 tensor of a safetensors file; the header is JSON, no code is run. */

@@ -1,5 +1,6 @@
 // File input/output of the planner (the only planner file that uses node:): specs, plan.json, run dirs.
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { atomicWriteSync } from '../util/durable.js';
 import { dirname, join } from 'node:path';
 import { runObservation, type Observation } from './calibrate.js';
 import { parseCluster, type ClusterSpec } from './cluster.js';
@@ -64,13 +65,13 @@ export function planFileJson(e: Estimate, model: string, cluster: string): JsonO
 
 export function writePlan(path: string, e: Estimate, model: string, cluster: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify(planFileJson(e, model, cluster), null, 2) + '\n');
+  atomicWriteSync(path, JSON.stringify(planFileJson(e, model, cluster), null, 2) + '\n');
 }
 
 /** Writes a cluster description (e.g. with calibrated efficiency) that `--cluster FILE` reads back. */
 export function writeCluster(path: string, c: ClusterSpec): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify(c, null, 2) + '\n');
+  atomicWriteSync(path, JSON.stringify(c, null, 2) + '\n');
 }
 
 /** Reads and validates a plan file (as `furnace train --plan` does); errors name the file and field. */

@@ -1,15 +1,16 @@
 // Reading u(t, x) data for discovery from JSON or CSV, with validation that names each problem.
 import type { Field } from './spectral.js';
+import { InputError, errorMessage } from '../util/errors.js';
 
 /** Bad input data: the message is one line naming the field or row and what is wrong. */
-export class DataError extends Error {
+export class DataError extends InputError {
   override readonly name = 'DataError';
 }
 
 /** Parses `{x: [...], t: [...], u: [[...]]}` with u[i][j] = u(t_i, x_j). */
 export function parseJsonField(text: string, file = 'data'): Field {
   let v: unknown;
-  try { v = JSON.parse(text); } catch (e) { throw new DataError(`${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`); }
+  try { v = JSON.parse(text); } catch (e) { throw new DataError(`${file}: not valid JSON (${errorMessage(e).split('\n')[0]})`); }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DataError(`${file}: expected an object {x, t, u}`);
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!['x', 't', 'u'].includes(k)) throw new DataError(`${file}: unknown key '${k}' (expected x, t, u)`);

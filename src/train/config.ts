@@ -1,51 +1,55 @@
 // The training configuration: one schema, presets, and validation at the boundary.
 import { z } from 'zod';
-import { InputError } from '../util/errors.js';
+import { InputError, errorMessage } from '../util/errors.js';
 import { formatIssues } from '../util/schema.js';
 import type { ModelConfig } from '../nn/gpt.js';
 import { GATES } from '../nn/moe/router.js';
 
-const posInt = z.number().int().positive();
-const nonNegInt = z.number().int().nonnegative();
+// Every field has an upper bound: sizes far past any model this trainer can hold are refused here,
+// at once, rather than by an allocation failure or a loop that never ends. Whether a config within
+// the bounds fits in memory is the preflight's question (./preflight.ts).
+const posInt = (max: number) => z.number().int().positive().max(max);
+const nonNegInt = (max: number) => z.number().int().nonnegative().max(max);
 const prob = z.number().min(0).lt(1);
+const MAX_STEPS = 1e9;
 
 export const modelSchema = z.strictObject({
   vocab_size: z.number().int().min(256).max(65536),
-  seq_len: posInt,
-  d_model: posInt,
-  n_layers: posInt,
-  n_heads: posInt,
-  d_ff: posInt,
+  seq_len: posInt(1 << 16),
+  d_model: posInt(1 << 16),
+  n_layers: posInt(1024),
+  n_heads: posInt(1024),
+  d_ff: posInt(1 << 20),
   /** 0 = dense model. */
-  n_experts: nonNegInt,
-  top_k: posInt,
+  n_experts: nonNegInt(4096),
+  top_k: posInt(64),
   /** Layer i is MoE when n_experts > 0 and (i + 1) % moe_every === 0. */
-  moe_every: posInt,
+  moe_every: posInt(1024),
   gate: z.enum(GATES),
   /** 0 = dropless. */
-  capacity_factor: z.number().min(0),
-  expert_d_ff: posInt,
-  aux_loss_coef: z.number().min(0),
+  capacity_factor: z.number().min(0).max(64),
+  expert_d_ff: posInt(1 << 20),
+  aux_loss_coef: z.number().min(0).max(1e3),
   /** Positions: a learned table added to the input (GPT-2; the default), or rotary q/k (RoPE). */
   position: z.enum(['learned', 'rope']).exactOptional(),
   /** Weight of the router z-loss (ST-MoE; 1e-3 there); absent or 0: off. */
-  router_z_loss_coef: z.number().min(0).exactOptional(),
+  router_z_loss_coef: z.number().min(0).max(1e3).exactOptional(),
 });
 
 export const trainSchema = z.strictObject({
-  batch_size: posInt,
-  steps: posInt,
-  lr: z.number().positive(),
-  min_lr: z.number().min(0),
-  warmup_steps: nonNegInt,
-  weight_decay: z.number().min(0),
-  grad_clip: z.number().min(0),
+  batch_size: posInt(1 << 20),
+  steps: posInt(MAX_STEPS),
+  lr: z.number().positive().max(10),
+  min_lr: z.number().min(0).max(10),
+  warmup_steps: nonNegInt(MAX_STEPS),
+  weight_decay: z.number().min(0).max(100),
+  grad_clip: z.number().min(0).max(1e6),
   beta1: prob,
   beta2: prob,
-  eval_every: nonNegInt,
-  eval_batches: posInt,
-  log_every: posInt,
-  seed: nonNegInt,
+  eval_every: nonNegInt(MAX_STEPS),
+  eval_batches: posInt(1e6),
+  log_every: posInt(MAX_STEPS),
+  seed: nonNegInt(2 ** 32 - 1),
 });
 
 export type TrainOptions = z.infer<typeof trainSchema>;
@@ -108,7 +112,7 @@ export function parseConfigFile(text: string, file: string, base: 'tiny' | 'smal
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new InputError(`${file}: not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${file}: not valid JSON (${errorMessage(e)})`);
   }
   const r = fileSchema.safeParse(raw);
   if (!r.success) throw new InputError(formatIssues(file, r.error));

@@ -1,7 +1,8 @@
 // A trained model on disk: DIR/model.safetensors (weights), DIR/config.json, DIR/tokenizer.json.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { atomicWriteSync } from '../util/durable.js';
 import { join } from 'node:path';
-import { CheckError, InputError } from '../util/errors.js';
+import { CheckError, InputError, errorMessage } from '../util/errors.js';
 import { GPT } from '../nn/gpt.js';
 import { readSafetensors, writeSafetensors } from '../nn/safetensors.js';
 import { validateConfig, type TrainConfig } from './config.js';
@@ -9,11 +10,12 @@ import { loadTokenizer } from './tokenizer.js';
 import { paramKey } from './state.js';
 import { CheckpointReader, resolveCheckpoint } from '../checkpoint/index.js';
 import { BpeTokenizer } from '../data/tokenizer.js';
+import { backend } from '../tensor/engine.js';
+import { preflight } from './preflight.js';
 
+/** Writes JSON through the durable atomic writer: the file is whole or absent. */
 export function writeJsonAtomic(path: string, obj: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(obj, null, 2) + '\n');
-  renameSync(tmp, path);
+  atomicWriteSync(path, JSON.stringify(obj, null, 2) + '\n');
 }
 
 /** Writes whole parameters (by name), the config and the tokenizer. */
@@ -32,7 +34,7 @@ export function saveModel(dir: string, params: Map<string, { shape: number[]; da
  */
 export async function loadModel(dir: string): Promise<{ model: GPT; cfg: TrainConfig; tokenizer: BpeTokenizer }> {
   if (!existsSync(join(dir, 'model.safetensors'))) {
-    const ck = await resolveCheckpoint(existsSync(join(dir, 'ckpt')) ? join(dir, 'ckpt') : dir).catch(() => undefined);
+    const ck = await resolveCheckpoint(dir).catch(() => undefined);
     if (ck !== undefined) return loadFromCheckpoint(ck);
   }
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
@@ -42,7 +44,7 @@ export async function loadModel(dir: string): Promise<{ model: GPT; cfg: TrainCo
   try {
     raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   } catch (e) {
-    throw new InputError(`${join(dir, 'config.json')}: not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${join(dir, 'config.json')}: not valid JSON (${errorMessage(e)})`);
   }
   const cfg = validateConfig(raw, join(dir, 'config.json'));
   const tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
@@ -50,7 +52,7 @@ export async function loadModel(dir: string): Promise<{ model: GPT; cfg: TrainCo
   try {
     weights = readSafetensors(join(dir, 'model.safetensors'));
   } catch (e) {
-    throw new InputError((e as Error).message);
+    throw new InputError(errorMessage(e));
   }
   const file = join(dir, 'model.safetensors');
   return { model: fill(cfg, tokenizer, (name) => weights.get(name)?.data, file), cfg, tokenizer };
@@ -61,7 +63,8 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
   try {
     reader = await CheckpointReader.open(dir);
   } catch (e) {
-    throw new InputError(`--ckpt: ${(e as Error).message}`);
+    if (e instanceof CheckError) throw e; // a damaged checkpoint: a failed check (exit 1)
+    throw new InputError(`--ckpt: ${errorMessage(e)}`);
   }
   try {
     const meta = reader.meta as { config?: unknown; tokenizer?: unknown };
@@ -70,14 +73,15 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
     try {
       tokenizer = BpeTokenizer.fromJSON(meta.tokenizer);
     } catch (e) {
-      throw new InputError(`${dir}: meta.tokenizer: ${(e as Error).message}`);
+      throw new InputError(`${dir}: meta.tokenizer: ${errorMessage(e)}`);
     }
+    preflight(cfg.model, { batch: 1, training: false, backend: backend().name, where: dir });
     const whole = new Map<string, Float32Array>();
     for (const info of new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0).parameterInfo()) {
       try {
         whole.set(info.name, await reader.read(paramKey(info.name), info.param.shape.map(() => 0), [...info.param.shape]));
       } catch (e) {
-        throw new CheckError(`${dir}: ${(e as Error).message}`);
+        throw new CheckError(`${dir}: ${errorMessage(e)}`);
       }
     }
     return { model: fill(cfg, tokenizer, (name) => whole.get(name), dir), cfg, tokenizer };
@@ -88,6 +92,7 @@ async function loadFromCheckpoint(dir: string): Promise<{ model: GPT; cfg: Train
 
 /** A model whose parameters are copied from `get(name)`; missing or misshapen ones name the file. */
 function fill(cfg: TrainConfig, tokenizer: BpeTokenizer, get: (name: string) => Float32Array | undefined, file: string): GPT {
+  preflight(cfg.model, { batch: 1, training: false, backend: backend().name, where: file });
   const model = new GPT({ ...cfg.model, vocab_size: tokenizer.vocabSize }, 0);
   for (const [name, p] of model.namedParameters()) {
     const w = get(name);

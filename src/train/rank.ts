@@ -9,7 +9,7 @@ import { loadTopology } from '../comm/topology.js';
 import { placedTopology } from '../comm/mpi-nodes.js';
 import { describeCollectives, flatRecord, useTopology, type CollectivesRecord } from '../comm/topology-collectives.js';
 import { DEFAULT_ORDER, type Dim } from '../layout/grid.js';
-import { useBackend } from '../cli/backend-flag.js';
+import { installBackend as useBackend } from '../backends/index.js';
 import { Output } from '../util/output.js';
 import { defaultCorpusPath, readCorpus } from '../data/corpus.js';
 import { contextOf } from '../parallel/context.js';

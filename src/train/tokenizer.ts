@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../util/errors.js';
-import { BpeTokenizer, TokenizerFormatError } from '../data/tokenizer.js';
+import { checkInputPath } from '../util/paths.js';
+import { BpeTokenizer } from '../data/tokenizer.js';
 import { ShardWriter, dtypeFor, readShardSet } from '../data/shards.js';
 import { splitText } from './data.js';
 
@@ -59,13 +60,13 @@ export function prepareTokens(text: string, vocabSize: number): RunTokens {
   return { tokenizer, train, val, valBytes, cached: false };
 }
 
-export function loadTokenizer(path: string): BpeTokenizer {
+/** Loads a tokenizer.json; a missing, special or malformed file is bad input naming `flag` (exit 2). */
+export function loadTokenizer(path: string, flag = '--tokenizer'): BpeTokenizer {
+  checkInputPath(flag, path, 'file');
   try {
     return BpeTokenizer.load(path);
   } catch (e) {
-    if (e instanceof TokenizerFormatError || (e as NodeJS.ErrnoException).code !== undefined) {
-      throw new InputError(`${path}: cannot load tokenizer (${(e as Error).message})`);
-    }
+    if (e instanceof InputError) throw new InputError(`${flag}: ${e.message}`);
     throw e;
   }
 }

@@ -1,4 +1,7 @@
 // Durable file-system steps (fsync of files and directories, atomic replace) and crash injection.
+// Every file furnace writes goes through here: it appears under its name complete or not at all.
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -79,5 +82,76 @@ export async function writeAll(fh: FileHandle, buf: Uint8Array, offset: number, 
     const { bytesWritten } = await fh.write(buf, offset + done, length - done, position + done);
     if (bytesWritten === 0) throw new Error('write made no progress');
     done += bytesWritten;
+  }
+}
+
+/** A temporary name beside `path` (the same folder, so the final rename is atomic), unique per call. */
+export function tempPathFor(path: string): string {
+  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** fsync of a directory, synchronously; a filesystem that cannot sync directories is left as is. */
+export function fsyncDirSync(path: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some filesystems (and platforms) refuse fsync on a directory: the rename is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * A file written incrementally (large outputs such as cleaned corpora, shards, weights) that
+ * appears under `path` only on commit(): write to a temporary name in the same folder, fsync,
+ * rename, fsync the folder. abort() (or a crash) leaves no file under `path`.
+ */
+export class AtomicFileWriter {
+  readonly tmp: string;
+  private fd: number | undefined;
+  constructor(readonly path: string) {
+    this.tmp = tempPathFor(path);
+    this.fd = openSync(this.tmp, 'w');
+  }
+  write(data: string | Uint8Array): void {
+    if (this.fd === undefined) throw new Error(`${this.path}: write after commit or abort`);
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let done = 0; done < buf.byteLength;) {
+      const n = writeSync(this.fd, buf, done, buf.byteLength - done);
+      if (n === 0) throw new Error(`${this.tmp}: write made no progress`);
+      done += n;
+    }
+  }
+  commit(): void {
+    if (this.fd === undefined) throw new Error(`${this.path}: commit after commit or abort`);
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(this.tmp, this.path);
+    fsyncDirSync(dirname(this.path));
+  }
+  abort(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    rmSync(this.tmp, { force: true });
+  }
+}
+
+/** Replaces `path` atomically and durably from whole data (or its parts, written in order). */
+export function atomicWriteSync(path: string, data: string | Uint8Array | readonly (string | Uint8Array)[]): void {
+  const w = new AtomicFileWriter(path);
+  try {
+    if (typeof data === 'string' || data instanceof Uint8Array) w.write(data);
+    else for (const part of data) w.write(part);
+    w.commit();
+  } catch (e) {
+    w.abort();
+    throw e;
   }
 }

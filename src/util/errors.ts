@@ -6,6 +6,12 @@ export class InputError extends Error {
   override readonly name: string = 'InputError';
 }
 
+/** Bad usage of the command line (an unknown flag or subcommand, a missing argument): exit code 2,
+ * and the CLI adds a line pointing at the command's --help. */
+export class UsageError extends InputError {
+  override readonly name: string = 'UsageError';
+}
+
 /** A check that ran and failed (a corrupt checkpoint, a rank that died): exit code 1. */
 export class CheckError extends Error {
   override readonly name: string = 'CheckError';

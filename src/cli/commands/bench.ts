@@ -1,9 +1,9 @@
 // `furnace bench <what>`: flags of every benchmark parsed here into typed options; the benchmarks live in src/bench/.
 import type { BackendName } from '../../backends/backend.js';
 import type { CommBackend } from '../../comm/process-group.js';
-import { InputError } from '../../util/errors.js';
+import { InputError, UsageError } from '../../util/errors.js';
 import { Output } from '../../util/output.js';
-import { intFlag, numFlag, parse, type Command } from '../util.js';
+import { HelpRequest, intFlag, numFlag, parse, wantsHelp, type Command } from '../util.js';
 
 const MiB = 2 ** 20;
 const json = { json: { type: 'boolean', default: false } } as const;
@@ -132,14 +132,14 @@ const benches: Record<string, Bench> = {
 
 export const run: Command = async (argv) => {
   const [what, ...rest] = argv;
-  const bench = what === undefined ? undefined : benches[what];
-  if (bench === undefined) {
-    const list = Object.entries(benches).map(([k, v]) => `  ${k.padEnd(8)} ${v.summary}`).join('\n');
-    throw new InputError(`bench: choose one of ${Object.keys(benches).join(', ')}\n${list}`);
+  const list = Object.entries(benches).map(([k, v]) => `  ${k.padEnd(8)} ${v.summary}`).join('\n');
+  if (what === undefined || what === '--help' || what === '-h') {
+    const usage = `usage: furnace bench <${Object.keys(benches).join('|')}> [options] [--json]\n${list}`;
+    if (what === undefined) throw new UsageError(`bench: choose one of ${Object.keys(benches).join(', ')}`);
+    throw new HelpRequest(usage);
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    new Output(false).say(`${bench.usage}\n${bench.summary}.`);
-    return 0;
-  }
+  const bench = benches[what];
+  if (bench === undefined) throw new UsageError(`bench: unknown benchmark '${what}' (choose ${Object.keys(benches).join(', ')})`);
+  if (wantsHelp(rest)) throw new HelpRequest(`usage: ${bench.usage}\n${bench.summary}.`);
   return bench.run(rest);
 };

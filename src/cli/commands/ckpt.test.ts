@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { globalArray, piece, saveRanks, tmpRoot } from '../../checkpoint/testing/fixtures.js';
@@ -77,4 +77,28 @@ test('furnace ckpt info / verify / export on an expert-parallel checkpoint; corr
     assert.equal(r.stderr.trim().split('\n').length, 1);
   }
   await rm(root, { recursive: true });
+});
+
+test('every way to name a checkpoint resolves to the same step: run directory, RUN/ckpt, step directory, latest', async () => {
+  const run = await tmpRoot();
+  const root = join(run, 'ckpt');
+  await mkdir(root, { recursive: true });
+  await saveRanks(root, 3, [[piece('w', globalArray([2, 2], 1), [2, 2], [0, 0], [2, 2])]]);
+  const names = [run, root, join(root, 'step-00000003')];
+  for (const name of names) {
+    const r = await furnace('ckpt', 'info', name, '--json');
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    assert.equal(last(r.stdout)['step'], 3, name);
+    assert.equal(last(r.stdout)['dir'], join(root, 'step-00000003'), name);
+  }
+  // `latest` is the latest under the default run folder, runs/latest.
+  const cwd = await tmpRoot();
+  await mkdir(join(cwd, 'runs'), { recursive: true });
+  await cp(run, join(cwd, 'runs', 'latest'), { recursive: true });
+  const latest = await new Promise<{ code: number; stdout: string }>((resolve) => {
+    execFile(process.execPath, [main, 'ckpt', 'info', 'latest', '--json'], { cwd }, (err, stdout) =>
+      resolve({ code: err === null ? 0 : 1, stdout }));
+  });
+  assert.equal(latest.code, 0);
+  assert.equal(last(latest.stdout)['step'], 3);
 });

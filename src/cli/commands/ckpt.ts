@@ -1,11 +1,12 @@
 // `furnace ckpt`: verify, inspect and export sharded checkpoints.
 import { CheckpointReader } from '../../checkpoint/load.js';
-import { NotACheckpointError, resolveCheckpoint } from '../../checkpoint/manifest.js';
+import { resolveCheckpoint } from '../../checkpoint/manifest.js';
 import { exportSafetensors } from '../../checkpoint/export.js';
-import { CheckpointError, type Json } from '../../checkpoint/types.js';
-import { CheckError, InputError } from '../../util/errors.js';
+import { type Json } from '../../checkpoint/types.js';
+import { InputError, UsageError } from '../../util/errors.js';
 import { fmt, Output, Progress } from '../../util/output.js';
-import { parse, type Command } from '../util.js';
+import { checkOutputFile } from '../../util/paths.js';
+import { HelpRequest, parse, type Command } from '../util.js';
 
 const USAGE = `usage: furnace ckpt verify DIR [--json]
        furnace ckpt info DIR [--json]
@@ -17,23 +18,18 @@ export const run: Command = async (argv) => {
   if (sub === 'verify') return verify(rest);
   if (sub === 'info') return info(rest);
   if (sub === 'export') return exportCmd(rest);
-  throw new InputError(sub === undefined ? USAGE : `ckpt: unknown subcommand '${sub}'\n${USAGE}`);
+  if (sub === '--help' || sub === '-h') throw new HelpRequest(USAGE);
+  throw new UsageError(sub === undefined ? 'ckpt: expected a subcommand: verify, info or export' : `ckpt: unknown subcommand '${sub}' (choose verify, info or export)`);
 };
 
-/** Opens the checkpoint DIR names: not a checkpoint -> exit 2; a damaged manifest -> exit 1. */
+/** Opens the checkpoint DIR names: not a checkpoint -> exit 2 (InputError); a damaged manifest -> exit 1 (CheckError). */
 async function openDir(positionals: string[], verify = true): Promise<CheckpointReader> {
-  if (positionals.length !== 1) throw new InputError(`ckpt: expected one DIR, got ${positionals.length}\n${USAGE}`);
-  try {
-    return await CheckpointReader.open(await resolveCheckpoint(positionals[0]!), { verify });
-  } catch (e) {
-    if (e instanceof NotACheckpointError) throw new InputError(e.message);
-    if (e instanceof CheckpointError) throw new CheckError(`corrupt checkpoint: ${e.message}`);
-    throw e;
-  }
+  if (positionals.length !== 1) throw new UsageError(`ckpt: expected one DIR, got ${positionals.length}`);
+  return CheckpointReader.open(await resolveCheckpoint(positionals[0]!), { verify });
 }
 
 async function verify(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { json: { type: 'boolean' } }, true);
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' } }, true, USAGE);
   const out = new Output(values.json === true);
   const r = await openDir(positionals);
   const total = r.manifest.tensors.reduce((s, t) => s + t.shards.reduce((a, x) => a + x.byteRange[1] - x.byteRange[0], 0), 0);
@@ -55,7 +51,7 @@ async function verify(argv: string[]): Promise<number> {
 }
 
 async function info(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { json: { type: 'boolean' } }, true);
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' } }, true, USAGE);
   const out = new Output(values.json === true);
   const r = await openDir(positionals);
   await r.close();
@@ -79,19 +75,14 @@ async function info(argv: string[]): Promise<number> {
 }
 
 async function exportCmd(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, out: { type: 'string' }, 'no-verify': { type: 'boolean' } }, true);
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, out: { type: 'string' }, 'no-verify': { type: 'boolean' } }, true, USAGE);
   const out = new Output(values.json === true);
   if (values.out === undefined) throw new InputError('ckpt export: --out FILE is required');
+  checkOutputFile('--out', values.out);
   const r = await openDir(positionals);
   await r.close();
   const t0 = performance.now();
-  let res;
-  try {
-    res = await exportSafetensors(r.dir, values.out, { verify: values['no-verify'] !== true });
-  } catch (e) {
-    if (e instanceof CheckpointError) throw new CheckError(`corrupt checkpoint: ${e.message}`);
-    throw e;
-  }
+  const res = await exportSafetensors(r.dir, values.out, { verify: values['no-verify'] !== true });
   const seconds = (performance.now() - t0) / 1000;
   out.say(`wrote ${values.out}: ${res.tensors} tensors, ${fmt(res.bytes)} bytes in ${fmt(seconds)} s`);
   out.result({ out: values.out, step: r.step, tensors: res.tensors, bytes: res.bytes, seconds });

@@ -1,8 +1,9 @@
 // `furnace dashboard`: serves the web dashboard (runs, plans, data reports) over the runs folder.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { appHtmlPath } from '../../dashboard/report.js';
-import { DEFAULT_PORT, InsecureBindError, TOKEN_ENV, startDashboard } from '../../dashboard/server.js';
-import { CheckError, InputError } from '../../util/errors.js';
+import { DEFAULT_PORT, TOKEN_ENV, startDashboard } from '../../dashboard/server.js';
+import { CheckError, InputError, errnoCode, errorMessage } from '../../util/errors.js';
+import { checkInputPath } from '../../util/paths.js';
 import { Output } from '../../util/output.js';
 import { intFlag, parse, type Command } from '../util.js';
 
@@ -15,23 +16,22 @@ const USAGE = `usage: furnace dashboard [--runs DIR] [--port P] [--host H] [--to
 export const run: Command = async (argv) => {
   const { values: v } = parse(argv, {
     runs: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, token: { type: 'string' },
-    json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
-  });
+    json: { type: 'boolean', default: false },
+  }, false, USAGE);
   const out = new Output(v.json === true);
-  if (v.help === true) { out.say(USAGE); return 0; }
   const runs = v.runs ?? 'runs';
-  if (!existsSync(runs) || !statSync(runs).isDirectory()) throw new InputError(`--runs: '${runs}' is not a folder`);
+  checkInputPath('--runs', runs, 'dir');
   const port = intFlag('port', v.port, 0, 65535) ?? DEFAULT_PORT;
   const token = v.token ?? process.env[TOKEN_ENV];
   let dash;
   try {
     dash = await startDashboard({ runs, port, ...(v.host !== undefined ? { host: v.host } : {}), ...(token !== undefined ? { token } : {}) });
   } catch (e) {
-    if (e instanceof InsecureBindError) throw new InputError(e.message);
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     if (code === 'EADDRINUSE') throw new InputError(`--port: ${port} is in use (try --port 0)`);
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new InputError(`--host: cannot bind '${v.host}'`);
-    throw new CheckError(`dashboard: ${(e as Error).message}`);
+    if (e instanceof InputError) throw e;
+    throw new CheckError(`dashboard: ${errorMessage(e)}`);
   }
   const url = token === undefined ? dash.url : `${dash.url}?token=${encodeURIComponent(token)}`;
   out.say(`furnace dashboard: ${url}  (runs: ${runs}; Ctrl-C to stop)`);

@@ -53,9 +53,9 @@ test('bad input: one line naming the problem, exit code 2, no stack trace', () =
       [['data', 'clean', join(dir, 'in.txt'), '--out', join(dir, 'o'), '--lang', 'fr'], /--lang/],
       [['data', 'clean', join(dir, 'in.txt'), '--out', join(dir, 'o'), '--bands', 'x'], /--bands/],
       [['data', 'clean', join(dir, 'in.txt')], /--out DIR is required/],
-      [['tokenizer', 'train', join(dir, 'in.txt'), '--vocab', '100', '--out', join(dir, 't.json')], /--vocab: must be in \[256/],
+      [['tokenizer', 'train', join(dir, 'in.txt'), '--vocab', '100', '--out', join(dir, 't.json')], /--vocab: must be an integer in \[256/],
       [['data', 'tokenize', join(dir, 'in.txt'), '--tokenizer', join(dir, 'bad-tok.json'), '--out', join(dir, 's')], /model\.vocab: byte 0/],
-      [['data', 'frobnicate'], /expected 'clean' or 'tokenize'/],
+      [['data', 'frobnicate'], /unknown subcommand 'frobnicate' \(choose clean or tokenize\)/],
     ];
     for (const [args, re] of cases) {
       const r = furnace(...args);

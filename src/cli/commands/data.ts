@@ -1,8 +1,9 @@
 // `furnace data clean|tokenize`: clean and deduplicate a corpus, or turn it into token shards.
 import { readFileSync } from 'node:fs';
-import { InputError } from '../../util/errors.js';
+import { InputError, UsageError, errorMessage } from '../../util/errors.js';
 import { Output, Progress } from '../../util/output.js';
-import { intFlag, numFlag, parse, type Command } from '../util.js';
+import { checkInputPath, checkOutputDir } from '../../util/paths.js';
+import { HelpRequest, intFlag, numFlag, parse, type Command } from '../util.js';
 import { readDocuments, type BadInput, type SourceFile } from '../../data/documents.js';
 import { cleanCorpus, DEFAULT_CLEAN, type CleanOptions } from '../../data/clean.js';
 import { DEFAULT_QUALITY, type QualityOptions } from '../../data/quality.js';
@@ -10,7 +11,8 @@ import { DEFAULT_MINHASH } from '../../data/minhash.js';
 import { summaryText, writeReport } from '../../data/report.js';
 import { dtypeFor, ShardWriter } from '../../data/shards.js';
 import { DOC_SEPARATOR } from '../../data/corpus.js';
-import { loadTokenizer, splitFlag, totalBytes } from './tokenizer.js';
+import { loadTokenizer } from '../../train/tokenizer.js';
+import { splitFlag, totalBytes } from './tokenizer.js';
 
 const USAGE = `usage: furnace data clean INPUT --out DIR [--lang en|zh|auto] [options] [--json]
        furnace data tokenize INPUT --tokenizer FILE --out DIR [--shard-tokens N] [--split MODE] [--json]
@@ -25,20 +27,23 @@ export const run: Command = async (argv) => {
   const [sub, ...rest] = argv;
   if (sub === 'tokenize') return tokenize(rest);
   if (sub === 'clean') return clean(rest);
-  throw new InputError(`data: expected 'clean' or 'tokenize'\n${USAGE}`);
+  if (sub === '--help' || sub === '-h') throw new HelpRequest(USAGE);
+  throw new UsageError(sub === undefined ? "data: expected a subcommand: 'clean' or 'tokenize'" : `data: unknown subcommand '${sub}' (choose clean or tokenize)`);
 };
 
 async function tokenize(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     tokenizer: { type: 'string' }, out: { type: 'string' }, 'shard-tokens': { type: 'string' },
     split: { type: 'string' }, json: { type: 'boolean', default: false },
-  }, true);
-  if (positionals.length !== 1) throw new InputError(`data tokenize: expected one INPUT\n${USAGE}`);
+  }, true, USAGE);
+  if (positionals.length !== 1) throw new UsageError(`data tokenize: expected one INPUT, got ${positionals.length}`);
   if (values.tokenizer === undefined) throw new InputError('data tokenize: --tokenizer FILE is required');
   if (values.out === undefined) throw new InputError('data tokenize: --out DIR is required');
   const shardTokens = intFlag('shard-tokens', values['shard-tokens'], 1024, 2 ** 30) ?? 1 << 24;
   const split = splitFlag(values.split);
   const input = positionals[0]!;
+  checkInputPath('INPUT', input);
+  checkOutputDir('--out', values.out);
   const tok = loadTokenizer(values.tokenizer);
   const out = new Output(values.json);
   const total = totalBytes(input);
@@ -75,9 +80,11 @@ async function clean(argv: string[]): Promise<number> {
   const spec = Object.fromEntries([...flags.map((f) => [f, { type: 'boolean' as const, default: false }]),
     ...strings.map((f) => [f, { type: 'string' as const }])]) as Record<(typeof flags)[number], { type: 'boolean'; default: boolean }> &
     Record<(typeof strings)[number], { type: 'string' }>;
-  const { values: v, positionals } = parse(argv, spec, true);
-  if (positionals.length !== 1) throw new InputError(`data clean: expected one INPUT\n${USAGE}`);
+  const { values: v, positionals } = parse(argv, spec, true, USAGE);
+  if (positionals.length !== 1) throw new UsageError(`data clean: expected one INPUT, got ${positionals.length}`);
   if (v.out === undefined) throw new InputError('data clean: --out DIR is required');
+  checkInputPath('INPUT', positionals[0]!);
+  checkOutputDir('--out', v.out);
   const lang = v.lang ?? 'auto';
   if (lang !== 'en' && lang !== 'zh' && lang !== 'auto') throw new InputError(`--lang: expected en, zh or auto, got '${lang}'`);
   let quality: QualityOptions | null = v['no-quality'] ? null : {
@@ -100,7 +107,7 @@ async function clean(argv: string[]): Promise<number> {
       ngramZh: intFlag('ngram-zh', v['ngram-zh'], 1, 64) ?? DEFAULT_MINHASH.ngramZh,
       threshold: numFlag('threshold', v.threshold, 0, 1) ?? DEFAULT_MINHASH.threshold,
     },
-    maxDocBytes: intFlag('max-doc-bytes', v['max-doc-bytes'], 1) ?? DEFAULT_CLEAN.maxDocBytes,
+    maxDocBytes: intFlag('max-doc-bytes', v['max-doc-bytes'], 1, 1 << 30) ?? DEFAULT_CLEAN.maxDocBytes,
     samples: intFlag('samples', v.samples, 0, 1000) ?? DEFAULT_CLEAN.samples,
     ...(split ? { split } : {}),
   };
@@ -121,11 +128,12 @@ async function clean(argv: string[]): Promise<number> {
 /** Quality thresholds from a JSON file: every key must be a known threshold of the same type. */
 function readQualityConfig(path: string | undefined): QualityOptions {
   if (path === undefined) return { ...DEFAULT_QUALITY };
+  checkInputPath('--quality-config', path, 'file');
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new InputError(`--quality-config ${path}: ${(e as Error).message}`);
+    throw new InputError(`--quality-config ${path}: ${errorMessage(e).split('\n')[0]}`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(`--quality-config ${path}: expected a JSON object`);
   const out: QualityOptions = { ...DEFAULT_QUALITY };

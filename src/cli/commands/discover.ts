@@ -1,17 +1,18 @@
 // `furnace discover`: find a PDE u_t = F(u, u_x, ...) in gridded data by sparse regression (PDE-FIND).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataError, fieldToJson, parseCsvField, parseJsonField } from '../../sciml/data-io.js';
+import { fieldToJson, parseCsvField, parseJsonField } from '../../sciml/data-io.js';
 import { discover, discoverAuto, discoverWeak, judge, type DiffMethod, type DiscoverOptions, type DiscoverResult } from '../../sciml/discover.js';
 import { fitNetwork, networkDerivatives } from '../../sciml/dlpde.js';
-import { createBackend, defaultThreads } from '../../backends/index.js';
-import { setBackend } from '../../tensor/engine.js';
+import { installBackend } from '../../backends/index.js';
 import { dataProblems } from '../../sciml/problems.js';
 import { addNoise } from '../../sciml/rng.js';
 import type { Field } from '../../sciml/spectral.js';
 import { bars, heatmap } from '../../sciml/svg.js';
 import { parseTerm } from '../../sciml/terms.js';
-import { CheckError, InputError } from '../../util/errors.js';
+import { CheckError, InputError, UsageError, errnoCode, errorMessage } from '../../util/errors.js';
+import { checkInputPath, checkOutputDir, checkOutputFile } from '../../util/paths.js';
+import { atomicWriteSync } from '../../util/durable.js';
 import { Output, fmt } from '../../util/output.js';
 import { intFlag, numFlag, parse, type Command } from '../util.js';
 
@@ -35,20 +36,21 @@ export const run: Command = async (argv) => {
     diff: { type: 'string' }, method: { type: 'string' }, 'width-x': { type: 'string' }, 'width-t': { type: 'string' },
     patches: { type: 'string' }, 'drop-terms': { type: 'string' }, bags: { type: 'string' }, threshold: { type: 'string' }, l0: { type: 'string' },
     lambda: { type: 'string' }, 'fit-steps': { type: 'string' }, 'fit-time': { type: 'string' }, noise: { type: 'string' }, seed: { type: 'string' }, save: { type: 'string' },
-    out: { type: 'string' }, 'no-plots': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
-  });
+    out: { type: 'string' }, 'no-plots': { type: 'boolean' }, json: { type: 'boolean' },
+  }, false, USAGE);
   const out = new Output(v.json === true);
-  if (v.help === true) { out.say(USAGE); return 0; }
-  if ((v.data === undefined) === (v.problem === undefined)) throw new InputError(`discover: give exactly one of --data FILE or --problem NAME\n${USAGE}`);
+  if ((v.data === undefined) === (v.problem === undefined)) throw new UsageError('discover: give exactly one of --data FILE or --problem NAME');
+  if (v.save !== undefined) checkOutputFile('--save', v.save);
+  if (v['no-plots'] !== true || v.out !== undefined) checkOutputDir('--out', v.out ?? join('furnace-out', 'discover'));
   const diffName = v.diff ?? 'auto';
   if (!['auto', 'fd', 'poly', 'network'].includes(diffName)) throw new InputError(`--diff: expected auto, fd, poly or network, got '${diffName}'`);
   const diff: DiffMethod = diffName === 'network' ? 'auto' : (diffName as DiffMethod);
   const method = v.method ?? (v.diff !== undefined ? 'strong' : 'auto');
   if (!['auto', 'strong', 'weak'].includes(method)) throw new InputError(`--method: expected auto, strong or weak, got '${method}'`);
   if (method !== 'strong' && v.diff !== undefined) throw new InputError(`--diff: derivatives of the data are taken by the strong form only; give --method strong (or leave --method out)`);
-  const fitSteps = intFlag('fit-steps', v['fit-steps'], 0) ?? 3000, fitTime = numFlag('fit-time', v['fit-time'], 0) ?? 300;
+  const fitSteps = intFlag('fit-steps', v['fit-steps'], 0, 1e7) ?? 3000, fitTime = numFlag('fit-time', v['fit-time'], 0, 1e6) ?? 300;
   const custom = (v.terms ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const c of custom) { try { parseTerm(c); } catch (e) { throw new InputError(`--terms: ${(e as Error).message}`); } }
+  for (const c of custom) { try { parseTerm(c); } catch (e) { throw new InputError(`--terms: ${errorMessage(e)}`); } }
   const opts: DiscoverOptions = {
     maxOrder: intFlag('max-order', v['max-order'], 1, 8) ?? 4,
     maxPower: intFlag('max-power', v['max-power'], 0, 6) ?? 2,
@@ -76,36 +78,29 @@ export const run: Command = async (argv) => {
     field = p.make(); truth = p.truth; source = v.problem;
   } else {
     source = v.data!;
+    checkInputPath('--data', source, 'file');
     let text: string;
-    try { text = readFileSync(source, 'utf8'); } catch (e) { throw new InputError(`--data: cannot read '${source}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
-    try { field = /\.csv$/i.test(source) ? parseCsvField(text, source) : parseJsonField(text, source); } catch (e) {
-      if (e instanceof DataError) throw new InputError(e.message);
-      throw e;
-    }
+    try { text = readFileSync(source, 'utf8'); } catch (e) { throw new InputError(`--data: cannot read '${source}' (${errnoCode(e) ?? 'error'})`); }
+    field = /\.csv$/i.test(source) ? parseCsvField(text, source) : parseJsonField(text, source);
   }
   if (noise > 0) field = { ...field, u: addNoise(field.u, noise, seed) };
-  if (v.save !== undefined) writeFileSync(v.save, fieldToJson(field));
+  if (v.save !== undefined) atomicWriteSync(v.save, fieldToJson(field));
 
   const t0 = performance.now();
   if (diffName === 'network') {
     const maxD = Math.max(opts.maxOrder!, ...custom.map((c) => parseTerm(c).powers.length - 1));
     if (maxD > 4) throw new InputError(`--diff network: derivatives up to order 4 only, the library needs ${maxD}`);
-    setBackend(await createBackend('auto', { threads: defaultThreads(1) })); // for the derivative jets
+    await installBackend('auto'); // for the derivative jets
     const fit = fitNetwork(field, { adamSteps: fitSteps, timeLimit: fitTime, seed });
     out.say(`network fit: mean squared error ${fmt(fit.mse)} in ${fit.seconds.toFixed(1)} s`);
     opts.derivatives = networkDerivatives(field, fit, maxD);
   }
   let r: DiscoverResult, why: string;
-  try {
-    if (method === 'auto') { const a = discoverAuto(field, opts); r = a; why = a.why; }
-    else if (method === 'weak') { r = discoverWeak(field, opts); why = 'weak form (--method weak)'; }
-    else {
-      r = discover(field, opts);
-      why = diffName === 'network' ? 'strong form on the derivatives of a fitted network (DL-PDE); on noisy data --method weak is the robust choice (src/sciml/README.md)' : 'strong form (--method strong)';
-    }
-  } catch (e) {
-    if (e instanceof DataError) throw new InputError(`${source}: ${e.message}`);
-    throw e;
+  if (method === 'auto') { const a = discoverAuto(field, opts); r = a; why = a.why; }
+  else if (method === 'weak') { r = discoverWeak(field, opts); why = 'weak form (--method weak)'; }
+  else {
+    r = discover(field, opts);
+    why = diffName === 'network' ? 'strong form on the derivatives of a fitted network (DL-PDE); on noisy data --method weak is the robust choice (src/sciml/README.md)' : 'strong form (--method strong)';
   }
   const verdict = judge(r);
   const seconds = (performance.now() - t0) / 1000;
@@ -128,7 +123,7 @@ export const run: Command = async (argv) => {
   if (v['no-plots'] !== true) {
     const dir = v.out ?? join('furnace-out', 'discover');
     mkdirSync(dir, { recursive: true });
-    const write = (name: string, svg: string): void => { const p = join(dir, name); writeFileSync(p, svg); files.push(p); };
+    const write = (name: string, svg: string): void => { const p = join(dir, name); atomicWriteSync(p, svg); files.push(p); };
     write('data.svg', heatmap({ title: `u(x, t): ${source}`, x: field.x, y: field.t, values: field.u, xLabel: 'x', yLabel: 't' }));
     write('residual.svg', heatmap({ title: 'residual u_t - Theta xi', x: field.x, y: field.t, values: r.residualField, xLabel: 'x', yLabel: 't', diverging: true }));
     const lib = r.library.filter((l) => l.inclusion > 0 || r.terms.some((t) => t.term === l.term));

@@ -1,13 +1,15 @@
 // `furnace pinn`: train a physics-informed network (data + PDE residual + initial/boundary conditions).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROBLEMS, parseConfig, type PinnConfig } from '../../sciml/pinn/config.js';
 import { burgersForward, burgersInverse, type PinnProblem } from '../../sciml/pinn/problems.js';
 import { trainPinn, type TrainResult } from '../../sciml/pinn/train.js';
 import { heatmap, lines } from '../../sciml/svg.js';
-import { createBackend, defaultThreads } from '../../backends/index.js';
-import { setBackend } from '../../tensor/engine.js';
-import { InputError } from '../../util/errors.js';
+import { installBackend } from '../../backends/index.js';
+import { InputError, UsageError, errnoCode, errorMessage } from '../../util/errors.js';
+import { checkInputPath, checkOutputDir } from '../../util/paths.js';
+import { checkMemory } from '../../util/memory.js';
+import { atomicWriteSync } from '../../util/durable.js';
 import { Output, Progress, fmt } from '../../util/output.js';
 import { intFlag, numFlag, parse, type Command } from '../util.js';
 
@@ -22,16 +24,18 @@ export const run: Command = async (argv) => {
     problem: { type: 'string' }, config: { type: 'string' }, weighting: { type: 'string' }, compare: { type: 'boolean' },
     'adam-steps': { type: 'string' }, 'lbfgs-steps': { type: 'string' }, collocation: { type: 'string' }, batch: { type: 'string' },
     noise: { type: 'string' }, 'time-limit': { type: 'string' }, 'adam-time': { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-    'no-plots': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
-  });
+    'no-plots': { type: 'boolean' }, json: { type: 'boolean' },
+  }, false, USAGE);
   const out = new Output(v.json === true);
-  if (v.help === true) { out.say(USAGE); return 0; }
-  if ((v.problem === undefined) === (v.config === undefined)) throw new InputError(`pinn: give exactly one of --problem NAME or --config FILE\n${USAGE}`);
+  if ((v.problem === undefined) === (v.config === undefined)) throw new UsageError('pinn: give exactly one of --problem NAME or --config FILE');
+  const dir = v.out ?? join('furnace-out', 'pinn');
+  if (v['no-plots'] !== true || v.out !== undefined) checkOutputDir('--out', dir);
   let raw: Record<string, unknown> = {};
   if (v.config !== undefined) {
     let text: string;
-    try { text = readFileSync(v.config, 'utf8'); } catch (e) { throw new InputError(`--config: cannot read '${v.config}' (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
-    try { raw = JSON.parse(text) as Record<string, unknown>; } catch (e) { throw new InputError(`${v.config}: not valid JSON (${(e as Error).message.split('\n')[0]})`); }
+    checkInputPath('--config', v.config, 'file');
+    try { text = readFileSync(v.config, 'utf8'); } catch (e) { throw new InputError(`--config: cannot read '${v.config}' (${errnoCode(e) ?? 'error'})`); }
+    try { raw = JSON.parse(text) as Record<string, unknown>; } catch (e) { throw new InputError(`${v.config}: not valid JSON (${errorMessage(e).split('\n')[0]})`); }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(`${v.config}: expected a JSON object`);
   } else raw = { problem: v.problem };
   const flag = (k: string, val: unknown): void => { if (val !== undefined) raw[k] = val; };
@@ -47,8 +51,8 @@ export const run: Command = async (argv) => {
   const cfg: PinnConfig = parseConfig(raw, v.config ?? 'pinn');
   // The engine on the fastest kernels here (blas or wasm); on the plain js backend the fused
   // Float64 path is faster, so it is the default there.
-  const backend = await createBackend('auto', { threads: defaultThreads(1) });
-  setBackend(backend);
+  preflightPinn(cfg, v.config ?? 'pinn');
+  const backend = await installBackend('auto');
   if (raw['evaluator'] === undefined) cfg.evaluator = backend.name === 'js' ? 'fused' : 'engine';
   const problem = makeProblem(cfg);
 
@@ -73,12 +77,11 @@ export const run: Command = async (argv) => {
     finalLoss: r.history[r.history.length - 1]?.loss, finalWeights: r.history[r.history.length - 1]?.weights,
   });
   const files: string[] = [];
-  const dir = v.out ?? join('furnace-out', 'pinn');
   const plot = (r: TrainResult, prefix: string): void => {
     if (v['no-plots'] === true) return;
     mkdirSync(dir, { recursive: true });
     const ref = problem.reference;
-    const write = (name: string, svg: string): void => { const p = join(dir, prefix + name); writeFileSync(p, svg); files.push(p); };
+    const write = (name: string, svg: string): void => { const p = join(dir, prefix + name); atomicWriteSync(p, svg); files.push(p); };
     const err = r.prediction.map((u, i) => u - ref.u[i]!);
     write('solution.svg', heatmap({ title: `network u(x, t), ${problem.name}`, x: ref.x, y: ref.t, values: r.prediction, xLabel: 'x', yLabel: 't' }));
     write('error.svg', heatmap({ title: `u_net - u_exact (relative L2 ${fmt(r.relL2)})`, x: ref.x, y: ref.t, values: err, xLabel: 'x', yLabel: 't', diverging: true }));
@@ -105,6 +108,21 @@ export const run: Command = async (argv) => {
   out.result({ problem: problem.name, ...summary(r, cfg), files });
   return 0;
 };
+
+/**
+ * Refuses a network and point set that cannot fit, before anything is allocated. The full batch
+ * (L-BFGS) holds, per point and per layer of width w, the value and its derivatives (u, u_x, u_t,
+ * u_xx) forward and backward: N * sum(w) * 4 * 2 Float64s; the parameters with Adam's moments
+ * and the gradient are 4 * sum(w_i * w_{i+1} + w_{i+1}) Float64s.
+ */
+function preflightPinn(c: PinnConfig, where: string): void {
+  const points = c.collocation + c.boundary + c.dataPoints;
+  const units = c.widths.reduce((s, w) => s + w, 0);
+  const params = c.widths.slice(1).reduce((s, w, i) => s + (c.widths[i] ?? 0) * w + w, 0);
+  const activations = 8 * points * units * 4 * 2, weights = 8 * 4 * params;
+  checkMemory(activations + weights, { backend: 'auto', where: `${where}: the network`,
+    detail: `${fmt(params)} parameters, ${fmt(points)} points through ${fmt(units)} units` });
+}
 
 function makeProblem(c: PinnConfig): PinnProblem {
   const o = { collocation: c.collocation, boundary: c.boundary, dataPoints: c.dataPoints, noise: c.noise, seed: c.seed };

@@ -12,7 +12,8 @@ import { CLUSTER_PRESETS, parseMachine, thisMachine } from '../../planner/preset
 import { measurePeak } from '../../backends/peak.js';
 import { planReportOf } from '../../dashboard/plan-report.js';
 import { writePlanReport } from '../../dashboard/report.js';
-import { InputError } from '../../util/errors.js';
+import { CheckError, InputError, UsageError } from '../../util/errors.js';
+import { checkOutputFile } from '../../util/paths.js';
 import { Output, fmt } from '../../util/output.js';
 import { intFlag, parse, type Command } from '../util.js';
 
@@ -32,21 +33,22 @@ export const run: Command = async (argv) => {
   const { values, positionals } = parse(argv, {
     model: { type: 'string' }, cluster: { type: 'string' }, train: { type: 'string' }, devices: { type: 'string' },
     fix: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' }, json: { type: 'boolean', default: false },
-    calibrate: { type: 'boolean', default: false }, fit: { type: 'string' }, machine: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
-  }, true);
+    calibrate: { type: 'boolean', default: false }, fit: { type: 'string' }, machine: { type: 'string' },
+  }, true, USAGE);
   const out = new Output(values.json === true);
-  if (values.help === true) { out.say(USAGE); return 0; }
+  if (values.out !== undefined) checkOutputFile('--out', values.out);
+  if (values.report !== undefined) checkOutputFile('--report', values.report);
   if (values.machine !== undefined && values.cluster !== undefined && !/^(preset:)?this-machine$/.test(values.cluster)) {
     throw new InputError('--machine: measurements apply to --cluster preset:this-machine only');
   }
   const presets = clusterPresets(values.machine);
   if (values.calibrate === true && values.report !== undefined) throw new InputError('--report: a report is of a plan search, not of --calibrate');
   if (values.calibrate === true) return calibrate(out, positionals, values.cluster, values.fit, values.out, presets);
-  if (positionals.length > 0) throw new InputError(`plan: unexpected argument '${positionals[0]}' (run dirs go with --calibrate)\n${USAGE}`);
+  if (positionals.length > 0) throw new UsageError(`plan: unexpected argument '${positionals[0]}' (run dirs go with --calibrate)`);
   const clusterArg = values.cluster ?? (values.machine !== undefined ? 'preset:this-machine' : undefined);
-  if (values.model === undefined || clusterArg === undefined) throw new InputError(`plan: --model and --cluster are required\n${USAGE}`);
+  if (values.model === undefined || clusterArg === undefined) throw new UsageError('plan: --model and --cluster are required');
   return plan(out, values.model, clusterArg, presets, {
-    train: values.train, devices: intFlag('devices', values.devices, 1), fix: values.fix,
+    train: values.train, devices: intFlag('devices', values.devices, 1, 1e8), fix: values.fix,
     top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out, report: values.report,
   });
 };
@@ -91,7 +93,9 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
     out.say(`wrote ${f.report}`);
   }
   out.result(r.json);
-  return result.plans.length > 0 ? 0 : 1;
+  // The search ran and nothing fits: a failed check, named on stderr (exit 1).
+  if (result.plans.length === 0) throw new CheckError(`plan: no plan fits ${model.name} on ${result.devices} devices${r.explanation[0] !== undefined ? ` (${r.explanation[0].trim()})` : ''}`);
+  return 0;
 }
 
 function describeOrder(e: Estimate): string {
@@ -102,7 +106,7 @@ function describeOrder(e: Estimate): string {
 
 function calibrate(out: Output, dirs: string[], clusterArg: string | undefined, fitArg: string | undefined, outPath: string | undefined,
   presets: Record<string, ClusterSpec | (() => ClusterSpec)>): number {
-  if (dirs.length === 0) throw new InputError(`plan --calibrate: give at least one run directory\n${USAGE}`);
+  if (dirs.length === 0) throw new UsageError('plan --calibrate: give at least one run directory');
   const cluster = loadCluster(clusterArg ?? 'preset:this-machine', presets);
   const keys = fitArg === undefined ? DEFAULT_FIT_KEYS : fitArg.split(',').map((k) => {
     if (!(k in DEFAULT_EFFICIENCY)) throw new InputError(`--fit: unknown factor '${k}' (factors: ${Object.keys(DEFAULT_EFFICIENCY).join(', ')})`);

@@ -1,9 +1,11 @@
 // `furnace tokenizer train|encode`: learn a byte-level BPE vocabulary from a corpus, or apply one.
 import { statSync } from 'node:fs';
-import { CheckError, InputError } from '../../util/errors.js';
+import { InputError, UsageError } from '../../util/errors.js';
 import { Output, Progress } from '../../util/output.js';
-import { intFlag, parse, type Command } from '../util.js';
-import { BpeTokenizer, TokenizerFormatError } from '../../data/tokenizer.js';
+import { checkInputPath, checkOutputFile } from '../../util/paths.js';
+import { HelpRequest, intFlag, parse, type Command } from '../util.js';
+import { BpeTokenizer } from '../../data/tokenizer.js';
+import { loadTokenizer } from '../../train/tokenizer.js';
 import { listInputs, readDocuments, type BadInput } from '../../data/documents.js';
 import { defaultCorpusPath } from '../../data/corpus.js';
 
@@ -15,21 +17,24 @@ export const run: Command = async (argv) => {
   const [sub, ...rest] = argv;
   if (sub === 'train') return train(rest);
   if (sub === 'encode') return encode(rest);
-  throw new InputError(`tokenizer: expected 'train' or 'encode'\n${USAGE}`);
+  if (sub === '--help' || sub === '-h') throw new HelpRequest(USAGE);
+  throw new UsageError(sub === undefined ? "tokenizer: expected a subcommand: 'train' or 'encode'" : `tokenizer: unknown subcommand '${sub}' (choose train or encode)`);
 };
 
 async function train(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     vocab: { type: 'string' }, out: { type: 'string' }, 'min-frequency': { type: 'string' },
     split: { type: 'string' }, json: { type: 'boolean', default: false },
-  }, true);
-  if (positionals.length > 1) throw new InputError(`tokenizer train: one INPUT expected, got ${positionals.length}`);
+  }, true, USAGE);
+  if (positionals.length > 1) throw new UsageError(`tokenizer train: one INPUT expected, got ${positionals.length}`);
   const vocabSize = intFlag('vocab', values.vocab, 256, 1 << 21);
   if (vocabSize === undefined) throw new InputError('tokenizer train: --vocab N is required (N >= 256)');
   if (values.out === undefined) throw new InputError('tokenizer train: --out FILE is required');
-  const minFrequency = intFlag('min-frequency', values['min-frequency'], 1) ?? 2;
+  const minFrequency = intFlag('min-frequency', values['min-frequency'], 1, 1e9) ?? 2;
   const split = splitFlag(values.split);
   const input = positionals[0] ?? defaultCorpusPath();
+  checkInputPath('INPUT', input);
+  checkOutputFile('--out', values.out);
   const out = new Output(values.json);
   const total = totalBytes(input);
   const progress = new Progress(total, 'bytes');
@@ -57,7 +62,7 @@ async function train(argv: string[]): Promise<number> {
 }
 
 async function encode(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { tokenizer: { type: 'string' }, text: { type: 'string' }, json: { type: 'boolean', default: false } });
+  const { values } = parse(argv, { tokenizer: { type: 'string' }, text: { type: 'string' }, json: { type: 'boolean', default: false } }, false, USAGE);
   if (values.tokenizer === undefined || values.text === undefined) throw new InputError('tokenizer encode: --tokenizer FILE and --text TEXT are required');
   const tok = loadTokenizer(values.tokenizer);
   const ids = tok.encode(values.text);
@@ -65,16 +70,6 @@ async function encode(argv: string[]): Promise<number> {
   out.say([...ids].map((id) => `${id}:${JSON.stringify(new TextDecoder().decode(tok.bytesOf(id)))}`).join(' '));
   out.result({ ids: [...ids], tokens: ids.length, bytes: Buffer.byteLength(values.text) });
   return 0;
-}
-
-/** Loads a tokenizer.json; a missing or malformed file is the user's input (exit 2). */
-export function loadTokenizer(path: string): BpeTokenizer {
-  try {
-    return BpeTokenizer.load(path);
-  } catch (e) {
-    if (e instanceof TokenizerFormatError) throw new InputError(`--tokenizer ${e.message}`);
-    throw new CheckError(String(e));
-  }
 }
 
 export function splitFlag(v: string | undefined): 'file' | 'paragraph' | 'line' | undefined {

@@ -3,9 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { InputError, CheckError, errorMessage } from '../../util/errors.js';
+import { checkInputPath, checkOutputDir, checkOutputFile } from '../../util/paths.js';
+import { preflight } from '../../train/preflight.js';
 import { Output, isInteractive } from '../../util/output.js';
 import { parse, intFlag, type Command } from '../util.js';
-import { checkBackendName, useBackend } from '../backend-flag.js';
+import { checkBackendName, installBackend } from '../../backends/index.js';
 import { PRESETS, checkConsistency, checkLayout, parseConfigFile, type TrainConfig } from '../../train/config.js';
 import { readCorpus, defaultCorpusPath } from '../../data/corpus.js';
 import { checkTokens, type CheckpointOptions, type RunLayout } from '../../train/trainer.js';
@@ -36,7 +38,6 @@ const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--ste
   MPI:         mpirun -np N npx furnace train --comm mpi --dp ... (as root: --allow-run-as-root)`;
 
 export const run: Command = async (argv) => {
-  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(USAGE + '\n'); return 0; }
   const { values: v } = parse(argv, {
     config: { type: 'string' }, preset: { type: 'string' }, steps: { type: 'string' }, corpus: { type: 'string' },
     backend: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, 'log-every': { type: 'string' },
@@ -45,7 +46,7 @@ export const run: Command = async (argv) => {
     comm: { type: 'string' }, topology: { type: 'string' }, plan: { type: 'string' }, placement: { type: 'string' },
     'ckpt-every': { type: 'string' }, 'ckpt-async': { type: 'boolean' }, 'ckpt-keep': { type: 'string' },
     resume: { type: 'string' }, 'no-verify': { type: 'boolean' }, report: { type: 'string' },
-  });
+  }, false, USAGE);
   const out = new Output(v.json === true);
   if (v.preset !== undefined && v.preset !== 'tiny' && v.preset !== 'small') {
     throw new InputError(`--preset: unknown preset '${v.preset}' (choose tiny or small)`);
@@ -53,6 +54,7 @@ export const run: Command = async (argv) => {
   const preset = (v.preset ?? 'small') as 'tiny' | 'small';
   let cfg: TrainConfig;
   if (v.config !== undefined) {
+    checkInputPath('--config', v.config, 'file');
     let text: string;
     try {
       text = readFileSync(v.config, 'utf8');
@@ -63,31 +65,43 @@ export const run: Command = async (argv) => {
   } else {
     cfg = structuredClone(PRESETS[preset]);
   }
-  const steps = intFlag('steps', v.steps, 1);
-  const seed = intFlag('seed', v.seed, 0);
-  const logEvery = intFlag('log-every', v['log-every'], 1);
-  const batch = intFlag('batch-size', v['batch-size'], 1);
+  const steps = intFlag('steps', v.steps, 1, 1e9);
+  const seed = intFlag('seed', v.seed, 0, 2 ** 32 - 1);
+  const logEvery = intFlag('log-every', v['log-every'], 1, 1e9);
+  const batch = intFlag('batch-size', v['batch-size'], 1, 1 << 20);
   if (steps !== undefined) cfg.train.steps = steps;
   if (seed !== undefined) cfg.train.seed = seed;
   if (logEvery !== undefined) cfg.train.log_every = logEvery;
   if (batch !== undefined) cfg.train.batch_size = batch;
   checkConsistency(cfg);
-  const sampleTokens = intFlag('sample-tokens', v['sample-tokens'], 0) ?? 200;
+  const sampleTokens = intFlag('sample-tokens', v['sample-tokens'], 0, 1e6) ?? 200;
   checkBackendName(v.backend);
+  // Every path is checked before any work starts.
+  const dir = v.out ?? 'runs/latest';
+  checkOutputDir('--out', dir);
+  if (v.report !== undefined) checkOutputFile('--report', v.report);
+  if (v.corpus !== undefined) checkInputPath('--corpus', v.corpus);
+  if (v.topology !== undefined) {
+    checkInputPath('--topology', v.topology, 'file');
+    try { loadTopology(v.topology); } catch (e) { throw new InputError(`--topology: ${errorMessage(e)}`); } // before any rank reads it
+  }
+  if (v.plan !== undefined) checkInputPath('--plan', v.plan, 'file');
+  if (v.resume !== undefined && v.resume !== 'latest') checkInputPath('--resume', v.resume);
 
   const layout = resolveLayout(v, cfg);
-  if (v.topology !== undefined) loadTopology(v.topology); // refused here (exit 2), before any rank reads it
   const placement = v.placement ?? 'topology';
   if (placement !== 'topology' && placement !== 'naive') throw new InputError(`--placement: unknown placement '${placement}' (choose topology or naive)`);
   if (placement === 'naive' && v.plan !== undefined) throw new InputError('--placement: naive ignores the order --plan fixes; give one of them');
-  const ckptEvery = intFlag('ckpt-every', v['ckpt-every'], 0) ?? 0;
+  const ckptEvery = intFlag('ckpt-every', v['ckpt-every'], 0, 1e9) ?? 0;
+  const ckptKeep = intFlag('ckpt-keep', v['ckpt-keep'], 1, 1e6) ?? 3;
   const ckpt: CheckpointOptions | undefined = ckptEvery > 0 || v.resume !== undefined ? {
-    every: ckptEvery, async: v['ckpt-async'] === true, keep: intFlag('ckpt-keep', v['ckpt-keep'], 1) ?? 3,
+    every: ckptEvery, async: v['ckpt-async'] === true, keep: ckptKeep,
     ...(v.resume !== undefined ? { resume: v.resume } : {}), verify: v['no-verify'] !== true,
   } : undefined;
-  const dir = v.out ?? 'runs/latest';
   const { dp, tp, ep, zero, comm } = layout;
   const world = dp * tp;
+  preflight(cfg.model, { batch: cfg.train.batch_size / dp, training: true, backend: v.backend ?? 'auto', ranks: world, tp,
+    where: v.config ?? `--preset ${preset}` });
   const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, zero, comm, topology: v.topology, placement, backend: v.backend,
     json: out.json, tty: isInteractive(), ckpt, order: layout.order, ranksHere: world };
   const result = await startRanks(args, world, out);
@@ -98,7 +112,7 @@ export const run: Command = async (argv) => {
     `val loss ${s.val_loss.toFixed(3)}, val ${s.val_bits_per_byte.toFixed(3)} bits/byte, ${Math.round(s.tokens_per_s)} tok/s, MFU ${(100 * s.mfu).toFixed(1)}%`);
   let sample = '';
   if (sampleTokens > 0) {
-    if (comm === 'threads') await useBackend(v.backend); // the ranks' backends lived on their threads
+    if (comm === 'threads') await installBackend(v.backend); // the ranks' backends lived on their threads
     const { model, tokenizer } = await loadModel(dir);
     const prompt = tokenizer.encode('\n');
     const ids = await generate(model, prompt, { tokens: sampleTokens, temperature: 0.8, topK: 40, seed: cfg.train.seed });
@@ -117,7 +131,7 @@ export const run: Command = async (argv) => {
 /** The layout from --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero, checked against the model. */
 function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep?: string | undefined; zero?: boolean | undefined;
   plan?: string | undefined; comm?: string | undefined }, cfg: TrainConfig): RunLayout & { order: readonly Dim[] | undefined } {
-  let dp = intFlag('dp', v.dp, 1) ?? 1, tp = intFlag('tp', v.tp, 1) ?? 1, ep = intFlag('ep', v.ep, 1) ?? 1;
+  let dp = intFlag('dp', v.dp, 1, 4096) ?? 1, tp = intFlag('tp', v.tp, 1, 4096) ?? 1, ep = intFlag('ep', v.ep, 1, 4096) ?? 1;
   let zero = v.zero === true;
   let order: readonly Dim[] | undefined;
   if (v.plan !== undefined) {
