@@ -49,7 +49,7 @@ test('plan.json records the order a --plan gave and the tiers of --topology, not
 
 test('a bad --topology file is refused before any rank starts: exit 2, one line naming the file and field', () => {
   const cases: [string, RegExp][] = [
-    [join(dir, 'none.json'), /none\.json: cannot read/],
+    [join(dir, 'none.json'), /--topology: .*none\.json: no such file/],
     [write('broken.json', '{"tiers": ['), /broken\.json: not valid JSON/],
     [write('typo.json', { tiers: [{ name: 'node', size: 2 }] }), /typo\.json\.tiers\[0\]\.size: unknown key/],
     [write('type.json', { tiers: [{ name: 'node', group_size: 'two' }] }), /type\.json\.tiers\[0\]\.group_size: /],
