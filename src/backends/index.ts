@@ -5,6 +5,7 @@ import { JsBackend } from './js.js';
 import { WasmBackend } from './wasm.js';
 import { BlasBackend } from './blas.js';
 import { loadCblas } from './cblas.js';
+import { NativeBackend, probeNative } from './native.js';
 import { kernelModule, relaxedSimd } from './wasm-module.js';
 
 export interface BackendOptions {
@@ -55,6 +56,14 @@ export async function probeBackends(): Promise<BackendProbe[]> {
   if (!b.ok) rows.push({ name: 'blas', available: false, chosen: false, reason: b.reason });
   else if (!w.ok) rows.push({ name: 'blas', available: false, chosen: false, reason: `needs the wasm kernels: ${w.reason}` });
   else rows.push({ name: 'blas', available: true, chosen: true, detail: `${b.cblas.path}${b.cblas.config ? ` (${b.cblas.config.trim()})` : ''}` });
+  const nat = probeNative();
+  if (!w.ok) rows.push({ name: 'native', available: false, chosen: false, reason: `needs the wasm kernels: ${w.reason}` });
+  else if (!nat.ok) rows.push({ name: 'native', available: false, chosen: false, reason: nat.reason });
+  else {
+    const { kc, mc, nc } = nat.blocks;
+    rows.push({ name: 'native', available: true, chosen: false, detail: `generated ${nat.isa} GEMM, tile ${nat.tile}, ` +
+      `blocks KC ${kc} MC ${mc} NC ${nc} (L1d ${nat.caches.l1d >> 10} KiB, L2 ${nat.caches.l2 >> 10} KiB${nat.caches.basis.includes('assumed') ? ', assumed' : ''})` });
+  }
   if (!w.ok) rows[0]!.chosen = true;
   return rows;
 }
@@ -79,5 +88,6 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
       if (opts.threads !== undefined) b.cblas.setThreads?.(opts.threads);
       return new BlasBackend(b.cblas, { relaxed });
     }
+    case 'native': return new NativeBackend({ relaxed });
   }
 }
