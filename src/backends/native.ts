@@ -262,6 +262,21 @@ export class NativeBackend extends WasmBackend {
       super.gemm(g);
       return;
     }
+    if (g.transB && g.ldb === g.k && g.k > 1) {
+      // op(B_i) = B_i^T with B_i (n, k) contiguous: the wasm permute kernel writes it as (k, n) once per
+      // batch item, faster than the element-wise transpose in packB, then the packer copies rows.
+      const bt = this.allocEmpty(g.k * g.n);
+      try {
+        for (let t = 0; t < g.batch; t++) {
+          this.permute(g.b.subarray(t * g.strideB, t * g.strideB + g.n * g.k), [g.n, g.k], [1, 0], bt);
+          runGemm(this.code, this.info.blocks, this.bp, { ...g, transB: false, b: bt, ldb: g.n, strideB: 0, batch: 1,
+            a: g.a.subarray(t * g.strideA), c: g.c.subarray(t * g.strideC) });
+        }
+      } finally {
+        this.free(bt);
+      }
+      return;
+    }
     runGemm(this.code, this.info.blocks, this.bp, g);
   }
 }

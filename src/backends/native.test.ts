@@ -1,0 +1,52 @@
+// The native backend's own guarantees: generated code never writable and executable at once, a stated reason when absent.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { blocking, probeNative } from './native.js';
+import { createBackend } from './index.js';
+import { gemmKernel, panelMasks } from './native-gemm.js';
+
+const probe = probeNative();
+
+describe('native backend', () => {
+  it('maps every generated kernel read+exec, never writable (W^X), while the backend exists', { skip: !probe.ok && `native unavailable: ${probe.ok ? '' : probe.reason}` }, async () => {
+    const be = await createBackend('native');
+    assert.ok('mappings' in be);
+    const maps = readFileSync('/proc/self/maps', 'utf8').trim().split('\n').map((l) => {
+      const [range = '', perms = ''] = l.split(' ');
+      const [lo = '0', hi = '0'] = range.split('-');
+      return { lo: BigInt(`0x${lo}`), hi: BigInt(`0x${hi}`), perms };
+    });
+    const mappings = (be as { mappings: { address: bigint; bytes: number }[] }).mappings;
+    assert.ok(mappings.length >= 13, 'gemm kernels for mr 1..6 with and without C, and the packer');
+    for (const m of mappings) {
+      const hit = maps.filter((x) => x.lo < m.address + BigInt(m.bytes) && m.address < x.hi);
+      assert.ok(hit.length > 0, `mapping at 0x${m.address.toString(16)} not in /proc/self/maps`);
+      for (const h of hit) assert.match(h.perms, /^r-xp$/, `kernel mapping 0x${m.address.toString(16)} has ${h.perms}`);
+    }
+  });
+
+  it('says why when turned off, and auto then picks something else', async () => {
+    if (probe.ok) assert.equal(probe.isa, 'AVX-512F');
+    else assert.ok(probe.reason.length > 0);
+    const { probeBackends } = await import('./index.js');
+    const rows = await probeBackends();
+    const native = rows.find((r) => r.name === 'native');
+    assert.ok(native !== undefined);
+    assert.ok(native.available ? native.detail !== undefined : native.reason !== undefined);
+    assert.equal(rows.filter((r) => r.chosen).length, 1);
+  });
+
+  it('sizes blocks from the caches: KC x 64 floats is 1/16 of L2, MC x KC floats half of L2, MC a multiple of 6', () => {
+    assert.deepEqual(blocking({ l1d: 49152, l2: 1 << 20, basis: 'test' }), { kc: 256, mc: 510, nc: 2048 });
+    assert.deepEqual(blocking({ l1d: 32768, l2: 2 << 20, basis: 'test' }), { kc: 512, mc: 510, nc: 2048 });
+    assert.equal(blocking({ l1d: 32768, l2: 256 << 10, basis: 'test' }).kc, 64);
+  });
+
+  it('masks the ragged last panel per 16-column vector', () => {
+    assert.deepEqual(panelMasks(64), [0xffff, 0xffff, 0xffff, 0xffff]);
+    assert.deepEqual(panelMasks(1), [1, 0, 0, 0]);
+    assert.deepEqual(panelMasks(37), [0xffff, 0xffff, 0x1f, 0]);
+    assert.throws(() => gemmKernel(7, false), /mr 7 not in 1\.\.6/);
+  });
+});
