@@ -88,6 +88,10 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
       if (opts.threads !== undefined) b.cblas.setThreads?.(opts.threads);
       return new BlasBackend(b.cblas, { relaxed });
     }
-    case 'native': return new NativeBackend({ relaxed });
+    case 'native': {
+      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1 });
+      await be.ready;
+      return be;
+    }
   }
 }

@@ -6,6 +6,7 @@ import { checkGemm, WasmBackend, type WasmOptions } from './wasm.js';
 import { ExecutableCode, loadKoffi, type Koffi } from './exec-memory.js';
 import { gemmKernel, MR, NR, P, packKernel, panelMasks, Q } from './native-gemm.js';
 import { JsBackend } from './js.js';
+import { NativePool } from './native-pool.js';
 
 export interface CacheSizes { l1d: number; l2: number; basis: string }
 
@@ -60,7 +61,7 @@ export function blocking(c: CacheSizes): Blocking {
 export type NativeProbe = { ok: true; isa: 'AVX-512F'; tile: string; blocks: Blocking; caches: CacheSizes } | { ok: false; reason: string };
 
 /** The compiled kernels: gemm for mr = 1..6 without / with reading C, and the packer. */
-class NativeCode {
+export class NativeCode {
   private readonly code: ExecutableCode[] = [];
   readonly gemm: unknown[][];
   readonly pack: unknown;
@@ -87,6 +88,11 @@ class NativeCode {
 
 let probed: NativeProbe | undefined;
 let shared: NativeCode | undefined;
+
+/** This thread's generated code (after a successful probeNative). */
+export function nativeCode(): NativeCode | undefined {
+  return shared;
+}
 
 function cpuFlags(): string[] | string {
   try {
@@ -160,7 +166,7 @@ const ALL = [0xffff, 0xffff, 0xffff, 0xffff] as const;
  * for each NC block of columns and KC block of k: pack op(B) (KC, NC) into `bp` as 64-column
  * panels, then run the kernel over MC-row blocks of A (beta applies to the first KC block only).
  */
-function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs): void {
+export function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs): void {
   const { koffi, proto } = code;
   const { kc: KC, mc: MC, nc: NC } = blocks;
   const [rsA, csA] = g.transA ? [1, g.lda] : [g.lda, 1];
@@ -236,8 +242,11 @@ function packB(code: NativeCode, g: GemmArgs, bp: Float32Array, b0: number, pc: 
 export class NativeBackend extends WasmBackend {
   override readonly name = 'native' as const;
   readonly info: Extract<NativeProbe, { ok: true }>;
+  /** Threads one GEMM is split over (this one and gemmThreads - 1 workers). */
+  readonly gemmThreads: number;
   private readonly code: NativeCode;
   private readonly bp: Float32Array;
+  private readonly workers: NativePool | undefined;
 
   /** Throws with the reason when the native kernels cannot run here (see probeNative). */
   constructor(opts: WasmOptions = {}) {
@@ -246,7 +255,20 @@ export class NativeBackend extends WasmBackend {
     if (!p.ok || shared === undefined) throw new Error(`backend 'native' is not available: ${p.ok ? 'no code' : p.reason}`);
     this.info = p;
     this.code = shared;
-    this.bp = this.allocEmpty(p.blocks.kc * p.blocks.nc);
+    const scratch = p.blocks.kc * p.blocks.nc;
+    this.bp = this.allocEmpty(scratch);
+    this.gemmThreads = Math.max(1, Math.floor(opts.threads ?? 1));
+    this.workers = this.gemmThreads > 1
+      ? new NativePool(this.memory, this.gemmThreads - 1, scratch, (bytes) => this.heap.alloc(bytes).ptr) : undefined;
+  }
+
+  override get ready(): Promise<void> {
+    return this.workers?.ready ?? Promise.resolve();
+  }
+
+  override close(): void {
+    this.workers?.close();
+    super.close();
   }
 
   /** The generated code's mappings (address, length), for checks on their protection. */
@@ -269,14 +291,22 @@ export class NativeBackend extends WasmBackend {
       try {
         for (let t = 0; t < g.batch; t++) {
           this.permute(g.b.subarray(t * g.strideB, t * g.strideB + g.n * g.k), [g.n, g.k], [1, 0], bt);
-          runGemm(this.code, this.info.blocks, this.bp, { ...g, transB: false, b: bt, ldb: g.n, strideB: 0, batch: 1,
-            a: g.a.subarray(t * g.strideA), c: g.c.subarray(t * g.strideC) });
+          this.run({ ...g, transB: false, b: bt, ldb: g.n, strideB: 0, batch: 1, a: g.a.subarray(t * g.strideA),
+            c: g.c.subarray(t * g.strideC) });
         }
       } finally {
         this.free(bt);
       }
       return;
     }
-    runGemm(this.code, this.info.blocks, this.bp, g);
+    this.run(g);
+  }
+
+  private run(g: GemmArgs): void {
+    if (this.workers !== undefined && this.workers.worthSplitting(g)) {
+      this.workers.gemm(g, (part) => runGemm(this.code, this.info.blocks, this.bp, part));
+    } else {
+      runGemm(this.code, this.info.blocks, this.bp, g);
+    }
   }
 }
