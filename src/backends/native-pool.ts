@@ -19,7 +19,7 @@ export class NativePool {
   readonly ready: Promise<void>;
 
   /** `count` workers, each with a packing scratch of `scratchFloats` from `alloc` (byte offsets). */
-  constructor(memory: WasmMemory, count: number, scratchFloats: number, alloc: (bytes: number) => number) {
+  constructor(private readonly memory: WasmMemory, count: number, scratchFloats: number, alloc: (bytes: number) => number) {
     const started: Promise<void>[] = [];
     for (let w = 0; w < count; w++) {
       const ctrlPtr = alloc(CTRL_INTS * 4);
@@ -76,7 +76,8 @@ export class NativePool {
     const part = gemmPart(g, a, b, c, 0, parts, 0);
     let err: unknown;
     try {
-      if (part !== undefined) mine(partArgs(g.a.buffer, part));
+      // Today's buffer: an array made before the memory grew holds a shorter one.
+      if (part !== undefined) mine(partArgs(this.memory.buffer, part));
     } catch (e) {
       err = e;
     }

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { blocking, probeNative } from './native.js';
+import { blocking, NativeBackend, probeNative } from './native.js';
 import { createBackend } from './index.js';
 import { gemmKernel, panelMasks } from './native-gemm.js';
 
@@ -23,6 +23,28 @@ describe('native backend', () => {
       const hit = maps.filter((x) => x.lo < m.address + BigInt(m.bytes) && m.address < x.hi);
       assert.ok(hit.length > 0, `mapping at 0x${m.address.toString(16)} not in /proc/self/maps`);
       for (const h of hit) assert.match(h.perms, /^r-xp$/, `kernel mapping 0x${m.address.toString(16)} has ${h.perms}`);
+    }
+  });
+
+  it('splits a GEMM over 2 threads also when the memory grew between allocating A and C', { skip: !probe.ok && 'native unavailable' }, async () => {
+    const be = await createBackend('native', { threads: 2 });
+    try {
+      const [m, n, k] = [96, 200, 130];
+      const a = be.alloc(m * k), b = be.alloc(k * n);
+      a.forEach((_, i) => { a[i] = Math.sin(i); });
+      b.forEach((_, i) => { b[i] = Math.cos(i); });
+      const grow = be.alloc(64 << 20); // 256 MiB: past the memory's size, so it grows
+      const c = be.alloc(m * n);
+      be.gemm({ transA: false, transB: false, m, n, k, alpha: 1, beta: 0, a, lda: k, strideA: 0, b, ldb: n, strideB: 0,
+        c, ldc: n, strideC: 0, batch: 1 });
+      for (const [i, j] of [[0, 0], [m - 1, n - 1], [50, 101], [95, 0]] as const) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
+        assert.ok(Math.abs(c[i * n + j]! - s) < 1e-3, `C[${i},${j}] = ${c[i * n + j]}, want ${s}`);
+      }
+      be.free(grow);
+    } finally {
+      if (be instanceof NativeBackend) be.close();
     }
   });
 
