@@ -1,6 +1,6 @@
 // `furnace bench step`: where one training step's time goes, kernel by kernel (GEMMs by shape),
 // on one rank with one thread, against the framework time between kernels.
-import type { Backend, BackendName, GemmArgs } from '../backends/backend.js';
+import { BACKEND_NAMES, type Backend, type BackendName, type GemmArgs } from '../backends/backend.js';
 import { createBackend } from '../backends/index.js';
 import { InputError } from '../util/errors.js';
 import { Output, fmt } from '../util/output.js';
@@ -76,7 +76,9 @@ export const run: Command = async (argv) => {
   if (!Number.isInteger(steps) || steps < 1 || steps > 200) throw new InputError(`--steps: integer in [1, 200], got '${values.steps}'`);
   if (!Number.isInteger(top) || top < 0) throw new InputError(`--top: an integer >= 0 (rows to print), got '${values.top}'`);
   const name = String(values.backend);
-  if (!['auto', 'js', 'wasm', 'blas'].includes(name)) throw new InputError(`--backend: auto, js, wasm or blas, got '${name}'`);
+  if (name !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(name)) {
+    throw new InputError(`--backend: auto, ${BACKEND_NAMES.join(', ')}; got '${name}'`);
+  }
   let be: Backend;
   try {
     be = await createBackend(name as BackendName | 'auto', { threads: 1 });
