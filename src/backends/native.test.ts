@@ -48,6 +48,21 @@ describe('native backend', () => {
     }
   });
 
+  it('transposes strided B itself from 128 rows of A (below that the wasm kernel takes it), batched', { skip: !probe.ok && 'native unavailable' }, async () => {
+    const be = await createBackend('native');
+    const { JsBackend } = await import('./js.js');
+    const [m, n, k, batch, ldb] = [131, 67, 45, 2, 50];
+    const fill = (x: Float32Array, f: (i: number) => number): Float32Array => { x.forEach((_, i) => { x[i] = f(i); }); return x; };
+    const a = fill(be.alloc(batch * m * k), (i) => Math.sin(i)), b = fill(be.alloc(batch * n * ldb), (i) => Math.cos(i));
+    const c = fill(be.alloc(batch * m * n), (i) => Math.sin(3 * i));
+    const args = { transA: false, transB: true, m, n, k, alpha: 0.5, beta: 2, lda: k, strideA: m * k, ldb, strideB: n * ldb,
+      ldc: n, strideC: m * n, batch };
+    const want = Float32Array.from(c);
+    new JsBackend().gemm({ ...args, a: Float32Array.from(a), b: Float32Array.from(b), c: want });
+    be.gemm({ ...args, a, b, c });
+    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(c[i]! - want[i]!) < 1e-4, `C[${i}] = ${c[i]}, want ${want[i]}`);
+  });
+
   it('says why when turned off, and auto then picks something else', async () => {
     if (probe.ok) assert.equal(probe.isa, 'AVX-512F');
     else assert.ok(probe.reason.length > 0);

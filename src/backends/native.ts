@@ -284,6 +284,12 @@ export class NativeBackend extends WasmBackend {
       super.gemm(g);
       return;
     }
+    if (g.transB && g.ldb !== g.k && g.m < 128) {
+      // Strided B^T (attention's q k^T reads k in place): packB transposes element by element, k x n
+      // per item against m x n x k of compute, so below ~128 rows the wasm kernel is faster.
+      super.gemm(g);
+      return;
+    }
     if (g.transB && g.ldb === g.k && g.k > 1) {
       // op(B_i) = B_i^T with B_i (n, k) contiguous: the wasm permute kernel writes it as (k, n) once per
       // batch item, faster than the element-wise transpose in packB, then the packer copies rows.
