@@ -4,7 +4,7 @@
 // address them without copies), except index arrays (Int32Array), which may come from anywhere.
 // Shapes are row-major. A kernel writes its whole output unless documented as accumulating.
 
-export const BACKEND_NAMES = ['js', 'wasm', 'blas'] as const;
+export const BACKEND_NAMES = ['js', 'wasm', 'blas', 'native'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'silu',

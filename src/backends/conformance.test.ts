@@ -50,6 +50,7 @@ async function cases(): Promise<Case[]> {
         make: () => createBackend('wasm', { relaxed: true }) });
       out.push({ name: 'wasm (GEMM on 2 threads)', skip, make: () => createBackend('wasm', { threads: 2 }) });
     }
+    if (p.name === 'native') out.push({ name: 'native (GEMM on 2 threads)', skip, make: () => createBackend('native', { threads: 2 }) });
   }
   return out;
 }

@@ -6,7 +6,7 @@
 // and executable at once. x86-64 Linux only; anywhere else, or on any failure, the probe
 // returns a reason and the caller keeps the clock-based estimate. FURNACE_FMA_PROBE=0 turns it off.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { ExecutableCode, loadKoffi, type Koffi } from './exec-memory.js';
 import { errorMessage } from '../util/errors.js';
 
 export interface FmaKernel {
@@ -76,16 +76,9 @@ const vexFma = (l: 0 | 1) => Array.from({ length: 12 }, (_, r) => [0xc4, r < 8 ?
 const FMA256: FmaKernel = { name: 'AVX2 FMA', width: 256, lanes: 8, fmasPerIteration: 12, code: loopKernel(vexFma(1)) };
 const FMA128: FmaKernel = { name: '128-bit FMA', width: 128, lanes: 4, fmasPerIteration: 12, code: loopKernel(vexFma(0)) };
 
-// Linux x86-64 values (asm-generic/mman-common.h).
-const PROT_READ = 0x1, PROT_WRITE = 0x2, PROT_EXEC = 0x4, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20;
-const MAP_FAILED = (1n << 64n) - 1n;
-const PAGE = 4096;
-
 /** Each timed run lasts about this long: long enough to swamp timer and FFI-call overhead, short enough to keep the probe near 0.1 s. */
 const RUN_SECONDS = 0.025;
 const TIMED_RUNS = 4;
-
-type Koffi = typeof import('koffi');
 
 /**
  * The kernel this CPU can run, from /proc/cpuinfo's flags. Linux drops avx512f / avx from the flags
@@ -119,12 +112,8 @@ export function probeFma(): FmaProbe {
   }
   const kernel = pickKernel(cpuinfo);
   if (typeof kernel === 'string') return (cached = { ok: false, reason: kernel });
-  let koffi: Koffi;
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
-  } catch (e) {
-    return (cached = { ok: false, reason: `koffi FFI not loadable: ${errorMessage(e).split('\n')[0]}` });
-  }
+  const koffi = loadKoffi();
+  if (typeof koffi === 'string') return (cached = { ok: false, reason: koffi });
   try {
     return (cached = { ok: true, fma: run(koffi, kernel, FMA128) });
   } catch (e) {
@@ -135,30 +124,13 @@ export function probeFma(): FmaProbe {
 /** Times `kernel` (the widest) and `narrow` (128-bit), each from its own mapping. */
 function run(koffi: Koffi, kernel: FmaKernel, narrow: FmaKernel): FmaMeasurement {
   const t0 = performance.now();
-  let libc: ReturnType<Koffi['load']> | undefined;
-  for (const name of ['libc.so.6', 'libc.so']) {
-    try {
-      libc = koffi.load(name);
-      break;
-    } catch {
-      // try the next name
-    }
-  }
-  if (libc === undefined) throw new Error('libc not loadable (tried libc.so.6, libc.so)');
-  const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
-  const mprotect = libc.func('int mprotect(void *addr, size_t length, int prot)');
-  const munmap = libc.func('int munmap(void *addr, size_t length)');
   const proto = koffi.proto('void', ['uint64_t']);
   const rate = (k: FmaKernel): number => {
-    const bytes = Math.ceil(k.code.length / PAGE) * PAGE;
-    const mem: unknown = mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem === null || koffi.address(mem) === MAP_FAILED) throw new Error(`mmap refused (errno ${koffi.errno()})`);
+    const code = new ExecutableCode(koffi, k.code);
     try {
-      new Uint8Array(koffi.view(mem, k.code.length)).set(k.code);
-      if (mprotect(mem, bytes, PROT_READ | PROT_EXEC) !== 0) throw new Error(`mprotect(READ|EXEC) refused (errno ${koffi.errno()})`);
-      return bestRate(koffi, mem, proto, k);
+      return bestRate(koffi, code.pointer, proto, k);
     } finally {
-      munmap(mem, bytes);
+      code.release();
     }
   };
   const perCoreFlops = rate(kernel), perCoreSimd128Flops = rate(narrow);

@@ -1,4 +1,4 @@
-// Chooses and creates kernel backends: 'auto' takes blas when a CBLAS library is present, else wasm.
+// Chooses and creates kernel backends: 'auto' takes native where its generated code passes its self-test, else blas when a CBLAS library is present, else wasm.
 import { availableParallelism } from 'node:os';
 import { BACKEND_NAMES, type Backend, type BackendName } from './backend.js';
 import { setBackend } from '../tensor/engine.js';
@@ -7,10 +7,11 @@ import { JsBackend } from './js.js';
 import { WasmBackend } from './wasm.js';
 import { BlasBackend } from './blas.js';
 import { loadCblas } from './cblas.js';
+import { NativeBackend, probeNative } from './native.js';
 import { kernelModule, relaxedSimd } from './wasm-module.js';
 
 export interface BackendOptions {
-  /** Threads for one GEMM: wasm starts workers on its shared memory, blas sets OPENBLAS_NUM_THREADS
+  /** Threads for one GEMM: wasm and native start workers on their shared memory, blas sets OPENBLAS_NUM_THREADS
    * (read once, when the library first loads). Default 1: one thread per rank. */
   threads?: number;
   /** Allow the relaxed-SIMD (FMA) wasm build when the runtime supports it. Default true. */
@@ -52,16 +53,25 @@ export async function probeBackends(): Promise<BackendProbe[]> {
   const simd = relaxedSimd().enabled ? 'SIMD + relaxed-SIMD FMA' : 'SIMD (no relaxed SIMD)';
   const blasOk = w.ok && b.ok;
   const rows: BackendProbe[] = [{ name: 'js', available: true, chosen: false, detail: 'reference loops' }];
-  rows.push(w.ok ? { name: 'wasm', available: true, chosen: !blasOk, detail: `AssemblyScript, ${simd}` }
+  const nat = probeNative();
+  const nativeOk = w.ok && nat.ok;
+  rows.push(w.ok ? { name: 'wasm', available: true, chosen: !blasOk && !nativeOk, detail: `AssemblyScript, ${simd}` }
     : { name: 'wasm', available: false, chosen: false, reason: w.reason });
   if (!b.ok) rows.push({ name: 'blas', available: false, chosen: false, reason: b.reason });
   else if (!w.ok) rows.push({ name: 'blas', available: false, chosen: false, reason: `needs the wasm kernels: ${w.reason}` });
-  else rows.push({ name: 'blas', available: true, chosen: true, detail: `${b.cblas.path}${b.cblas.config ? ` (${b.cblas.config.trim()})` : ''}` });
+  else rows.push({ name: 'blas', available: true, chosen: !nativeOk, detail: `${b.cblas.path}${b.cblas.config ? ` (${b.cblas.config.trim()})` : ''}` });
+  if (!w.ok) rows.push({ name: 'native', available: false, chosen: false, reason: `needs the wasm kernels: ${w.reason}` });
+  else if (!nat.ok) rows.push({ name: 'native', available: false, chosen: false, reason: nat.reason });
+  else {
+    const { kc, mc, nc } = nat.blocks;
+    rows.push({ name: 'native', available: true, chosen: true, detail: `generated ${nat.isa} GEMM, tile ${nat.tile}, ` +
+      `blocks KC ${kc} MC ${mc} NC ${nc} (L1d ${nat.caches.l1d >> 10} KiB, L2 ${nat.caches.l2 >> 10} KiB${nat.caches.basis.includes('assumed') ? ', assumed' : ''})` });
+  }
   if (!w.ok) rows[0]!.chosen = true;
   return rows;
 }
 
-/** Creates a backend by name; 'auto' is blas when available, else wasm, else js. Throws with the reason. */
+/** Creates a backend by name; 'auto' is native when available, else blas, else wasm, else js. Throws with the reason. */
 export async function createBackend(name: BackendName | 'auto', opts: BackendOptions = {}): Promise<Backend> {
   if (name === 'auto') {
     const chosen = (await probeBackends()).find((p) => p.chosen)!;
@@ -80,6 +90,11 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
       if (!b.ok) throw new Error(`backend 'blas' is not available: ${b.reason}`);
       if (opts.threads !== undefined) b.cblas.setThreads?.(opts.threads);
       return new BlasBackend(b.cblas, { relaxed });
+    }
+    case 'native': {
+      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1 });
+      await be.ready;
+      return be;
     }
   }
 }

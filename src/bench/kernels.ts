@@ -5,6 +5,7 @@ import { fmt, type Output } from '../util/output.js';
 import type { Backend, BackendName } from '../backends/backend.js';
 import { createBackend } from '../backends/index.js';
 import { loadCblas } from '../backends/cblas.js';
+import { probeNative } from '../backends/native.js';
 import { relaxedSimd } from '../backends/wasm-module.js';
 import { measurePeak } from '../backends/peak.js';
 import { fillUniform, loadTfjsWasm, type Timing } from './kernels-util.js';
@@ -114,9 +115,13 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   const wasm2 = cores >= 2 ? await createBackend('wasm', { threads: 2 }) : undefined;
   const cb = loadCblas(1);
   const blas = cb.ok ? await createBackend('blas', { threads: 1 }) : undefined;
+  const nat = probeNative();
+  const native1 = nat.ok ? await createBackend('native', { threads: 1 }) : undefined;
   const tf = await loadTfjsWasm();
   for (const n of sizes) {
     const routes: Route[] = [backendRoute(wasm1, n, { backend: 'wasm', n, threads: 1 })];
+    if (native1 !== undefined) routes.push(backendRoute(native1, n, { backend: 'native', n, threads: 1 }));
+    else add({ backend: 'native', n, threads: 1, gflops: null, reason: nat.ok ? 'not created' : nat.reason });
     if (wasm2 !== undefined) routes.push(backendRoute(wasm2, n, { backend: 'wasm', n, threads: 2, mode: 'split' }));
     if (cb.ok && blas !== undefined) {
       routes.push(backendRoute(blas, n, { backend: 'blas', n, threads: 1 }));
@@ -139,6 +144,7 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
     routes.forEach((r, i) => { add({ ...r.row, ...rate(n, times[i]!, r.row.threads) }); r.done(); });
   }
   closeBackend(wasm1);
+  if (native1 !== undefined) closeBackend(native1);
   if (wasm2 !== undefined) closeBackend(wasm2);
 
   // Both cores, the other layout: one single-threaded GEMM per rank at once.
@@ -187,6 +193,8 @@ export function ratios(gemm: readonly GemmRow[], mlp: readonly MlpRow[], peak: {
     push('wasm GEMM / 128-bit FMA peak', g('wasm', n), peak.perCoreSimd128Flops / 1e9, n);
     push('blas / cblas GEMM', g('blas', n), g('cblas', n), n);
     push('blas GEMM / FMA peak', g('blas', n), peak.perCoreFlops / 1e9, n);
+    push('native / cblas GEMM', g('native', n), g('cblas', n), n);
+    push('native GEMM / FMA peak', g('native', n), peak.perCoreFlops / 1e9, n);
   }
   const m = (impl: MlpRow['impl']): number | null => mlp.find((r) => r.impl === impl && r.threads === 1)?.ms_per_step ?? null;
   push('MLP step tfjs-wasm / furnace-blas (speedup)', m('tfjs-wasm'), m('furnace-blas'));

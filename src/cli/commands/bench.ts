@@ -1,5 +1,7 @@
 // `furnace bench <what>`: flags of every benchmark parsed here into typed options; the benchmarks live in src/bench/.
-import type { BackendName } from '../../backends/backend.js';
+import { BACKEND_NAMES, type BackendName } from '../../backends/backend.js';
+
+const isBackendName = (b: string): b is BackendName => (BACKEND_NAMES as readonly string[]).includes(b);
 import type { CommBackend } from '../../comm/process-group.js';
 import { InputError, UsageError } from '../../util/errors.js';
 import { Output } from '../../util/output.js';
@@ -43,7 +45,7 @@ const benches: Record<string, Bench> = {
   },
   step: {
     summary: 'one training step, kernel by kernel (GEMMs by shape), against the framework',
-    usage: 'furnace bench step [--backend auto|js|wasm|blas] [--preset tiny|small] [--steps N (8)] [--top ROWS (25)] [--json]',
+    usage: 'furnace bench step [--backend auto|js|wasm|blas|native] [--preset tiny|small] [--steps N (8)] [--top ROWS (25)] [--json]',
     run: async (argv) => {
       const { values: v } = parse(argv, { ...json, backend: { type: 'string', default: 'auto' },
         preset: { type: 'string', default: 'small' }, steps: { type: 'string', default: '8' }, top: { type: 'string', default: '25' } });
@@ -53,8 +55,8 @@ const benches: Record<string, Bench> = {
       if (!Number.isInteger(steps) || steps < 1 || steps > 200) throw new InputError(`--steps: integer in [1, 200], got '${v.steps}'`);
       if (!Number.isInteger(top) || top < 0) throw new InputError(`--top: an integer >= 0 (rows to print), got '${v.top}'`);
       const backend = v.backend;
-      if (backend !== 'auto' && backend !== 'js' && backend !== 'wasm' && backend !== 'blas') {
-        throw new InputError(`--backend: auto, js, wasm or blas, got '${backend}'`);
+      if (backend !== 'auto' && !isBackendName(backend)) {
+        throw new InputError(`--backend: auto, ${BACKEND_NAMES.join(', ')}; got '${backend}'`);
       }
       const { benchStep } = await import('../../bench/step.js');
       return benchStep({ backend: backend satisfies BackendName | 'auto', preset, steps, top }, new Output(v.json));
