@@ -119,3 +119,17 @@ test('train runs on Chinese text (chinese-poetry, Shijing) and its tokenizer rou
   assert.equal(tok.decode(tok.encode(text)), text);
   assert.ok(tok.encode(text).length < Buffer.byteLength(text) / 2, 'merges should span Han characters');
 });
+
+test('train --dp 2 --resume from a checkpoint of another model config: one line and exit 2, as with one rank', () => {
+  const out = join(dir, 'resume-src');
+  const first = furnace('train', '--config', file('rs.json', JSON.stringify(micro)), '--corpus', corpus, '--out', out, '--dp', '1', '--ckpt-every', '3');
+  assert.equal(first.code, 0, first.stderr);
+  const other = { ...micro, model: { ...micro.model, d_ff: 48 } };
+  for (const dp of ['1', '2']) {
+    const r = furnace('train', '--config', file('rs2.json', JSON.stringify(other)), '--corpus', corpus, '--out', join(dir, `resume-dp${dp}`),
+      '--dp', dp, '--resume', out);
+    assert.equal(r.code, 2, `--dp ${dp}: ${r.stderr}`);
+    assert.match(r.stderr, /^furnace: --resume: .* holds a model with a different config/, `--dp ${dp}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `--dp ${dp}: expected one line, got:\n${r.stderr}`);
+  }
+});

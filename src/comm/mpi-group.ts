@@ -9,7 +9,7 @@ import {
   a2aCounts, check, displacements, type CommBackend, type Counts, type ProcessGroup, type ReduceOp,
 } from './process-group.js';
 import { rankFailureLine } from './rank-main.js';
-import { errorMessage } from '../util/errors.js';
+import { errorKind, errorMessage } from '../util/errors.js';
 
 type Ptr = bigint;
 type Buf = Float32Array | Int32Array | Ptr;
@@ -129,9 +129,8 @@ export async function runMpiRank<R>(fn: (world: ProcessGroup) => Promise<R> | R)
     MpiGroup.finalize();
     return result;
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
     // Writes to pipes and files are synchronous on Linux, so the line is out before the abort.
-    process.stderr.write(rankFailureLine(world.rank, message) + '\n');
+    process.stderr.write(rankFailureLine(world.rank, errorMessage(e), errorKind(e)) + '\n');
     MpiGroup.abort(1);
     throw e;
   }
