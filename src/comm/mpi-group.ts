@@ -120,7 +120,8 @@ export function findMpirun(): string | undefined {
 /**
  * For a process started by mpirun (e.g. `mpirun -np 4 furnace train --comm mpi`): runs fn on
  * MPI_COMM_WORLD and finalizes. On an error it prints `furnace: rank R failed: ...` (which the
- * launcher and users read) and calls MPI_Abort, which ends every rank of the job.
+ * launcher and users read) and calls MPI_Abort, which ends every rank of the job (exit code 2 for
+ * bad input, 1 otherwise).
  */
 export async function runMpiRank<R>(fn: (world: ProcessGroup) => Promise<R> | R): Promise<R> {
   const world = MpiGroup.world();
@@ -131,7 +132,8 @@ export async function runMpiRank<R>(fn: (world: ProcessGroup) => Promise<R> | R)
   } catch (e) {
     // Writes to pipes and files are synchronous on Linux, so the line is out before the abort.
     process.stderr.write(rankFailureLine(world.rank, errorMessage(e), errorKind(e)) + '\n');
-    MpiGroup.abort(1);
+    // mpirun exits with the abort code: 2 for bad input, 1 otherwise, as a single process would.
+    MpiGroup.abort(errorKind(e) === 'input' ? 2 : 1);
     throw e;
   }
 }
