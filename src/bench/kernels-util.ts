@@ -1,6 +1,7 @@
 // Shared pieces of `furnace bench kernels`: timings, tfjs-backend-wasm loading, seeded fill.
 import { createRequire, register } from 'node:module';
 import { dirname, join } from 'node:path';
+import { errorMessage } from '../util/errors.js';
 
 export interface Timing {
   /** Best wall time of one run, seconds. */
@@ -61,7 +62,7 @@ export function loadTfjsWasm(): Promise<TfjsProbe> {
       await tf.ready();
       return { ok: true, tf, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') };
     } catch (e) {
-      return { ok: false, reason: `@tensorflow/tfjs-core + tfjs-backend-wasm not loadable: ${(e as Error).message.split('\n')[0]}` };
+      return { ok: false, reason: `@tensorflow/tfjs-core + tfjs-backend-wasm not loadable: ${errorMessage(e).split('\n')[0]}` };
     }
   })();
   return tfjs;

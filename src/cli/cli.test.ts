@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findMpirun } from '../comm/mpi-group.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'furnace-cli-'));
@@ -118,4 +119,26 @@ test('train runs on Chinese text (chinese-poetry, Shijing) and its tokenizer rou
   const tok = BpeTokenizer.load(join(out, 'tokenizer.json'));
   assert.equal(tok.decode(tok.encode(text)), text);
   assert.ok(tok.encode(text).length < Buffer.byteLength(text) / 2, 'merges should span Han characters');
+});
+
+test('train --dp 2 --resume from a checkpoint of another model config: one line and exit 2, as with one rank', () => {
+  const out = join(dir, 'resume-src');
+  const first = furnace('train', '--config', file('rs.json', JSON.stringify(micro)), '--corpus', corpus, '--out', out, '--dp', '1', '--ckpt-every', '3');
+  assert.equal(first.code, 0, first.stderr);
+  const other = { ...micro, model: { ...micro.model, d_ff: 48 } };
+  for (const dp of ['1', '2']) {
+    const r = furnace('train', '--config', file('rs2.json', JSON.stringify(other)), '--corpus', corpus, '--out', join(dir, `resume-dp${dp}`),
+      '--dp', dp, '--resume', out);
+    assert.equal(r.code, 2, `--dp ${dp}: ${r.stderr}`);
+    assert.match(r.stderr, /^furnace: --resume: .* holds a model with a different config/, `--dp ${dp}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `--dp ${dp}: expected one line, got:\n${r.stderr}`);
+  }
+  // Under mpirun the failing rank says which kind of failure it was, and mpirun exits with its code
+  // (after mpirun's own notice about the abort).
+  if (findMpirun() === undefined) return;
+  const m = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '-np', '2', process.execPath, main, 'train', '--comm', 'mpi', '--dp', '2',
+    '--config', file('rs2.json', JSON.stringify(other)), '--corpus', corpus, '--out', join(dir, 'resume-mpi'), '--resume', out],
+  { encoding: 'utf8', env: { ...process.env, CI: '1', FURNACE_CACHE: join(dir, 'cache') }, timeout: 120_000 });
+  assert.equal(m.status, 2, m.stderr);
+  assert.match(m.stderr, /^furnace: rank \d failed \[input\]: --resume: .* holds a model with a different config/);
 });

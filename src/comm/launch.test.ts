@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from './launch.js';
 import { findMpirun } from './mpi-group.js';
-import { RankError } from './process-group.js';
+import { RankError, RankInputError } from './process-group.js';
+import { reportError } from '../cli/run.js';
 
 const fixtures = new URL('./testing/launch-fixtures.js', import.meta.url);
 const noMpi = findMpirun() === undefined ? 'Open MPI is not installed (mpirun not found)' : false;
@@ -21,6 +22,18 @@ for (const backend of ['threads', 'mpi'] as const) {
       launch(fixtures, { ranks: 3, backend, exportName: 'throwMidCollective', args: { failRank: 1, failStep: 3 } }),
       (e: unknown) => e instanceof RankError && e.rank === 1 && /injected failure at step 3/.test(e.message),
     );
+  });
+
+  test(`${backend}: a rank's bad input stays bad input (exit 2, its own line); a check or an internal error exits 1 naming the rank`, { skip, timeout: 60_000 }, async () => {
+    const cases = [['input', 2, /^furnace: injected input error\n$/], ['check', 1, /^furnace: rank 1 failed: injected check error\n$/],
+      ['internal', 1, /^furnace: rank 1 failed: injected internal error\n$/]] as const;
+    for (const [kind, code, text] of cases) {
+      const e = await launch(fixtures, { ranks: 2, backend, exportName: 'throwKind', args: { failRank: 1, kind } }).then(() => undefined, (x: unknown) => x);
+      assert.ok(kind === 'input' ? e instanceof RankInputError && e.rank === 1 : e instanceof RankError && e.rank === 1, `${kind}: ${String(e)}`);
+      const r = reportError(e, ['train']);
+      assert.equal(r.code, code, kind);
+      assert.match(r.text, text);
+    }
   });
 
   test(`${backend}: a rank that dies without a report (process.exit) is still named`, { skip, timeout: 30_000 }, async () => {

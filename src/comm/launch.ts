@@ -1,13 +1,15 @@
 // Runs a module's `main(world, args)` on N ranks: worker threads (default) or mpirun processes.
 //
-// Failure contract: an error on any rank rejects with a RankError naming that rank. Threads: the
+// Failure contract: an error on any rank rejects with the error rankFailure() makes of it, so that
+// the CLI gives the exit code a single process would: bad input stays an InputError (the rank's own
+// line), a failed check or an internal error becomes a RankError naming the rank. Threads: the
 // failing rank sets the shared abort flag, ranks blocked in collectives see it within ~20 ms and
 // stop; any rank still running after `graceS` is terminated. MPI: the failing rank prints a
-// line `furnace: rank R failed: ...` and calls MPI_Abort, which ends every process of the job.
+// line `furnace: rank R failed [kind]: ...` and calls MPI_Abort, which ends every process of the job.
 import { Worker } from 'node:worker_threads';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { RankError, type CommBackend } from './process-group.js';
+import { RankError, rankFailure, type CommBackend } from './process-group.js';
 import { SharedWorld } from './threads-shared.js';
 import { ThreadGroup } from './threads-group.js';
 import { RESULT_MARK, moduleHref, parseRankFailure, type RankReport, type ThreadRankData } from './rank-main.js';
@@ -86,13 +88,13 @@ async function launchThreads<R>(module: string | URL, opts: LaunchOptions): Prom
       w.on('error', (e: Error) => {
         reported = true;
         shared.markExited(rank);
-        fail({ kind: 'error', rank, message: e.message, stack: e.stack ?? '', aborted: false });
+        fail({ kind: 'error', rank, errorKind: 'internal', message: e.message, stack: e.stack ?? '', aborted: false });
       });
       w.on('exit', (code) => {
         shared.markExited(rank);
         // A rank the launcher terminated after another failed is not the cause.
         if (!reported) {
-          fail({ kind: 'error', rank, message: terminated.has(w) ? 'terminated after another rank failed'
+          fail({ kind: 'error', rank, errorKind: 'internal', message: terminated.has(w) ? 'terminated after another rank failed'
             : `exited with code ${code} before finishing`, stack: '', aborted: terminated.has(w) });
         }
         if (--live === 0) {
@@ -104,7 +106,7 @@ async function launchThreads<R>(module: string | URL, opts: LaunchOptions): Prom
   });
   if (timedOut) throw new Error(`launch: the job did not finish within ${opts.timeoutS} s`);
   const first = failures.find((f) => !f.aborted) ?? failures[0];
-  if (first !== undefined) throw new RankError(first.rank, first.message, first.stack);
+  if (first !== undefined) throw rankFailure(first.rank, first.errorKind, first.message, first.stack);
   return results;
 }
 
@@ -116,7 +118,7 @@ async function launchMpi<R>(module: string | URL, opts: LaunchOptions): Promise<
     JSON.stringify(opts.args ?? null)];
   const child = spawn('mpirun', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const results: R[] = new Array<R>(opts.ranks);
-  const errors: { rank: number; message: string }[] = [];
+  const errors: NonNullable<ReturnType<typeof parseRankFailure>>[] = [];
   const tail: string[] = [];
   const lines = (stream: NodeJS.ReadableStream, onLine: (l: string) => void) => {
     let buf = '';
@@ -156,7 +158,7 @@ async function launchMpi<R>(module: string | URL, opts: LaunchOptions): Promise<
   });
   if (timer !== undefined) clearTimeout(timer);
   const first = errors[0];
-  if (first !== undefined) throw new RankError(first.rank, first.message);
+  if (first !== undefined) throw rankFailure(first.rank, first.kind, first.message);
   if (timedOut) throw new Error(`launch: the MPI job did not finish within ${opts.timeoutS} s`);
   if (code !== 0) {
     // A rank that died without reporting (a signal, process.exit): mpirun names it in one of two ways.

@@ -9,7 +9,7 @@ import {
   a2aCounts, check, displacements, type CommBackend, type Counts, type ProcessGroup, type ReduceOp,
 } from './process-group.js';
 import { rankFailureLine } from './rank-main.js';
-import { errorMessage } from '../util/errors.js';
+import { errorKind, errorMessage } from '../util/errors.js';
 
 type Ptr = bigint;
 type Buf = Float32Array | Int32Array | Ptr;
@@ -120,7 +120,8 @@ export function findMpirun(): string | undefined {
 /**
  * For a process started by mpirun (e.g. `mpirun -np 4 furnace train --comm mpi`): runs fn on
  * MPI_COMM_WORLD and finalizes. On an error it prints `furnace: rank R failed: ...` (which the
- * launcher and users read) and calls MPI_Abort, which ends every rank of the job.
+ * launcher and users read) and calls MPI_Abort, which ends every rank of the job (exit code 2 for
+ * bad input, 1 otherwise).
  */
 export async function runMpiRank<R>(fn: (world: ProcessGroup) => Promise<R> | R): Promise<R> {
   const world = MpiGroup.world();
@@ -129,10 +130,10 @@ export async function runMpiRank<R>(fn: (world: ProcessGroup) => Promise<R> | R)
     MpiGroup.finalize();
     return result;
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
     // Writes to pipes and files are synchronous on Linux, so the line is out before the abort.
-    process.stderr.write(rankFailureLine(world.rank, message) + '\n');
-    MpiGroup.abort(1);
+    process.stderr.write(rankFailureLine(world.rank, errorMessage(e), errorKind(e)) + '\n');
+    // mpirun exits with the abort code: 2 for bad input, 1 otherwise, as a single process would.
+    MpiGroup.abort(errorKind(e) === 'input' ? 2 : 1);
     throw e;
   }
 }

@@ -3,7 +3,7 @@
 // A group is an ordered set of ranks that call the same collectives in the same order. Payloads
 // are Float32Arrays in the caller's memory; counts are element counts. Every method is collective
 // over the group (all members call it) except send/recv, which pair two members.
-import { CheckError } from '../util/errors.js';
+import { CheckError, InputError, type ErrorKind } from '../util/errors.js';
 
 export const COMM_BACKENDS = ['threads', 'mpi'] as const;
 export type CommBackend = (typeof COMM_BACKENDS)[number];
@@ -58,12 +58,29 @@ export class CommAbortedError extends CheckError {
   }
 }
 
-/** The error a launcher reports: which world rank failed, and why. */
+/** The error a launcher reports for a failed check or an internal error: which world rank failed, and why. */
 export class RankError extends CheckError {
-  override readonly name = 'RankError';
+  override readonly name: string = 'RankError';
   constructor(readonly rank: number, readonly detail: string, readonly rankStack?: string) {
     super(`rank ${rank} failed: ${detail}`);
   }
+}
+
+/**
+ * Bad input that a rank found (a checkpoint with another model config, say): the rank's own line,
+ * as a single process would print it, and exit code 2. Every rank reads the same input, so the
+ * rank's number would add nothing.
+ */
+export class RankInputError extends InputError {
+  override readonly name: string = 'RankInputError';
+  constructor(readonly rank: number, message: string, readonly rankStack?: string) {
+    super(message);
+  }
+}
+
+/** The error a launcher throws for rank `rank`'s failure of kind `kind`. */
+export function rankFailure(rank: number, kind: ErrorKind, message: string, stack?: string): RankError | RankInputError {
+  return kind === 'input' ? new RankInputError(rank, message, stack) : new RankError(rank, message, stack);
 }
 
 /** Exclusive prefix sums of counts: displacements of contiguous per-rank blocks. */

@@ -1,6 +1,7 @@
 // Entry of one worker thread of a threads job: builds the world group, runs the user's function.
 import { parentPort, workerData } from 'node:worker_threads';
 import { CommAbortedError } from './process-group.js';
+import { errorKind } from '../util/errors.js';
 import { SharedWorld } from './threads-shared.js';
 import { ThreadGroup } from './threads-group.js';
 import { rankFunction, type RankReport, type ThreadRankData } from './rank-main.js';
@@ -16,7 +17,7 @@ try {
   const err = e instanceof Error ? e : new Error(String(e));
   // The first failure wins the abort flag; ranks released by it report as aborted.
   if (!(e instanceof CommAbortedError)) shared.abort(d.rank);
-  report = { kind: 'error', rank: d.rank, message: err.message, stack: err.stack ?? '', aborted: e instanceof CommAbortedError };
+  report = { kind: 'error', rank: d.rank, errorKind: errorKind(e), message: err.message, stack: err.stack ?? '', aborted: e instanceof CommAbortedError };
 }
 shared.markExited(d.rank);
 parentPort?.postMessage(report);

@@ -21,10 +21,12 @@ test('bad inputs are refused with one line naming the problem', () => {
     [{ ...grid, u: [[1, 2, 3, 4], [5, 6, 7], [9, 10, 11, 12]] }, /ragged grid: u\[1\] has 3 values but x has 4/],
     [{ ...grid, x: [0, 0.5, 1.1, 1.5] }, /non-uniform spacing in x/],
     [{ ...grid, t: [0, 0.2, 0.1] }, /non-uniform spacing in t|t must increase/],
-    [{ ...grid, u: [[1, 2, null, 4], [5, 6, 7, 8], [9, 10, 11, 12]] }, /u\[0\]\[2\] is null, not a finite number/],
+    [{ ...grid, u: [[1, 2, null, 4], [5, 6, 7, 8], [9, 10, 11, 12]] }, /f\.json\.u\[0\]\[2\]: expected a number, got null/],
     [{ ...grid, u: [[1, 2, 3, 4]] }, /u has 1 rows but t has 3 values/],
     [{ x: [0, 1], t: [0, 1, 2], u: [[1, 2], [3, 4], [5, 6]] }, /x has 2 points; at least 3/],
-    [{ ...grid, extra: 1 }, /unknown key 'extra'/],
+    [{ ...grid, extra: 1 }, /f\.json\.extra: unknown key \(allowed: x, t, u\)/],
+    [{ ...grid, t: 'now' }, /f\.json\.t: expected an array, got 'now'/],
+    [{ x: grid.x, u: grid.u }, /f\.json\.t: missing/],
     [[1, 2], /expected an object/],
   ];
   for (const [v, re] of bad) {

@@ -1,40 +1,41 @@
 // Reading u(t, x) data for discovery from JSON or CSV, with validation that names each problem.
 import type { Field } from './spectral.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { formatIssues, z } from '../util/schema.js';
 
 /** Bad input data: the message is one line naming the field or row and what is wrong. */
 export class DataError extends InputError {
   override readonly name = 'DataError';
 }
 
-/** Parses `{x: [...], t: [...], u: [[...]]}` with u[i][j] = u(t_i, x_j). */
+/**
+ * The JSON input format: `{x: [...], t: [...], u: [[...]]}` with u[i][j] = u(t_i, x_j), one row of u
+ * per time and one value per position. (JSON has no NaN or infinity, so every number is finite.)
+ */
+const FieldJson = z.strictObject({
+  x: z.array(z.number()),
+  t: z.array(z.number()),
+  u: z.array(z.array(z.number())),
+}).superRefine((f, ctx) => {
+  // The grid's shape, worded as a whole-file problem: the rows of u against t, each row against x.
+  if (f.u.length !== f.t.length) {
+    ctx.addIssue({ code: 'custom', path: [], message: `u has ${f.u.length} rows but t has ${f.t.length} values` });
+    return;
+  }
+  const i = f.u.findIndex((row) => row.length !== f.x.length);
+  if (i >= 0) ctx.addIssue({ code: 'custom', path: [], message: `ragged grid: u[${i}] has ${f.u[i]!.length} values but x has ${f.x.length}` });
+});
+
+/** Parses the JSON input format (FieldJson); a DataError naming the file and the field otherwise. */
 export function parseJsonField(text: string, file = 'data'): Field {
   let v: unknown;
   try { v = JSON.parse(text); } catch (e) { throw new DataError(`${file}: not valid JSON (${errorMessage(e).split('\n')[0]})`); }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DataError(`${file}: expected an object {x, t, u}`);
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!['x', 't', 'u'].includes(k)) throw new DataError(`${file}: unknown key '${k}' (expected x, t, u)`);
-  const x = numberArray(o['x'], `${file}: x`), t = numberArray(o['t'], `${file}: t`);
-  const rows = o['u'];
-  if (!Array.isArray(rows)) throw new DataError(`${file}: u must be an array of rows u[i][j] = u(t_i, x_j)`);
-  if (rows.length !== t.length) throw new DataError(`${file}: u has ${rows.length} rows but t has ${t.length} values`);
+  const r = FieldJson.safeParse(v);
+  if (!r.success) throw new DataError(formatIssues(file, r.error));
+  const { x, t, u: rows } = r.data;
   const u = new Float64Array(t.length * x.length);
-  rows.forEach((row, i) => {
-    const r = numberArray(row, `${file}: u[${i}]`);
-    if (r.length !== x.length) throw new DataError(`${file}: ragged grid: u[${i}] has ${r.length} values but x has ${x.length}`);
-    u.set(r, i * x.length);
-  });
-  return checkField({ x, t, u }, file);
-}
-
-function numberArray(v: unknown, what: string): Float64Array {
-  if (!Array.isArray(v)) throw new DataError(`${what} must be an array of numbers`);
-  const out = new Float64Array(v.length);
-  v.forEach((e, i) => {
-    if (typeof e !== 'number' || !Number.isFinite(e)) throw new DataError(`${what}[${i}] is ${JSON.stringify(e)}, not a finite number`);
-    out[i] = e;
-  });
-  return out;
+  rows.forEach((row, i) => u.set(row, i * x.length));
+  return checkField({ x: Float64Array.from(x), t: Float64Array.from(t), u }, file);
 }
 
 /** Parses CSV with a header naming columns x, t, u (any order, other columns ignored), one row per

@@ -3,60 +3,26 @@
 // with its name; a resumed run continues bit-exactly, also in another layout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { readSafetensors } from '../nn/safetensors.js';
+import { writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { findMpirun } from '../comm/mpi-group.js';
-import { defaultCorpusPath } from '../data/corpus.js';
+import { assertSameRun, readRun, runFurnace, trainFixture, type RunOutputs } from './testing/train-runs.js';
 
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
-const dir = mkdtempSync(join(tmpdir(), 'furnace-par-'));
-const env = { ...process.env, CI: '1', FURNACE_CACHE: join(dir, 'cache') };
-const corpus = join(dir, 'corpus.txt');
-writeFileSync(corpus, readFileSync(defaultCorpusPath(), 'utf8').slice(0, 60_000));
-// Dropless routing: capacity is per rank (as in GShard), so only without drops do layouts agree.
-const config = join(dir, 'micro.json');
-writeFileSync(config, JSON.stringify({
-  model: { vocab_size: 300, seq_len: 16, d_model: 32, n_layers: 2, n_heads: 4, d_ff: 64, n_experts: 4, top_k: 2, moe_every: 1,
-    expert_d_ff: 32, capacity_factor: 0 },
-  train: { batch_size: 4, steps: 12, warmup_steps: 2, eval_every: 0, eval_batches: 1, log_every: 1 },
-}));
+const fx = trainFixture('par');
+const { dir, corpus, config } = fx;
 
 function furnace(args: string[], extraEnv: Record<string, string> = {}, prefix: string[] = []) {
-  const cmd = prefix.length > 0 ? prefix[0]! : process.execPath;
-  const argv = prefix.length > 0 ? [...prefix.slice(1), process.execPath, main, ...args] : [main, ...args];
-  const t0 = Date.now();
-  const r = spawnSync(cmd, argv, { encoding: 'utf8', env: { ...env, ...extraEnv }, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - t0) / 1000 };
+  return runFurnace(fx, args, { env: extraEnv, prefix });
 }
 
-interface Run { losses: number[]; params: Map<string, { shape: number[]; data: Float32Array }> }
-
-function trainRun(name: string, layout: string[], extra: string[] = [], prefix: string[] = [], cfg = config): Run {
+function trainRun(name: string, layout: string[], extra: string[] = [], prefix: string[] = [], cfg = config): RunOutputs {
   const out = join(dir, name);
   const r = furnace(['train', '--config', cfg, '--corpus', corpus, '--out', out, '--sample-tokens', '0', '--json', ...layout, ...extra], {}, prefix);
   assert.equal(r.code, 0, `${name}: ${r.stderr}`);
-  const losses = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
-  return { losses, params: readSafetensors(join(out, 'model.safetensors')) };
+  return readRun(out);
 }
 
-function assertSame(a: Run, b: Run, what: string, tol = 1e-4): void {
-  assert.equal(a.losses.length, b.losses.length);
-  a.losses.forEach((l, i) => assert.ok(Math.abs(l - b.losses[i]!) <= tol * Math.abs(l), `${what}: step ${i} loss ${b.losses[i]} vs ${l}`));
-  for (const [k, p] of a.params) {
-    const q = b.params.get(k);
-    assert.ok(q !== undefined, `${what}: missing ${k}`);
-    assert.deepEqual(q.shape, p.shape, `${what}: ${k} shape`);
-    let worst = 0;
-    for (let i = 0; i < p.data.length; i++) worst = Math.max(worst, Math.abs(p.data[i]! - q.data[i]!) / (Math.abs(p.data[i]!) + 1e-3));
-    assert.ok(worst < 1e-3, `${what}: ${k} differs by ${worst}`);
-  }
-}
-
-let baseline: Run | undefined;
+let baseline: RunOutputs | undefined;
 const base = () => (baseline ??= trainRun('one-rank', ['--dp', '1']));
 
 const layouts: [string, string[]][] = [
@@ -66,7 +32,7 @@ const layouts: [string, string[]][] = [
 ];
 for (const [name, layout] of layouts) {
   test(`threads ${name} matches one rank: per-step loss and final parameters`, () => {
-    assertSame(base(), trainRun(`threads-${name}`, layout), name);
+    assertSameRun(base(), trainRun(`threads-${name}`, layout), name);
   });
 }
 
@@ -77,11 +43,11 @@ const ropeZBase = () => {
   writeFileSync(ropeZ, JSON.stringify({ ...c, model: { ...c.model, position: 'rope', router_z_loss_coef: 0.01 } }));
   return trainRun('rope-z-one-rank', ['--dp', '1'], [], [], ropeZ);
 };
-let ropeZRun: Run | undefined;
+let ropeZRun: RunOutputs | undefined;
 for (const [name, layout] of [['dp2+tp2', ['--dp', '2', '--tp', '2']], ['dp2+ep2', ['--dp', '2', '--ep', '2']]] as const) {
   test(`threads ${name} with RoPE and the router z-loss matches one rank`, () => {
     ropeZRun ??= ropeZBase();
-    assertSame(ropeZRun, trainRun(`rope-z-${name}`, [...layout], [], [], ropeZ), `RoPE + z-loss ${name}`);
+    assertSameRun(ropeZRun, trainRun(`rope-z-${name}`, [...layout], [], [], ropeZ), `RoPE + z-loss ${name}`);
   });
 }
 
@@ -89,7 +55,7 @@ const mpirun = findMpirun();
 const mpiPrefix = (n: number) => ['mpirun', '--allow-run-as-root', '--oversubscribe', '--mca', 'mpi_yield_when_idle', '1', '-np', String(n)];
 for (const [name, layout, n] of [['dp2', ['--dp', '2'], 2], ['tp2', ['--tp', '2'], 2], ['dp2+ep2', ['--dp', '2', '--ep', '2'], 2], ['ZeRO-1 dp2', ['--dp', '2', '--zero'], 2]] as const) {
   test(`mpi ${name} matches one rank`, { skip: mpirun === undefined ? 'Open MPI (mpirun) is not installed' : false }, () => {
-    assertSame(base(), trainRun(`mpi-${name}`, [...layout, '--comm', 'mpi'], [], mpiPrefix(n)), `mpi ${name}`);
+    assertSameRun(base(), trainRun(`mpi-${name}`, [...layout, '--comm', 'mpi'], [], mpiPrefix(n)), `mpi ${name}`);
   });
 }
 
@@ -120,7 +86,7 @@ test('resume is bit-exact (one rank) and continues in other layouts (dp2+ep2 -> 
   // Other layouts: the same run within float tolerance.
   for (const [name, layout] of [['one', ['--dp', '1']], ['tp2', ['--tp', '2']], ['ep4', ['--dp', '4', '--ep', '4']]] as const) {
     const r = trainRun(`ck-${name}`, [...layout], ['--resume', from]);
-    assertSame({ losses: full.losses.slice(6), params: full.params }, r, `resume into ${name}`);
+    assertSameRun({ losses: full.losses.slice(6), params: full.params }, r, `resume into ${name}`);
   }
   // One rank, bit-exact across its own checkpoint.
   const one = trainRun('ck-one-full', ['--dp', '1'], ['--ckpt-every', '5', '--ckpt-async']); // async: written while training goes on

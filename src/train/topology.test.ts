@@ -3,28 +3,14 @@
 // collectives, every layout trains the same model as one rank, and the run records which it used.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { readSafetensors } from '../nn/safetensors.js';
-import { defaultCorpusPath } from '../data/corpus.js';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { findMpirun } from '../comm/mpi-group.js';
 import type { CollectivesRecord } from '../comm/topology-collectives.js';
+import { assertSameRun, readRun, runFurnace, trainFixture, type RunOutputs } from './testing/train-runs.js';
 
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
-const dir = mkdtempSync(join(tmpdir(), 'furnace-topo-'));
-const env = { ...process.env, CI: '1', FURNACE_CACHE: join(dir, 'cache') };
-const corpus = join(dir, 'corpus.txt');
-writeFileSync(corpus, readFileSync(defaultCorpusPath(), 'utf8').slice(0, 60_000));
-// Dropless: capacity is per rank, so only without drops do layouts agree.
-const config = join(dir, 'micro.json');
-writeFileSync(config, JSON.stringify({
-  model: { vocab_size: 300, seq_len: 16, d_model: 32, n_layers: 2, n_heads: 4, d_ff: 64, n_experts: 4, top_k: 2, moe_every: 1,
-    expert_d_ff: 32, capacity_factor: 0 },
-  train: { batch_size: 4, steps: 12, warmup_steps: 2, eval_every: 0, eval_batches: 1, log_every: 1 },
-}));
+const fx = trainFixture('topo');
+const { dir, corpus, config } = fx;
 // 2 nodes x 2 ranks: shared memory inside a node, 1 Gbit/s Ethernet between them.
 const topology = join(dir, 'topology.json');
 writeFileSync(topology, JSON.stringify({ tiers: [{ name: 'node', group_size: 2, bandwidth: 10e9, latency: 1e-6 },
@@ -32,36 +18,18 @@ writeFileSync(topology, JSON.stringify({ tiers: [{ name: 'node', group_size: 2, 
 
 /** Runs furnace, under `prefix` (e.g. mpirun ...) when given. */
 function furnace(args: string[], prefix: string[] = []) {
-  const [cmd, ...pre] = prefix.length > 0 ? prefix : [process.execPath];
-  const argv = prefix.length > 0 ? [...pre, process.execPath, main, ...args] : [main, ...args];
-  const r = spawnSync(cmd!, argv, { encoding: 'utf8', env, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runFurnace(fx, args, { prefix });
 }
 
-interface Run { losses: number[]; params: Map<string, { shape: number[]; data: Float32Array }>; collectives?: CollectivesRecord; order: string[] }
+interface Run extends RunOutputs { collectives?: CollectivesRecord; order: string[] }
 
 function trainRun(name: string, layout: string[], prefix: string[] = []): Run {
   const out = join(dir, name);
   const r = furnace(['train', '--config', config, '--corpus', corpus, '--out', out, '--sample-tokens', '0', '--json', ...layout], prefix);
   assert.equal(r.code, 0, `${name}: ${r.stderr}`);
-  const losses = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { collectives?: CollectivesRecord };
   const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as { placement: { order: string[] } };
-  return { losses, params: readSafetensors(join(out, 'model.safetensors')), order: plan.placement.order,
-    ...(summary.collectives !== undefined ? { collectives: summary.collectives } : {}) };
-}
-
-/** Per-step losses within 1e-4 relative, final parameters within 1e-3 (float summation order only). */
-function assertSame(a: Run, b: Run, what: string): void {
-  assert.equal(a.losses.length, b.losses.length);
-  a.losses.forEach((l, i) => assert.ok(Math.abs(l - b.losses[i]!) <= 1e-4 * Math.abs(l), `${what}: step ${i} loss ${b.losses[i]} vs ${l}`));
-  for (const [k, p] of a.params) {
-    const q = b.params.get(k);
-    assert.ok(q !== undefined, `${what}: missing ${k}`);
-    let worst = 0;
-    for (let i = 0; i < p.data.length; i++) worst = Math.max(worst, Math.abs(p.data[i]! - q.data[i]!) / (Math.abs(p.data[i]!) + 1e-3));
-    assert.ok(worst < 1e-3, `${what}: ${k} differs by ${worst}`);
-  }
+  return { ...readRun(out), order: plan.placement.order, ...(summary.collectives !== undefined ? { collectives: summary.collectives } : {}) };
 }
 
 let baseline: Run | undefined;
@@ -82,13 +50,13 @@ for (const [name, layout, expected] of cases) {
     assert.deepEqual(topo.collectives?.allreduce, expected.allreduce);
     assert.equal(topo.collectives?.placement, 'topology');
     assert.equal(topo.collectives?.alltoall?.kind, layout[3] === '4' ? 'hierarchical' : 'flat');
-    assertSame(base(), topo, `${name} topology`);
+    assertSameRun(base(), topo, `${name} topology`);
     const naive = trainRun(`naive-${name}`, [...layout, '--topology', topology, '--placement', 'naive']);
     assert.equal(naive.collectives?.placement, 'naive');
     assert.equal(naive.collectives?.alltoall?.kind, 'flat');
     assert.deepEqual(naive.collectives?.allreduce, layout[3] === '4' ? { dp: 'flat' } : { dp: 'flat', edp: 'flat' });
     assert.deepEqual(naive.order, ['tp', 'ep', 'edp', 'pp']);
-    assertSame(topo, naive, `${name} naive against topology`);
+    assertSameRun(topo, naive, `${name} naive against topology`);
   });
 }
 
@@ -99,7 +67,7 @@ test('mpi dp4 x ep4 on 2 nodes x 2 ranks: two-level collectives match one rank',
   const run = trainRun('mpi-dp4-ep4', ['--dp', '4', '--ep', '4', '--comm', 'mpi', '--topology', topology], prefix);
   assert.equal(run.collectives?.alltoall?.kind, 'hierarchical');
   assert.deepEqual(run.collectives?.allreduce, { dp: 'hierarchical' });
-  assertSame(base(), run, 'mpi dp4 x ep4 topology');
+  assertSameRun(base(), run, 'mpi dp4 x ep4 topology');
 });
 
 test('--placement: an unknown value, or naive with a plan, is refused in one line (exit 2)', () => {

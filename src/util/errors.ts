@@ -27,3 +27,10 @@ export function errnoCode(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** Which side of the contract an error is on; travels with a failure from a rank to the launcher. */
+export type ErrorKind = 'input' | 'check' | 'internal';
+
+export function errorKind(e: unknown): ErrorKind {
+  return e instanceof InputError ? 'input' : e instanceof CheckError ? 'check' : 'internal';
+}

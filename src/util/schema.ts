@@ -1,7 +1,7 @@
 // One validation style for every input format: zod schemas, worded and formatted the same way everywhere.
 // Browser-safe (the planner runs in the dashboard): no node: imports.
 import { z } from 'zod';
-import { InputError } from './errors.js';
+import { InputError, errorMessage } from './errors.js';
 
 // Modules that validate input import `z` from here, so furnace's wording below is always in place.
 export { z };
@@ -85,6 +85,6 @@ export function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new InputError(`${source}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    throw new InputError(`${source}: not valid JSON (${errorMessage(e)})`);
   }
 }

@@ -29,7 +29,26 @@ const USAGE = `usage: furnace discover (--data FILE | --problem NAME) [--method 
 FILE: JSON {x: [...], t: [...], u: [[...]]} with u[i][j] = u(t_i, x_j), or CSV with columns x,t,u.
 NAME: ${Object.entries(dataProblems).map(([k, v]) => `${k} (${v.summary})`).join('; ')}.`;
 
-export const run: Command = async (argv) => {
+/** The command line, checked: what to read, how to discover, where to write. */
+interface DiscoverArgs {
+  data: string | undefined;
+  problem: string | undefined;
+  save: string | undefined;
+  /** Folder of the plots, or undefined with --no-plots. */
+  plots: string | undefined;
+  /** --diff as given ('network': DL-PDE, the library's derivatives from a fitted network). */
+  diffName: string;
+  method: string;
+  fitSteps: number;
+  fitTime: number;
+  custom: string[];
+  opts: DiscoverOptions;
+  noise: number;
+  seed: number;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): DiscoverArgs {
   const { values: v } = parse(argv, {
     data: { type: 'string' }, problem: { type: 'string' },
     'max-order': { type: 'string' }, 'max-power': { type: 'string' }, terms: { type: 'string' },
@@ -38,7 +57,6 @@ export const run: Command = async (argv) => {
     lambda: { type: 'string' }, 'fit-steps': { type: 'string' }, 'fit-time': { type: 'string' }, noise: { type: 'string' }, seed: { type: 'string' }, save: { type: 'string' },
     out: { type: 'string' }, 'no-plots': { type: 'boolean' }, json: { type: 'boolean' },
   }, false, USAGE);
-  const out = new Output(v.json === true);
   if ((v.data === undefined) === (v.problem === undefined)) throw new UsageError('discover: give exactly one of --data FILE or --problem NAME');
   if (v.save !== undefined) checkOutputFile('--save', v.save);
   if (v['no-plots'] !== true || v.out !== undefined) checkOutputDir('--out', v.out ?? join('furnace-out', 'discover'));
@@ -68,49 +86,63 @@ export const run: Command = async (argv) => {
   if (dropTerms !== undefined) opts.dropTerms = dropTerms;
   const noise = numFlag('noise', v.noise, 0, 10) ?? 0;
   const seed = intFlag('seed', v.seed, 0, 2 ** 31) ?? 1;
+  return { data: v.data, problem: v.problem, save: v.save, plots: v['no-plots'] === true ? undefined : (v.out ?? join('furnace-out', 'discover')),
+    diffName, method, fitSteps, fitTime, custom, opts, noise, seed, json: v.json === true };
+}
 
+/** The field to discover from (a named problem or a data file), noise added, saved with --save. */
+function loadField(a: DiscoverArgs): { field: Field; truth: Record<string, number> | undefined; source: string } {
   let field: Field;
   let truth: Record<string, number> | undefined;
   let source: string;
-  if (v.problem !== undefined) {
-    const p = dataProblems[v.problem];
-    if (p === undefined) throw new InputError(`--problem: unknown '${v.problem}' (choose ${Object.keys(dataProblems).join(', ')})`);
-    field = p.make(); truth = p.truth; source = v.problem;
+  if (a.problem !== undefined) {
+    const p = dataProblems[a.problem];
+    if (p === undefined) throw new InputError(`--problem: unknown '${a.problem}' (choose ${Object.keys(dataProblems).join(', ')})`);
+    field = p.make(); truth = p.truth; source = a.problem;
   } else {
-    source = v.data!;
+    source = a.data!;
     checkInputPath('--data', source, 'file');
     let text: string;
     try { text = readFileSync(source, 'utf8'); } catch (e) { throw new InputError(`--data: cannot read '${source}' (${errnoCode(e) ?? 'error'})`); }
     field = /\.csv$/i.test(source) ? parseCsvField(text, source) : parseJsonField(text, source);
   }
-  if (noise > 0) field = { ...field, u: addNoise(field.u, noise, seed) };
-  if (v.save !== undefined) atomicWriteSync(v.save, fieldToJson(field));
+  if (a.noise > 0) field = { ...field, u: addNoise(field.u, a.noise, a.seed) };
+  if (a.save !== undefined) atomicWriteSync(a.save, fieldToJson(field));
+  return { field, truth, source };
+}
 
-  const t0 = performance.now();
-  if (diffName === 'network') {
-    const maxD = Math.max(opts.maxOrder!, ...custom.map((c) => parseTerm(c).powers.length - 1));
+/** The sparse regression the method names (after fitting a network for --diff network), and why that method. */
+async function discoverIn(a: DiscoverArgs, field: Field, out: Output): Promise<{ r: DiscoverResult; why: string }> {
+  const opts = a.opts;
+  if (a.diffName === 'network') {
+    const maxD = Math.max(opts.maxOrder!, ...a.custom.map((c) => parseTerm(c).powers.length - 1));
     if (maxD > 4) throw new InputError(`--diff network: derivatives up to order 4 only, the library needs ${maxD}`);
     await installBackend('auto'); // for the derivative jets
-    const fit = fitNetwork(field, { adamSteps: fitSteps, timeLimit: fitTime, seed });
+    const fit = fitNetwork(field, { adamSteps: a.fitSteps, timeLimit: a.fitTime, seed: a.seed });
     out.say(`network fit: mean squared error ${fmt(fit.mse)} in ${fit.seconds.toFixed(1)} s`);
     opts.derivatives = networkDerivatives(field, fit, maxD);
   }
-  let r: DiscoverResult, why: string;
-  if (method === 'auto') { const a = discoverAuto(field, opts); r = a; why = a.why; }
-  else if (method === 'weak') { r = discoverWeak(field, opts); why = 'weak form (--method weak)'; }
-  else {
-    r = discover(field, opts);
-    why = diffName === 'network' ? 'strong form on the derivatives of a fitted network (DL-PDE); on noisy data --method weak is the robust choice (src/sciml/README.md)' : 'strong form (--method strong)';
-  }
-  const verdict = judge(r);
-  const seconds = (performance.now() - t0) / 1000;
-  const equation = 'u_t = ' + (r.terms.length === 0 ? '0' : r.terms.map((t, i) => `${i > 0 && t.coef >= 0 ? '+ ' : i > 0 ? '- ' : t.coef < 0 ? '-' : ''}${fmt(Math.abs(t.coef))} ${t.term}`).join(' '));
+  if (a.method === 'auto') { const r = discoverAuto(field, opts); return { r, why: r.why }; }
+  if (a.method === 'weak') return { r: discoverWeak(field, opts), why: 'weak form (--method weak)' };
+  return { r: discover(field, opts), why: a.diffName === 'network'
+    ? 'strong form on the derivatives of a fitted network (DL-PDE); on noisy data --method weak is the robust choice (src/sciml/README.md)'
+    : 'strong form (--method strong)' };
+}
+
+/** "u_t = 0.1 u_xx - 1 u*u_x" */
+function equationOf(r: DiscoverResult): string {
+  return 'u_t = ' + (r.terms.length === 0 ? '0' : r.terms.map((t, i) => `${i > 0 && t.coef >= 0 ? '+ ' : i > 0 ? '- ' : t.coef < 0 ? '-' : ''}${fmt(Math.abs(t.coef))} ${t.term}`).join(' '));
+}
+
+/** The human-readable summary: grid, method, equation, each term against the truth, the residual. */
+function sayResult(out: Output, a: DiscoverArgs, source: string, field: Field, r: DiscoverResult, why: string, truth: Record<string, number> | undefined,
+  seconds: number): void {
   const how = r.method === 'weak' && r.weak !== undefined
     ? `weak form, ${r.weak.patches} test functions of half-width ${r.weak.widthX} x ${r.weak.widthT} points (x, t)`
-    : `derivatives by ${diffName === 'network' ? 'a fitted network (DL-PDE)' : r.diff}`;
+    : `derivatives by ${a.diffName === 'network' ? 'a fitted network (DL-PDE)' : r.diff}`;
   out.say(`${source}: ${field.t.length} x ${field.x.length} grid, ${how} (noise estimate ${(100 * r.noiseEstimate).toFixed(2)}%), ${r.rows} rows`);
   out.say(`method: ${why}`);
-  out.say(equation);
+  out.say(equationOf(r));
   for (const t of r.terms) {
     const rel = truth?.[t.term] !== undefined ? `  (true ${truth[t.term]}, error ${(100 * Math.abs(t.coef / truth[t.term]! - 1)).toFixed(3)}%)` : '';
     out.say(`  ${t.term.padEnd(12)} ${t.coef.toPrecision(6).padStart(12)} +- ${fmt(t.stderr)}  kept in ${(100 * t.inclusion).toFixed(0)}% of bags${rel}`);
@@ -118,28 +150,42 @@ export const run: Command = async (argv) => {
   const others = r.library.filter((l) => l.inclusion > 0 && !r.terms.some((t) => t.term === l.term));
   if (others.length > 0) out.say(`  left out: ${others.map((l) => `${l.term} ${(100 * l.inclusion).toFixed(0)}%`).join(', ')} of bags`);
   out.say(`relative residual ${fmt(r.residual)}, ${seconds.toFixed(2)} s`);
+}
 
+/** data, residual, coefficient and inclusion plots as SVG files in `dir`: their paths. */
+function writePlots(dir: string, source: string, field: Field, r: DiscoverResult, truth: Record<string, number> | undefined): string[] {
   const files: string[] = [];
-  if (v['no-plots'] !== true) {
-    const dir = v.out ?? join('furnace-out', 'discover');
-    mkdirSync(dir, { recursive: true });
-    const write = (name: string, svg: string): void => { const p = join(dir, name); atomicWriteSync(p, svg); files.push(p); };
-    write('data.svg', heatmap({ title: `u(x, t): ${source}`, x: field.x, y: field.t, values: field.u, xLabel: 'x', yLabel: 't' }));
-    write('residual.svg', heatmap({ title: 'residual u_t - Theta xi', x: field.x, y: field.t, values: r.residualField, xLabel: 'x', yLabel: 't', diverging: true }));
-    const lib = r.library.filter((l) => l.inclusion > 0 || r.terms.some((t) => t.term === l.term));
-    write('coefficients.svg', bars({
-      title: 'discovered coefficients (bars), bag spread (lines), truth (dashed)',
-      labels: r.terms.map((t) => t.term), values: r.terms.map((t) => t.coef),
-      errors: r.terms.map((t) => r.library.find((l) => l.term === t.term)?.bagStd ?? 0),
-      reference: r.terms.map((t) => truth?.[t.term]),
-    }));
-    write('inclusion.svg', bars({ title: 'inclusion probability over bags', labels: lib.map((l) => l.term), values: lib.map((l) => l.inclusion) }));
-    out.say(`plots: ${files.join(', ')}`);
-  }
+  mkdirSync(dir, { recursive: true });
+  const write = (name: string, svg: string): void => { const p = join(dir, name); atomicWriteSync(p, svg); files.push(p); };
+  write('data.svg', heatmap({ title: `u(x, t): ${source}`, x: field.x, y: field.t, values: field.u, xLabel: 'x', yLabel: 't' }));
+  write('residual.svg', heatmap({ title: 'residual u_t - Theta xi', x: field.x, y: field.t, values: r.residualField, xLabel: 'x', yLabel: 't', diverging: true }));
+  const lib = r.library.filter((l) => l.inclusion > 0 || r.terms.some((t) => t.term === l.term));
+  write('coefficients.svg', bars({
+    title: 'discovered coefficients (bars), bag spread (lines), truth (dashed)',
+    labels: r.terms.map((t) => t.term), values: r.terms.map((t) => t.coef),
+    errors: r.terms.map((t) => r.library.find((l) => l.term === t.term)?.bagStd ?? 0),
+    reference: r.terms.map((t) => truth?.[t.term]),
+  }));
+  write('inclusion.svg', bars({ title: 'inclusion probability over bags', labels: lib.map((l) => l.term), values: lib.map((l) => l.inclusion) }));
+  return files;
+}
+
+export const run: Command = async (argv) => {
+  const a = parseArgs(argv);
+  const out = new Output(a.json);
+  const { field, truth, source } = loadField(a);
+  const t0 = performance.now();
+  const { r, why } = await discoverIn(a, field, out);
+  const verdict = judge(r);
+  const seconds = (performance.now() - t0) / 1000;
+  sayResult(out, a, source, field, r, why, truth, seconds);
+  const files = a.plots === undefined ? [] : writePlots(a.plots, source, field, r, truth);
+  if (files.length > 0) out.say(`plots: ${files.join(', ')}`);
+  const equation = equationOf(r);
   out.result({
     source, grid: { nt: field.t.length, nx: field.x.length }, equation,
     terms: r.terms.map((t) => ({ term: t.term, coef: t.coef, stderr: t.stderr, inclusion: t.inclusion, ...(truth?.[t.term] !== undefined ? { truth: truth[t.term] } : {}) })),
-    residual: r.residual, rows: r.rows, method: r.method, why, diff: diffName === 'network' ? 'network' : r.diff, weak: r.weak,
+    residual: r.residual, rows: r.rows, method: r.method, why, diff: a.diffName === 'network' ? 'network' : r.diff, weak: r.weak,
     noiseEstimate: r.noiseEstimate, tolerance: r.tolerance, l0: r.l0, stability: r.stability,
     ok: verdict.ok, verdict: verdict.reason, best: r.terms.length > 0 ? { equation, residual: r.residual } : r.best,
     library: r.library, seconds, files,

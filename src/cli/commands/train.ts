@@ -20,7 +20,6 @@ import { writeRunReport } from '../../dashboard/report.js';
 import { LocalGroup } from '../../comm/local-group.js';
 import { sharePeak } from '../../backends/peak.js';
 import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
-import { RankError } from '../../comm/process-group.js';
 import { readPlan } from '../../planner/io.js';
 import { loadTopology } from '../../comm/topology.js';
 import type { Dim } from '../../layout/grid.js';
@@ -180,13 +179,8 @@ async function startRanks(args: RankArgs, world: number, out: Output): Promise<N
     checkTokens(prepareTokens(readCorpus(args.corpus), cfg.model.vocab_size), cfg); // also fills the token cache
     if (ckpt?.resume !== undefined) await resolveCheckpoint(ckpt.resume, join(args.out, 'ckpt')).catch((e: unknown) => { throw new InputError(`--resume: ${errorMessage(e)}`); });
     out.say(`furnace train: ${args.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${args.dp} x tp ${args.tp}, ep ${args.ep}${args.zero ? ', ZeRO-1' : ''}) on threads, out ${args.out}`);
-    try {
-      sharePeak(); // one probe before the ranks start, not one per rank at once
-      results = await launchRanks(world, args);
-    } catch (e) {
-      if (e instanceof RankError) throw new CheckError(e.message);
-      throw e;
-    }
+    sharePeak(); // one probe before the ranks start, not one per rank at once
+    results = await launchRanks(world, args); // a rank's error keeps its kind (comm/launch.ts)
   }
   const r = results[0];
   if (r === undefined || r === null) throw new CheckError('rank 0 returned no result');

@@ -1,5 +1,6 @@
 // Rank programs that misbehave on purpose, for the launcher's failure tests.
 import type { ProcessGroup } from '../process-group.js';
+import { CheckError, InputError } from '../../util/errors.js';
 
 /** Steps of all-reduce; rank `failRank` throws at step `failStep` while the others are inside one. */
 export async function throwMidCollective(world: ProcessGroup, args: { failRank: number; failStep: number }): Promise<number> {
@@ -41,6 +42,17 @@ export async function stuck(world: ProcessGroup, args: { stuckRank: number; busy
     if (args.busy) while (Date.now() < until) { /* a rank lost in a loop */ }
     else await new Promise((res) => setTimeout(res, 60_000));
     return 1;
+  }
+  await world.barrier();
+  return 0;
+}
+
+/** Rank `failRank` throws an error of kind `kind` after one barrier (bad input, a failed check, or a plain Error). */
+export async function throwKind(world: ProcessGroup, args: { failRank: number; kind: 'input' | 'check' | 'internal' }): Promise<number> {
+  await world.barrier();
+  if (world.rank === args.failRank) {
+    const message = `injected ${args.kind} error`;
+    throw args.kind === 'input' ? new InputError(message) : args.kind === 'check' ? new CheckError(message) : new Error(message);
   }
   await world.barrier();
   return 0;

@@ -8,7 +8,7 @@ import { noGrad, scopedSync } from '../../tensor/engine.js';
 import { tensor, type Tensor } from '../../tensor/tensor.js';
 import { Rng } from '../../tensor/random.js';
 import { parseTerm } from '../terms.js';
-import { fusedBackward, fusedForward } from './fused.js';
+import { fusedBackward, fusedForward, type FusedJet } from './fused.js';
 import { mlpJet } from './jet.js';
 import { flattenInto, mlpForward, mlpInit, mlpSize, mlpTensors, type InputScale } from './mlp.js';
 import { Adam, lbfgs } from './optimizers.js';
@@ -65,38 +65,80 @@ export interface TrainResult {
 /** One evaluation of the loss and its gradient at theta. */
 interface Evaluation { total: number; parts: Record<string, number>; partGrads?: Record<string, Float64Array> }
 
-/** Loss terms, their weights and both evaluators of one problem (exposed for tests). */
-export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
-  const scale: InputScale = { lo: problem.lo, hi: problem.hi };
-  const terms = problem.coefs.map((c) => parseTerm(c.term));
-  const order = Math.max(1, ...terms.map((t) => t.powers.length - 1));
-  const nNet = mlpSize(cfg.widths);
-  const trainable = problem.coefs.map((c, i) => (c.trainable ? i : -1)).filter((i) => i >= 0);
-  const theta = new Float64Array(nNet + trainable.length);
-  theta.set(mlpInit(cfg.widths, cfg.seed));
-  // Positive coefficients are trained as logs (Raissi et al. train log lambda2).
-  trainable.forEach((ci, k) => { const c = problem.coefs[ci]!; theta[nNet + k] = c.positive ? Math.log(c.value) : c.value; });
-  const coefValues = (th: Float64Array): number[] => problem.coefs.map((c, i) => {
-    const k = trainable.indexOf(i);
+/** A set of points as (N, 1) tensors; u is zero where the points carry no values. */
+interface PointTensors { x: Tensor; t: Tensor; u: Tensor }
+
+function pointTensors(p: Points): PointTensors {
+  const n = p.x.length;
+  return { x: tensor(p.x, [n, 1]), t: tensor(p.t, [n, 1]), u: tensor(p.u ?? new Float64Array(n), [n, 1]) };
+}
+
+/** The penalty of one constraint, mean over the points, from u and u_x there (engine path). */
+function constraintPenalty(c: Constraint, u: Tensor, ux: Tensor): Tensor {
+  if (c.kind === 'monotone') return (c.direction === 'increasing' ? ux.neg() : ux).relu().square().mean();
+  const over = c.max === undefined ? null : u.sub(c.max).relu().square();
+  const under = c.min === undefined ? null : u.neg().add(c.min).relu().square();
+  return (over !== null && under !== null ? over.add(under) : (over ?? under)!).mean();
+}
+
+/**
+ * Loss terms, their weights and both evaluators of one problem (exposed for tests). theta is the
+ * flat parameter vector: the network's (W0, b0, W1, b1, ...), then one entry per trainable
+ * coefficient (its log when the coefficient is positive). The evaluators are bound properties, so
+ * they can be passed on as functions.
+ */
+export class PinnObjective {
+  readonly scale: InputScale;
+  readonly theta: Float64Array;
+  /** Weight of each loss part: residual (1), initial, boundary, data, constraint<i>. */
+  readonly weights: Record<string, number> = { residual: 1 };
+  readonly nNet: number;
+  readonly useFused: boolean;
+  private readonly terms: ReturnType<typeof parseTerm>[];
+  /** Highest x-derivative order among the terms (at least 1). */
+  private readonly order: number;
+  /** Indices into problem.coefs of the trainable coefficients, in theta's order. */
+  private readonly trainable: number[];
+  private readonly col: PointTensors;
+  private readonly ini: PointTensors | undefined;
+  private readonly bnd: PointTensors | undefined;
+  private readonly dat: PointTensors | undefined;
+  private readonly batchRng: Rng;
+
+  constructor(private readonly problem: PinnProblem, private readonly cfg: TrainConfig) {
+    this.scale = { lo: problem.lo, hi: problem.hi };
+    this.terms = problem.coefs.map((c) => parseTerm(c.term));
+    this.order = Math.max(1, ...this.terms.map((t) => t.powers.length - 1));
+    this.nNet = mlpSize(cfg.widths);
+    this.trainable = problem.coefs.map((c, i) => (c.trainable ? i : -1)).filter((i) => i >= 0);
+    this.theta = new Float64Array(this.nNet + this.trainable.length);
+    this.theta.set(mlpInit(cfg.widths, cfg.seed));
+    // Positive coefficients are trained as logs (Raissi et al. train log lambda2).
+    this.trainable.forEach((ci, k) => { const c = problem.coefs[ci]!; this.theta[this.nNet + k] = c.positive ? Math.log(c.value) : c.value; });
+    const opt = (p: Points | undefined): PointTensors | undefined => (p === undefined ? undefined : pointTensors(p));
+    this.col = pointTensors(problem.collocation);
+    this.ini = opt(problem.initial); this.bnd = opt(problem.boundary); this.dat = opt(problem.data);
+    if (this.ini !== undefined) this.weights['initial'] = cfg.weights.initial;
+    if (this.bnd !== undefined) this.weights['boundary'] = cfg.weights.boundary;
+    if (this.dat !== undefined) this.weights['data'] = cfg.weights.data;
+    cfg.constraints.forEach((c, i) => { this.weights[`constraint${i}`] = c.weight; });
+    this.useFused = cfg.evaluator === 'fused' && this.order <= 2;
+    this.batchRng = new Rng(cfg.seed + 7);
+  }
+
+  /** Every coefficient's value at theta (the fixed ones as given). */
+  readonly coefValues = (th: Float64Array): number[] => this.problem.coefs.map((c, i) => {
+    const k = this.trainable.indexOf(i);
     if (k < 0) return c.value;
-    return c.positive ? Math.exp(th[nNet + k]!) : th[nNet + k]!;
+    return c.positive ? Math.exp(th[this.nNet + k]!) : th[this.nNet + k]!;
   });
 
-  const pts = (p: Points | undefined): { x: Tensor; t: Tensor; u: Tensor } | undefined => p === undefined ? undefined
-    : { x: tensor(p.x, [p.x.length, 1]), t: tensor(p.t, [p.t.length, 1]), u: tensor(p.u ?? new Float64Array(p.x.length), [p.x.length, 1]) };
-  const col = pts(problem.collocation)!, ini = pts(problem.initial), bnd = pts(problem.boundary), dat = pts(problem.data);
-  const weights: Record<string, number> = { residual: 1 };
-  if (ini !== undefined) weights['initial'] = cfg.weights.initial;
-  if (bnd !== undefined) weights['boundary'] = cfg.weights.boundary;
-  if (dat !== undefined) weights['data'] = cfg.weights.data;
-  cfg.constraints.forEach((c, i) => { weights[`constraint${i}`] = c.weight; });
-
   /** residual = u_t - sum_k c_k theta_k at the given points (N, 1). */
-  const residualAt = (net: ReturnType<typeof mlpTensors>, coefT: Tensor[], x: Tensor, t: Tensor): { r: Tensor; u: Tensor; ux: Tensor } => {
-    const jet = mlpJet(net, x, t, scale, order);
+  readonly residualAt = (net: ReturnType<typeof mlpTensors>, coefT: Tensor[], x: Tensor, t: Tensor): { r: Tensor; u: Tensor; ux: Tensor } => {
+    const jet = mlpJet(net, x, t, this.scale, this.order);
     const factor = (d: number): Tensor => (d === 0 ? jet.u : jet.ux[d - 1]!);
     let r = jet.ut;
-    terms.forEach((term, k) => {
+    this.terms.forEach((term, k) => {
       let v: Tensor | null = null;
       term.powers.forEach((p, d) => { if (p > 0) { const f = p === 1 ? factor(d) : factor(d).pow(p); v = v === null ? f : v.mul(f); } });
       const tk: Tensor = v ?? jet.u.mul(0).add(1);
@@ -105,65 +147,81 @@ export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
     return { r, u: jet.u, ux: jet.ux[0]! };
   };
 
-  const engineEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean, subset?: Points): Evaluation => scopedSync(() => {
-    const net = mlpTensors(cfg.widths, th);
+  /** The loss (and its gradient into g, per part with perPart) at th: the evaluator cfg chose. */
+  readonly evaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean, subset?: Points): Evaluation =>
+    (this.useFused ? this.fusedEvaluate : this.engineEvaluate)(th, g, perPart, subset);
+
+  /** The losses with the tensor engine's ops, the gradients with its autograd (any order up to 4). */
+  readonly engineEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean, subset?: Points): Evaluation => scopedSync(() => {
+    const net = mlpTensors(this.cfg.widths, th);
     const leaves: Tensor[] = net.w.flatMap((w, i) => [w, net.b[i]!]); // the flat layout: W0, b0, W1, b1, ...
-    const raw = trainable.map((_, k) => tensor([th[nNet + k]!], [1], true));
-    const coefT = problem.coefs.map((c, i) => {
-      const k = trainable.indexOf(i);
+    const raw = this.trainable.map((_, k) => tensor([th[this.nNet + k]!], [1], true));
+    const coefT = this.problem.coefs.map((c, i) => {
+      const k = this.trainable.indexOf(i);
       if (k < 0) return tensor([c.value], [1]);
       return c.positive ? raw[k]!.exp() : raw[k]!;
     });
-    const parts: Record<string, Tensor> = {};
-    const cp = subset === undefined ? col : pts(subset)!;
-    const res = residualAt(net, coefT, cp.x, cp.t);
-    parts['residual'] = res.r.square().mean();
-    const fit = (p: { x: Tensor; t: Tensor; u: Tensor }): Tensor => mlpForward(net, [p.x, p.t], scale).sub(p.u).square().mean();
-    if (ini !== undefined) parts['initial'] = fit(ini);
-    if (bnd !== undefined) parts['boundary'] = fit(bnd);
-    if (dat !== undefined) parts['data'] = fit(dat);
-    cfg.constraints.forEach((c, i) => {
-      let pen: Tensor;
-      if (c.kind === 'bounds') {
-        const over = c.max === undefined ? null : res.u.sub(c.max).relu().square();
-        const under = c.min === undefined ? null : res.u.neg().add(c.min).relu().square();
-        pen = (over !== null && under !== null ? over.add(under) : (over ?? under)!).mean();
-      } else {
-        pen = (c.direction === 'increasing' ? res.ux.neg() : res.ux).relu().square().mean();
-      }
-      parts[`constraint${i}`] = pen;
-    });
+    const parts = this.engineParts(net, coefT, subset);
     let total: Tensor | null = null;
-    for (const [k, v] of Object.entries(parts)) { const wv = v.mul(weights[k]!); total = total === null ? wv : total.add(wv); }
+    for (const [k, v] of Object.entries(parts)) { const wv = v.mul(this.weights[k]!); total = total === null ? wv : total.add(wv); }
     const out: Evaluation = { total: total!.item(), parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.item()])) };
     if (perPart) {
       out.partGrads = {};
       for (const [k, v] of Object.entries(parts)) {
-        const gs = grad(v, leaves);
-        const flat = new Float64Array(nNet);
-        flattenInto(gs, flat);
+        const flat = new Float64Array(this.nNet);
+        flattenInto(grad(v, leaves), flat);
         out.partGrads[k] = flat;
       }
     }
-    if (g !== null) {
-      const gs = grad(total!, [...leaves, ...raw]);
-      flattenInto(gs, g);
-    }
+    if (g !== null) flattenInto(grad(total!, [...leaves, ...raw]), g);
     return out;
   });
 
+  /** Each loss part as a scalar tensor (engine path): residual, initial, boundary, data, constraints. */
+  private engineParts(net: ReturnType<typeof mlpTensors>, coefT: Tensor[], subset: Points | undefined): Record<string, Tensor> {
+    const parts: Record<string, Tensor> = {};
+    const cp = subset === undefined ? this.col : pointTensors(subset);
+    const res = this.residualAt(net, coefT, cp.x, cp.t);
+    parts['residual'] = res.r.square().mean();
+    const fit = (p: PointTensors): Tensor => mlpForward(net, [p.x, p.t], this.scale).sub(p.u).square().mean();
+    if (this.ini !== undefined) parts['initial'] = fit(this.ini);
+    if (this.bnd !== undefined) parts['boundary'] = fit(this.bnd);
+    if (this.dat !== undefined) parts['data'] = fit(this.dat);
+    this.cfg.constraints.forEach((c, i) => { parts[`constraint${i}`] = constraintPenalty(c, res.u, res.ux); });
+    return parts;
+  }
+
   /** The same losses and gradients with fused Float64 jets (derivative order <= 2). */
-  const fusedEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean, subset?: Points): Evaluation => {
-    const cv = coefValues(th);
+  readonly fusedEvaluate = (th: Float64Array, g: Float64Array | null, perPart: boolean, subset?: Points): Evaluation => {
     const parts: Record<string, number> = {};
     const grads: Record<string, Float64Array> = {};
-    const coefGrad = new Float64Array(trainable.length);
-    const pc = subset ?? problem.collocation, n = pc.x.length;
-    const jet = fusedForward(cfg.widths, th, pc.x, pc.t, scale, order, true);
+    const pc = subset ?? this.problem.collocation;
+    const jet = fusedForward(this.cfg.widths, th, pc.x, pc.t, this.scale, this.order, true);
+    const coefGrad = this.fusedResidual(th, jet, parts, grads);
+    this.cfg.constraints.forEach((c, ci) => this.fusedConstraint(th, jet, c, `constraint${ci}`, parts, grads));
+    this.fusedFit(th, 'initial', this.problem.initial, parts, grads);
+    this.fusedFit(th, 'boundary', this.problem.boundary, parts, grads);
+    this.fusedFit(th, 'data', this.problem.data, parts, grads);
+    let total = 0;
+    for (const [k, v] of Object.entries(parts)) total += this.weights[k]! * v;
+    if (g !== null) {
+      g.fill(0);
+      for (const [k, gk] of Object.entries(grads)) { const w = this.weights[k]!; for (let i = 0; i < this.nNet; i++) g[i] = g[i]! + w * gk[i]!; }
+      g.set(coefGrad, this.nNet);
+    }
+    return perPart ? { total, parts, partGrads: grads } : { total, parts };
+  };
+
+  /**
+   * The residual part, r = u_t - sum_k c_k prod_d f_d^{p_d} with f = (u, u_x, u_xx), L_r = mean r^2:
+   * its value and network gradient into parts/grads; returns dL_r/d(trainable coefficients), by
+   * the chain rule through exp for the positive ones.
+   */
+  private fusedResidual(th: Float64Array, jet: FusedJet, parts: Record<string, number>, grads: Record<string, Float64Array>): Float64Array {
+    const { terms, order } = this, n = jet.u.length, cv = this.coefValues(th);
     const f: Float64Array[] = [jet.u, jet.ux!, ...(order >= 2 ? [jet.uxx!] : [])];
     const gu = new Float64Array(n), gut = new Float64Array(n), gux = new Float64Array(n), guxx = order >= 2 ? new Float64Array(n) : null;
     const gf: Float64Array[] = [gu, gux, ...(guxx === null ? [] : [guxx])];
-    // r = u_t - sum_k c_k prod_d f_d^{p_d}; L_r = mean r^2.
     let lr = 0;
     const r = new Float64Array(n), theta = terms.map(() => new Float64Array(n));
     for (let i = 0; i < n; i++) {
@@ -189,61 +247,61 @@ export function pinnObjective(problem: PinnProblem, cfg: TrainConfig) {
         });
       });
     }
-    trainable.forEach((ci, k) => {
+    const coefGrad = new Float64Array(this.trainable.length);
+    this.trainable.forEach((ci, k) => {
       let s = 0;
       for (let i = 0; i < n; i++) s -= ((2 * r[i]!) / n) * theta[ci]![i]!;
-      coefGrad[k] = problem.coefs[ci]!.positive ? s * cv[ci]! : s;
+      coefGrad[k] = this.problem.coefs[ci]!.positive ? s * cv[ci]! : s;
     });
-    grads['residual'] = new Float64Array(nNet);
-    fusedBackward(cfg.widths, th, jet, scale, gu, gut, gux, guxx, grads['residual']);
-    cfg.constraints.forEach((c, ci) => {
-      const key = `constraint${ci}`, cu = new Float64Array(n), cx = new Float64Array(n);
-      let pen = 0;
-      for (let i = 0; i < n; i++) {
-        if (c.kind === 'bounds') {
-          const u = jet.u[i]!;
-          if (c.max !== undefined && u > c.max) { pen += (u - c.max) ** 2; cu[i] = (2 * (u - c.max)) / n; }
-          if (c.min !== undefined && u < c.min) { pen += (c.min - u) ** 2; cu[i] = (-2 * (c.min - u)) / n; }
-        } else {
-          const v = c.direction === 'increasing' ? -jet.ux![i]! : jet.ux![i]!;
-          if (v > 0) { pen += v * v; cx[i] = ((c.direction === 'increasing' ? -2 : 2) * v) / n; }
-        }
+    grads['residual'] = new Float64Array(this.nNet);
+    fusedBackward(this.cfg.widths, th, jet, this.scale, gu, gut, gux, guxx, grads['residual']);
+    return coefGrad;
+  }
+
+  /** One constraint's penalty at the collocation points and its network gradient (fused path). */
+  private fusedConstraint(th: Float64Array, jet: FusedJet, c: Constraint, key: string, parts: Record<string, number>,
+    grads: Record<string, Float64Array>): void {
+    const n = jet.u.length, cu = new Float64Array(n), cx = new Float64Array(n);
+    let pen = 0;
+    for (let i = 0; i < n; i++) {
+      if (c.kind === 'bounds') {
+        const u = jet.u[i]!;
+        if (c.max !== undefined && u > c.max) { pen += (u - c.max) ** 2; cu[i] = (2 * (u - c.max)) / n; }
+        if (c.min !== undefined && u < c.min) { pen += (c.min - u) ** 2; cu[i] = (-2 * (c.min - u)) / n; }
+      } else {
+        const v = c.direction === 'increasing' ? -jet.ux![i]! : jet.ux![i]!;
+        if (v > 0) { pen += v * v; cx[i] = ((c.direction === 'increasing' ? -2 : 2) * v) / n; }
       }
-      parts[key] = pen / n;
-      grads[key] = new Float64Array(nNet);
-      fusedBackward(cfg.widths, th, jet, scale, cu, new Float64Array(n), cx, order >= 2 ? new Float64Array(n) : null, grads[key]);
-    });
-    const fitPart = (key: string, p: Points | undefined): void => {
-      if (p === undefined) return;
-      const m = p.x.length, fj = fusedForward(cfg.widths, th, p.x, p.t, scale, 0, false), gv = new Float64Array(m);
-      let s = 0;
-      for (let i = 0; i < m; i++) { const e = fj.u[i]! - p.u![i]!; s += e * e; gv[i] = (2 * e) / m; }
-      parts[key] = s / m;
-      grads[key] = new Float64Array(nNet);
-      fusedBackward(cfg.widths, th, fj, scale, gv, null, null, null, grads[key]);
-    };
-    fitPart('initial', problem.initial); fitPart('boundary', problem.boundary); fitPart('data', problem.data);
-    let total = 0;
-    for (const [k, v] of Object.entries(parts)) total += weights[k]! * v;
-    if (g !== null) {
-      g.fill(0);
-      for (const [k, gk] of Object.entries(grads)) { const w = weights[k]!; for (let i = 0; i < nNet; i++) g[i] = g[i]! + w * gk[i]!; }
-      g.set(coefGrad, nNet);
     }
-    return perPart ? { total, parts, partGrads: grads } : { total, parts };
-  };
-  const useFused = cfg.evaluator === 'fused' && order <= 2;
-  const evaluate = useFused ? fusedEvaluate : engineEvaluate;
-  const batchRng = new Rng(cfg.seed + 7);
-  /** A random subset of the collocation points (fused path), or undefined for all of them. */
-  const batchOf = (): Points | undefined => {
-    const all = problem.collocation, n = all.x.length;
-    if (cfg.batch <= 0 || cfg.batch >= n) return undefined;
-    const x = new Float64Array(cfg.batch), t = new Float64Array(cfg.batch);
-    for (let i = 0; i < cfg.batch; i++) { const k = batchRng.int(n); x[i] = all.x[k]!; t[i] = all.t[k]!; }
+    parts[key] = pen / n;
+    grads[key] = new Float64Array(this.nNet);
+    fusedBackward(this.cfg.widths, th, jet, this.scale, cu, new Float64Array(n), cx, this.order >= 2 ? new Float64Array(n) : null, grads[key]);
+  }
+
+  /** A fit part, mean (u_net - u)^2 over points p, and its network gradient (fused path); nothing without p. */
+  private fusedFit(th: Float64Array, key: string, p: Points | undefined, parts: Record<string, number>, grads: Record<string, Float64Array>): void {
+    if (p === undefined) return;
+    const m = p.x.length, fj = fusedForward(this.cfg.widths, th, p.x, p.t, this.scale, 0, false), gv = new Float64Array(m);
+    let s = 0;
+    for (let i = 0; i < m; i++) { const e = fj.u[i]! - p.u![i]!; s += e * e; gv[i] = (2 * e) / m; }
+    parts[key] = s / m;
+    grads[key] = new Float64Array(this.nNet);
+    fusedBackward(this.cfg.widths, th, fj, this.scale, gv, null, null, null, grads[key]);
+  }
+
+  /** A random subset of cfg.batch collocation points for one Adam step, or undefined for all of them. */
+  readonly batchOf = (): Points | undefined => {
+    const all = this.problem.collocation, n = all.x.length, b = this.cfg.batch;
+    if (b <= 0 || b >= n) return undefined;
+    const x = new Float64Array(b), t = new Float64Array(b);
+    for (let i = 0; i < b; i++) { const k = this.batchRng.int(n); x[i] = all.x[k]!; t[i] = all.t[k]!; }
     return { x, t };
   };
-  return { theta, weights, coefValues, residualAt, evaluate, engineEvaluate, fusedEvaluate, batchOf, useFused, scale, nNet };
+}
+
+/** The objective of one problem under cfg (see PinnObjective). */
+export function pinnObjective(problem: PinnProblem, cfg: TrainConfig): PinnObjective {
+  return new PinnObjective(problem, cfg);
 }
 
 export function trainPinn(problem: PinnProblem, cfg: TrainConfig, onLog?: (row: HistoryRow) => void): TrainResult {
