@@ -1,5 +1,5 @@
 // Central finite differences against autograd, for tests of gradient rules.
-import { Tensor, tensor } from '../tensor/tensor.js';
+import { type Tensor, tensor } from '../tensor/tensor.js';
 import { noGrad, noGradAsync } from '../tensor/engine.js';
 import { grad } from './backward.js';
 import { Rng } from '../tensor/random.js';

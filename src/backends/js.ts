@@ -128,7 +128,7 @@ export class JsBackend implements Backend {
   }
 
   powScalar(x: Float32Array, p: number, out: Float32Array): void {
-    for (let i = 0; i < out.length; i++) out[i] = Math.pow(x[i]!, p);
+    for (let i = 0; i < out.length; i++) out[i] = x[i]! ** p;
   }
 
   fill(out: Float32Array, value: number): void {

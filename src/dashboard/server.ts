@@ -238,7 +238,10 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function file(res: ServerResponse, path: string | undefined, sandbox?: string): void {
-  if (path === undefined) return send(res, 404, { error: 'not found' });
+  if (path === undefined) {
+    send(res, 404, { error: 'not found' });
+    return;
+  }
   // The app is one inline script and style: nothing else may run or load.
   const csp = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:";
   res.writeHead(200, {

@@ -1,5 +1,5 @@
 // Causal multi-head self-attention (Vaswani et al. 2017), as in GPT-2.
-import { Tensor, full } from '../tensor/tensor.js';
+import { type Tensor, full } from '../tensor/tensor.js';
 import { causalAttention, ropeTables, type RopeTables } from '../tensor/attention.js';
 import type { Rng } from '../tensor/random.js';
 import { Module } from './module.js';

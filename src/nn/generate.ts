@@ -1,6 +1,6 @@
 // Autoregressive sampling with a key/value cache: each new token attends to cached keys and
 // values instead of recomputing the whole prefix.
-import { Tensor, tensor } from '../tensor/tensor.js';
+import { type Tensor, tensor } from '../tensor/tensor.js';
 import { backend, scoped, noGradAsync, keep } from '../tensor/engine.js';
 import { Rng } from '../tensor/random.js';
 import type { GPT } from './gpt.js';

@@ -1,5 +1,5 @@
 // Modules own named parameters and child modules; names are dotted paths ("blocks.0.attn.qkv.weight").
-import { Tensor, tensor, zeros } from '../tensor/tensor.js';
+import { type Tensor, tensor, zeros } from '../tensor/tensor.js';
 import { keep } from '../tensor/engine.js';
 import type { Rng } from '../tensor/random.js';
 import { blockShape, sliceBlock, type ShardSpec } from '../parallel/context.js';

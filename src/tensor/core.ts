@@ -63,6 +63,7 @@ export interface TensorMethods {
 /** The class below gains TensorMethods by declaration merging; tensor.ts installs them. */
 export interface Tensor extends TensorMethods {}
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: TensorMethods are installed on the prototype by tensor.ts
 export class Tensor implements Disposable {
   readonly shape: readonly number[];
   readonly size: number;

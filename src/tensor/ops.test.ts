@@ -1,7 +1,7 @@
 // Every op's gradient against central finite differences, and second derivatives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, tensor } from './tensor.js';
+import { type Tensor, tensor } from './tensor.js';
 import * as ops from './ops.js';
 import { grad } from '../autograd/backward.js';
 import { gradcheck } from '../autograd/gradcheck.js';

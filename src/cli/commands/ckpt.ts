@@ -2,7 +2,7 @@
 import { CheckpointReader } from '../../checkpoint/load.js';
 import { resolveCheckpoint } from '../../checkpoint/manifest.js';
 import { exportSafetensors } from '../../checkpoint/export.js';
-import { type Json } from '../../checkpoint/types.js';
+import type { Json } from '../../checkpoint/types.js';
 import { InputError, UsageError } from '../../util/errors.js';
 import { fmt, Output, Progress } from '../../util/output.js';
 import { checkOutputFile } from '../../util/paths.js';

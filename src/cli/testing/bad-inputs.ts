@@ -135,7 +135,7 @@ export function badCases(fx: Fixtures): BadCase[] {
     ['model.top_k', 0, /top_k/], ['model.top_k', 9, /top_k/], ['model.d_ff', -5, /d_ff/], ['model.d_ff', 1.5, /d_ff/],
     ['model.gate', 'magic', /gate/], ['model.position', 'alibi', /position/], ['model.moe_every', 0, /moe_every/],
     ['model.aux_loss_coef', -1, /aux_loss_coef/], ['model.router_z_loss_coef', 1e9, /router_z_loss_coef/], ['model.d_modle', 8, /d_modle/],
-    ['train.steps', 9007199254740993, /steps/], ['train.steps', 0, /steps/], ['train.steps', 'ten', /steps/], ['train.steps', 1e10, /steps/],
+    ['train.steps', 2 ** 53, /steps/], ['train.steps', 0, /steps/], ['train.steps', 'ten', /steps/], ['train.steps', 1e10, /steps/],
     ['train.batch_size', 0, /batch_size/], ['train.batch_size', 1e12, /batch_size/], ['train.lr', -1, /lr/], ['train.lr', 1e9, /lr/],
     ['train.min_lr', 1, /min_lr/], ['train.beta1', 1, /beta1/], ['train.beta2', -0.5, /beta2/], ['train.warmup_steps', -1, /warmup_steps/],
     ['train.eval_batches', 0, /eval_batches/], ['train.log_every', 0, /log_every/], ['train.seed', -1, /seed/], ['train.seed', 2 ** 40, /seed/],

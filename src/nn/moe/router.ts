@@ -1,6 +1,6 @@
 // Routers (gates): which experts each token goes to, with what weight, and the balance loss.
 // Returned as values (no hidden state): Megatron's router shape, not FastMoE's set_loss/get_loss.
-import { Tensor, tensor } from '../../tensor/tensor.js';
+import { type Tensor, tensor } from '../../tensor/tensor.js';
 import * as ops from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
 import { Module, normalParam } from '../module.js';
