@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { WasmMemory, WasmModule } from './wasm-api.js';
 import type { GemmArgs } from './backend.js';
 import type { KernelExports } from './wasm-module.js';
+import { errorMessage } from '../util/errors.js';
 
 export const CTRL_INTS = 32;
 /** Control slots: sequence number posted, sequence number done, failure flag, then the kernel arguments. */
@@ -45,7 +46,11 @@ export function gemmPart(g: GemmArgs, a: number, b: number, c: number, scratch: 
     c, g.ldc, g.strideC, batch, scratch];
 }
 
-export class GemmPool {
+/**
+ * Worker threads that each take one part of a split GEMM, over the handshake above. Subclasses
+ * spawn their kind of worker (wasm kernels: GemmPool; generated code: NativePool) and run part 0.
+ */
+export class PartPool {
   private readonly workers: Worker[] = [];
   private readonly ctrl: Int32Array[] = [];
   private readonly ctrlF: Float32Array[] = [];
@@ -53,18 +58,21 @@ export class GemmPool {
   private online = 0;
   readonly ready: Promise<void>;
 
-  constructor(mod: WasmModule, memory: WasmMemory, count: number, scratchFloats: number,
-    alloc: (bytes: number) => number) {
+  /** `count` workers, each given its control block and a packing scratch of `scratchFloats` (byte offsets from `alloc`). */
+  constructor(memory: WasmMemory, count: number, scratchFloats: number, alloc: (bytes: number) => number,
+    spawn: (ctrl: number, scratch: number) => Worker) {
     const started: Promise<void>[] = [];
     for (let w = 0; w < count; w++) {
       const ctrlPtr = alloc(CTRL_INTS * 4);
-      const scratch = alloc(scratchFloats * 4);
-      const worker = new Worker(new URL('./gemm-worker.js', import.meta.url), {
-        workerData: { mod, memory, ctrl: ctrlPtr, scratch },
-      });
+      const worker = spawn(ctrlPtr, alloc(scratchFloats * 4));
       worker.unref();
       started.push(new Promise((resolve, reject) => {
-        worker.once('message', () => { this.online++; resolve(); });
+        worker.once('message', (m: unknown) => {
+          if (m === 'online') {
+            this.online++;
+            resolve();
+          } else reject(new Error(`gemm worker: ${String(m)}`));
+        });
         worker.once('error', reject);
       }));
       this.workers.push(worker);
@@ -79,19 +87,19 @@ export class GemmPool {
     return this.workers.length + 1;
   }
 
+  /** Whether every worker is up and the GEMM (m x k x n, batch) is large enough to pay for waking them. */
   worthSplitting(m: number, n: number, k: number, batch: number): boolean {
-    return this.online === this.workers.length && m * n * k * batch >= MIN_SPLIT_MACS;
+    return this.workers.length > 0 && this.online === this.workers.length && m * n * k * batch >= MIN_SPLIT_MACS;
   }
 
-  /** Runs part 0 here and parts 1.. on the workers; returns when all are done. */
-  gemm(k: KernelExports, scratch: number, g: GemmArgs, a: number, b: number, c: number): void {
-    const parts = this.parts;
+  /** Posts parts 1.. of `g` (operands at byte offsets a, b, c) to the workers; part 0 is the caller's. */
+  protected post(g: GemmArgs, a: number, b: number, c: number): number[] {
     const posted: number[] = [];
     for (let w = 0; w < this.workers.length; w++) {
-      const args = gemmPart(g, a, b, c, 0, parts, w + 1);
+      const args = gemmPart(g, a, b, c, 0, this.parts, w + 1);
       if (args === undefined) continue;
       const i32 = this.ctrl[w]!, f32 = this.ctrlF[w]!;
-      // alpha and beta (arguments 5 and 6) travel as float32 bits; the worker uses its own scratch.
+      // alpha and beta (arguments 5 and 6) travel as float32 bits; each worker uses its own scratch.
       args.forEach((v, j) => {
         if (j === 5 || j === 6) f32[ARGS + j] = v; else i32[ARGS + j] = v;
       });
@@ -100,14 +108,18 @@ export class GemmPool {
       Atomics.notify(i32, SEQ);
       posted.push(w);
     }
-    const mine = gemmPart(g, a, b, c, scratch, parts, 0);
-    if (mine !== undefined) k.gemm(...mine);
+    return posted;
+  }
+
+  /** Waits for every posted part; the first failure (the caller's own `err` first) is returned. */
+  protected finish(posted: readonly number[], err?: unknown): unknown {
     for (const w of posted) {
       const i32 = this.ctrl[w]!, s = this.seq[w]!;
       let d: number;
       while ((d = Atomics.load(i32, DONE)) !== s) Atomics.wait(i32, DONE, d);
-      if (Atomics.exchange(i32, FAILED, 0) !== 0) throw new Error(`gemm worker ${w + 1} failed on its part (see its stderr)`);
+      if (Atomics.exchange(i32, FAILED, 0) !== 0) err ??= new Error(`gemm worker ${w + 1} failed on its part (see its stderr)`);
     }
+    return err;
   }
 
   close(): void {
@@ -118,5 +130,53 @@ export class GemmPool {
     });
     this.workers.length = 0;
     this.online = 0;
+  }
+}
+
+/**
+ * A worker's side of the handshake: waits for each posted part, runs it with the 17 kernel arguments
+ * read from its control block (gemmPart's tuple without the scratch), and reports DONE, with FAILED
+ * set when `run` threw (reported, not thrown: the caller is blocked waiting for DONE). Returns on close.
+ */
+export function serveParts(memory: WasmMemory, ctrl: number, name: string, run: (args: readonly number[]) => void): void {
+  const i32 = new Int32Array(memory.buffer, ctrl, CTRL_INTS);
+  const f32 = new Float32Array(memory.buffer, ctrl, CTRL_INTS);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(i32, SEQ, seen);
+    const s = Atomics.load(i32, SEQ);
+    if (s < 0) break;
+    if (s === seen) continue;
+    seen = s;
+    try {
+      run(Array.from({ length: 17 }, (_, j) => (j === 5 || j === 6 ? f32[ARGS + j]! : i32[ARGS + j]!)));
+    } catch (e) {
+      process.stderr.write(`furnace ${name}: ${errorMessage(e)}\n`);
+      Atomics.store(i32, FAILED, 1);
+    }
+    Atomics.store(i32, DONE, s);
+    Atomics.notify(i32, DONE);
+  }
+}
+
+/** Splits one GEMM of the wasm kernels over worker threads running the same kernels. */
+export class GemmPool extends PartPool {
+  constructor(mod: WasmModule, memory: WasmMemory, count: number, scratchFloats: number, alloc: (bytes: number) => number) {
+    super(memory, count, scratchFloats, alloc, (ctrl, scratch) =>
+      new Worker(new URL('./gemm-worker.js', import.meta.url), { workerData: { mod, memory, ctrl, scratch } }));
+  }
+
+  /** Runs part 0 here and parts 1.. on the workers; returns when all are done. */
+  gemm(k: KernelExports, scratch: number, g: GemmArgs, a: number, b: number, c: number): void {
+    const posted = this.post(g, a, b, c);
+    const mine = gemmPart(g, a, b, c, scratch, this.parts, 0);
+    let err: unknown;
+    try {
+      if (mine !== undefined) k.gemm(...mine);
+    } catch (e) {
+      err = e;
+    }
+    err = this.finish(posted, err);
+    if (err !== undefined) throw err;
   }
 }

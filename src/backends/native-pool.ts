@@ -5,52 +5,14 @@
 import { Worker } from 'node:worker_threads';
 import type { GemmArgs } from './backend.js';
 import type { WasmMemory } from './wasm-api.js';
-import { ARGS, CTRL_INTS, DONE, FAILED, gemmPart, SEQ } from './gemm-pool.js';
+import { PartPool, gemmPart } from './gemm-pool.js';
 
-/** Below this many multiply-adds a GEMM stays on one thread (waking a worker costs ~10-50 us). */
-const MIN_SPLIT_MACS = 1 << 21;
-
-export class NativePool {
-  private readonly workers: Worker[] = [];
-  private readonly ctrl: Int32Array[] = [];
-  private readonly ctrlF: Float32Array[] = [];
-  private readonly seq: number[] = [];
-  private online = 0;
-  readonly ready: Promise<void>;
-
+/** Splits one native GEMM over worker threads, each with its own generated code. */
+export class NativePool extends PartPool {
   /** `count` workers, each with a packing scratch of `scratchFloats` from `alloc` (byte offsets). */
   constructor(private readonly memory: WasmMemory, count: number, scratchFloats: number, alloc: (bytes: number) => number) {
-    const started: Promise<void>[] = [];
-    for (let w = 0; w < count; w++) {
-      const ctrlPtr = alloc(CTRL_INTS * 4);
-      const scratch = alloc(scratchFloats * 4);
-      const worker = new Worker(new URL('./native-worker.js', import.meta.url), {
-        workerData: { memory, ctrl: ctrlPtr, scratch, scratchFloats },
-      });
-      worker.unref();
-      started.push(new Promise((resolve, reject) => {
-        worker.once('message', (m: unknown) => {
-          if (m === 'online') {
-            this.online++;
-            resolve();
-          } else reject(new Error(`native gemm worker: ${String(m)}`));
-        });
-        worker.once('error', reject);
-      }));
-      this.workers.push(worker);
-      this.ctrl.push(new Int32Array(memory.buffer, ctrlPtr, CTRL_INTS));
-      this.ctrlF.push(new Float32Array(memory.buffer, ctrlPtr, CTRL_INTS));
-      this.seq.push(0);
-    }
-    this.ready = Promise.all(started).then(() => undefined);
-  }
-
-  get parts(): number {
-    return this.workers.length + 1;
-  }
-
-  worthSplitting(g: GemmArgs): boolean {
-    return this.workers.length > 0 && this.online === this.workers.length && g.m * g.n * g.k * g.batch >= MIN_SPLIT_MACS;
+    super(memory, count, scratchFloats, alloc, (ctrl, scratch) =>
+      new Worker(new URL('./native-worker.js', import.meta.url), { workerData: { memory, ctrl, scratch, scratchFloats } }));
   }
 
   /**
@@ -58,22 +20,9 @@ export class NativePool {
    * All three arrays must be views of the shared memory (byte offsets are what travels).
    */
   gemm(g: GemmArgs, mine: (part: GemmArgs) => void): void {
-    const parts = this.parts, [a, b, c] = [g.a.byteOffset, g.b.byteOffset, g.c.byteOffset];
-    const posted: number[] = [];
-    for (let w = 0; w < this.workers.length; w++) {
-      const args = gemmPart(g, a, b, c, 0, parts, w + 1);
-      if (args === undefined) continue;
-      const i32 = this.ctrl[w]!, f32 = this.ctrlF[w]!;
-      // alpha and beta (arguments 5 and 6) travel as float32 bits.
-      args.forEach((v, j) => {
-        if (j === 5 || j === 6) f32[ARGS + j] = v; else i32[ARGS + j] = v;
-      });
-      const s = ++this.seq[w]!;
-      Atomics.store(i32, SEQ, s);
-      Atomics.notify(i32, SEQ);
-      posted.push(w);
-    }
-    const part = gemmPart(g, a, b, c, 0, parts, 0);
+    const [a, b, c] = [g.a.byteOffset, g.b.byteOffset, g.c.byteOffset];
+    const posted = this.post(g, a, b, c);
+    const part = gemmPart(g, a, b, c, 0, this.parts, 0);
     let err: unknown;
     try {
       // Today's buffer: an array made before the memory grew holds a shorter one.
@@ -81,23 +30,8 @@ export class NativePool {
     } catch (e) {
       err = e;
     }
-    for (const w of posted) {
-      const i32 = this.ctrl[w]!, s = this.seq[w]!;
-      let d: number;
-      while ((d = Atomics.load(i32, DONE)) !== s) Atomics.wait(i32, DONE, d);
-      if (Atomics.exchange(i32, FAILED, 0) !== 0) err ??= new Error(`native gemm worker ${w + 1} failed on its part (see its stderr)`);
-    }
+    err = this.finish(posted, err);
     if (err !== undefined) throw err;
-  }
-
-  close(): void {
-    this.workers.forEach((w, i) => {
-      Atomics.store(this.ctrl[i]!, SEQ, -1);
-      Atomics.notify(this.ctrl[i]!, SEQ);
-      void w.terminate();
-    });
-    this.workers.length = 0;
-    this.online = 0;
   }
 }
 

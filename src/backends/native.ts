@@ -310,7 +310,7 @@ export class NativeBackend extends WasmBackend {
 
   /** One GEMM on the pool or here (an instance property, so timers that wrap the kernel methods skip it). */
   private readonly run = (g: GemmArgs): void => {
-    if (this.workers !== undefined && this.workers.worthSplitting(g)) {
+    if (this.workers !== undefined && this.workers.worthSplitting(g.m, g.n, g.k, g.batch)) {
       this.workers.gemm(g, (part) => runGemm(this.code, this.info.blocks, this.bp, part));
     } else {
       runGemm(this.code, this.info.blocks, this.bp, g);
