@@ -46,6 +46,9 @@ const CONFIG = {
     beta1: 0.9, beta2: 0.95, eval_every: 100000, eval_batches: 1, log_every: 1, seed: 1337 },
 };
 
+/** The cluster's name: one bench at a time. */
+const NAME = 'bench-topology';
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -88,11 +91,14 @@ export async function benchTopology(o: TopologyBenchOptions, out: Output): Promi
     // Every rank shares this machine's cores: compute slows with oversubscription in both layouts alike.
     if (world > availableParallelism()) out.say(`  note: ${world} ranks on this machine's ${availableParallelism()} cores: oversubscribed when ranks exceed cores`);
     for (const link of o.links) {
-      const name = `bench-topo-${process.pid}`, dir = join(work, 'cluster');
+      const dir = join(work, 'cluster');
       try {
-        await up({ name, nodes, ranksPerNode: o.ranksPerNode, supernodes: 1, rates: { node: link.rate, supernode: link.rate } }, dir);
-        const topo = runOnce(name, dir, join(work, `${nodes}-${link.label}`), cfg, world, o.steps, 'topology');
-        const naive = runOnce(name, dir, join(work, `${nodes}-${link.label}`), cfg, world, o.steps, 'naive');
+        // A run killed mid-way (SIGINT during a synchronous child) skips `finally`: its namespaces
+        // carry this fixed name, so the next run (or `furnace cluster down --name bench-topology`) removes them.
+        await down(NAME, dir);
+        await up({ name: NAME, nodes, ranksPerNode: o.ranksPerNode, supernodes: 1, rates: { node: link.rate, supernode: link.rate } }, dir);
+        const topo = runOnce(NAME, dir, join(work, `${nodes}-${link.label}`), cfg, world, o.steps, 'topology');
+        const naive = runOnce(NAME, dir, join(work, `${nodes}-${link.label}`), cfg, world, o.steps, 'naive');
         const row: TopologyRow = { nodes, ranks_per_node: o.ranksPerNode, link: link.label, topology_s: topo.median, naive_s: naive.median,
           speedup: naive.median / topo.median, split: { topology: topo.split, naive: naive.split } };
         rows.push(row);
@@ -100,7 +106,7 @@ export async function benchTopology(o: TopologyBenchOptions, out: Output): Promi
         out.say(`  ${nodes} nodes x ${o.ranksPerNode} ranks, ${link.label}: topology ${fmt(row.topology_s * 1e3)} ms (${sp(topo.split)}), ` +
           `naive ${fmt(row.naive_s * 1e3)} ms (${sp(naive.split)}); speedup ${row.speedup.toFixed(2)}x`);
       } finally {
-        await down(name, dir);
+        await down(NAME, dir);
       }
     }
   }
