@@ -15,7 +15,7 @@ export interface TopologyBenchOptions {
   ranksPerNode: number;
   /** Inter-node link rates in bits/s, with their flag spelling. */
   links: { rate: number; label: string }[];
-  /** Logged steps per run; the first is warm-up and left out of the median. */
+  /** Logged steps per run; the first half is warm-up and left out of the median. */
   steps: number;
 }
 
@@ -23,7 +23,7 @@ export interface TopologyRow {
   nodes: number;
   ranks_per_node: number;
   link: string;
-  /** Median step seconds (steps after the first). */
+  /** Median step seconds (second half of the steps). */
   topology_s: number;
   naive_s: number;
   /** naive / topology-aware. */
@@ -72,7 +72,8 @@ function runOnce(name: string, dir: string, work: string, cfg: string, world: nu
     throw new CheckError(`bench topology: the ${placement} run on ${name} failed (exit ${r.status ?? r.signal}): ${tail}`);
   }
   const recs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRecord);
-  const timed = recs.length > 1 ? recs.slice(1) : recs;
+  // The first steps warm up (JIT, MPI connections, allocator): only the second half is timed.
+  const timed = recs.slice(Math.floor(recs.length / 2));
   const mean = (f: (r: MetricsRecord) => number) => timed.reduce((s, x) => s + f(x), 0) / timed.length;
   return { median: median(timed.map((x) => x.step_time_s)),
     split: { compute: mean((x) => x.time.compute), allreduce: mean((x) => x.time.allreduce), alltoall: mean((x) => x.time.alltoall) } };
@@ -85,7 +86,7 @@ export async function benchTopology(o: TopologyBenchOptions, out: Output): Promi
   writeFileSync(cfg, JSON.stringify(CONFIG, null, 2) + '\n');
   const rows: TopologyRow[] = [];
   out.say(`furnace bench topology: MoE d_model ${CONFIG.model.d_model}, ${CONFIG.model.n_experts} experts, dropless; dp = ep = all ranks; ` +
-    `${o.steps} steps per run, median of all but the first`);
+    `${o.steps} steps per run, median of the second half`);
   for (const nodes of o.nodes) {
     const world = nodes * o.ranksPerNode;
     // Every rank shares this machine's cores: compute slows with oversubscription in both layouts alike.

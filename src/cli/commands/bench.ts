@@ -23,7 +23,7 @@ export function topologyOptions(v: { nodes: string; 'ranks-per-node'?: string | 
   const nodes = list('nodes', v.nodes, (x) => Number.isInteger(x) && x >= 2 && x <= 16);
   const ranksPerNode = intFlag('ranks-per-node', v['ranks-per-node'], 1, 16) ?? 2;
   const links = v.link.split(',').map((l) => ({ rate: parseRate(l, '--link'), label: l.trim() }));
-  const steps = intFlag('steps', v.steps, 2, 200) ?? 6;
+  const steps = intFlag('steps', v.steps, 2, 200) ?? 16;
   return { nodes, ranksPerNode, links, steps };
 }
 
@@ -132,7 +132,7 @@ const benches: Record<string, Bench> = {
   },
   topology: {
     summary: 'MoE step time on an emulated cluster: topology-aware placement against naive (root, ip, tc, mpirun)',
-    usage: 'furnace bench topology [--nodes 2,4 (2)] [--ranks-per-node R (2)] [--link 1gbit,200mbit (1gbit)] [--steps N (6)] [--json]',
+    usage: 'furnace bench topology [--nodes 2,4 (2)] [--ranks-per-node R (2)] [--link 1gbit,200mbit (1gbit)] [--steps N (16)] [--json]',
     run: async (argv) => {
       const { values: v } = parse(argv, { ...json, nodes: { type: 'string', default: '2' }, 'ranks-per-node': { type: 'string' },
         link: { type: 'string', default: '1gbit' }, steps: { type: 'string' } });
