@@ -8,7 +8,7 @@ const main = fileURLToPath(new URL('../main.js', import.meta.url));
 const furnace = (...args: string[]) => spawnSync(process.execPath, [main, 'bench', ...args], { encoding: 'utf8' });
 
 test('furnace bench KIND --help prints that bench usage and exits 0', () => {
-  for (const kind of ['kernels', 'step', 'comm', 'ckpt', 'data', 'sciml', 'plan']) {
+  for (const kind of ['kernels', 'step', 'comm', 'ckpt', 'data', 'sciml', 'plan', 'topology']) {
     const r = furnace(kind, '--help');
     assert.equal(r.status, 0, `${kind}: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^usage: furnace bench ${kind} \\[`), kind);
@@ -24,6 +24,10 @@ test('furnace bench: an unknown bench or a bad flag exits 2 with one line naming
     [['kernels', '--sizes', '0'], /--sizes: integers in \[1, 8192\]/],
     [['plan', '--repeat', 'x'], /--repeat: expected an integer, got 'x'/],
     [['data', '--typo'], /Unknown option '--typo'/],
+    // Checked before any cluster is made, so these run without root.
+    [['topology', '--link', '1gbit,fast'], /--link: expected a rate like 1gbit/],
+    [['topology', '--nodes', '1'], /--nodes: expected a comma-separated list, got '1'/],
+    [['topology', '--steps', '1'], /--steps/],
   ];
   for (const [args, re] of cases) {
     const r = furnace(...args);

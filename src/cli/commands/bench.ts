@@ -3,6 +3,7 @@ import { BACKEND_NAMES, type BackendName } from '../../backends/backend.js';
 
 const isBackendName = (b: string): b is BackendName => (BACKEND_NAMES as readonly string[]).includes(b);
 import type { CommBackend } from '../../comm/process-group.js';
+import { parseRate } from '../../cluster/spec.js';
 import { InputError, UsageError } from '../../util/errors.js';
 import { Output } from '../../util/output.js';
 import { HelpRequest, intFlag, numFlag, parse, wantsHelp, type Command } from '../util.js';
@@ -15,6 +16,15 @@ function list(name: string, v: string, ok: (x: number) => boolean): number[] {
   const xs = v.split(',').map((s) => Number(s.trim()));
   if (xs.length === 0 || xs.some((x) => !ok(x))) throw new InputError(`--${name}: expected a comma-separated list, got '${v}'`);
   return xs;
+}
+
+/** `bench topology`'s flags, checked before anything is built. */
+export function topologyOptions(v: { nodes: string; 'ranks-per-node'?: string | undefined; link: string; steps?: string | undefined }) {
+  const nodes = list('nodes', v.nodes, (x) => Number.isInteger(x) && x >= 2 && x <= 16);
+  const ranksPerNode = intFlag('ranks-per-node', v['ranks-per-node'], 1, 16) ?? 2;
+  const links = v.link.split(',').map((l) => ({ rate: parseRate(l, '--link'), label: l.trim() }));
+  const steps = intFlag('steps', v.steps, 2, 200) ?? 16;
+  return { nodes, ranksPerNode, links, steps };
 }
 
 interface Bench {
@@ -118,6 +128,17 @@ const benches: Record<string, Bench> = {
       if (fitTime !== undefined && v.table !== true) throw new InputError('--fit-time: goes with --table');
       const { benchSciml } = await import('../../bench/sciml.js');
       return benchSciml({ repeat, points, ...(v.table === true ? { tableFitTime: fitTime ?? 60 } : {}) }, new Output(v.json));
+    },
+  },
+  topology: {
+    summary: 'MoE step time on an emulated cluster: topology-aware placement against naive (root, ip, tc, mpirun)',
+    usage: 'furnace bench topology [--nodes 2,4 (2)] [--ranks-per-node R (2)] [--link 1gbit,200mbit (1gbit)] [--steps N (16)] [--json]',
+    run: async (argv) => {
+      const { values: v } = parse(argv, { ...json, nodes: { type: 'string', default: '2' }, 'ranks-per-node': { type: 'string' },
+        link: { type: 'string', default: '1gbit' }, steps: { type: 'string' } });
+      const opts = topologyOptions(v);
+      const { benchTopology } = await import('../../bench/topology.js');
+      return benchTopology(opts, new Output(v.json));
     },
   },
   plan: {
