@@ -9,20 +9,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Rng } from '../../tensor/random.js';
 import { runCli } from '../run.js';
 import { BAD_INTS, BAD_NUMS, makeFixtures, type Fixtures } from './bad-inputs.js';
-
-/** mulberry32: a small seeded generator, so a seed names the same cases everywhere. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Template { argv: string[]; ints: string[]; nums: string[]; outs: string[]; ins: string[] }
 
@@ -58,7 +47,8 @@ export interface FuzzCase { id: number; argv: string[]; mutation: string }
 
 /** The cases of a seed: each a template with one or two mutations. */
 export function generate(fx: Fixtures, seed: number, n: number): FuzzCase[] {
-  const r = rng(seed);
+  const rng = new Rng(seed); // the engine's seeded generator: a seed names the same cases everywhere
+  const r = (): number => rng.uniform();
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const ts = templates(fx);
   const badPaths = ['/proc/furnace', '/sys/furnace', '', fx.underFile, fx.longName, '/dev/null', fx.file, fx.outDir, join(fx.dir, 'missing'), fx.fifo ?? '/dev/zero', fx.badJson, fx.binary];
