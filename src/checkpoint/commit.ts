@@ -22,14 +22,14 @@ export const errorFile = (rank: number) => rankName('error', rank, 'json');
 export const shardFile = (rank: number) => rankName('shard', rank, 'safetensors');
 
 /**
- * Rank 0, before a save: creates the root, removes what crashed saves left (`*.tmp`, `*.del`)
- * and creates an empty temporary directory for this step. Safe because at most one save per
+ * Rank 0, before a save: creates the root, removes what crashed saves left (`*.tmp`, `*.del`,
+ * a half-written `latest`) and creates an empty temporary directory for this step. Safe because at most one save per
  * root is in flight and rank 0 finished the previous one before starting this.
  */
 export async function prepareSave(root: string, tmp: string): Promise<void> {
   await mkdir(root, { recursive: true });
   for (const name of await readdir(root)) {
-    if (/^step-\d+\.(tmp|del)$/.test(name)) await removeStep(join(root, name));
+    if (/^step-\d+\.(tmp|del)$/.test(name) || name.startsWith(`${LATEST}.tmp-`)) await removeStep(join(root, name));
   }
   await mkdir(tmp);
 }

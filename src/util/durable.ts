@@ -51,10 +51,19 @@ export async function writeFileSynced(path: string, data: string | Uint8Array): 
   }
 }
 
-/** Replaces `path` atomically: write `path.tmp`, fsync, rename over `path`, fsync the directory. */
+/**
+ * Replaces `path` atomically: write a temporary name beside it (unique per call, so two writers never
+ * share one), fsync, rename over `path`, fsync the directory. A failed write leaves no temporary file.
+ */
 export async function atomicReplace(path: string, data: string | Uint8Array): Promise<void> {
-  await writeFileSynced(`${path}.tmp`, data);
-  await rename(`${path}.tmp`, path);
+  const tmp = tempPathFor(path);
+  try {
+    await writeFileSynced(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
   durableStep();
   await fsyncDir(dirname(path));
 }
