@@ -24,6 +24,10 @@ export interface RankArgs {
   dp: number;
   tp: number;
   ep: number;
+  /** Pipeline stages, blocks per stage, micro-batches per step (1, [n_layers], 1 without a pipeline). */
+  pp: number;
+  ppLayers: number[];
+  micro: number;
   zero: boolean;
   comm: RunLayout['comm'];
   topology: string | undefined;
@@ -66,7 +70,7 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   // Every group is split from the timed world, so one clock times all of this rank's collectives.
   const clock = new CommClock();
   const naive = args.placement === 'naive';
-  let groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep }, topology,
+  let groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp }, topology,
     naive ? DEFAULT_ORDER : args.order);
   const bytes = a2aBytes(args.cfg, args.dp);
   let collectives: CollectivesRecord;
@@ -79,7 +83,7 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   const r = await train({
     ...(failAtStep !== undefined ? { failAtStep } : {}),
     cfg: args.cfg, tokens, out: args.out, ctx: contextOf(groups), clock, progress: args.tty && !args.json, log: say,
-    layout: { dp: args.dp, tp: args.tp, ep: args.ep, zero: args.zero, comm: args.comm },
+    layout: { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp, ppLayers: args.ppLayers, micro: args.micro, zero: args.zero, comm: args.comm },
     placement: groups.placement,
     collectives,
     ...(args.ckpt !== undefined ? { ckpt: args.ckpt } : {}),
