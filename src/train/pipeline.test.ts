@@ -32,6 +32,11 @@ function trainRun(name: string, cfg: string, layout: string[], prefix: string[] 
   return readRun(out);
 }
 
+// A plan as `furnace plan --out` writes it: pp innermost (the stages on neighbouring ranks), micro-batches of 1 row.
+const plan = join(dir, 'plan-pp2.json');
+writeFileSync(plan, JSON.stringify({ format: 'furnace-plan/1', dp: 2, tp: 1, pp: 2, ep: 1, zero: 0, micro_batch: 1, recompute: 'none',
+  placement: { order: ['pp', 'tp', 'ep', 'edp'] } }));
+
 const once = <T>(f: () => T) => { let v: T | undefined; return () => (v ??= f()); };
 const base = once(() => trainRun('one-rank', config, ['--dp', '1']));
 const base3 = once(() => trainRun('one-rank-3', config3, ['--dp', '1']));
@@ -44,6 +49,7 @@ const layouts: [string, () => RunOutputs, string, string[]][] = [
   ['pp2 x dp2, ZeRO-1', base, config, ['--pp', '2', '--dp', '2', '--zero']],
   ['pp2, uneven stages 2,1', base3, config3, ['--pp', '2', '--pp-layers', '2,1']],
   ['pp3, 2 micro-batches', base3, config3, ['--pp', '3', '--micro-batches', '2']],
+  ['--plan with pp2 x dp2, pp innermost', base, config, ['--plan', plan]],
 ];
 for (const [name, ref, cfg, layout] of layouts) {
   test(`threads ${name} matches one rank: per-step loss and final parameters`, () => {
