@@ -4,7 +4,7 @@
 // rank 0 at the end.
 import { tensor, type Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
-import { noGrad, noGradAsync, scoped } from '../tensor/engine.js';
+import { keep, noGrad, noGradAsync, scoped, track } from '../tensor/engine.js';
 import { Rng } from '../tensor/random.js';
 import { isMoeLayer } from '../nn/gpt.js';
 import type { GPTStage, StageForward } from '../nn/gpt-stage.js';
@@ -85,9 +85,12 @@ export class PipelineStage {
       backward: async (i, gradOut) => {
         const s = saved[i]!;
         // Below the last stage the objective is <out, dL/dout> plus this stage's MoE losses.
-        const root = gradOut === null ? s.loss : s.out.mul(tensor(gradOut, s.out.shape)).sum().add(s.loss);
-        await root.backwardAsync();
-        return s.input?.grad?.data ?? null;
+        const seed = gradOut === null ? null : tensor(gradOut, s.out.shape);
+        const root = seed === null ? s.loss : s.out.mul(seed).sum().add(s.loss);
+        const dx = await this.backwardFreeing(root, s.input);
+        seed?.dispose();
+        delete saved[i];
+        return dx;
       },
     };
     const { wait } = await run1F1B(this.pp, micro, n * c, work);
@@ -96,6 +99,24 @@ export class PipelineStage {
     const waits = new Float32Array(this.pp.size);
     await this.pp.allGather(Float32Array.of(wait), waits);
     return { stats: await this.overStages(stats), waits: Array.from(waits) };
+  }
+
+  /**
+   * Backward from `root`, then frees the micro-batch's activations (what 1F1B's order saves: at
+   * most w + 1 micro-batches' are alive) and the gradients computed on the way; the parameters'
+   * accumulated gradients are copied out of that memory first. Returns the input's gradient.
+   */
+  private async backwardFreeing(root: Tensor, input: Tensor | null): Promise<Float32Array | null> {
+    const params = this.model.parameters();
+    const { dx, grads } = await scoped(async () => {
+      await root.backwardAsync();
+      const grads = params.flatMap((p) => (p.grad === null ? [] : [(p.grad = keep(noGrad(() => p.grad!.mul(1))))]));
+      return { dx: input === null || input.grad === null ? null : Float32Array.from(input.grad.data), grads };
+    });
+    for (const g of grads) track(g); // freed with the step's other tensors
+    releaseGraph(root);
+    input?.dispose();
+    return dx;
   }
 
   /** The tied embedding's gradient: the first stage's (input) plus the last stage's (output layer). */
@@ -171,6 +192,18 @@ export class PipelineStage {
       }
     }
     return whole;
+  }
+}
+
+/** Frees every tensor computed on the way to `root` (parameters and other leaves stay). */
+function releaseGraph(root: Tensor): void {
+  const stack = [root], seen = new Set<Tensor>();
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t) || t.node === null) continue;
+    seen.add(t);
+    for (const x of t.node.inputs) if (x.requiresGrad) stack.push(x);
+    t.dispose();
   }
 }
 
