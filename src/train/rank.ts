@@ -72,7 +72,7 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   const naive = args.placement === 'naive';
   let groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp }, topology,
     naive ? DEFAULT_ORDER : args.order);
-  const bytes = a2aBytes(args.cfg, args.dp);
+  const bytes = a2aBytes(args.cfg, args.dp, args.micro);
   let collectives: CollectivesRecord;
   if (topology !== undefined && !naive) ({ layout: groups, record: collectives } = await useTopology(groups, topology.tiers, bytes));
   else collectives = flatRecord(groups, args.placement, bytes);
@@ -93,12 +93,12 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
 
 /**
  * Bytes a rank sends per MoE all-to-all (every MoE layer of a model has this shape; the all-to-all
- * is chosen once for it): its n = batch / dp x seq_len tokens fill E x capacity slots of d_model
+ * is chosen once for it): its n = batch / dp / micro-batches x seq_len tokens fill E x capacity slots of d_model
  * floats, E x capacity = f n k under capacity factor f; dropless (f = 0) fills at least n k (as
  * many as a balanced routing).
  */
-function a2aBytes(cfg: RankArgs['cfg'], dp: number): number {
-  const m = cfg.model, n = (cfg.train.batch_size / dp) * m.seq_len;
+function a2aBytes(cfg: RankArgs['cfg'], dp: number, micro: number): number {
+  const m = cfg.model, n = (cfg.train.batch_size / dp / micro) * m.seq_len;
   return Math.max(m.capacity_factor, 1) * n * m.top_k * m.d_model * 4;
 }
 
