@@ -17,10 +17,20 @@ const fixtures = new URL('./testing/groups-fixtures.js', import.meta.url);
 const noMpi = findMpirun() === undefined ? 'Open MPI is not installed (mpirun not found)' : false;
 
 interface Observed {
-  coords: { dpIndex: number; tpIndex: number; epIndex: number; edpIndex: number };
+  coords: { dpIndex: number; tpIndex: number; epIndex: number; edpIndex: number; ppIndex: number };
   placement: Placement;
-  dp: number[]; tp: number[]; ep: number[]; expertDp: number[];
+  dp: number[]; tp: number[]; ep: number[]; expertDp: number[]; pp: number[];
 }
+
+test('dp2 x pp2 on 4 ranks: stages are the outer dim, each stage has its own dp group, pp pairs the same dp index', { timeout: 60_000 }, async () => {
+  const got = await launch<Observed>(fixtures, { ranks: 4, exportName: 'groupMembers', args: { sizes: { dp: 2, tp: 1, ep: 1, pp: 2 } } });
+  got.forEach((o, r) => {
+    const ppIndex = Math.floor(r / 2), dpIndex = r % 2;
+    assert.deepEqual(o.coords, { dpIndex, tpIndex: 0, epIndex: 0, edpIndex: dpIndex, ppIndex }, `rank ${r} coords`);
+    assert.deepEqual(o.dp, [2 * ppIndex, 2 * ppIndex + 1], `rank ${r} dp`);
+    assert.deepEqual(o.pp, [dpIndex, 2 + dpIndex], `rank ${r} pp`);
+  });
+});
 
 test('dp4 x tp2 with ep2 on 8 ranks: groups follow rank = dpIndex * tp + tpIndex, tp and ep inside a node of 4', { timeout: 60_000 }, async () => {
   const sizes = { dp: 4, tp: 2, ep: 2 };
@@ -31,7 +41,7 @@ test('dp4 x tp2 with ep2 on 8 ranks: groups follow rank = dpIndex * tp + tpIndex
     const dpIndex = Math.floor(r / 2);
     const epIndex = dpIndex % 2;
     const edpIndex = Math.floor(dpIndex / 2);
-    assert.deepEqual(o.coords, { dpIndex, tpIndex, epIndex, edpIndex }, `rank ${r} coords`);
+    assert.deepEqual(o.coords, { dpIndex, tpIndex, epIndex, edpIndex, ppIndex: 0 }, `rank ${r} coords`);
     assert.deepEqual(o.tp, [2 * dpIndex, 2 * dpIndex + 1], `rank ${r} tp`);
     assert.deepEqual(o.dp, [0, 1, 2, 3].map((d) => d * 2 + tpIndex), `rank ${r} dp`);
     assert.deepEqual(o.ep, [0, 1].map((e) => (edpIndex * 2 + e) * 2 + tpIndex), `rank ${r} ep`);
@@ -62,7 +72,7 @@ test('a plan order is taken as given; without a topology the order is tp, ep, ed
   const order = ['ep', 'tp', 'edp', 'pp'] as const;
   const forced = await launch<Observed>(fixtures, { ranks: 8, exportName: 'groupMembers', args: { sizes, topology, order } });
   // ep innermost: world rank = (edpIndex * tp + tpIndex) * ep + epIndex.
-  assert.deepEqual(forced[2]?.coords, { dpIndex: 0, tpIndex: 1, epIndex: 0, edpIndex: 0 });
+  assert.deepEqual(forced[2]?.coords, { dpIndex: 0, tpIndex: 1, epIndex: 0, edpIndex: 0, ppIndex: 0 });
   assert.deepEqual(forced[2]?.tp, [0, 2]);
   assert.deepEqual(forced[2]?.ep, [2, 3]);
   assert.deepEqual(forced[2]?.dp, [2, 3, 6, 7]);
@@ -75,7 +85,7 @@ test('a plan order is taken as given; without a topology the order is tp, ep, ed
   });
   const id = await launch<Observed>(fixtures, { ranks: 8, exportName: 'groupMembers', args: { sizes } });
   assert.deepEqual(id[7]?.placement, { order: ['tp', 'ep', 'edp', 'pp'] });
-  assert.deepEqual(id[7]?.coords, { dpIndex: 3, tpIndex: 1, epIndex: 1, edpIndex: 1 });
+  assert.deepEqual(id[7]?.coords, { dpIndex: 3, tpIndex: 1, epIndex: 1, edpIndex: 1, ppIndex: 0 });
 });
 
 test('sizes that do not match the world are an invariant error naming no flag', { timeout: 60_000 }, async () => {

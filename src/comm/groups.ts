@@ -1,4 +1,4 @@
-// The parallel groups of a training job: world, dp, tp, ep and expertDp, split along the grid of src/layout/.
+// The parallel groups of a training job: world, dp, tp, ep, expertDp and pp, split along the grid of src/layout/.
 //
 // The composition (which ranks share each group, and each rank's place in it) is stated once in
 // src/layout/grid.ts; expertDp is its edp group. The grid is placed on world ranks in a plan's
@@ -17,6 +17,8 @@ export interface ProcessGroups {
   tp: ProcessGroup;
   ep: ProcessGroup;
   expertDp: ProcessGroup;
+  /** The pipeline: this rank's counterparts (same tp, ep, edp index) in every stage, in stage order. */
+  pp: ProcessGroup;
 }
 
 export interface GridCoords {
@@ -24,6 +26,8 @@ export interface GridCoords {
   tpIndex: number;
   epIndex: number;
   edpIndex: number;
+  /** Pipeline stage. */
+  ppIndex: number;
 }
 
 export interface ParallelLayout extends ProcessGroups {
@@ -36,18 +40,17 @@ export interface ParallelLayout extends ProcessGroups {
 }
 
 /**
- * Collective over world: splits it into the dp, tp, ep and expertDp groups of this rank. `order`
+ * Collective over world: splits it into the dp, tp, ep, expertDp and pp groups of this rank. `order`
  * (dims innermost first, as a plan's placement.order) overrides the placement search. The sizes must
- * match the world (dp x tp = world size, ep divides dp): callers validate them against the flags
+ * match the world (dp x tp x pp = world size, ep divides dp): callers validate them against the flags
  * and the model first, so a mismatch here is an invariant error.
  */
 export async function makeProcessGroups(world: ProcessGroup, sizes: GridSizes, topology?: { tiers: readonly TierShape[] },
   order?: readonly Dim[]): Promise<ParallelLayout> {
-  if ((sizes.pp ?? 1) !== 1) throw new RangeError(`makeProcessGroups: pipeline parallelism (pp ${sizes.pp}) is not implemented`);
   const placement = place(sizes, topology?.tiers, order);
   const grid = new Grid(sizes, placement.order);
   if (grid.world !== world.size) {
-    throw new RangeError(`makeProcessGroups: a dp ${sizes.dp} x tp ${sizes.tp} grid needs ${grid.world} ranks, the world has ${world.size}`);
+    throw new RangeError(`makeProcessGroups: a dp ${sizes.dp} x tp ${sizes.tp} x pp ${grid.pp} grid needs ${grid.world} ranks, the world has ${world.size}`);
   }
   const c = grid.coordsOf(world.rank);
   // Groups are split in a fixed order on every rank (split is collective); color = which group, key = rank in it.
@@ -56,5 +59,7 @@ export async function makeProcessGroups(world: ProcessGroup, sizes: GridSizes, t
   const dp = await split('dp');
   const ep = await split('ep');
   const expertDp = await split('edp');
-  return { world, dp, tp, ep, expertDp, sizes, coords: { dpIndex: grid.dpIndex(c), tpIndex: c.tp, epIndex: c.ep, edpIndex: c.edp }, placement, grid };
+  const pp = await split('pp');
+  return { world, dp, tp, ep, expertDp, pp, sizes, coords: { dpIndex: grid.dpIndex(c), tpIndex: c.tp, epIndex: c.ep, edpIndex: c.edp, ppIndex: c.pp },
+    placement, grid };
 }

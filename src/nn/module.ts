@@ -11,6 +11,9 @@ export interface ParamInfo {
   spec: ShardSpec | undefined;
   /** Expert weights: their gradients are reduced over the expert-data-parallel group. */
   expert: boolean;
+  /** A parameter held by several pipeline stages (the tied embedding on the first and last): which
+   * copy this is. Their gradients are summed, so they stay equal; copy 0 counts in the global norm. */
+  tied?: { copy: number; copies: number };
 }
 
 export abstract class Module {

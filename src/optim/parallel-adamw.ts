@@ -8,7 +8,7 @@ import type { ParamInfo } from '../nn/module.js';
 import { AdamW, clipScale, type AdamWOptions } from './adamw.js';
 import { backend } from '../tensor/engine.js';
 import type { ParallelContext } from '../parallel/context.js';
-import { combineNorm, fillMissingGrads, localSquares, normKind, sumGradients } from '../parallel/grads.js';
+import { combineNorm, fillMissingGrads, inNorm, localSquares, normKind, sumGradients } from '../parallel/grads.js';
 
 /** Optimizer state of one parameter's local block, for checkpoints. */
 export interface MomentState {
@@ -56,7 +56,7 @@ class ZeroPart {
 
   squares(): { replicated: number; tp: number; ep: number } {
     const ss = { replicated: 0, tp: 0, ep: 0 };
-    for (const { info, a, b, s } of this.segments()) ss[normKind(info)] += backend().sumSquares(this.g.subarray(s, s + b - a));
+    for (const { info, a, b, s } of this.segments()) if (inNorm(info)) ss[normKind(info)] += backend().sumSquares(this.g.subarray(s, s + b - a));
     return ss;
   }
 

@@ -10,22 +10,27 @@ export interface ParallelContext {
   dp: number;
   tp: number;
   ep: number;
+  /** Pipeline stages. */
+  pp: number;
   /** This rank's coordinates in the grid. */
   dpIndex: number;
   tpIndex: number;
   epIndex: number;
+  ppIndex: number;
 }
 
 /** The context of a rank placed in a grid by makeProcessGroups. */
 export function contextOf(layout: ParallelLayout): ParallelContext {
   const { sizes, coords } = layout;
-  return { groups: layout, dp: sizes.dp, tp: sizes.tp, ep: sizes.ep, dpIndex: coords.dpIndex, tpIndex: coords.tpIndex, epIndex: coords.epIndex };
+  return { groups: layout, dp: sizes.dp, tp: sizes.tp, ep: sizes.ep, pp: sizes.pp ?? 1, dpIndex: coords.dpIndex, tpIndex: coords.tpIndex,
+    epIndex: coords.epIndex, ppIndex: coords.ppIndex };
 }
 
 /** One rank: every group is `world` (of size 1), so every collective is an identity. */
 export function singleContext(world: ProcessGroup = new LocalGroup()): ParallelContext {
   if (world.size !== 1) throw new Error(`singleContext: a world of ${world.size} ranks is not one rank`);
-  return { groups: { world, dp: world, tp: world, ep: world, expertDp: world }, dp: 1, tp: 1, ep: 1, dpIndex: 0, tpIndex: 0, epIndex: 0 };
+  return { groups: { world, dp: world, tp: world, ep: world, expertDp: world, pp: world }, dp: 1, tp: 1, ep: 1, pp: 1,
+    dpIndex: 0, tpIndex: 0, epIndex: 0, ppIndex: 0 };
 }
 
 /**

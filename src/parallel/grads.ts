@@ -29,12 +29,19 @@ export function normKind(i: ParamInfo): 'replicated' | 'tp' | 'ep' {
   return i.spec === undefined ? 'replicated' : i.spec.axis;
 }
 
+/** Whether a parameter's gradient counts in the global norm (the second copy of a tied one does not). */
+export function inNorm(i: ParamInfo): boolean {
+  return i.tied === undefined || i.tied.copy === 0;
+}
+
 /**
  * Global L2 norm from per-kind sums of squares that are already complete over data parallelism:
- * replicated parameters count once; blocks split over tp or ep add up over that group.
+ * replicated parameters count once; blocks split over tp or ep add up over that group; pipeline
+ * stages hold disjoint parameters, so their sums add up over pp.
  */
 export async function combineNorm(ss: { replicated: number; tp: number; ep: number }, ctx: ParallelContext): Promise<number> {
-  return Math.sqrt(ss.replicated + (await sumOver(ctx.groups.tp, ss.tp)) + (await sumOver(ctx.groups.ep, ss.ep)));
+  const stage = ss.replicated + (await sumOver(ctx.groups.tp, ss.tp)) + (await sumOver(ctx.groups.ep, ss.ep));
+  return Math.sqrt(await sumOver(ctx.groups.pp, stage));
 }
 
 /** x summed over the group, in float32 as the collectives reduce (x itself over a group of one). */
@@ -48,7 +55,7 @@ async function sumOver(group: ProcessGroup, x: number): Promise<number> {
 /** Sums of squares of the (reduced) gradients, by kind. */
 export function localSquares(infos: readonly ParamInfo[]): { replicated: number; tp: number; ep: number } {
   const ss = { replicated: 0, tp: 0, ep: 0 };
-  for (const i of infos) if (i.param.grad !== null) ss[normKind(i)] += backend().sumSquares(i.param.grad.data);
+  for (const i of infos) if (i.param.grad !== null && inNorm(i)) ss[normKind(i)] += backend().sumSquares(i.param.grad.data);
   return ss;
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { InputError, errorMessage } from '../util/errors.js';
 import { formatIssues } from '../util/schema.js';
 import type { ModelConfig } from '../nn/gpt.js';
+import { splitLayers } from '../nn/gpt-stage.js';
 import { GATES } from '../nn/moe/router.js';
 
 // Every field has an upper bound: sizes far past any model this trainer can hold are refused here,
@@ -52,13 +53,24 @@ export const trainSchema = z.strictObject({
   seed: nonNegInt(2 ** 32 - 1),
 });
 
+/** Pipeline parallelism in a config file; the flags --pp, --pp-layers and --micro-batches override it. */
+export const parallelSchema = z.strictObject({
+  pp: posInt(1024),
+  /** Blocks per stage, first stage first (default: an even split, lighter first and last stages). */
+  pp_layers: z.array(posInt(1024)).min(1).max(1024),
+  /** Micro-batches per step through the pipeline (default: the most up to 2 x pp that divide the rows per dp rank). */
+  micro_batches: posInt(1 << 20),
+}).partial();
+
 export type TrainOptions = z.infer<typeof trainSchema>;
-export interface TrainConfig { model: ModelConfig; train: TrainOptions }
+export type ParallelOptions = z.infer<typeof parallelSchema>;
+export interface TrainConfig { model: ModelConfig; train: TrainOptions; parallel?: ParallelOptions }
 
 const fileSchema = z.strictObject({
   preset: z.enum(['tiny', 'small']).optional(),
   model: modelSchema.partial().optional(),
   train: trainSchema.partial().optional(),
+  parallel: parallelSchema.optional(),
 });
 
 export const PRESETS: Record<'tiny' | 'small', TrainConfig> = {
@@ -106,6 +118,37 @@ export function checkLayout(c: TrainConfig, l: { dp: number; tp: number; ep: num
   if (c.train.batch_size % dp !== 0) throw new InputError(`--dp ${dp} must divide train.batch_size (${c.train.batch_size})`);
 }
 
+/**
+ * The pipeline of a run: stages, blocks per stage and micro-batches, from the flags (else the
+ * config's `parallel`), checked against the model and the rows each data-parallel rank takes;
+ * throws InputError naming the flag.
+ */
+export function resolvePipeline(c: TrainConfig, dp: number, flags: { pp?: number | undefined; layers?: number[] | undefined;
+  micro?: number | undefined }): { pp: number; ppLayers: number[]; micro: number } {
+  const pp = flags.pp ?? c.parallel?.pp ?? 1, given = flags.layers ?? c.parallel?.pp_layers, rows = c.train.batch_size / dp;
+  const layersFlag = flags.layers !== undefined ? '--pp-layers' : 'parallel.pp_layers';
+  let ppLayers: number[];
+  try {
+    ppLayers = splitLayers(c.model.n_layers, pp, given);
+  } catch (e) {
+    throw new InputError(`${given !== undefined ? layersFlag : '--pp'}: ${errorMessage(e)}`);
+  }
+  const micro = flags.micro ?? c.parallel?.micro_batches ?? defaultMicro(pp, rows);
+  const microFlag = flags.micro !== undefined ? '--micro-batches' : 'parallel.micro_batches';
+  if (pp === 1 && micro !== 1) throw new InputError(`${microFlag} ${micro}: micro-batches need pipeline stages (--pp 2 or more)`);
+  if (!Number.isInteger(rows) || rows % micro !== 0) {
+    throw new InputError(`${microFlag} ${micro} must divide the rows of each data-parallel rank (train.batch_size ${c.train.batch_size} / dp ${dp})`);
+  }
+  return { pp, ppLayers, micro };
+}
+
+/** The most micro-batches up to 2 x pp that divide the rows: more shrink the bubble, (p - 1) / (m + p - 1). */
+function defaultMicro(pp: number, rows: number): number {
+  if (pp === 1 || !Number.isInteger(rows)) return 1;
+  for (let m = 2 * pp; m > 1; m--) if (rows % m === 0) return m;
+  return 1;
+}
+
 /** Reads a config file's JSON text over a preset; unknown keys and wrong types name the field. */
 export function parseConfigFile(text: string, file: string, base: 'tiny' | 'small' = 'tiny'): TrainConfig {
   let raw: unknown;
@@ -120,6 +163,7 @@ export function parseConfigFile(text: string, file: string, base: 'tiny' | 'smal
   const cfg: TrainConfig = {
     model: { ...preset.model, ...stripUndefined(r.data.model ?? {}) },
     train: { ...preset.train, ...stripUndefined(r.data.train ?? {}) },
+    ...(r.data.parallel !== undefined ? { parallel: stripUndefined(r.data.parallel) } : {}),
   };
   checkConsistency(cfg, file);
   return cfg;

@@ -21,18 +21,29 @@ export async function evaluate(model: GPT, tokens: Int32Array, batchSize: number
   const t = model.cfg.seq_len;
   const wasTraining = model.training;
   model.eval();
-  let nats = 0, count = 0, batches = 0;
   const rng = new Rng(0); // unused in eval mode (no jitter, no random routing)
+  const r = await evaluateWith(t, tokens, batchSize, maxBatches,
+    (x, y, rows) => scoped(() => noGradAsync(async () => ops.crossEntropy((await model.forward(x, rows, t, rng)).logits, y).item())));
+  model.train(wasTraining);
+  return r;
+}
+
+/** The mean cross-entropy of one window batch: x, y (rows, T). */
+export type WindowLoss = (x: Int32Array, y: Int32Array, rows: number) => Promise<number>;
+
+/** The loop of evaluate over windows of length t, with the batch loss computed by `lossOf`. */
+export async function evaluateWith(t: number, tokens: Int32Array, batchSize: number, maxBatches: number | undefined,
+  lossOf: WindowLoss): Promise<EvalResult> {
+  let nats = 0, count = 0, batches = 0;
   for (const b of evalWindows(tokens, t, batchSize)) {
     if (maxBatches !== undefined && batches >= maxBatches) break;
     let n = 0;
     for (const y of b.y) if (y >= 0) n++;
-    const loss = await scoped(() => noGradAsync(async () => ops.crossEntropy((await model.forward(b.x, b.rows, t, rng)).logits, b.y).item()));
+    const loss = await lossOf(b.x, b.y, b.rows);
     nats += loss * n;
     count += n;
     batches++;
   }
-  model.train(wasTraining);
   return { loss: count > 0 ? nats / count : NaN, tokens: count, nats };
 }
 

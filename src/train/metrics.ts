@@ -23,4 +23,6 @@ export interface MetricsRecord {
   z_loss?: number;
   grad_norm: number;
   dropped_tokens: number;
+  /** With pipeline stages: each stage's time waiting for its neighbours over the step's time. */
+  bubble?: number[];
 }

@@ -21,7 +21,7 @@ const cfg: TrainConfig = {
   train: { ...PRESETS.tiny.train, batch_size: 4, steps: 4, warmup_steps: 1, eval_every: 0, eval_batches: 1, log_every: 1 },
 };
 const args = (out: string, comm: RankArgs['comm']): RankArgs => ({
-  cfg, corpus, out: join(dir, out), dp: 1, tp: 1, ep: 1, zero: false, comm, topology: undefined, placement: 'topology', backend: 'js', json: true, tty: false,
+  cfg, corpus, out: join(dir, out), dp: 1, tp: 1, ep: 1, pp: 1, ppLayers: [cfg.model.n_layers], micro: 1, zero: false, comm, topology: undefined, placement: 'topology', backend: 'js', json: true, tty: false,
   ckpt: undefined, order: undefined, ranksHere: 1,
 });
 

@@ -24,6 +24,10 @@ export interface RankArgs {
   dp: number;
   tp: number;
   ep: number;
+  /** Pipeline stages, blocks per stage, micro-batches per step (1, [n_layers], 1 without a pipeline). */
+  pp: number;
+  ppLayers: number[];
+  micro: number;
   zero: boolean;
   comm: RunLayout['comm'];
   topology: string | undefined;
@@ -66,9 +70,9 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   // Every group is split from the timed world, so one clock times all of this rank's collectives.
   const clock = new CommClock();
   const naive = args.placement === 'naive';
-  let groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep }, topology,
+  let groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp }, topology,
     naive ? DEFAULT_ORDER : args.order);
-  const bytes = a2aBytes(args.cfg, args.dp);
+  const bytes = a2aBytes(args.cfg, args.dp, args.micro);
   let collectives: CollectivesRecord;
   if (topology !== undefined && !naive) ({ layout: groups, record: collectives } = await useTopology(groups, topology.tiers, bytes));
   else collectives = flatRecord(groups, args.placement, bytes);
@@ -79,7 +83,7 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   const r = await train({
     ...(failAtStep !== undefined ? { failAtStep } : {}),
     cfg: args.cfg, tokens, out: args.out, ctx: contextOf(groups), clock, progress: args.tty && !args.json, log: say,
-    layout: { dp: args.dp, tp: args.tp, ep: args.ep, zero: args.zero, comm: args.comm },
+    layout: { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp, ppLayers: args.ppLayers, micro: args.micro, zero: args.zero, comm: args.comm },
     placement: groups.placement,
     collectives,
     ...(args.ckpt !== undefined ? { ckpt: args.ckpt } : {}),
@@ -89,12 +93,12 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
 
 /**
  * Bytes a rank sends per MoE all-to-all (every MoE layer of a model has this shape; the all-to-all
- * is chosen once for it): its n = batch / dp x seq_len tokens fill E x capacity slots of d_model
+ * is chosen once for it): its n = batch / dp / micro-batches x seq_len tokens fill E x capacity slots of d_model
  * floats, E x capacity = f n k under capacity factor f; dropless (f = 0) fills at least n k (as
  * many as a balanced routing).
  */
-function a2aBytes(cfg: RankArgs['cfg'], dp: number): number {
-  const m = cfg.model, n = (cfg.train.batch_size / dp) * m.seq_len;
+function a2aBytes(cfg: RankArgs['cfg'], dp: number, micro: number): number {
+  const m = cfg.model, n = (cfg.train.batch_size / dp / micro) * m.seq_len;
   return Math.max(m.capacity_factor, 1) * n * m.top_k * m.d_model * 4;
 }
 

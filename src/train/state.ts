@@ -10,8 +10,12 @@ export function geometry(info: ParamInfo, ctx: ParallelContext): Omit<ShardedTen
   const local = [...info.param.shape];
   const s = info.spec;
   if (s === undefined) {
-    const world = ctx.groups.world;
-    return { dtype: 'f32', globalShape: local, offset: local.map(() => 0), localShape: local, replicaId: world.rank, replicas: world.size };
+    // Holders: every rank of the stage (of the whole world without pipeline stages), times the
+    // stages holding a tied copy.
+    const world = ctx.groups.world, stageSize = ctx.dp * ctx.tp;
+    const [id, n] = ctx.pp === 1 ? [world.rank, world.size] : [ctx.dpIndex * ctx.tp + ctx.tpIndex, stageSize];
+    const t = info.tied ?? { copy: 0, copies: 1 };
+    return { dtype: 'f32', globalShape: local, offset: local.map(() => 0), localShape: local, replicaId: t.copy * n + id, replicas: t.copies * n };
   }
   const offset = local.map((d, i) => (i === s.dim ? s.index * d : 0));
   // Holders of the same block: a tp block is on every dp rank with the same tp index; an expert

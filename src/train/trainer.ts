@@ -7,6 +7,7 @@ import { isMainThread } from 'node:worker_threads';
 import { InputError, errorMessage } from '../util/errors.js';
 import { Progress } from '../util/output.js';
 import { GPT, countParams, zLossCoef, type ModelConfig } from '../nn/gpt.js';
+import { GPTStage, stageOf } from '../nn/gpt-stage.js';
 import type { ParamInfo } from '../nn/module.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
@@ -25,6 +26,8 @@ import { saveModel } from './model-dir.js';
 import { flopsPerToken } from './flops.js';
 import { collectState, restoreState, stateLayout } from './state.js';
 import { StepStats } from './step-stats.js';
+import { PipelineStage } from './pipeline.js';
+import { bubbleFraction } from '../parallel/pipeline.js';
 import type { MetricsRecord } from './metrics.js';
 import { PLAN_FORMAT, planToJson } from '../planner/plan.js';
 import type { Placement } from '../layout/grid.js';
@@ -63,11 +66,15 @@ export interface TrainRun {
   collectives?: CollectivesRecord;
 }
 
-/** How a run is laid out: dp x tp ranks, ep of them sharing experts, ZeRO-1 or not, over which transport. */
+/** How a run is laid out: dp x tp x pp ranks, ep of them sharing experts, ZeRO-1 or not, over which transport. */
 export interface RunLayout {
   dp: number;
   tp: number;
   ep: number;
+  /** Pipeline stages, the blocks each holds (summing to n_layers), and micro-batches per step (1 without a pipeline). */
+  pp: number;
+  ppLayers: number[];
+  micro: number;
   /** ZeRO-1: split optimizer state over data-parallel ranks. */
   zero: boolean;
   /** 'none': one rank, in the calling process. */
@@ -94,6 +101,8 @@ export interface TrainSummary {
   vocab_size: number;
   losses: number[];
   collectives?: CollectivesRecord;
+  /** With pipeline stages: the split, and each stage's mean bubble (its wait for neighbours over the step's time) against 1F1B's (p - 1) / (m + p - 1). */
+  pipeline?: { stages: number; layers: number[]; micro_batches: number; bubble: number[]; bubble_1f1b: number };
 }
 
 /** A corpus must hold one batch of training tokens and a validation split (InputError otherwise). */
@@ -110,7 +119,7 @@ export function stepSeed(seed: number, step: number, stream: number): number {
   return (Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) + Math.imul(step + 1, 0x85ebca6b) + Math.imul(stream + 1, 0xc2b2ae35)) >>> 0;
 }
 
-export async function train(run: TrainRun): Promise<{ summary: TrainSummary; model: GPT } | null> {
+export async function train(run: TrainRun): Promise<{ summary: TrainSummary; model: GPT | GPTStage } | null> {
   const { cfg, out, ctx, tokens, clock } = run, tc = cfg.train, t0 = performance.now();
   const rank0 = ctx.groups.world.rank === 0;
   checkTokens(tokens, cfg);
@@ -121,8 +130,10 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const t = cfg.model.seq_len, b = tc.batch_size, bl = b / ctx.dp;
   if (!Number.isInteger(bl)) throw new Error(`invariant: dp ${ctx.dp} divides train.batch_size ${b} (checkLayout)`);
 
-  // Model and optimizer.
-  const model = new GPT(modelCfg, tc.seed, ctx);
+  // Model and optimizer: the whole model, or this rank's pipeline stage of it.
+  const { micro, ppLayers } = run.layout;
+  const pipe = ctx.pp > 1 ? new PipelineStage(new GPTStage(modelCfg, tc.seed, ctx, stageOf(ppLayers, ctx.ppIndex)), ctx, micro) : undefined;
+  const model = pipe?.model ?? new GPT(modelCfg, tc.seed, ctx);
   const infos = model.parameterInfo();
   const opt = new ParallelAdamW(infos, { lr: tc.lr, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weight_decay },
     ctx, run.layout.zero);
@@ -132,11 +143,13 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   // Checkpoints: <out>/ckpt/step-XXXXXXXX, resumable into any layout.
   const { checkpointer, every, startStep, ...resumed } = await openCheckpoints(run, modelCfg, infos, opt);
   let firstLoss = resumed.firstLoss;
-  if (rank0) writeRunHeader(out, runCfg, run.layout, run.placement, bl, startStep === 0);
+  if (rank0) writeRunHeader(out, runCfg, run.layout, run.placement, bl / micro, startStep === 0);
 
   const bar = run.progress && rank0 ? new Progress(tc.steps, 'step', true) : null;
   const losses: number[] = [];
   let tokensSeen = 0, trainSeconds = 0, lastVal = NaN;
+  const bubbles: number[][] = [];
+  const evalOn = (toks: Int32Array, batches?: number) => pipe !== undefined ? pipe.evaluate(toks, b, batches) : evaluate(model as GPT, toks, b, batches);
   for (let step = startStep; step < tc.steps; step++) {
     const lr = learningRate(step, { lr: tc.lr, minLr: tc.min_lr, warmup: tc.warmup_steps, total: tc.steps });
     const ts = performance.now(), comm0 = commSplit(clock);
@@ -146,13 +159,19 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       const rows = [ctx.dpIndex * bl * t, (ctx.dpIndex + 1) * bl * t] as const;
       const x = batch.x.subarray(...rows), y = batch.y.subarray(...rows);
       // Forward, backward, then the optimizer reduces gradients over dp, clips and steps.
-      const { loss, ce, fwd } = await model.loss(x, y, bl, t, new Rng(stepSeed(tc.seed, step, 1 + ctx.dpIndex)));
-      if (run.failAtStep === step) throw new Error(`injected fault at step ${step}`);
-      await loss.backwardAsync();
+      let fb: { stats: StepStats; waits?: number[] };
+      if (pipe === undefined) {
+        const { loss, ce, fwd } = await (model as GPT).loss(x, y, bl, t, new Rng(stepSeed(tc.seed, step, 1 + ctx.dpIndex)));
+        if (run.failAtStep === step) throw new Error(`injected fault at step ${step}`);
+        await loss.backwardAsync();
+        fb = { stats: await StepStats.of(ce, fwd).reduceOverDp(ctx) }; // the global batch's statistics
+      } else {
+        if (run.failAtStep === step) throw new Error(`injected fault at step ${step}`);
+        fb = await pipe.step(x, y, bl, t, (i) => new Rng(stepSeed(tc.seed, step, 1 + ctx.dpIndex * micro + i)));
+      }
       const gradNorm = await opt.update(lr, tc.grad_clip);
       opt.zeroGrad();
-      // The reported statistics are the global batch's.
-      return { stats: await StepStats.of(ce, fwd).reduceOverDp(ctx), gradNorm };
+      return { ...fb, gradNorm };
     });
     const comm = commSplit(clock, comm0);
     // Checkpoint every `every` steps and at the end.
@@ -161,6 +180,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       await checkpointer.save(step + 1, await collectState(infos, opt, ctx), meta);
     }) : 0;
     const dt = (performance.now() - ts) / 1000;
+    if (r.waits !== undefined) bubbles.push(r.waits.map((w) => w / Math.max(1e-9, dt - dtCkpt)));
     trainSeconds += dt;
     tokensSeen += b * t;
     losses.push(r.stats.ce);
@@ -169,9 +189,10 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     // Evaluate every eval_every steps and at the end; log every log_every steps (rank 0).
     const last = step === tc.steps - 1;
     let valLoss: number | undefined;
-    if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) lastVal = valLoss = (await evaluate(model, tokens.val, b, tc.eval_batches)).loss;
+    if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) lastVal = valLoss = (await evalOn(tokens.val, tc.eval_batches)).loss;
     if (rank0 && (step % tc.log_every === 0 || last || valLoss !== undefined)) {
-      logStep(run, metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss }));
+      logStep(run, metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss,
+        bubble: bubbles[bubbles.length - 1] }));
     }
     bar?.update(step + 1, { loss: r.stats.ce, 'tok/s': Math.round(tokensSeen / trainSeconds) });
     // A worker thread's output reaches the terminal only when its event loop turns, and the
@@ -182,13 +203,17 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   await checkpointer?.wait();
 
   // Final: bits per byte on the whole validation text, then save (rank 0 writes the whole model).
-  const full = await evaluate(model, tokens.val, b);
-  const whole = await gatherParams(infos, ctx);
-  if (!rank0) return null;
+  const full = await evalOn(tokens.val);
+  const whole = pipe !== undefined ? await pipe.gatherParams(infos) : await gatherParams(infos, ctx);
+  if (!rank0 || whole === null) return null;
   saveModel(out, whole, runCfg, tokens.tokenizer);
   const summary = summarize(runCfg, { startStep, firstLoss, losses, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
     flopsTok, peakInfo, seconds: (performance.now() - t0) / 1000, out });
   if (run.collectives !== undefined) summary.collectives = run.collectives;
+  if (pipe !== undefined) {
+    summary.pipeline = { stages: ctx.pp, layers: ppLayers, micro_batches: micro, bubble: ppLayers.map((_, s) => mean(bubbles.map((w) => w[s] ?? 0))),
+      bubble_1f1b: bubbleFraction(ctx.pp, micro) };
+  }
   writeFileSync(join(out, 'summary.json'), JSON.stringify({ ...summary, losses: undefined }, null, 2) + '\n');
   return { summary, model };
 }
@@ -236,7 +261,7 @@ function writeRunHeader(out: string, runCfg: TrainConfig, layout: RunLayout, pla
   writeFileSync(join(out, 'config.json'), JSON.stringify(runCfg, null, 2) + '\n');
   // The layout in the planner's form, so `furnace plan --calibrate` can read this run.
   const l = layout;
-  writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: 1, ep: l.ep,
+  writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: l.pp, ep: l.ep,
     zero: l.zero ? 1 : 0, microBatch, recompute: 'none', placement }) }, null, 2) + '\n');
 }
 
@@ -257,13 +282,14 @@ function checkpointMeta(runCfg: TrainConfig, tokens: RunTokens, layout: RunLayou
   const meta: CheckpointMeta = { format: 'furnace-train', config: runCfg, tokenizer: tokens.tokenizer.toJSON() as Json, layout,
     next_step: nextStep, optimizer_step: optimizerStep, first_loss: firstLoss, data: { seed: runCfg.train.seed, next_step: nextStep } };
   // As plain objects: an interface type has no index signature, so it is not a Json object as it is.
-  return { ...meta, config: { model: { ...meta.config.model }, train: { ...meta.config.train } }, layout: { ...meta.layout }, data: { ...meta.data } };
+  return { ...meta, config: { model: { ...meta.config.model }, train: { ...meta.config.train } }, layout: { ...meta.layout, ppLayers: [...meta.layout.ppLayers] },
+    data: { ...meta.data } };
 }
 
-/** Collective seconds since `since` (or in total): all-to-all, and every other kind (reductions, gathers). */
+/** Collective seconds since `since` (or in total): all-to-all, and every other kind but the pipeline's send/recv (reductions, gathers). */
 function commSplit(clock: CommClock, since = { allreduce: 0, alltoall: 0 }): { allreduce: number; alltoall: number } {
-  const alltoall = clock.seconds.alltoall;
-  return { allreduce: clock.total() - alltoall - since.allreduce, alltoall: alltoall - since.alltoall };
+  const alltoall = clock.seconds.alltoall, p2p = clock.seconds.p2p;
+  return { allreduce: clock.total() - alltoall - p2p - since.allreduce, alltoall: alltoall - since.alltoall };
 }
 
 /** Appends the record to metrics.jsonl and logs its line (rank 0). */
@@ -275,7 +301,8 @@ function logStep(run: TrainRun, rec: MetricsRecord): void {
 
 /** One line of metrics.jsonl; compute is the step's time outside collectives and the checkpoint. */
 function metricsRecord(s: { step: number; lr: number; dt: number; ckpt: number; comm: { allreduce: number; alltoall: number }; tokens: number;
-  flopsTok: number; peak: number; stats: StepStats; gradNorm: number; reportZLoss: boolean; valLoss: number | undefined }): MetricsRecord {
+  flopsTok: number; peak: number; stats: StepStats; gradNorm: number; reportZLoss: boolean; valLoss: number | undefined;
+  bubble: number[] | undefined }): MetricsRecord {
   const tokPerS = s.tokens / s.dt, { allreduce, alltoall } = s.comm;
   return {
     step: s.step, loss: s.stats.ce, lr: s.lr, tokens_per_s: tokPerS, step_time_s: s.dt,
@@ -284,6 +311,7 @@ function metricsRecord(s: { step: number; lr: number; dt: number; ckpt: number; 
     expert_load: s.stats.load, aux_loss: s.stats.aux, grad_norm: s.gradNorm, dropped_tokens: s.stats.dropped,
     ...(s.reportZLoss ? { z_loss: s.stats.zLoss } : {}),
     ...(s.valLoss !== undefined ? { val_loss: s.valLoss } : {}),
+    ...(s.bubble !== undefined ? { bubble: s.bubble } : {}),
   };
 }
 

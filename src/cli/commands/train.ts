@@ -8,7 +8,7 @@ import { preflight } from '../../train/preflight.js';
 import { Output, isInteractive } from '../../util/output.js';
 import { parse, intFlag, type Command } from '../util.js';
 import { checkBackendName, installBackend } from '../../backends/index.js';
-import { PRESETS, checkConsistency, checkLayout, parseConfigFile, type TrainConfig } from '../../train/config.js';
+import { PRESETS, checkConsistency, checkLayout, parseConfigFile, resolvePipeline, type TrainConfig } from '../../train/config.js';
 import { readCorpus, defaultCorpusPath } from '../../data/corpus.js';
 import { checkTokens, type CheckpointOptions, type RunLayout } from '../../train/trainer.js';
 import { resolveCheckpoint } from '../../checkpoint/index.js';
@@ -28,8 +28,10 @@ import { launchRanks, main as rankMain, type RankArgs, type RankResult } from '.
 const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
                      [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--report FILE.html] [--json]
   parallel:    [--dp N] [--tp N] [--ep N] [--zero] [--comm threads|mpi] [--topology FILE] [--plan plan.json]
-               [--placement topology|naive]
-               world = dp x tp ranks; ep divides dp (experts split over ep ranks of the same tp index)
+               [--placement topology|naive] [--pp N] [--pp-layers 3,5,5,3] [--micro-batches M]
+               world = dp x tp x pp ranks; ep divides dp (experts split over ep ranks of the same tp index)
+               pp: pipeline stages (1F1B over M micro-batches; default M: the most up to 2 x pp that divide
+               the rows per dp rank); --pp-layers: blocks per stage (default: even, lighter first and last)
                topology (default): groups placed by the topology's tiers, hierarchical collectives where
                they pay; naive: the default order and flat collectives (to measure the difference)
                default: one data-parallel rank per core on threads; --dp 1 for a single process
@@ -42,6 +44,7 @@ export const run: Command = async (argv) => {
     backend: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, 'log-every': { type: 'string' },
     'batch-size': { type: 'string' }, 'sample-tokens': { type: 'string' }, json: { type: 'boolean' },
     dp: { type: 'string' }, tp: { type: 'string' }, ep: { type: 'string' }, zero: { type: 'boolean' },
+    pp: { type: 'string' }, 'pp-layers': { type: 'string' }, 'micro-batches': { type: 'string' },
     comm: { type: 'string' }, topology: { type: 'string' }, plan: { type: 'string' }, placement: { type: 'string' },
     'ckpt-every': { type: 'string' }, 'ckpt-async': { type: 'boolean' }, 'ckpt-keep': { type: 'string' },
     resume: { type: 'string' }, 'no-verify': { type: 'boolean' }, report: { type: 'string' },
@@ -97,11 +100,11 @@ export const run: Command = async (argv) => {
     every: ckptEvery, async: v['ckpt-async'] === true, keep: ckptKeep,
     ...(v.resume !== undefined ? { resume: v.resume } : {}), verify: v['no-verify'] !== true,
   } : undefined;
-  const { dp, tp, ep, zero, comm } = layout;
-  const world = dp * tp;
+  const { dp, tp, ep, pp, zero, comm } = layout;
+  const world = dp * tp * pp;
   preflight(cfg.model, { batch: cfg.train.batch_size / dp, training: true, backend: v.backend ?? 'auto', ranks: world, tp,
     where: v.config ?? `--preset ${preset}` });
-  const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, zero, comm, topology: v.topology, placement, backend: v.backend,
+  const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, pp, ppLayers: layout.ppLayers, micro: layout.micro, zero, comm, topology: v.topology, placement, backend: v.backend,
     json: out.json, tty: isInteractive(), ckpt, order: layout.order, ranksHere: world };
   const result = await startRanks(args, world, out);
   if (result === null) return 0; // under mpirun, ranks other than 0 report nothing
@@ -123,14 +126,16 @@ export const run: Command = async (argv) => {
     out.say(`wrote ${v.report}`);
   }
   const { losses: _l, ...rest } = s;
-  out.result({ ...rest, backend: result.backend, layout: { dp, tp, ep, zero, comm }, sample });
+  out.result({ ...rest, backend: result.backend, layout: { dp, tp, ep, pp, zero, comm }, sample });
   return 0;
 };
 
 /** The layout from --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero, checked against the model. */
 function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep?: string | undefined; zero?: boolean | undefined;
-  plan?: string | undefined; comm?: string | undefined }, cfg: TrainConfig): RunLayout & { order: readonly Dim[] | undefined } {
+  plan?: string | undefined; comm?: string | undefined; pp?: string | undefined; 'pp-layers'?: string | undefined; 'micro-batches'?: string | undefined },
+  cfg: TrainConfig): RunLayout & { order: readonly Dim[] | undefined } {
   let dp = intFlag('dp', v.dp, 1, 4096) ?? 1, tp = intFlag('tp', v.tp, 1, 4096) ?? 1, ep = intFlag('ep', v.ep, 1, 4096) ?? 1;
+  let pp = intFlag('pp', v.pp, 1, 1024), micro = intFlag('micro-batches', v['micro-batches'], 1, 1 << 20);
   let zero = v.zero === true;
   let order: readonly Dim[] | undefined;
   if (v.plan !== undefined) {
@@ -140,21 +145,30 @@ function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep
     } catch (e) {
       throw new InputError(`--plan: ${errorMessage(e)}`);
     }
-    if (plan.pp !== 1) throw new InputError(`--plan: ${v.plan}: pp ${plan.pp} (pipeline parallelism) is not supported by the trainer; plan with --fix pp=1`);
     if (plan.zero > 1) throw new InputError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
-    ({ dp, tp, ep } = plan);
+    ({ dp, tp, ep, pp } = plan);
+    if (pp > 1) micro = cfg.train.batch_size / dp / plan.microBatch; // the plan's micro-batch is in rows
     zero = plan.zero === 1;
     order = plan.placement.order;
   }
   checkLayout(cfg, { dp, tp, ep });
+  const pipeline = resolvePipeline(cfg, dp, { pp, layers: layerList(v['pp-layers']), micro });
   const comm = v.comm ?? 'threads';
   if (comm !== 'threads' && comm !== 'mpi') throw new InputError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
   // Default layout: one data-parallel rank per core on threads. Measured on 2 cores (small
   // preset): 2 ranks of one GEMM thread each train 20% faster than one process whose GEMMs use
   // both cores; the result is the same (data parallelism equals one rank). --dp 1: one process.
-  const layoutGiven = v.dp !== undefined || v.tp !== undefined || v.ep !== undefined || v.plan !== undefined || v.zero === true;
+  const layoutGiven = v.dp !== undefined || v.tp !== undefined || v.ep !== undefined || v.plan !== undefined || v.zero === true || pipeline.pp > 1;
   if (!layoutGiven && comm === 'threads') dp = autoDp(cfg.train.batch_size);
-  return { dp, tp, ep, zero, comm: comm === 'threads' && dp * tp === 1 ? 'none' : comm, order };
+  return { dp, tp, ep, ...pipeline, zero, comm: comm === 'threads' && dp * tp * pipeline.pp === 1 ? 'none' : comm, order };
+}
+
+/** --pp-layers 3,5,5,3: blocks per pipeline stage. */
+function layerList(v: string | undefined): number[] | undefined {
+  if (v === undefined) return undefined;
+  const parts = v.split(',');
+  if (parts.some((p) => !/^\s*\d+\s*$/.test(p))) throw new InputError(`--pp-layers: expected comma-separated block counts like 3,5,5,3, got '${v}'`);
+  return parts.map(Number);
 }
 
 /**
@@ -166,7 +180,7 @@ async function startRanks(args: RankArgs, world: number, out: Output): Promise<N
   if (args.comm === 'mpi') {
     if (!underMpirun()) throw new InputError(`--comm mpi: start the job with mpirun, e.g. mpirun -np ${world} npx furnace train --comm mpi ...`);
     return runMpiRank((w) => {
-      if (w.size !== world) throw new InputError(`--comm mpi: mpirun started ${w.size} ranks but --dp ${args.dp} x --tp ${args.tp} = ${world}`);
+      if (w.size !== world) throw new InputError(`--comm mpi: mpirun started ${w.size} ranks but --dp ${args.dp} x --tp ${args.tp} x --pp ${args.pp} = ${world}`);
       return rankMain(w, { ...args, ranksHere: Number(process.env['OMPI_COMM_WORLD_LOCAL_SIZE'] ?? world) });
     });
   }
@@ -178,7 +192,7 @@ async function startRanks(args: RankArgs, world: number, out: Output): Promise<N
     const { cfg, ckpt } = args;
     checkTokens(prepareTokens(readCorpus(args.corpus), cfg.model.vocab_size), cfg); // also fills the token cache
     if (ckpt?.resume !== undefined) await resolveCheckpoint(ckpt.resume, join(args.out, 'ckpt')).catch((e: unknown) => { throw new InputError(`--resume: ${errorMessage(e)}`); });
-    out.say(`furnace train: ${args.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${args.dp} x tp ${args.tp}, ep ${args.ep}${args.zero ? ', ZeRO-1' : ''}) on threads, out ${args.out}`);
+    out.say(`furnace train: ${args.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${args.dp} x tp ${args.tp}${args.pp > 1 ? ` x pp ${args.pp}, ${args.micro} micro-batches` : ''}, ep ${args.ep}${args.zero ? ', ZeRO-1' : ''}) on threads, out ${args.out}`);
     sharePeak(); // one probe before the ranks start, not one per rank at once
     results = await launchRanks(world, args); // a rank's error keeps its kind (comm/launch.ts)
   }

@@ -13,12 +13,12 @@ async function members(g: ProcessGroup): Promise<number[]> {
   return Array.from(out);
 }
 
-/** World ranks of this rank's dp, tp, ep and expertDp groups, in group-rank order. */
+/** World ranks of this rank's dp, tp, ep, expertDp and pp groups, in group-rank order. */
 export async function groupMembers(world: ProcessGroup, args: { sizes: GridSizes; topology?: Topology; order?: Dim[] }) {
   const L = await makeProcessGroups(world, args.sizes, args.topology, args.order);
   return {
     coords: L.coords, placement: L.placement,
-    dp: await members(L.dp), tp: await members(L.tp), ep: await members(L.ep), expertDp: await members(L.expertDp),
+    dp: await members(L.dp), tp: await members(L.tp), ep: await members(L.ep), expertDp: await members(L.expertDp), pp: await members(L.pp),
   };
 }
 

@@ -1,0 +1,164 @@
+// One pipeline stage of the GPT (gpt.ts): a contiguous run of its blocks, with the token (and
+// position) embedding on the first stage and the final norm and tied output layer on the last.
+// Parameter names and initial values are the whole model's, so checkpoints and the saved model
+// do not depend on the split.
+import type { Tensor } from '../tensor/tensor.js';
+import { scalar } from '../tensor/tensor.js';
+import * as ops from '../tensor/ops.js';
+import { Rng } from '../tensor/random.js';
+import { Module, type ParamInfo } from './module.js';
+import { Embedding, RMSNorm } from './layers.js';
+import { Block, isMoeLayer, usesRope, zLossCoef, type ModelConfig } from './gpt.js';
+import type { ParallelContext } from '../parallel/context.js';
+
+/** Which blocks a stage holds: [first, end) of the model's n_layers, and its place in the pipeline. */
+export interface StageSpec {
+  index: number;
+  stages: number;
+  first: number;
+  end: number;
+}
+
+/**
+ * Blocks per stage: `given` when set (checked: one positive count per stage, summing to nLayers),
+ * else an even split whose remainder goes to the middle stages first, then to the first stage:
+ * the first stage also embeds and the last one also holds the output layer (V x C per token, the
+ * largest GEMM of a small model), so they take fewer blocks (Narayanan et al. 2021, arXiv
+ * 2104.04473, leave the embedding stages lighter for the same reason). Throws RangeError naming
+ * what is wrong; callers map it to the flag.
+ */
+export function splitLayers(nLayers: number, stages: number, given?: readonly number[]): number[] {
+  if (given !== undefined) {
+    if (given.length !== stages) throw new RangeError(`${given.length} stage sizes for ${stages} stages`);
+    if (given.some((n) => !Number.isInteger(n) || n < 1)) throw new RangeError(`every stage needs a positive whole number of layers, got ${given.join(',')}`);
+    const sum = given.reduce((a, b) => a + b, 0);
+    if (sum !== nLayers) throw new RangeError(`stage sizes ${given.join(',')} sum to ${sum}, the model has ${nLayers} layers`);
+    return [...given];
+  }
+  if (nLayers < stages) throw new RangeError(`${stages} stages need at least ${stages} layers, the model has ${nLayers}`);
+  const sizes = new Array<number>(stages).fill(Math.floor(nLayers / stages));
+  const order = [...Array.from({ length: Math.max(0, stages - 2) }, (_, i) => i + 1), 0, stages - 1];
+  for (let r = nLayers % stages, k = 0; r > 0; r--, k++) sizes[order[k]!]!++;
+  return sizes;
+}
+
+/** The spec of stage `index` under a split (blocks per stage). */
+export function stageOf(split: readonly number[], index: number): StageSpec {
+  const first = split.slice(0, index).reduce((a, b) => a + b, 0);
+  return { index, stages: split.length, first, end: first + split[index]! };
+}
+
+/** What a stage's forward pass returns for one micro-batch. */
+export interface StageForward {
+  /** Hidden states (B*T, C) for the next stage; on the last stage, logits (B*T, V). */
+  out: Tensor;
+  /** Sum of this stage's MoE balance losses (a constant 0 without MoE layers). */
+  auxLoss: Tensor;
+  /** Sum of this stage's router z-losses. */
+  zLoss: Tensor;
+  /** Per MoE layer of this stage: choices routed to each expert. */
+  load: Int32Array[];
+  dropped: number;
+}
+
+export class GPTStage extends Module {
+  /** The token embedding: its table on the first stage, the tied output layer on the last (both: one stage). */
+  readonly tokEmb: Embedding | null;
+  readonly posEmb: Embedding | null;
+  /** This stage's blocks, named blocks.<i> by their index in the whole model. */
+  readonly blocks: Block[] = [];
+  readonly lnF: RMSNorm | null;
+  readonly isFirst: boolean;
+  readonly isLast: boolean;
+
+  /** Draws the whole model's initial values in GPT's order (same seed, same weights) and keeps this stage's. */
+  constructor(readonly cfg: ModelConfig, seed: number, readonly ctx: ParallelContext, readonly stage: StageSpec) {
+    super();
+    const rng = new Rng(seed);
+    this.isFirst = stage.index === 0;
+    this.isLast = stage.index === stage.stages - 1;
+    const emb = new Embedding(cfg.vocab_size, cfg.d_model, rng);
+    this.tokEmb = this.isFirst || this.isLast ? this.child('tok_emb', emb) : drop(emb);
+    const pos = usesRope(cfg) ? null : new Embedding(cfg.seq_len, cfg.d_model, rng, 0.01);
+    this.posEmb = pos !== null && this.isFirst ? this.child('pos_emb', pos) : drop(pos);
+    for (let i = 0; i < cfg.n_layers; i++) {
+      const blk = new Block(cfg, isMoeLayer(cfg, i), rng, ctx);
+      if (i >= stage.first && i < stage.end) this.blocks.push(this.child(`blocks.${i}`, blk));
+      else drop(blk);
+    }
+    this.lnF = this.isLast ? this.child('ln_f', new RMSNorm(cfg.d_model)) : null;
+  }
+
+  /**
+   * Across stages, the tied embedding is held twice, by the first stage (copy 0) and the last (copy
+   * 1); their gradients are summed, so the copies stay equal.
+   */
+  override parameterInfo(prefix = ''): ParamInfo[] {
+    const infos = super.parameterInfo(prefix);
+    if (!this.tiedAcrossStages) return infos;
+    const tied = { copy: this.isFirst ? 0 : 1, copies: 2 };
+    return infos.map((i) => (i.param === this.tokEmb?.weight ? { ...i, tied } : i));
+  }
+
+  /** The tied weight's gradient must be summed over the first and last stage (they differ). */
+  get tiedAcrossStages(): boolean {
+    return this.stage.stages > 1 && (this.isFirst || this.isLast);
+  }
+
+  /**
+   * One micro-batch through this stage: token ids (B*T) on the first stage, else the previous
+   * stage's hidden states (B*T, C); -> hidden states (B*T, C), or logits (B*T, V) on the last.
+   */
+  async forward(input: Int32Array | Tensor, b: number, t: number, rng: Rng): Promise<StageForward> {
+    let x = input instanceof Int32Array ? this.embed(input, b, t) : input;
+    let aux: Tensor = scalar(0), z: Tensor = scalar(0);
+    const load: Int32Array[] = [];
+    let dropped = 0;
+    for (const blk of this.blocks) {
+      const o = await blk.forward(x, b, t, rng);
+      x = o.x;
+      if (o.moe === undefined) continue;
+      aux = aux.add(o.moe.auxLoss);
+      if (o.moe.zLoss !== null) z = z.add(o.moe.zLoss);
+      load.push(o.moe.load);
+      dropped += o.moe.dropped;
+    }
+    if (this.lnF !== null && this.tokEmb !== null) x = this.lnF.forward(x).matmul(this.tokEmb.weight, false, true); // (B*T, V), tied
+    return { out: x, auxLoss: aux, zLoss: z, load, dropped };
+  }
+
+  /** ids (B*T) -> (B*T, C): token embedding, plus the position table when learned. */
+  private embed(ids: Int32Array, b: number, t: number): Tensor {
+    if (this.tokEmb === null) throw new Error(`invariant: stage ${this.stage.index} has no embedding`);
+    let x = this.tokEmb.forward(ids);
+    if (this.posEmb !== null) {
+      const pos = new Int32Array(b * t);
+      for (let i = 0; i < b * t; i++) pos[i] = i % t;
+      x = x.add(this.posEmb.forward(pos));
+    }
+    return x;
+  }
+
+  /**
+   * This stage's share of the training objective for one of `micro` micro-batches: on the last
+   * stage cross-entropy / (dp x micro), so that gradients summed over micro-batches and dp ranks are
+   * the global batch's; on every stage its MoE losses / micro (each micro-batch's balance loss is
+   * global over dp, as in gpt.ts, and micro-batches weigh equally).
+   */
+  objective(f: StageForward, targets: Int32Array | null, micro: number): { loss: Tensor; ce: Tensor | null } {
+    const moe = this.cfg.n_experts > 0 && this.cfg.aux_loss_coef > 0 ? f.auxLoss.mul(this.cfg.aux_loss_coef / micro) : null;
+    const zc = zLossCoef(this.cfg);
+    let loss: Tensor | null = moe;
+    if (zc > 0) loss = loss === null ? f.zLoss.mul(zc / micro) : loss.add(f.zLoss.mul(zc / micro));
+    if (targets === null) return { loss: loss ?? scalar(0), ce: null };
+    const ce = ops.crossEntropy(f.out, targets);
+    const scaled = ce.mul(1 / (this.ctx.dp * micro));
+    return { loss: loss === null ? scaled : scaled.add(loss), ce };
+  }
+}
+
+/** Frees a module drawn only to keep the random stream in step with the whole model. */
+function drop(m: Module | null): null {
+  if (m !== null) for (const p of m.parameters()) p.dispose();
+  return null;
+}
