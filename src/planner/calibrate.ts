@@ -104,7 +104,27 @@ const metricsRecordSchema = z.looseObject({
   step: z.number(),
   step_time_s: z.number().min(0),
   time: z.looseObject({ compute: z.number().exactOptional() }).exactOptional(),
+  /** Tokens routed to each expert of each MoE layer, summed over the data-parallel ranks. */
+  expert_load: z.array(z.array(z.number().min(0))).exactOptional(),
 });
+
+/**
+ * The busiest expert's computed load over the mean, averaged over steps and MoE layers: each expert computes
+ * at most capacity x the mean routed load (the rest is dropped; capacity 0 = dropless), and the busiest of the
+ * computed loads is compared with their mean. 1 when no loads were logged.
+ */
+export function measuredImbalance(loads: readonly (readonly (readonly number[])[])[], capacity: number): number {
+  let sum = 0, n = 0;
+  for (const step of loads) for (const layer of step) {
+    const routed = layer.reduce((a, b) => a + b, 0) / layer.length;
+    if (!(routed > 0)) continue;
+    const computed = layer.map((x) => (capacity > 0 ? Math.min(x, capacity * routed) : x));
+    const mean = computed.reduce((a, b) => a + b, 0) / computed.length;
+    sum += Math.max(...computed) / mean;
+    n++;
+  }
+  return n === 0 ? 1 : sum / n;
+}
 
 /**
  * Turns a furnace run directory's config.json and metrics.jsonl records into an Observation. config.json is
@@ -143,13 +163,15 @@ export function runObservation(label: string, config: unknown, metrics: readonly
   const p = plan === undefined
     ? { dp: 1, tp: 1, pp: 1, ep: 1, zero: 0 as const, microBatch: batch, recompute: 'none' as const, placement: { order: [...DEFAULT_ORDER] } }
     : parsePlan(plan, `${label}/plan.json`, ['format', 'model', 'cluster', 'predicted']);
-  const times: number[] = [], compute: number[] = [];
+  const times: number[] = [], compute: number[] = [], loads: number[][][] = [];
   metrics.forEach((rec, i) => {
     const r = parseWith(metricsRecordSchema, rec, `${label}/metrics.jsonl[${i}]`);
     times.push(r.step_time_s);
     if (r.time?.compute !== undefined) compute.push(r.time.compute);
+    if (r.expert_load !== undefined && r.expert_load.length > 0) loads.push(r.expert_load);
   });
   if (times.length === 0) throw new InputError(`${label}/metrics.jsonl: no step records`);
+  if (experts > 0 && loads.length > 0) training.expert_imbalance = measuredImbalance(loads.slice(Math.floor(loads.length / 4)), c.capacity_factor ?? 0);
   const obs: Observation = { label, model, training, plan: p, measured: lowerQuartile(times.slice(Math.floor(times.length / 4))) };
   if (compute.length === times.length) obs.measuredCompute = lowerQuartile(compute.slice(Math.floor(compute.length / 4)));
   if (!(obs.measured > 0)) throw new InputError(`${label}/metrics.jsonl: step_time_s must be > 0`);

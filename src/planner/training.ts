@@ -22,6 +22,12 @@ export const trainingSpecSchema = z.strictObject({
    * computed (grouped GEMMs, as MegaBlocks and furnace), while all-to-all still carries the padding.
    */
   padded_compute: z.boolean().exactOptional(),
+  /**
+   * The busiest expert's computed load over the mean expert load (1 = exact balance, as SWIPE gives). With
+   * expert parallelism every rank waits at the combine all-to-all for the rank holding the busiest experts.
+   * Default: the capacity factor (top-k routing caps each expert there), or a run's measured loads.
+   */
+  expert_imbalance: z.number().min(1).max(1e6).exactOptional(),
   /** Steps between checkpoints; the checkpoint time is then amortized into the step time. */
   checkpoint_every: z.number().int().min(1).exactOptional(),
 });
