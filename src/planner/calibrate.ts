@@ -114,16 +114,30 @@ const metricsRecordSchema = z.looseObject({
  * computed loads is compared with their mean. 1 when no loads were logged.
  */
 export function measuredImbalance(loads: readonly (readonly (readonly number[])[])[], capacity: number): number {
+  return measuredRankImbalance(loads, capacity, loads[0]?.[0]?.length ?? 1);
+}
+
+/** The same for `ep` ranks holding consecutive experts each: the busiest rank's computed load over the mean rank's. */
+export function measuredRankImbalance(loads: readonly (readonly (readonly number[])[])[], capacity: number, ep: number): number {
   let sum = 0, n = 0;
   for (const step of loads) for (const layer of step) {
     const routed = layer.reduce((a, b) => a + b, 0) / layer.length;
-    if (!(routed > 0)) continue;
+    if (!(routed > 0) || layer.length % ep !== 0) continue;
     const computed = layer.map((x) => (capacity > 0 ? Math.min(x, capacity * routed) : x));
-    const mean = computed.reduce((a, b) => a + b, 0) / computed.length;
-    sum += Math.max(...computed) / mean;
+    const k = layer.length / ep;
+    const ranks = Array.from({ length: ep }, (_, r) => computed.slice(r * k, (r + 1) * k).reduce((a, b) => a + b, 0));
+    const mean = ranks.reduce((a, b) => a + b, 0) / ep;
+    sum += Math.max(...ranks) / mean;
     n++;
   }
   return n === 0 ? 1 : sum / n;
+}
+
+/** Rank imbalance for every ep > 1 that divides the experts (training.rank_imbalance). */
+export function rankImbalanceTable(loads: readonly (readonly (readonly number[])[])[], capacity: number, experts: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let ep = 2; ep <= experts; ep++) if (experts % ep === 0) out[String(ep)] = measuredRankImbalance(loads, capacity, ep);
+  return out;
 }
 
 /**
@@ -171,7 +185,11 @@ export function runObservation(label: string, config: unknown, metrics: readonly
     if (r.expert_load !== undefined && r.expert_load.length > 0) loads.push(r.expert_load);
   });
   if (times.length === 0) throw new InputError(`${label}/metrics.jsonl: no step records`);
-  if (experts > 0 && loads.length > 0) training.expert_imbalance = measuredImbalance(loads.slice(Math.floor(loads.length / 4)), c.capacity_factor ?? 0);
+  if (experts > 0 && loads.length > 0) {
+    const settled = loads.slice(Math.floor(loads.length / 4));
+    training.expert_imbalance = measuredImbalance(settled, c.capacity_factor ?? 0);
+    training.rank_imbalance = rankImbalanceTable(settled, c.capacity_factor ?? 0, experts);
+  }
   const obs: Observation = { label, model, training, plan: p, measured: lowerQuartile(times.slice(Math.floor(times.length / 4))) };
   if (compute.length === times.length) obs.measuredCompute = lowerQuartile(compute.slice(Math.floor(compute.length / 4)));
   if (!(obs.measured > 0)) throw new InputError(`${label}/metrics.jsonl: step_time_s must be > 0`);

@@ -33,11 +33,14 @@ export interface PlanContext {
  * The busiest ep rank's expert load over the mean rank's, when each of ep ranks holds k = E/ep experts and the
  * busiest expert carries `imbalance` x the mean: that expert plus k-1 experts sharing the rest evenly,
  * r = (i + (k-1)(E-i)/(E-1)) / k. r = i with one expert per rank, 1 with every expert on every rank (ep = 1:
- * each rank computes its own tokens' experts, whatever the routing).
+ * each rank computes its own tokens' experts, whatever the routing). A lower bound where busy experts sit
+ * together; training.rank_imbalance (measured from a run's loads) replaces it for the ep values it gives.
  */
 export function rankImbalance(ctx: PlanContext, ep: number): number {
   const e = ctx.model.experts, i = Math.min(ctx.imbalance, e);
   if (ep <= 1 || e <= 1) return 1;
+  const measured = ctx.training.rank_imbalance?.[String(ep)];
+  if (measured !== undefined) return measured;
   const k = e / ep;
   return (i + (k - 1) * (e - i) / (e - 1)) / k;
 }

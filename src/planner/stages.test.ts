@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { ClusterSpec } from './cluster.js';
 import { prepare, rankImbalance } from './context.js';
 import { estimate } from './cost.js';
-import { measuredImbalance } from './calibrate.js';
+import { measuredImbalance, measuredRankImbalance } from './calibrate.js';
 import { runPlanner } from './api.js';
 import { worldSize, type ParallelPlan } from './plan.js';
 import { CLUSTER_PRESETS, MODEL_PRESETS, megatronGpt } from './presets.js';
@@ -102,6 +102,12 @@ test('expert-load imbalance: the busiest ep rank sets the pace of unpadded exper
   // From logged loads: capped at 1.25 x 512 = 640, computed [0,2,640,0,640,0,408,640], mean 291.25.
   close(measuredImbalance([[[0, 2, 1021, 0, 1718, 0, 408, 947]]], 1.25), 640 / 291.25);
   close(measuredImbalance([[[1, 1], [3, 1]]], 0), (1 + 1.5) / 2);
+  // ep = 2 over the same loads: ranks of 4 consecutive experts, 642 and 1688 computed, mean 1165.
+  close(measuredRankImbalance([[[0, 2, 1021, 0, 1718, 0, 408, 947]]], 1.25, 2), 1688 / 1165);
+  // A measured table replaces the estimate for the ep values it holds.
+  const measured = prepare(m, machine, { ...train, rank_imbalance: { '2': 1.5 } });
+  close(rankImbalance(measured, 2), 1.5);
+  close(rankImbalance(measured, 4), rankImbalance(ctx, 4));
 });
 
 test('plans on at most N devices: GPT-3 on all 4,480 A100s of Selene leaves some idle, and says so', () => {

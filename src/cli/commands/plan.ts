@@ -66,16 +66,16 @@ interface PlanFlags {
 }
 
 /** --imbalance X (a number >= 1) or RUNDIR (its metrics.jsonl expert loads, capped by its capacity factor). */
-function imbalanceOf(arg: string): { value: number; source: string } {
+function imbalanceOf(arg: string): { value: number; source: string; ranks?: Record<string, number> } {
   if (/^\d+(\.\d+)?$/.test(arg)) {
     const x = Number(arg);
     if (!(x >= 1)) throw new InputError(`--imbalance: the busiest expert's load over the mean is at least 1, got ${arg}`);
     return { value: x, source: '--imbalance' };
   }
   if (!existsSync(arg)) throw new InputError(`--imbalance: expected a number >= 1 or a run directory, got '${arg}'`);
-  const v = readRun(arg).training.expert_imbalance;
-  if (v === undefined) throw new InputError(`--imbalance: ${arg}/metrics.jsonl has no expert_load (a dense model?)`);
-  return { value: v, source: arg };
+  const t = readRun(arg).training;
+  if (t.expert_imbalance === undefined) throw new InputError(`--imbalance: ${arg}/metrics.jsonl has no expert_load (a dense model?)`);
+  return { value: t.expert_imbalance, source: arg, ...(t.rank_imbalance !== undefined ? { ranks: t.rank_imbalance } : {}) };
 }
 
 function plan(out: Output, modelArg: string, clusterArg: string, presets: Record<string, ClusterSpec | (() => ClusterSpec)>, f: PlanFlags): number {
@@ -86,7 +86,8 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
   const r = runPlanner({
     model, cluster, top: f.top,
     ...(given !== undefined || imbalance !== undefined
-      ? { training: { ...(given ?? defaultTraining(model, f.devices ?? cluster.devices)), ...(imbalance !== undefined ? { expert_imbalance: imbalance.value } : {}) } } : {}),
+      ? { training: { ...(given ?? defaultTraining(model, f.devices ?? cluster.devices)), ...(imbalance !== undefined ? { expert_imbalance: imbalance.value } : {}),
+        ...(imbalance?.ranks !== undefined ? { rank_imbalance: imbalance.ranks } : {}) } } : {}),
     ...(f.devices !== undefined ? { devices: f.devices } : {}),
     ...(f.fix !== undefined ? { fix: parseFix(f.fix) } : {}),
   });
@@ -111,7 +112,10 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
       const k = result.plans.findIndex((e) => runnableBy(e.plan).runnable);
       out.say(`  not runnable: ${run.reason}${k >= 0 ? `; #${k + 1} runs` : '; none listed runs (--fix pp=1,zero=1,recompute=none)'}`);
     }
-    if (imbalance !== undefined) out.say(`  expert imbalance ${imbalance.value.toFixed(2)} from ${imbalance.source}`);
+    if (imbalance !== undefined) {
+      const ranks = Object.entries(imbalance.ranks ?? {}).map(([ep, r]) => `ep=${ep} ${r.toFixed(2)}`).join(', ');
+      out.say(`  expert imbalance ${imbalance.value.toFixed(2)} from ${imbalance.source}${ranks !== '' ? `; busiest rank over the mean: ${ranks}` : ''}`);
+    }
   }
   for (const l of r.explanation) out.say(`  ${l}`);
   out.say(`searched ${r.json['searched'] as number} candidate plans in ${r.seconds.toFixed(2)} s (${result.evaluated} distinct ones fit in memory and were timed)`);
