@@ -26,7 +26,8 @@ export function bytes(x: number): string {
 
 export function describePlan(e: Estimate): string {
   const p = e.plan, t = p.placement.tiers ?? {};
-  const parts = [`tp=${p.tp}${p.tp > 1 ? ` (${t.tp})` : ''}`, `pp=${p.pp}${p.pp > 1 ? ` (${t.pp})` : ''}`,
+  const v = (p.virtualStages ?? 1) > 1 ? `, interleaved x${p.virtualStages}` : '';
+  const parts = [`tp=${p.tp}${p.tp > 1 ? ` (${t.tp})` : ''}`, `pp=${p.pp}${p.pp > 1 ? ` (${t.pp}${v})` : ''}`,
     `dp=${p.dp}${p.dp > 1 ? ` (${t.dp})` : ''}`];
   if (p.ep > 1) parts.push(`ep=${p.ep} (${t.ep})`);
   return `${parts.join(' x ')}, ZeRO-${p.zero}, micro-batch ${p.microBatch}, recompute ${p.recompute}`;

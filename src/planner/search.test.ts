@@ -22,6 +22,13 @@ function bruteForce(ctx: PlanContext): { best: Estimate | undefined; count: numb
     let dp = Math.floor(n / tp / pp);
     while (ctx.batch % dp !== 0) dp--;
     if (m.heads % tp !== 0 || m.ffn_hidden % tp !== 0 || 2 * dp * tp * pp <= n) continue;
+    // a shallower pipeline with the same dp and as many layers in its fullest stage exists
+    const shallower = Array.from({ length: pp - 1 }, (_, i) => i + 1).some((q) => {
+      let d = Math.floor(n / tp / q);
+      while (ctx.batch % d !== 0) d--;
+      return d === dp && 2 * d * tp * q > n && Math.ceil(m.layers / q) === Math.ceil(m.layers / pp);
+    });
+    if (shallower) continue;
     const split = pp > 1 ? { ppLayers: costSplit(ctx, pp) } : {};
     for (const ep of divisors(dp)) {
       if (m.experts === 0 ? ep > 1 : m.experts % ep !== 0) continue;

@@ -112,7 +112,9 @@ function checkFix(ctx: PlanContext, f: FixedChoices): void {
  * pp up to the layers (stages may be uneven), and for each the largest dp that divides the batch with
  * tp x pp x dp <= n (a smaller dp only gives each rank more work). Where n has no exact layout (4,480 A100s and
  * a batch of 1,536), the best plan leaves devices idle; layouts leaving more than half idle are not tried
- * unless dp is pinned (half the devices can always run the same layout with twice the dp, or nearly).
+ * unless dp is pinned (half the devices can always run the same layout with twice the dp, or nearly). With the
+ * same tp and dp, a pp whose fullest stage holds ceil(L/pp) layers, as a smaller pp's does, is skipped: the
+ * slowest stage is no faster and the bubble is larger.
  */
 export function layouts(ctx: PlanContext, fix: FixedChoices = {}): { tp: number; pp: number; dp: number }[] {
   const m = ctx.model, n = ctx.cluster.devices;
@@ -121,10 +123,15 @@ export function layouts(ctx: PlanContext, fix: FixedChoices = {}): { tp: number;
   const tps = pick(divisors(m.heads), fix.tp).filter((t) => t <= n && m.ffn_hidden % t === 0 && (m.kv_heads ?? m.heads) % t === 0);
   for (const tp of tps) {
     const pps = fix.pp !== undefined ? [fix.pp] : Array.from({ length: Math.min(m.layers, Math.floor(n / tp)) }, (_, i) => i + 1);
+    const deepest = new Map<number, number>(); // dp -> layers of the fullest stage at the smallest pp tried
     for (const pp of pps) {
       const room = Math.floor(n / (tp * pp));
       const dp = fix.dp !== undefined ? (fix.dp <= room ? fix.dp : 0) : batchDivisors.filter((d) => d <= room).pop() ?? 0;
       if (dp === 0 || (fix.dp === undefined && 2 * tp * pp * dp <= n)) continue;
+      // With the same dp, a deeper pipeline whose fullest stage holds as many layers only adds bubble and sends.
+      const fullest = Math.ceil(m.layers / pp);
+      if (fix.pp === undefined && deepest.get(dp) === fullest) continue;
+      deepest.set(dp, fullest);
       out.push({ tp, pp, dp });
     }
   }

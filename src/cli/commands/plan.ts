@@ -98,7 +98,7 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
     out.say(' #   tp   pp     dp     ep zero  mb recompute   step s   tokens/s    MFU  mem GB run  placement (inner first)');
     result.plans.forEach((e, i) => {
       const p = e.plan;
-      out.say(`${String(i + 1).padStart(2)} ${String(p.tp).padStart(4)} ${String(p.pp).padStart(4)} ${String(p.dp).padStart(6)} ${String(p.ep).padStart(6)}`
+      out.say(`${String(i + 1).padStart(2)} ${String(p.tp).padStart(4)} ${`${p.pp}${(p.virtualStages ?? 1) > 1 ? `x${p.virtualStages}` : ''}`.padStart(4)} ${String(p.dp).padStart(6)} ${String(p.ep).padStart(6)}`
         + ` ${String(p.zero).padStart(4)} ${String(p.microBatch).padStart(3)} ${p.recompute.padEnd(9)} ${fmt(e.stepTime).padStart(8)}`
         + ` ${fmt(e.tokensPerSecond).padStart(10)} ${(100 * e.mfu).toFixed(1).padStart(5)}% ${(e.memory.total / 1e9).toFixed(1).padStart(7)}`
         + ` ${runnableBy(p).runnable ? 'yes' : 'no '}  ${describeOrder(e)}`);
@@ -107,6 +107,7 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
     const best = result.plans[0]!;
     const days = training.tokens_total !== undefined ? `; ${fmt(training.tokens_total / best.tokensPerSecond / 86400)} days for ${fmt(training.tokens_total)} tokens` : '';
     out.say(`best: ${describePlan(best)}${days}`);
+    if (best.plan.ppLayers !== undefined) out.say(`  pp_layers: [${best.plan.ppLayers.join(', ')}]`);
     const run = runnableBy(best.plan);
     if (!run.runnable) {
       const k = result.plans.findIndex((e) => runnableBy(e.plan).runnable);
