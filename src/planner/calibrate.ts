@@ -23,7 +23,7 @@ export type EfficiencyKey = keyof Efficiency;
 
 const BOUNDS: Record<EfficiencyKey, [number, number]> = {
   gemm: [0.005, 1], gemm_half_width: [0, 1e5], attention: [0.005, 1], memory: [0.005, 1],
-  network: [0.01, 1], overlap: [0, 1], layer_overhead_s: [0, 10],
+  network: [0.01, 1], overlap: [0, 1], layer_overhead_s: [0, 10], latency_factor: [0.01, 1e4],
 };
 
 export function predict(obs: Observation, cluster: ClusterSpec, eff: Efficiency): number {
