@@ -164,8 +164,9 @@ function cli(): CliPlan {
 
 /** The CLI's best plan in its JSON form (the planner's own fields). */
 function cliBest(): Record<string, unknown> {
-  const { dp, tp, pp, ep, zero, micro_batch, recompute, placement } = cli().plans[0]!;
-  return { dp, tp, pp, ep, zero, micro_batch, recompute, placement };
+  const { dp, tp, pp, ep, zero, micro_batch, recompute, placement, pp_layers, virtual_stages } = cli().plans[0]!;
+  return { dp, tp, pp, ep, zero, micro_batch, recompute, placement,
+    ...(pp_layers !== undefined ? { pp_layers } : {}), ...(virtual_stages !== undefined ? { virtual_stages } : {}) };
 }
 
 test('the plans page, planning in the browser, gives the CLI\'s best plan for a preset', { skip }, async () => {

@@ -4,7 +4,8 @@ import { prepare } from './context.js';
 import type { Estimate } from './cost.js';
 import { explain } from './explain.js';
 import type { ModelSpec } from './model.js';
-import { planToJson, type FixedChoices } from './plan.js';
+import { planToJson, worldSize, type FixedChoices } from './plan.js';
+import { runnableBy } from './runnable.js';
 import { defaultTraining } from './presets.js';
 import { search, type SearchResult } from './search.js';
 import type { TrainingSpec } from './training.js';
@@ -29,15 +30,20 @@ export interface PlanResponse {
   /** Seconds the searches took. */
   seconds: number;
   explanation: string[];
-  /** The JSON result of `furnace plan --json`: {model, cluster, devices, plans, searched, evaluated, seconds, explanation, best_without_ep?}. */
+  /** The JSON result of `furnace plan --json`: {model, cluster, devices, plans, searched, evaluated, seconds, explanation,
+   * expert_imbalance?, best_without_ep?}; each plan carries runnable (and not_runnable: why), devices_used, idle_devices. */
   json: JsonObject;
 }
 
-/** One plan as `furnace plan --json` lists it (SI units). */
-export function estimateJson(e: Estimate, tokensTotal?: number): JsonObject {
+/** One plan as `furnace plan --json` lists it (SI units); `devices` is the number available, for idle_devices. */
+export function estimateJson(e: Estimate, tokensTotal?: number, devices?: number): JsonObject {
   const ck = e.checkpoint;
+  const run = runnableBy(e.plan);
+  const used = worldSize(e.plan);
   return {
     ...planToJson(e.plan),
+    runnable: run.runnable, ...(run.reason !== undefined ? { not_runnable: run.reason } : {}),
+    devices_used: used, idle_devices: devices !== undefined ? devices - used : 0,
     step_time_s: e.stepTime, tokens_per_s: e.tokensPerSecond, mfu: e.mfu, hfu: e.hfu,
     ...(tokensTotal !== undefined ? { run_time_s: tokensTotal / e.tokensPerSecond } : {}),
     memory_per_device_bytes: e.memory.total,
@@ -65,9 +71,10 @@ export function runPlanner(req: PlanRequest): PlanResponse {
   const explanation = explain(used, result, noEp);
   const json: JsonObject = {
     model: model.name, cluster: cluster.name, devices: result.devices,
-    plans: result.plans.map((e) => estimateJson(e, training.tokens_total)),
+    plans: result.plans.map((e) => estimateJson(e, training.tokens_total, result.devices)),
+    ...(model.experts > 0 ? { expert_imbalance: ctx.imbalance } : {}),
     searched: result.searched + (noEpSearch?.searched ?? 0), evaluated: result.evaluated, seconds, explanation,
-    ...(noEp !== undefined ? { best_without_ep: noEp === null ? null : estimateJson(noEp, training.tokens_total) } : {}),
+    ...(noEp !== undefined ? { best_without_ep: noEp === null ? null : estimateJson(noEp, training.tokens_total, result.devices) } : {}),
   };
   return { training, result, ...(noEp !== undefined ? { noEp } : {}), seconds, explanation, json };
 }

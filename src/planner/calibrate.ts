@@ -23,7 +23,7 @@ export type EfficiencyKey = keyof Efficiency;
 
 const BOUNDS: Record<EfficiencyKey, [number, number]> = {
   gemm: [0.005, 1], gemm_half_width: [0, 1e5], attention: [0.005, 1], memory: [0.005, 1],
-  network: [0.01, 1], overlap: [0, 1], layer_overhead_s: [0, 10],
+  network: [0.01, 1], overlap: [0, 1], layer_overhead_s: [0, 10], latency_factor: [0.01, 1e4],
 };
 
 export function predict(obs: Observation, cluster: ClusterSpec, eff: Efficiency): number {
@@ -104,7 +104,41 @@ const metricsRecordSchema = z.looseObject({
   step: z.number(),
   step_time_s: z.number().min(0),
   time: z.looseObject({ compute: z.number().exactOptional() }).exactOptional(),
+  /** Tokens routed to each expert of each MoE layer, summed over the data-parallel ranks. */
+  expert_load: z.array(z.array(z.number().min(0))).exactOptional(),
 });
+
+/**
+ * The busiest expert's computed load over the mean, averaged over steps and MoE layers: each expert computes
+ * at most capacity x the mean routed load (the rest is dropped; capacity 0 = dropless), and the busiest of the
+ * computed loads is compared with their mean. 1 when no loads were logged.
+ */
+export function measuredImbalance(loads: readonly (readonly (readonly number[])[])[], capacity: number): number {
+  return measuredRankImbalance(loads, capacity, loads[0]?.[0]?.length ?? 1);
+}
+
+/** The same for `ep` ranks holding consecutive experts each: the busiest rank's computed load over the mean rank's. */
+export function measuredRankImbalance(loads: readonly (readonly (readonly number[])[])[], capacity: number, ep: number): number {
+  let sum = 0, n = 0;
+  for (const step of loads) for (const layer of step) {
+    const routed = layer.reduce((a, b) => a + b, 0) / layer.length;
+    if (!(routed > 0) || layer.length % ep !== 0) continue;
+    const computed = layer.map((x) => (capacity > 0 ? Math.min(x, capacity * routed) : x));
+    const k = layer.length / ep;
+    const ranks = Array.from({ length: ep }, (_, r) => computed.slice(r * k, (r + 1) * k).reduce((a, b) => a + b, 0));
+    const mean = ranks.reduce((a, b) => a + b, 0) / ep;
+    sum += Math.max(...ranks) / mean;
+    n++;
+  }
+  return n === 0 ? 1 : sum / n;
+}
+
+/** Rank imbalance for every ep > 1 that divides the experts (training.rank_imbalance). */
+export function rankImbalanceTable(loads: readonly (readonly (readonly number[])[])[], capacity: number, experts: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let ep = 2; ep <= experts; ep++) if (experts % ep === 0) out[String(ep)] = measuredRankImbalance(loads, capacity, ep);
+  return out;
+}
 
 /**
  * Turns a furnace run directory's config.json and metrics.jsonl records into an Observation. config.json is
@@ -143,13 +177,19 @@ export function runObservation(label: string, config: unknown, metrics: readonly
   const p = plan === undefined
     ? { dp: 1, tp: 1, pp: 1, ep: 1, zero: 0 as const, microBatch: batch, recompute: 'none' as const, placement: { order: [...DEFAULT_ORDER] } }
     : parsePlan(plan, `${label}/plan.json`, ['format', 'model', 'cluster', 'predicted']);
-  const times: number[] = [], compute: number[] = [];
+  const times: number[] = [], compute: number[] = [], loads: number[][][] = [];
   metrics.forEach((rec, i) => {
     const r = parseWith(metricsRecordSchema, rec, `${label}/metrics.jsonl[${i}]`);
     times.push(r.step_time_s);
     if (r.time?.compute !== undefined) compute.push(r.time.compute);
+    if (r.expert_load !== undefined && r.expert_load.length > 0) loads.push(r.expert_load);
   });
   if (times.length === 0) throw new InputError(`${label}/metrics.jsonl: no step records`);
+  if (experts > 0 && loads.length > 0) {
+    const settled = loads.slice(Math.floor(loads.length / 4));
+    training.expert_imbalance = measuredImbalance(settled, c.capacity_factor ?? 0);
+    training.rank_imbalance = rankImbalanceTable(settled, c.capacity_factor ?? 0, experts);
+  }
   const obs: Observation = { label, model, training, plan: p, measured: lowerQuartile(times.slice(Math.floor(times.length / 4))) };
   if (compute.length === times.length) obs.measuredCompute = lowerQuartile(compute.slice(Math.floor(compute.length / 4)));
   if (!(obs.measured > 0)) throw new InputError(`${label}/metrics.jsonl: step_time_s must be > 0`);

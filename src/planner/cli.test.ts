@@ -80,7 +80,8 @@ test('bad input exits 2 with one line naming the field, no stack trace', () => {
     const cases: [string[], RegExp][] = [
       [['--model', 'preset:furnace-tiny', '--machine', machine], /machine\.json\.gemm: unknown key/],
       [['--model', model, '--cluster', 'preset:dgx-h100'], /model\.json\.dropout: unknown key/],
-      [['--model', 'preset:gpt3-175b', '--cluster', 'preset:dgx-h100', '--fix', 'tp=3'], /--fix tp=3: does not divide the 256 devices/],
+      [['--model', 'preset:gpt3-175b', '--cluster', 'preset:dgx-h100', '--fix', 'tp=5'], /--fix tp=5: does not divide heads 96/],
+      [['--model', 'preset:gpt3-175b', '--cluster', 'preset:dgx-h100', '--fix', 'pp=97'], /--fix pp=97: exceeds the 96 layers/],
       [['--model', 'preset:gpt3-175b', '--cluster', 'preset:dgx-h100', '--fix', 'ep=2'], /--fix ep=2: the model is dense/],
       [['--model', 'preset:gpt3-175b', '--cluster', 'preset:nope'], /--cluster: unknown preset 'nope'/],
       [['--model', 'preset:gpt3-175b'], /--model and --cluster are required/],

@@ -22,10 +22,12 @@ export interface Efficiency {
   overlap: number;
   /** Fixed seconds per layer per micro-batch for forward + backward (kernel launches, framework overhead). */
   layer_overhead_s: number;
+  /** Message latency as run over the tiers' nominal one (ranks that must all be scheduled to meet: > 1 on shared cores). */
+  latency_factor: number;
 }
 
 export const DEFAULT_EFFICIENCY: Efficiency = {
-  gemm: 0.75, gemm_half_width: 128, attention: 0.5, memory: 0.7, network: 0.8, overlap: 0.5, layer_overhead_s: 0,
+  gemm: 0.75, gemm_half_width: 128, attention: 0.5, memory: 0.7, network: 0.8, overlap: 0.5, layer_overhead_s: 0, latency_factor: 1,
 };
 
 const positive = z.number().positive();
@@ -49,6 +51,7 @@ const efficiencySchema = z.strictObject({
   network: nonZeroFraction.exactOptional(),
   overlap: fraction.exactOptional(),
   layer_overhead_s: z.number().min(0).exactOptional(),
+  latency_factor: z.number().positive().max(1e6).exactOptional(),
 });
 
 const storageSchema = z.strictObject({
@@ -102,6 +105,11 @@ export function withDevices(c: ClusterSpec, devices: number): ClusterSpec {
     if (t.group_size >= devices) break;
   }
   return { ...c, devices, tiers };
+}
+
+/** Seconds per message step on a tier as run: its latency x the latency factor. */
+export function effectiveLatency(t: Tier, e: Efficiency): number {
+  return t.latency * e.latency_factor;
 }
 
 /** Per-device bandwidth of a tier once oversubscription and the network efficiency are applied. */

@@ -91,3 +91,14 @@ test('pipeline sends cross the tier between neighbouring stages', () => {
   const across = groupLayout({ tp: 4, ep: 1, edp: 1, pp: 2 }, ['tp', 'pp', 'ep', 'edp'], ['pp'], tiers);
   close(seconds(p2pCost(across, tiers, e), 1e6), 3e-6 + 1e6 / 20e9);
 });
+
+test('the latency factor scales every message step and leaves the bytes alone', () => {
+  const g = groupLayout({ tp: 1, ep: 8, edp: 1, pp: 1 }, ['ep', 'tp', 'edp', 'pp'], ['ep'], tiers);
+  const slow = { ...e, latency_factor: 10 };
+  for (const cost of [allReduceCost, allToAllCost, p2pCost]) {
+    const a = cost(g, tiers, e), b = cost(g, tiers, slow);
+    assert.ok(a.flat.latency > 0);
+    assert.ok(Math.abs(b.flat.latency - 10 * a.flat.latency) < 1e-15 && Math.abs(b.hier.latency - 10 * a.hier.latency) < 1e-15);
+    assert.equal(b.flat.perByte, a.flat.perByte);
+  }
+});

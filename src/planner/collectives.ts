@@ -1,5 +1,5 @@
 // Time of collectives on a hierarchical network: ring and hierarchical algorithms, all-to-all, point-to-point.
-import { effectiveBandwidth, type Efficiency } from './cluster.js';
+import { effectiveBandwidth, effectiveLatency, type Efficiency } from './cluster.js';
 import type { Tier } from '../layout/tiers.js';
 
 /**
@@ -73,13 +73,13 @@ export function allReduceCost(g: GroupLayout, tiers: readonly Tier[], e: Efficie
   if (g.size <= 1) return { flat: ZERO, hier: ZERO };
   const n = g.size;
   const top = tiers[spanTier(g)]!;
-  const flat = { latency: 2 * (n - 1) * top.latency, perByte: (2 * (n - 1)) / n / effectiveBandwidth(top, e) };
+  const flat = { latency: 2 * (n - 1) * effectiveLatency(top, e), perByte: (2 * (n - 1)) / n / effectiveBandwidth(top, e) };
   const hier = { latency: 0, perByte: 0 };
   let share = 1; // fraction of S still being reduced at this level
   levels(g).forEach((r, j) => {
     if (r <= 1) return;
     const t = tiers[j]!;
-    hier.latency += 2 * (r - 1) * t.latency;
+    hier.latency += 2 * (r - 1) * effectiveLatency(t, e);
     hier.perByte += (2 * (r - 1)) / r * share / effectiveBandwidth(t, e);
     share /= r;
   });
@@ -111,9 +111,9 @@ export function allToAllCost(g: GroupLayout, tiers: readonly Tier[], e: Efficien
     const b = effectiveBandwidth(t, e);
     const reached = innerCount * r;
     if (reached > innerCount) {
-      flat.latency += (reached - innerCount) * t.latency;
+      flat.latency += (reached - innerCount) * effectiveLatency(t, e);
       flat.perByte = Math.max(flat.perByte, (n - innerCount) / n / b);
-      hier.latency += (r - 1) * t.latency;
+      hier.latency += (r - 1) * effectiveLatency(t, e);
       hier.perByte += (r - 1) / r / b;
     }
     innerCount = reached;
@@ -126,6 +126,6 @@ export function p2pCost(g: GroupLayout, tiers: readonly Tier[], e: Efficiency): 
   if (g.size <= 1) return { flat: ZERO, hier: ZERO };
   const j = g.inside.findIndex((c) => c >= 2);
   const t = tiers[j]!;
-  const l = { latency: t.latency, perByte: 1 / effectiveBandwidth(t, e) };
+  const l = { latency: effectiveLatency(t, e), perByte: 1 / effectiveBandwidth(t, e) };
   return { flat: l, hier: l };
 }

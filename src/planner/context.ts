@@ -19,9 +19,30 @@ export interface PlanContext {
   capacity: number;
   /** Expert compute per routed token relative to exact balance: the capacity when padding is computed, else 1. */
   expertCompute: number;
+  /** The busiest expert's computed load over the mean (>= 1): training.expert_imbalance, else the capacity
+   * factor, which caps every expert's load (dropless routing without a measurement: 1). */
+  imbalance: number;
   headDim: number;
   /** layerActivationBytes by tp (dense, moe), filled on first use. */
   actCache: Map<number, [LayerActivations, LayerActivations]>;
+  /** The cost-balanced stage split by pp (stages.ts), filled on first use. */
+  splitCache: Map<number, number[]>;
+}
+
+/**
+ * The busiest ep rank's expert load over the mean rank's, when each of ep ranks holds k = E/ep experts and the
+ * busiest expert carries `imbalance` x the mean: that expert plus k-1 experts sharing the rest evenly,
+ * r = (i + (k-1)(E-i)/(E-1)) / k. r = i with one expert per rank, 1 with every expert on every rank (ep = 1:
+ * each rank computes its own tokens' experts, whatever the routing). A lower bound where busy experts sit
+ * together; training.rank_imbalance (measured from a run's loads) replaces it for the ep values it gives.
+ */
+export function rankImbalance(ctx: PlanContext, ep: number): number {
+  const e = ctx.model.experts, i = Math.min(ctx.imbalance, e);
+  if (ep <= 1 || e <= 1) return 1;
+  const measured = ctx.training.rank_imbalance?.[String(ep)];
+  if (measured !== undefined) return measured;
+  const k = e / ep;
+  return (i + (k - 1) * (e - i) / (e - 1)) / k;
 }
 
 export interface LayerActivations {
@@ -40,8 +61,10 @@ export function prepare(model: ModelSpec, cluster: ClusterSpec, training: Traini
     perParam: bytesPerParam(training),
     capacity: training.capacity_factor ?? 1,
     expertCompute: training.padded_compute === false ? 1 : training.capacity_factor ?? 1,
+    imbalance: model.experts > 0 ? training.expert_imbalance ?? training.capacity_factor ?? 1 : 1,
     headDim: model.hidden / model.heads,
     actCache: new Map(),
+    splitCache: new Map(),
   };
 }
 

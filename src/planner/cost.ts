@@ -1,10 +1,11 @@
 // Step time of a plan: compute with efficiency factors, exposed communication per group, pipeline bubble.
 import { effectiveBandwidth } from './cluster.js';
 import { allReduceCost, allToAllCost, groupLayout, halfAllReduceCost, p2pCost, seconds, spanTier, type CollectiveCost } from './collectives.js';
-import { layerActivationBytes, type PlanContext } from './context.js';
 import { memoryPerDevice, stageParams, type MemoryBreakdown } from './memory.js';
 import { forwardFlopsPerToken } from './model.js';
 import { DIMS, dimSize, worldSize, type Dim, type Group, type ParallelPlan } from './plan.js';
+import { layerActivationBytes, rankImbalance, type PlanContext } from './context.js';
+import { layersOf, stageShapes, type StageShape } from './stages.js';
 
 /** Seconds of one step by cause; they add up to the step time. */
 export interface Breakdown {
@@ -12,6 +13,8 @@ export interface Breakdown {
   bubble: number;
   tp: number;
   ep: number;
+  /** Waiting at the combine all-to-all for the ep rank whose experts got the most tokens. */
+  wait: number;
   pp: number;
   dp: number;
   zero: number;
@@ -67,34 +70,58 @@ export function commCosts(ctx: PlanContext, p: ParallelPlan): CommCosts {
   };
 }
 
-/** Seconds of forward compute of one micro-batch on the slowest stage, and its recompute extra. */
-function forwardSeconds(ctx: PlanContext, p: ParallelPlan): { fwd: number; selectiveExtra: number } {
+/** Seconds of forward compute of one micro-batch on one stage: all of it, the part selective recompute
+ * repeats, and the part spent in experts (the busiest ep rank waits longer for it). */
+interface StageForward {
+  fwd: number;
+  selectiveExtra: number;
+  expert: number;
+  shape: StageShape;
+}
+
+function stageForward(ctx: PlanContext, p: ParallelPlan, st: StageShape): StageForward {
   const m = ctx.model, s = ctx.stats, e = ctx.eff;
   const tokens = p.microBatch * m.seq_len;
-  const layers = m.layers / p.pp, moe = s.moeLayers / p.pp, dense = layers - moe;
+  const dense = st.layers - st.moe;
   const width = m.hidden / p.tp;
   const gemmEff = e.gemm * width / (width + e.gemm_half_width);
   const moeFlops = s.moeLayerFlops + (ctx.expertCompute - 1) * s.expertFlops;
-  // The last stage also computes the logits; it bounds the pipeline.
-  const gemm = (dense * s.denseLayerFlops + moe * moeFlops + s.logitFlops) * tokens / p.tp;
-  const scores = layers * s.attnScoreFlops * tokens / p.tp;
+  const gemm = (dense * s.denseLayerFlops + st.moe * moeFlops + (st.logits ? s.logitFlops : 0)) * tokens / p.tp;
+  const scores = st.layers * s.attnScoreFlops * tokens / p.tp;
   const bw = ctx.cluster.device.memory_bandwidth * e.memory;
   // Element-wise kernels read and write each stored activation once: 2 x activation bytes.
   const actD = layerActivationBytes(ctx, p.tp, false), actM = layerActivationBytes(ctx, p.tp, true);
-  const traffic = 2 * tokens * (dense * (actD.kept + actD.scores) + moe * (actM.kept + actM.scores));
-  const scoreTraffic = 2 * tokens * layers * actD.scores;
-  const tGemm = gemm / (ctx.peak * gemmEff);
+  const traffic = 2 * tokens * (dense * (actD.kept + actD.scores) + st.moe * (actM.kept + actM.scores));
+  const scoreTraffic = 2 * tokens * st.layers * actD.scores;
   const tScores = scores / (ctx.peak * e.attention);
-  return { fwd: tGemm + tScores + traffic / bw, selectiveExtra: tScores + scoreTraffic / bw };
+  return {
+    fwd: gemm / (ctx.peak * gemmEff) + tScores + traffic / bw,
+    selectiveExtra: tScores + scoreTraffic / bw,
+    expert: st.moe * ctx.expertCompute * s.expertFlops * tokens / p.tp / (ctx.peak * gemmEff),
+    shape: st,
+  };
+}
+
+/** The slowest stage's forward (it sets the pipeline's pace); with one stage, the whole model and the logits. */
+function forwardSeconds(ctx: PlanContext, p: ParallelPlan): StageForward {
+  let slowest: StageForward | undefined;
+  for (const st of stageShapes(ctx.model, layersOf(ctx, p))) {
+    const f = stageForward(ctx, p, st);
+    if (slowest === undefined || f.fwd > slowest.fwd) slowest = f;
+  }
+  return slowest!;
 }
 
 /**
  * Step time with the 1F1B pipeline schedule: (m + p - 1) slots of one micro-batch's forward + backward
- * on the slowest stage, i.e. a bubble of (p-1)/m (arXiv 2104.04473 §2.2). Backward = 2x forward; full
+ * on the slowest stage, i.e. a bubble of (p-1)/m of the ideal (arXiv 2104.04473 §2.2); interleaved with v
+ * chunks per device, (p-1)/v slots and v x the pipeline sends (stages.ts). Backward = 2x forward; full
  * recompute adds a forward, selective recompute the attention scores (arXiv 2205.05198 §5). Per micro-batch
  * and layer: TP all-reduces 2 forward + 2 backward (+2 when recomputing) of s b h values (arXiv 1909.08053
  * §3); EP all-to-alls dispatch + combine forward and backward (+2 when recomputing); pipeline sends of
- * s b h / t values forward and backward (scatter/gather, arXiv 2104.04473 §4.1). Per step: the gradient
+ * s b h / t values forward and backward (scatter/gather, arXiv 2104.04473 §4.1). With expert parallelism and
+unpadded experts, every rank waits at the combine all-to-all for the busiest rank's experts: (r - 1) x the
+expert time, r = rankImbalance (context.ts). Per step: the gradient
  * all-reduce of dense weights over dp and of experts over edp, hidden behind the last backward by
  * `overlap`; ZeRO-3 gathers weights twice and reduce-scatters gradients every micro-batch (prefetched behind
  * compute by `overlap`); the optimizer update streams its state through memory once.
@@ -107,9 +134,12 @@ export function estimate(ctx: PlanContext, p: ParallelPlan, comm: CommCosts = co
 /** The parts of a step that do not depend on placement: computed once for all placements of a layout. */
 export interface StepWork {
   micro: number;
+  /** Layers and MoE layers of the slowest stage. */
   layers: number;
   moe: number;
   computeMb: number;
+  /** Seconds per micro-batch that ep ranks wait for the busiest one's experts (forward + backward). */
+  expertWait: number;
   bwdMb: number;
   /** Collectives per layer per micro-batch (TP all-reduces, EP all-to-alls). */
   colls: number;
@@ -123,18 +153,21 @@ export interface StepWork {
 export function stepWork(ctx: PlanContext, p: ParallelPlan): StepWork {
   const m = ctx.model, e = ctx.eff;
   const tokens = p.microBatch * m.seq_len;
-  const layers = m.layers / p.pp;
   const f = forwardSeconds(ctx, p);
+  const layers = f.shape.layers;
   const passes = p.recompute === 'full' ? 4 : 3;
   const computeMb = passes * f.fwd + (p.recompute === 'selective' ? f.selectiveExtra : 0) + layers * e.layer_overhead_s;
+  // Padded experts all compute their full capacity: nobody waits. Unpadded, the busiest ep rank sets the pace.
+  const wait = ctx.training.padded_compute === false ? rankImbalance(ctx, p.ep) - 1 : 0;
   const params = stageParams(ctx, p, true);
   const shardDense = p.zero >= 1 ? p.dp : 1, shardExpert = p.zero >= 1 ? p.dp / p.ep : 1;
   const stateBytes = 2 * ctx.perParam.weights + ctx.perParam.grads + 2 * ctx.perParam.optimizer; // read + write
   return {
     micro: ctx.batch / p.dp / p.microBatch,
     layers,
-    moe: ctx.stats.moeLayers / p.pp,
+    moe: f.shape.moe,
     computeMb,
+    expertWait: passes * f.expert * wait,
     bwdMb: (2 / passes) * computeMb,
     colls: p.recompute === 'full' ? 6 : 4,
     actMsg: tokens * m.hidden * ctx.actBytes,
@@ -149,8 +182,10 @@ export function stepWork(ctx: PlanContext, p: ParallelPlan): StepWork {
 export function timeBreakdown(ctx: PlanContext, p: ParallelPlan, w: StepWork, comm: CommCosts): Breakdown {
   const e = ctx.eff;
   const tpMb = p.tp > 1 ? w.layers * w.colls * seconds(comm.tp, w.actMsg) : 0;
+  const v = p.virtualStages ?? 1;
   const epMb = p.ep > 1 && w.moe > 0 ? w.moe * w.colls * seconds(comm.ep, w.a2aMsg) : 0;
-  const ppMb = p.pp > 1 ? 2 * seconds(comm.pp, w.actMsg / p.tp) : 0;
+  const waitMb = p.ep > 1 ? w.expertWait : 0;
+  const ppMb = p.pp > 1 ? 2 * v * seconds(comm.pp, w.actMsg / p.tp) : 0;
   let zeroMb = 0, dpComm = 0;
   if (p.zero === 3) {
     // all-gather weights for forward and backward, reduce-scatter gradients: 3 half all-reduces.
@@ -161,13 +196,14 @@ export function timeBreakdown(ctx: PlanContext, p: ParallelPlan, w: StepWork, co
     // ZeRO 0-2: one all-reduce (or reduce-scatter + all-gather, the same traffic) per step.
     dpComm = Math.max(0, seconds(comm.dp, w.grads.dense) + seconds(comm.edp, w.grads.expert) - e.overlap * w.bwdMb);
   }
-  const slot = w.computeMb + tpMb + epMb + ppMb + zeroMb;
+  const slot = w.computeMb + tpMb + epMb + waitMb + ppMb + zeroMb;
   const every = ctx.training.checkpoint_every;
   return {
     compute: w.micro * w.computeMb,
-    bubble: (p.pp - 1) * slot,
+    bubble: ((p.pp - 1) / v) * slot,
     tp: w.micro * tpMb,
     ep: w.micro * epMb,
+    wait: w.micro * waitMb,
     pp: w.micro * ppMb,
     dp: dpComm,
     zero: w.micro * zeroMb,
@@ -177,7 +213,7 @@ export function timeBreakdown(ctx: PlanContext, p: ParallelPlan, w: StepWork, co
 }
 
 export function total(b: Breakdown): number {
-  return b.compute + b.bubble + b.tp + b.ep + b.pp + b.dp + b.zero + b.optimizer + b.checkpoint;
+  return b.compute + b.bubble + b.tp + b.ep + b.wait + b.pp + b.dp + b.zero + b.optimizer + b.checkpoint;
 }
 
 /** Assembles the Estimate of one placement from its parts. */

@@ -2,10 +2,13 @@
 import type { PlanContext } from './context.js';
 import { estimate, type Breakdown, type Estimate } from './cost.js';
 import type { ParallelPlan, Recompute, ZeroStage } from './plan.js';
-import { search, type Alternative, type SearchResult } from './search.js';
+import { rankImbalance } from './context.js';
+import { worldSize } from './plan.js';
+import { layouts, search, type Alternative, type SearchResult } from './search.js';
+import { bubbleFraction, layersOf } from './stages.js';
 
 const LABELS: Record<keyof Breakdown, string> = {
-  compute: 'compute', bubble: 'pipeline bubble', tp: 'TP all-reduce', ep: 'EP all-to-all', pp: 'pipeline sends',
+  compute: 'compute', bubble: 'pipeline bubble', tp: 'TP all-reduce', ep: 'EP all-to-all', wait: 'expert-load wait', pp: 'pipeline sends',
   dp: 'gradient all-reduce', zero: 'ZeRO-3 gathers', optimizer: 'optimizer step', checkpoint: 'checkpoint',
 };
 
@@ -23,10 +26,56 @@ export function bytes(x: number): string {
 
 export function describePlan(e: Estimate): string {
   const p = e.plan, t = p.placement.tiers ?? {};
-  const parts = [`tp=${p.tp}${p.tp > 1 ? ` (${t.tp})` : ''}`, `pp=${p.pp}${p.pp > 1 ? ` (${t.pp})` : ''}`,
+  const v = (p.virtualStages ?? 1) > 1 ? `, interleaved x${p.virtualStages}` : '';
+  const parts = [`tp=${p.tp}${p.tp > 1 ? ` (${t.tp})` : ''}`, `pp=${p.pp}${p.pp > 1 ? ` (${t.pp}${v})` : ''}`,
     `dp=${p.dp}${p.dp > 1 ? ` (${t.dp})` : ''}`];
   if (p.ep > 1) parts.push(`ep=${p.ep} (${t.ep})`);
   return `${parts.join(' x ')}, ZeRO-${p.zero}, micro-batch ${p.microBatch}, recompute ${p.recompute}`;
+}
+
+/** Stage sizes with runs folded: [7, 8, 8, 8, 7] -> "7, 8 x 3, 7". */
+export function describeSplit(split: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < split.length;) {
+    let j = i;
+    while (j < split.length && split[j] === split[i]) j++;
+    out.push(j - i > 1 ? `${split[i]} x ${j - i}` : `${split[i]}`);
+    i = j;
+  }
+  return out.join(', ');
+}
+
+/**
+ * What shapes the winner beyond its breakdown: devices left idle (and why), the pipeline's stage split and
+ * bubble formula with its numbers, and the expert-load imbalance the all-to-all waits for.
+ */
+function structure(ctx: PlanContext, r: SearchResult, best: Estimate): string[] {
+  const p = best.plan, lines: string[] = [];
+  const used = worldSize(p), n = r.devices;
+  if (used < n) {
+    const exact = layouts(ctx).some((l) => l.tp * l.pp * l.dp === n);
+    lines.push(`devices: uses ${used} of ${n}, ${n - used} idle: ${exact
+      ? `faster than every plan on all ${n} that fits`
+      : `no tp x pp x dp equals ${n} with dp dividing the batch of ${ctx.batch} sequences`}`);
+  }
+  if (p.pp > 1) {
+    const split = layersOf(ctx, p), v = p.virtualStages ?? 1, m = ctx.batch / p.dp / p.microBatch;
+    const even = split.every((k) => k === split[0]);
+    const why = even ? '' : ` (balanced by cost: the last stage also computes the logits, ${(ctx.stats.logitFlops / ctx.stats.denseLayerFlops).toFixed(2)} of a layer's FLOPs; the first keeps the most micro-batches in flight)`;
+    const f = bubbleFraction(p.pp, m, v);
+    const sched = v > 1 ? `interleaved 1F1B, ${v} chunks per device (${v}x the pipeline sends), bubble (p-1)/(v m+p-1) = ${p.pp - 1}/(${v}x${m}+${p.pp - 1})`
+      : `1F1B, bubble (p-1)/(m+p-1) = ${p.pp - 1}/(${m}+${p.pp - 1})`;
+    lines.push(`pipeline: ${p.pp} stages of ${describeSplit(split)} layers${why}; ${sched} = ${pct(f.ofStep)} of the step, ${pct(f.ofIdeal)} over the ideal`);
+  }
+  if (ctx.model.experts > 0) {
+    const given = ctx.training.expert_imbalance !== undefined;
+    const src = given ? 'measured or given' : "the capacity factor's cap";
+    const head = `expert load: busiest expert ${ctx.imbalance.toFixed(2)}x the mean (${src})`;
+    if (ctx.training.padded_compute !== false) lines.push(`${head}; experts compute their padded capacity, so no rank waits for another`);
+    else if (p.ep > 1) lines.push(`${head}; the busiest of ${p.ep} ep ranks computes ${rankImbalance(ctx, p.ep).toFixed(2)}x the mean, the others wait ${secs(best.breakdown.wait)} per step at the all-to-all`);
+    else lines.push(`${head}; with ep=1 every rank computes its own tokens' experts: no rank waits for another's`);
+  }
+  return lines;
 }
 
 /** The two causes that change most between `best` and `other`, e.g. "pipeline bubble +1.40 s". */
@@ -43,14 +92,16 @@ function topChanges(best: Breakdown, other: Breakdown): string {
 /** The best plan with one choice changed (dp absorbs a change of tp or pp), if it is valid and fits. */
 function neighbour(ctx: PlanContext, best: ParallelPlan, a: Alternative): Estimate | undefined {
   const m = ctx.model;
-  const p: ParallelPlan = { ...best };
+  // The stage split and interleaving belong to the winner's pp: a neighbour gets its own.
+  const { ppLayers: _split, virtualStages: _v, ...rest } = best;
+  const p: ParallelPlan = a.choice === 'tp' || a.choice === 'pp' ? rest : { ...best };
   const v = a.value;
   if (a.choice === 'tp' || a.choice === 'pp') {
     const n = v as number, old = a.choice === 'tp' ? best.tp : best.pp;
     const dp = (best.dp * old) / n;
     if (!Number.isInteger(dp) || dp % best.ep !== 0 || ctx.batch % dp !== 0 || (ctx.batch / dp) % best.microBatch !== 0) return undefined;
     if (a.choice === 'tp' && (m.heads % n !== 0 || m.ffn_hidden % n !== 0)) return undefined;
-    if (a.choice === 'pp' && m.layers % n !== 0) return undefined;
+    if (a.choice === 'pp' && n > m.layers) return undefined;
     p.dp = dp;
     if (a.choice === 'tp') p.tp = n; else p.pp = n;
   } else if (a.choice === 'ep') {
@@ -95,6 +146,7 @@ export function explain(ctx: PlanContext, r: SearchResult, noEp?: Estimate | nul
     .map((k) => `${LABELS[k]} ${pct(b[k] / best.stepTime)}`);
   const hfu = best.hfu > best.mfu * 1.001 ? `, HFU ${pct(best.hfu)} counting recomputation` : '';
   lines.push(`step ${secs(best.stepTime)}: ${shares.join(', ')}; MFU ${pct(best.mfu)}${hfu}; memory ${bytes(best.memory.total)} of ${bytes(ctx.cluster.device.memory_bytes)}`);
+  lines.push(...structure(ctx, r, best));
   const current: Record<string, number | string> = { tp: best.plan.tp, pp: best.plan.pp, ep: best.plan.ep, zero: best.plan.zero, recompute: best.plan.recompute };
   for (const choice of ['tp', 'pp', 'ep', 'zero', 'recompute'] as const) {
     const others = r.alternatives.filter((a) => a.choice === choice && a.value !== current[choice]);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ClusterSpec } from './cluster.js';
 import { prepare } from './context.js';
 import { loadCluster, loadModel, loadTraining, readJsonFile, readPlan, readRun, writeCluster, writePlan } from './io.js';
-import { CLUSTER_PRESETS, MODEL_PRESETS } from './presets.js';
+import { CLUSTER_PRESETS, MODEL_PRESETS, thisMachine } from './presets.js';
 import { search } from './search.js';
 import { InputError } from '../util/errors.js';
 
@@ -72,6 +72,31 @@ test('readRun reads config.json, metrics.jsonl and an optional plan.json', () =>
     assert.equal(readRun(dir).plan.ep, 2);
     writeFileSync(join(dir, 'metrics.jsonl'), lines[0] + '\n{oops\n');
     rejects(() => readRun(dir), /metrics\.jsonl:2: not valid JSON/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--cluster takes the emulated cluster furnace cluster up made: its state.json, its folder, or cluster:NAME', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'furnace-emulated-'));
+  try {
+    // 2 supernodes x 2 nodes x 2 ranks; node links 1 Gbit/s, uplinks 100 Mbit/s.
+    const spec = { name: 'p15', nodes: 4, ranksPerNode: 2, supernodes: 2, rates: { node: 1e9, supernode: 1e8 } };
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ version: 1, phase: 'up', spec, namespaces: ['fn-p15-sw'] }));
+    const host = thisMachine({ cores: 2, peakFlops: 100e9 });
+    const presets = { ...CLUSTER_PRESETS, 'this-machine': host };
+    for (const arg of [dir, join(dir, 'state.json')]) {
+      const c = loadCluster(arg, presets);
+      assert.equal(c.name, 'cluster:p15');
+      assert.equal(c.devices, 8);
+      // rank bandwidth: a node link's 125 MB/s over its 2 ranks; an uplink's 12.5 MB/s over the supernode's 4.
+      assert.deepEqual(c.tiers.map((t) => [t.name, t.group_size, t.bandwidth]), [['node', 2, host.tiers[0]!.bandwidth], ['supernode', 4, 62.5e6], ['machine', 8, 3.125e6]]);
+      // 8 ranks on 2 cores: a quarter of a core each.
+      assert.equal(c.device.flops.fp32, 25e9);
+    }
+    rejects(() => loadCluster('cluster:furnace-test-absent-cluster', presets), /--cluster: no emulated cluster 'furnace-test-absent-cluster'/);
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ version: 1, spec: { ...spec, nodes: 0 }, namespaces: [] }));
+    rejects(() => loadCluster(dir, presets), /state\.json\.spec\.nodes: must be >= 1/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,9 +1,12 @@
 // File input/output of the planner (the only planner file that uses node:): specs, plan.json, run dirs.
-import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync, statSync } from 'node:fs';
 import { atomicWriteSync } from '../util/durable.js';
 import { dirname, join } from 'node:path';
 import { runObservation, type Observation } from './calibrate.js';
 import { parseCluster, type ClusterSpec } from './cluster.js';
+import { emulatedCluster, isEmulatedState, parseEmulated } from './emulated.js';
+import { clusterDir } from '../cluster/netns.js';
+import { checkName } from '../cluster/spec.js';
 import type { Estimate } from './cost.js';
 import { parseModel, type ModelSpec } from './model.js';
 import { PLAN_FORMAT, parsePlan, planToJson, type ParallelPlan } from './plan.js';
@@ -38,7 +41,25 @@ export function loadModel(arg: string): ModelSpec {
   return resolve(arg, 'model', MODEL_PRESETS, parseModel);
 }
 
+/**
+ * `preset:NAME`, a cluster file, `cluster:NAME` (the emulated cluster `furnace cluster up --name NAME` made, read
+ * from its state.json), or the path of such a state.json or its directory. An emulated cluster runs on this
+ * machine: the `this-machine` preset gives its devices.
+ */
 export function loadCluster(arg: string, presets: Record<string, ClusterSpec | (() => ClusterSpec)> = CLUSTER_PRESETS): ClusterSpec {
+  const host = () => resolve('preset:this-machine', 'cluster', presets, parseCluster);
+  if (arg.startsWith('cluster:')) {
+    const name = arg.slice('cluster:'.length);
+    const state = join(clusterDir(checkName(name, 'cluster')), 'state.json');
+    if (!existsSync(state)) throw new InputError(`--cluster: no emulated cluster '${name}' (${state} is missing); furnace cluster up --name ${name} --nodes N`);
+    return emulatedCluster(parseEmulated(readJsonFile(state), state), host());
+  }
+  const file = existsSync(arg) && statSync(arg).isDirectory() ? join(arg, 'state.json') : arg;
+  if (file !== arg || (existsSync(file) && file.endsWith('.json'))) {
+    const v = readJsonFile(file);
+    if (file !== arg || isEmulatedState(v)) return emulatedCluster(parseEmulated(v, file), host());
+    return parseCluster(v, file);
+  }
   return resolve(arg, 'cluster', presets, parseCluster);
 }
 

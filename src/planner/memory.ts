@@ -1,6 +1,7 @@
 // Memory per device of a plan: weights, gradients, optimizer state by ZeRO stage, activations, buffers.
 import { layerActivationBytes, type PlanContext } from './context.js';
 import type { ParallelPlan } from './plan.js';
+import { interleavedMemoryFactor, layersOf, stageShapes, type StageShape } from './stages.js';
 
 export interface MemoryBreakdown {
   weights: number;
@@ -11,15 +12,24 @@ export interface MemoryBreakdown {
   total: number;
 }
 
-/** Parameters one device holds for its pipeline stage, before ZeRO sharding, split into the part
- * replicated over dp and the expert part replicated over edp = dp / ep. */
-export function stageParams(ctx: PlanContext, p: ParallelPlan, withEmbedding: boolean): { dense: number; expert: number } {
+/** Parameters one device of one stage holds, before ZeRO sharding, split into the part replicated over dp
+ * and the expert part replicated over edp = dp / ep. The stages at both ends hold the (tied) embedding. */
+export function shapeParams(ctx: PlanContext, p: ParallelPlan, st: StageShape, withEmbedding: boolean): { dense: number; expert: number } {
   const s = ctx.stats, m = ctx.model;
-  const layers = m.layers / p.pp;
-  const moe = s.moeLayers / p.pp;
-  const dense = (layers * s.attnParams + (layers - moe) * s.mlpParams + moe * s.routerParams + (withEmbedding ? s.embedParams : 0)) / p.tp;
-  const expert = m.experts > 0 ? (moe * (m.experts / p.ep) * s.expertParams) / p.tp : 0;
+  const emb = withEmbedding && (st.embedding || st.logits) ? s.embedParams : 0;
+  const dense = (st.layers * s.attnParams + (st.layers - st.moe) * s.mlpParams + st.moe * s.routerParams + emb) / p.tp;
+  const expert = m.experts > 0 ? (st.moe * (m.experts / p.ep) * s.expertParams) / p.tp : 0;
   return { dense, expert };
+}
+
+/** Parameters of the stage that holds the most (see shapeParams). */
+export function stageParams(ctx: PlanContext, p: ParallelPlan, withEmbedding: boolean): { dense: number; expert: number } {
+  let best = { dense: 0, expert: 0 };
+  for (const st of stageShapes(ctx.model, layersOf(ctx, p))) {
+    const q = shapeParams(ctx, p, st, withEmbedding);
+    if (q.dense + q.expert > best.dense + best.expert) best = q;
+  }
+  return best;
 }
 
 /**
@@ -41,44 +51,47 @@ export function modelStates(ctx: PlanContext, p: ParallelPlan, params: { dense: 
 }
 
 /**
- * Activations of one stage. With the 1F1B schedule the first stage keeps min(pp, m) micro-batches in
- * flight (Narayanan et al., arXiv 2104.04473 §2.2.1); the last stage keeps one, plus fp32 logits and
- * their gradient (s b V / t x 4 bytes x 2). Full recompute keeps only each layer's input (2 s b h / t bytes
- * with sequence parallelism) plus one layer's working set; selective recompute drops the 5 a s^2 b / t
- * attention part.
+ * Activations of one stage holding `inFlight` micro-batches. With the 1F1B schedule stage s keeps
+ * min(pp - s, m) micro-batches in flight (Narayanan et al., arXiv 2104.04473 §2.2.1); the last stage keeps
+ * one, plus fp32 logits and their gradient (s b V / t x 4 bytes x 2). Full recompute keeps only each layer's
+ * input (2 s b h / t bytes with sequence parallelism) plus one layer's working set; selective recompute drops
+ * the 5 a s^2 b / t attention part.
  */
-function activations(ctx: PlanContext, p: ParallelPlan, inFlight: number, logits: boolean): number {
+function activations(ctx: PlanContext, p: ParallelPlan, st: StageShape, inFlight: number): number {
   const m = ctx.model;
   const tokens = p.microBatch * m.seq_len;
-  const layers = m.layers / p.pp;
-  const moeFrac = ctx.stats.moeLayers / m.layers;
+  const moeFrac = st.moe / st.layers;
   const dense = layerActivationBytes(ctx, p.tp, false), moe = layerActivationBytes(ctx, p.tp, true);
   let stored: number;
   if (p.recompute === 'full') {
     const worst = Math.max(dense.kept + dense.scores, moeFrac > 0 ? moe.kept + moe.scores : 0);
-    stored = (layers * inFlight * ctx.actBytes * m.hidden) / p.tp + worst;
+    stored = (st.layers * inFlight * ctx.actBytes * m.hidden) / p.tp + worst;
   } else {
     const scores = p.recompute === 'selective' ? 0 : 1;
     const avg = (1 - moeFrac) * (dense.kept + scores * dense.scores) + moeFrac * (moe.kept + scores * moe.scores);
-    stored = layers * inFlight * avg;
+    stored = st.layers * inFlight * avg;
   }
-  return tokens * (stored + (logits ? (2 * 4 * m.vocab) / p.tp : 0));
+  return tokens * (stored + (st.logits ? (2 * 4 * m.vocab) / p.tp : 0));
 }
 
-/** Peak memory of one device: the larger of the first pipeline stage (most micro-batches in flight) and
- * the last (logits); with one stage, both at once. */
+/** Peak memory of one device: the stage whose states, activations in flight and buffers add up to the most
+ * (the first stage keeps the most micro-batches, the last the logits; uneven stages differ in layers). */
 export function memoryPerDevice(ctx: PlanContext, p: ParallelPlan): MemoryBreakdown {
   const m = ctx.model;
   const micro = ctx.batch / p.dp / p.microBatch;
   const tokens = p.microBatch * m.seq_len;
-  const params = stageParams(ctx, p, true);
-  const states = modelStates(ctx, p, params);
+  const interleave = interleavedMemoryFactor(p.pp, p.virtualStages ?? 1);
   // Buffers: all-to-all send + receive of dispatched tokens; ZeRO-3 gathers one layer ahead (2 layers live).
   const a2a = m.experts > 0 && p.ep > 1 ? (2 * tokens * m.top_k * ctx.capacity * m.hidden * ctx.actBytes) / p.tp : 0;
-  const gather = p.zero === 3 ? (2 * (params.dense + params.expert) * ctx.perParam.weights) / (m.layers / p.pp) : 0;
-  const act = p.pp === 1
-    ? activations(ctx, p, 1, true)
-    : Math.max(activations(ctx, p, Math.min(p.pp, micro), false), activations(ctx, p, 1, true));
-  const buffers = a2a + gather;
-  return { ...states, activations: act, buffers, total: states.weights + states.grads + states.optimizer + act + buffers };
+  let worst: MemoryBreakdown | undefined;
+  stageShapes(m, layersOf(ctx, p)).forEach((st, s) => {
+    const params = shapeParams(ctx, p, st, true);
+    const states = modelStates(ctx, p, params);
+    const gather = p.zero === 3 ? (2 * (params.dense + params.expert) * ctx.perParam.weights) / st.layers : 0;
+    const act = activations(ctx, p, st, Math.min(p.pp - s, micro)) * (s === 0 ? interleave : 1);
+    const buffers = a2a + gather;
+    const total = states.weights + states.grads + states.optimizer + act + buffers;
+    if (worst === undefined || total > worst.total) worst = { ...states, activations: act, buffers, total };
+  });
+  return worst!;
 }

@@ -21,6 +21,10 @@ export interface ParallelPlan {
   microBatch: number;
   recompute: Recompute;
   placement: Placement;
+  /** Layers of each pipeline stage, first to last (pp entries; absent: split by cost, stages.ts). */
+  ppLayers?: number[];
+  /** Model chunks per device of the interleaved 1F1B schedule (absent or 1: plain 1F1B). */
+  virtualStages?: number;
 }
 
 export function worldSize(p: ParallelPlan): number {
@@ -39,6 +43,10 @@ export function gridOf(p: ParallelPlan): Grid {
 /** Checks the divisibility rules every plan obeys; `where` names the source in errors. */
 export function checkPlan(p: ParallelPlan, where = 'plan'): ParallelPlan {
   if (p.dp % p.ep !== 0) throw new InputError(`${where}.ep: ${p.ep} must divide dp ${p.dp} (expert-parallel ranks are carved out of data-parallel ones)`);
+  if (p.ppLayers !== undefined && (p.ppLayers.length !== p.pp || p.ppLayers.some((n) => !Number.isInteger(n) || n < 1))) {
+    throw new InputError(`${where}.pp_layers: needs ${p.pp} stage sizes of at least one layer each (pp ${p.pp}), got ${p.ppLayers.join(',')}`);
+  }
+  if ((p.virtualStages ?? 1) > 1 && p.pp === 1) throw new InputError(`${where}.virtual_stages: ${p.virtualStages} needs a pipeline (pp > 1)`);
   if (!isOrder(p.placement.order)) {
     throw new InputError(`${where}.placement.order: must list each of ${DIMS.join(', ')} once, got ${p.placement.order.join(', ')}`);
   }
@@ -49,7 +57,11 @@ export function checkPlan(p: ParallelPlan, where = 'plan'): ParallelPlan {
 export function planToJson(p: ParallelPlan): JsonObject {
   const placement: JsonObject = { order: [...p.placement.order] };
   if (p.placement.tiers !== undefined) placement['tiers'] = { ...p.placement.tiers } as JsonObject;
-  return { dp: p.dp, tp: p.tp, pp: p.pp, ep: p.ep, zero: p.zero, micro_batch: p.microBatch, recompute: p.recompute, placement };
+  return {
+    dp: p.dp, tp: p.tp, pp: p.pp, ep: p.ep, zero: p.zero, micro_batch: p.microBatch, recompute: p.recompute, placement,
+    ...(p.ppLayers !== undefined ? { pp_layers: [...p.ppLayers] } : {}),
+    ...((p.virtualStages ?? 1) > 1 ? { virtual_stages: p.virtualStages ?? 1 } : {}),
+  };
 }
 
 export const PLAN_FORMAT = 'furnace-plan/1';
@@ -67,6 +79,8 @@ const planJsonSchema = z.strictObject({
     order: z.array(z.enum(DIMS)),
     tiers: z.strictObject({ tp: tierName, ep: tierName, edp: tierName, pp: tierName, dp: tierName }).exactOptional(),
   }).exactOptional(),
+  pp_layers: z.array(posInt).exactOptional(),
+  virtual_stages: posInt.exactOptional(),
 });
 
 /** Reads a plan from its JSON form; unknown keys and broken divisibility are errors naming the field.
@@ -77,16 +91,19 @@ export function parsePlan(value: unknown, where = 'plan', extra: readonly string
   const o = parseWith(planJsonSchema, body, where);
   const placement: Placement = o.placement === undefined ? { order: [...DEFAULT_ORDER] } : { order: o.placement.order };
   if (o.placement?.tiers !== undefined) placement.tiers = o.placement.tiers;
-  return checkPlan({ dp: o.dp, tp: o.tp, pp: o.pp, ep: o.ep, zero: o.zero, microBatch: o.micro_batch, recompute: o.recompute, placement }, where);
+  const p: ParallelPlan = { dp: o.dp, tp: o.tp, pp: o.pp, ep: o.ep, zero: o.zero, microBatch: o.micro_batch, recompute: o.recompute, placement };
+  if (o.pp_layers !== undefined) p.ppLayers = o.pp_layers;
+  if (o.virtual_stages !== undefined) p.virtualStages = o.virtual_stages;
+  return checkPlan(p, where);
 }
 
 /** Choices pinned by `--fix`; absent keys are searched. */
 export interface FixedChoices {
   dp?: number; tp?: number; pp?: number; ep?: number; zero?: ZeroStage;
-  microBatch?: number; recompute?: Recompute; order?: Dim[];
+  microBatch?: number; recompute?: Recompute; order?: Dim[]; virtualStages?: number;
 }
 
-/** Parses `tp=8,pp=16,dp=64,ep=1,zero=1,recompute=selective,micro_batch=1[,order=tp/ep/edp/pp]`. */
+/** Parses `tp=8,pp=16,dp=64,ep=1,zero=1,recompute=selective,micro_batch=1[,virtual_stages=2][,order=tp/ep/edp/pp]`. */
 export function parseFix(text: string, where = '--fix'): FixedChoices {
   const f: FixedChoices = {};
   for (const part of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
@@ -105,6 +122,7 @@ export function parseFix(text: string, where = '--fix'): FixedChoices {
       case 'ep': f.ep = n(); break;
       case 'zero': f.zero = parseWith(z.literal(ZERO_STAGES), Number(v), w); break;
       case 'micro_batch': case 'mb': f.microBatch = n(); break;
+      case 'virtual_stages': case 'v': f.virtualStages = n(); break;
       case 'recompute': f.recompute = parseWith(z.enum(RECOMPUTE), v, w); break;
       case 'order': {
         const order = v.split('/').map((d) => parseWith(z.enum(DIMS), d.trim(), w));
@@ -115,7 +133,7 @@ export function parseFix(text: string, where = '--fix'): FixedChoices {
         break;
       }
       default:
-        throw new InputError(`${where}: unknown key '${k}' (allowed: dp, tp, pp, ep, zero, micro_batch, recompute, order)`);
+        throw new InputError(`${where}: unknown key '${k}' (allowed: dp, tp, pp, ep, zero, micro_batch, virtual_stages, recompute, order)`);
     }
   }
   return f;

@@ -8,27 +8,40 @@ import { modelStats, type ModelSpec } from './model.js';
 import { RECOMPUTE, ZERO_STAGES, type ParallelPlan } from './plan.js';
 import { CLUSTER_PRESETS, MODEL_PRESETS, defaultTraining } from './presets.js';
 import { divisors, placements, search } from './search.js';
+import { costSplit, virtualChoices } from './stages.js';
 
 const sunway = CLUSTER_PRESETS['sunway-oceanlight'] as ClusterSpec;
 const selene = CLUSTER_PRESETS['a100-selene'] as ClusterSpec;
 
-/** Every candidate, every placement, no pruning: the reference the search must agree with. */
+/** Every candidate, every placement, no pruning: the reference the search must agree with. Layouts: every
+ * tp x pp x dp on at most n devices with dp the largest divisor of the batch that fits, using over half of them. */
 function bruteForce(ctx: PlanContext): { best: Estimate | undefined; count: number } {
   const m = ctx.model, n = ctx.cluster.devices;
   let best: Estimate | undefined, count = 0;
-  for (const tp of divisors(n)) for (const pp of divisors(n / tp)) {
-    const dp = n / tp / pp;
-    if (m.heads % tp !== 0 || m.ffn_hidden % tp !== 0 || m.layers % pp !== 0 || ctx.batch % dp !== 0) continue;
+  for (let tp = 1; tp <= n; tp++) for (let pp = 1; pp <= Math.min(m.layers, n / tp); pp++) {
+    let dp = Math.floor(n / tp / pp);
+    while (ctx.batch % dp !== 0) dp--;
+    if (m.heads % tp !== 0 || m.ffn_hidden % tp !== 0 || 2 * dp * tp * pp <= n) continue;
+    // a shallower pipeline with the same dp and as many layers in its fullest stage exists
+    const shallower = Array.from({ length: pp - 1 }, (_, i) => i + 1).some((q) => {
+      let d = Math.floor(n / tp / q);
+      while (ctx.batch % d !== 0) d--;
+      return d === dp && 2 * d * tp * q > n && Math.ceil(m.layers / q) === Math.ceil(m.layers / pp);
+    });
+    if (shallower) continue;
+    const split = pp > 1 ? { ppLayers: costSplit(ctx, pp) } : {};
     for (const ep of divisors(dp)) {
       if (m.experts === 0 ? ep > 1 : m.experts % ep !== 0) continue;
       const local = ctx.batch / dp;
       for (const zero of dp > 1 ? ZERO_STAGES : [0 as const]) for (let mb = 1; mb <= local; mb++) {
         if (local % mb !== 0 || (mb & (mb - 1)) !== 0 && mb !== local) continue;
-        for (const recompute of RECOMPUTE) for (const order of placements({ tp, ep, edp: dp / ep, pp })) {
-          count++;
-          const p: ParallelPlan = { dp, tp, pp, ep, zero, microBatch: mb, recompute, placement: { order } };
-          const e = estimate(ctx, p);
-          if (e.fits && (best === undefined || e.stepTime < best.stepTime)) best = e;
+        for (const v of virtualChoices(pp, local / mb, split.ppLayers ?? [m.layers])) {
+          for (const recompute of RECOMPUTE) for (const order of placements({ tp, ep, edp: dp / ep, pp })) {
+            count++;
+            const p: ParallelPlan = { dp, tp, pp, ep, zero, microBatch: mb, recompute, placement: { order }, ...split, ...(v > 1 ? { virtualStages: v } : {}) };
+            const e = estimate(ctx, p);
+            if (e.fits && (best === undefined || e.stepTime < best.stepTime)) best = e;
+          }
         }
       }
     }

@@ -4,6 +4,8 @@ import { groupLayout } from './collectives.js';
 import type { PlanContext } from './context.js';
 import { commCosts, finish, stepWork, timeBreakdown, total, type Breakdown, type CommCosts, type Estimate } from './cost.js';
 import { memoryPerDevice, modelStates, stageParams } from './memory.js';
+import { missingCapabilities } from './runnable.js';
+import { costSplit, virtualChoices } from './stages.js';
 import { DEFAULT_ORDER, DIMS, RECOMPUTE, ZERO_STAGES, type Dim, type FixedChoices, type ParallelPlan, type Recompute, type ZeroStage } from './plan.js';
 import { InputError } from '../util/errors.js';
 
@@ -34,7 +36,7 @@ export interface SearchResult {
   /** Candidates that fit in memory and were timed (one per class of equivalent placements). */
   evaluated: number;
   alternatives: Alternative[];
-  /** Devices used (the cluster's, or tp x pp x dp when --fix pins all three). */
+  /** Devices available (the cluster's, or tp x pp x dp when --fix pins all three); a plan may use fewer. */
   devices: number;
   /** Memory per device of the leanest candidate (a lower bound where only model states were counted). */
   leanestBytes: number;
@@ -93,16 +95,47 @@ function checkFix(ctx: PlanContext, f: FixedChoices): void {
   const m = ctx.model, n = ctx.cluster.devices;
   const bad = (k: string, v: number, why: string) => { throw new InputError(`--fix ${k}=${v}: ${why}`); };
   if (f.tp !== undefined) {
-    if (n % f.tp !== 0) bad('tp', f.tp, `does not divide the ${n} devices`);
+    if (f.tp > n) bad('tp', f.tp, `exceeds the ${n} devices`);
     if (m.heads % f.tp !== 0 || m.ffn_hidden % f.tp !== 0) bad('tp', f.tp, `does not divide heads ${m.heads} and ffn_hidden ${m.ffn_hidden}`);
   }
   if (f.pp !== undefined) {
-    if (n % f.pp !== 0) bad('pp', f.pp, `does not divide the ${n} devices`);
-    if (m.layers % f.pp !== 0) bad('pp', f.pp, `does not divide the ${m.layers} layers`);
+    if (f.pp > n) bad('pp', f.pp, `exceeds the ${n} devices`);
+    if (f.pp > m.layers) bad('pp', f.pp, `exceeds the ${m.layers} layers (every stage holds at least one)`);
   }
-  if (f.dp !== undefined && n % f.dp !== 0) bad('dp', f.dp, `does not divide the ${n} devices`);
+  if (f.dp !== undefined && f.dp > n) bad('dp', f.dp, `exceeds the ${n} devices`);
   if (f.dp !== undefined && ctx.batch % f.dp !== 0) bad('dp', f.dp, `does not divide the global batch of ${ctx.batch} sequences`);
   if (f.ep !== undefined && f.ep > 1 && (m.experts === 0 || m.experts % f.ep !== 0)) bad('ep', f.ep, m.experts === 0 ? 'the model is dense' : `does not divide the ${m.experts} experts`);
+}
+
+/**
+ * The dp x tp x pp layouts on at most n devices: every tp that divides the heads (and ffn, kv heads), every
+ * pp up to the layers (stages may be uneven), and for each the largest dp that divides the batch with
+ * tp x pp x dp <= n (a smaller dp only gives each rank more work). Where n has no exact layout (4,480 A100s and
+ * a batch of 1,536), the best plan leaves devices idle; layouts leaving more than half idle are not tried
+ * unless dp is pinned (half the devices can always run the same layout with twice the dp, or nearly). With the
+ * same tp and dp, a pp whose fullest stage holds ceil(L/pp) layers, as a smaller pp's does, is skipped: the
+ * slowest stage is no faster and the bubble is larger.
+ */
+export function layouts(ctx: PlanContext, fix: FixedChoices = {}): { tp: number; pp: number; dp: number }[] {
+  const m = ctx.model, n = ctx.cluster.devices;
+  const out: { tp: number; pp: number; dp: number }[] = [];
+  const batchDivisors = divisors(ctx.batch);
+  const tps = pick(divisors(m.heads), fix.tp).filter((t) => t <= n && m.ffn_hidden % t === 0 && (m.kv_heads ?? m.heads) % t === 0);
+  for (const tp of tps) {
+    const pps = fix.pp !== undefined ? [fix.pp] : Array.from({ length: Math.min(m.layers, Math.floor(n / tp)) }, (_, i) => i + 1);
+    const deepest = new Map<number, number>(); // dp -> layers of the fullest stage at the smallest pp tried
+    for (const pp of pps) {
+      const room = Math.floor(n / (tp * pp));
+      const dp = fix.dp !== undefined ? (fix.dp <= room ? fix.dp : 0) : batchDivisors.filter((d) => d <= room).pop() ?? 0;
+      if (dp === 0 || (fix.dp === undefined && 2 * tp * pp * dp <= n)) continue;
+      // With the same dp, a deeper pipeline whose fullest stage holds as many layers only adds bubble and sends.
+      const fullest = Math.ceil(m.layers / pp);
+      if (fix.pp === undefined && deepest.get(dp) === fullest) continue;
+      deepest.set(dp, fullest);
+      out.push({ tp, pp, dp });
+    }
+  }
+  return out;
 }
 
 /** Restricts the context to the devices a fully pinned layout uses. */
@@ -114,9 +147,11 @@ export function fixedDevices(ctx: PlanContext, fix: FixedChoices | undefined): P
   return { ...ctx, cluster: withDevices(ctx.cluster, n) };
 }
 
-/** Faster first; within 0.1% of step time, less memory first (ZeRO-2 over ZeRO-1 at equal time). */
+/** Faster first; within 0.1% of step time, one furnace train runs first, then less memory (ZeRO-2 over ZeRO-1). */
 export function better(a: Estimate, b: Estimate): boolean {
   if (Math.abs(a.stepTime - b.stepTime) > 1e-3 * b.stepTime) return a.stepTime < b.stepTime;
+  const ra = missingCapabilities(a.plan).length === 0, rb = missingCapabilities(b.plan).length === 0;
+  if (ra !== rb) return ra;
   return a.memory.total < b.memory.total;
 }
 
@@ -134,51 +169,58 @@ function searchLayout(ctx: PlanContext, layout: { dp: number; tp: number; pp: nu
   const mbs = pick(microBatches(ctx.batch / dp, maxMicroBatch), fix.microBatch);
   const recomputes = pick(RECOMPUTE, fix.recompute);
   const sizes: Record<Dim, number> = { tp, ep, edp: dp / ep, pp };
+  const split = pp > 1 ? { ppLayers: costSplit(ctx, pp) } : {};
+  const vs = (microBatch: number) => pick(virtualChoices(pp, ctx.batch / dp / microBatch, split.ppLayers ?? [ctx.model.layers]), fix.virtualStages);
   const orderCount = fix.order !== undefined ? 1 : factorial(DIMS.filter((d) => sizes[d] > 1).length);
   let orders: Dim[][] | undefined; // distinct placements, found once something fits
   let comms: (CommCosts | undefined)[] = [];
   let searched = 0, evaluated = 0, leanest = Infinity;
   for (const zero of zeros) {
     // Model states alone bound memory from below: skip the whole stage when they do not fit.
-    const probe: ParallelPlan = { ...layout, zero, microBatch: 1, recompute: 'full', placement: { order: DEFAULT_ORDER } };
+    const probe: ParallelPlan = { ...layout, ...split, zero, microBatch: 1, recompute: 'full', placement: { order: DEFAULT_ORDER } };
     const states = modelStates(ctx, probe, stageParams(ctx, probe, true));
     const stateBytes = states.weights + states.grads + states.optimizer;
     if (stateBytes > memoryBytes) {
       leanest = Math.min(leanest, stateBytes);
-      searched += orderCount * mbs.length * recomputes.length;
+      searched += orderCount * recomputes.length * mbs.reduce((a, b) => a + vs(b).length, 0);
       for (const r of recomputes) visit(zero, r, false);
       continue;
     }
     for (const recompute of recomputes) for (const [i, microBatch] of mbs.entries()) {
-      const base: ParallelPlan = { ...layout, zero, microBatch, recompute, placement: { order: DEFAULT_ORDER } };
-      const memory = memoryPerDevice(ctx, base);
+      const plain: ParallelPlan = { ...layout, ...split, zero, microBatch, recompute, placement: { order: DEFAULT_ORDER } };
+      const memory = memoryPerDevice(ctx, plain);
       leanest = Math.min(leanest, memory.total);
       if (memory.total > memoryBytes) {
         // Activations do not shrink as micro-batches grow: larger ones do not fit either.
-        searched += orderCount * (mbs.length - i);
+        for (const b of mbs.slice(i)) searched += orderCount * vs(b).length;
         visit(zero, recompute, false);
         break;
       }
-      searched += orderCount;
-      const work = stepWork(ctx, base);
-      // Lower bound: (m + p - 1) slots of compute alone. Plans that cannot enter the ranking are not timed.
-      if ((work.micro + layout.pp - 1) * work.computeMb + work.optimizer > bound()) {
-        visit(zero, recompute, true);
-        continue;
+      for (const v of vs(microBatch)) {
+        const base: ParallelPlan = v > 1 ? { ...plain, virtualStages: v } : plain;
+        const mem = v > 1 ? memoryPerDevice(ctx, base) : memory;
+        searched += orderCount;
+        if (mem.total > memoryBytes) { visit(zero, recompute, false); continue; }
+        const work = stepWork(ctx, base);
+        // Lower bound: (m + (p - 1)/v) slots of compute alone. Plans that cannot enter the ranking are not timed.
+        if ((work.micro + (pp - 1) / v) * work.computeMb + work.optimizer > bound()) {
+          visit(zero, recompute, true);
+          continue;
+        }
+        orders ??= fix.order !== undefined ? [fix.order] : distinctPlacements(ctx, sizes, placements(sizes));
+        if (comms.length === 0) comms = orders.map(() => undefined);
+        let bestTime = Infinity, bestI = 0, bestB: Breakdown | undefined;
+        orders.forEach((order, i) => {
+          const p = { ...base, placement: { order } };
+          const c = comms[i] ??= commCosts(ctx, p);
+          const b = timeBreakdown(ctx, p, work, c);
+          const t = total(b);
+          evaluated++;
+          if (t < bestTime) { bestTime = t; bestI = i; bestB = b; }
+        });
+        const bestPlan = { ...base, placement: { order: orders[bestI]! } };
+        visit(zero, recompute, true, finish(ctx, bestPlan, comms[bestI]!, mem, bestB!));
       }
-      orders ??= fix.order !== undefined ? [fix.order] : distinctPlacements(ctx, sizes, placements(sizes));
-      if (comms.length === 0) comms = orders.map(() => undefined);
-      let bestTime = Infinity, bestI = 0, bestB: Breakdown | undefined;
-      orders.forEach((order, i) => {
-        const p = { ...base, placement: { order } };
-        const c = comms[i] ??= commCosts(ctx, p);
-        const b = timeBreakdown(ctx, p, work, c);
-        const t = total(b);
-        evaluated++;
-        if (t < bestTime) { bestTime = t; bestI = i; bestB = b; }
-      });
-      const bestPlan = { ...base, placement: { order: orders[bestI]! } };
-      visit(zero, recompute, true, finish(ctx, bestPlan, comms[bestI]!, memory, bestB!));
     }
   }
   return { searched, evaluated, leanest };
@@ -209,30 +251,25 @@ export function search(ctx0: PlanContext, opts: SearchOptions = {}): SearchResul
     plans.splice(i, 0, e);
     if (plans.length > top) plans.pop();
   };
-  const tps = pick(divisors(n), fix.tp).filter((t) => m.heads % t === 0 && m.ffn_hidden % t === 0 && (m.kv_heads ?? m.heads) % t === 0);
-  for (const tp of tps) {
-    for (const pp of pick(divisors(n / tp), fix.pp).filter((p) => m.layers % p === 0)) {
-      const dp = n / tp / pp;
-      if ((fix.dp !== undefined && fix.dp !== dp) || ctx.batch % dp !== 0) continue;
-      const eps = m.experts > 0 ? divisors(dp).filter((e) => m.experts % e === 0) : [1];
-      for (const ep of pick(eps, fix.ep)) {
-        if (opts.noExpertParallel === true && ep > 1) continue;
-        let layoutBest: Estimate | undefined, layoutFits = false;
-        const counts = searchLayout(ctx, { dp, tp, pp, ep }, fix, opts.maxMicroBatch ?? 64, bound, (zero, recompute, fits, e) => {
-          note('zero', zero, fits, e);
-          note('recompute', recompute, fits, e);
-          if (fits) layoutFits = true;
-          if (e === undefined) return;
-          keep(e);
-          if (layoutBest === undefined || e.stepTime < layoutBest.stepTime) layoutBest = e;
-        });
-        searched += counts.searched;
-        evaluated += counts.evaluated;
-        leanest = Math.min(leanest, counts.leanest);
-        note('tp', tp, layoutFits, layoutBest);
-        note('pp', pp, layoutFits, layoutBest);
-        note('ep', ep, layoutFits, layoutBest);
-      }
+  for (const { tp, pp, dp } of layouts(ctx, fix)) {
+    const eps = m.experts > 0 ? divisors(dp).filter((e) => m.experts % e === 0) : [1];
+    for (const ep of pick(eps, fix.ep)) {
+      if (opts.noExpertParallel === true && ep > 1) continue;
+      let layoutBest: Estimate | undefined, layoutFits = false;
+      const counts = searchLayout(ctx, { dp, tp, pp, ep }, fix, opts.maxMicroBatch ?? 64, bound, (zero, recompute, fits, e) => {
+        note('zero', zero, fits, e);
+        note('recompute', recompute, fits, e);
+        if (fits) layoutFits = true;
+        if (e === undefined) return;
+        keep(e);
+        if (layoutBest === undefined || e.stepTime < layoutBest.stepTime) layoutBest = e;
+      });
+      searched += counts.searched;
+      evaluated += counts.evaluated;
+      leanest = Math.min(leanest, counts.leanest);
+      note('tp', tp, layoutFits, layoutBest);
+      note('pp', pp, layoutFits, layoutBest);
+      note('ep', ep, layoutFits, layoutBest);
     }
   }
   return { plans, searched, evaluated, alternatives: [...alt.values()].flatMap((m) => [...m.values()]), devices: n, leanestBytes: leanest };

@@ -22,6 +22,17 @@ export const trainingSpecSchema = z.strictObject({
    * computed (grouped GEMMs, as MegaBlocks and furnace), while all-to-all still carries the padding.
    */
   padded_compute: z.boolean().exactOptional(),
+  /**
+   * The busiest expert's computed load over the mean expert load (1 = exact balance, as SWIPE gives). With
+   * expert parallelism every rank waits at the combine all-to-all for the rank holding the busiest experts.
+   * Default: the capacity factor (top-k routing caps each expert there), or a run's measured loads.
+   */
+  expert_imbalance: z.number().min(1).max(1e6).exactOptional(),
+  /**
+   * Measured busiest-rank load over the mean rank load by ep (`{"2": 1.23, "4": 1.4}`), each of ep ranks holding
+   * E/ep consecutive experts; where given it replaces the estimate from expert_imbalance (context.ts).
+   */
+  rank_imbalance: z.record(z.string().regex(/^[1-9]\d*$/), z.number().min(1).max(1e6)).exactOptional(),
   /** Steps between checkpoints; the checkpoint time is then amortized into the step time. */
   checkpoint_every: z.number().int().min(1).exactOptional(),
 });

@@ -3,6 +3,9 @@
 import { countParams, isMoeLayer, type ModelConfig } from '../nn/gpt.js';
 import { checkMemory, gib } from '../util/memory.js';
 import { fmt } from '../util/output.js';
+import { InputError } from '../util/errors.js';
+import type { ParallelPlan } from '../planner/plan.js';
+import { runnableBy } from '../planner/runnable.js';
 
 export interface MemoryEstimate {
   params: number;
@@ -53,4 +56,11 @@ export function preflight(m: ModelConfig, o: { batch: number; training: boolean;
   checkMemory(est.total, { backend: o.backend, ...(o.ranks !== undefined ? { ranks: o.ranks } : {}), where: `${o.where}: the model`,
     detail: `${fmt(est.params)} parameters; ${parts}` });
   return est;
+}
+
+/** Refuses a plan file (`train --plan FILE`) that needs what this trainer does not run, naming it (exit 2;
+ * train/capabilities.ts says what runs). */
+export function checkPlanRunnable(plan: ParallelPlan, file: string): void {
+  const r = runnableBy(plan);
+  if (!r.runnable) throw new InputError(`${file}: ${r.reason}; plan one it runs with --fix (e.g. pp=1,zero=1,recompute=none)`);
 }

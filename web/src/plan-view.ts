@@ -9,7 +9,7 @@ import { PALETTE, stackedBar } from './bars.js';
 import { bytes, fmt, h, pct, seconds, svg } from './dom.js';
 
 const TIME_LABELS: Record<keyof Breakdown, string> = {
-  compute: 'compute', bubble: 'pipeline bubble', tp: 'TP all-reduce', ep: 'EP all-to-all', pp: 'pipeline sends',
+  compute: 'compute', bubble: 'pipeline bubble', tp: 'TP all-reduce', ep: 'EP all-to-all', wait: 'expert-load wait', pp: 'pipeline sends',
   dp: 'gradient all-reduce', zero: 'ZeRO-3 gathers', optimizer: 'optimizer step', checkpoint: 'checkpoint',
 };
 const MEMORY_LABELS: Record<Exclude<keyof MemoryBreakdown, 'total'>, string> = {

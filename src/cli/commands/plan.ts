@@ -1,4 +1,5 @@
 // `furnace plan`: search hybrid-parallel plans for a model on a cluster, or calibrate against measured runs.
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_FIT_KEYS, fitEfficiency, predict, type EfficiencyKey } from '../../planner/calibrate.js';
 import { runPlanner } from '../../planner/api.js';
@@ -8,7 +9,8 @@ import { describePlan } from '../../planner/explain.js';
 import { loadCluster, loadModel, loadTraining, readJsonFile, readRun, writeCluster, writePlan } from '../../planner/io.js';
 import { dimSize, parseFix } from '../../planner/plan.js';
 import { prepare } from '../../planner/context.js';
-import { CLUSTER_PRESETS, parseMachine, thisMachine } from '../../planner/presets.js';
+import { CLUSTER_PRESETS, defaultTraining, parseMachine, thisMachine } from '../../planner/presets.js';
+import { runnableBy } from '../../planner/runnable.js';
 import { measurePeak } from '../../backends/peak.js';
 import { planReportOf } from '../../dashboard/plan-report.js';
 import { writePlanReport } from '../../dashboard/report.js';
@@ -17,11 +19,16 @@ import { checkOutputFile } from '../../util/paths.js';
 import { Output, fmt } from '../../util/output.js';
 import { intFlag, parse, type Command } from '../util.js';
 
-const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices N] [--fix k=v,...] [--top K] [--out plan.json] [--report FILE.html] [--json]
+const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices N] [--fix k=v,...] [--imbalance X|RUNDIR] [--top K]
+                    [--out plan.json] [--report FILE.html] [--json]
        furnace plan --model M --machine bench.json ...   (this machine, with measured gemm_flops, allreduce_bandwidth, ...)
        furnace plan --calibrate RUNDIR... [--cluster C] [--fit gemm,memory,...] [--out cluster.json] [--json]
-  M, C: preset:NAME or a JSON file; T: a JSON file or inline JSON
-  --fix tp=8,pp=16,dp=64,ep=1,zero=1,recompute=selective,micro_batch=1,order=tp/ep/edp/pp`;
+  M: preset:NAME or a JSON file; C: the same, or cluster:NAME (an emulated cluster from furnace cluster up) or its state.json
+  T: a JSON file or inline JSON
+  --devices N: plan on at most N devices (a plan may leave some idle when no layout uses all)
+  --fix tp=8,pp=16,dp=64,ep=1,zero=1,recompute=selective,micro_batch=1,virtual_stages=2,order=tp/ep/edp/pp
+  --imbalance: the busiest expert's load over the mean (default: the capacity factor), or a run dir whose
+               metrics.jsonl expert loads give it`;
 
 /** Presets, with this machine's worker count read from the OS, its FMA peak measured and, given --machine, its measurements. */
 function clusterPresets(machine?: string): Record<string, ClusterSpec | (() => ClusterSpec)> {
@@ -33,7 +40,7 @@ export const run: Command = async (argv) => {
   const { values, positionals } = parse(argv, {
     model: { type: 'string' }, cluster: { type: 'string' }, train: { type: 'string' }, devices: { type: 'string' },
     fix: { type: 'string' }, top: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' }, json: { type: 'boolean', default: false },
-    calibrate: { type: 'boolean', default: false }, fit: { type: 'string' }, machine: { type: 'string' },
+    calibrate: { type: 'boolean', default: false }, fit: { type: 'string' }, machine: { type: 'string' }, imbalance: { type: 'string' },
   }, true, USAGE);
   const out = new Output(values.json === true);
   if (values.out !== undefined) checkOutputFile('--out', values.out);
@@ -49,18 +56,38 @@ export const run: Command = async (argv) => {
   if (values.model === undefined || clusterArg === undefined) throw new UsageError('plan: --model and --cluster are required');
   return plan(out, values.model, clusterArg, presets, {
     train: values.train, devices: intFlag('devices', values.devices, 1, 1e8), fix: values.fix,
-    top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out, report: values.report,
+    top: intFlag('top', values.top, 1, 1000) ?? 5, out: values.out, report: values.report, imbalance: values.imbalance,
   });
 };
 
-interface PlanFlags { train: string | undefined; devices: number | undefined; fix: string | undefined; top: number; out: string | undefined; report: string | undefined }
+interface PlanFlags {
+  train: string | undefined; devices: number | undefined; fix: string | undefined; top: number; out: string | undefined; report: string | undefined;
+  imbalance: string | undefined;
+}
+
+/** --imbalance X (a number >= 1) or RUNDIR (its metrics.jsonl expert loads, capped by its capacity factor). */
+function imbalanceOf(arg: string): { value: number; source: string; ranks?: Record<string, number> } {
+  if (/^\d+(\.\d+)?$/.test(arg)) {
+    const x = Number(arg);
+    if (!(x >= 1)) throw new InputError(`--imbalance: the busiest expert's load over the mean is at least 1, got ${arg}`);
+    return { value: x, source: '--imbalance' };
+  }
+  if (!existsSync(arg)) throw new InputError(`--imbalance: expected a number >= 1 or a run directory, got '${arg}'`);
+  const t = readRun(arg).training;
+  if (t.expert_imbalance === undefined) throw new InputError(`--imbalance: ${arg}/metrics.jsonl has no expert_load (a dense model?)`);
+  return { value: t.expert_imbalance, source: arg, ...(t.rank_imbalance !== undefined ? { ranks: t.rank_imbalance } : {}) };
+}
 
 function plan(out: Output, modelArg: string, clusterArg: string, presets: Record<string, ClusterSpec | (() => ClusterSpec)>, f: PlanFlags): number {
   const model = loadModel(modelArg);
   const cluster = loadCluster(clusterArg, presets);
+  const imbalance = f.imbalance !== undefined ? imbalanceOf(f.imbalance) : undefined;
+  const given = f.train !== undefined ? loadTraining(f.train) : undefined;
   const r = runPlanner({
     model, cluster, top: f.top,
-    ...(f.train !== undefined ? { training: loadTraining(f.train) } : {}),
+    ...(given !== undefined || imbalance !== undefined
+      ? { training: { ...(given ?? defaultTraining(model, f.devices ?? cluster.devices)), ...(imbalance !== undefined ? { expert_imbalance: imbalance.value } : {}),
+        ...(imbalance?.ranks !== undefined ? { rank_imbalance: imbalance.ranks } : {}) } } : {}),
     ...(f.devices !== undefined ? { devices: f.devices } : {}),
     ...(f.fix !== undefined ? { fix: parseFix(f.fix) } : {}),
   });
@@ -68,17 +95,28 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
   out.say(`${model.name} on ${cluster.name} (${result.devices} devices), ${training.global_batch_tokens} tokens/step, ${training.dtype}`);
   if (result.plans.length > 0) {
     out.say('');
-    out.say(' #   tp   pp     dp     ep zero  mb recompute   step s   tokens/s    MFU  mem GB  placement (inner first)');
+    out.say(' #   tp   pp     dp     ep zero  mb recompute   step s   tokens/s    MFU  mem GB run  placement (inner first)');
     result.plans.forEach((e, i) => {
       const p = e.plan;
-      out.say(`${String(i + 1).padStart(2)} ${String(p.tp).padStart(4)} ${String(p.pp).padStart(4)} ${String(p.dp).padStart(6)} ${String(p.ep).padStart(6)}`
+      out.say(`${String(i + 1).padStart(2)} ${String(p.tp).padStart(4)} ${`${p.pp}${(p.virtualStages ?? 1) > 1 ? `x${p.virtualStages}` : ''}`.padStart(4)} ${String(p.dp).padStart(6)} ${String(p.ep).padStart(6)}`
         + ` ${String(p.zero).padStart(4)} ${String(p.microBatch).padStart(3)} ${p.recompute.padEnd(9)} ${fmt(e.stepTime).padStart(8)}`
-        + ` ${fmt(e.tokensPerSecond).padStart(10)} ${(100 * e.mfu).toFixed(1).padStart(5)}% ${(e.memory.total / 1e9).toFixed(1).padStart(7)}  ${describeOrder(e)}`);
+        + ` ${fmt(e.tokensPerSecond).padStart(10)} ${(100 * e.mfu).toFixed(1).padStart(5)}% ${(e.memory.total / 1e9).toFixed(1).padStart(7)}`
+        + ` ${runnableBy(p).runnable ? 'yes' : 'no '}  ${describeOrder(e)}`);
     });
     out.say('');
     const best = result.plans[0]!;
     const days = training.tokens_total !== undefined ? `; ${fmt(training.tokens_total / best.tokensPerSecond / 86400)} days for ${fmt(training.tokens_total)} tokens` : '';
     out.say(`best: ${describePlan(best)}${days}`);
+    if (best.plan.ppLayers !== undefined) out.say(`  pp_layers: [${best.plan.ppLayers.join(', ')}]`);
+    const run = runnableBy(best.plan);
+    if (!run.runnable) {
+      const k = result.plans.findIndex((e) => runnableBy(e.plan).runnable);
+      out.say(`  not runnable: ${run.reason}${k >= 0 ? `; #${k + 1} runs` : '; none listed runs (--fix pp=1,zero=1,recompute=none)'}`);
+    }
+    if (imbalance !== undefined) {
+      const ranks = Object.entries(imbalance.ranks ?? {}).map(([ep, r]) => `ep=${ep} ${r.toFixed(2)}`).join(', ');
+      out.say(`  expert imbalance ${imbalance.value.toFixed(2)} from ${imbalance.source}${ranks !== '' ? `; busiest rank over the mean: ${ranks}` : ''}`);
+    }
   }
   for (const l of r.explanation) out.say(`  ${l}`);
   out.say(`searched ${r.json['searched'] as number} candidate plans in ${r.seconds.toFixed(2)} s (${result.evaluated} distinct ones fit in memory and were timed)`);

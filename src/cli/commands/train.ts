@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { InputError, CheckError, errorMessage } from '../../util/errors.js';
 import { checkInputPath, checkOutputDir, checkOutputFile } from '../../util/paths.js';
-import { preflight } from '../../train/preflight.js';
+import { checkPlanRunnable, preflight } from '../../train/preflight.js';
 import { Output, isInteractive } from '../../util/output.js';
 import { parse, intFlag, type Command } from '../util.js';
 import { checkBackendName, installBackend } from '../../backends/index.js';
@@ -142,6 +142,7 @@ function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep
     let plan;
     try {
       plan = readPlan(v.plan);
+      checkPlanRunnable(plan, v.plan);
     } catch (e) {
       throw new InputError(`--plan: ${errorMessage(e)}`);
     }

@@ -1,0 +1,42 @@
+// What the trainer runs of a plan: the planner's marks and `furnace train --plan` refusing the rest by name.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TRAINER_CAPABILITIES } from './capabilities.js';
+import { checkPlanRunnable } from './preflight.js';
+import { runFurnace, trainFixture } from './testing/train-runs.js';
+import type { ParallelPlan } from '../planner/plan.js';
+import { missingCapabilities, runnableBy } from '../planner/runnable.js';
+import { InputError } from '../util/errors.js';
+
+const plan = (over: Partial<ParallelPlan>): ParallelPlan =>
+  ({ dp: 2, tp: 1, pp: 1, ep: 2, zero: 1, microBatch: 2, recompute: 'none', placement: { order: ['tp', 'ep', 'edp', 'pp'] }, ...over });
+
+test('dp x tp x ep with ZeRO-1 runs; each missing part is named with the plan value', () => {
+  assert.deepEqual(runnableBy(plan({})), { runnable: true });
+  assert.deepEqual(missingCapabilities(plan({ pp: 4, ppLayers: [3, 5, 5, 3], virtualStages: 2, zero: 3, recompute: 'full' }), TRAINER_CAPABILITIES), [
+    'pipeline parallelism (pp 4)', 'the interleaved schedule (virtual_stages 2)', 'ZeRO-3 (the trainer runs ZeRO stages 0-1)',
+    'recompute full (the trainer runs none)',
+  ]);
+  // A trainer with even pipelines only refuses the uneven split.
+  const evenPipes = { ...TRAINER_CAPABILITIES, pipeline: true };
+  assert.deepEqual(missingCapabilities(plan({ pp: 4, ppLayers: [4, 4, 4, 4] }), evenPipes), []);
+  assert.deepEqual(missingCapabilities(plan({ pp: 4, ppLayers: [3, 5, 5, 3] }), evenPipes), ['uneven pipeline stages (pp_layers 3,5,5,3)']);
+  assert.throws(() => checkPlanRunnable(plan({ zero: 2 }), 'p.json'),
+    (e: unknown) => e instanceof InputError && /^p\.json: furnace train does not run ZeRO-2/.test(e.message));
+});
+
+test('furnace train --plan refuses a plan it cannot run in one line, exit 2', () => {
+  const fx = trainFixture('runnable');
+  try {
+    const file = join(fx.dir, 'plan.json');
+    writeFileSync(file, JSON.stringify({ format: 'furnace-plan/1', dp: 2, tp: 1, pp: 1, ep: 1, zero: 0, micro_batch: 2, recompute: 'selective' }));
+    const r = runFurnace(fx, ['train', '--config', fx.config, '--corpus', fx.corpus, '--plan', file, '--out', join(fx.dir, 'out')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--plan: .*plan\.json: furnace train does not run recompute selective/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  } finally {
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
