@@ -63,11 +63,14 @@ export async function nodesOf(world: ProcessGroup, identity = nodeIdentity()): P
   return out;
 }
 
-/** Collective: the node tier of this job's placement, or why there is none. */
-export async function placedTopology(world: ProcessGroup): Promise<{ topology: Topology | undefined; nodes: number; note: string }> {
-  const nodes = await nodesOf(world);
-  const count = new Set(nodes).size;
-  const t = nodeTier(nodes);
-  if (typeof t === 'string') return { topology: undefined, nodes: count, note: `placement from MPI: ${count} nodes, no node tier (${t})` };
-  return { topology: t, nodes: count, note: `placement from MPI: ${count} node${count > 1 ? 's' : ''} x ${t.tiers[0]!.group_size} ranks` };
+/**
+ * Collective: the node tier of this job's placement, or why there is none, and every world rank's
+ * node index (by first appearance).
+ */
+export async function placedTopology(world: ProcessGroup): Promise<{ topology: Topology | undefined; nodes: number; nodeOfRank: number[]; note: string }> {
+  const nodeOfRank = await nodesOf(world);
+  const count = new Set(nodeOfRank).size;
+  const t = nodeTier(nodeOfRank);
+  if (typeof t === 'string') return { topology: undefined, nodes: count, nodeOfRank, note: `placement from MPI: ${count} nodes, no node tier (${t})` };
+  return { topology: t, nodes: count, nodeOfRank, note: `placement from MPI: ${count} node${count > 1 ? 's' : ''} x ${t.tiers[0]!.group_size} ranks` };
 }

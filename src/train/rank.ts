@@ -7,6 +7,7 @@ import { launch } from '../comm/launch.js';
 import { CommClock, TimedGroup } from '../comm/timed-group.js';
 import { loadTopology } from '../comm/topology.js';
 import { placedTopology } from '../comm/mpi-nodes.js';
+import { startHeartbeat } from '../comm/heartbeat.js';
 import { describeCollectives, flatRecord, useTopology, type CollectivesRecord } from '../comm/topology-collectives.js';
 import { DEFAULT_ORDER, type Dim } from '../layout/grid.js';
 import { installBackend as useBackend } from '../backends/index.js';
@@ -48,6 +49,8 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   const say = (l: string) => { if (world.rank === 0) out.say(l); };
   const text = readCorpus(args.corpus);
   const backend = await useBackend(args.backend, args.ranksHere);
+  // MPI ranks watch each other's nodes: a node whose link or processes are gone ends the job.
+  const heartbeat = args.comm === 'mpi' ? await startHeartbeat(world) : undefined;
   // A job of several ranks was announced by its launcher; one rank announces itself.
   const alone = args.comm === 'none';
   if (alone) say(`furnace train: ${args.corpus ?? defaultCorpusPath()} (${Buffer.byteLength(text)} bytes), backend ${backend.name}, out ${args.out}`);
@@ -58,11 +61,14 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   if (alone) say(`tokens: ${tokens.train.length} train, ${tokens.val.length} validation, vocabulary ${tokens.tokenizer.vocabSize}${tokens.cached ? ' (cached)' : ''}`);
   // Without a topology file, MPI jobs take the node tier from where mpirun placed the ranks.
   let topology = args.topology === undefined ? undefined : loadTopology(args.topology);
-  if (topology === undefined && args.comm === 'mpi') {
-    const placed = await placedTopology(world);
+  const placed = args.comm === 'mpi' ? await placedTopology(world) : undefined;
+  if (topology === undefined && placed !== undefined) {
     topology = placed.topology;
     say(placed.note);
   }
+  // Checkpoint writers spread over the nodes the ranks actually run on (whatever the placement).
+  const node = placed?.nodeOfRank[world.rank];
+  const ckpt = args.ckpt !== undefined && node !== undefined ? { ...args.ckpt, group: node } : args.ckpt;
   // Every group is split from the timed world, so one clock times all of this rank's collectives.
   const clock = new CommClock();
   const naive = args.placement === 'naive';
@@ -82,8 +88,13 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
     layout: { dp: args.dp, tp: args.tp, ep: args.ep, zero: args.zero, comm: args.comm },
     placement: groups.placement,
     collectives,
-    ...(args.ckpt !== undefined ? { ckpt: args.ckpt } : {}),
+    ...(ckpt !== undefined ? { ckpt } : {}),
   });
+  // Every rank is past its last collective before any stops answering heartbeats.
+  if (heartbeat !== undefined) {
+    await world.barrier();
+    await heartbeat.stop();
+  }
   return r === null ? null : { summary: r.summary, backend: backend.name };
 }
 
