@@ -214,6 +214,13 @@ test('dp2 x ep2 over TCP between 2 nodes (also with the swipe gate), and dp4 x e
       want.forEach((l, i) => assert.ok(Math.abs(l - got[i]!) <= 1e-4 * Math.abs(l), `${what}: step ${i} loss ${got[i]} vs ${l}`));
       t.diagnostic(`${what}: largest relative loss difference ${Math.max(...want.map((l, i) => Math.abs(l - got[i]!) / Math.abs(l))).toExponential(2)}`);
     }
+    // Ranks dealt round-robin over the nodes: topology-aware placement numbers them node by node.
+    const out = join(dir, 'run-map-by-node');
+    const r = furnace([...args(out, config), '--dp', '4', '--ep', '2', '--comm', 'mpi'], { prefix: [...mpirun.slice(0, -2), '--map-by', 'node', '-np', '4'], timeout: 180_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /placement from MPI: 2 nodes x 2 ranks \(ranks numbered again node by node\)/);
+    const want = base.get(config)!, got = losses(out);
+    want.forEach((l, i) => assert.ok(Math.abs(l - got[i]!) <= 1e-4 * Math.abs(l), `--map-by node: step ${i} loss ${got[i]} vs ${l}`));
   } finally {
     furnace(['cluster', 'down', '--name', name, '--dir', cdir]);
   }
