@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { checkHost, down, up } from '../cluster/netns.js';
+import { checkHost, down, up, type ClusterState } from '../cluster/netns.js';
 import type { MetricsRecord } from '../train/metrics.js';
 import { CheckError } from '../util/errors.js';
 import { fmt, type Output } from '../util/output.js';
@@ -17,11 +17,18 @@ export interface TopologyBenchOptions {
   links: { rate: number; label: string }[];
   /** Logged steps per run; the first half is warm-up and left out of the median. */
   steps: number;
+  /** Expert-parallel size (dp = every rank): experts of one group fit one node when ep <= ranks per node. */
+  ep: number | undefined;
+  /** How mpirun deals ranks over the nodes, in both runs: 'node' round-robin (a launch that does not
+   * follow the nodes), 'slot' filling each node first. */
+  mapBy: 'node' | 'slot';
 }
 
 export interface TopologyRow {
   nodes: number;
   ranks_per_node: number;
+  ep: number;
+  map_by: 'node' | 'slot';
   link: string;
   /** Median step seconds (second half of the steps). */
   topology_s: number;
@@ -35,14 +42,16 @@ export interface TopologyRow {
 type Split = { compute: number; allreduce: number; alltoall: number };
 
 /**
- * The model: wide d_model and 8 experts with small tokens-per-step, so gradients (4.8 M
- * parameters, ~19 MB per all-reduce) and the expert all-to-all dominate compute; dropless
- * (capacity_factor 0) so both layouts route the same tokens.
+ * The model: narrow d_model and many tokens per step, so that the experts' all-to-all carries more
+ * bytes than the compute it feeds (bytes per token and layer ~ d, FLOPs ~ d^2) and than the expert
+ * gradients (tiny experts: a2a bytes across nodes / expert-gradient bytes = tokens k ep / (E
+ * expert_d_ff) = 8 per rank at 4 ranks); dropless (capacity_factor 0) so both layouts route the
+ * same tokens.
  */
 const CONFIG = {
-  model: { vocab_size: 256, seq_len: 32, d_model: 256, n_layers: 2, n_heads: 4, d_ff: 512, n_experts: 8, top_k: 2,
-    moe_every: 1, gate: 'topk', capacity_factor: 0, expert_d_ff: 512, aux_loss_coef: 0.01, position: 'rope' },
-  train: { batch_size: 16, steps: 6, lr: 0.003, min_lr: 0.0003, warmup_steps: 2, weight_decay: 0.1, grad_clip: 1,
+  model: { vocab_size: 256, seq_len: 64, d_model: 64, n_layers: 2, n_heads: 4, d_ff: 128, n_experts: 8, top_k: 2,
+    moe_every: 1, gate: 'topk', capacity_factor: 0, expert_d_ff: 32, aux_loss_coef: 0.01, position: 'rope' },
+  train: { batch_size: 32, steps: 6, lr: 0.003, min_lr: 0.0003, warmup_steps: 2, weight_decay: 0.1, grad_clip: 1,
     beta1: 0.9, beta2: 0.95, eval_every: 100000, eval_batches: 1, log_every: 1, seed: 1337 },
 };
 
@@ -61,15 +70,19 @@ export function checkTopologyHost(): void {
   if (r.error !== undefined || r.status !== 0) throw new CheckError('bench topology: mpirun not found; install Open MPI');
 }
 
-function runOnce(name: string, dir: string, work: string, cfg: string, world: number, steps: number, placement: 'topology' | 'naive'): { median: number; split: Split } {
-  const out = join(work, `${placement}`);
-  const train = ['train', '--comm', 'mpi', '--config', cfg, '--dp', String(world), '--ep', String(world), '--steps', String(steps),
-    '--out', out, '--placement', placement, ...(placement === 'topology' ? ['--topology', join(dir, 'topology.json')] : [])];
-  const r = spawnSync(process.execPath, [resolve(process.argv[1] ?? 'furnace'), 'cluster', 'run', '--name', name, '--dir', dir, '--', ...train],
-    { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
-  if (r.status !== 0) {
-    const tail = `${r.stderr ?? ''}${r.stdout ?? ''}`.trim().split('\n').slice(-1)[0] ?? '';
-    throw new CheckError(`bench topology: the ${placement} run on ${name} failed (exit ${r.status ?? r.signal}): ${tail}`);
+interface Run { state: ClusterState; work: string; cfg: string; world: number; ep: number; steps: number; mapBy: 'node' | 'slot' }
+
+function runOnce(r: Run, placement: 'topology' | 'naive'): { median: number; split: Split } {
+  const out = join(r.work, `${placement}`);
+  const train = ['train', '--comm', 'mpi', '--config', r.cfg, '--dp', String(r.world), '--ep', String(r.ep), '--steps', String(r.steps),
+    '--out', out, '--placement', placement];
+  // The cluster's mpirun line with the ranks dealt as asked; topology-aware runs read the nodes from
+  // where mpirun put the ranks (and number them node by node), naive runs keep mpirun's numbering.
+  const argv = [...r.state.mpirun.slice(0, -2), '--map-by', r.mapBy, '-np', String(r.world), process.execPath, resolve(process.argv[1] ?? 'furnace'), ...train];
+  const p = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+  if (p.status !== 0) {
+    const tail = `${p.stderr ?? ''}${p.stdout ?? ''}`.trim().split('\n').slice(-1)[0] ?? '';
+    throw new CheckError(`bench topology: the ${placement} run on ${r.state.spec.name} failed (exit ${p.status ?? p.signal}): ${tail}`);
   }
   const recs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRecord);
   // The first steps warm up (JIT, MPI connections, allocator): only the second half is timed.
@@ -85,10 +98,11 @@ export async function benchTopology(o: TopologyBenchOptions, out: Output): Promi
   const cfg = join(work, 'config.json');
   writeFileSync(cfg, JSON.stringify(CONFIG, null, 2) + '\n');
   const rows: TopologyRow[] = [];
-  out.say(`furnace bench topology: MoE d_model ${CONFIG.model.d_model}, ${CONFIG.model.n_experts} experts, dropless; dp = ep = all ranks; ` +
-    `${o.steps} steps per run, median of the second half`);
+  const m = CONFIG.model;
+  out.say(`furnace bench topology: MoE d_model ${m.d_model}, ${m.n_experts} experts of d_ff ${m.expert_d_ff}, ${CONFIG.train.batch_size} x ${m.seq_len} ` +
+    `tokens per step, dropless; dp = all ranks; ranks dealt by ${o.mapBy}; ${o.steps} steps per run, median of the second half`);
   for (const nodes of o.nodes) {
-    const world = nodes * o.ranksPerNode;
+    const world = nodes * o.ranksPerNode, ep = o.ep ?? o.ranksPerNode;
     // Every rank shares this machine's cores: compute slows with oversubscription in both layouts alike.
     if (world > availableParallelism()) out.say(`  note: ${world} ranks on this machine's ${availableParallelism()} cores: oversubscribed when ranks exceed cores`);
     for (const link of o.links) {
@@ -97,14 +111,15 @@ export async function benchTopology(o: TopologyBenchOptions, out: Output): Promi
         // A run killed mid-way (SIGINT during a synchronous child) skips `finally`: its namespaces
         // carry this fixed name, so the next run (or `furnace cluster down --name bench-topology`) removes them.
         await down(NAME, dir);
-        await up({ name: NAME, nodes, ranksPerNode: o.ranksPerNode, supernodes: 1, rates: { node: link.rate, supernode: link.rate } }, dir);
-        const topo = runOnce(NAME, dir, join(work, `${nodes}-${link.label}`), cfg, world, o.steps, 'topology');
-        const naive = runOnce(NAME, dir, join(work, `${nodes}-${link.label}`), cfg, world, o.steps, 'naive');
-        const row: TopologyRow = { nodes, ranks_per_node: o.ranksPerNode, link: link.label, topology_s: topo.median, naive_s: naive.median,
-          speedup: naive.median / topo.median, split: { topology: topo.split, naive: naive.split } };
+        const state = await up({ name: NAME, nodes, ranksPerNode: o.ranksPerNode, supernodes: 1, rates: { node: link.rate, supernode: link.rate } }, dir);
+        const run: Run = { state, work: join(work, `${nodes}-${link.label}`), cfg, world, ep, steps: o.steps, mapBy: o.mapBy };
+        const topo = runOnce(run, 'topology');
+        const naive = runOnce(run, 'naive');
+        const row: TopologyRow = { nodes, ranks_per_node: o.ranksPerNode, ep, map_by: o.mapBy, link: link.label, topology_s: topo.median,
+          naive_s: naive.median, speedup: naive.median / topo.median, split: { topology: topo.split, naive: naive.split } };
         rows.push(row);
         const sp = (s: Split) => `compute ${fmt(s.compute * 1e3)} / allreduce ${fmt(s.allreduce * 1e3)} / alltoall ${fmt(s.alltoall * 1e3)} ms`;
-        out.say(`  ${nodes} nodes x ${o.ranksPerNode} ranks, ${link.label}: topology ${fmt(row.topology_s * 1e3)} ms (${sp(topo.split)}), ` +
+        out.say(`  ${nodes} nodes x ${o.ranksPerNode} ranks, ep ${ep}, ${link.label}: topology ${fmt(row.topology_s * 1e3)} ms (${sp(topo.split)}), ` +
           `naive ${fmt(row.naive_s * 1e3)} ms (${sp(naive.split)}); speedup ${row.speedup.toFixed(2)}x`);
       } finally {
         await down(NAME, dir);

@@ -131,6 +131,10 @@ test('up 2 nodes: status lists them, they reach each other over shaped links; do
 
     const q = sh('tc', '-n', n0!.ns, 'qdisc', 'show', 'dev', 'eth0');
     assert.match(q.stdout, /tbf .*rate 500Mbit/, q.stdout);
+    // TCP inside the cluster gives up on a dead peer in seconds; the host keeps its own setting.
+    const retries = (...ns: string[]) => sh(...(ns.length > 0 ? ['ip', 'netns', 'exec', ...ns] : []), 'sysctl', '-n', 'net.ipv4.tcp_retries2').stdout.trim();
+    assert.equal(retries(n0!.ns), '5');
+    assert.notEqual(retries(), '5');
     assert.notEqual(hostView().netns, before.netns);
   } finally {
     const d = furnace(['cluster', 'down', '--name', name, '--dir', cdir, '--json']);
@@ -175,7 +179,7 @@ const losses = (out: string) => readFileSync(join(out, 'metrics.jsonl'), 'utf8')
 
 // SWIPE's assignment is global over dp (an all-gather of router scores): it too must equal one rank.
 const swipeConfig = join(dir, 'micro-swipe.json');
-const micro = JSON.parse(readFileSync(config, 'utf8')) as { model: Record<string, unknown> };
+const micro = JSON.parse(readFileSync(config, 'utf8')) as { model: Record<string, unknown>; train: Record<string, unknown> };
 writeFileSync(swipeConfig, JSON.stringify({ ...micro, model: { ...micro.model, gate: 'swipe', capacity_factor: 1.25 } }));
 
 test('dp2 x ep2 over TCP between 2 nodes (also with the swipe gate), and dp4 x ep2 on 2 nodes x 2 ranks, equal one rank', { skip: noMpi }, (t) => {
@@ -210,6 +214,81 @@ test('dp2 x ep2 over TCP between 2 nodes (also with the swipe gate), and dp4 x e
       want.forEach((l, i) => assert.ok(Math.abs(l - got[i]!) <= 1e-4 * Math.abs(l), `${what}: step ${i} loss ${got[i]} vs ${l}`));
       t.diagnostic(`${what}: largest relative loss difference ${Math.max(...want.map((l, i) => Math.abs(l - got[i]!) / Math.abs(l))).toExponential(2)}`);
     }
+    // Ranks dealt round-robin over the nodes: topology-aware placement numbers them node by node.
+    const out = join(dir, 'run-map-by-node');
+    const r = furnace([...args(out, config), '--dp', '4', '--ep', '2', '--comm', 'mpi'], { prefix: [...mpirun.slice(0, -2), '--map-by', 'node', '-np', '4'], timeout: 180_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /placement from MPI: 2 nodes x 2 ranks \(ranks numbered again node by node\)/);
+    const want = base.get(config)!, got = losses(out);
+    want.forEach((l, i) => assert.ok(Math.abs(l - got[i]!) <= 1e-4 * Math.abs(l), `--map-by node: step ${i} loss ${got[i]} vs ${l}`));
+  } finally {
+    furnace(['cluster', 'down', '--name', name, '--dir', cdir]);
+  }
+});
+
+/** The last record of each step in a metrics.jsonl (a resumed run logs again the steps after its checkpoint). */
+const lossByStep = (out: string) => new Map(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')
+  .map((l) => JSON.parse(l) as { step: number; loss: number }).map((r) => [r.step, r.loss] as const));
+/** Each world rank's node on a cluster of `perNode` ranks per node (mpirun fills a node's slots first). */
+const writerNodes = (ckptDir: string, perNode: number) => {
+  const m = JSON.parse(readFileSync(join(ckptDir, 'manifest.json'), 'utf8')) as { files: { writerRank: number; bytes: number }[] };
+  const bytes = new Map<number, number>();
+  for (const f of m.files) bytes.set(Math.floor(f.writerRank / perNode), (bytes.get(Math.floor(f.writerRank / perNode)) ?? 0) + f.bytes);
+  return bytes;
+};
+
+test('a node whose link goes down mid-step ends the job within 60 s, naming it; --resume latest continues the loss on a rebuilt cluster of another layout', { skip: noMpi }, async (t) => {
+  const name = `f${process.pid}`, cdir = join(dir, name), out = join(dir, 'failed-run');
+  // After warm-up the learning rate stays at lr (min_lr = lr): a run's --steps changes none of its first steps.
+  const cfg = join(dir, 'micro-constant-lr.json');
+  writeFileSync(cfg, JSON.stringify({ ...micro, train: { ...micro.train, lr: 0.002, min_lr: 0.002 } }));
+  const steps = 24;
+  const ref = join(dir, 'reference');
+  const base = ['train', '--config', cfg, '--corpus', corpus, '--sample-tokens', '0', '--json'];
+  assert.equal(furnace([...base, '--out', ref, '--steps', String(steps)]).code, 0);
+  const want = lossByStep(ref);
+  try {
+    assert.equal(furnace(['cluster', 'up', '--nodes', '2', '--name', name, '--dir', cdir]).code, 0);
+    const job = spawn(process.execPath, [main, 'cluster', 'run', '--name', name, '--dir', cdir, '--', ...base, '--out', out,
+      '--steps', '100000', '--ckpt-every', '4', '--dp', '2', '--ep', '2', '--comm', 'mpi'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    job.stderr.on('data', (b: Buffer) => { stderr += String(b); });
+    const ended = new Promise<number | null>((res) => job.on('exit', (code) => res(code)));
+    const logged = () => (existsSync(join(out, 'metrics.jsonl')) ? readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length : 0);
+    for (let i = 0; i < 1200 && logged() < 10 && job.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(logged() >= 10, `the job logs steps before the link goes down: ${stderr}`);
+    const t0 = performance.now();
+    assert.equal(sh('ip', '-n', `fn-${name}-n1`, 'link', 'set', 'eth0', 'down').status, 0);
+    const timer = setTimeout(() => job.kill('SIGKILL'), 120_000);
+    const code = await ended;
+    clearTimeout(timer);
+    const seconds = (performance.now() - t0) / 1000;
+    t.diagnostic(`the job ended ${seconds.toFixed(1)} s after the link went down (exit ${code})`);
+    assert.notEqual(code, 0);
+    assert.ok(seconds < 60, `ended after ${seconds.toFixed(1)} s`);
+    assert.match(stderr, new RegExp(`furnace: node fn-${name}-n1 \\(rank 1\\) failed: no heartbeat`));
+    // Both nodes wrote shards of every checkpoint.
+    assert.deepEqual([...writerNodes(join(out, 'ckpt', readFileSync(join(out, 'ckpt', 'latest'), 'utf8').trim()), 1).keys()].sort(), [0, 1]);
+  } finally {
+    furnace(['cluster', 'down', '--name', name, '--dir', cdir]);
+  }
+  // Another cluster: 2 nodes x 2 ranks, dp4 x ep2 (the checkpoint was dp2 x ep2 on 2 x 1).
+  try {
+    assert.equal(furnace(['cluster', 'up', '--nodes', '2', '--ranks-per-node', '2', '--name', name, '--dir', cdir]).code, 0);
+    const r = furnace(['cluster', 'run', '--name', name, '--dir', cdir, '--', ...base, '--out', out, '--steps', String(steps),
+      '--ckpt-every', '4', '--resume', 'latest', '--dp', '4', '--ep', '2', '--comm', 'mpi'], { timeout: 180_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const from = Number(/resumed from \S+ at step (\d+)/.exec(r.stderr)?.[1]);
+    assert.ok(from >= 8 && from < steps, r.stderr);
+    const got = lossByStep(out);
+    for (const [step, l] of want) {
+      if (step <= from) continue;
+      const g = got.get(step);
+      assert.ok(g !== undefined && Math.abs(g - l) <= 1e-4 * Math.abs(l), `step ${step}: resumed loss ${g} vs uninterrupted ${l}`);
+    }
+    const bytes = writerNodes(join(out, 'ckpt', readFileSync(join(out, 'ckpt', 'latest'), 'utf8').trim()), 2);
+    assert.deepEqual([...bytes.keys()].sort(), [0, 1], 'both nodes write shards');
+    t.diagnostic(`resumed at step ${from}; checkpoint bytes per node ${[...bytes.values()].join(', ')}`);
   } finally {
     furnace(['cluster', 'down', '--name', name, '--dir', cdir]);
   }

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { CheckError, InputError, errorMessage } from '../util/errors.js';
 import { atomicReplace } from '../util/durable.js';
 import {
-  SUBNET, agentOf, checkSpec, hostfileOf, layoutOf, mpirunArgs, ownsNamespace, topologyOf,
+  NAMESPACE_SYSCTLS, SUBNET, agentOf, checkSpec, hostfileOf, layoutOf, mpirunArgs, ownsNamespace, topologyOf,
   type ClusterLayout, type ClusterSpec, type NodeInfo, type Qdisc,
 } from './spec.js';
 
@@ -129,6 +129,11 @@ export async function up(spec: ClusterSpec, dirFlag?: string): Promise<ClusterSt
     for (const b of batches(l.commands)) {
       const r = sh(b.argv, b.lines.join('\n') + '\n');
       if (!r.ok) throw new CheckError(`cluster up: '${b.argv.join(' ')}' with ${b.lines.length} commands (${b.lines[0]} ...) failed: ${r.err}`);
+    }
+    const sysctls = Object.entries(NAMESPACE_SYSCTLS).map(([k, v]) => `${k}=${v}`);
+    for (const ns of l.namespaces) {
+      const r = sh(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...sysctls]);
+      if (!r.ok) throw new CheckError(`cluster up: 'sysctl -w ${sysctls.join(' ')}' in ${ns} failed: ${r.err}`);
     }
     await atomicReplace(state.files.hostfile, hostfileOf(spec, l));
     await atomicReplace(state.files.agent, agentOf(spec));

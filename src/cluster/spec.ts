@@ -155,6 +155,14 @@ export function layoutOf(s: ClusterSpec): ClusterLayout {
   return { switchNs: sw, switchAddr: SWITCH_ADDR, nodes, namespaces, bridges, qdiscs, commands };
 }
 
+/**
+ * Set inside every namespace of the cluster (a namespace's TCP settings are its own; the host's
+ * stay as they were). TCP gives up on an unanswered segment after tcp_retries2 retransmissions
+ * with doubling timeouts: 5 from the 200 ms minimum is ~13 s instead of the default 15 (~15 min),
+ * so mpirun and its daemons let go of a node whose link went down and the job ends.
+ */
+export const NAMESPACE_SYSCTLS: Readonly<Record<string, number>> = { 'net.ipv4.tcp_retries2': 5 };
+
 /** Open MPI hostfile: one line per node namespace with its slots. */
 export function hostfileOf(s: ClusterSpec, l: ClusterLayout): string {
   return l.nodes.map((n) => `${n.ns} slots=${s.ranksPerNode}`).join('\n') + '\n';
@@ -197,5 +205,8 @@ export function mpirunArgs(l: ClusterLayout, files: { hostfile: string; agent: s
   return ['ip', 'netns', 'exec', l.switchNs, 'mpirun', '--hostfile', files.hostfile, '--mca', 'plm_rsh_agent', files.agent,
     '--mca', 'oob_tcp_if_include', SUBNET, '--mca', 'btl_tcp_if_include', SUBNET,
     // Every node is the same machine: binding each node's rank 0 to core 0 would stack them.
-    '--bind-to', 'none', '--mca', 'mpi_yield_when_idle', '1', ...(root ? ['--allow-run-as-root'] : []), '-np', String(np)];
+    '--bind-to', 'none', '--mca', 'mpi_yield_when_idle', '1',
+    // Idle daemon connections probe their peer after 20 s (default 300 s): a node lost without a
+    // word from the ranks' heartbeat (heartbeat.ts) still ends the job, within 35 s.
+    '--mca', 'oob_tcp_keepalive_time', '20', '--mca', 'oob_tcp_keepalive_intvl', '5', '--mca', 'oob_tcp_keepalive_probes', '3', ...(root ? ['--allow-run-as-root'] : []), '-np', String(np)];
 }

@@ -63,11 +63,34 @@ export async function nodesOf(world: ProcessGroup, identity = nodeIdentity()): P
   return out;
 }
 
-/** Collective: the node tier of this job's placement, or why there is none. */
-export async function placedTopology(world: ProcessGroup): Promise<{ topology: Topology | undefined; nodes: number; note: string }> {
-  const nodes = await nodesOf(world);
-  const count = new Set(nodes).size;
-  const t = nodeTier(nodes);
-  if (typeof t === 'string') return { topology: undefined, nodes: count, note: `placement from MPI: ${count} nodes, no node tier (${t})` };
-  return { topology: t, nodes: count, note: `placement from MPI: ${count} node${count > 1 ? 's' : ''} x ${t.tiers[0]!.group_size} ranks` };
+/**
+ * Collective: the node tier of this job's placement, or why there is none, and every world rank's
+ * node index (by first appearance).
+ */
+export async function placedTopology(world: ProcessGroup): Promise<{ topology: Topology | undefined; nodes: number; nodeOfRank: number[]; note: string }> {
+  const nodeOfRank = await nodesOf(world);
+  const count = new Set(nodeOfRank).size;
+  const t = nodeTier(nodeOfRank);
+  if (typeof t === 'string') return { topology: undefined, nodes: count, nodeOfRank, note: `placement from MPI: ${count} nodes, no node tier (${t})` };
+  return { topology: t, nodes: count, nodeOfRank, note: `placement from MPI: ${count} node${count > 1 ? 's' : ''} x ${t.tiers[0]!.group_size} ranks` };
+}
+
+/**
+ * World rank `rank`'s place in (node, rank) order, or undefined when every node already holds
+ * consecutive ranks (nodes are numbered by first appearance, so that is a non-decreasing list).
+ */
+export function nodeMajorRank(nodeOfRank: readonly number[], rank: number): number | undefined {
+  if (nodeOfRank.every((n, r) => r === 0 || n >= nodeOfRank[r - 1]!)) return undefined;
+  const mine = nodeOfRank[rank]!;
+  return nodeOfRank.filter((n, r) => n < mine || (n === mine && r < rank)).length;
+}
+
+/**
+ * Collective over world: the world numbered again node by node when mpirun dealt the ranks over
+ * the nodes in another order (e.g. --map-by node), so that every node holds consecutive ranks;
+ * world itself when they already do.
+ */
+export async function nodeMajor(world: ProcessGroup, nodeOfRank: readonly number[]): Promise<ProcessGroup> {
+  const key = nodeMajorRank(nodeOfRank, world.rank);
+  return key === undefined ? world : world.split(0, key);
 }

@@ -5,8 +5,9 @@ import type { ProcessGroup } from '../comm/process-group.js';
 import { makeProcessGroups } from '../comm/groups.js';
 import { launch } from '../comm/launch.js';
 import { CommClock, TimedGroup } from '../comm/timed-group.js';
-import { loadTopology } from '../comm/topology.js';
-import { placedTopology } from '../comm/mpi-nodes.js';
+import { loadTopology, type Topology } from '../comm/topology.js';
+import { nodeMajor, placedTopology } from '../comm/mpi-nodes.js';
+import { startHeartbeat } from '../comm/heartbeat.js';
 import { describeCollectives, flatRecord, useTopology, type CollectivesRecord } from '../comm/topology-collectives.js';
 import { DEFAULT_ORDER, type Dim } from '../layout/grid.js';
 import { installBackend as useBackend } from '../backends/index.js';
@@ -52,6 +53,8 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   const say = (l: string) => { if (world.rank === 0) out.say(l); };
   const text = readCorpus(args.corpus);
   const backend = await useBackend(args.backend, args.ranksHere);
+  // MPI ranks watch each other's nodes: a node whose link or processes are gone ends the job.
+  const heartbeat = args.comm === 'mpi' ? await startHeartbeat(world) : undefined;
   // A job of several ranks was announced by its launcher; one rank announces itself.
   const alone = args.comm === 'none';
   if (alone) say(`furnace train: ${args.corpus ?? defaultCorpusPath()} (${Buffer.byteLength(text)} bytes), backend ${backend.name}, out ${args.out}`);
@@ -60,17 +63,13 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   await world.barrier();
   const tokens = first ?? prepareTokens(text, args.cfg.model.vocab_size);
   if (alone) say(`tokens: ${tokens.train.length} train, ${tokens.val.length} validation, vocabulary ${tokens.tokenizer.vocabSize}${tokens.cached ? ' (cached)' : ''}`);
-  // Without a topology file, MPI jobs take the node tier from where mpirun placed the ranks.
-  let topology = args.topology === undefined ? undefined : loadTopology(args.topology);
-  if (topology === undefined && args.comm === 'mpi') {
-    const placed = await placedTopology(world);
-    topology = placed.topology;
-    say(placed.note);
-  }
+  const naive = args.placement === 'naive';
+  const { job, topology, node } = await placeRanks(world, args, say);
+  // Checkpoint writers spread over the nodes the ranks actually run on (whatever the placement).
+  const ckpt = args.ckpt !== undefined && node !== undefined ? { ...args.ckpt, group: node } : args.ckpt;
   // Every group is split from the timed world, so one clock times all of this rank's collectives.
   const clock = new CommClock();
-  const naive = args.placement === 'naive';
-  let groups = await makeProcessGroups(new TimedGroup(world, clock), { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp }, topology,
+  let groups = await makeProcessGroups(new TimedGroup(job, clock), { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp }, topology,
     naive ? DEFAULT_ORDER : args.order);
   const bytes = a2aBytes(args.cfg, args.dp, args.micro);
   let collectives: CollectivesRecord;
@@ -86,9 +85,31 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
     layout: { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp, ppLayers: args.ppLayers, micro: args.micro, zero: args.zero, comm: args.comm },
     placement: groups.placement,
     collectives,
-    ...(args.ckpt !== undefined ? { ckpt: args.ckpt } : {}),
+    ...(ckpt !== undefined ? { ckpt } : {}),
   });
+  // Every rank is past its last collective before any stops answering heartbeats.
+  if (heartbeat !== undefined) {
+    await world.barrier();
+    await heartbeat.stop();
+  }
   return r === null ? null : { summary: r.summary, backend: backend.name };
+}
+
+/**
+ * Collective: the world the job's groups are cut from, its topology, and this process's node.
+ * Without a topology file, MPI jobs take the node tier from where mpirun placed the ranks; with
+ * topology-aware placement, ranks dealt over the nodes out of order (mpirun --map-by node) are
+ * numbered again node by node, so that each node is a block of consecutive ranks as the tiers say.
+ */
+async function placeRanks(world: ProcessGroup, args: RankArgs, say: (l: string) => void): Promise<{ job: ProcessGroup; topology: Topology | undefined; node: number | undefined }> {
+  const file = args.topology === undefined ? undefined : loadTopology(args.topology);
+  if (args.comm !== 'mpi') return { job: world, topology: file, node: undefined };
+  const placed = await placedTopology(world);
+  const node = placed.nodeOfRank[world.rank];
+  const job = args.placement === 'topology' ? await nodeMajor(world, placed.nodeOfRank) : world;
+  const here = job === world ? placed : await placedTopology(job);
+  if (file === undefined) say(`${here.note}${job === world ? '' : ' (ranks numbered again node by node)'}`);
+  return { job, topology: file ?? here.topology, node };
 }
 
 /**

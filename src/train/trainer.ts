@@ -41,6 +41,8 @@ export interface CheckpointOptions {
   /** Resume from this checkpoint directory, checkpoint root, or 'latest' (in out/ckpt). */
   resume?: string;
   verify: boolean;
+  /** This rank's node (or other I/O group): replicated pieces' writers spread over groups. */
+  group?: number;
 }
 
 export interface TrainRun {
@@ -225,7 +227,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
 async function openCheckpoints(run: TrainRun, modelCfg: ModelConfig, infos: readonly ParamInfo[], opt: ParallelAdamW): Promise<{
   checkpointer: Checkpointer | undefined; every: number; startStep: number; firstLoss: number }> {
   const ck = run.ckpt, root = join(run.out, 'ckpt'), every = ck?.every ?? 0;
-  const checkpointer = ck !== undefined && every > 0 ? new Checkpointer({ root, coordinator: run.ctx.groups.world, async: ck.async, keep: ck.keep }) : undefined;
+  const checkpointer = ck !== undefined && every > 0 ? new Checkpointer({ root, coordinator: run.ctx.groups.world, async: ck.async, keep: ck.keep,
+    ...(ck.group !== undefined ? { group: ck.group } : {}) }) : undefined;
   // Async saves copy into staging memory: allocate it now, not at the first save.
   if (checkpointer !== undefined && ck?.async === true) checkpointer.reserve(stateLayout(infos, run.ctx));
   if (ck?.resume === undefined) return { checkpointer, every, startStep: 0, firstLoss: NaN };

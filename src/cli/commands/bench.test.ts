@@ -28,6 +28,8 @@ test('furnace bench: an unknown bench or a bad flag exits 2 with one line naming
     [['topology', '--link', '1gbit,fast'], /--link: expected a rate like 1gbit/],
     [['topology', '--nodes', '1'], /--nodes: expected a comma-separated list, got '1'/],
     [['topology', '--steps', '1'], /--steps/],
+    [['topology', '--map-by', 'core'], /--map-by: expected node or slot, got 'core'/],
+    [['topology', '--nodes', '2,3', '--ep', '4'], /--ep: 4 does not divide 3 nodes x 2 ranks/],
   ];
   for (const [args, re] of cases) {
     const r = furnace(...args);

@@ -19,12 +19,18 @@ function list(name: string, v: string, ok: (x: number) => boolean): number[] {
 }
 
 /** `bench topology`'s flags, checked before anything is built. */
-export function topologyOptions(v: { nodes: string; 'ranks-per-node'?: string | undefined; link: string; steps?: string | undefined }) {
+export function topologyOptions(v: { nodes: string; 'ranks-per-node'?: string | undefined; link: string; steps?: string | undefined;
+  ep?: string | undefined; 'map-by'?: string | undefined }) {
   const nodes = list('nodes', v.nodes, (x) => Number.isInteger(x) && x >= 2 && x <= 16);
   const ranksPerNode = intFlag('ranks-per-node', v['ranks-per-node'], 1, 16) ?? 2;
   const links = v.link.split(',').map((l) => ({ rate: parseRate(l, '--link'), label: l.trim() }));
   const steps = intFlag('steps', v.steps, 2, 200) ?? 16;
-  return { nodes, ranksPerNode, links, steps };
+  const ep = intFlag('ep', v.ep, 1, 256);
+  const odd = nodes.find((n) => ep !== undefined && (n * ranksPerNode) % ep !== 0);
+  if (odd !== undefined) throw new InputError(`--ep: ${ep} does not divide ${odd} nodes x ${ranksPerNode} ranks`);
+  const mapBy = v['map-by'] ?? 'node';
+  if (mapBy !== 'node' && mapBy !== 'slot') throw new InputError(`--map-by: expected node or slot, got '${mapBy}'`);
+  return { nodes, ranksPerNode, links, steps, ep, mapBy } as const;
 }
 
 interface Bench {
@@ -132,10 +138,11 @@ const benches: Record<string, Bench> = {
   },
   topology: {
     summary: 'MoE step time on an emulated cluster: topology-aware placement against naive (root, ip, tc, mpirun)',
-    usage: 'furnace bench topology [--nodes 2,4 (2)] [--ranks-per-node R (2)] [--link 1gbit,200mbit (1gbit)] [--steps N (16)] [--json]',
+    usage: 'furnace bench topology [--nodes 2,4 (2)] [--ranks-per-node R (2)] [--link 1gbit,200mbit (1gbit)] [--steps N (16)] ' +
+      '[--ep N (ranks per node)] [--map-by node|slot (node)] [--json]',
     run: async (argv) => {
       const { values: v } = parse(argv, { ...json, nodes: { type: 'string', default: '2' }, 'ranks-per-node': { type: 'string' },
-        link: { type: 'string', default: '1gbit' }, steps: { type: 'string' } });
+        link: { type: 'string', default: '1gbit' }, steps: { type: 'string' }, ep: { type: 'string' }, 'map-by': { type: 'string' } });
       const opts = topologyOptions(v);
       const { benchTopology } = await import('../../bench/topology.js');
       return benchTopology(opts, new Output(v.json));
