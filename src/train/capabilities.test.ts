@@ -15,12 +15,14 @@ const plan = (over: Partial<ParallelPlan>): ParallelPlan =>
 
 test('dp x tp x ep with ZeRO-1 runs; each missing part is named with the plan value', () => {
   assert.deepEqual(runnableBy(plan({})), { runnable: true });
-  assert.deepEqual(missingCapabilities(plan({ pp: 4, ppLayers: [3, 5, 5, 3], virtualStages: 2, zero: 3, recompute: 'full' }), TRAINER_CAPABILITIES), [
+  const none = { ...TRAINER_CAPABILITIES, pipeline: false, unevenStages: false, interleaved: false, maxZero: 1, recompute: ['none'] } as const;
+  assert.deepEqual(missingCapabilities(plan({ pp: 4, ppLayers: [3, 5, 5, 3], virtualStages: 2, zero: 3, recompute: 'full' }), none), [
     'pipeline parallelism (pp 4)', 'the interleaved schedule (virtual_stages 2)', 'ZeRO-3 (the trainer runs ZeRO stages 0-1)',
     'recompute full (the trainer runs none)',
   ]);
-  // A trainer with even pipelines only refuses the uneven split.
-  const evenPipes = { ...TRAINER_CAPABILITIES, pipeline: true };
+  // This trainer runs uneven pipelines; one with even pipelines only refuses the uneven split.
+  assert.deepEqual(missingCapabilities(plan({ pp: 4, ppLayers: [3, 5, 5, 3] }), TRAINER_CAPABILITIES), []);
+  const evenPipes = { ...none, pipeline: true };
   assert.deepEqual(missingCapabilities(plan({ pp: 4, ppLayers: [4, 4, 4, 4] }), evenPipes), []);
   assert.deepEqual(missingCapabilities(plan({ pp: 4, ppLayers: [3, 5, 5, 3] }), evenPipes), ['uneven pipeline stages (pp_layers 3,5,5,3)']);
   assert.throws(() => checkPlanRunnable(plan({ zero: 2 }), 'p.json'),

@@ -13,10 +13,10 @@ export interface TrainerCapabilities {
   recompute: readonly ('none' | 'selective' | 'full')[];
 }
 
-/** This trainer: dp, tp, ep (any composition), ZeRO-1, no pipeline, no recomputation. Change it where they land. */
+/** This trainer: dp, tp, ep and pp (1F1B, even or uneven stages) in any composition, ZeRO-1. */
 export const TRAINER_CAPABILITIES: TrainerCapabilities = {
-  pipeline: false,
-  unevenStages: false,
+  pipeline: true,
+  unevenStages: true,
   interleaved: false,
   maxZero: 1,
   recompute: ['none'],

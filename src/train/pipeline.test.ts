@@ -36,6 +36,10 @@ function trainRun(name: string, cfg: string, layout: string[], prefix: string[] 
 const plan = join(dir, 'plan-pp2.json');
 writeFileSync(plan, JSON.stringify({ format: 'furnace-plan/1', dp: 2, tp: 1, pp: 2, ep: 1, zero: 0, micro_batch: 1, recompute: 'none',
   placement: { order: ['pp', 'tp', 'ep', 'edp'] } }));
+// A plan with an uneven stage split (the planner's pp_layers) of the 3-layer model.
+const planUneven = join(dir, 'plan-pp2-uneven.json');
+writeFileSync(planUneven, JSON.stringify({ format: 'furnace-plan/1', dp: 1, tp: 1, pp: 2, ep: 1, zero: 0, micro_batch: 2, recompute: 'none',
+  pp_layers: [1, 2], placement: { order: ['pp', 'tp', 'ep', 'edp'] } }));
 
 const once = <T>(f: () => T) => { let v: T | undefined; return () => (v ??= f()); };
 const base = once(() => trainRun('one-rank', config, ['--dp', '1']));
@@ -50,6 +54,7 @@ const layouts: [string, () => RunOutputs, string, string[]][] = [
   ['pp2, uneven stages 2,1', base3, config3, ['--pp', '2', '--pp-layers', '2,1']],
   ['pp3, 2 micro-batches', base3, config3, ['--pp', '3', '--micro-batches', '2']],
   ['--plan with pp2 x dp2, pp innermost', base, config, ['--plan', plan]],
+  ['--plan with pp2 and pp_layers 1,2', base3, config3, ['--plan', planUneven]],
 ];
 for (const [name, ref, cfg, layout] of layouts) {
   test(`threads ${name} matches one rank: per-step loss and final parameters`, () => {

@@ -138,6 +138,7 @@ function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep
   let pp = intFlag('pp', v.pp, 1, 1024), micro = intFlag('micro-batches', v['micro-batches'], 1, 1 << 20);
   let zero = v.zero === true;
   let order: readonly Dim[] | undefined;
+  let layers = layerList(v['pp-layers']);
   if (v.plan !== undefined) {
     let plan;
     try {
@@ -149,11 +150,12 @@ function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep
     if (plan.zero > 1) throw new InputError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
     ({ dp, tp, ep, pp } = plan);
     if (pp > 1) micro = cfg.train.batch_size / dp / plan.microBatch; // the plan's micro-batch is in rows
+    if (plan.ppLayers !== undefined) layers = plan.ppLayers;
     zero = plan.zero === 1;
     order = plan.placement.order;
   }
   checkLayout(cfg, { dp, tp, ep });
-  const pipeline = resolvePipeline(cfg, dp, { pp, layers: layerList(v['pp-layers']), micro });
+  const pipeline = resolvePipeline(cfg, dp, { pp, layers, micro });
   const comm = v.comm ?? 'threads';
   if (comm !== 'threads' && comm !== 'mpi') throw new InputError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
   // Default layout: one data-parallel rank per core on threads. Measured on 2 cores (small
