@@ -125,7 +125,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const model = new GPT(modelCfg, tc.seed, ctx);
   const infos = model.parameterInfo();
   const opt = new ParallelAdamW(infos, { lr: tc.lr, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weight_decay },
-    ctx, run.layout.zero);
+    ctx, run.layout.zero, tc.optimizer ?? 'adamw');
   // MFU: model FLOPs per token over every core's FMA peak, timed at start (backends/peak.ts).
   const flopsTok = flopsPerToken(modelCfg), peakInfo = measurePeak(), peak = peakInfo.totalFlops;
 
@@ -151,8 +151,10 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       await loss.backwardAsync();
       const gradNorm = await opt.update(lr, tc.grad_clip);
       opt.zeroGrad();
-      // The reported statistics are the global batch's.
-      return { stats: await StepStats.of(ce, fwd).reduceOverDp(ctx), gradNorm };
+      // The reported statistics are the global batch's; its expert loads move the router biases.
+      const stats = await StepStats.of(ce, fwd).reduceOverDp(ctx);
+      model.updateRouterBias(stats.load);
+      return { stats, gradNorm };
     });
     const comm = commSplit(clock, comm0);
     // Checkpoint every `every` steps and at the end.
@@ -202,7 +204,7 @@ async function openCheckpoints(run: TrainRun, modelCfg: ModelConfig, infos: read
   const ck = run.ckpt, root = join(run.out, 'ckpt'), every = ck?.every ?? 0;
   const checkpointer = ck !== undefined && every > 0 ? new Checkpointer({ root, coordinator: run.ctx.groups.world, async: ck.async, keep: ck.keep }) : undefined;
   // Async saves copy into staging memory: allocate it now, not at the first save.
-  if (checkpointer !== undefined && ck?.async === true) checkpointer.reserve(stateLayout(infos, run.ctx));
+  if (checkpointer !== undefined && ck?.async === true) checkpointer.reserve(stateLayout(infos, opt, run.ctx));
   if (ck?.resume === undefined) return { checkpointer, every, startStep: 0, firstLoss: NaN };
   const r = await resumeFrom(ck.resume, ck.verify, root, modelCfg, infos, opt, run.ctx);
   run.log(`resumed from ${r.dir} at step ${r.step}`);
