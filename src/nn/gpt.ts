@@ -137,6 +137,11 @@ export class GPT extends Module {
     if (rate > 0) this.moeLayers().forEach((m, l) => m.router.updateBias(load[l]!, rate));
   }
 
+  /** Each MoE layer's router bias (L, E); empty when aux-loss-free balancing is off. */
+  routerBiases(): number[][] {
+    return this.moeLayers().flatMap((m) => (m.router.bias === null ? [] : [Array.from(m.router.bias.data)]));
+  }
+
   /**
    * Training objective: cross-entropy + aux_loss_coef * balance loss + router_z_loss_coef * z-loss.
    * With data parallelism (dp ranks, each holding 1/dp of the batch) the cross-entropy is scaled by

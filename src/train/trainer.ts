@@ -173,7 +173,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     let valLoss: number | undefined;
     if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) lastVal = valLoss = (await evaluate(model, tokens.val, b, tc.eval_batches)).loss;
     if (rank0 && (step % tc.log_every === 0 || last || valLoss !== undefined)) {
-      logStep(run, metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss }));
+      logStep(run, metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss,
+        routerBias: model.routerBiases() }));
     }
     bar?.update(step + 1, { loss: r.stats.ce, 'tok/s': Math.round(tokensSeen / trainSeconds) });
     // A worker thread's output reaches the terminal only when its event loop turns, and the
@@ -277,7 +278,8 @@ function logStep(run: TrainRun, rec: MetricsRecord): void {
 
 /** One line of metrics.jsonl; compute is the step's time outside collectives and the checkpoint. */
 function metricsRecord(s: { step: number; lr: number; dt: number; ckpt: number; comm: { allreduce: number; alltoall: number }; tokens: number;
-  flopsTok: number; peak: number; stats: StepStats; gradNorm: number; reportZLoss: boolean; valLoss: number | undefined }): MetricsRecord {
+  flopsTok: number; peak: number; stats: StepStats; gradNorm: number; reportZLoss: boolean; valLoss: number | undefined;
+  routerBias: number[][] }): MetricsRecord {
   const tokPerS = s.tokens / s.dt, { allreduce, alltoall } = s.comm;
   return {
     step: s.step, loss: s.stats.ce, lr: s.lr, tokens_per_s: tokPerS, step_time_s: s.dt,
@@ -285,6 +287,7 @@ function metricsRecord(s: { step: number; lr: number; dt: number; ckpt: number; 
     time: { compute: Math.max(0, s.dt - allreduce - alltoall - s.ckpt), allreduce, alltoall, ckpt: s.ckpt },
     expert_load: s.stats.load, aux_loss: s.stats.aux, grad_norm: s.gradNorm, dropped_tokens: s.stats.dropped,
     ...(s.reportZLoss ? { z_loss: s.stats.zLoss } : {}),
+    ...(s.routerBias.length > 0 ? { router_bias: s.routerBias } : {}),
     ...(s.valLoss !== undefined ? { val_loss: s.valLoss } : {}),
   };
 }
