@@ -78,6 +78,8 @@ export interface TrainSummary {
   steps: number;
   start_step: number;
   train_loss: number;
+  /** The busiest expert's load over the balanced load (largest over MoE layers), mean over the last tenth of the steps; NaN when dense. */
+  busiest_expert: number;
   first_loss: number;
   val_loss: number;
   val_bits_per_byte: number;
@@ -135,7 +137,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   if (rank0) writeRunHeader(out, runCfg, run.layout, run.placement, bl, startStep === 0);
 
   const bar = run.progress && rank0 ? new Progress(tc.steps, 'step', true) : null;
-  const losses: number[] = [];
+  const losses: number[] = [], busiest: number[] = [];
   let tokensSeen = 0, trainSeconds = 0, lastVal = NaN;
   for (let step = startStep; step < tc.steps; step++) {
     const lr = learningRate(step, { lr: tc.lr, minLr: tc.min_lr, warmup: tc.warmup_steps, total: tc.steps });
@@ -166,6 +168,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     trainSeconds += dt;
     tokensSeen += b * t;
     losses.push(r.stats.ce);
+    busiest.push(r.stats.busiest());
     if (!Number.isFinite(firstLoss)) firstLoss = r.stats.ce;
     if (!Number.isFinite(r.stats.ce)) throw new Error(`loss became ${r.stats.ce} at step ${step}`);
     // Evaluate every eval_every steps and at the end; log every log_every steps (rank 0).
@@ -189,7 +192,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const whole = await gatherParams(infos, ctx);
   if (!rank0) return null;
   saveModel(out, whole, runCfg, tokens.tokenizer);
-  const summary = summarize(runCfg, { startStep, firstLoss, losses, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
+  const summary = summarize(runCfg, { startStep, firstLoss, losses, busiest, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
     flopsTok, peakInfo, seconds: (performance.now() - t0) / 1000, out });
   if (run.collectives !== undefined) summary.collectives = run.collectives;
   writeFileSync(join(out, 'summary.json'), JSON.stringify({ ...summary, losses: undefined }, null, 2) + '\n');
@@ -293,7 +296,7 @@ function metricsRecord(s: { step: number; lr: number; dt: number; ckpt: number; 
 }
 
 /** The run's summary (rank 0). */
-function summarize(runCfg: TrainConfig, r: { startStep: number; firstLoss: number; losses: number[]; lastVal: number; full: { loss: number; nats: number };
+function summarize(runCfg: TrainConfig, r: { startStep: number; firstLoss: number; losses: number[]; busiest: number[]; lastVal: number; full: { loss: number; nats: number };
   valBytes: number; tokensSeen: number; trainSeconds: number; flopsTok: number; peakInfo: PeakEstimate; seconds: number; out: string }): TrainSummary {
   const counts = countParams(runCfg.model);
   const tokensPerS = r.trainSeconds > 0 ? r.tokensSeen / r.trainSeconds : 0;
@@ -301,6 +304,7 @@ function summarize(runCfg: TrainConfig, r: { startStep: number; firstLoss: numbe
     steps: runCfg.train.steps,
     start_step: r.startStep,
     train_loss: r.losses.length > 0 ? mean(r.losses.slice(-Math.min(10, r.losses.length))) : NaN,
+    busiest_expert: r.busiest.length > 0 ? mean(r.busiest.slice(-Math.max(1, Math.round(r.busiest.length / 10)))) : NaN,
     first_loss: r.firstLoss,
     val_loss: Number.isFinite(r.full.loss) ? r.full.loss : r.lastVal,
     val_bits_per_byte: bitsPerByte(r.full.nats, r.valBytes),
