@@ -6,6 +6,7 @@ import { noGrad, keep } from '../tensor/engine.js';
 import { type Tensor, tensor, zeros } from '../tensor/tensor.js';
 import type { ParamInfo } from '../nn/module.js';
 import type { ParallelContext } from '../parallel/context.js';
+import type { ProcessGroup } from '../comm/process-group.js';
 import { sliceBlock } from '../parallel/context.js';
 import { joinBlocks } from '../parallel/gather.js';
 import { backend } from '../tensor/engine.js';
@@ -58,7 +59,10 @@ function matrixShape(shape: readonly number[]): [number, number, number] {
  * Muon over this rank's blocks of the matrices. A matrix split over tensor parallelism is
  * orthogonalized whole, as one rank would: its update is all-gathered over tp, orthogonalized on
  * every tp rank alike, and each keeps its block. Expert stacks split over ep hold whole experts,
- * so they need no exchange. The gradients must already be summed over data parallelism.
+ * so they need no exchange. The gradients must already be summed over data parallelism, so every
+ * data-parallel replica holds the same updates: the Newton-Schulz work is dealt out over the
+ * replicas (matrix k to replica k mod size, as the speedrun's distributed Muon) and the results
+ * shared by one all-reduce, in which every other replica adds zeros (exact).
  */
 export class Muon {
   /** Momentum buffers, one per matrix block (the checkpointed state). */
@@ -70,19 +74,41 @@ export class Muon {
 
   /** p <- p (1 - lr wd) - lr 0.2 sqrt(max(rows, cols)) NS(g + beta buf), buf <- beta buf + g, g = scale x grad. */
   async update(lr: number, scale: number): Promise<void> {
-    for (let k = 0; k < this.infos.length; k++) {
-      const info = this.infos[k]!, buf = this.momentum[k]!.data, g = info.param.grad!.data, p = info.param.data;
-      const u = new Float32Array(g.length); // Nesterov: g + beta buf after buf <- beta buf + g
-      for (let i = 0; i < g.length; i++) {
+    const u = this.infos.map((info, k) => {
+      const buf = this.momentum[k]!.data, g = info.param.grad!.data, out = new Float32Array(g.length);
+      for (let i = 0; i < g.length; i++) { // Nesterov: g + beta buf after buf <- beta buf + g
         const gi = g[i]! * scale;
         buf[i] = this.beta * buf[i]! + gi;
-        u[i] = gi + this.beta * buf[i]!;
+        out[i] = gi + this.beta * buf[i]!;
       }
-      const o = await this.orthogonalized(info, u);
+      return out;
+    });
+    const o = new Array<Float32Array>(this.infos.length);
+    const dense = this.infos.flatMap((i, k) => (i.expert ? [] : [k])), expert = this.infos.flatMap((i, k) => (i.expert ? [k] : []));
+    await this.shared(dense, this.ctx.groups.dp, u, o);
+    await this.shared(expert, this.ctx.groups.expertDp, u, o);
+    this.infos.forEach((info, k) => {
       const [, rows, cols] = matrixShape(info.spec?.axis === 'tp' ? info.spec.globalShape : info.param.shape);
-      const step = lr * 0.2 * Math.sqrt(Math.max(rows, cols)), decay = 1 - lr * this.weightDecay;
-      for (let i = 0; i < p.length; i++) p[i] = p[i]! * decay - step * o[i]!;
+      const p = info.param.data, ok = o[k]!, step = lr * 0.2 * Math.sqrt(Math.max(rows, cols)), decay = 1 - lr * this.weightDecay;
+      for (let i = 0; i < p.length; i++) p[i] = p[i]! * decay - step * ok[i]!;
+    });
+  }
+
+  /** o[k] for the matrices ks replicated over `group`: each replica orthogonalizes its share, one all-reduce shares them. */
+  private async shared(ks: readonly number[], group: ProcessGroup, u: readonly Float32Array[], o: Float32Array[]): Promise<void> {
+    if (group.size === 1) {
+      for (const k of ks) o[k] = await this.orthogonalized(this.infos[k]!, u[k]!);
+      return;
     }
+    const offsets: number[] = [];
+    let n = 0;
+    for (const k of ks) { offsets.push(n); n += u[k]!.length; }
+    const flat = new Float32Array(n);
+    for (let j = 0; j < ks.length; j++) {
+      if (j % group.size === group.rank) flat.set(await this.orthogonalized(this.infos[ks[j]!]!, u[ks[j]!]!), offsets[j]);
+    }
+    await group.allReduce(flat);
+    ks.forEach((k, j) => { o[k] = flat.subarray(offsets[j]!, offsets[j]! + u[k]!.length); });
   }
 
   /** NS of the whole matrices u belongs to, cut back to this rank's block. */
