@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readSafetensors } from '../nn/safetensors.js';
 import { assertSameRun, readRun, runFurnace, trainFixture, type RunOutputs } from './testing/train-runs.js';
 
 const fx = trainFixture('moe-options');
@@ -60,7 +61,7 @@ test('Muon: dp2 x ep2, dp2 x tp2 and ZeRO-1 dp2 x ep2 match one rank', () => {
   }
 });
 
-test('Muon with the router bias resumes bit-exactly, and into another layout; eval reads its sharded checkpoint', () => {
+test('Muon with the router bias resumes bit-exactly, and into another layout; eval and export read its sharded checkpoint', () => {
   const full = trainRun('muon-ck', muon, DP2_EP2, ['--ckpt-every', '6']);
   const from = join(fx.dir, 'muon-ck', 'ckpt', 'step-00000006');
   const same = trainRun('muon-ck-same', muon, DP2_EP2, ['--resume', from]);
@@ -74,4 +75,29 @@ test('Muon with the router bias resumes bit-exactly, and into another layout; ev
     return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { bits_per_byte: number }).bits_per_byte;
   };
   assert.equal(evalOf(join(fx.dir, 'muon-ck', 'ckpt')), evalOf(join(fx.dir, 'muon-ck')));
+  // Export assembles the ep-split experts, and holds the shared experts, the bias and Muon's momentum.
+  const file = join(fx.dir, 'muon-ck.safetensors');
+  const x = runFurnace(fx, ['ckpt', 'export', from, '--out', file, '--json']);
+  assert.equal(x.code, 0, x.stderr);
+  const t = readSafetensors(file);
+  assert.deepEqual(t.get('model.blocks.0.moe.experts.w1')?.shape, [4, 32, 32]);
+  assert.deepEqual(t.get('model.blocks.0.moe.shared.fc.weight')?.shape, [32, 32]);
+  assert.deepEqual(t.get('model.blocks.0.moe.router.bias')?.shape, [4]);
+  assert.deepEqual(t.get('optim.m.blocks.0.moe.experts.w1')?.shape, [4, 32, 32]);
+  assert.equal(t.get('optim.v.blocks.0.moe.experts.w1'), undefined, 'Muon keeps one moment');
+  assert.ok(t.has('optim.v.blocks.0.moe.router.weight'), 'the router stays with AdamW');
+});
+
+test('the options are refused by name where they do not apply (exit 2)', () => {
+  for (const [model, msg] of [[{ gate: 'swipe', router_bias_rate: 0.001 }, /model\.router_bias_rate needs a topk, switch or gshard gate/],
+    [{ n_experts: 0, shared_experts: 1 }, /model\.shared_experts needs model\.n_experts > 0/],
+    [{ balance_scope: 'rank' }, /balance_scope/]] as const) {
+    const r = runFurnace(fx, ['train', '--config', config('bad', model), '--corpus', fx.corpus, '--out', join(fx.dir, 'bad'), '--steps', '1']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, msg);
+  }
+  const r = runFurnace(fx, ['train', '--config', config('bad-tp', { shared_experts: 1, expert_d_ff: 33 }), '--corpus', fx.corpus,
+    '--out', join(fx.dir, 'bad'), '--steps', '1', '--dp', '2', '--tp', '2']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--tp 2 must divide model\.shared_experts x model\.expert_d_ff \(33\)/);
 });
