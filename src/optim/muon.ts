@@ -21,7 +21,8 @@ export const MUON_MOMENTUM = 0.95;
  * Which parameters Muon trains: the weight matrices of attention, MLPs and experts (2-D, or 3-D
  * stacks of per-expert matrices). Embeddings (their rows are looked up, not multiplied: the
  * speedrun keeps them on Adam), the router (its probabilities feed the balance statistics) and
- * every 1-D norm or bias stay with AdamW.
+ * every 1-D norm or bias stay with AdamW. The fused qkv projection (C, 3C) is orthogonalized as one
+ * matrix, as stored.
  */
 export function usesMuon(info: ParamInfo): boolean {
   return info.param.ndim >= 2 && !/(^|\.)(tok_emb|pos_emb|router)\./.test(info.name);
