@@ -7,7 +7,7 @@ import { fmt, type Output } from '../util/output.js';
 import { setBackend, scoped } from '../tensor/engine.js';
 import { Rng } from '../tensor/random.js';
 import { GPT } from '../nn/gpt.js';
-import { ParallelAdamW } from '../optim/parallel-adamw.js';
+import { ParallelAdamW, type OptimizerKind } from '../optim/parallel-adamw.js';
 import { singleContext } from '../parallel/context.js';
 import { flopsPerToken } from '../train/flops.js';
 import { PRESETS } from '../train/config.js';
@@ -70,9 +70,11 @@ export interface StepBenchOptions {
   steps: number;
   /** Kernel rows to print (all are in the --json result). */
   top: number;
+  /** The optimizer the step ends with (its update is also timed on its own); default adamw. */
+  optimizer?: OptimizerKind;
 }
 
-export async function benchStep({ backend, preset, steps, top }: StepBenchOptions, out: Output): Promise<number> {
+export async function benchStep({ backend, preset, steps, top, optimizer = 'adamw' }: StepBenchOptions, out: Output): Promise<number> {
   let be: Backend;
   try {
     be = await createBackend(backend, { threads: 1 });
@@ -84,9 +86,10 @@ export async function benchStep({ backend, preset, steps, top }: StepBenchOption
   // One rank's share of the default layout's batch (2 dp ranks), synthetic tokens.
   const cfg = PRESETS[preset].model, b = Math.max(1, PRESETS[preset].train.batch_size / 2), t = cfg.seq_len;
   const model = new GPT(cfg, 1);
-  const opt = new ParallelAdamW(model.parameterInfo(), { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, singleContext(), false);
+  const opt = new ParallelAdamW(model.parameterInfo(), { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, singleContext(), false,
+    optimizer);
   const timer = instrument(be);
-  let total = 0;
+  let total = 0, update = 0;
   for (let s = 0; s < steps + 2; s++) {
     const x = Int32Array.from({ length: b * t }, (_, i) => (i * 7919 + s * 131) % cfg.vocab_size);
     const y = Int32Array.from(x, (v) => (v * 31 + 7) % cfg.vocab_size);
@@ -95,7 +98,9 @@ export async function benchStep({ backend, preset, steps, top }: StepBenchOption
     await scoped(async () => {
       const { loss } = await model.loss(x, y, b, t, new Rng(s));
       await loss.backwardAsync();
+      const u0 = performance.now();
       await opt.update(1e-3, 1);
+      if (s >= 2) update += performance.now() - u0;
       opt.zeroGrad();
     });
     if (s >= 2) total += performance.now() - t0;
@@ -112,11 +117,12 @@ export async function benchStep({ backend, preset, steps, top }: StepBenchOption
   const tokensPerS = (b * t) / (stepMs / 1000);
   out.say(`furnace bench step: ${preset} preset, backend ${be.name}, 1 thread, ${b} x ${t} tokens per step, ${steps} steps after 2 warm-up`);
   out.say(`  step ${fmt(stepMs)} ms (${fmt(tokensPerS)} tokens/s, ${fmt((tokensPerS * flopsPerToken(cfg)) / 1e9)} model GFLOP/s): ` +
-    `kernels ${fmt(kernelMs)} ms (GEMM ${fmt(gemmMs)} ms at ${fmt(gemmFlops / gemmMs / 1e6)} GFLOP/s), framework ${fmt(stepMs - kernelMs)} ms`);
+    `kernels ${fmt(kernelMs)} ms (GEMM ${fmt(gemmMs)} ms at ${fmt(gemmFlops / gemmMs / 1e6)} GFLOP/s), framework ${fmt(stepMs - kernelMs)} ms; ` +
+    `${optimizer} update ${fmt(update / steps)} ms`);
   for (const r of rows.slice(0, top)) {
     out.say(`  ${fmt(r.ms_per_step).padStart(8)} ms  ${fmt(r.calls_per_step).padStart(5)}x  ${r.kernel}${r.gflops !== undefined ? `  ${fmt(r.gflops)} GFLOP/s` : ''}`);
   }
-  out.result({ preset, backend: be.name, tokens_per_step: b * t, ms_per_step: stepMs, kernels_ms: kernelMs, gemm_ms: gemmMs,
+  out.result({ preset, backend: be.name, optimizer, update_ms: update / steps, tokens_per_step: b * t, ms_per_step: stepMs, kernels_ms: kernelMs, gemm_ms: gemmMs,
     framework_ms: stepMs - kernelMs, rows });
   return 0;
 }

@@ -89,6 +89,10 @@ test('a tiny real run: every chart has one point per logged step, one heatmap pe
   assert.equal(await page.locator('.heatmap').count(), 1);
   assert.equal(await attr(page, '.heatmap[data-layer="0"]', 'data-points'), '3');
   assert.equal(await attr(page, '.heatmap[data-layer="0"]', 'data-experts'), '2');
+  // The micro run balances without the auxiliary loss: the last step's router bias is shown.
+  const lastBias = (JSON.parse(readFileSync(join(runs, 'micro', 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!) as { router_bias: number[][] }).router_bias[0]!;
+  assert.equal(await attr(page, '.heatmap[data-layer="0"]', 'data-bias'), lastBias.map((b) => b.toFixed(4)).join(' '));
+  assert.match((await page.locator('.heatmap[data-layer="0"] .bias').textContent()) ?? '', /router bias/);
   assert.equal(await page.locator('.chart .uplot canvas').count(), 5);
   // The plotted line ends at the last logged loss: hover the right edge and read uPlot's legend.
   const lastLoss = (JSON.parse(readFileSync(join(runs, 'micro', 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!) as { loss: number }).loss;

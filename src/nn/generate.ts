@@ -57,7 +57,7 @@ async function stepToken(model: GPT, cache: KVCache, token: number, rng: Rng): P
       c: y.data, ldc: d, strideC: d, batch: h });
     x = x.add(blk.attn.proj.forward(y.reshape([1, c])));
     const hn = blk.ln2.forward(x);
-    x = x.add((await blk.ffn.forward(hn, rng)).y);
+    x = x.add((await blk.ffn.forward(hn, rng, 1)).y); // one token: a sequence of 1
   }
   cache.length++;
   const logits = model.lnF.forward(x).matmul(model.tokEmb.weight, false, true); // (1, V)

@@ -25,6 +25,16 @@ export function zLossCoef(cfg: ModelConfig): number {
   return cfg.n_experts > 0 ? cfg.router_z_loss_coef ?? 0 : 0;
 }
 
+/** The aux-loss-free bias update rate in effect: 0 when off or for a dense model. */
+export function routerBiasRate(cfg: ModelConfig): number {
+  return cfg.n_experts > 0 ? cfg.router_bias_rate ?? 0 : 0;
+}
+
+/** Hidden width of one MoE layer's shared experts (shared_experts x expert_d_ff; 0: none). */
+export function sharedHidden(cfg: ModelConfig): number {
+  return (cfg.shared_experts ?? 0) * cfg.expert_d_ff;
+}
+
 export function isMoeLayer(cfg: ModelConfig, i: number): boolean {
   return cfg.n_experts > 0 && (i + 1) % cfg.moe_every === 0;
 }
@@ -44,14 +54,15 @@ export class Block extends Module {
     this.ln2 = this.child('ln2', new RMSNorm(cfg.d_model));
     this.ffn = moe
       ? this.child('moe', new MoELayer({ dim: cfg.d_model, hidden: cfg.expert_d_ff, numExperts: cfg.n_experts,
-        topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor, zLoss: zLossCoef(cfg) > 0 }, rng, projStd, ctx))
+        topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor, zLoss: zLossCoef(cfg) > 0,
+        routerBias: routerBiasRate(cfg) > 0, balance: cfg.balance_scope ?? 'global', sharedHidden: sharedHidden(cfg) }, rng, projStd, ctx))
       : this.child('mlp', new MLP(cfg.d_model, cfg.d_ff, rng, projStd, ctx));
   }
 
   /** x (B*T, C) -> (B*T, C), and the MoE layer's statistics (none when dense). */
   async forward(x: Tensor, b: number, t: number, rng: Rng): Promise<{ x: Tensor; moe?: MoEStats }> {
     x = x.add(await this.attn.forward(this.ln1.forward(x), b, t));
-    const f = await this.ffn.forward(this.ln2.forward(x), rng);
+    const f = await this.ffn.forward(this.ln2.forward(x), rng, t);
     return { x: x.add(f.y), ...(f.moe !== undefined ? { moe: f.moe } : {}) };
   }
 }
@@ -115,6 +126,16 @@ export class GPT extends Module {
     return { logits, auxLoss: aux, zLoss: z, load, dropped };
   }
 
+  /** The MoE layers, in order (the order of ForwardResult.load). */
+  moeLayers(): MoELayer[] {
+    return moeLayersOf(this.blocks);
+  }
+
+  /** Aux-loss-free balancing after a step (see updateRouterBiases); returns the biases (L, E). */
+  updateRouterBias(load: readonly (readonly number[])[]): number[][] {
+    return updateRouterBiases(this.moeLayers(), this.cfg, load);
+  }
+
   /**
    * Training objective: cross-entropy + aux_loss_coef * balance loss + router_z_loss_coef * z-loss.
    * With data parallelism (dp ranks, each holding 1/dp of the batch) the cross-entropy is scaled by
@@ -132,7 +153,7 @@ export class GPT extends Module {
   }
 }
 
-/** Parameter counts: total, and active per token (one expert set of top_k per MoE layer). */
+/** Parameter counts: total, and active per token (top_k routed experts and the shared ones per MoE layer). */
 export function countParams(cfg: ModelConfig): { total: number; active: number } {
   const c = cfg.d_model;
   let total = cfg.vocab_size * c + (usesRope(cfg) ? 0 : cfg.seq_len * c) + c;
@@ -140,13 +161,28 @@ export function countParams(cfg: ModelConfig): { total: number; active: number }
   for (let i = 0; i < cfg.n_layers; i++) {
     const attn = 4 * c * c + 2 * c;
     if (isMoeLayer(cfg, i)) {
-      const expert = 2 * c * cfg.expert_d_ff;
-      total += attn + c * cfg.n_experts + cfg.n_experts * expert;
-      active += attn + c * cfg.n_experts + cfg.top_k * expert;
+      const expert = 2 * c * cfg.expert_d_ff, shared = 2 * c * sharedHidden(cfg);
+      total += attn + c * cfg.n_experts + cfg.n_experts * expert + shared;
+      active += attn + c * cfg.n_experts + cfg.top_k * expert + shared;
     } else {
       total += attn + 2 * c * cfg.d_ff;
       active += attn + 2 * c * cfg.d_ff;
     }
   }
   return { total, active };
+}
+
+/** The MoE layers of some blocks, in order. */
+export function moeLayersOf(blocks: readonly Block[]): MoELayer[] {
+  return blocks.flatMap((blk) => (blk.ffn instanceof MoELayer ? [blk.ffn] : []));
+}
+
+/**
+ * Aux-loss-free balancing after a step: each MoE layer's router bias moves by its global load
+ * (row l of load, E experts); returns each layer's bias (L, E), empty when the balancing is off.
+ */
+export function updateRouterBiases(layers: readonly MoELayer[], cfg: ModelConfig, load: readonly (readonly number[])[]): number[][] {
+  const rate = routerBiasRate(cfg);
+  if (rate > 0) layers.forEach((m, l) => m.router.updateBias(load[l]!, rate));
+  return layers.flatMap((m) => (m.router.bias === null ? [] : [Array.from(m.router.bias.data)]));
 }

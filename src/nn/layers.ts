@@ -25,9 +25,12 @@ export interface MoEStats {
   dropped: number;
 }
 
-/** A block's feed-forward half: (N, C) -> (N, C); rng drives the router's noise (unused when dense). */
+/**
+ * A block's feed-forward half: (N, C) -> (N, C) for N tokens in whole sequences of seqLen; rng
+ * drives the router's noise (both unused when dense).
+ */
 export interface FeedForward {
-  forward(x: Tensor, rng: Rng): Promise<FeedForwardOutput>;
+  forward(x: Tensor, rng: Rng, seqLen: number): Promise<FeedForwardOutput>;
 }
 
 /**

@@ -41,12 +41,22 @@ export abstract class Module {
     return p;
   }
 
+  /**
+   * Registers a buffer: a tensor saved, gathered and resharded with the parameters (it is listed
+   * among them) but not trained: requiresGrad stays false, optimizers skip it, its owner updates it.
+   */
+  protected buffer(name: string, t: Tensor): Tensor {
+    keep(t);
+    this.ownParams.set(name, t);
+    return t;
+  }
+
   protected child<M extends Module>(name: string, m: M): M {
     this.children.set(name, m);
     return m;
   }
 
-  /** Every parameter with its dotted name, in registration order (deterministic). */
+  /** Every parameter (and buffer) with its dotted name, in registration order (deterministic). */
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [n, p] of this.ownParams) out.push([prefix + n, p]);
@@ -75,6 +85,11 @@ export abstract class Module {
   eval(): this {
     return this.train(false);
   }
+}
+
+/** The parameters an optimizer trains: every one but the buffers. */
+export function trainable(infos: readonly ParamInfo[]): ParamInfo[] {
+  return infos.filter((i) => i.param.requiresGrad);
 }
 
 /** A parameter tensor drawn from N(0, std^2). */

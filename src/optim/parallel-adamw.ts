@@ -1,21 +1,26 @@
 // AdamW over a parallel layout: gradient reduction, the global-norm clip and the update in one
 // step, with ZeRO-1 (Rajbhandari et al., SC 2020, section 5.1) as an option: the optimizer state
 // of the dp-replicated parameters is split over their data-parallel group; each rank
-// reduce-scatters the gradients, updates its slice, and all-gathers the parameters.
+// reduce-scatters the gradients, updates its slice, and all-gathers the parameters. With Muon
+// (./muon.ts) the weight matrices go to Muon instead: their gradients are all-reduced (also under
+// ZeRO-1, whose split then covers the AdamW state only), so each rank orthogonalizes whole matrices.
 import { Zero1 } from '../comm/grad-sync.js';
 import type { ProcessGroup } from '../comm/process-group.js';
-import type { ParamInfo } from '../nn/module.js';
+import { trainable, type ParamInfo } from '../nn/module.js';
+import { Muon, usesMuon } from './muon.js';
 import { AdamW, clipScale, type AdamWOptions } from './adamw.js';
 import { backend } from '../tensor/engine.js';
 import type { ParallelContext } from '../parallel/context.js';
 import { combineNorm, fillMissingGrads, inNorm, localSquares, normKind, sumGradients } from '../parallel/grads.js';
 
-/** Optimizer state of one parameter's local block, for checkpoints. */
+/** Optimizer state of one parameter's local block, for checkpoints: AdamW's two moments, or Muon's momentum m alone (v null). */
 export interface MomentState {
   name: string;
   m: Float32Array;
-  v: Float32Array;
+  v: Float32Array | null;
 }
+
+export type OptimizerKind = 'adamw' | 'muon';
 
 /** One parameter set whose state is split over a group (ZeRO-1). */
 class ZeroPart {
@@ -89,25 +94,35 @@ class ZeroPart {
     for (const { info, a, b, s } of this.segments()) {
       const st = states.get(info.name)!;
       this.m.set(st.m.subarray(a, b), s);
-      this.v.set(st.v.subarray(a, b), s);
+      this.v.set(st.v!.subarray(a, b), s);
     }
   }
 }
 
 export class ParallelAdamW {
   step = 0;
+  /** The trained parameters (buffers have no optimizer). */
+  readonly infos: readonly ParamInfo[];
   /** Without ZeRO: the plain AdamW over this rank's parameters (after reduction and clipping). */
   private readonly local: AdamW | undefined;
   private readonly parts: ZeroPart[] = [];
+  /** With train.optimizer muon: the weight matrices' optimizer. */
+  private readonly muon: Muon | undefined;
+  /** The parameters AdamW trains. */
+  private readonly adam: readonly ParamInfo[];
 
-  constructor(readonly infos: readonly ParamInfo[], readonly opts: AdamWOptions, readonly ctx: ParallelContext,
-    readonly zero: boolean) {
+  constructor(infos: readonly ParamInfo[], readonly opts: AdamWOptions, readonly ctx: ParallelContext,
+    readonly zero: boolean, kind: OptimizerKind = 'adamw') {
+    this.infos = trainable(infos);
+    const matrices = kind === 'muon' ? this.infos.filter(usesMuon) : [];
+    this.adam = this.infos.filter((i) => !matrices.includes(i));
+    if (matrices.length > 0) this.muon = new Muon(matrices, ctx, opts.weightDecay);
     if (zero) {
-      const dense = infos.filter((i) => !i.expert), expert = infos.filter((i) => i.expert);
+      const dense = this.adam.filter((i) => !i.expert), expert = this.adam.filter((i) => i.expert);
       if (dense.length > 0) this.parts.push(new ZeroPart(dense, ctx.groups.dp));
       if (expert.length > 0) this.parts.push(new ZeroPart(expert, ctx.groups.expertDp));
     } else {
-      this.local = new AdamW(infos.map((i) => [i.name, i.param]), opts);
+      this.local = new AdamW(this.adam.map((i) => [i.name, i.param]), opts);
     }
   }
 
@@ -117,49 +132,69 @@ export class ParallelAdamW {
     this.step++;
     const o = this.opts;
     const bc1 = 1 - o.beta1 ** this.step, bc2 = 1 - o.beta2 ** this.step;
+    const ss = this.local === undefined ? await this.reduceZeroParts() : await this.reduceLocal();
+    if (this.muon !== undefined) {
+      await sumGradients(this.muon.infos, this.ctx);
+      const m = localSquares(this.muon.infos);
+      ss.replicated += m.replicated; ss.tp += m.tp; ss.ep += m.ep;
+    }
+    const norm = await combineNorm(ss, this.ctx);
+    const scale = clipScale(norm, maxNorm);
+    await this.muon?.update(lr, scale);
     if (this.local === undefined) {
-      for (const p of this.parts) await p.reduceGrads();
-      const ss = { replicated: 0, tp: 0, ep: 0 };
-      for (const p of this.parts) {
-        const s = p.squares();
-        const v = Float32Array.of(s.replicated, s.tp, s.ep);
-        await p.group.allReduce(v);
-        ss.replicated += v[0]!; ss.tp += v[1]!; ss.ep += v[2]!;
-      }
-      const norm = await combineNorm(ss, this.ctx);
-      const scale = clipScale(norm, maxNorm);
       for (const p of this.parts) p.update(lr, scale, o, bc1, bc2);
       for (const p of this.parts) await p.gatherParams();
       return norm;
     }
-    await sumGradients(this.infos, this.ctx);
-    const ss = localSquares(this.infos);
-    const norm = await combineNorm(ss, this.ctx);
-    const scale = clipScale(norm, maxNorm);
-    if (scale !== 1) for (const i of this.infos) backend().affine(i.param.grad!.data, scale, 0, i.param.grad!.data);
+    if (scale !== 1) for (const i of this.adam) backend().affine(i.param.grad!.data, scale, 0, i.param.grad!.data);
     this.local.update(lr);
     return norm;
+  }
+
+  /** ZeRO-1: reduce-scatters the AdamW gradients; their sums of squares, complete over dp. */
+  private async reduceZeroParts(): Promise<{ replicated: number; tp: number; ep: number }> {
+    for (const p of this.parts) await p.reduceGrads();
+    const ss = { replicated: 0, tp: 0, ep: 0 };
+    for (const p of this.parts) {
+      const s = p.squares();
+      const v = Float32Array.of(s.replicated, s.tp, s.ep);
+      await p.group.allReduce(v);
+      ss.replicated += v[0]!; ss.tp += v[1]!; ss.ep += v[2]!;
+    }
+    return ss;
+  }
+
+  /** Sums the AdamW gradients over dp; their sums of squares. */
+  private async reduceLocal(): Promise<{ replicated: number; tp: number; ep: number }> {
+    await sumGradients(this.adam, this.ctx);
+    return localSquares(this.adam);
   }
 
   zeroGrad(): void {
     for (const i of this.infos) i.param.grad = null;
   }
 
-  /** Moments of every parameter's local block (collective under ZeRO-1). */
+  /** Optimizer state of every parameter's local block (collective under ZeRO-1). */
   async state(): Promise<MomentState[]> {
-    if (this.local !== undefined) return this.local.states.map((st) => ({ name: st.name, m: st.m.data, v: st.v.data }));
-    const out: MomentState[] = [];
+    const out: MomentState[] = this.muon?.infos.map((info, k) => ({ name: info.name, m: this.muon!.momentum[k]!.data, v: null })) ?? [];
+    if (this.local !== undefined) out.push(...this.local.states.map((st) => ({ name: st.name, m: st.m.data, v: st.v.data })));
     for (const p of this.parts) out.push(...(await p.moments()));
     return out;
+  }
+
+  /** Which state arrays a parameter has: Muon's momentum alone, or AdamW's two moments. */
+  stateKinds(info: ParamInfo): ('m' | 'v')[] {
+    return this.muon?.infos.includes(info) === true ? ['m'] : ['m', 'v'];
   }
 
   load(states: readonly MomentState[], step: number): void {
     const byName = new Map(states.map((s) => [s.name, s]));
     for (const info of this.infos) if (!byName.has(info.name)) throw new Error(`optimizer state for ${info.name} is missing`);
     this.step = step;
+    this.muon?.infos.forEach((info, k) => this.muon!.momentum[k]!.data.set(byName.get(info.name)!.m));
     if (this.local !== undefined) {
       this.local.step = step;
-      for (const st of this.local.states) { st.m.data.set(byName.get(st.name)!.m); st.v.data.set(byName.get(st.name)!.v); }
+      for (const st of this.local.states) { st.m.data.set(byName.get(st.name)!.m); st.v.data.set(byName.get(st.name)!.v!); }
     }
     for (const p of this.parts) p.load(byName);
   }

@@ -4,7 +4,7 @@ import { InputError, errorMessage } from '../util/errors.js';
 import { formatIssues } from '../util/schema.js';
 import type { ModelConfig } from '../nn/gpt.js';
 import { splitLayers } from '../nn/gpt-stage.js';
-import { GATES } from '../nn/moe/router.js';
+import { BALANCE_SCOPES, GATES } from '../nn/moe/router.js';
 
 // Every field has an upper bound: sizes far past any model this trainer can hold are refused here,
 // at once, rather than by an allocation failure or a loop that never ends. Whether a config within
@@ -35,6 +35,12 @@ export const modelSchema = z.strictObject({
   position: z.enum(['learned', 'rope']).exactOptional(),
   /** Weight of the router z-loss (ST-MoE; 1e-3 there); absent or 0: off. */
   router_z_loss_coef: z.number().min(0).max(1e3).exactOptional(),
+  /** Aux-loss-free balancing: the router bias's step per update (DeepSeek-V3: 0.001); absent or 0: off. */
+  router_bias_rate: z.number().min(0).max(1).exactOptional(),
+  /** The balance loss's statistics: over the global batch (the default) or per sequence. */
+  balance_scope: z.enum(BALANCE_SCOPES).exactOptional(),
+  /** Always-on experts of width expert_d_ff added to every MoE layer's routed output; absent or 0: none. */
+  shared_experts: nonNegInt(64).exactOptional(),
 });
 
 export const trainSchema = z.strictObject({
@@ -51,6 +57,8 @@ export const trainSchema = z.strictObject({
   eval_batches: posInt(1e6),
   log_every: posInt(MAX_STEPS),
   seed: nonNegInt(2 ** 32 - 1),
+  /** adamw (the default), or muon: orthogonalized momentum for weight matrices, AdamW for the rest. */
+  optimizer: z.enum(['adamw', 'muon']).exactOptional(),
 });
 
 /** Pipeline parallelism in a config file; the flags --pp, --pp-layers and --micro-batches override it. */
@@ -100,6 +108,10 @@ export function checkConsistency(c: TrainConfig, where = 'config'): void {
   if (m.n_experts > 0 && m.top_k > m.n_experts) throw new InputError(`${where}: model.top_k (${m.top_k}) exceeds model.n_experts (${m.n_experts})`);
   if (m.n_experts > 0 && m.gate === 'switch' && m.top_k !== 1) throw new InputError(`${where}: model.gate 'switch' needs model.top_k 1, got ${m.top_k}`);
   if (m.n_experts > 0 && m.gate === 'gshard' && m.top_k !== 2) throw new InputError(`${where}: model.gate 'gshard' needs model.top_k 2, got ${m.top_k}`);
+  if (m.n_experts > 0 && m.gate === 'swipe' && (m.router_bias_rate ?? 0) > 0) {
+    throw new InputError(`${where}: model.router_bias_rate needs a topk, switch or gshard gate (swipe balances exactly without it)`);
+  }
+  if (m.n_experts === 0 && (m.shared_experts ?? 0) > 0) throw new InputError(`${where}: model.shared_experts needs model.n_experts > 0`);
   if (m.n_experts === 1) throw new InputError(`${where}: model.n_experts must be 0 (dense) or at least 2`);
   if (t.min_lr > t.lr) throw new InputError(`${where}: train.min_lr (${t.min_lr}) exceeds train.lr (${t.lr})`);
 }
@@ -115,6 +127,8 @@ export function checkLayout(c: TrainConfig, l: { dp: number; tp: number; ep: num
   if (ep > 1 && (m.n_experts === 0 || m.n_experts % ep !== 0)) throw new InputError(`--ep ${ep} must divide model.n_experts (${m.n_experts})`);
   if (m.n_heads % tp !== 0) throw new InputError(`--tp ${tp} must divide model.n_heads (${m.n_heads})`);
   if (m.d_ff % tp !== 0) throw new InputError(`--tp ${tp} must divide model.d_ff (${m.d_ff})`);
+  const shared = (m.shared_experts ?? 0) * m.expert_d_ff;
+  if (m.n_experts > 0 && shared % tp !== 0) throw new InputError(`--tp ${tp} must divide model.shared_experts x model.expert_d_ff (${shared})`);
   if (c.train.batch_size % dp !== 0) throw new InputError(`--dp ${dp} must divide train.batch_size (${c.train.batch_size})`);
 }
 

@@ -18,6 +18,8 @@ export interface MetricsRecord {
    */
   time: { compute: number; allreduce: number; alltoall: number; ckpt: number };
   expert_load: number[][];
+  /** Per MoE layer (L, E): the router's selection bias after the step, when model.router_bias_rate > 0. */
+  router_bias?: number[][];
   aux_loss: number;
   /** Router z-loss (sum over MoE layers), when model.router_z_loss_coef > 0. */
   z_loss?: number;

@@ -62,6 +62,15 @@ for (const [name, ref, cfg, layout] of layouts) {
   });
 }
 
+test('with the aux-loss-free router bias, pp2 x dp2 matches one rank (the biases are in the final parameters)', () => {
+  const biased = configWith('bias', { aux_loss_coef: 0, router_z_loss_coef: 0.01, router_bias_rate: 0.01 });
+  const one = trainRun('bias-one', biased, ['--dp', '1']);
+  assertSameRun(one, trainRun('bias-pp2-dp2', biased, ['--pp', '2', '--dp', '2']), 'pp2 x dp2 with router bias');
+  const last = readFileSync(join(dir, 'bias-pp2-dp2', 'metrics.jsonl'), 'utf8').trim().split('\n').at(-1)!;
+  const bias = (JSON.parse(last) as { router_bias?: number[][] }).router_bias;
+  assert.ok(bias !== undefined && bias.length > 0 && bias.every((b) => b.some((v) => v !== 0)), `router_bias of every MoE layer moved: ${last}`);
+});
+
 test('with the balance loss, pp2 over one micro-batch matches one rank', () => {
   const withAux = configWith('aux', {});
   assertSameRun(trainRun('aux-one', withAux, ['--dp', '1']), trainRun('aux-pp2', withAux, ['--pp', '2', '--micro-batches', '1']), 'pp2 m1');

@@ -6,7 +6,7 @@ import { tensor, type Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
 import { keep, noGrad, noGradAsync, scoped, track } from '../tensor/engine.js';
 import { Rng } from '../tensor/random.js';
-import { isMoeLayer } from '../nn/gpt.js';
+import { isMoeLayer, moeLayersOf, routerBiasRate, updateRouterBiases } from '../nn/gpt.js';
 import type { GPTStage, StageForward } from '../nn/gpt-stage.js';
 import type { ParamInfo } from '../nn/module.js';
 import type { ParallelContext } from '../parallel/context.js';
@@ -133,6 +133,21 @@ export class PipelineStage {
       await this.pp.send(g.data, 0, TAG_TIED);
     }
     w.grad = noGrad(() => g.add(tensor(other, w.shape)));
+  }
+
+  /**
+   * Aux-loss-free balancing after a step: this stage's MoE layers move their router biases by their
+   * rows of the whole model's global load (L, E); returns every layer's bias (L, E), gathered over
+   * the stages, or nothing when the balancing is off (the same on every stage).
+   */
+  async updateRouterBias(load: readonly (readonly number[])[]): Promise<number[][]> {
+    const mine = moeLayersOf(this.model.blocks);
+    const biases = updateRouterBiases(mine, this.model.cfg, load.slice(this.moeBefore, this.moeBefore + mine.length));
+    if (routerBiasRate(this.model.cfg) === 0) return [];
+    const e = this.model.cfg.n_experts, v = new Float32Array(this.moeLayers * e);
+    biases.forEach((b, k) => v.set(b, (this.moeBefore + k) * e));
+    await this.pp.allReduce(v); // each row is non-zero on one stage only
+    return Array.from({ length: this.moeLayers }, (_, k) => Array.from(v.subarray(k * e, (k + 1) * e)));
   }
 
   /** Statistics summed over stages: cross-entropy from the last, MoE losses and loads from each. */

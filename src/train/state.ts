@@ -1,5 +1,6 @@
-// A training run's state as sharded tensors in global coordinates (parameters and AdamW moments),
-// and its restoration into any layout: each rank asks for the blocks it holds now.
+// A training run's state as sharded tensors in global coordinates (parameters, buffers such as the
+// router bias, and the optimizer's moments), and its restoration into any layout: each rank asks
+// for the blocks it holds now.
 import type { ParamInfo } from '../nn/module.js';
 import type { ParallelContext } from '../parallel/context.js';
 import type { MomentState, ParallelAdamW } from '../optim/parallel-adamw.js';
@@ -28,37 +29,44 @@ export function geometry(info: ParamInfo, ctx: ParallelContext): Omit<ShardedTen
 export const paramKey = (name: string) => `model.${name}`;
 const momentKey = (which: 'm' | 'v', name: string) => `optim.${which}.${name}`;
 
+/** A parameter's optimizer state arrays (none for a buffer). */
+function kindsOf(info: ParamInfo, opt: ParallelAdamW): ('m' | 'v')[] {
+  return info.param.requiresGrad ? opt.stateKinds(info) : [];
+}
+
 /** The pieces collectState returns, without their data (to reserve staging memory up front). */
-export function stateLayout(infos: readonly ParamInfo[], ctx: ParallelContext): ShardedTensor[] {
+export function stateLayout(infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext): ShardedTensor[] {
   return infos.flatMap((info) => {
     const g = geometry(info, ctx);
-    return [paramKey(info.name), momentKey('m', info.name), momentKey('v', info.name)].map((key) => ({ key, ...g }));
+    return [paramKey(info.name), ...kindsOf(info, opt).map((w) => momentKey(w, info.name))].map((key) => ({ key, ...g }));
   });
 }
 
-/** This rank's pieces: every parameter block and its two moments. */
+/** This rank's pieces: every parameter or buffer block and its optimizer state (AdamW: m and v; Muon: m). */
 export async function collectState(infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext): Promise<ShardedArray[]> {
   const moments = new Map((await opt.state()).map((s) => [s.name, s]));
   const out: ShardedArray[] = [];
   for (const info of infos) {
     const g = geometry(info, ctx);
-    const mo = moments.get(info.name)!;
     out.push({ key: paramKey(info.name), ...g, data: info.param.data });
+    const mo = moments.get(info.name);
+    if (mo === undefined) continue;
     out.push({ key: momentKey('m', info.name), ...g, data: mo.m });
-    out.push({ key: momentKey('v', info.name), ...g, data: mo.v });
+    if (mo.v !== null) out.push({ key: momentKey('v', info.name), ...g, data: mo.v });
   }
   return out;
 }
 
-/** Loads parameters and moments for this rank's layout from a checkpoint directory. */
+/** Loads parameters, buffers and optimizer state for this rank's layout from a checkpoint directory. */
 export async function restoreState(dir: string, infos: readonly ParamInfo[], opt: ParallelAdamW, ctx: ParallelContext,
   optimizerStep: number, verify: boolean): Promise<void> {
-  const want = stateLayout(infos, ctx);
+  const want = stateLayout(infos, opt, ctx);
   const got = new Map((await readShards(dir, want, { verify })).map((a) => [a.key, a.data]));
   const moments: MomentState[] = [];
   for (const info of infos) {
     info.param.data.set(got.get(paramKey(info.name))!);
-    moments.push({ name: info.name, m: got.get(momentKey('m', info.name))!, v: got.get(momentKey('v', info.name))! });
+    if (kindsOf(info, opt).length === 0) continue;
+    moments.push({ name: info.name, m: got.get(momentKey('m', info.name))!, v: got.get(momentKey('v', info.name)) ?? null });
   }
   opt.load(moments, optimizerStep);
 }

@@ -18,6 +18,16 @@ export class StepStats {
     readonly load: number[][],
   ) {}
 
+  /** The busiest expert's load over the balanced load (mean load), the largest over the MoE layers; NaN when dense. */
+  busiest(): number {
+    let worst = NaN;
+    for (const l of this.load) {
+      const total = l.reduce((a, b) => a + b, 0);
+      if (total > 0) worst = Math.max(Number.isNaN(worst) ? 0 : worst, (Math.max(...l) * l.length) / total);
+    }
+    return worst;
+  }
+
   /** This rank's statistics from its forward pass. */
   static of(ce: Tensor, fwd: ForwardResult): StepStats {
     return new StepStats(ce.item(), fwd.auxLoss.item(), fwd.zLoss.item(), fwd.dropped, fwd.load.map((l) => Array.from(l)));

@@ -87,6 +87,8 @@ export interface TrainSummary {
   steps: number;
   start_step: number;
   train_loss: number;
+  /** The busiest expert's load over the balanced load (largest over MoE layers), mean over the last tenth of the steps; NaN when dense. */
+  busiest_expert: number;
   first_loss: number;
   val_loss: number;
   val_bits_per_byte: number;
@@ -138,7 +140,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const model = pipe?.model ?? new GPT(modelCfg, tc.seed, ctx);
   const infos = model.parameterInfo();
   const opt = new ParallelAdamW(infos, { lr: tc.lr, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weight_decay },
-    ctx, run.layout.zero);
+    ctx, run.layout.zero, tc.optimizer ?? 'adamw');
   // MFU: model FLOPs per token over every core's FMA peak, timed at start (backends/peak.ts).
   const flopsTok = flopsPerToken(modelCfg), peakInfo = measurePeak(), peak = peakInfo.totalFlops;
 
@@ -148,9 +150,10 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   if (rank0) writeRunHeader(out, runCfg, run.layout, run.placement, bl / micro, startStep === 0);
 
   const bar = run.progress && rank0 ? new Progress(tc.steps, 'step', true) : null;
-  const losses: number[] = [];
+  const losses: number[] = [], busiest: number[] = [];
   let tokensSeen = 0, trainSeconds = 0, lastVal = NaN;
   const bubbles: number[][] = [];
+  let routerBias: number[][] = []; // (MoE layers, E) after the last step; empty when aux-loss-free balancing is off
   const evalOn = (toks: Int32Array, batches?: number) => pipe !== undefined ? pipe.evaluate(toks, b, batches) : evaluate(model as GPT, toks, b, batches);
   for (let step = startStep; step < tc.steps; step++) {
     const lr = learningRate(step, { lr: tc.lr, minLr: tc.min_lr, warmup: tc.warmup_steps, total: tc.steps });
@@ -173,6 +176,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       }
       const gradNorm = await opt.update(lr, tc.grad_clip);
       opt.zeroGrad();
+      // The reported statistics are the global batch's; its expert loads move the router biases.
+      routerBias = pipe !== undefined ? await pipe.updateRouterBias(fb.stats.load) : (model as GPT).updateRouterBias(fb.stats.load);
       return { ...fb, gradNorm };
     });
     const comm = commSplit(clock, comm0);
@@ -186,6 +191,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     trainSeconds += dt;
     tokensSeen += b * t;
     losses.push(r.stats.ce);
+    busiest.push(r.stats.busiest());
     if (!Number.isFinite(firstLoss)) firstLoss = r.stats.ce;
     if (!Number.isFinite(r.stats.ce)) throw new Error(`loss became ${r.stats.ce} at step ${step}`);
     // Evaluate every eval_every steps and at the end; log every log_every steps (rank 0).
@@ -194,7 +200,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) lastVal = valLoss = (await evalOn(tokens.val, tc.eval_batches)).loss;
     if (rank0 && (step % tc.log_every === 0 || last || valLoss !== undefined)) {
       logStep(run, metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss,
-        bubble: bubbles[bubbles.length - 1] }));
+        bubble: bubbles[bubbles.length - 1], routerBias }));
     }
     bar?.update(step + 1, { loss: r.stats.ce, 'tok/s': Math.round(tokensSeen / trainSeconds) });
     // A worker thread's output reaches the terminal only when its event loop turns, and the
@@ -209,7 +215,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const whole = pipe !== undefined ? await pipe.gatherParams(infos) : await gatherParams(infos, ctx);
   if (!rank0 || whole === null) return null;
   saveModel(out, whole, runCfg, tokens.tokenizer);
-  const summary = summarize(runCfg, { startStep, firstLoss, losses, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
+  const summary = summarize(runCfg, { startStep, firstLoss, losses, busiest, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
     flopsTok, peakInfo, seconds: (performance.now() - t0) / 1000, out });
   if (run.collectives !== undefined) summary.collectives = run.collectives;
   if (pipe !== undefined) {
@@ -230,7 +236,7 @@ async function openCheckpoints(run: TrainRun, modelCfg: ModelConfig, infos: read
   const checkpointer = ck !== undefined && every > 0 ? new Checkpointer({ root, coordinator: run.ctx.groups.world, async: ck.async, keep: ck.keep,
     ...(ck.group !== undefined ? { group: ck.group } : {}) }) : undefined;
   // Async saves copy into staging memory: allocate it now, not at the first save.
-  if (checkpointer !== undefined && ck?.async === true) checkpointer.reserve(stateLayout(infos, run.ctx));
+  if (checkpointer !== undefined && ck?.async === true) checkpointer.reserve(stateLayout(infos, opt, run.ctx));
   if (ck?.resume === undefined) return { checkpointer, every, startStep: 0, firstLoss: NaN };
   const r = await resumeFrom(ck.resume, ck.verify, root, modelCfg, infos, opt, run.ctx);
   run.log(`resumed from ${r.dir} at step ${r.step}`);
@@ -305,7 +311,7 @@ function logStep(run: TrainRun, rec: MetricsRecord): void {
 /** One line of metrics.jsonl; compute is the step's time outside collectives and the checkpoint. */
 function metricsRecord(s: { step: number; lr: number; dt: number; ckpt: number; comm: { allreduce: number; alltoall: number }; tokens: number;
   flopsTok: number; peak: number; stats: StepStats; gradNorm: number; reportZLoss: boolean; valLoss: number | undefined;
-  bubble: number[] | undefined }): MetricsRecord {
+  bubble: number[] | undefined; routerBias: number[][] }): MetricsRecord {
   const tokPerS = s.tokens / s.dt, { allreduce, alltoall } = s.comm;
   return {
     step: s.step, loss: s.stats.ce, lr: s.lr, tokens_per_s: tokPerS, step_time_s: s.dt,
@@ -313,13 +319,14 @@ function metricsRecord(s: { step: number; lr: number; dt: number; ckpt: number; 
     time: { compute: Math.max(0, s.dt - allreduce - alltoall - s.ckpt), allreduce, alltoall, ckpt: s.ckpt },
     expert_load: s.stats.load, aux_loss: s.stats.aux, grad_norm: s.gradNorm, dropped_tokens: s.stats.dropped,
     ...(s.reportZLoss ? { z_loss: s.stats.zLoss } : {}),
+    ...(s.routerBias.length > 0 ? { router_bias: s.routerBias } : {}),
     ...(s.valLoss !== undefined ? { val_loss: s.valLoss } : {}),
     ...(s.bubble !== undefined ? { bubble: s.bubble } : {}),
   };
 }
 
 /** The run's summary (rank 0). */
-function summarize(runCfg: TrainConfig, r: { startStep: number; firstLoss: number; losses: number[]; lastVal: number; full: { loss: number; nats: number };
+function summarize(runCfg: TrainConfig, r: { startStep: number; firstLoss: number; losses: number[]; busiest: number[]; lastVal: number; full: { loss: number; nats: number };
   valBytes: number; tokensSeen: number; trainSeconds: number; flopsTok: number; peakInfo: PeakEstimate; seconds: number; out: string }): TrainSummary {
   const counts = countParams(runCfg.model);
   const tokensPerS = r.trainSeconds > 0 ? r.tokensSeen / r.trainSeconds : 0;
@@ -327,6 +334,7 @@ function summarize(runCfg: TrainConfig, r: { startStep: number; firstLoss: numbe
     steps: runCfg.train.steps,
     start_step: r.startStep,
     train_loss: r.losses.length > 0 ? mean(r.losses.slice(-Math.min(10, r.losses.length))) : NaN,
+    busiest_expert: r.busiest.length > 0 ? mean(r.busiest.slice(-Math.max(1, Math.round(r.busiest.length / 10)))) : NaN,
     first_loss: r.firstLoss,
     val_loss: Number.isFinite(r.full.loss) ? r.full.loss : r.lastVal,
     val_bits_per_byte: bitsPerByte(r.full.nats, r.valBytes),

@@ -62,21 +62,25 @@ export class Heatmap {
   readonly el: HTMLDivElement;
   private readonly canvas: HTMLCanvasElement;
   private readonly caption: HTMLDivElement;
+  /** The router's selection bias per expert at the last step (aux-loss-free balancing), when the run has one. */
+  private readonly bias: HTMLDivElement;
 
   constructor(readonly layer: number) {
     this.canvas = h('canvas', { width: '600', height: '120' });
     this.caption = h('div', { class: 'caption' });
+    this.bias = h('div', { class: 'bias' });
     this.canvas.addEventListener('mousemove', (ev) => {
       const r = this.canvas.getBoundingClientRect();
       this.canvas.title = this.hover(((ev.clientX - r.left) * this.canvas.width) / r.width, ((ev.clientY - r.top) * this.canvas.height) / r.height);
     });
-    this.el = h('div', { class: 'heatmap', 'data-layer': String(layer), 'data-points': '0' }, h('div', { class: 'title' }, `MoE layer ${layer}: expert load share over steps`), this.canvas, this.caption);
+    this.el = h('div', { class: 'heatmap', 'data-layer': String(layer), 'data-points': '0' }, h('div', { class: 'title' }, `MoE layer ${layer}: expert load share over steps`), this.canvas, this.caption, this.bias);
   }
 
   /** Tooltip: the steps, expert and share under the pointer. */
   private hover: (x: number, y: number) => string = () => '';
 
-  update(steps: number[], loads: number[][]): void {
+  update(steps: number[], loads: number[][], bias?: number[]): void {
+    this.showBias(bias);
     const experts = Math.max(0, ...loads.map((l) => l.length));
     this.el.dataset['points'] = String(loads.length);
     this.el.dataset['experts'] = String(experts);
@@ -114,5 +118,11 @@ export class Heatmap {
     const imbalance = last.length > 0 ? Math.max(...last) * experts : NaN;
     this.caption.textContent = `steps ${steps[0] ?? '-'}..${steps[steps.length - 1] ?? '-'}${per > 1 ? ` (${per} steps per column)` : ''}; colour: share of routed choices (max ${(100 * top).toFixed(0)}%); ` +
       `last step: busiest expert ${Number.isFinite(imbalance) ? imbalance.toFixed(2) : '-'}x the balanced load`;
+  }
+
+  /** The last step's router bias per expert: raised for experts below the mean load, lowered above it. */
+  private showBias(bias: number[] | undefined): void {
+    this.el.dataset['bias'] = bias === undefined ? '' : bias.map((b) => b.toFixed(4)).join(' ');
+    this.bias.textContent = bias === undefined ? '' : `router bias (aux-loss-free balancing), last step: ${bias.map((b, e) => `e${e} ${b >= 0 ? '+' : ''}${b.toFixed(4)}`).join(', ')}`;
   }
 }

@@ -54,7 +54,7 @@ export function renderRun(root: HTMLElement, run: RunDetail, checkpoints: Promis
     if (layers === 0) heatmaps.replaceChildren(h('p', { class: 'note' }, 'no MoE layers in this run'));
     maps.forEach((m, l) => {
       const rows = metrics.filter((r) => r.expert_load?.[l] !== undefined);
-      m.update(rows.map((r) => r.step), rows.map((r) => r.expert_load![l]!));
+      m.update(rows.map((r) => r.step), rows.map((r) => r.expert_load![l]!), rows[rows.length - 1]?.router_bias?.[l]);
     });
     const s = run.summary ?? {};
     const fact = (k: string, v: string) => h('div', {}, h('b', {}, k), ' ', v);

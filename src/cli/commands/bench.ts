@@ -61,10 +61,13 @@ const benches: Record<string, Bench> = {
   },
   step: {
     summary: 'one training step, kernel by kernel (GEMMs by shape), against the framework',
-    usage: 'furnace bench step [--backend auto|js|wasm|blas|native] [--preset tiny|small] [--steps N (8)] [--top ROWS (25)] [--json]',
+    usage: 'furnace bench step [--backend auto|js|wasm|blas|native] [--preset tiny|small] [--steps N (8)] [--top ROWS (25)] [--optimizer adamw|muon] [--json]',
     run: async (argv) => {
       const { values: v } = parse(argv, { ...json, backend: { type: 'string', default: 'auto' },
-        preset: { type: 'string', default: 'small' }, steps: { type: 'string', default: '8' }, top: { type: 'string', default: '25' } });
+        preset: { type: 'string', default: 'small' }, steps: { type: 'string', default: '8' }, top: { type: 'string', default: '25' },
+        optimizer: { type: 'string', default: 'adamw' } });
+      const optimizer = v.optimizer;
+      if (optimizer !== 'adamw' && optimizer !== 'muon') throw new InputError(`--optimizer: 'adamw' or 'muon', got '${optimizer}'`);
       const preset = v.preset;
       if (preset !== 'tiny' && preset !== 'small') throw new InputError(`--preset: 'tiny' or 'small', got '${preset}'`);
       const steps = Number(v.steps), top = Number(v.top);
@@ -75,7 +78,7 @@ const benches: Record<string, Bench> = {
         throw new InputError(`--backend: auto, ${BACKEND_NAMES.join(', ')}; got '${backend}'`);
       }
       const { benchStep } = await import('../../bench/step.js');
-      return benchStep({ backend: backend satisfies BackendName | 'auto', preset, steps, top }, new Output(v.json));
+      return benchStep({ backend: backend satisfies BackendName | 'auto', preset, steps, top, optimizer }, new Output(v.json));
     },
   },
   comm: {

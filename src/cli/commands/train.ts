@@ -111,7 +111,8 @@ export const run: Command = async (argv) => {
 
   const s = result.summary;
   out.say(`done: steps ${s.start_step}..${s.steps} in ${s.seconds.toFixed(1)} s, train loss ${s.first_loss.toFixed(3)} -> ${s.train_loss.toFixed(3)}, ` +
-    `val loss ${s.val_loss.toFixed(3)}, val ${s.val_bits_per_byte.toFixed(3)} bits/byte, ${Math.round(s.tokens_per_s)} tok/s, MFU ${(100 * s.mfu).toFixed(1)}%`);
+    `val loss ${s.val_loss.toFixed(3)}, val ${s.val_bits_per_byte.toFixed(3)} bits/byte, ${Math.round(s.tokens_per_s)} tok/s, MFU ${(100 * s.mfu).toFixed(1)}%` +
+    (!Number.isFinite(s.busiest_expert) ? '' : `, busiest expert ${s.busiest_expert.toFixed(2)}x balanced`));
   let sample = '';
   if (sampleTokens > 0) {
     if (comm === 'threads') await installBackend(v.backend); // the ranks' backends lived on their threads

@@ -45,7 +45,7 @@ export function furnace(args: string[], env: Record<string, string> = {}): { cod
 export function microTrain(dir: string, out: string): void {
   const cfg = join(dir, 'micro.json');
   writeFileSync(cfg, JSON.stringify({ model: { vocab_size: 256, seq_len: 16, d_model: 16, n_layers: 1, n_heads: 2, d_ff: 32, n_experts: 2,
-    top_k: 1, expert_d_ff: 16, moe_every: 1 }, train: { batch_size: 2, steps: 3, eval_every: 0, eval_batches: 1, log_every: 1 } }));
+    top_k: 1, expert_d_ff: 16, moe_every: 1, router_bias_rate: 0.001 }, train: { batch_size: 2, steps: 3, eval_every: 0, eval_batches: 1, log_every: 1 } }));
   const corpus = join(dir, 'corpus.txt');
   writeFileSync(corpus, 'Call me Ishmael. Some years ago, never mind how long precisely. '.repeat(40));
   const r = furnace(['train', '--config', cfg, '--corpus', corpus, '--out', out, '--sample-tokens', '0', '--json'], { FURNACE_CACHE: join(dir, 'cache') });

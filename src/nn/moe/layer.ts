@@ -4,8 +4,8 @@
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Rng } from '../../tensor/random.js';
 import { Module } from '../module.js';
-import type { FeedForward, FeedForwardOutput } from '../layers.js';
-import { Router, balanceLoss, routerZLoss, type GateKind } from './router.js';
+import { MLP, type FeedForward, type FeedForwardOutput } from '../layers.js';
+import { Router, routerZLoss, scopedBalanceLoss, type BalanceScope, type GateKind } from './router.js';
 import { Experts } from './experts.js';
 import { swipeRouting } from './swipe.js';
 import { capacityFor, combine, dispatch, expertLoad, planDispatch } from './dispatch.js';
@@ -22,19 +22,34 @@ export interface MoEConfig {
   capacityFactor: number;
   /** Compute the router z-loss. */
   zLoss?: boolean;
+  /** Aux-loss-free balancing: the router keeps a selection bias (Router.bias). */
+  routerBias?: boolean;
+  /** Where the balance loss takes its statistics; default 'global'. */
+  balance?: BalanceScope;
+  /** Hidden width of the always-on shared experts (their count x F); 0 or absent: none. */
+  sharedHidden?: number;
 }
 
 export class MoELayer extends Module implements FeedForward {
   readonly router: Router;
   readonly experts: Experts;
+  /**
+   * DeepSeekMoE's shared experts (Dai et al. 2024, section 3.2): always on, added to the routed
+   * output. n shared experts of width F are one MLP of width n F (their hidden units side by side:
+   * sum_i GELU(x W1_i) W2_i = GELU(x [W1_1 .. W1_n]) [W2_1; ..; W2_n]), tensor-parallel as a dense
+   * MLP and replicated over ep. Null when there are none.
+   */
+  readonly shared: MLP | null;
   constructor(readonly cfg: MoEConfig, rng: Rng, projStd: number, private readonly ctx: ParallelContext = singleContext()) {
     super();
-    this.router = this.child('router', new Router(cfg.dim, cfg.numExperts, cfg.topK, cfg.gate, rng));
+    this.router = this.child('router', new Router(cfg.dim, cfg.numExperts, cfg.topK, cfg.gate, rng, undefined, cfg.routerBias === true));
     this.experts = this.child('experts', new Experts(cfg.numExperts, cfg.dim, cfg.hidden, rng, projStd, ctx));
+    const sh = cfg.sharedHidden ?? 0;
+    this.shared = sh > 0 ? this.child('shared', new MLP(cfg.dim, sh, rng, projStd, ctx)) : null;
   }
 
-  /** x (N, C) -> y (N, C), with the layer's losses and routing counts. */
-  async forward(x: Tensor, rng: Rng): Promise<FeedForwardOutput> {
+  /** x (N, C) of whole sequences of seqLen tokens -> y (N, C), with the layer's losses and routing counts. */
+  async forward(x: Tensor, rng: Rng, seqLen: number = x.shape[0]!): Promise<FeedForwardOutput> {
     const e = this.cfg.numExperts, n = x.shape[0]!, c = x.shape[1]!;
     const ep = this.ctx.groups.ep, dp = this.ctx.groups.dp;
     // SWIPE balances the training choices exactly (dropless by construction); evaluation routes by top-k.
@@ -67,8 +82,9 @@ export class MoELayer extends Module implements FeedForward {
       const y = this.experts.forward(mine, { rows, segs: p }).reshape([el, p, capacity, c]).permute([1, 0, 2, 3]);
       out = (await allToAllBlocks(y.reshape([p, el * capacity * c]), ep)).reshape([e, capacity, c]);
     }
-    const y = combine(out, routing.gates, plan, n);
-    const auxLoss = await balanceLoss(routing, e, dp);
+    let y = combine(out, routing.gates, plan, n);
+    if (this.shared !== null) y = y.add((await this.shared.forward(x)).y);
+    const auxLoss = await scopedBalanceLoss(routing, e, this.cfg.balance ?? 'global', seqLen, dp);
     const zLoss = this.cfg.zLoss ? await routerZLoss(routing, dp) : null;
     return { y, moe: { auxLoss, zLoss, load, dropped: plan.dropped } };
   }

@@ -7,10 +7,8 @@
 // does not hold yet. The assignment is a deterministic function of the scores, computed on the
 // scores of the whole data-parallel batch (all-gathered: N x E floats per rank), so every layout
 // routes exactly as one rank does; each rank then keeps its own tokens' rows.
-import type { Tensor } from '../../tensor/tensor.js';
-import { gatherRows } from '../../tensor/ops.js';
 import type { ProcessGroup } from '../../comm/process-group.js';
-import type { Routing } from './router.js';
+import { gatesAt, type Routing } from './router.js';
 
 /** Experts' capacity under SWIPE: ceil(n k / e). */
 export function swipeCapacity(n: number, k: number, e: number): number {
@@ -75,13 +73,6 @@ export function swipeAssign(scores: Float32Array, n: number, e: number, k: numbe
     }
     throw new Error(`swipe: no reassignment found for token ${i} (capacity ${cap})`);
   }
-}
-
-/** Gate weights of the assigned choices: probs (N, E) at experts (N, k), renormalized when k > 1. */
-function gatesAt(probs: Tensor, experts: Int32Array, n: number, e: number, k: number): Tensor {
-  const flat = Int32Array.from(experts, (x, c) => Math.floor(c / k) * e + x);
-  const g = gatherRows(probs.reshape([n * e, 1]), flat).reshape([n, k]);
-  return k > 1 ? g.div(g.sum(-1, true)) : g;
 }
 
 /**
