@@ -1,6 +1,6 @@
 // Chooses and creates kernel backends: 'auto' takes native where its generated code passes its self-test, else blas when a CBLAS library is present, else wasm.
 import { availableParallelism } from 'node:os';
-import { BACKEND_NAMES, type Backend, type BackendName } from './backend.js';
+import { BACKEND_NAMES, type Backend, type BackendName, type Precision } from './backend.js';
 import { setBackend } from '../tensor/engine.js';
 import { CheckError, InputError, errorMessage } from '../util/errors.js';
 import { JsBackend } from './js.js';
@@ -16,6 +16,8 @@ export interface BackendOptions {
   threads?: number;
   /** Allow the relaxed-SIMD (FMA) wasm build when the runtime supports it. Default true. */
   relaxed?: boolean;
+  /** GEMM input precision (default fp32); bf16 only on native with AVX512_BF16, refused elsewhere. */
+  precision?: Precision;
 }
 
 export interface BackendProbe {
@@ -78,6 +80,9 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
     return createBackend(chosen.name, opts);
   }
   const relaxed = opts.relaxed ?? true;
+  if ((opts.precision ?? 'fp32') !== 'fp32' && name !== 'native') {
+    throw new Error(`backend '${name}' has no ${opts.precision} GEMM (bf16 needs backend native on a CPU with AVX512_BF16)`);
+  }
   switch (name) {
     case 'js': return new JsBackend();
     case 'wasm': {
@@ -92,7 +97,7 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
       return new BlasBackend(b.cblas, { relaxed });
     }
     case 'native': {
-      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1 });
+      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1, precision: opts.precision ?? 'fp32' });
       await be.ready;
       return be;
     }

@@ -7,6 +7,8 @@
 // zmm accumulators:
 //   per k step: 4 loads of B (zmm24..27), 6 broadcasts of A (zmm28/29), 24 vfmadd231ps.
 // 24 independent accumulators cover 2 FMA ports x 4 cycles of latency three times over.
+// The bf16 variant (native-bf16.ts) is the same loop with vdpbf16ps: one k step is then a pair of k,
+// B rows hold (B[2p, j], B[2p+1, j]) pairs and each broadcast of A is the pair (A[i, 2p], A[i, 2p+1]).
 import { Assembler, mem, RAX, RBX, RCX, RDI, RDX, RSI, R8, R9, R10, R11, R12, R13, R14, R15 } from './x86-asm.js';
 
 export const MR = 6;
@@ -24,6 +26,9 @@ export const P = {
   alpha: 56, beta: 64, masks: 72, stripA: 80, stripC: 88, bytes: 128,
 } as const;
 
+/** The inner product of the k loop: float32 FMA, or bf16 pairs dotted into float32 (AVX512_BF16). */
+export type KernelDot = 'fp32' | 'bf16';
+
 /**
  * void kernel(const float *a, const float *bPacked, float *c, const int64_t *p), System V ABI.
  * For each of p.panels packed panels (B advances p.panelBytes, C 256 bytes) and, inside, each of
@@ -32,9 +37,10 @@ export const P = {
  *   C[i, j] = alpha * sum_k A[i, k] B[k, j] + beta * C[i, j]  (C not read when `readC` is false),
  * where A[i, k] is at a + i * p.rsA + k * p.csA (bytes) and C rows are p.ldc bytes apart. Column
  * vector v of a panel is stored under opmask k(v+1), loaded from p.masks: all ones except in a
- * ragged last panel. k = 0 leaves the accumulators 0, so C = beta * C.
+ * ragged last panel. k = 0 leaves the accumulators 0, so C = beta * C. With `dot` bf16, p.k counts
+ * pairs of k and A, B hold bf16 pairs (native-bf16.ts packs them).
  */
-export function gemmKernel(mr: number, readC: boolean): Uint8Array {
+export function gemmKernel(mr: number, readC: boolean, dot: KernelDot = 'fp32'): Uint8Array {
   if (!Number.isInteger(mr) || mr < 1 || mr > MR) throw new Error(`gemm kernel: mr ${mr} not in 1..${MR}`);
   const a = new Assembler();
   const acc = (i: number, v: number): number => i * NV + v;
@@ -66,7 +72,10 @@ export function gemmKernel(mr: number, readC: boolean): Uint8Array {
   for (let i = 0; i < mr; i++) {
     const bc = 28 + (i & 1);
     a.vbroadcastss(512, bc, aRow(i));
-    for (let v = 0; v < NV; v++) a.vfmadd231ps(512, acc(i, v), 24 + v, bc);
+    for (let v = 0; v < NV; v++) {
+      if (dot === 'fp32') a.vfmadd231ps(512, acc(i, v), 24 + v, bc);
+      else a.vdpbf16ps(acc(i, v), 24 + v, bc);
+    }
   }
   a.addRR(R9, R12);
   a.addRR(R10, R12);

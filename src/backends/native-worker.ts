@@ -1,11 +1,12 @@
 // A native GEMM worker thread: generates its own kernels and runs its part of a split GEMM (see native-pool.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { WasmMemory } from './wasm-api.js';
+import type { Precision } from './backend.js';
 import { serveParts } from './gemm-pool.js';
-import { nativeCode, probeNative, runGemm } from './native.js';
+import { nativeCode, probeNative, runNative } from './native.js';
 import { partArgs } from './native-pool.js';
 
-interface NativeWorkerData { memory: WasmMemory; ctrl: number; scratch: number; scratchFloats: number }
+interface NativeWorkerData { memory: WasmMemory; ctrl: number; scratch: number; scratchFloats: number; precision: Precision }
 
 const data = workerData as NativeWorkerData;
 const probe = probeNative();
@@ -17,6 +18,6 @@ if (!probe.ok || code === undefined) {
   serveParts(data.memory, data.ctrl, 'native gemm worker', (args) => {
     // The memory may have grown since the last call: take today's buffer.
     const buffer = data.memory.buffer;
-    runGemm(code, probe.blocks, new Float32Array(buffer, data.scratch, data.scratchFloats), partArgs(buffer, args));
+    runNative(code, probe.blocks, new Float32Array(buffer, data.scratch, data.scratchFloats), partArgs(buffer, args), data.precision);
   });
 }

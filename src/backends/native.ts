@@ -1,12 +1,13 @@
 // The native backend: GEMM by x86-64 code generated at run time (native-gemm.ts) on the wasm memory; every other kernel from wasm.
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import type { GemmArgs } from './backend.js';
+import type { GemmArgs, Precision } from './backend.js';
 import { checkGemm, WasmBackend, type WasmOptions } from './wasm.js';
 import { ExecutableCode, loadKoffi, type Koffi } from './exec-memory.js';
 import { gemmKernel, MR, NR, P, packKernel, panelMasks, Q } from './native-gemm.js';
 import { JsBackend } from './js.js';
 import { NativePool } from './native-pool.js';
+import { bf16Blocking, bf16Scratch, pairPackKernel, roundBf16, rowConvertKernel, runGemmBf16, type Bf16Code } from './native-bf16.js';
 
 export interface CacheSizes { l1d: number; l2: number; basis: string }
 
@@ -58,17 +59,22 @@ export function blocking(c: CacheSizes): Blocking {
   return { kc, mc, nc: 2048 };
 }
 
-export type NativeProbe = { ok: true; isa: 'AVX-512F'; tile: string; blocks: Blocking; caches: CacheSizes } | { ok: false; reason: string };
+/** Whether the bf16 GEMM (AVX512_BF16) runs here, and why not. */
+export type Bf16Probe = { ok: true } | { ok: false; reason: string };
 
-/** The compiled kernels: gemm for mr = 1..6 without / with reading C, and the packer. */
+export type NativeProbe = { ok: true; isa: 'AVX-512F'; tile: string; blocks: Blocking; caches: CacheSizes; bf16: Bf16Probe } |
+  { ok: false; reason: string };
+
+/** The compiled kernels: gemm for mr = 1..6 without / with reading C, and the packer; with `bf16`, the bf16 GEMM's too. */
 export class NativeCode {
   private readonly code: ExecutableCode[] = [];
   readonly gemm: unknown[][];
   readonly pack: unknown;
   readonly proto: ReturnType<Koffi['proto']>;
   readonly packProto: ReturnType<Koffi['proto']>;
+  readonly bf16: Bf16Code | undefined;
 
-  constructor(readonly koffi: Koffi) {
+  constructor(readonly koffi: Koffi, bf16: boolean) {
     const make = (bytes: Uint8Array): unknown => {
       const c = new ExecutableCode(koffi, bytes);
       this.code.push(c);
@@ -78,6 +84,10 @@ export class NativeCode {
     this.packProto = koffi.proto('void', ['void *', 'void *', 'void *']);
     this.gemm = [false, true].map((readC) => Array.from({ length: MR + 1 }, (_, mr) => (mr === 0 ? null : make(gemmKernel(mr, readC)))));
     this.pack = make(packKernel());
+    this.bf16 = bf16 ? {
+      koffi, proto: this.proto, packProto: this.packProto, pairPack: make(pairPackKernel()), rowConvert: make(rowConvertKernel()),
+      gemmBf16: [false, true].map((readC) => Array.from({ length: MR + 1 }, (_, mr) => (mr === 0 ? null : make(gemmKernel(mr, readC, 'bf16'))))),
+    } : undefined;
   }
 
   /** Start addresses and lengths of the mappings (for the W^X test). */
@@ -122,29 +132,38 @@ export function probeNative(): NativeProbe {
   if (typeof koffi === 'string') return (probed = { ok: false, reason: koffi });
   const caches = cacheSizes();
   const blocks = blocking(caches);
+  // vpermw (AVX512BW) interleaves the bf16 pairs; every CPU with AVX512_BF16 has it.
+  let bf16: Bf16Probe = flags.includes('avx512_bf16') && flags.includes('avx512bw') ? { ok: true }
+    : { ok: false, reason: 'CPU has no AVX512_BF16 (cpuinfo flag avx512_bf16)' };
   try {
-    shared = new NativeCode(koffi);
-    const failure = selfTest(shared, blocks);
+    shared = new NativeCode(koffi, bf16.ok);
+    const failure = selfTest(shared, blocks, 'fp32');
     if (failure !== undefined) return (probed = { ok: false, reason: `self-test failed: ${failure}` });
+    const bf16Failure = bf16.ok ? selfTest(shared, blocks, 'bf16') : undefined;
+    if (bf16Failure !== undefined) bf16 = { ok: false, reason: `bf16 self-test failed: ${bf16Failure}` };
   } catch (e) {
     return (probed = { ok: false, reason: `code generation failed: ${(e as Error).message}` });
   }
-  return (probed = { ok: true, isa: 'AVX-512F', tile: `${MR}x${NR} (24 zmm accumulators)`, blocks, caches });
+  return (probed = { ok: true, isa: 'AVX-512F', tile: `${MR}x${NR} (24 zmm accumulators)`, blocks, caches, bf16 });
 }
 
-/** A few GEMMs through the generated code on plain memory against the js reference; the first mismatch, or undefined. */
-function selfTest(code: NativeCode, blocks: Blocking): string | undefined {
+/**
+ * A few GEMMs through the generated code on plain memory against the js reference (for bf16: on the
+ * inputs rounded to bf16, B not transposed); the first mismatch, or undefined.
+ */
+function selfTest(code: NativeCode, blocks: Blocking, precision: Precision): string | undefined {
   const ref = new JsBackend();
   let seed = 7;
   const rand = (n: number): Float32Array => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1);
   for (const [m, n, k] of [[7, 70, 13], [13, 129, 300], [1, 1, 1]] as const) {
     for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      if (precision === 'bf16' && transB) continue;
       const lda = (transA ? m : k) + 1, ldb = (transB ? k : n) + 2, ldc = n + 3;
       const g = { transA, transB, m, n, k, alpha: 1.5, beta: 0.5, lda, ldb, ldc, strideA: 0, strideB: 0, strideC: 0, batch: 1,
         a: rand((transA ? k : m) * lda), b: rand((transB ? n : k) * ldb), c: rand(m * ldc) };
       const want = Float32Array.from(g.c);
-      ref.gemm({ ...g, c: want });
-      runGemm(code, blocks, new Float32Array(blocks.kc * blocks.nc), g);
+      ref.gemm(precision === 'bf16' ? { ...g, a: roundBf16(g.a), b: roundBf16(g.b), c: want } : { ...g, c: want });
+      runNative(code, blocks, new Float32Array(scratchFloats(blocks, precision)), g, precision);
       for (let i = 0; i < want.length; i++) {
         if (!(Math.abs(g.c[i]! - want[i]!) <= 1e-4 + 1e-4 * Math.abs(want[i]!))) {
           return `m${m} n${n} k${k} tA${+transA} tB${+transB}: C[${i}] = ${g.c[i]}, want ${want[i]}`;
@@ -153,6 +172,21 @@ function selfTest(code: NativeCode, blocks: Blocking): string | undefined {
     }
   }
   return undefined;
+}
+
+/** Packing scratch of one thread's GEMMs, in floats: float32's B block, or bf16's B and A blocks if larger. */
+export function scratchFloats(blocks: Blocking, precision: Precision): number {
+  const { aFloats, bFloats } = bf16Scratch(bf16Blocking(blocks));
+  return Math.max(blocks.kc * blocks.nc, precision === 'bf16' ? aFloats + bFloats : 0);
+}
+
+/**
+ * One GEMM in `precision`: bf16 rounds A and B to bf16 (float32 accumulation) where the code has the
+ * bf16 kernels and B is not transposed; otherwise float32.
+ */
+export function runNative(code: NativeCode, blocks: Blocking, scratch: Float32Array, g: GemmArgs, precision: Precision): void {
+  if (precision === 'bf16' && code.bf16 !== undefined && !g.transB) runGemmBf16(code.bf16, bf16Blocking(blocks), scratch, g);
+  else runGemm(code, blocks, scratch, g);
 }
 
 /** Per-call parameter blocks (see P and Q in native-gemm.ts). */
@@ -244,22 +278,26 @@ export class NativeBackend extends WasmBackend {
   readonly info: Extract<NativeProbe, { ok: true }>;
   /** Threads one GEMM is split over (this one and gemmThreads - 1 workers). */
   readonly gemmThreads: number;
+  /** The GEMMs' input precision: bf16 rounds A and B (not strided B^T, see gemm) to bf16, accumulating in float32. */
+  readonly precision: Precision;
   private readonly code: NativeCode;
   private readonly bp: Float32Array;
   private readonly workers: NativePool | undefined;
 
-  /** Throws with the reason when the native kernels cannot run here (see probeNative). */
-  constructor(opts: WasmOptions = {}) {
+  /** Throws with the reason when the native kernels (or, for precision bf16, the bf16 kernels) cannot run here (see probeNative). */
+  constructor(opts: WasmOptions & { precision?: Precision } = {}) {
     super({ ...opts, threads: 1 });
     const p = probeNative();
     if (!p.ok || shared === undefined) throw new Error(`backend 'native' is not available: ${p.ok ? 'no code' : p.reason}`);
+    this.precision = opts.precision ?? 'fp32';
+    if (this.precision === 'bf16' && !p.bf16.ok) throw new Error(`backend 'native' has no bf16 GEMM here: ${p.bf16.reason}`);
     this.info = p;
     this.code = shared;
-    const scratch = p.blocks.kc * p.blocks.nc;
+    const scratch = scratchFloats(p.blocks, this.precision);
     this.bp = this.allocEmpty(scratch);
     this.gemmThreads = Math.max(1, Math.floor(opts.threads ?? 1));
     this.workers = this.gemmThreads > 1
-      ? new NativePool(this.memory, this.gemmThreads - 1, scratch, (bytes) => this.heap.alloc(bytes).ptr) : undefined;
+      ? new NativePool(this.memory, this.gemmThreads - 1, scratch, (bytes) => this.heap.alloc(bytes).ptr, this.precision) : undefined;
   }
 
   override get ready(): Promise<void> {
@@ -286,7 +324,8 @@ export class NativeBackend extends WasmBackend {
     }
     if (g.transB && g.ldb !== g.k && g.m < 128) {
       // Strided B^T (attention's q k^T reads k in place): packB transposes element by element, k x n
-      // per item against m x n x k of compute, so below ~128 rows the wasm kernel is faster.
+      // per item against m x n x k of compute, so below ~128 rows the wasm kernel is faster. This
+      // GEMM stays float32 at precision bf16 too (as does strided B^T from 128 rows: runNative).
       super.gemm(g);
       return;
     }
@@ -311,9 +350,9 @@ export class NativeBackend extends WasmBackend {
   /** One GEMM on the pool or here (an instance property, so timers that wrap the kernel methods skip it). */
   private readonly run = (g: GemmArgs): void => {
     if (this.workers !== undefined && this.workers.worthSplitting(g.m, g.n, g.k, g.batch)) {
-      this.workers.gemm(g, (part) => runGemm(this.code, this.info.blocks, this.bp, part));
+      this.workers.gemm(g, (part) => runNative(this.code, this.info.blocks, this.bp, part, this.precision));
     } else {
-      runGemm(this.code, this.info.blocks, this.bp, g);
+      runNative(this.code, this.info.blocks, this.bp, g, this.precision);
     }
   };
 }
