@@ -8,6 +8,8 @@ export interface PeakEstimate {
   perCoreFlops: number;
   /** Peak FLOP/s of one core with 128-bit SIMD FMA (what WebAssembly SIMD can reach). */
   perCoreSimd128Flops: number;
+  /** Peak FLOP/s of one core with bf16 dot products (vdpbf16ps), measured where the CPU has AVX512_BF16. */
+  perCoreBf16Flops?: number;
   cores: number;
   /** perCoreFlops * cores. */
   totalFlops: number;
@@ -87,11 +89,12 @@ export function measurePeak(): PeakEstimate {
     const est = estimatePeak();
     return (measuredPeak = { ...est, basis: `estimated (${probe.reason}): ${est.basis}` });
   }
-  const { perCoreFlops, perCoreSimd128Flops, kernel } = probe.fma;
+  const { perCoreFlops, perCoreSimd128Flops, perCoreBf16Flops, kernel } = probe.fma;
   const cores = availableParallelism();
+  const bf16 = perCoreBf16Flops !== undefined ? `; bf16 dot loop ${(perCoreBf16Flops / 1e9).toFixed(0)} GFLOP/s per core` : '';
   return (measuredPeak = {
-    perCoreFlops, perCoreSimd128Flops, cores, totalFlops: perCoreFlops * cores,
-    basis: `measured: ${kernel} FMA loop ${(perCoreFlops / 1e9).toFixed(0)} GFLOP/s per core x ${cores} cores`,
+    perCoreFlops, perCoreSimd128Flops, ...(perCoreBf16Flops !== undefined ? { perCoreBf16Flops } : {}), cores, totalFlops: perCoreFlops * cores,
+    basis: `measured: ${kernel} FMA loop ${(perCoreFlops / 1e9).toFixed(0)} GFLOP/s per core x ${cores} cores${bf16}`,
     measured: true,
   });
 }
