@@ -73,8 +73,22 @@ export async function probeBackends(): Promise<BackendProbe[]> {
   return rows;
 }
 
-/** Creates a backend by name; 'auto' is native when available, else blas, else wasm, else js. Throws with the reason. */
+/**
+ * Refuses a precision the backend cannot run: bf16 on a backend other than native (or auto) is bad
+ * input (InputError); bf16 where the CPU or the native code has no bf16 GEMM is a failed check. `what`
+ * names the setting in the message.
+ */
+export function checkPrecision(backend: BackendName | 'auto', precision: Precision, what: string): void {
+  if (precision === 'fp32') return;
+  if (backend !== 'native' && backend !== 'auto') throw new InputError(`${what}: ${precision} needs --backend native or auto, not ${backend}`);
+  const p = probeNative();
+  if (!p.ok) throw new CheckError(`${what}: ${precision} needs the native backend, which is not available here: ${p.reason}`);
+  if (!p.bf16.ok) throw new CheckError(`${what}: ${precision} is not available here: ${p.bf16.reason}`);
+}
+
+/** Creates a backend by name; 'auto' is native when available (always for precision bf16), else blas, else wasm, else js. Throws with the reason. */
 export async function createBackend(name: BackendName | 'auto', opts: BackendOptions = {}): Promise<Backend> {
+  if (name === 'auto' && (opts.precision ?? 'fp32') !== 'fp32') return createBackend('native', opts);
   if (name === 'auto') {
     const chosen = (await probeBackends()).find((p) => p.chosen)!;
     return createBackend(chosen.name, opts);
@@ -118,11 +132,11 @@ export function checkBackendName(flag: string | undefined): BackendName | 'auto'
  * tensor is made; ranksOnThisMachine sets the GEMM threads per rank. A backend that cannot start
  * here is a failed check (exit 1) naming the flag.
  */
-export async function installBackend(flag: string | undefined, ranksOnThisMachine = 1): Promise<Backend> {
+export async function installBackend(flag: string | undefined, ranksOnThisMachine = 1, precision: Precision = 'fp32'): Promise<Backend> {
   const name = checkBackendName(flag);
   let b: Backend;
   try {
-    b = await createBackend(name, { threads: defaultThreads(ranksOnThisMachine) });
+    b = await createBackend(name, { threads: defaultThreads(ranksOnThisMachine), precision });
   } catch (e) {
     throw new CheckError(`--backend: ${errorMessage(e)}`);
   }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { probeFma } from './fma-probe.js';
+import type { Precision } from './backend.js';
 
 export interface PeakEstimate {
   /** Peak FLOP/s of one core with its widest FMA units. */
@@ -42,6 +43,15 @@ export function estimatePeak(): PeakEstimate {
   const basis = `${model}: ${Number.isFinite(mhz) ? `${mhz.toFixed(0)} MHz` : 'clock unknown, 3 GHz assumed'} x ${perCycle} FLOP/cycle` +
     `${avx512 ? ' (AVX-512)' : fma ? ' (AVX2 FMA)' : ''} x ${cores} cores`;
   return { perCoreFlops: hz * perCycle, perCoreSimd128Flops: hz * 16, cores, totalFlops: hz * perCycle * cores, basis, measured: false };
+}
+
+/**
+ * The peak a run at `precision` is measured against: for bf16, the bf16 dot-product peak x cores
+ * (where the probe timed it), so MFU is a fraction of what the bf16 units can do.
+ */
+export function peakFor(p: PeakEstimate, precision: Precision): PeakEstimate {
+  if (precision !== 'bf16' || p.perCoreBf16Flops === undefined) return p;
+  return { ...p, totalFlops: p.perCoreBf16Flops * p.cores, basis: `${p.basis}; bf16: ${(p.perCoreBf16Flops / 1e9).toFixed(0)} GFLOP/s per core x ${p.cores} cores` };
 }
 
 let measuredPeak: PeakEstimate | undefined;

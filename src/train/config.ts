@@ -4,6 +4,7 @@ import { InputError, errorMessage } from '../util/errors.js';
 import { formatIssues } from '../util/schema.js';
 import type { ModelConfig } from '../nn/gpt.js';
 import { GATES } from '../nn/moe/router.js';
+import { PRECISIONS } from '../backends/backend.js';
 
 // Every field has an upper bound: sizes far past any model this trainer can hold are refused here,
 // at once, rather than by an allocation failure or a loop that never ends. Whether a config within
@@ -50,6 +51,8 @@ export const trainSchema = z.strictObject({
   eval_batches: posInt(1e6),
   log_every: posInt(MAX_STEPS),
   seed: nonNegInt(2 ** 32 - 1),
+  /** GEMM inputs: fp32 (default), or bf16 with float32 master weights, optimizer state and sums (no loss scaling). */
+  precision: z.enum(PRECISIONS).exactOptional(),
 });
 
 export type TrainOptions = z.infer<typeof trainSchema>;

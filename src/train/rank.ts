@@ -47,7 +47,7 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   const out = new Output(args.json);
   const say = (l: string) => { if (world.rank === 0) out.say(l); };
   const text = readCorpus(args.corpus);
-  const backend = await useBackend(args.backend, args.ranksHere);
+  const backend = await useBackend(args.backend, args.ranksHere, args.cfg.train.precision ?? 'fp32');
   // A job of several ranks was announced by its launcher; one rank announces itself.
   const alone = args.comm === 'none';
   if (alone) say(`furnace train: ${args.corpus ?? defaultCorpusPath()} (${Buffer.byteLength(text)} bytes), backend ${backend.name}, out ${args.out}`);

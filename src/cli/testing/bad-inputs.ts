@@ -104,6 +104,8 @@ export function badCases(fx: Fixtures): BadCase[] {
   add('train --preset huge', [...train, '--preset', 'huge', '--out', out], /--preset/);
   add('train --backend cuda', [...train, '--backend', 'cuda', ...trainRest], /--backend/);
   add('train --comm tcp', [...train, '--comm', 'tcp', ...trainRest], /--comm/);
+  add('train --precision fp16', [...train, '--precision', 'fp16', ...trainRest], /--precision: unknown precision 'fp16'/);
+  add('train --precision bf16 on wasm', [...train, '--precision', 'bf16', '--backend', 'wasm', ...trainRest], /--precision: bf16 needs --backend native/);
   add('train --comm mpi outside mpirun', [...train, '--comm', 'mpi', ...trainRest], /--comm mpi/);
   add('train --ep not dividing --dp', [...train, '--dp', '2', '--ep', '3', ...trainRest], /--ep/);
   add('train --tp not dividing heads', [...train, '--tp', '3', ...trainRest], /--tp/);
