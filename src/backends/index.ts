@@ -8,6 +8,7 @@ import { WasmBackend } from './wasm.js';
 import { BlasBackend } from './blas.js';
 import { loadCblas } from './cblas.js';
 import { NativeBackend, probeNative } from './native.js';
+import type { Isa } from './native-gemm.js';
 import { kernelModule, relaxedSimd } from './wasm-module.js';
 
 export interface BackendOptions {
@@ -18,6 +19,8 @@ export interface BackendOptions {
   relaxed?: boolean;
   /** GEMM input precision (default fp32); bf16 only on native with AVX512_BF16, refused elsewhere. */
   precision?: Precision;
+  /** native only: generate code for this ISA instead of the widest the CPU has (avx2 on an AVX-512 CPU, to test it). */
+  isa?: Isa;
 }
 
 export interface BackendProbe {
@@ -111,7 +114,7 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
       return new BlasBackend(b.cblas, { relaxed });
     }
     case 'native': {
-      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1, precision: opts.precision ?? 'fp32' });
+      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1, precision: opts.precision ?? 'fp32', ...(opts.isa !== undefined ? { isa: opts.isa } : {}) });
       await be.ready;
       return be;
     }

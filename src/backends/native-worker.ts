@@ -3,16 +3,22 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { WasmMemory } from './wasm-api.js';
 import type { Precision } from './backend.js';
 import { serveParts } from './gemm-pool.js';
-import { nativeCode, probeNative, runNative } from './native.js';
+import { nativeCode, probeNative, runNative, type NativeCode } from './native.js';
+import type { Isa } from './native-gemm.js';
 import { partArgs } from './native-pool.js';
 
-interface NativeWorkerData { memory: WasmMemory; ctrl: number; scratch: number; scratchFloats: number; precision: Precision }
+interface NativeWorkerData { memory: WasmMemory; ctrl: number; scratch: number; scratchFloats: number; precision: Precision; isa: Isa | undefined }
 
 const data = workerData as NativeWorkerData;
 const probe = probeNative();
-const code = nativeCode();
-if (!probe.ok || code === undefined) {
-  parentPort?.postMessage(probe.ok ? 'no code' : probe.reason);
+let code: NativeCode | string;
+try {
+  code = nativeCode(data.isa);
+} catch (e) {
+  code = (e as Error).message;
+}
+if (!probe.ok || typeof code === 'string') {
+  parentPort?.postMessage(probe.ok ? code : probe.reason);
 } else {
   parentPort?.postMessage('online');
   serveParts(data.memory, data.ctrl, 'native gemm worker', (args) => {

@@ -29,6 +29,9 @@ const VPXORD: VecOp = { map: 1, pp: 1, opcode: 0xef }; // EVEX: vpxord; VEX: vpx
 // AVX512_BF16 (EVEX only): dot products of bf16 pairs into float32, and float32 -> bf16 with round to nearest even.
 const VDPBF16PS: VecOp = { map: 2, pp: 2, opcode: 0x52 };
 const VCVTNE2PS2BF16: VecOp = { map: 2, pp: 3, opcode: 0x72 };
+// AVX (VEX only): loads and stores of the lanes whose mask lane has its sign bit set; other lanes load as 0, store nothing.
+const VMASKMOVPS_LOAD: VecOp = { map: 2, pp: 1, opcode: 0x2c };
+const VMASKMOVPS_STORE: VecOp = { map: 2, pp: 1, opcode: 0x2e };
 // AVX512BW: word permute.
 const VPERMW: VecOp = { map: 2, pp: 1, opcode: 0x8d, w: 1 };
 
@@ -187,6 +190,10 @@ export class Assembler {
   /** dst = 0 (vpxord dst, dst, dst; vpxor with VEX). */
   vzero(bits: VecBits, dst: number): void { this.vec(VPXORD, bits, dst, dst, { reg: dst }); }
   vzeroupper(): void { this.emit(0xc5, 0xf8, 0x77); }
+  /** vmaskmovps ymm dst, ymm mask, [m] (AVX): lanes whose mask sign bit is clear load as 0 and are not read (no fault). */
+  vmaskmovpsLoad(dst: number, mask: number, m: Mem): void { this.vex(VMASKMOVPS_LOAD, 1, dst, mask, m); }
+  /** vmaskmovps [m], ymm mask, ymm src (AVX): only lanes whose mask sign bit is set are written. */
+  vmaskmovpsStore(m: Mem, mask: number, src: number): void { this.vex(VMASKMOVPS_STORE, 1, src, mask, m); }
 
   // --- AVX-512 bf16 (EVEX only) ---
   /**
