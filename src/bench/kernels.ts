@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { fmt, type Output } from '../util/output.js';
+import { errorMessage } from '../util/errors.js';
 import type { Backend, BackendName } from '../backends/backend.js';
 import { createBackend } from '../backends/index.js';
 import { loadCblas } from '../backends/cblas.js';
@@ -12,8 +13,8 @@ import { fillUniform, loadTfjsWasm, type Timing } from './kernels-util.js';
 import { benchMlp, type MlpRow } from './kernels-mlp.js';
 
 export interface GemmRow {
-  /** native-bf16: the native backend at precision bf16 (bf16 inputs, float32 sums). */
-  backend: BackendName | 'native-bf16' | 'cblas' | 'tfjs-wasm';
+  /** native-bf16: the native backend at precision bf16 (bf16 inputs, float32 sums); native-avx2: its AVX2+FMA code. */
+  backend: BackendName | 'native-bf16' | 'native-avx2' | 'cblas' | 'tfjs-wasm';
   n: number;
   threads: number;
   /** GFLOP/s (2 n^3 / best time / 1e9); null when not measured, with the reason. */
@@ -120,6 +121,8 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   const native1 = nat.ok ? await createBackend('native', { threads: 1 }) : undefined;
   const bf16 = nat.ok && nat.bf16.ok ? await createBackend('native', { threads: 1, precision: 'bf16' }) : undefined;
   const bf16Reason = !nat.ok ? nat.reason : nat.bf16.ok ? 'not created' : nat.bf16.reason;
+  // The AVX2 code beside the AVX-512 code (on a CPU without AVX-512 the native row is already AVX2).
+  const avx2 = nat.ok && nat.target === 'avx512' ? await createBackend('native', { threads: 1, isa: 'avx2' }).catch((e: unknown) => errorMessage(e)) : undefined;
   const tf = await loadTfjsWasm();
   for (const n of sizes) {
     const routes: Route[] = [backendRoute(wasm1, n, { backend: 'wasm', n, threads: 1 })];
@@ -127,6 +130,8 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
     else add({ backend: 'native', n, threads: 1, gflops: null, reason: nat.ok ? 'not created' : nat.reason });
     if (bf16 !== undefined) routes.push(backendRoute(bf16, n, { backend: 'native-bf16', n, threads: 1 }));
     else add({ backend: 'native-bf16', n, threads: 1, gflops: null, reason: bf16Reason });
+    if (avx2 !== undefined && typeof avx2 !== 'string') routes.push(backendRoute(avx2, n, { backend: 'native-avx2', n, threads: 1 }));
+    else add({ backend: 'native-avx2', n, threads: 1, gflops: null, reason: avx2 ?? (nat.ok ? 'the native row runs the AVX2 code' : nat.reason) });
     if (wasm2 !== undefined) routes.push(backendRoute(wasm2, n, { backend: 'wasm', n, threads: 2, mode: 'split' }));
     if (cb.ok && blas !== undefined) {
       routes.push(backendRoute(blas, n, { backend: 'blas', n, threads: 1 }));
@@ -151,6 +156,7 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   closeBackend(wasm1);
   if (native1 !== undefined) closeBackend(native1);
   if (bf16 !== undefined) closeBackend(bf16);
+  if (avx2 !== undefined && typeof avx2 !== 'string') closeBackend(avx2);
   if (wasm2 !== undefined) closeBackend(wasm2);
 
   // Both cores, the other layout: one single-threaded GEMM per rank at once.
@@ -203,6 +209,7 @@ export function ratios(gemm: readonly GemmRow[], mlp: readonly MlpRow[],
     push('native / cblas GEMM', g('native', n), g('cblas', n), n);
     push('native GEMM / FMA peak', g('native', n), peak.perCoreFlops / 1e9, n);
     push('native-bf16 / native GEMM', g('native-bf16', n), g('native', n), n);
+    push('native-avx2 / cblas GEMM', g('native-avx2', n), g('cblas', n), n);
     push('native-bf16 GEMM / bf16 peak', g('native-bf16', n), peak.perCoreBf16Flops === undefined ? null : peak.perCoreBf16Flops / 1e9, n);
   }
   const m = (impl: MlpRow['impl']): number | null => mlp.find((r) => r.impl === impl && r.threads === 1)?.ms_per_step ?? null;
