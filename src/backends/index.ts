@@ -70,7 +70,8 @@ export async function probeBackends(): Promise<BackendProbe[]> {
   else {
     const { kc, mc, nc } = nat.blocks;
     rows.push({ name: 'native', available: true, chosen: true, detail: `generated ${nat.isa} GEMM, tile ${nat.tile}, ` +
-      `blocks KC ${kc} MC ${mc} NC ${nc} (L1d ${nat.caches.l1d >> 10} KiB, L2 ${nat.caches.l2 >> 10} KiB${nat.caches.basis.includes('assumed') ? ', assumed' : ''})` });
+      `blocks KC ${kc} MC ${mc} NC ${nc} (L1d ${nat.caches.l1d >> 10} KiB, L2 ${nat.caches.l2 >> 10} KiB${nat.caches.basis.includes('assumed') ? ', assumed' : ''}); ` +
+      `bf16 GEMM ${nat.bf16.ok ? 'yes (vdpbf16ps)' : `no: ${nat.bf16.reason}`}` });
   }
   if (!w.ok) rows[0]!.chosen = true;
   return rows;

@@ -127,11 +127,13 @@ function isaMissing(isa: Isa, flags: readonly string[]): string | undefined {
 }
 
 /** The widest ISA the flags allow (AVX-512F, else AVX2+FMA); FURNACE_NATIVE_ISA=avx2 asks for the AVX2 code on an AVX-512 CPU. */
-function pickIsa(flags: readonly string[]): Isa | string {
-  const want = process.env['FURNACE_NATIVE_ISA'];
-  if (want !== undefined && want !== 'avx2' && want !== 'avx512') return `FURNACE_NATIVE_ISA=${want}: choose avx512 or avx2`;
-  if (want !== undefined) return isaMissing(want, flags) ?? want;
-  return isaMissing('avx512', flags) === undefined ? 'avx512' : isaMissing('avx2', flags) ?? 'avx2';
+function pickIsa(flags: readonly string[]): { isa: Isa } | { reason: string } {
+  const env = process.env['FURNACE_NATIVE_ISA'];
+  const want = ISAS.find((i) => i === env);
+  if (env !== undefined && want === undefined) return { reason: `FURNACE_NATIVE_ISA=${env}: choose avx512 or avx2` };
+  const isa = want ?? (isaMissing('avx512', flags) === undefined ? 'avx512' : 'avx2');
+  const missing = isaMissing(isa, flags);
+  return missing === undefined ? { isa } : { reason: missing };
 }
 
 /**
@@ -147,9 +149,9 @@ export function probeNative(): NativeProbe {
   }
   const flags = cpuFlags();
   if (typeof flags === 'string') return (probed = { ok: false, reason: flags });
-  const target = pickIsa(flags);
-  if (!ISAS.some((i) => i === target)) return (probed = { ok: false, reason: target });
-  const isa = target as Isa;
+  const picked = pickIsa(flags);
+  if ('reason' in picked) return (probed = { ok: false, reason: picked.reason });
+  const { isa } = picked;
   const koffi = loadKoffi();
   if (typeof koffi === 'string') return (probed = { ok: false, reason: koffi });
   const caches = cacheSizes();

@@ -142,6 +142,7 @@ export function badCases(fx: Fixtures): BadCase[] {
     ['train.min_lr', 1, /min_lr/], ['train.beta1', 1, /beta1/], ['train.beta2', -0.5, /beta2/], ['train.warmup_steps', -1, /warmup_steps/],
     ['train.eval_batches', 0, /eval_batches/], ['train.log_every', 0, /log_every/], ['train.seed', -1, /seed/], ['train.seed', 2 ** 40, /seed/],
     ['train.grad_clip', -1, /grad_clip/], ['train.weight_decay', null, /weight_decay/], ['train.nope', 1, /nope/], ['preset', 'huge', /preset/],
+    ['train.precision', 'fp16', /train\.precision/],
   ];
   fields.forEach(([key, value, re], i) => {
     const [a, b] = key.split('.') as [string, string | undefined];
