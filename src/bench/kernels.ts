@@ -121,6 +121,8 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   const native1 = nat.ok ? await createBackend('native', { threads: 1 }) : undefined;
   const bf16 = nat.ok && nat.bf16.ok ? await createBackend('native', { threads: 1, precision: 'bf16' }) : undefined;
   const bf16Reason = !nat.ok ? nat.reason : nat.bf16.ok ? 'not created' : nat.bf16.reason;
+  const split = cores >= 2 && nat.ok ? [await createBackend('native', { threads: 2 }),
+    ...(nat.bf16.ok ? [await createBackend('native', { threads: 2, precision: 'bf16' })] : [])] : [];
   // The AVX2 code beside the AVX-512 code (on a CPU without AVX-512 the native row is already AVX2).
   const avx2 = nat.ok && nat.target === 'avx512' ? await createBackend('native', { threads: 1, isa: 'avx2' }).catch((e: unknown) => errorMessage(e)) : undefined;
   const tf = await loadTfjsWasm();
@@ -133,6 +135,7 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
     if (avx2 !== undefined && typeof avx2 !== 'string') routes.push(backendRoute(avx2, n, { backend: 'native-avx2', n, threads: 1 }));
     else add({ backend: 'native-avx2', n, threads: 1, gflops: null, reason: avx2 ?? (nat.ok ? 'the native row runs the AVX2 code' : nat.reason) });
     if (wasm2 !== undefined) routes.push(backendRoute(wasm2, n, { backend: 'wasm', n, threads: 2, mode: 'split' }));
+    split.forEach((be, i) => routes.push(backendRoute(be, n, { backend: i === 0 ? 'native' : 'native-bf16', n, threads: 2, mode: 'split' })));
     if (cb.ok && blas !== undefined) {
       routes.push(backendRoute(blas, n, { backend: 'blas', n, threads: 1 }));
       // The reference: the same library on plain Float32Arrays, no furnace code in between.
@@ -156,6 +159,7 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   closeBackend(wasm1);
   if (native1 !== undefined) closeBackend(native1);
   if (bf16 !== undefined) closeBackend(bf16);
+  for (const be of split) closeBackend(be);
   if (avx2 !== undefined && typeof avx2 !== 'string') closeBackend(avx2);
   if (wasm2 !== undefined) closeBackend(wasm2);
 
