@@ -7,6 +7,13 @@
 export const BACKEND_NAMES = ['js', 'wasm', 'blas', 'native'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
+/**
+ * Input precision of GEMMs: fp32, or bf16 (A and B rounded to bfloat16 with round to nearest even,
+ * products and sums in float32; only the native backend on a CPU with AVX512_BF16 has it).
+ */
+export const PRECISIONS = ['fp32', 'bf16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
 export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'silu',
   'abs', 'square', 'recip', 'sin', 'cos', 'step'] as const;
 /** Element-wise y = f(x). `gelu` is the tanh approximation (GPT-2); `step` is x > 0 ? 1 : 0. */

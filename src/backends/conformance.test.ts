@@ -1,6 +1,7 @@
 // One conformance suite for every kernel backend: each kernel against the js reference on random inputs.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { BINARY_OPS, UNARY_OPS, type Backend, type BinaryOp, type GemmArgs, type UnaryOp } from './backend.js';
 import { JsBackend } from './js.js';
 import { createBackend, probeBackends } from './index.js';
@@ -39,6 +40,14 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
 
 interface Case { name: string; skip: string | false; make: () => Promise<Backend> }
 
+function cpuinfo(): string {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 async function cases(): Promise<Case[]> {
   const out: Case[] = [];
   for (const p of await probeBackends()) {
@@ -50,7 +59,13 @@ async function cases(): Promise<Case[]> {
         make: () => createBackend('wasm', { relaxed: true }) });
       out.push({ name: 'wasm (GEMM on 2 threads)', skip, make: () => createBackend('wasm', { threads: 2 }) });
     }
-    if (p.name === 'native') out.push({ name: 'native (GEMM on 2 threads)', skip, make: () => createBackend('native', { threads: 2 }) });
+    if (p.name === 'native') {
+      out.push({ name: 'native (GEMM on 2 threads)', skip, make: () => createBackend('native', { threads: 2 }) });
+      // The AVX2+FMA code also runs on an AVX-512 CPU: tested here wherever the CPU has AVX2.
+      const avx2 = skip || (/\bavx2\b/.test(cpuinfo()) && /\bfma\b/.test(cpuinfo()) ? false : 'CPU has no AVX2+FMA');
+      out.push({ name: 'native (AVX2 code)', skip: avx2, make: () => createBackend('native', { isa: 'avx2' }) });
+      out.push({ name: 'native (AVX2 code, GEMM on 2 threads)', skip: avx2, make: () => createBackend('native', { isa: 'avx2', threads: 2 }) });
+    }
   }
   return out;
 }

@@ -7,14 +7,15 @@
 // returns a reason and the caller keeps the clock-based estimate. FURNACE_FMA_PROBE=0 turns it off.
 import { readFileSync } from 'node:fs';
 import { ExecutableCode, loadKoffi, type Koffi } from './exec-memory.js';
+import { Assembler, RDI } from './x86-asm.js';
 import { errorMessage } from '../util/errors.js';
 
 export interface FmaKernel {
-  name: 'AVX-512' | 'AVX2 FMA' | '128-bit FMA';
+  name: 'AVX-512' | 'AVX2 FMA' | '128-bit FMA' | 'AVX512_BF16';
   /** Vector width in bits. */
   width: 512 | 256 | 128;
-  /** float32 lanes per register. */
-  lanes: 16 | 8 | 4;
+  /** Multiply-adds per instruction: float32 lanes per register (32 for vdpbf16ps: 16 lanes x a bf16 pair). */
+  lanes: 32 | 16 | 8 | 4;
   /** vfmadd231ps instructions per loop iteration (independent accumulators). */
   fmasPerIteration: 12;
   code: readonly number[];
@@ -27,6 +28,8 @@ export interface FmaMeasurement {
   perCoreFlops: number;
   /** The same with 128-bit FMA (xmm): the most WebAssembly SIMD can reach. */
   perCoreSimd128Flops: number;
+  /** The same with vdpbf16ps (bf16 inputs, float32 sums; a pair product counts as 2 FLOP), where the CPU has AVX512_BF16. */
+  perCoreBf16Flops?: number;
   /** Timed runs the best was taken from, and the wall time of the whole probe. */
   runs: number;
   probeSeconds: number;
@@ -76,6 +79,26 @@ const vexFma = (l: 0 | 1) => Array.from({ length: 12 }, (_, r) => [0xc4, r < 8 ?
 const FMA256: FmaKernel = { name: 'AVX2 FMA', width: 256, lanes: 8, fmasPerIteration: 12, code: loopKernel(vexFma(1)) };
 const FMA128: FmaKernel = { name: '128-bit FMA', width: 128, lanes: 4, fmasPerIteration: 12, code: loopKernel(vexFma(0)) };
 
+/**
+ * The same loop with 12 independent vdpbf16ps zmmR, zmm12, zmm13 (R = 0..11): 16 lanes x 2 bf16
+ * products each, so 64 FLOP per instruction. Built with the assembler (its encodings are checked
+ * against GNU as in x86-asm.test.ts).
+ */
+function bf16Kernel(): FmaKernel {
+  const a = new Assembler();
+  for (let r = 0; r < 14; r++) a.vzero(512, r);
+  a.test(RDI, RDI);
+  a.jz('end');
+  a.label('loop');
+  for (let r = 0; r < 12; r++) a.vdpbf16ps(r, 12, 13);
+  a.dec(RDI);
+  a.jnz('loop');
+  a.label('end');
+  a.vzeroupper();
+  a.ret();
+  return { name: 'AVX512_BF16', width: 512, lanes: 32, fmasPerIteration: 12, code: Array.from(a.bytes()) };
+}
+
 /** Each timed run lasts about this long: long enough to swamp timer and FFI-call overhead, short enough to keep the probe near 0.1 s. */
 const RUN_SECONDS = 0.025;
 const TIMED_RUNS = 4;
@@ -115,14 +138,20 @@ export function probeFma(): FmaProbe {
   const koffi = loadKoffi();
   if (typeof koffi === 'string') return (cached = { ok: false, reason: koffi });
   try {
-    return (cached = { ok: true, fma: run(koffi, kernel, FMA128) });
+    return (cached = { ok: true, fma: run(koffi, kernel, FMA128, hasBf16(cpuinfo) ? bf16Kernel() : undefined) });
   } catch (e) {
     return (cached = { ok: false, reason: `FMA probe failed: ${errorMessage(e)}` });
   }
 }
 
-/** Times `kernel` (the widest) and `narrow` (128-bit), each from its own mapping. */
-function run(koffi: Koffi, kernel: FmaKernel, narrow: FmaKernel): FmaMeasurement {
+/** Whether the CPU has vdpbf16ps on zmm (AVX512_BF16, listed by Linux only with AVX-512 state enabled). */
+export function hasBf16(cpuinfo: string): boolean {
+  const flags = /flags\s*:\s*(.*)/.exec(cpuinfo)?.[1]?.split(' ') ?? [];
+  return flags.includes('avx512f') && flags.includes('avx512_bf16');
+}
+
+/** Times `kernel` (the widest), `narrow` (128-bit) and `bf16` (if any), each from its own mapping. */
+function run(koffi: Koffi, kernel: FmaKernel, narrow: FmaKernel, bf16: FmaKernel | undefined): FmaMeasurement {
   const t0 = performance.now();
   const proto = koffi.proto('void', ['uint64_t']);
   const rate = (k: FmaKernel): number => {
@@ -134,8 +163,8 @@ function run(koffi: Koffi, kernel: FmaKernel, narrow: FmaKernel): FmaMeasurement
     }
   };
   const perCoreFlops = rate(kernel), perCoreSimd128Flops = rate(narrow);
-  return { kernel: kernel.name, width: kernel.width, perCoreFlops, perCoreSimd128Flops, runs: TIMED_RUNS,
-    probeSeconds: (performance.now() - t0) / 1e3 };
+  return { kernel: kernel.name, width: kernel.width, perCoreFlops, perCoreSimd128Flops,
+    ...(bf16 !== undefined ? { perCoreBf16Flops: rate(bf16) } : {}), runs: TIMED_RUNS, probeSeconds: (performance.now() - t0) / 1e3 };
 }
 
 /** Best FLOP/s of TIMED_RUNS calls of the kernel at `fn`, each sized to ~RUN_SECONDS. */

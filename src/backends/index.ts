@@ -1,6 +1,6 @@
 // Chooses and creates kernel backends: 'auto' takes native where its generated code passes its self-test, else blas when a CBLAS library is present, else wasm.
 import { availableParallelism } from 'node:os';
-import { BACKEND_NAMES, type Backend, type BackendName } from './backend.js';
+import { BACKEND_NAMES, type Backend, type BackendName, type Precision } from './backend.js';
 import { setBackend } from '../tensor/engine.js';
 import { CheckError, InputError, errorMessage } from '../util/errors.js';
 import { JsBackend } from './js.js';
@@ -8,6 +8,7 @@ import { WasmBackend } from './wasm.js';
 import { BlasBackend } from './blas.js';
 import { loadCblas } from './cblas.js';
 import { NativeBackend, probeNative } from './native.js';
+import type { Isa } from './native-gemm.js';
 import { kernelModule, relaxedSimd } from './wasm-module.js';
 
 export interface BackendOptions {
@@ -16,6 +17,10 @@ export interface BackendOptions {
   threads?: number;
   /** Allow the relaxed-SIMD (FMA) wasm build when the runtime supports it. Default true. */
   relaxed?: boolean;
+  /** GEMM input precision (default fp32); bf16 only on native with AVX512_BF16, refused elsewhere. */
+  precision?: Precision;
+  /** native only: generate code for this ISA instead of the widest the CPU has (avx2 on an AVX-512 CPU, to test it). */
+  isa?: Isa;
 }
 
 export interface BackendProbe {
@@ -65,19 +70,37 @@ export async function probeBackends(): Promise<BackendProbe[]> {
   else {
     const { kc, mc, nc } = nat.blocks;
     rows.push({ name: 'native', available: true, chosen: true, detail: `generated ${nat.isa} GEMM, tile ${nat.tile}, ` +
-      `blocks KC ${kc} MC ${mc} NC ${nc} (L1d ${nat.caches.l1d >> 10} KiB, L2 ${nat.caches.l2 >> 10} KiB${nat.caches.basis.includes('assumed') ? ', assumed' : ''})` });
+      `blocks KC ${kc} MC ${mc} NC ${nc} (L1d ${nat.caches.l1d >> 10} KiB, L2 ${nat.caches.l2 >> 10} KiB${nat.caches.basis.includes('assumed') ? ', assumed' : ''}); ` +
+      `bf16 GEMM ${nat.bf16.ok ? 'yes (vdpbf16ps)' : `no: ${nat.bf16.reason}`}` });
   }
   if (!w.ok) rows[0]!.chosen = true;
   return rows;
 }
 
-/** Creates a backend by name; 'auto' is native when available, else blas, else wasm, else js. Throws with the reason. */
+/**
+ * Refuses a precision the backend cannot run: bf16 on a backend other than native (or auto) is bad
+ * input (InputError); bf16 where the CPU or the native code has no bf16 GEMM is a failed check. `what`
+ * names the setting in the message.
+ */
+export function checkPrecision(backend: BackendName | 'auto', precision: Precision, what: string): void {
+  if (precision === 'fp32') return;
+  if (backend !== 'native' && backend !== 'auto') throw new InputError(`${what}: ${precision} needs --backend native or auto, not ${backend}`);
+  const p = probeNative();
+  if (!p.ok) throw new CheckError(`${what}: ${precision} needs the native backend, which is not available here: ${p.reason}`);
+  if (!p.bf16.ok) throw new CheckError(`${what}: ${precision} is not available here: ${p.bf16.reason}`);
+}
+
+/** Creates a backend by name; 'auto' is native when available (always for precision bf16), else blas, else wasm, else js. Throws with the reason. */
 export async function createBackend(name: BackendName | 'auto', opts: BackendOptions = {}): Promise<Backend> {
+  if (name === 'auto' && (opts.precision ?? 'fp32') !== 'fp32') return createBackend('native', opts);
   if (name === 'auto') {
     const chosen = (await probeBackends()).find((p) => p.chosen)!;
     return createBackend(chosen.name, opts);
   }
   const relaxed = opts.relaxed ?? true;
+  if ((opts.precision ?? 'fp32') !== 'fp32' && name !== 'native') {
+    throw new Error(`backend '${name}' has no ${opts.precision} GEMM (bf16 needs backend native on a CPU with AVX512_BF16)`);
+  }
   switch (name) {
     case 'js': return new JsBackend();
     case 'wasm': {
@@ -92,7 +115,7 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
       return new BlasBackend(b.cblas, { relaxed });
     }
     case 'native': {
-      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1 });
+      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1, precision: opts.precision ?? 'fp32', ...(opts.isa !== undefined ? { isa: opts.isa } : {}) });
       await be.ready;
       return be;
     }
@@ -113,11 +136,11 @@ export function checkBackendName(flag: string | undefined): BackendName | 'auto'
  * tensor is made; ranksOnThisMachine sets the GEMM threads per rank. A backend that cannot start
  * here is a failed check (exit 1) naming the flag.
  */
-export async function installBackend(flag: string | undefined, ranksOnThisMachine = 1): Promise<Backend> {
+export async function installBackend(flag: string | undefined, ranksOnThisMachine = 1, precision: Precision = 'fp32'): Promise<Backend> {
   const name = checkBackendName(flag);
   let b: Backend;
   try {
-    b = await createBackend(name, { threads: defaultThreads(ranksOnThisMachine) });
+    b = await createBackend(name, { threads: defaultThreads(ranksOnThisMachine), precision });
   } catch (e) {
     throw new CheckError(`--backend: ${errorMessage(e)}`);
   }

@@ -3,16 +3,18 @@
 // The same handshake as gemm-pool.ts (Atomics on a control block per worker: SEQ posted, DONE
 // finished, FAILED), and the same split (by batch, else columns, else rows: gemmPart).
 import { Worker } from 'node:worker_threads';
-import type { GemmArgs } from './backend.js';
+import type { GemmArgs, Precision } from './backend.js';
 import type { WasmMemory } from './wasm-api.js';
 import { PartPool, gemmPart } from './gemm-pool.js';
+import type { Isa } from './native-gemm.js';
 
 /** Splits one native GEMM over worker threads, each with its own generated code. */
 export class NativePool extends PartPool {
-  /** `count` workers, each with a packing scratch of `scratchFloats` from `alloc` (byte offsets). */
-  constructor(private readonly memory: WasmMemory, count: number, scratchFloats: number, alloc: (bytes: number) => number) {
+  /** `count` workers, each with a packing scratch of `scratchFloats` from `alloc` (byte offsets), running GEMMs in `precision`. */
+  constructor(private readonly memory: WasmMemory, count: number, scratchFloats: number, alloc: (bytes: number) => number,
+    precision: Precision = 'fp32', isa?: Isa) {
     super(memory, count, scratchFloats, alloc, (ctrl, scratch) =>
-      new Worker(new URL('./native-worker.js', import.meta.url), { workerData: { memory, ctrl, scratch, scratchFloats } }));
+      new Worker(new URL('./native-worker.js', import.meta.url), { workerData: { memory, ctrl, scratch, scratchFloats, precision, isa } }));
   }
 
   /**

@@ -1,12 +1,13 @@
 // The native backend: GEMM by x86-64 code generated at run time (native-gemm.ts) on the wasm memory; every other kernel from wasm.
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import type { GemmArgs } from './backend.js';
+import type { GemmArgs, Precision } from './backend.js';
 import { checkGemm, WasmBackend, type WasmOptions } from './wasm.js';
 import { ExecutableCode, loadKoffi, type Koffi } from './exec-memory.js';
-import { gemmKernel, MR, NR, P, packKernel, panelMasks, Q } from './native-gemm.js';
+import { gemmKernel, ISAS, MR, NR, P, packKernel, panelMasks, Q, SHAPES, ymmMasks, type Isa, type KernelDot } from './native-gemm.js';
 import { JsBackend } from './js.js';
 import { NativePool } from './native-pool.js';
+import { bf16Blocking, bf16Scratch, pairPackKernel, roundBf16, rowConvertKernel, runGemmBf16, type Bf16Code } from './native-bf16.js';
 
 export interface CacheSizes { l1d: number; l2: number; basis: string }
 
@@ -58,26 +59,47 @@ export function blocking(c: CacheSizes): Blocking {
   return { kc, mc, nc: 2048 };
 }
 
-export type NativeProbe = { ok: true; isa: 'AVX-512F'; tile: string; blocks: Blocking; caches: CacheSizes } | { ok: false; reason: string };
+/** Whether the bf16 GEMM (AVX512_BF16) runs here, and why not. */
+export type Bf16Probe = { ok: true } | { ok: false; reason: string };
 
-/** The compiled kernels: gemm for mr = 1..6 without / with reading C, and the packer. */
+const ISA_NAME = { avx512: 'AVX-512F', avx2: 'AVX2+FMA' } as const;
+
+export type NativeProbe = { ok: true; isa: (typeof ISA_NAME)[Isa]; target: Isa; tile: string; blocks: Blocking; caches: CacheSizes;
+  bf16: Bf16Probe } | { ok: false; reason: string };
+
+/**
+ * The compiled kernels for one ISA: gemm for mr = 1..6 without / with reading C (gemmTail: the ones
+ * for a ragged last panel, masked; the same kernels on avx512), and the packer; with `bf16`, the bf16 GEMM's too.
+ */
 export class NativeCode {
   private readonly code: ExecutableCode[] = [];
   readonly gemm: unknown[][];
+  readonly gemmTail: unknown[][];
   readonly pack: unknown;
   readonly proto: ReturnType<Koffi['proto']>;
   readonly packProto: ReturnType<Koffi['proto']>;
+  readonly bf16: Bf16Code | undefined;
+  /** Columns per packed panel. */
+  readonly nr: number;
 
-  constructor(readonly koffi: Koffi) {
+  constructor(readonly koffi: Koffi, readonly isa: Isa, bf16: boolean) {
     const make = (bytes: Uint8Array): unknown => {
       const c = new ExecutableCode(koffi, bytes);
       this.code.push(c);
       return c.pointer;
     };
+    const kernels = (dot: KernelDot, masked: boolean): unknown[][] => [false, true].map((readC) =>
+      Array.from({ length: MR + 1 }, (_, mr) => (mr === 0 ? null : make(gemmKernel(mr, readC, dot, isa, masked)))));
     this.proto = koffi.proto('void', ['void *', 'void *', 'void *', 'void *']);
     this.packProto = koffi.proto('void', ['void *', 'void *', 'void *']);
-    this.gemm = [false, true].map((readC) => Array.from({ length: MR + 1 }, (_, mr) => (mr === 0 ? null : make(gemmKernel(mr, readC)))));
-    this.pack = make(packKernel());
+    this.nr = SHAPES[isa].nr;
+    this.gemm = kernels('fp32', isa === 'avx512');
+    this.gemmTail = isa === 'avx512' ? this.gemm : kernels('fp32', true);
+    this.pack = make(packKernel(isa));
+    this.bf16 = bf16 ? {
+      koffi, proto: this.proto, packProto: this.packProto, pairPack: make(pairPackKernel()), rowConvert: make(rowConvertKernel()),
+      gemmBf16: kernels('bf16', true),
+    } : undefined;
   }
 
   /** Start addresses and lengths of the mappings (for the W^X test). */
@@ -87,12 +109,8 @@ export class NativeCode {
 }
 
 let probed: NativeProbe | undefined;
-let shared: NativeCode | undefined;
-
-/** This thread's generated code (after a successful probeNative). */
-export function nativeCode(): NativeCode | undefined {
-  return shared;
-}
+/** This thread's generated code per ISA, each built and self-tested once. */
+const codes = new Map<Isa, NativeCode>();
 
 function cpuFlags(): string[] | string {
   try {
@@ -102,10 +120,26 @@ function cpuFlags(): string[] | string {
   }
 }
 
+/** Why the CPU cannot run `isa`'s code, or undefined. Linux lists avx512f / avx2 only when the kernel saves that register state. */
+function isaMissing(isa: Isa, flags: readonly string[]): string | undefined {
+  if (isa === 'avx512') return flags.includes('avx512f') ? undefined : 'CPU has no AVX-512F';
+  return flags.includes('avx2') && flags.includes('fma') ? undefined : 'CPU has neither AVX-512F nor AVX2 with FMA';
+}
+
+/** The widest ISA the flags allow (AVX-512F, else AVX2+FMA); FURNACE_NATIVE_ISA=avx2 asks for the AVX2 code on an AVX-512 CPU. */
+function pickIsa(flags: readonly string[]): { isa: Isa } | { reason: string } {
+  const env = process.env['FURNACE_NATIVE_ISA'];
+  const want = ISAS.find((i) => i === env);
+  if (env !== undefined && want === undefined) return { reason: `FURNACE_NATIVE_ISA=${env}: choose avx512 or avx2` };
+  const isa = want ?? (isaMissing('avx512', flags) === undefined ? 'avx512' : 'avx2');
+  const missing = isaMissing(isa, flags);
+  return missing === undefined ? { isa } : { reason: missing };
+}
+
 /**
- * Whether the native backend runs here and why not: x86-64 Linux, AVX-512F (Linux lists the flag
- * only when the kernel saves zmm state), koffi, the kernels generated and mapped, and a self-test of
- * GEMMs (every transpose, ragged tiles, beta) against the reference. Once per process.
+ * Whether the native backend runs here and why not: x86-64 Linux, AVX-512F or AVX2+FMA, koffi, the
+ * kernels generated and mapped, and a self-test of GEMMs (every transpose, ragged tiles, beta)
+ * against the reference; bf16 likewise where the CPU has AVX512_BF16. Once per process.
  */
 export function probeNative(): NativeProbe {
   if (probed !== undefined) return probed;
@@ -115,36 +149,68 @@ export function probeNative(): NativeProbe {
   }
   const flags = cpuFlags();
   if (typeof flags === 'string') return (probed = { ok: false, reason: flags });
-  if (!flags.includes('avx512f')) {
-    return (probed = { ok: false, reason: 'CPU has no AVX-512F (the AVX2 kernel is not generated yet)' });
-  }
+  const picked = pickIsa(flags);
+  if ('reason' in picked) return (probed = { ok: false, reason: picked.reason });
+  const { isa } = picked;
   const koffi = loadKoffi();
   if (typeof koffi === 'string') return (probed = { ok: false, reason: koffi });
   const caches = cacheSizes();
   const blocks = blocking(caches);
+  // vpermw (AVX512BW) interleaves the bf16 pairs; every CPU with AVX512_BF16 has it.
+  let bf16: Bf16Probe = isa !== 'avx512' ? { ok: false, reason: 'bf16 needs the AVX-512 kernels' }
+    : flags.includes('avx512_bf16') && flags.includes('avx512bw') ? { ok: true }
+    : { ok: false, reason: 'CPU has no AVX512_BF16 (cpuinfo flag avx512_bf16)' };
   try {
-    shared = new NativeCode(koffi);
-    const failure = selfTest(shared, blocks);
+    const code = new NativeCode(koffi, isa, bf16.ok);
+    const failure = selfTest(code, blocks, 'fp32');
     if (failure !== undefined) return (probed = { ok: false, reason: `self-test failed: ${failure}` });
+    const bf16Failure = bf16.ok ? selfTest(code, blocks, 'bf16') : undefined;
+    if (bf16Failure !== undefined) bf16 = { ok: false, reason: `bf16 self-test failed: ${bf16Failure}` };
+    codes.set(isa, code);
   } catch (e) {
     return (probed = { ok: false, reason: `code generation failed: ${(e as Error).message}` });
   }
-  return (probed = { ok: true, isa: 'AVX-512F', tile: `${MR}x${NR} (24 zmm accumulators)`, blocks, caches });
+  const tile = isa === 'avx512' ? `${MR}x${NR} (24 zmm accumulators)` : `${MR}x${SHAPES.avx2.nr} (12 ymm accumulators)`;
+  return (probed = { ok: true, isa: ISA_NAME[isa], target: isa, tile, blocks, caches, bf16 });
 }
 
-/** A few GEMMs through the generated code on plain memory against the js reference; the first mismatch, or undefined. */
-function selfTest(code: NativeCode, blocks: Blocking): string | undefined {
+/**
+ * This thread's code for `isa` (default: the probe's), generated and self-tested on first use; throws
+ * with the reason when it cannot run. A narrower ISA than the probe's runs too (AVX2 on an AVX-512 CPU).
+ */
+export function nativeCode(isa?: Isa): NativeCode {
+  const p = probeNative();
+  if (!p.ok) throw new Error(`backend 'native' is not available: ${p.reason}`);
+  const want = isa ?? p.target, have = codes.get(want);
+  if (have !== undefined) return have;
+  const flags = cpuFlags(), koffi = loadKoffi();
+  const missing = typeof flags === 'string' ? flags : isaMissing(want, flags);
+  if (missing !== undefined) throw new Error(`backend 'native' (${ISA_NAME[want]}): ${missing}`);
+  if (typeof koffi === 'string') throw new Error(`backend 'native': ${koffi}`);
+  const code = new NativeCode(koffi, want, false);
+  const failure = selfTest(code, p.blocks, 'fp32');
+  if (failure !== undefined) throw new Error(`backend 'native' (${ISA_NAME[want]}): self-test failed: ${failure}`);
+  codes.set(want, code);
+  return code;
+}
+
+/**
+ * A few GEMMs through the generated code on plain memory against the js reference (for bf16: on the
+ * inputs rounded to bf16, B not transposed); the first mismatch, or undefined.
+ */
+function selfTest(code: NativeCode, blocks: Blocking, precision: Precision): string | undefined {
   const ref = new JsBackend();
   let seed = 7;
   const rand = (n: number): Float32Array => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1);
   for (const [m, n, k] of [[7, 70, 13], [13, 129, 300], [1, 1, 1]] as const) {
     for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      if (precision === 'bf16' && transB) continue;
       const lda = (transA ? m : k) + 1, ldb = (transB ? k : n) + 2, ldc = n + 3;
       const g = { transA, transB, m, n, k, alpha: 1.5, beta: 0.5, lda, ldb, ldc, strideA: 0, strideB: 0, strideC: 0, batch: 1,
         a: rand((transA ? k : m) * lda), b: rand((transB ? n : k) * ldb), c: rand(m * ldc) };
       const want = Float32Array.from(g.c);
-      ref.gemm({ ...g, c: want });
-      runGemm(code, blocks, new Float32Array(blocks.kc * blocks.nc), g);
+      ref.gemm(precision === 'bf16' ? { ...g, a: roundBf16(g.a), b: roundBf16(g.b), c: want } : { ...g, c: want });
+      runNative(code, blocks, new Float32Array(scratchFloats(blocks, precision)), g, precision);
       for (let i = 0; i < want.length; i++) {
         if (!(Math.abs(g.c[i]! - want[i]!) <= 1e-4 + 1e-4 * Math.abs(want[i]!))) {
           return `m${m} n${n} k${k} tA${+transA} tB${+transB}: C[${i}] = ${g.c[i]}, want ${want[i]}`;
@@ -155,25 +221,45 @@ function selfTest(code: NativeCode, blocks: Blocking): string | undefined {
   return undefined;
 }
 
+/** Packing scratch of one thread's GEMMs, in floats: float32's B block, or bf16's B and A blocks if larger. */
+export function scratchFloats(blocks: Blocking, precision: Precision): number {
+  const { aFloats, bFloats } = bf16Scratch(bf16Blocking(blocks));
+  return Math.max(blocks.kc * blocks.nc, precision === 'bf16' ? aFloats + bFloats : 0);
+}
+
+/**
+ * One GEMM in `precision`: bf16 rounds A and B to bf16 (float32 accumulation) where the code has the
+ * bf16 kernels and B is not transposed; otherwise float32.
+ */
+export function runNative(code: NativeCode, blocks: Blocking, scratch: Float32Array, g: GemmArgs, precision: Precision): void {
+  if (precision === 'bf16' && code.bf16 !== undefined && !g.transB) runGemmBf16(code.bf16, bf16Blocking(blocks), scratch, g);
+  else runGemm(code, blocks, scratch, g);
+}
+
 /** Per-call parameter blocks (see P and Q in native-gemm.ts). */
 const pBuf = new ArrayBuffer(P.bytes), qBuf = new ArrayBuffer(Q.bytes);
-const p64 = new BigInt64Array(pBuf), pF32 = new Float32Array(pBuf), pU16 = new Uint16Array(pBuf);
-const q64 = new BigInt64Array(qBuf), qU16 = new Uint16Array(qBuf);
-const ALL = [0xffff, 0xffff, 0xffff, 0xffff] as const;
+const p64 = new BigInt64Array(pBuf), pF32 = new Float32Array(pBuf), pU16 = new Uint16Array(pBuf), pI32 = new Int32Array(pBuf);
+const q64 = new BigInt64Array(qBuf), qU16 = new Uint16Array(qBuf), qI32 = new Int32Array(qBuf);
+
+/** Writes the column masks of a panel with `cols` valid columns (nr: all) where `code`'s kernels read them. */
+function setMasks(code: NativeCode, cols: number, u16: Uint16Array, i32: Int32Array, at: { masks: number; ymmMasks: number }): void {
+  if (code.isa === 'avx512') u16.set(panelMasks(cols), at.masks / 2);
+  else i32.set(ymmMasks(cols), at.ymmMasks / 4);
+}
 
 /**
  * C_i = alpha op(A_i) op(B_i) + beta C_i for each batch item, blocked as in native-gemm.ts:
- * for each NC block of columns and KC block of k: pack op(B) (KC, NC) into `bp` as 64-column
+ * for each NC block of columns and KC block of k: pack op(B) (KC, NC) into `bp` as nr-column
  * panels, then run the kernel over MC-row blocks of A (beta applies to the first KC block only).
  */
 export function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs): void {
-  const { koffi, proto } = code;
+  const { koffi, proto, nr } = code;
   const { kc: KC, mc: MC, nc: NC } = blocks;
   const [rsA, csA] = g.transA ? [1, g.lda] : [g.lda, 1];
   for (let t = 0; t < g.batch; t++) {
     const a0 = t * g.strideA, b0 = t * g.strideB, c0 = t * g.strideC;
     for (let jc = 0; jc < g.n; jc += NC) {
-      const nc = Math.min(NC, g.n - jc), full = Math.floor(nc / NR), tail = nc - full * NR;
+      const nc = Math.min(NC, g.n - jc), full = Math.floor(nc / nr), tail = nc - full * nr;
       for (let pc = 0; pc === 0 || pc < g.k; pc += KC) {
         const kc = Math.min(KC, g.k - pc);
         if (kc > 0) packB(code, g, bp, b0, pc, kc, jc, full, tail);
@@ -182,11 +268,11 @@ export function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g:
         p64[P.rsA / 8] = BigInt(rsA * 4);
         p64[P.csA / 8] = BigInt(csA * 4);
         p64[P.ldc / 8] = BigInt(g.ldc * 4);
-        p64[P.panelBytes / 8] = BigInt(kc * NR * 4);
+        p64[P.panelBytes / 8] = BigInt(kc * nr * 4);
         p64[P.stripC / 8] = BigInt(MR * g.ldc * 4);
         pF32[P.alpha / 4] = g.alpha;
         pF32[P.beta / 4] = beta;
-        const kernels = code.gemm[beta === 0 ? 0 : 1]!;
+        const readC = beta === 0 ? 0 : 1;
         for (let ic = 0; ic < g.m; ic += MC) {
           const mc = Math.min(MC, g.m - ic);
           const aAt = kc > 0 ? g.a.subarray(a0 + ic * rsA + pc * csA) : g.a;
@@ -196,11 +282,11 @@ export function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g:
             p64[P.stripA / 8] = BigInt(mr * rsA * 4);
             const a = row === 0 ? aAt : aAt.subarray(row * rsA);
             const cRow = c0 + (ic + row) * g.ldc + jc;
-            for (const [panels, first, masks] of [[full, 0, ALL], [tail > 0 ? 1 : 0, full, panelMasks(tail)]] as const) {
+            for (const [panels, first, cols, kernels] of [[full, 0, nr, code.gemm], [tail > 0 ? 1 : 0, full, tail, code.gemmTail]] as const) {
               if (panels === 0) continue;
               p64[P.panels / 8] = BigInt(panels);
-              pU16.set(masks, P.masks / 2);
-              koffi.call(kernels[mr], proto, a, bp.subarray(first * kc * NR), g.c.subarray(cRow + first * NR), p64);
+              setMasks(code, cols, pU16, pI32, P);
+              koffi.call(kernels[readC]![mr], proto, a, bp.subarray(first * kc * nr), g.c.subarray(cRow + first * nr), p64);
             }
           }
         }
@@ -209,32 +295,33 @@ export function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g:
   }
 }
 
-/** Packs op(B)[pc .. pc+kc, jc .. jc+nc] into 64-column panels of bp (zero-padded). */
+/** Packs op(B)[pc .. pc+kc, jc .. jc+nc] into nr-column panels of bp (zero-padded). */
 function packB(code: NativeCode, g: GemmArgs, bp: Float32Array, b0: number, pc: number, kc: number, jc: number,
   full: number, tail: number): void {
+  const nr = code.nr;
   if (!g.transB) {
     // op(B)[p, j] = b[b0 + p ldb + j]: rows copied by the generated packer.
     q64[Q.k / 8] = BigInt(kc);
     q64[Q.ldb / 8] = BigInt(g.ldb * 4);
-    for (const [panels, first, masks] of [[full, 0, ALL], [tail > 0 ? 1 : 0, full, panelMasks(tail)]] as const) {
+    for (const [panels, first, cols] of [[full, 0, nr], [tail > 0 ? 1 : 0, full, tail]] as const) {
       if (panels === 0) continue;
       q64[Q.panels / 8] = BigInt(panels);
-      qU16.set(masks, Q.masks / 2);
-      code.koffi.call(code.pack, code.packProto, g.b.subarray(b0 + pc * g.ldb + jc + first * NR), bp.subarray(first * kc * NR), q64);
+      setMasks(code, cols, qU16, qI32, Q);
+      code.koffi.call(code.pack, code.packProto, g.b.subarray(b0 + pc * g.ldb + jc + first * nr), bp.subarray(first * kc * nr), q64);
     }
     return;
   }
   // op(B)[p, j] = b[b0 + j ldb + p]: a transpose, done here (each source row is contiguous in p).
   const panels = full + (tail > 0 ? 1 : 0);
   for (let jp = 0; jp < panels; jp++) {
-    const cols = jp < full ? NR : tail, dst = jp * kc * NR;
-    for (let jj = 0; jj < NR; jj++) {
+    const cols = jp < full ? nr : tail, dst = jp * kc * nr;
+    for (let jj = 0; jj < nr; jj++) {
       if (jj >= cols) {
-        for (let p = 0; p < kc; p++) bp[dst + p * NR + jj] = 0;
+        for (let p = 0; p < kc; p++) bp[dst + p * nr + jj] = 0;
         continue;
       }
-      const src = b0 + (jc + jp * NR + jj) * g.ldb + pc;
-      for (let p = 0; p < kc; p++) bp[dst + p * NR + jj] = g.b[src + p]!;
+      const src = b0 + (jc + jp * nr + jj) * g.ldb + pc;
+      for (let p = 0; p < kc; p++) bp[dst + p * nr + jj] = g.b[src + p]!;
     }
   }
 }
@@ -244,22 +331,32 @@ export class NativeBackend extends WasmBackend {
   readonly info: Extract<NativeProbe, { ok: true }>;
   /** Threads one GEMM is split over (this one and gemmThreads - 1 workers). */
   readonly gemmThreads: number;
+  /** The GEMMs' input precision: bf16 rounds A and B (not strided B^T, see gemm) to bf16, accumulating in float32. */
+  readonly precision: Precision;
   private readonly code: NativeCode;
   private readonly bp: Float32Array;
   private readonly workers: NativePool | undefined;
 
-  /** Throws with the reason when the native kernels cannot run here (see probeNative). */
-  constructor(opts: WasmOptions = {}) {
+  /**
+   * Throws with the reason when the native kernels (or, for precision bf16, the bf16 kernels) cannot
+   * run here (see probeNative). `isa` picks narrower code than the probe's (avx2 on an AVX-512 CPU).
+   */
+  constructor(opts: WasmOptions & { precision?: Precision; isa?: Isa } = {}) {
     super({ ...opts, threads: 1 });
     const p = probeNative();
-    if (!p.ok || shared === undefined) throw new Error(`backend 'native' is not available: ${p.ok ? 'no code' : p.reason}`);
+    if (!p.ok) throw new Error(`backend 'native' is not available: ${p.reason}`);
+    this.code = nativeCode(opts.isa);
+    this.precision = opts.precision ?? 'fp32';
+    if (this.precision === 'bf16' && this.code.bf16 === undefined) {
+      throw new Error(`backend 'native' has no bf16 GEMM here: ${p.bf16.ok ? 'bf16 needs the AVX-512 kernels' : p.bf16.reason}`);
+    }
     this.info = p;
-    this.code = shared;
-    const scratch = p.blocks.kc * p.blocks.nc;
+    const scratch = scratchFloats(p.blocks, this.precision);
     this.bp = this.allocEmpty(scratch);
     this.gemmThreads = Math.max(1, Math.floor(opts.threads ?? 1));
     this.workers = this.gemmThreads > 1
-      ? new NativePool(this.memory, this.gemmThreads - 1, scratch, (bytes) => this.heap.alloc(bytes).ptr) : undefined;
+      ? new NativePool(this.memory, this.gemmThreads - 1, scratch, (bytes) => this.heap.alloc(bytes).ptr, this.precision, this.code.isa)
+      : undefined;
   }
 
   override get ready(): Promise<void> {
@@ -286,7 +383,8 @@ export class NativeBackend extends WasmBackend {
     }
     if (g.transB && g.ldb !== g.k && g.m < 128) {
       // Strided B^T (attention's q k^T reads k in place): packB transposes element by element, k x n
-      // per item against m x n x k of compute, so below ~128 rows the wasm kernel is faster.
+      // per item against m x n x k of compute, so below ~128 rows the wasm kernel is faster. This
+      // GEMM stays float32 at precision bf16 too (as does strided B^T from 128 rows: runNative).
       super.gemm(g);
       return;
     }
@@ -311,9 +409,9 @@ export class NativeBackend extends WasmBackend {
   /** One GEMM on the pool or here (an instance property, so timers that wrap the kernel methods skip it). */
   private readonly run = (g: GemmArgs): void => {
     if (this.workers !== undefined && this.workers.worthSplitting(g.m, g.n, g.k, g.batch)) {
-      this.workers.gemm(g, (part) => runGemm(this.code, this.info.blocks, this.bp, part));
+      this.workers.gemm(g, (part) => runNative(this.code, this.info.blocks, this.bp, part, this.precision));
     } else {
-      runGemm(this.code, this.info.blocks, this.bp, g);
+      runNative(this.code, this.info.blocks, this.bp, g, this.precision);
     }
   };
 }

@@ -3,7 +3,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { pickKernel } from './fma-probe.js';
+import { hasBf16, pickKernel } from './fma-probe.js';
 import { estimatePeak, measurePeak } from './peak.js';
 
 function cpuinfo(): string {
@@ -30,7 +30,10 @@ it('measured FMA peak is within a plausible factor of clock x FLOP/cycle, and ca
   const est = estimatePeak();
   const peak = measurePeak();
   assert.equal(peak.measured, true, peak.basis);
-  assert.match(peak.basis, /^measured: (AVX-512|AVX2 FMA) FMA loop \d+ GFLOP\/s per core x \d+ cores$/);
+  assert.match(peak.basis, /^measured: (AVX-512|AVX2 FMA) FMA loop \d+ GFLOP\/s per core x \d+ cores(; bf16 dot loop \d+ GFLOP\/s per core)?$/);
+  // The bf16 loop is timed exactly where the CPU has vdpbf16ps.
+  assert.equal(peak.perCoreBf16Flops !== undefined, hasBf16(cpuinfo()));
+  if (peak.perCoreBf16Flops !== undefined) assert.ok(Number.isFinite(peak.perCoreBf16Flops) && peak.perCoreBf16Flops > 0);
   assert.ok(Number.isFinite(peak.perCoreFlops) && peak.perCoreFlops > 0, `${peak.perCoreFlops}`);
   // Turbo lifts the measurement above the cpuinfo (often base) clock; 4x leaves room for a core whose
   // 512-bit pipes are full width where the estimate assumes split ones (Zen 5), 0.5x for a busy core.

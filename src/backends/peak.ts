@@ -2,12 +2,15 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { probeFma } from './fma-probe.js';
+import type { Precision } from './backend.js';
 
 export interface PeakEstimate {
   /** Peak FLOP/s of one core with its widest FMA units. */
   perCoreFlops: number;
   /** Peak FLOP/s of one core with 128-bit SIMD FMA (what WebAssembly SIMD can reach). */
   perCoreSimd128Flops: number;
+  /** Peak FLOP/s of one core with bf16 dot products (vdpbf16ps), measured where the CPU has AVX512_BF16. */
+  perCoreBf16Flops?: number;
   cores: number;
   /** perCoreFlops * cores. */
   totalFlops: number;
@@ -40,6 +43,15 @@ export function estimatePeak(): PeakEstimate {
   const basis = `${model}: ${Number.isFinite(mhz) ? `${mhz.toFixed(0)} MHz` : 'clock unknown, 3 GHz assumed'} x ${perCycle} FLOP/cycle` +
     `${avx512 ? ' (AVX-512)' : fma ? ' (AVX2 FMA)' : ''} x ${cores} cores`;
   return { perCoreFlops: hz * perCycle, perCoreSimd128Flops: hz * 16, cores, totalFlops: hz * perCycle * cores, basis, measured: false };
+}
+
+/**
+ * The peak a run at `precision` is measured against: for bf16, the bf16 dot-product peak x cores
+ * (where the probe timed it), so MFU is a fraction of what the bf16 units can do.
+ */
+export function peakFor(p: PeakEstimate, precision: Precision): PeakEstimate {
+  if (precision !== 'bf16' || p.perCoreBf16Flops === undefined) return p;
+  return { ...p, totalFlops: p.perCoreBf16Flops * p.cores, basis: `${p.basis}; bf16: ${(p.perCoreBf16Flops / 1e9).toFixed(0)} GFLOP/s per core x ${p.cores} cores` };
 }
 
 let measuredPeak: PeakEstimate | undefined;
@@ -87,11 +99,12 @@ export function measurePeak(): PeakEstimate {
     const est = estimatePeak();
     return (measuredPeak = { ...est, basis: `estimated (${probe.reason}): ${est.basis}` });
   }
-  const { perCoreFlops, perCoreSimd128Flops, kernel } = probe.fma;
+  const { perCoreFlops, perCoreSimd128Flops, perCoreBf16Flops, kernel } = probe.fma;
   const cores = availableParallelism();
+  const bf16 = perCoreBf16Flops !== undefined ? `; bf16 dot loop ${(perCoreBf16Flops / 1e9).toFixed(0)} GFLOP/s per core` : '';
   return (measuredPeak = {
-    perCoreFlops, perCoreSimd128Flops, cores, totalFlops: perCoreFlops * cores,
-    basis: `measured: ${kernel} FMA loop ${(perCoreFlops / 1e9).toFixed(0)} GFLOP/s per core x ${cores} cores`,
+    perCoreFlops, perCoreSimd128Flops, ...(perCoreBf16Flops !== undefined ? { perCoreBf16Flops } : {}), cores, totalFlops: perCoreFlops * cores,
+    basis: `measured: ${kernel} FMA loop ${(perCoreFlops / 1e9).toFixed(0)} GFLOP/s per core x ${cores} cores${bf16}`,
     measured: true,
   });
 }

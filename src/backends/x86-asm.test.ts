@@ -40,6 +40,15 @@ const CASES: [string, string, (a: Assembler) => void][] = [
   ['vfmadd231ps ymm11, ymm12, ymm15', 'c4421db8df', (a) => a.vfmadd231ps(256, 11, 12, 15)],
   ['vpxor ymm10, ymm10, ymm10', 'c4412defd2', (a) => a.vzero(256, 10)],
   ['vzeroupper', 'c5f877', (a) => a.vzeroupper()],
+  ['vdpbf16ps zmm5, zmm24, zmm28', '62923e4052ec', (a) => a.vdpbf16ps(5, 24, 28)],
+  ['vdpbf16ps zmm0, zmm12, zmm13', '62d21e4852c5', (a) => a.vdpbf16ps(0, 12, 13)],
+  ['vdpbf16ps zmm5, zmm24, [r9+r8*1]{1to16}', '62923e50522c01', (a) => a.vdpbf16ps(5, 24, mem(R9, 0, R8, 1), true)],
+  ['vcvtne2ps2bf16 zmm20, zmm17, zmm9', '62c2774072e1', (a) => a.vcvtne2ps2bf16(20, 17, 9)],
+  ['vmaskmovps ymm12, ymm13, [rax+32]', 'c462152ca020000000', (a) => a.vmaskmovpsLoad(12, 13, mem(RAX, 32))],
+  ['vmaskmovps [rax+32], ymm13, ymm3', 'c4e2152e9820000000', (a) => a.vmaskmovpsStore(mem(RAX, 32), 13, 3)],
+  ['vmaskmovps [r10], ymm13, ymm11', 'c442152e1a', (a) => a.vmaskmovpsStore(mem(R10), 13, 11)],
+  ['vpermw zmm4, zmm31, zmm4', '62f285408de4', (a) => a.vpermw(4, 31, 4)],
+  ['vpermw zmm20, zmm30, zmm12', '62c28d408de4', (a) => a.vpermw(20, 30, 12)],
 ];
 
 describe('x86-64 assembler', () => {

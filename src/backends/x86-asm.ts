@@ -18,14 +18,22 @@ export type VecBits = 256 | 512;
 
 interface Operand { reg: number } // a register in the ModRM.rm slot
 
-/** Opcode map (0F, 0F38) and mandatory prefix (none, 66) of a vector instruction. */
-interface VecOp { map: 1 | 2; pp: 0 | 1; opcode: number }
+/** Opcode map (0F, 0F38), mandatory prefix (none, 66, F3, F2) and W bit of a vector instruction. */
+interface VecOp { map: 1 | 2; pp: 0 | 1 | 2 | 3; opcode: number; w?: 1 }
 const VMOVUPS_LOAD: VecOp = { map: 1, pp: 0, opcode: 0x10 };
 const VMOVUPS_STORE: VecOp = { map: 1, pp: 0, opcode: 0x11 };
 const VMULPS: VecOp = { map: 1, pp: 0, opcode: 0x59 };
 const VBROADCASTSS: VecOp = { map: 2, pp: 1, opcode: 0x18 };
 const VFMADD231PS: VecOp = { map: 2, pp: 1, opcode: 0xb8 };
 const VPXORD: VecOp = { map: 1, pp: 1, opcode: 0xef }; // EVEX: vpxord; VEX: vpxor
+// AVX512_BF16 (EVEX only): dot products of bf16 pairs into float32, and float32 -> bf16 with round to nearest even.
+const VDPBF16PS: VecOp = { map: 2, pp: 2, opcode: 0x52 };
+const VCVTNE2PS2BF16: VecOp = { map: 2, pp: 3, opcode: 0x72 };
+// AVX (VEX only): loads and stores of the lanes whose mask lane has its sign bit set; other lanes load as 0, store nothing.
+const VMASKMOVPS_LOAD: VecOp = { map: 2, pp: 1, opcode: 0x2c };
+const VMASKMOVPS_STORE: VecOp = { map: 2, pp: 1, opcode: 0x2e };
+// AVX512BW: word permute.
+const VPERMW: VecOp = { map: 2, pp: 1, opcode: 0x8d, w: 1 };
 
 export class Assembler {
   private readonly out: number[] = [];
@@ -102,7 +110,7 @@ export class Assembler {
   private evex(op: VecOp, bits: VecBits, reg: number, v: number, rm: Mem | Operand, o: { k?: number; z?: boolean; bcst?: boolean } = {}): void {
     const [x, b] = Assembler.xb(rm);
     const p0 = ((~reg >> 3) & 1) << 7 | ((~x & 1) << 6) | ((~b & 1) << 5) | (((~reg >> 4) & 1) << 4) | op.map;
-    const p1 = (((~v) & 15) << 3) | 4 | op.pp;
+    const p1 = ((op.w ?? 0) << 7) | (((~v) & 15) << 3) | 4 | op.pp;
     const p2 = ((o.z === true ? 1 : 0) << 7) | ((bits === 512 ? 2 : 1) << 5) | ((o.bcst === true ? 1 : 0) << 4) |
       (((~v >> 4) & 1) << 3) | (o.k ?? 0);
     this.emit(0x62, p0, p1, p2, op.opcode);
@@ -182,4 +190,21 @@ export class Assembler {
   /** dst = 0 (vpxord dst, dst, dst; vpxor with VEX). */
   vzero(bits: VecBits, dst: number): void { this.vec(VPXORD, bits, dst, dst, { reg: dst }); }
   vzeroupper(): void { this.emit(0xc5, 0xf8, 0x77); }
+  /** vmaskmovps ymm dst, ymm mask, [m] (AVX): lanes whose mask sign bit is clear load as 0 and are not read (no fault). */
+  vmaskmovpsLoad(dst: number, mask: number, m: Mem): void { this.vex(VMASKMOVPS_LOAD, 1, dst, mask, m); }
+  /** vmaskmovps [m], ymm mask, ymm src (AVX): only lanes whose mask sign bit is set are written. */
+  vmaskmovpsStore(m: Mem, mask: number, src: number): void { this.vex(VMASKMOVPS_STORE, 1, src, mask, m); }
+
+  // --- AVX-512 bf16 (EVEX only) ---
+  /**
+   * vdpbf16ps dst, a, b (zmm): dst.f32[i] += a.bf16[2i] b.bf16[2i] + a.bf16[2i+1] b.bf16[2i+1], the
+   * products exact and the sum in float32 (Intel SDM, VDPBF16PS; denormal inputs and outputs are zero).
+   */
+  vdpbf16ps(dst: number, a: number, b: number | Mem, bcst = false): void {
+    this.evex(VDPBF16PS, 512, dst, a, typeof b === 'number' ? { reg: b } : b, { bcst });
+  }
+  /** vcvtne2ps2bf16 dst, hi, lo (zmm): dst.bf16[0..15] = bf16(lo.f32[0..15]), dst.bf16[16..31] = bf16(hi.f32[0..15]). */
+  vcvtne2ps2bf16(dst: number, hi: number, lo: number): void { this.evex(VCVTNE2PS2BF16, 512, dst, hi, { reg: lo }); }
+  /** vpermw dst, index, src (zmm): dst.u16[i] = src.u16[index.u16[i] & 31]. */
+  vpermw(dst: number, index: number, src: number): void { this.evex(VPERMW, 512, dst, index, { reg: src }); }
 }

@@ -21,7 +21,7 @@ it('bench kernels --json: every GEMM route per size, blas and cblas absent with 
   }
   assert.ok(!r.ratios.some((x) => x.what.startsWith('blas')), 'no blas ratios without blas');
   assert.deepEqual(r.mlp, []);
-  for (const name of ['js', 'wasm', 'native', 'blas', 'cblas', 'tfjs-wasm']) {
+  for (const name of ['js', 'wasm', 'native', 'native-bf16', 'native-avx2', 'blas', 'cblas', 'tfjs-wasm']) {
     for (const n of [32, 64]) assert.ok(r.gemm.some((g) => g.backend === name && g.n === n), `${name} n=${n} listed`);
   }
   for (const g of r.gemm) {

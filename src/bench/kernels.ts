@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { fmt, type Output } from '../util/output.js';
+import { errorMessage } from '../util/errors.js';
 import type { Backend, BackendName } from '../backends/backend.js';
 import { createBackend } from '../backends/index.js';
 import { loadCblas } from '../backends/cblas.js';
@@ -12,7 +13,8 @@ import { fillUniform, loadTfjsWasm, type Timing } from './kernels-util.js';
 import { benchMlp, type MlpRow } from './kernels-mlp.js';
 
 export interface GemmRow {
-  backend: BackendName | 'cblas' | 'tfjs-wasm';
+  /** native-bf16: the native backend at precision bf16 (bf16 inputs, float32 sums); native-avx2: its AVX2+FMA code. */
+  backend: BackendName | 'native-bf16' | 'native-avx2' | 'cblas' | 'tfjs-wasm';
   n: number;
   threads: number;
   /** GFLOP/s (2 n^3 / best time / 1e9); null when not measured, with the reason. */
@@ -117,12 +119,23 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   const blas = cb.ok ? await createBackend('blas', { threads: 1 }) : undefined;
   const nat = probeNative();
   const native1 = nat.ok ? await createBackend('native', { threads: 1 }) : undefined;
+  const bf16 = nat.ok && nat.bf16.ok ? await createBackend('native', { threads: 1, precision: 'bf16' }) : undefined;
+  const bf16Reason = !nat.ok ? nat.reason : nat.bf16.ok ? 'not created' : nat.bf16.reason;
+  const split = cores >= 2 && nat.ok ? [await createBackend('native', { threads: 2 }),
+    ...(nat.bf16.ok ? [await createBackend('native', { threads: 2, precision: 'bf16' })] : [])] : [];
+  // The AVX2 code beside the AVX-512 code (on a CPU without AVX-512 the native row is already AVX2).
+  const avx2 = nat.ok && nat.target === 'avx512' ? await createBackend('native', { threads: 1, isa: 'avx2' }).catch((e: unknown) => errorMessage(e)) : undefined;
   const tf = await loadTfjsWasm();
   for (const n of sizes) {
     const routes: Route[] = [backendRoute(wasm1, n, { backend: 'wasm', n, threads: 1 })];
     if (native1 !== undefined) routes.push(backendRoute(native1, n, { backend: 'native', n, threads: 1 }));
     else add({ backend: 'native', n, threads: 1, gflops: null, reason: nat.ok ? 'not created' : nat.reason });
+    if (bf16 !== undefined) routes.push(backendRoute(bf16, n, { backend: 'native-bf16', n, threads: 1 }));
+    else add({ backend: 'native-bf16', n, threads: 1, gflops: null, reason: bf16Reason });
+    if (avx2 !== undefined && typeof avx2 !== 'string') routes.push(backendRoute(avx2, n, { backend: 'native-avx2', n, threads: 1 }));
+    else add({ backend: 'native-avx2', n, threads: 1, gflops: null, reason: avx2 ?? (nat.ok ? 'the native row runs the AVX2 code' : nat.reason) });
     if (wasm2 !== undefined) routes.push(backendRoute(wasm2, n, { backend: 'wasm', n, threads: 2, mode: 'split' }));
+    split.forEach((be, i) => routes.push(backendRoute(be, n, { backend: i === 0 ? 'native' : 'native-bf16', n, threads: 2, mode: 'split' })));
     if (cb.ok && blas !== undefined) {
       routes.push(backendRoute(blas, n, { backend: 'blas', n, threads: 1 }));
       // The reference: the same library on plain Float32Arrays, no furnace code in between.
@@ -145,6 +158,9 @@ export async function benchGemm(sizes: readonly number[], budget: number, say: (
   }
   closeBackend(wasm1);
   if (native1 !== undefined) closeBackend(native1);
+  if (bf16 !== undefined) closeBackend(bf16);
+  for (const be of split) closeBackend(be);
+  if (avx2 !== undefined && typeof avx2 !== 'string') closeBackend(avx2);
   if (wasm2 !== undefined) closeBackend(wasm2);
 
   // Both cores, the other layout: one single-threaded GEMM per rank at once.
@@ -181,7 +197,8 @@ export interface Ratio {
  * (tfjs-wasm), against the same library called directly (cblas), and against the machine's limit
  * (the FMA peak; for wasm, the 128-bit FMA peak, all WebAssembly SIMD can use).
  */
-export function ratios(gemm: readonly GemmRow[], mlp: readonly MlpRow[], peak: { perCoreFlops: number; perCoreSimd128Flops: number }): Ratio[] {
+export function ratios(gemm: readonly GemmRow[], mlp: readonly MlpRow[],
+  peak: { perCoreFlops: number; perCoreSimd128Flops: number; perCoreBf16Flops?: number }): Ratio[] {
   const out: Ratio[] = [];
   const g = (backend: GemmRow['backend'], n: number): number | null =>
     gemm.find((r) => r.backend === backend && r.n === n && r.threads === 1)?.gflops ?? null;
@@ -195,6 +212,9 @@ export function ratios(gemm: readonly GemmRow[], mlp: readonly MlpRow[], peak: {
     push('blas GEMM / FMA peak', g('blas', n), peak.perCoreFlops / 1e9, n);
     push('native / cblas GEMM', g('native', n), g('cblas', n), n);
     push('native GEMM / FMA peak', g('native', n), peak.perCoreFlops / 1e9, n);
+    push('native-bf16 / native GEMM', g('native-bf16', n), g('native', n), n);
+    push('native-avx2 / cblas GEMM', g('native-avx2', n), g('cblas', n), n);
+    push('native-bf16 GEMM / bf16 peak', g('native-bf16', n), peak.perCoreBf16Flops === undefined ? null : peak.perCoreBf16Flops / 1e9, n);
   }
   const m = (impl: MlpRow['impl']): number | null => mlp.find((r) => r.impl === impl && r.threads === 1)?.ms_per_step ?? null;
   push('MLP step tfjs-wasm / furnace-blas (speedup)', m('tfjs-wasm'), m('furnace-blas'));
@@ -217,8 +237,8 @@ export async function benchKernels({ sizes, budget, steps, only }: KernelsBenchO
   const peak = measurePeak();
   const rs = relaxedSimd();
   out.say(`furnace bench kernels: ${peak.basis}; relaxed SIMD ${rs.enabled ? `on (${rs.how})` : `off (${rs.how})`}`);
-  out.say(`  ${peak.measured ? 'measured' : 'estimated'} peak: ${fmt(peak.perCoreFlops / 1e9)} GFLOP/s per core (${fmt(peak.perCoreSimd128Flops / 1e9)} with 128-bit SIMD), ` +
-    `${fmt(peak.totalFlops / 1e9)} in all`);
+  out.say(`  ${peak.measured ? 'measured' : 'estimated'} peak: ${fmt(peak.perCoreFlops / 1e9)} GFLOP/s per core (${fmt(peak.perCoreSimd128Flops / 1e9)} with 128-bit SIMD` +
+    `${peak.perCoreBf16Flops !== undefined ? `, ${fmt(peak.perCoreBf16Flops / 1e9)} with bf16 dot products` : ''}), ${fmt(peak.totalFlops / 1e9)} in all`);
   const gemm = only === 'mlp' ? [] : await benchGemm(sizes, budget, (s) => out.say(s));
   const mlp: MlpRow[] = only === 'gemm' ? [] : await benchMlp(steps, (s) => out.say(s));
   const rat = ratios(gemm, mlp, peak);
@@ -229,6 +249,7 @@ export async function benchKernels({ sizes, budget, steps, only }: KernelsBenchO
     peak_gflops_estimate: peak.totalFlops / 1e9,
     peak_gflops_per_core_estimate: peak.perCoreFlops / 1e9,
     peak_simd128_gflops_per_core_estimate: peak.perCoreSimd128Flops / 1e9,
+    ...(peak.perCoreBf16Flops !== undefined ? { peak_bf16_gflops_per_core: peak.perCoreBf16Flops / 1e9 } : {}),
     peak_measured: peak.measured,
     peak_basis: peak.basis,
     relaxed_simd: rs.enabled,

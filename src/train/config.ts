@@ -5,6 +5,7 @@ import { formatIssues } from '../util/schema.js';
 import type { ModelConfig } from '../nn/gpt.js';
 import { splitLayers } from '../nn/gpt-stage.js';
 import { BALANCE_SCOPES, GATES } from '../nn/moe/router.js';
+import { PRECISIONS } from '../backends/backend.js';
 
 // Every field has an upper bound: sizes far past any model this trainer can hold are refused here,
 // at once, rather than by an allocation failure or a loop that never ends. Whether a config within
@@ -59,6 +60,8 @@ export const trainSchema = z.strictObject({
   seed: nonNegInt(2 ** 32 - 1),
   /** adamw (the default), or muon: orthogonalized momentum for weight matrices, AdamW for the rest. */
   optimizer: z.enum(['adamw', 'muon']).exactOptional(),
+  /** GEMM inputs: fp32 (default), or bf16 with float32 master weights, optimizer state and sums (no loss scaling). */
+  precision: z.enum(PRECISIONS).exactOptional(),
 });
 
 /** Pipeline parallelism in a config file; the flags --pp, --pp-layers and --micro-batches override it. */

@@ -52,7 +52,7 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   const out = new Output(args.json);
   const say = (l: string) => { if (world.rank === 0) out.say(l); };
   const text = readCorpus(args.corpus);
-  const backend = await useBackend(args.backend, args.ranksHere);
+  const backend = await useBackend(args.backend, args.ranksHere, args.cfg.train.precision ?? 'fp32');
   // MPI ranks watch each other's nodes: a node whose link or processes are gone ends the job.
   const heartbeat = args.comm === 'mpi' ? await startHeartbeat(world) : undefined;
   // A job of several ranks was announced by its launcher; one rank announces itself.

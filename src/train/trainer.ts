@@ -12,7 +12,7 @@ import type { ParamInfo } from '../nn/module.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
 import { scoped } from '../tensor/engine.js';
-import { measurePeak, type PeakEstimate } from '../backends/peak.js';
+import { measurePeak, peakFor, type PeakEstimate } from '../backends/peak.js';
 import { ParallelAdamW } from '../optim/parallel-adamw.js';
 import { gatherParams } from '../parallel/gather.js';
 import type { ParallelContext } from '../parallel/context.js';
@@ -141,8 +141,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const infos = model.parameterInfo();
   const opt = new ParallelAdamW(infos, { lr: tc.lr, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weight_decay },
     ctx, run.layout.zero, tc.optimizer ?? 'adamw');
-  // MFU: model FLOPs per token over every core's FMA peak, timed at start (backends/peak.ts).
-  const flopsTok = flopsPerToken(modelCfg), peakInfo = measurePeak(), peak = peakInfo.totalFlops;
+  // MFU: model FLOPs per token over every core's FMA peak (bf16 dot-product peak at precision bf16), timed at start (backends/peak.ts).
+  const flopsTok = flopsPerToken(modelCfg), peakInfo = peakFor(measurePeak(), tc.precision ?? 'fp32'), peak = peakInfo.totalFlops;
 
   // Checkpoints: <out>/ckpt/step-XXXXXXXX, resumable into any layout.
   const { checkpointer, every, startStep, ...resumed } = await openCheckpoints(run, modelCfg, infos, opt);

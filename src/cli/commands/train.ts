@@ -7,7 +7,8 @@ import { checkInputPath, checkOutputDir, checkOutputFile } from '../../util/path
 import { checkPlanRunnable, preflight } from '../../train/preflight.js';
 import { Output, isInteractive } from '../../util/output.js';
 import { parse, intFlag, type Command } from '../util.js';
-import { checkBackendName, installBackend } from '../../backends/index.js';
+import { checkBackendName, checkPrecision, installBackend } from '../../backends/index.js';
+import { PRECISIONS } from '../../backends/backend.js';
 import { PRESETS, checkConsistency, checkLayout, parseConfigFile, resolvePipeline, type TrainConfig } from '../../train/config.js';
 import { readCorpus, defaultCorpusPath } from '../../data/corpus.js';
 import { checkTokens, type CheckpointOptions, type RunLayout } from '../../train/trainer.js';
@@ -27,6 +28,7 @@ import { launchRanks, main as rankMain, type RankArgs, type RankResult } from '.
 
 const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
                      [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--report FILE.html] [--json]
+                     [--precision fp32|bf16]  (bf16 GEMM inputs, float32 weights and sums: backend native with AVX512_BF16)
   parallel:    [--dp N] [--tp N] [--ep N] [--zero] [--comm threads|mpi] [--topology FILE] [--plan plan.json]
                [--placement topology|naive] [--pp N] [--pp-layers 3,5,5,3] [--micro-batches M]
                world = dp x tp x pp ranks; ep divides dp (experts split over ep ranks of the same tp index)
@@ -47,7 +49,7 @@ export const run: Command = async (argv) => {
     pp: { type: 'string' }, 'pp-layers': { type: 'string' }, 'micro-batches': { type: 'string' },
     comm: { type: 'string' }, topology: { type: 'string' }, plan: { type: 'string' }, placement: { type: 'string' },
     'ckpt-every': { type: 'string' }, 'ckpt-async': { type: 'boolean' }, 'ckpt-keep': { type: 'string' },
-    resume: { type: 'string' }, 'no-verify': { type: 'boolean' }, report: { type: 'string' },
+    resume: { type: 'string' }, 'no-verify': { type: 'boolean' }, report: { type: 'string' }, precision: { type: 'string' },
   }, false, USAGE);
   const out = new Output(v.json === true);
   if (v.preset !== undefined && v.preset !== 'tiny' && v.preset !== 'small') {
@@ -77,7 +79,12 @@ export const run: Command = async (argv) => {
   if (batch !== undefined) cfg.train.batch_size = batch;
   checkConsistency(cfg);
   const sampleTokens = intFlag('sample-tokens', v['sample-tokens'], 0, 1e6) ?? 200;
-  checkBackendName(v.backend);
+  if (v.precision !== undefined) {
+    const p = PRECISIONS.find((x) => x === v.precision);
+    if (p === undefined) throw new InputError(`--precision: unknown precision '${v.precision}' (choose ${PRECISIONS.join(' or ')})`);
+    cfg.train.precision = p;
+  }
+  checkPrecision(checkBackendName(v.backend), cfg.train.precision ?? 'fp32', v.precision !== undefined ? '--precision' : 'train.precision');
   // Every path is checked before any work starts.
   const dir = v.out ?? 'runs/latest';
   checkOutputDir('--out', dir);

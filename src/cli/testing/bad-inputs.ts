@@ -104,6 +104,8 @@ export function badCases(fx: Fixtures): BadCase[] {
   add('train --preset huge', [...train, '--preset', 'huge', '--out', out], /--preset/);
   add('train --backend cuda', [...train, '--backend', 'cuda', ...trainRest], /--backend/);
   add('train --comm tcp', [...train, '--comm', 'tcp', ...trainRest], /--comm/);
+  add('train --precision fp16', [...train, '--precision', 'fp16', ...trainRest], /--precision: unknown precision 'fp16'/);
+  add('train --precision bf16 on wasm', [...train, '--precision', 'bf16', '--backend', 'wasm', ...trainRest], /--precision: bf16 needs --backend native/);
   add('train --comm mpi outside mpirun', [...train, '--comm', 'mpi', ...trainRest], /--comm mpi/);
   add('train --ep not dividing --dp', [...train, '--dp', '2', '--ep', '3', ...trainRest], /--ep/);
   add('train --tp not dividing heads', [...train, '--tp', '3', ...trainRest], /--tp/);
@@ -140,6 +142,7 @@ export function badCases(fx: Fixtures): BadCase[] {
     ['train.min_lr', 1, /min_lr/], ['train.beta1', 1, /beta1/], ['train.beta2', -0.5, /beta2/], ['train.warmup_steps', -1, /warmup_steps/],
     ['train.eval_batches', 0, /eval_batches/], ['train.log_every', 0, /log_every/], ['train.seed', -1, /seed/], ['train.seed', 2 ** 40, /seed/],
     ['train.grad_clip', -1, /grad_clip/], ['train.weight_decay', null, /weight_decay/], ['train.nope', 1, /nope/], ['preset', 'huge', /preset/],
+    ['train.precision', 'fp16', /train\.precision/],
   ];
   fields.forEach(([key, value, re], i) => {
     const [a, b] = key.split('.') as [string, string | undefined];
