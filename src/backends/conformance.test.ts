@@ -51,6 +51,8 @@ async function cases(): Promise<Case[]> {
       out.push({ name: 'wasm (GEMM on 2 threads)', skip, make: () => createBackend('wasm', { threads: 2 }) });
     }
     if (p.name === 'native') out.push({ name: 'native (GEMM on 2 threads)', skip, make: () => createBackend('native', { threads: 2 }) });
+    // Every tensor in host memory: the kernels reach it through the staging window (GEMM in place for blas and native).
+    if (p.name !== 'js') out.push({ name: `${p.name} (host memory)`, skip, make: () => createBackend(p.name, { heapLimit: 0, threads: 2 }) });
   }
   return out;
 }

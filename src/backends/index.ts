@@ -16,6 +16,8 @@ export interface BackendOptions {
   threads?: number;
   /** Allow the relaxed-SIMD (FMA) wasm build when the runtime supports it. Default true. */
   relaxed?: boolean;
+  /** Tensor bytes the wasm heap holds before host memory is used (wasm, blas, native). Default heapLimit(). */
+  heapLimit?: number;
 }
 
 export interface BackendProbe {
@@ -78,10 +80,11 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
     return createBackend(chosen.name, opts);
   }
   const relaxed = opts.relaxed ?? true;
+  const limit = opts.heapLimit !== undefined ? { heapLimit: opts.heapLimit } : {};
   switch (name) {
     case 'js': return new JsBackend();
     case 'wasm': {
-      const be = new WasmBackend({ relaxed, threads: opts.threads ?? 1 });
+      const be = new WasmBackend({ relaxed, threads: opts.threads ?? 1, ...limit });
       await be.ready;
       return be;
     }
@@ -89,10 +92,10 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
       const b = loadCblas(opts.threads ?? 1);
       if (!b.ok) throw new Error(`backend 'blas' is not available: ${b.reason}`);
       if (opts.threads !== undefined) b.cblas.setThreads?.(opts.threads);
-      return new BlasBackend(b.cblas, { relaxed });
+      return new BlasBackend(b.cblas, { relaxed, ...limit });
     }
     case 'native': {
-      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1 });
+      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1, ...limit });
       await be.ready;
       return be;
     }

@@ -61,15 +61,22 @@ export class WasmHeap {
     return { ptr, reused };
   }
 
-  /** Returns a block; unknown pointers (not a block start, or freed already) are ignored. */
-  free(ptr: number): void {
+  /** Whether a block of `bytes` comes from a free list or keeps the heap within `limit` bytes. */
+  fits(bytes: number, limit: number): boolean {
+    const size = sizeClass(bytes);
+    return (this.freeLists.get(size)?.length ?? 0) > 0 || this.top + size - this.base <= limit;
+  }
+
+  /** Returns a block and its size; unknown pointers (not a block start, or freed already) are ignored (0). */
+  free(ptr: number): number {
     const size = this.live.get(ptr);
-    if (size === undefined) return;
+    if (size === undefined) return 0;
     this.live.delete(ptr);
     this.liveBytes -= size;
     let list = this.freeLists.get(size);
     if (list === undefined) this.freeLists.set(size, (list = []));
     list.push(ptr);
+    return size;
   }
 
   stats(): HeapStats {
