@@ -12,6 +12,7 @@ import { MoELayer } from './moe/layer.js';
 import type { z } from 'zod';
 import type { modelSchema } from '../train/config.js';
 import { singleContext, type ParallelContext } from '../parallel/context.js';
+import { blockForward, type Recompute } from './recompute.js';
 
 /** The model's shape and MoE settings; the schema (src/train/config.ts) documents each field. */
 export type ModelConfig = z.infer<typeof modelSchema>;
@@ -69,6 +70,8 @@ export interface ForwardResult {
 }
 
 export class GPT extends Module {
+  /** Activation recomputation per block in training (nn/recompute.ts). */
+  recompute: Recompute = 'none';
   readonly tokEmb: Embedding;
   /** The learned position table; null with RoPE. */
   readonly posEmb: Embedding | null;
@@ -103,7 +106,7 @@ export class GPT extends Module {
     const load: Int32Array[] = [];
     let dropped = 0;
     for (const blk of this.blocks) {
-      const o = await blk.forward(x, b, t, rng);
+      const o = await blockForward(blk, x, b, t, rng, this.recompute);
       x = o.x;
       if (o.moe === undefined) continue;
       aux = aux.add(o.moe.auxLoss);

@@ -4,6 +4,7 @@ import { InputError, errorMessage } from '../util/errors.js';
 import { formatIssues } from '../util/schema.js';
 import type { ModelConfig } from '../nn/gpt.js';
 import { GATES } from '../nn/moe/router.js';
+import { RECOMPUTE_MODES } from '../nn/recompute.js';
 
 // Every field has an upper bound: sizes far past any model this trainer can hold are refused here,
 // at once, rather than by an allocation failure or a loop that never ends. Whether a config within
@@ -50,6 +51,8 @@ export const trainSchema = z.strictObject({
   eval_batches: posInt(1e6),
   log_every: posInt(MAX_STEPS),
   seed: nonNegInt(2 ** 32 - 1),
+  /** Activation recomputation per block: none, selective (attention), full (whole block). Default none. */
+  recompute: z.enum(RECOMPUTE_MODES).exactOptional(),
 });
 
 export type TrainOptions = z.infer<typeof trainSchema>;

@@ -10,7 +10,7 @@ import { GPT, countParams, zLossCoef, type ModelConfig } from '../nn/gpt.js';
 import type { ParamInfo } from '../nn/module.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
-import { scoped } from '../tensor/engine.js';
+import { scoped, withLifetime } from '../tensor/engine.js';
 import { measurePeak, type PeakEstimate } from '../backends/peak.js';
 import { ParallelAdamW } from '../optim/parallel-adamw.js';
 import { gatherParams } from '../parallel/gather.js';
@@ -122,10 +122,15 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   if (!Number.isInteger(bl)) throw new Error(`invariant: dp ${ctx.dp} divides train.batch_size ${b} (checkLayout)`);
 
   // Model and optimizer.
-  const model = new GPT(modelCfg, tc.seed, ctx);
+  // Weights and optimizer state live for the run: the backend keeps its fast memory for activations.
+  const { model, opt } = withLifetime('model', () => {
+    const model = new GPT(modelCfg, tc.seed, ctx);
+    const opt = new ParallelAdamW(model.parameterInfo(), { lr: tc.lr, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weight_decay },
+      ctx, run.layout.zero);
+    return { model, opt };
+  });
+  model.recompute = tc.recompute ?? 'none';
   const infos = model.parameterInfo();
-  const opt = new ParallelAdamW(infos, { lr: tc.lr, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weight_decay },
-    ctx, run.layout.zero);
   // MFU: model FLOPs per token over every core's FMA peak, timed at start (backends/peak.ts).
   const flopsTok = flopsPerToken(modelCfg), peakInfo = measurePeak(), peak = peakInfo.totalFlops;
 
@@ -237,7 +242,7 @@ function writeRunHeader(out: string, runCfg: TrainConfig, layout: RunLayout, pla
   // The layout in the planner's form, so `furnace plan --calibrate` can read this run.
   const l = layout;
   writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: 1, ep: l.ep,
-    zero: l.zero ? 1 : 0, microBatch, recompute: 'none', placement }) }, null, 2) + '\n');
+    zero: l.zero ? 1 : 0, microBatch, recompute: runCfg.train.recompute ?? 'none', placement }) }, null, 2) + '\n');
 }
 
 /** What a checkpoint records besides the tensors: the run's config and tokenizer, its layout and position. */
