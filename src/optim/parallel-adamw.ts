@@ -145,6 +145,17 @@ export class ParallelAdamW {
     for (const i of this.infos) i.param.grad = null;
   }
 
+  /** Bytes of optimizer state (the moments) and of ZeRO-1's working buffers (flat gradients, shards) on this rank. */
+  stateBytes(): { optimizer: number; buffers: number } {
+    if (this.local !== undefined) return { optimizer: this.local.states.reduce((s, st) => s + 4 * (st.m.size + st.v.size), 0), buffers: 0 };
+    let optimizer = 0, buffers = 0;
+    for (const p of this.parts) {
+      optimizer += 4 * (p.m.length + p.v.length);
+      buffers += 4 * (p.flat.length + p.g.length + p.p.length);
+    }
+    return { optimizer, buffers };
+  }
+
   /** Moments of every parameter's local block (collective under ZeRO-1). */
   async state(): Promise<MomentState[]> {
     if (this.local !== undefined) return this.local.states.map((st) => ({ name: st.name, m: st.m.data, v: st.v.data }));

@@ -23,4 +23,6 @@ export interface MetricsRecord {
   z_loss?: number;
   grad_norm: number;
   dropped_tokens: number;
+  /** Rank 0's peak bytes in the step by component (train/memory.ts), on backends that account memory. */
+  memory?: { weights: number; grads: number; optimizer: number; activations: number; buffers: number; peak: number; rss_peak: number };
 }

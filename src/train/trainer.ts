@@ -10,7 +10,8 @@ import { GPT, countParams, zLossCoef, type ModelConfig } from '../nn/gpt.js';
 import type { ParamInfo } from '../nn/module.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
-import { scoped, withLifetime } from '../tensor/engine.js';
+import { backend, scoped, withLifetime } from '../tensor/engine.js';
+import { plannerMemory, resetStepPeak, stepMemory, type MemoryRecord, type MemorySummary } from './memory.js';
 import { measurePeak, type PeakEstimate } from '../backends/peak.js';
 import { ParallelAdamW } from '../optim/parallel-adamw.js';
 import { gatherParams } from '../parallel/gather.js';
@@ -94,6 +95,8 @@ export interface TrainSummary {
   vocab_size: number;
   losses: number[];
   collectives?: CollectivesRecord;
+  /** Peak bytes of rank 0 by component, beside the planner's memory model of the same layout. */
+  memory?: MemorySummary;
 }
 
 /** A corpus must hold one batch of training tokens and a validation split (InputError otherwise). */
@@ -142,9 +145,11 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const bar = run.progress && rank0 ? new Progress(tc.steps, 'step', true) : null;
   const losses: number[] = [];
   let tokensSeen = 0, trainSeconds = 0, lastVal = NaN;
+  let peakMem: MemoryRecord | undefined;
   for (let step = startStep; step < tc.steps; step++) {
     const lr = learningRate(step, { lr: tc.lr, minLr: tc.min_lr, warmup: tc.warmup_steps, total: tc.steps });
     const ts = performance.now(), comm0 = commSplit(clock);
+    resetStepPeak(backend());
     const r = await scoped(async () => {
       // This rank's rows of the step's batch: x, y (B/dp, T) of the global (B, T).
       const batch = sampleBatch(tokens.train, b, t, new Rng(stepSeed(tc.seed, step, 0)));
@@ -160,6 +165,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       return { stats: await StepStats.of(ce, fwd).reduceOverDp(ctx), gradNorm };
     });
     const comm = commSplit(clock, comm0);
+    const mem = stepMemory(backend(), infos, opt.stateBytes());
+    if (mem !== undefined && !(mem.peak <= (peakMem?.peak ?? -1))) peakMem = mem;
     // Checkpoint every `every` steps and at the end.
     const dtCkpt = checkpointer !== undefined && ((step + 1) % every === 0 || step === tc.steps - 1) ? await secondsOf(async () => {
       const meta = checkpointMeta(runCfg, tokens, run.layout, step + 1, opt.step, Number.isFinite(firstLoss) ? firstLoss : r.stats.ce);
@@ -176,7 +183,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     let valLoss: number | undefined;
     if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) lastVal = valLoss = (await evaluate(model, tokens.val, b, tc.eval_batches)).loss;
     if (rank0 && (step % tc.log_every === 0 || last || valLoss !== undefined)) {
-      logStep(run, metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss }));
+      logStep(run, { ...metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss }),
+        ...(mem !== undefined ? { memory: mem } : {}) });
     }
     bar?.update(step + 1, { loss: r.stats.ce, 'tok/s': Math.round(tokensSeen / trainSeconds) });
     // A worker thread's output reaches the terminal only when its event loop turns, and the
@@ -194,6 +202,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const summary = summarize(runCfg, { startStep, firstLoss, losses, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
     flopsTok, peakInfo, seconds: (performance.now() - t0) / 1000, out });
   if (run.collectives !== undefined) summary.collectives = run.collectives;
+  if (peakMem !== undefined) summary.memory = { measured: peakMem, planner: plannerMemory(modelCfg, b, { ...run.layout, recompute: model.recompute }) };
   writeFileSync(join(out, 'summary.json'), JSON.stringify({ ...summary, losses: undefined }, null, 2) + '\n');
   return { summary, model };
 }
