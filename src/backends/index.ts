@@ -1,10 +1,10 @@
 // Chooses and creates kernel backends: 'auto' takes native where its generated code passes its self-test, else blas when a CBLAS library is present, else wasm.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { BACKEND_NAMES, type Backend, type BackendName } from './backend.js';
 import { setBackend } from '../tensor/engine.js';
 import { CheckError, InputError, errorMessage } from '../util/errors.js';
 import { JsBackend } from './js.js';
-import { WasmBackend } from './wasm.js';
+import { WasmBackend, heapLimit } from './wasm.js';
 import { BlasBackend } from './blas.js';
 import { loadCblas } from './cblas.js';
 import { NativeBackend, probeNative } from './native.js';
@@ -28,6 +28,16 @@ export interface BackendProbe {
   chosen: boolean;
   /** What it runs on (library path, SIMD flavour). */
   detail?: string;
+  /** Where its tensors live and what bounds them (bytes: the bound, this machine's memory). */
+  memory?: { limitBytes: number; text: string };
+}
+
+/** Where a backend keeps tensors: plain memory (js), or the wasm heap up to its limit and host memory beyond. */
+export function memoryOf(name: BackendName): NonNullable<BackendProbe['memory']> {
+  const machine = totalmem(), gb = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  if (name === 'js') return { limitBytes: machine, text: `ordinary arrays, bound by this machine's ${gb(machine)}` };
+  const gemm = name === 'wasm' ? 'kernels stream host arrays through the heap' : 'GEMM in place on host arrays, other kernels stream them through the heap';
+  return { limitBytes: machine, text: `wasm heap up to ${gb(heapLimit())} per rank, then host memory up to this machine's ${gb(machine)}; ${gemm}` };
 }
 
 function wasmProbe(): { ok: true } | { ok: false; reason: string } {
@@ -70,6 +80,7 @@ export async function probeBackends(): Promise<BackendProbe[]> {
       `blocks KC ${kc} MC ${mc} NC ${nc} (L1d ${nat.caches.l1d >> 10} KiB, L2 ${nat.caches.l2 >> 10} KiB${nat.caches.basis.includes('assumed') ? ', assumed' : ''})` });
   }
   if (!w.ok) rows[0]!.chosen = true;
+  for (const r of rows) if (r.available) r.memory = memoryOf(r.name);
   return rows;
 }
 
