@@ -76,7 +76,8 @@ describe('tensors totalling more than 4 GiB', () => {
   const short = freemem() < total + 2 ** 30 ? `needs ${((total + 2 ** 30) / 2 ** 30).toFixed(1)} GiB free memory, ${(freemem() / 2 ** 30).toFixed(1)} GiB free` : false;
   it('allocates, writes and reads them in one process (heap up to its limit, then host memory)', { skip: short }, async () => {
     const name = (await probeBackends()).find((p) => p.chosen)!.name;
-    const be = (await createBackend(name === 'js' ? 'wasm' : name)) as WasmBackend;
+    const be = (await createBackend(name === 'js' ? 'wasm' : name, { threads: 2 })) as WasmBackend;
+    await be.ready;
     const n = block / 4, blocks: Float32Array[] = [];
     for (let i = 0; blocks.length * block < total; i++) {
       const a = be.allocEmpty(n);
@@ -99,6 +100,13 @@ describe('tensors totalling more than 4 GiB', () => {
     be.gemm({ transA: false, transB: true, m: 4, n: 4, k: 1024, alpha: 1, beta: 0, a: blocks[0]!, lda: 1024, strideA: 0, b: last,
       ldb: 1024, strideB: 0, c, ldc: 4, strideC: 0, batch: 1 });
     assert.equal(c[5], 1 * 2 * k * 1024);
+    // A GEMM split over the worker threads on heap blocks past 2 GiB (offsets beyond int32).
+    const [x, y] = [blocks[4]!, blocks[5]!], z = x.subarray(256 * 256);
+    assert.ok(be.inHeap(x) && be.inHeap(y) && x.byteOffset > 2 ** 31, 'blocks 4 and 5 in the heap past 2 GiB');
+    be.gemm({ transA: false, transB: false, m: 256, n: 256, k: 256, alpha: 1, beta: 0, a: x, lda: 256, strideA: 0, b: y, ldb: 256, strideB: 0,
+      c: z, ldc: 256, strideC: 0, batch: 1 });
+    assert.equal(z[0], 5 * 6 * 256);
+    assert.equal(z[256 * 256 - 1], 5 * 6 * 256);
     for (const a of blocks) be.free(a);
     be.close();
   });
