@@ -37,6 +37,10 @@ describe('host memory beyond the heap limit', () => {
     assert.equal(s3.buffer, s2.buffer);
     assert.equal(s3.reduce((p, x) => p + Math.abs(x), 0), 0);
     assert.equal(be.memoryUse().peakBytes, 18 * MIB);
+    // Staging blocks above the limit stay for staging: a tensor of their size class goes to host memory.
+    const x = be.alloc(mib(4)), y = be.alloc(mib(4));
+    be.softmax(x, 4, MIB / 4, y); // non-streamed: both arrays staged whole, above the 16 MiB line
+    assert.ok(!inHeap(x) && !inHeap(be.alloc(mib(4))), 'a 4 MiB tensor after staging');
   });
 
   for (const name of ['wasm', 'blas', 'native'] as const) {

@@ -45,13 +45,25 @@ export class WasmHeap {
     return this.buffers.has(a.buffer);
   }
 
-  /** Byte offset of a block of at least `bytes`, 64-byte aligned. Reused blocks are NOT zeroed. */
-  alloc(bytes: number): { ptr: number; reused: boolean } {
+  /**
+   * Byte offset of a block of at least `bytes`, 64-byte aligned. Reused blocks are NOT zeroed. With
+   * `limit`, only a block that ends within `limit` bytes of the heap base, else undefined: tensors stay
+   * below the line, and the staging blocks above it stay free for staging.
+   */
+  alloc(bytes: number): { ptr: number; reused: boolean };
+  alloc(bytes: number, limit: number): { ptr: number; reused: boolean } | undefined;
+  alloc(bytes: number, limit = Infinity): { ptr: number; reused: boolean } | undefined {
     const size = sizeClass(bytes);
     const list = this.freeLists.get(size);
-    let ptr = list?.pop();
+    let ptr: number | undefined;
+    if (list !== undefined) {
+      let i = list.length - 1; // last freed first, as a stack
+      while (i >= 0 && list[i]! + size - this.base > limit) i--;
+      if (i >= 0) ptr = i === list.length - 1 ? list.pop() : list.splice(i, 1)[0];
+    }
     const reused = ptr !== undefined;
     if (ptr === undefined) {
+      if (this.top + size - this.base > limit) return undefined;
       ptr = this.top;
       this.top += size;
       this.ensure(this.top);
@@ -59,12 +71,6 @@ export class WasmHeap {
     this.live.set(ptr, size);
     this.liveBytes += size;
     return { ptr, reused };
-  }
-
-  /** Whether a block of `bytes` comes from a free list or keeps the heap within `limit` bytes. */
-  fits(bytes: number, limit: number): boolean {
-    const size = sizeClass(bytes);
-    return (this.freeLists.get(size)?.length ?? 0) > 0 || this.top + size - this.base <= limit;
   }
 
   /** Returns a block and its size; unknown pointers (not a block start, or freed already) are ignored (0). */

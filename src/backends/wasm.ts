@@ -139,10 +139,10 @@ export class WasmBackend implements Backend {
   private allocTensor(n: number, empty: boolean): Float32Array {
     const limit = this.lifetime === 'model' ? this.heapLimit / 2 : this.heapLimit;
     let a: Float32Array;
-    if (this.heap.fits(n * 4, limit)) {
-      const { ptr, reused } = this.heap.alloc(n * 4); // may grow the memory: read .buffer after it
-      a = new Float32Array(this.memory.buffer, ptr, n);
-      if (reused && !empty) this.k.fill(ptr, 0, n);
+    const block = this.heap.alloc(n * 4, limit); // may grow the memory: read .buffer after it
+    if (block !== undefined) {
+      a = new Float32Array(this.memory.buffer, block.ptr, n);
+      if (block.reused && !empty) this.k.fill(block.ptr, 0, n);
       this.heapTensorBytes += sizeClass(n * 4);
     } else {
       a = this.host.alloc(n, empty);
