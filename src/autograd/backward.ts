@@ -155,6 +155,16 @@ export async function backwardAsync(root: Tensor, gradOutput?: Tensor, createGra
   accumulateLeaves(await runAsync(propagate([root], [seed], createGraph)), createGraph, [seed]);
 }
 
+/**
+ * `backwardAsync` from several roots with their gradients; returns the leaves whose `.grad` it
+ * set (activation recomputation keeps those past its scope).
+ */
+export async function backwardRootsAsync(roots: readonly Tensor[], seeds: readonly Tensor[]): Promise<Tensor[]> {
+  const grads = await runAsync(propagate(roots, seeds, false));
+  accumulateLeaves(grads, false, seeds);
+  return [...grads.keys()].filter((t) => t.node === null && t.requiresGrad);
+}
+
 export interface GradOptions {
   /** Record the gradient computation so the result can be differentiated again. */
   createGraph?: boolean;

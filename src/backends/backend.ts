@@ -51,6 +51,26 @@ export interface GemmArgs {
   batch: number;
 }
 
+/**
+ * How long the tensors allocated now live: 'model' for weights and optimizer state (the whole run),
+ * 'step' for activations and gradients (one step, then back to the pool).
+ */
+export type Lifetime = 'model' | 'step';
+
+/** Tensor bytes of a backend, size-class rounded; peaks since the last resetPeak. */
+export interface MemoryUse {
+  /** Tensor bytes live now (wasm heap + host memory). */
+  liveBytes: number;
+  peakBytes: number;
+  /** Peak bytes of the wasm staging window (host arrays copied in for one kernel). */
+  stagingPeakBytes: number;
+  /** Tensor bytes live now in the wasm heap and in host memory. */
+  heapBytes: number;
+  hostBytes: number;
+  /** Bytes the process holds for tensors: heap memory plus every host block made. */
+  reservedBytes: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** Allocates n float32 values, zero-filled, addressable by this backend's kernels. */
@@ -62,6 +82,15 @@ export interface Backend {
   allocEmpty?(n: number): Float32Array;
   /** Returns memory from alloc; the array must not be used afterwards. Freeing is optional. */
   free(a: Float32Array): void;
+  /**
+   * Optional: sets the lifetime of the tensors allocated from now on and returns the previous one.
+   * A backend with a small fast memory (the wasm heap) keeps room there for step tensors.
+   */
+  setLifetime?(l: Lifetime): Lifetime;
+  /** Optional: tensor memory in use and at peak (memory accounting). */
+  memoryUse?(): MemoryUse;
+  /** Optional: starts a new peak (e.g. per training step). */
+  resetPeak?(): void;
 
   gemm(args: GemmArgs): void;
 

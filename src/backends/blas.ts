@@ -1,4 +1,4 @@
-// The blas backend: GEMM by OpenBLAS (cblas_sgemm via koffi) on the wasm memory; every other kernel from wasm.
+// The blas backend: GEMM by OpenBLAS (cblas_sgemm via koffi) in place on the wasm heap or host memory; every other kernel from wasm.
 import type { GemmArgs } from './backend.js';
 import { checkGemm, WasmBackend, type WasmOptions } from './wasm.js';
 import type { Cblas } from './cblas.js';

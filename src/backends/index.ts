@@ -1,10 +1,10 @@
 // Chooses and creates kernel backends: 'auto' takes native where its generated code passes its self-test, else blas when a CBLAS library is present, else wasm.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { BACKEND_NAMES, type Backend, type BackendName, type Precision } from './backend.js';
 import { setBackend } from '../tensor/engine.js';
 import { CheckError, InputError, errorMessage } from '../util/errors.js';
 import { JsBackend } from './js.js';
-import { WasmBackend } from './wasm.js';
+import { WasmBackend, heapLimit } from './wasm.js';
 import { BlasBackend } from './blas.js';
 import { loadCblas } from './cblas.js';
 import { NativeBackend, probeNative } from './native.js';
@@ -21,6 +21,8 @@ export interface BackendOptions {
   precision?: Precision;
   /** native only: generate code for this ISA instead of the widest the CPU has (avx2 on an AVX-512 CPU, to test it). */
   isa?: Isa;
+  /** Tensor bytes the wasm heap holds before host memory is used (wasm, blas, native). Default heapLimit(). */
+  heapLimit?: number;
 }
 
 export interface BackendProbe {
@@ -31,6 +33,16 @@ export interface BackendProbe {
   chosen: boolean;
   /** What it runs on (library path, SIMD flavour). */
   detail?: string;
+  /** Where its tensors live and what bounds them (bytes: the bound, this machine's memory). */
+  memory?: { limitBytes: number; text: string };
+}
+
+/** Where a backend keeps tensors: plain memory (js), or the wasm heap up to its limit and host memory beyond. */
+export function memoryOf(name: BackendName): NonNullable<BackendProbe['memory']> {
+  const machine = totalmem(), gb = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  if (name === 'js') return { limitBytes: machine, text: `ordinary arrays, bound by this machine's ${gb(machine)}` };
+  const gemm = name === 'wasm' ? 'kernels stream host arrays through the heap' : 'GEMM in place on host arrays, other kernels stream them through the heap';
+  return { limitBytes: machine, text: `wasm heap up to ${gb(heapLimit())} per rank, then host memory up to this machine's ${gb(machine)}; ${gemm}` };
 }
 
 function wasmProbe(): { ok: true } | { ok: false; reason: string } {
@@ -74,6 +86,7 @@ export async function probeBackends(): Promise<BackendProbe[]> {
       `bf16 GEMM ${nat.bf16.ok ? 'yes (vdpbf16ps)' : `no: ${nat.bf16.reason}`}` });
   }
   if (!w.ok) rows[0]!.chosen = true;
+  for (const r of rows) if (r.available) r.memory = memoryOf(r.name);
   return rows;
 }
 
@@ -101,10 +114,11 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
   if ((opts.precision ?? 'fp32') !== 'fp32' && name !== 'native') {
     throw new Error(`backend '${name}' has no ${opts.precision} GEMM (bf16 needs backend native on a CPU with AVX512_BF16)`);
   }
+  const limit = opts.heapLimit !== undefined ? { heapLimit: opts.heapLimit } : {};
   switch (name) {
     case 'js': return new JsBackend();
     case 'wasm': {
-      const be = new WasmBackend({ relaxed, threads: opts.threads ?? 1 });
+      const be = new WasmBackend({ relaxed, threads: opts.threads ?? 1, ...limit });
       await be.ready;
       return be;
     }
@@ -112,10 +126,10 @@ export async function createBackend(name: BackendName | 'auto', opts: BackendOpt
       const b = loadCblas(opts.threads ?? 1);
       if (!b.ok) throw new Error(`backend 'blas' is not available: ${b.reason}`);
       if (opts.threads !== undefined) b.cblas.setThreads?.(opts.threads);
-      return new BlasBackend(b.cblas, { relaxed });
+      return new BlasBackend(b.cblas, { relaxed, ...limit });
     }
     case 'native': {
-      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1, precision: opts.precision ?? 'fp32', ...(opts.isa !== undefined ? { isa: opts.isa } : {}) });
+      const be = new NativeBackend({ relaxed, threads: opts.threads ?? 1, precision: opts.precision ?? 'fp32', ...(opts.isa !== undefined ? { isa: opts.isa } : {}), ...limit });
       await be.ready;
       return be;
     }

@@ -39,7 +39,11 @@ export class NativePool extends PartPool {
 
 /** GemmArgs over `buffer` from gemmPart's tuple (byte pointers); each view ends where the buffer does. */
 export function partArgs(buffer: ArrayBufferLike, p: readonly number[]): GemmArgs {
-  const at = (byte: number): Float32Array => new Float32Array(buffer, byte, (buffer.byteLength - byte) >> 2);
+  // Pointers travel as int32 control slots: offsets past 2 GiB arrive negative, so read them unsigned.
+  const at = (ptr: number): Float32Array => {
+    const byte = ptr >>> 0;
+    return new Float32Array(buffer, byte, Math.floor((buffer.byteLength - byte) / 4));
+  };
   const n = (i: number): number => p[i]!;
   return { transA: n(0) !== 0, transB: n(1) !== 0, m: n(2), n: n(3), k: n(4), alpha: n(5), beta: n(6),
     a: at(n(7)), lda: n(8), strideA: n(9), b: at(n(10)), ldb: n(11), strideB: n(12), c: at(n(13)), ldc: n(14),

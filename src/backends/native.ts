@@ -1,4 +1,4 @@
-// The native backend: GEMM by x86-64 code generated at run time (native-gemm.ts) on the wasm memory; every other kernel from wasm.
+// The native backend: GEMM by x86-64 code generated at run time (native-gemm.ts) on the wasm heap or host memory; every other kernel from wasm.
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import type { GemmArgs, Precision } from './backend.js';
@@ -376,11 +376,6 @@ export class NativeBackend extends WasmBackend {
   override gemm(g: GemmArgs): void {
     checkGemm(g);
     if (g.m === 0 || g.n === 0 || g.batch === 0) return;
-    // Arrays from elsewhere are staged by the wasm path.
-    if (!this.heap.owns(g.a) || !this.heap.owns(g.b) || !this.heap.owns(g.c)) {
-      super.gemm(g);
-      return;
-    }
     if (g.transB && g.ldb !== g.k && g.m < 128) {
       // Strided B^T (attention's q k^T reads k in place): packB transposes element by element, k x n
       // per item against m x n x k of compute, so below ~128 rows the wasm kernel is faster. This
@@ -408,7 +403,10 @@ export class NativeBackend extends WasmBackend {
 
   /** One GEMM on the pool or here (an instance property, so timers that wrap the kernel methods skip it). */
   private readonly run = (g: GemmArgs): void => {
-    if (this.workers !== undefined && this.workers.worthSplitting(g.m, g.n, g.k, g.batch)) {
+    // The generated code takes any address (koffi passes a typed array's own memory), so host
+    // arrays need no staging; the workers see only the shared heap, so only heap GEMMs are split.
+    const inHeap = this.heap.owns(g.a) && this.heap.owns(g.b) && this.heap.owns(g.c);
+    if (inHeap && this.workers !== undefined && this.workers.worthSplitting(g.m, g.n, g.k, g.batch)) {
       this.workers.gemm(g, (part) => runNative(this.code, this.info.blocks, this.bp, part, this.precision));
     } else {
       runNative(this.code, this.info.blocks, this.bp, g, this.precision);

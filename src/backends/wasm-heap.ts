@@ -45,13 +45,25 @@ export class WasmHeap {
     return this.buffers.has(a.buffer);
   }
 
-  /** Byte offset of a block of at least `bytes`, 64-byte aligned. Reused blocks are NOT zeroed. */
-  alloc(bytes: number): { ptr: number; reused: boolean } {
+  /**
+   * Byte offset of a block of at least `bytes`, 64-byte aligned. Reused blocks are NOT zeroed. With
+   * `limit`, only a block that ends within `limit` bytes of the heap base, else undefined: tensors stay
+   * below the line, and the staging blocks above it stay free for staging.
+   */
+  alloc(bytes: number): { ptr: number; reused: boolean };
+  alloc(bytes: number, limit: number): { ptr: number; reused: boolean } | undefined;
+  alloc(bytes: number, limit = Infinity): { ptr: number; reused: boolean } | undefined {
     const size = sizeClass(bytes);
     const list = this.freeLists.get(size);
-    let ptr = list?.pop();
+    let ptr: number | undefined;
+    if (list !== undefined) {
+      let i = list.length - 1; // last freed first, as a stack
+      while (i >= 0 && list[i]! + size - this.base > limit) i--;
+      if (i >= 0) ptr = i === list.length - 1 ? list.pop() : list.splice(i, 1)[0];
+    }
     const reused = ptr !== undefined;
     if (ptr === undefined) {
+      if (this.top + size - this.base > limit) return undefined;
       ptr = this.top;
       this.top += size;
       this.ensure(this.top);
@@ -61,15 +73,16 @@ export class WasmHeap {
     return { ptr, reused };
   }
 
-  /** Returns a block; unknown pointers (not a block start, or freed already) are ignored. */
-  free(ptr: number): void {
+  /** Returns a block and its size; unknown pointers (not a block start, or freed already) are ignored (0). */
+  free(ptr: number): number {
     const size = this.live.get(ptr);
-    if (size === undefined) return;
+    if (size === undefined) return 0;
     this.live.delete(ptr);
     this.liveBytes -= size;
     let list = this.freeLists.get(size);
     if (list === undefined) this.freeLists.set(size, (list = []));
     list.push(ptr);
+    return size;
   }
 
   stats(): HeapStats {

@@ -9,6 +9,7 @@ import { Rng } from '../tensor/random.js';
 import { Module, type ParamInfo } from './module.js';
 import { Embedding, RMSNorm } from './layers.js';
 import { Block, isMoeLayer, usesRope, zLossCoef, type ModelConfig } from './gpt.js';
+import { blockForward, type Recompute } from './recompute.js';
 import type { ParallelContext } from '../parallel/context.js';
 
 /** Which blocks a stage holds: [first, end) of the model's n_layers, and its place in the pipeline. */
@@ -62,6 +63,8 @@ export interface StageForward {
 }
 
 export class GPTStage extends Module {
+  /** Activation recomputation per block in training (nn/recompute.ts). */
+  recompute: Recompute = 'none';
   /** The token embedding: its table on the first stage, the tied output layer on the last (both: one stage). */
   readonly tokEmb: Embedding | null;
   readonly posEmb: Embedding | null;
@@ -115,7 +118,7 @@ export class GPTStage extends Module {
     const load: Int32Array[] = [];
     let dropped = 0;
     for (const blk of this.blocks) {
-      const o = await blk.forward(x, b, t, rng);
+      const o = await blockForward(blk, x, b, t, rng, this.recompute);
       x = o.x;
       if (o.moe === undefined) continue;
       aux = aux.add(o.moe.auxLoss);

@@ -12,6 +12,7 @@ import { MoELayer } from './moe/layer.js';
 import type { z } from 'zod';
 import type { modelSchema } from '../train/config.js';
 import { singleContext, type ParallelContext } from '../parallel/context.js';
+import { blockForward, type Recompute } from './recompute.js';
 
 /** The model's shape and MoE settings; the schema (src/train/config.ts) documents each field. */
 export type ModelConfig = z.infer<typeof modelSchema>;
@@ -61,7 +62,16 @@ export class Block extends Module {
 
   /** x (B*T, C) -> (B*T, C), and the MoE layer's statistics (none when dense). */
   async forward(x: Tensor, b: number, t: number, rng: Rng): Promise<{ x: Tensor; moe?: MoEStats }> {
-    x = x.add(await this.attn.forward(this.ln1.forward(x), b, t));
+    return this.feedForward(x.add(await this.attention(x, b, t)), rng, t);
+  }
+
+  /** The attention half's update: attn(ln1(x)), (B*T, C). */
+  attention(x: Tensor, b: number, t: number): Promise<Tensor> {
+    return this.attn.forward(this.ln1.forward(x), b, t);
+  }
+
+  /** The feed-forward half: x + ffn(ln2(x)), with the MoE layer's statistics. */
+  async feedForward(x: Tensor, rng: Rng, t: number): Promise<{ x: Tensor; moe?: MoEStats }> {
     const f = await this.ffn.forward(this.ln2.forward(x), rng, t);
     return { x: x.add(f.y), ...(f.moe !== undefined ? { moe: f.moe } : {}) };
   }
@@ -80,6 +90,8 @@ export interface ForwardResult {
 }
 
 export class GPT extends Module {
+  /** Activation recomputation per block in training (nn/recompute.ts). */
+  recompute: Recompute = 'none';
   readonly tokEmb: Embedding;
   /** The learned position table; null with RoPE. */
   readonly posEmb: Embedding | null;
@@ -114,7 +126,7 @@ export class GPT extends Module {
     const load: Int32Array[] = [];
     let dropped = 0;
     for (const blk of this.blocks) {
-      const o = await blk.forward(x, b, t, rng);
+      const o = await blockForward(blk, x, b, t, rng, this.recompute);
       x = o.x;
       if (o.moe === undefined) continue;
       aux = aux.add(o.moe.auxLoss);

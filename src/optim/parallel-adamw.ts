@@ -174,7 +174,19 @@ export class ParallelAdamW {
     for (const i of this.infos) i.param.grad = null;
   }
 
-  /** Optimizer state of every parameter's local block (collective under ZeRO-1). */
+  /** Bytes of optimizer state (the moments) and of ZeRO-1's working buffers (flat gradients, shards) on this rank. */
+  stateBytes(): { optimizer: number; buffers: number } {
+    const muon = this.muon?.momentum.reduce((s, m) => s + 4 * m.size, 0) ?? 0;
+    if (this.local !== undefined) return { optimizer: muon + this.local.states.reduce((s, st) => s + 4 * (st.m.size + st.v.size), 0), buffers: 0 };
+    let optimizer = muon, buffers = 0;
+    for (const p of this.parts) {
+      optimizer += 4 * (p.m.length + p.v.length);
+      buffers += 4 * (p.flat.length + p.g.length + p.p.length);
+    }
+    return { optimizer, buffers };
+  }
+
+  /** Moments of every parameter's local block (collective under ZeRO-1). */
   async state(): Promise<MomentState[]> {
     const out: MomentState[] = this.muon?.infos.map((info, k) => ({ name: info.name, m: this.muon!.momentum[k]!.data, v: null })) ?? [];
     if (this.local !== undefined) out.push(...this.local.states.map((st) => ({ name: st.name, m: st.m.data, v: st.v.data })));

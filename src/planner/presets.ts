@@ -165,7 +165,7 @@ export function parseMachine(value: unknown, where = 'machine'): MachineMeasurem
  * This machine as a cluster of single-core workers. The CLI measures the FMA peak (src/backends/peak.ts)
  * and the core count; without them (in the browser) the defaults are those of the machine the factors
  * were fitted on: a 2-core Xeon VM, 240 GFLOP/s fp32 FMA peak per core (AVX-512, measured), threads
- * all-reduce 5 GB/s, element-wise kernels ~30 GB/s on cache-resident data, 4 GiB per WASM instance.
+ * all-reduce 5 GB/s, element-wise kernels ~30 GB/s on cache-resident data, 4 GiB per worker (the CLI gives each its share of the machine).
  * Efficiency factors were fitted (`furnace plan --calibrate`, fitting gemm, memory, layer_overhead_s and
  * attention) to eight runs of furnace's trainer on 2026-12-03, quiet (blas; tiny and small presets and a
  * dense small; dp2, dp2 x ep2, tp2, batch 16-32): 7 of 8 step times within 16%, the worst 28%. GEMMs reach

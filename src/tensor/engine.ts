@@ -1,6 +1,6 @@
 // Engine state of one worker: the kernel backend, gradient mode and allocation scopes.
 // (Parallel groups are never kept here: they are passed explicitly.)
-import type { Backend } from '../backends/backend.js';
+import type { Backend, Lifetime } from '../backends/backend.js';
 import { JsBackend } from '../backends/js.js';
 
 let current: Backend = new JsBackend();
@@ -35,6 +35,20 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /**
+ * Runs an async fn with graph recording on or off until it settles (activation recomputation
+ * records a forward pass inside a backward one). The mode is per thread, as ranks are.
+ */
+export async function withGradModeAsync<T>(enabled: boolean, fn: () => Promise<T>): Promise<T> {
+  const prev = gradEnabled;
+  gradEnabled = enabled;
+  try {
+    return await fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
  * Runs an async fn with graph recording off until it settles. Only one such computation may be
  * in flight in a thread (the mode is per thread, as ranks are).
  */
@@ -45,6 +59,19 @@ export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } finally {
     gradEnabled = prev;
+  }
+}
+
+/**
+ * Runs fn with the backend allocating for `lifetime` ('model': weights and optimizer state made
+ * once; see Backend.setLifetime), restoring the previous lifetime afterwards.
+ */
+export function withLifetime<T>(lifetime: Lifetime, fn: () => T): T {
+  const prev = current.setLifetime?.(lifetime);
+  try {
+    return fn();
+  } finally {
+    if (prev !== undefined) current.setLifetime?.(prev);
   }
 }
 

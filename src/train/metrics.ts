@@ -27,4 +27,6 @@ export interface MetricsRecord {
   dropped_tokens: number;
   /** With pipeline stages: each stage's time waiting for its neighbours over the step's time. */
   bubble?: number[];
+  /** Rank 0's peak bytes in the step by component (train/memory.ts), on backends that account memory. */
+  memory?: { weights: number; grads: number; optimizer: number; activations: number; buffers: number; peak: number; rss_peak: number };
 }

@@ -11,7 +11,8 @@ import { GPTStage, stageOf } from '../nn/gpt-stage.js';
 import type { ParamInfo } from '../nn/module.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
-import { scoped } from '../tensor/engine.js';
+import { backend, scoped, withLifetime } from '../tensor/engine.js';
+import { plannerMemory, resetStepPeak, stepMemory, type MemoryRecord, type MemorySummary } from './memory.js';
 import { measurePeak, peakFor, type PeakEstimate } from '../backends/peak.js';
 import { ParallelAdamW } from '../optim/parallel-adamw.js';
 import { gatherParams } from '../parallel/gather.js';
@@ -107,6 +108,8 @@ export interface TrainSummary {
   collectives?: CollectivesRecord;
   /** With pipeline stages: the split, and each stage's mean bubble (its wait for neighbours over the step's time) against 1F1B's (p - 1) / (m + p - 1). */
   pipeline?: { stages: number; layers: number[]; micro_batches: number; bubble: number[]; bubble_1f1b: number };
+  /** Peak bytes of rank 0 by component, beside the planner's memory model of the same layout. */
+  memory?: MemorySummary;
 }
 
 /** A corpus must hold one batch of training tokens and a validation split (InputError otherwise). */
@@ -134,13 +137,18 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const t = cfg.model.seq_len, b = tc.batch_size, bl = b / ctx.dp;
   if (!Number.isInteger(bl)) throw new Error(`invariant: dp ${ctx.dp} divides train.batch_size ${b} (checkLayout)`);
 
-  // Model and optimizer: the whole model, or this rank's pipeline stage of it.
+  // Model and optimizer: the whole model, or this rank's pipeline stage of it. Weights and optimizer
+  // state live for the run: the backend keeps its fast memory for activations.
   const { micro, ppLayers } = run.layout;
-  const pipe = ctx.pp > 1 ? new PipelineStage(new GPTStage(modelCfg, tc.seed, ctx, stageOf(ppLayers, ctx.ppIndex)), ctx, micro) : undefined;
-  const model = pipe?.model ?? new GPT(modelCfg, tc.seed, ctx);
-  const infos = model.parameterInfo();
-  const opt = new ParallelAdamW(infos, { lr: tc.lr, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weight_decay },
-    ctx, run.layout.zero, tc.optimizer ?? 'adamw');
+  const { model, pipe, infos, opt } = withLifetime('model', () => {
+    const pipe = ctx.pp > 1 ? new PipelineStage(new GPTStage(modelCfg, tc.seed, ctx, stageOf(ppLayers, ctx.ppIndex)), ctx, micro) : undefined;
+    const model = pipe?.model ?? new GPT(modelCfg, tc.seed, ctx);
+    const infos = model.parameterInfo();
+    const opt = new ParallelAdamW(infos, { lr: tc.lr, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weight_decay },
+      ctx, run.layout.zero, tc.optimizer ?? 'adamw');
+    return { model, pipe, infos, opt };
+  });
+  model.recompute = tc.recompute ?? 'none';
   // MFU: model FLOPs per token over every core's FMA peak (bf16 dot-product peak at precision bf16), timed at start (backends/peak.ts).
   const flopsTok = flopsPerToken(modelCfg), peakInfo = peakFor(measurePeak(), tc.precision ?? 'fp32'), peak = peakInfo.totalFlops;
 
@@ -155,9 +163,11 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const bubbles: number[][] = [];
   let routerBias: number[][] = []; // (MoE layers, E) after the last step; empty when aux-loss-free balancing is off
   const evalOn = (toks: Int32Array, batches?: number) => pipe !== undefined ? pipe.evaluate(toks, b, batches) : evaluate(model as GPT, toks, b, batches);
+  let peakMem: MemoryRecord | undefined;
   for (let step = startStep; step < tc.steps; step++) {
     const lr = learningRate(step, { lr: tc.lr, minLr: tc.min_lr, warmup: tc.warmup_steps, total: tc.steps });
     const ts = performance.now(), comm0 = commSplit(clock);
+    resetStepPeak(backend());
     const r = await scoped(async () => {
       // This rank's rows of the step's batch: x, y (B/dp, T) of the global (B, T).
       const batch = sampleBatch(tokens.train, b, t, new Rng(stepSeed(tc.seed, step, 0)));
@@ -181,6 +191,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       return { ...fb, gradNorm };
     });
     const comm = commSplit(clock, comm0);
+    const mem = stepMemory(backend(), infos, opt.stateBytes());
+    if (mem !== undefined && !(mem.peak <= (peakMem?.peak ?? -1))) peakMem = mem;
     // Checkpoint every `every` steps and at the end.
     const dtCkpt = checkpointer !== undefined && ((step + 1) % every === 0 || step === tc.steps - 1) ? await secondsOf(async () => {
       const meta = checkpointMeta(runCfg, tokens, run.layout, step + 1, opt.step, Number.isFinite(firstLoss) ? firstLoss : r.stats.ce);
@@ -199,8 +211,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     let valLoss: number | undefined;
     if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) lastVal = valLoss = (await evalOn(tokens.val, tc.eval_batches)).loss;
     if (rank0 && (step % tc.log_every === 0 || last || valLoss !== undefined)) {
-      logStep(run, metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss,
-        bubble: bubbles[bubbles.length - 1], routerBias }));
+      logStep(run, { ...metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss,
+        bubble: bubbles[bubbles.length - 1], routerBias }), ...(mem !== undefined ? { memory: mem } : {}) });
     }
     bar?.update(step + 1, { loss: r.stats.ce, 'tok/s': Math.round(tokensSeen / trainSeconds) });
     // A worker thread's output reaches the terminal only when its event loop turns, and the
@@ -222,6 +234,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     summary.pipeline = { stages: ctx.pp, layers: ppLayers, micro_batches: micro, bubble: ppLayers.map((_, s) => mean(bubbles.map((w) => w[s] ?? 0))),
       bubble_1f1b: bubbleFraction(ctx.pp, micro) };
   }
+  if (peakMem !== undefined) summary.memory = { measured: peakMem, planner: plannerMemory(modelCfg, b, { ...run.layout, recompute: model.recompute }) };
   writeFileSync(join(out, 'summary.json'), JSON.stringify({ ...summary, losses: undefined }, null, 2) + '\n');
   return { summary, model };
 }
@@ -271,7 +284,7 @@ function writeRunHeader(out: string, runCfg: TrainConfig, layout: RunLayout, pla
   // The layout in the planner's form, so `furnace plan --calibrate` can read this run.
   const l = layout;
   writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: l.pp, ep: l.ep,
-    zero: l.zero ? 1 : 0, microBatch, recompute: 'none', placement }) }, null, 2) + '\n');
+    zero: l.zero ? 1 : 0, microBatch, recompute: runCfg.train.recompute ?? 'none', placement }) }, null, 2) + '\n');
 }
 
 /** What a checkpoint records besides the tensors: the run's config and tokenizer, its layout and position. */

@@ -139,6 +139,22 @@ const benches: Record<string, Bench> = {
       return benchSciml({ repeat, points, ...(v.table === true ? { tableFitTime: fitTime ?? 60 } : {}) }, new Output(v.json));
     },
   },
+  memory: {
+    summary: 'the largest model of a family that fits this machine per layout (dp1, dp2 x ep2, ZeRO-1, recompute), bytes per parameter',
+    usage: 'furnace bench memory [--budget-gib G (free memory less 2, at most 14)] [--batch N (4)] [--train [--steps N (1)]] [--json]',
+    run: async (argv) => {
+      const { values: v } = parse(argv, { ...json, 'budget-gib': { type: 'string' }, batch: { type: 'string' }, train: { type: 'boolean' },
+        steps: { type: 'string' } });
+      const { freemem } = await import('node:os');
+      const budgetGib = numFlag('budget-gib', v['budget-gib'], 0.1, 1 << 20) ?? Math.max(0.5, Math.min(14, freemem() / 2 ** 30 - 2));
+      const batch = intFlag('batch', v.batch, 2, 1024) ?? 4;
+      if (batch % 2 !== 0) throw new InputError(`--batch: ${batch} must be even (the dp 2 layouts split it)`);
+      const steps = intFlag('steps', v.steps, 1, 10);
+      if (steps !== undefined && v.train !== true) throw new InputError('--steps: goes with --train');
+      const { benchMemory } = await import('../../bench/memory.js');
+      return benchMemory({ budget: budgetGib * 2 ** 30, train: v.train === true, steps: steps ?? 1, batch }, new Output(v.json));
+    },
+  },
   topology: {
     summary: 'MoE step time on an emulated cluster: topology-aware placement against naive (root, ip, tc, mpirun)',
     usage: 'furnace bench topology [--nodes 2,4 (2)] [--ranks-per-node R (2)] [--link 1gbit,200mbit (1gbit)] [--steps N (16)] ' +

@@ -24,6 +24,7 @@ export const run: Command = async (argv) => {
   for (const b of backends) {
     const status = b.available ? (b.chosen ? 'available, chosen by auto' : 'available') : 'unavailable';
     out.say(`  ${b.name.padEnd(6)} ${status}${b.detail ? ` -- ${b.detail}` : ''}${b.reason ? ` -- ${b.reason}` : ''}`);
+    if (b.memory !== undefined) out.say(`         memory: ${b.memory.text}`);
   }
   const relaxedLine = rs.enabled ? `on (${rs.how === 'native' ? 'runtime default' : 'enabled with --experimental-wasm-relaxed-simd'})`
     : `off (${rs.how === 'disabled' ? 'FURNACE_WASM_RELAXED=0' : 'runtime lacks it'}): plain SIMD build, mul + add instead of FMA`;

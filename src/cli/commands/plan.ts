@@ -1,6 +1,6 @@
 // `furnace plan`: search hybrid-parallel plans for a model on a cluster, or calibrate against measured runs.
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { DEFAULT_FIT_KEYS, fitEfficiency, predict, type EfficiencyKey } from '../../planner/calibrate.js';
 import { runPlanner } from '../../planner/api.js';
 import { DEFAULT_EFFICIENCY, efficiencyOf, type ClusterSpec } from '../../planner/cluster.js';
@@ -30,10 +30,15 @@ const USAGE = `usage: furnace plan --model M --cluster C [--train T] [--devices 
   --imbalance: the busiest expert's load over the mean (default: the capacity factor), or a run dir whose
                metrics.jsonl expert loads give it`;
 
-/** Presets, with this machine's worker count read from the OS, its FMA peak measured and, given --machine, its measurements. */
+/**
+ * Presets, with this machine's worker count read from the OS, its FMA peak measured, each worker's
+ * share of the machine's memory (tensors are not bound by the 4 GiB wasm heap) and, given --machine,
+ * its measurements.
+ */
 function clusterPresets(machine?: string): Record<string, ClusterSpec | (() => ClusterSpec)> {
   const meas = machine === undefined ? {} : parseMachine(readJsonFile(machine), machine);
-  return { ...CLUSTER_PRESETS, 'this-machine': () => thisMachine({ cores: availableParallelism(), peakFlops: measurePeak().perCoreFlops, ...meas }) };
+  const cores = availableParallelism();
+  return { ...CLUSTER_PRESETS, 'this-machine': () => thisMachine({ cores, peakFlops: measurePeak().perCoreFlops, memoryBytes: totalmem() / cores, ...meas }) };
 }
 
 export const run: Command = async (argv) => {

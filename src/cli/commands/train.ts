@@ -110,7 +110,7 @@ export const run: Command = async (argv) => {
   const { dp, tp, ep, pp, zero, comm } = layout;
   const world = dp * tp * pp;
   preflight(cfg.model, { batch: cfg.train.batch_size / dp, training: true, backend: v.backend ?? 'auto', ranks: world, tp,
-    where: v.config ?? `--preset ${preset}` });
+    layout: { dp, tp, ep, zero, recompute: cfg.train.recompute ?? 'none' }, where: v.config ?? `--preset ${preset}` });
   const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, pp, ppLayers: layout.ppLayers, micro: layout.micro, zero, comm, topology: v.topology, placement, backend: v.backend,
     json: out.json, tty: isInteractive(), ckpt, order: layout.order, ranksHere: world };
   const result = await startRanks(args, world, out);
