@@ -24,6 +24,10 @@ function configWith(name: string, model: Record<string, unknown>): string {
 }
 const config = configWith('z', { aux_loss_coef: 0, router_z_loss_coef: 0.01 });
 const config3 = configWith('z3', { aux_loss_coef: 0, router_z_loss_coef: 0.01, n_layers: 3 });
+// The same model with every block recomputed in the backward pass (train.recompute full).
+const recomputed = join(dir, 'z-full.json');
+writeFileSync(recomputed, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')) as object,
+  train: { ...(JSON.parse(readFileSync(config, 'utf8')) as { train: object }).train, recompute: 'full' } }));
 
 function trainRun(name: string, cfg: string, layout: string[], prefix: string[] = []): RunOutputs {
   const out = join(dir, name);
@@ -53,6 +57,7 @@ const layouts: [string, () => RunOutputs, string, string[]][] = [
   ['pp2 x dp2, ZeRO-1', base, config, ['--pp', '2', '--dp', '2', '--zero']],
   ['pp2, uneven stages 2,1', base3, config3, ['--pp', '2', '--pp-layers', '2,1']],
   ['pp3, 2 micro-batches', base3, config3, ['--pp', '3', '--micro-batches', '2']],
+  ['pp2 x dp2, full recomputation', base, recomputed, ['--pp', '2', '--dp', '2']],
   ['--plan with pp2 x dp2, pp innermost', base, config, ['--plan', plan]],
   ['--plan with pp2 and pp_layers 1,2', base3, config3, ['--plan', planUneven]],
 ];
