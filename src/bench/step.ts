@@ -37,14 +37,21 @@ function kernelNames(be: Backend): string[] {
  */
 function instrument(be: Backend): { rows: Map<string, { calls: number; ms: number; flops: number }>; on: (v: boolean) => void } {
   const rows = new Map<string, { calls: number; ms: number; flops: number }>();
-  let on = false;
+  let on = false, depth = 0;
   const obj = be as unknown as Record<string, (...a: unknown[]) => unknown>;
   for (const name of kernelNames(be)) {
     const f = obj[name]!;
     obj[name] = (...a: unknown[]) => {
-      if (!on) return f.apply(be, a);
+      // Only the outermost call is timed: a kernel's own helpers (staging, pointers) are part of it.
+      if (!on || depth > 0) return f.apply(be, a);
       const t0 = performance.now();
-      const r = f.apply(be, a);
+      let r: unknown;
+      depth++;
+      try {
+        r = f.apply(be, a);
+      } finally {
+        depth--;
+      }
       const ms = performance.now() - t0;
       let key = name, flops = 0;
       if (name === 'gemm') {

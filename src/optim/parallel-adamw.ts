@@ -103,8 +103,13 @@ export class ParallelAdamW {
   step = 0;
   /** The trained parameters (buffers have no optimizer). */
   readonly infos: readonly ParamInfo[];
-  /** Without ZeRO: the plain AdamW over this rank's parameters (after reduction and clipping). */
+  /**
+   * The plain AdamW (after reduction and clipping) over the parameters whose state is not split:
+   * all of them without ZeRO, and under ZeRO-1 those whose data-parallel group is one rank (expert
+   * parameters when ep spans dp), where a split would only add buffers.
+   */
   private readonly local: AdamW | undefined;
+  private readonly localInfos: readonly ParamInfo[];
   private readonly parts: ZeroPart[] = [];
   /** With train.optimizer muon: the weight matrices' optimizer. */
   private readonly muon: Muon | undefined;
@@ -117,13 +122,16 @@ export class ParallelAdamW {
     const matrices = kind === 'muon' ? this.infos.filter(usesMuon) : [];
     this.adam = this.infos.filter((i) => !matrices.includes(i));
     if (matrices.length > 0) this.muon = new Muon(matrices, ctx, opts.weightDecay);
+    const local: ParamInfo[] = zero ? [] : [...this.adam];
     if (zero) {
-      const dense = this.adam.filter((i) => !i.expert), expert = this.adam.filter((i) => i.expert);
-      if (dense.length > 0) this.parts.push(new ZeroPart(dense, ctx.groups.dp));
-      if (expert.length > 0) this.parts.push(new ZeroPart(expert, ctx.groups.expertDp));
-    } else {
-      this.local = new AdamW(this.adam.map((i) => [i.name, i.param]), opts);
+      for (const [infos, group] of [[this.adam.filter((i) => !i.expert), ctx.groups.dp], [this.adam.filter((i) => i.expert), ctx.groups.expertDp]] as const) {
+        if (infos.length === 0) continue;
+        if (group.size > 1) this.parts.push(new ZeroPart(infos, group));
+        else local.push(...infos);
+      }
     }
+    this.localInfos = local;
+    if (local.length > 0) this.local = new AdamW(local.map((i) => [i.name, i.param]), opts);
   }
 
   /** Reduces gradients, clips them to a global norm of maxNorm (0: no clip), updates. Returns the norm. */
@@ -132,7 +140,8 @@ export class ParallelAdamW {
     this.step++;
     const o = this.opts;
     const bc1 = 1 - o.beta1 ** this.step, bc2 = 1 - o.beta2 ** this.step;
-    const ss = this.local === undefined ? await this.reduceZeroParts() : await this.reduceLocal();
+    const ss = await this.reduceZeroParts(), ls = await this.reduceLocal();
+    ss.replicated += ls.replicated; ss.tp += ls.tp; ss.ep += ls.ep;
     if (this.muon !== undefined) {
       await sumGradients(this.muon.infos, this.ctx);
       const m = localSquares(this.muon.infos);
@@ -141,13 +150,12 @@ export class ParallelAdamW {
     const norm = await combineNorm(ss, this.ctx);
     const scale = clipScale(norm, maxNorm);
     await this.muon?.update(lr, scale);
-    if (this.local === undefined) {
-      for (const p of this.parts) p.update(lr, scale, o, bc1, bc2);
-      for (const p of this.parts) await p.gatherParams();
-      return norm;
+    for (const p of this.parts) p.update(lr, scale, o, bc1, bc2);
+    for (const p of this.parts) await p.gatherParams();
+    if (this.local !== undefined) {
+      if (scale !== 1) for (const i of this.localInfos) backend().affine(i.param.grad!.data, scale, 0, i.param.grad!.data);
+      this.local.update(lr);
     }
-    if (scale !== 1) for (const i of this.adam) backend().affine(i.param.grad!.data, scale, 0, i.param.grad!.data);
-    this.local.update(lr);
     return norm;
   }
 
@@ -164,10 +172,11 @@ export class ParallelAdamW {
     return ss;
   }
 
-  /** Sums the AdamW gradients over dp; their sums of squares. */
+  /** Sums the gradients of the unsplit AdamW parameters over dp; their sums of squares. */
   private async reduceLocal(): Promise<{ replicated: number; tp: number; ep: number }> {
-    await sumGradients(this.adam, this.ctx);
-    return localSquares(this.adam);
+    if (this.localInfos.length === 0) return { replicated: 0, tp: 0, ep: 0 };
+    await sumGradients(this.localInfos, this.ctx);
+    return localSquares(this.localInfos);
   }
 
   zeroGrad(): void {
@@ -176,9 +185,8 @@ export class ParallelAdamW {
 
   /** Bytes of optimizer state (the moments) and of ZeRO-1's working buffers (flat gradients, shards) on this rank. */
   stateBytes(): { optimizer: number; buffers: number } {
-    const muon = this.muon?.momentum.reduce((s, m) => s + 4 * m.size, 0) ?? 0;
-    if (this.local !== undefined) return { optimizer: muon + this.local.states.reduce((s, st) => s + 4 * (st.m.size + st.v.size), 0), buffers: 0 };
-    let optimizer = muon, buffers = 0;
+    let optimizer = (this.muon?.momentum.reduce((s, m) => s + 4 * m.size, 0) ?? 0)
+      + (this.local?.states.reduce((s, st) => s + 4 * (st.m.size + st.v.size), 0) ?? 0), buffers = 0;
     for (const p of this.parts) {
       optimizer += 4 * (p.m.length + p.v.length);
       buffers += 4 * (p.flat.length + p.g.length + p.p.length);
