@@ -17,19 +17,23 @@ export function joinBlocks(stacked: Float32Array, blockShape: readonly number[],
   return out;
 }
 
-/** Every parameter whole, by name (collective over the tp and ep groups). */
-export async function gatherParams(infos: readonly ParamInfo[], ctx: ParallelContext): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+/**
+ * Every parameter whole, by name (collective over the tp and ep groups). A rank that does not
+ * `keep` takes part in the collectives but holds nothing (an empty map): only the rank that writes
+ * the model pays for a whole copy of it.
+ */
+export async function gatherParams(infos: readonly ParamInfo[], ctx: ParallelContext, keep = true): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const info of infos) {
     const s = info.spec;
     if (s === undefined) {
-      out.set(info.name, { shape: [...info.param.shape], data: info.param.data });
+      if (keep) out.set(info.name, { shape: [...info.param.shape], data: info.param.data });
       continue;
     }
     const group = s.axis === 'tp' ? ctx.groups.tp : ctx.groups.ep;
     const stacked = new Float32Array(info.param.size * s.parts);
     await group.allGather(Float32Array.from(info.param.data), stacked);
-    out.set(info.name, { shape: [...s.globalShape], data: joinBlocks(stacked, info.param.shape, s.dim, s.parts) });
+    if (keep) out.set(info.name, { shape: [...s.globalShape], data: joinBlocks(stacked, info.param.shape, s.dim, s.parts) });
   }
   return out;
 }

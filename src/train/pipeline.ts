@@ -189,9 +189,10 @@ export class PipelineStage {
    * shapes first.
    */
   async gatherParams(infos: readonly ParamInfo[]): Promise<Map<string, { shape: number[]; data: Float32Array }> | null> {
-    const whole = await gatherParams(infos, this.ctx);
     const { ctx, pp } = this;
-    if (ctx.dpIndex !== 0 || ctx.tpIndex !== 0) return null; // not on world rank 0's pp group
+    const onRank0Group = ctx.dpIndex === 0 && ctx.tpIndex === 0; // world rank 0's pp group
+    const whole = await gatherParams(infos, ctx, onRank0Group);
+    if (!onRank0Group) return null;
     if (pp.rank > 0) {
       const own = infos.filter((i) => i.tied === undefined || i.tied.copy === 0).map((i) => ({ name: i.name, shape: whole.get(i.name)!.shape }));
       await sendJson(pp, own, 0);

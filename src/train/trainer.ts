@@ -224,7 +224,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
 
   // Final: bits per byte on the whole validation text, then save (rank 0 writes the whole model).
   const full = await evalOn(tokens.val);
-  const whole = pipe !== undefined ? await pipe.gatherParams(infos) : await gatherParams(infos, ctx);
+  const whole = pipe !== undefined ? await pipe.gatherParams(infos) : await gatherParams(infos, ctx, rank0);
   if (!rank0 || whole === null) return null;
   saveModel(out, whole, runCfg, tokens.tokenizer);
   const summary = summarize(runCfg, { startStep, firstLoss, losses, busiest, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
