@@ -101,13 +101,14 @@ test('without root, cluster up refuses in one line with exit code 1', { skip: !i
 });
 
 const sh = (...a: string[]) => spawnSync(a[0]!, a.slice(1), { encoding: 'utf8' });
-/** The host's view: its links (names and flags) and its namespaces. */
-const hostView = () => ({ links: sh('ip', '-o', 'link').stdout.split('\n').map((l) => l.replace(/link\/\S+ \S+.*$/, '')).sort().join('\n'),
-  netns: sh('ip', 'netns', 'list').stdout.split('\n').map((l) => l.split(' ')[0]).sort().join('\n') });
+/** The host's view: its links (names and flags) and the namespaces of cluster `name` (other clusters
+ * may come and go meanwhile: other jobs on this machine). */
+const hostView = (name: string) => ({ links: sh('ip', '-o', 'link').stdout.split('\n').map((l) => l.replace(/link\/\S+ \S+.*$/, '')).sort().join('\n'),
+  netns: sh('ip', 'netns', 'list').stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((ns) => ownsNamespace(name, ns)).sort().join('\n') });
 
 test('up 2 nodes: status lists them, they reach each other over shaped links; down leaves nothing, twice and after a crash', { skip: noNetns }, async () => {
   const name = `t${process.pid}`, cdir = join(dir, name);
-  const before = hostView();
+  const before = hostView(name);
   try {
     const u = furnace(['cluster', 'up', '--nodes', '2', '--name', name, '--dir', cdir, '--link', 'node=500mbit', '--json']);
     assert.equal(u.code, 0, u.stderr);
@@ -135,12 +136,12 @@ test('up 2 nodes: status lists them, they reach each other over shaped links; do
     const retries = (...ns: string[]) => sh(...(ns.length > 0 ? ['ip', 'netns', 'exec', ...ns] : []), 'sysctl', '-n', 'net.ipv4.tcp_retries2').stdout.trim();
     assert.equal(retries(n0!.ns), '5');
     assert.notEqual(retries(), '5');
-    assert.notEqual(hostView().netns, before.netns);
+    assert.notEqual(hostView(name).netns, before.netns);
   } finally {
     const d = furnace(['cluster', 'down', '--name', name, '--dir', cdir, '--json']);
     assert.equal(d.code, 0, d.stderr);
   }
-  assert.deepEqual(hostView(), before, 'down left the host as it was');
+  assert.deepEqual(hostView(name), before, 'down left the host as it was');
   assert.ok(!existsSync(cdir), 'files removed');
   const again = furnace(['cluster', 'down', '--name', name, '--dir', cdir, '--json']);
   assert.equal(again.code, 0, again.stderr);
@@ -163,7 +164,7 @@ test('up 2 nodes: status lists them, they reach each other over shaped links; do
   }
   await new Promise((res) => { if (sleeper?.exitCode !== null || sleeper.signalCode !== null) res(null); else sleeper.on('exit', res); });
   assert.equal(sleeper?.signalCode, 'SIGTERM', 'the process inside the node was ended');
-  assert.deepEqual(hostView(), before, 'down after a crash left the host as it was');
+  assert.deepEqual(hostView(name), before, 'down after a crash left the host as it was');
 });
 
 // Training over the cluster: dropless routing (capacity is per rank), so layouts agree.
