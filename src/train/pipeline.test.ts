@@ -120,6 +120,15 @@ test('bad pipeline flags exit 2 naming the flag', () => {
     assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, pattern);
   }
+  // The same settings in the config file's parallel section, named by their key.
+  for (const [parallel, pattern] of [[{ pp: 2, micro_batches: 3 }, /parallel\.micro_batches 3 must divide the rows/],
+    [{ pp: 2, stages: 2 }, /parallel\.stages: unknown key/]] as const) {
+    const file = join(dir, 'bad-parallel.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), parallel }));
+    const r = runFurnace(fx, ['train', '--config', file, '--corpus', corpus, '--out', join(dir, 'bad')]);
+    assert.equal(r.code, 2, `${JSON.stringify(parallel)}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+  }
 });
 
 test('the default split gives the first and last stage fewer blocks; the 1F1B bubble is (p - 1) / (m + p - 1)', () => {
