@@ -4,7 +4,7 @@ import { estimate, type Breakdown, type Estimate } from './cost.js';
 import type { ParallelPlan, Recompute, ZeroStage } from './plan.js';
 import { rankImbalance } from './context.js';
 import { worldSize } from './plan.js';
-import { layouts, search, type Alternative, type SearchResult } from './search.js';
+import { search, type Alternative, type SearchResult } from './search.js';
 import { bubbleFraction, layersOf } from './stages.js';
 
 const LABELS: Record<keyof Breakdown, string> = {
@@ -45,6 +45,16 @@ export function describeSplit(split: readonly number[]): string {
   return out.join(', ');
 }
 
+/** Whether some tp x pp x dp uses exactly n devices (tp dividing the heads, pp at most the layers, dp the batch). */
+function exactLayoutExists(ctx: PlanContext, n: number): boolean {
+  const m = ctx.model;
+  for (let tp = 1; tp <= Math.min(n, m.heads); tp++) {
+    if (m.heads % tp !== 0 || m.ffn_hidden % tp !== 0 || (m.kv_heads ?? m.heads) % tp !== 0) continue;
+    for (let pp = 1; pp <= Math.min(m.layers, n / tp); pp++) if (n % (tp * pp) === 0 && ctx.batch % (n / (tp * pp)) === 0) return true;
+  }
+  return false;
+}
+
 /**
  * What shapes the winner beyond its breakdown: devices left idle (and why), the pipeline's stage split and
  * bubble formula with its numbers, and the expert-load imbalance the all-to-all waits for.
@@ -53,9 +63,9 @@ function structure(ctx: PlanContext, r: SearchResult, best: Estimate): string[] 
   const p = best.plan, lines: string[] = [];
   const used = worldSize(p), n = r.devices;
   if (used < n) {
-    const exact = layouts(ctx).some((l) => l.tp * l.pp * l.dp === n);
+    const exact = exactLayoutExists(ctx, n);
     lines.push(`devices: uses ${used} of ${n}, ${n - used} idle: ${exact
-      ? `faster than every plan on all ${n} that fits`
+      ? `faster than every plan on all ${n} that fits (a deeper pipeline with as full a slowest stage only adds bubble)`
       : `no tp x pp x dp equals ${n} with dp dividing the batch of ${ctx.batch} sequences`}`);
   }
   if (p.pp > 1) {
