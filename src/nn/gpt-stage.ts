@@ -8,8 +8,8 @@ import * as ops from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import { Module, type ParamInfo } from './module.js';
 import { Embedding, RMSNorm } from './layers.js';
-import { Block, isMoeLayer, usesRope, zLossCoef, type ModelConfig } from './gpt.js';
-import { blockForward, type Recompute } from './recompute.js';
+import { Block, isMoeLayer, runBlocks, usesRope, zLossCoef, type ModelConfig } from './gpt.js';
+import type { Recompute } from './recompute.js';
 import type { ParallelContext } from '../parallel/context.js';
 
 /** Which blocks a stage holds: [first, end) of the model's n_layers, and its place in the pipeline. */
@@ -113,21 +113,10 @@ export class GPTStage extends Module {
    * stage's hidden states (B*T, C); -> hidden states (B*T, C), or logits (B*T, V) on the last.
    */
   async forward(input: Int32Array | Tensor, b: number, t: number, rng: Rng): Promise<StageForward> {
-    let x = input instanceof Int32Array ? this.embed(input, b, t) : input;
-    let aux: Tensor = scalar(0), z: Tensor = scalar(0);
-    const load: Int32Array[] = [];
-    let dropped = 0;
-    for (const blk of this.blocks) {
-      const o = await blockForward(blk, x, b, t, rng, this.recompute);
-      x = o.x;
-      if (o.moe === undefined) continue;
-      aux = aux.add(o.moe.auxLoss);
-      if (o.moe.zLoss !== null) z = z.add(o.moe.zLoss);
-      load.push(o.moe.load);
-      dropped += o.moe.dropped;
-    }
-    if (this.lnF !== null && this.tokEmb !== null) x = this.lnF.forward(x).matmul(this.tokEmb.weight, false, true); // (B*T, V), tied
-    return { out: x, auxLoss: aux, zLoss: z, load, dropped };
+    const x = input instanceof Int32Array ? this.embed(input, b, t) : input;
+    const r = await runBlocks(this.blocks, x, b, t, rng, this.recompute);
+    if (this.lnF === null || this.tokEmb === null) return r;
+    return { ...r, out: this.lnF.forward(r.out).matmul(this.tokEmb.weight, false, true) }; // (B*T, V), tied
   }
 
   /** ids (B*T) -> (B*T, C): token embedding, plus the position table when learned. */

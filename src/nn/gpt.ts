@@ -122,20 +122,9 @@ export class GPT extends Module {
       for (let i = 0; i < b * t; i++) pos[i] = i % t;
       x = x.add(this.posEmb.forward(pos));
     }
-    let aux: Tensor = scalar(0), z: Tensor = scalar(0);
-    const load: Int32Array[] = [];
-    let dropped = 0;
-    for (const blk of this.blocks) {
-      const o = await blockForward(blk, x, b, t, rng, this.recompute);
-      x = o.x;
-      if (o.moe === undefined) continue;
-      aux = aux.add(o.moe.auxLoss);
-      if (o.moe.zLoss !== null) z = z.add(o.moe.zLoss);
-      load.push(o.moe.load);
-      dropped += o.moe.dropped;
-    }
-    const logits = this.lnF.forward(x).matmul(this.tokEmb.weight, false, true); // (B*T, V), tied
-    return { logits, auxLoss: aux, zLoss: z, load, dropped };
+    const { out: h, ...moe } = await runBlocks(this.blocks, x, b, t, rng, this.recompute);
+    const logits = this.lnF.forward(h).matmul(this.tokEmb.weight, false, true); // (B*T, V), tied
+    return { logits, ...moe };
   }
 
   /** The MoE layers, in order (the order of ForwardResult.load). */
@@ -197,4 +186,24 @@ export function updateRouterBiases(layers: readonly MoELayer[], cfg: ModelConfig
   const rate = routerBiasRate(cfg);
   if (rate > 0) layers.forEach((m, l) => m.router.updateBias(load[l]!, rate));
   return layers.flatMap((m) => (m.router.bias === null ? [] : [Array.from(m.router.bias.data)]));
+}
+
+/**
+ * x (B*T, C) through `blocks` (recomputed in backward as `recompute` says) -> (B*T, C), with the MoE
+ * layers' summed balance and z losses, their loads in order and the dropped choices.
+ */
+export async function runBlocks(blocks: readonly Block[], x: Tensor, b: number, t: number, rng: Rng, recompute: Recompute): Promise<{
+  out: Tensor; auxLoss: Tensor; zLoss: Tensor; load: Int32Array[]; dropped: number }> {
+  let auxLoss: Tensor = scalar(0), zLoss: Tensor = scalar(0), dropped = 0;
+  const load: Int32Array[] = [];
+  for (const blk of blocks) {
+    const o = await blockForward(blk, x, b, t, rng, recompute);
+    x = o.x;
+    if (o.moe === undefined) continue;
+    auxLoss = auxLoss.add(o.moe.auxLoss);
+    if (o.moe.zLoss !== null) zLoss = zLoss.add(o.moe.zLoss);
+    load.push(o.moe.load);
+    dropped += o.moe.dropped;
+  }
+  return { out: x, auxLoss, zLoss, load, dropped };
 }

@@ -5,19 +5,13 @@ import { checkMemory, gib } from '../util/memory.js';
 import { fmt } from '../util/output.js';
 import { InputError } from '../util/errors.js';
 import type { ParallelPlan } from '../planner/plan.js';
+import type { MemoryBreakdown } from '../planner/memory.js';
 import { runnableBy } from '../planner/runnable.js';
 import type { Recompute } from '../nn/recompute.js';
 
-export interface MemoryEstimate {
+/** Bytes by part (float32 throughout; buffers: ZeRO-1's flat gradients and shards), in the planner's breakdown. */
+export interface MemoryEstimate extends MemoryBreakdown {
   params: number;
-  /** Bytes by part, float32 throughout. */
-  weights: number;
-  grads: number;
-  optimizer: number;
-  activations: number;
-  /** ZeRO-1's flat gradients and shards. */
-  buffers: number;
-  total: number;
 }
 
 /** How the ranks split the model: dp x tp ranks, experts over ep, ZeRO-1, activation recomputation. */
