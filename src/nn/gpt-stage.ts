@@ -1,7 +1,8 @@
-// One pipeline stage of the GPT (gpt.ts): a contiguous run of its blocks, with the token (and
-// position) embedding on the first stage and the final norm and tied output layer on the last.
-// Parameter names and initial values are the whole model's, so checkpoints and the saved model
-// do not depend on the split.
+// One pipeline stage of the GPT (gpt.ts): one contiguous run of its blocks, or with the interleaved
+// schedule v runs (model chunks) of them, chunk k being virtual stage k x stages + index. The rank
+// holding virtual stage 0 also embeds the tokens (and positions); the one holding the last also
+// holds the final norm and tied output layer. Parameter names and initial values are the whole
+// model's, so checkpoints and the saved model do not depend on the split.
 import type { Tensor } from '../tensor/tensor.js';
 import { scalar } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops.js';
@@ -12,12 +13,12 @@ import { Block, isMoeLayer, runBlocks, usesRope, zLossCoef, type ModelConfig } f
 import type { Recompute } from './recompute.js';
 import type { ParallelContext } from '../parallel/context.js';
 
-/** Which blocks a stage holds: [first, end) of the model's n_layers, and its place in the pipeline. */
+/** Which blocks a stage holds: its chunks, [first, end) of the model's n_layers each, and its place in the pipeline. */
 export interface StageSpec {
   index: number;
   stages: number;
-  first: number;
-  end: number;
+  /** Chunk k is virtual stage k x stages + index; one chunk without interleaving. */
+  chunks: { first: number; end: number }[];
 }
 
 /**
@@ -43,10 +44,29 @@ export function splitLayers(nLayers: number, stages: number, given?: readonly nu
   return sizes;
 }
 
-/** The spec of stage `index` under a split (blocks per stage). */
-export function stageOf(split: readonly number[], index: number): StageSpec {
-  const first = split.slice(0, index).reduce((a, b) => a + b, 0);
-  return { index, stages: split.length, first, end: first + split[index]! };
+/** The spec of stage `index` of `stages` under a split into blocks per virtual stage (stages x v entries). */
+export function stageOf(split: readonly number[], index: number, stages = split.length): StageSpec {
+  const starts = split.map((_, s) => split.slice(0, s).reduce((a, b) => a + b, 0));
+  const chunks = [];
+  for (let s = index; s < split.length; s += stages) chunks.push({ first: starts[s]!, end: starts[s]! + split[s]! });
+  return { index, stages, chunks };
+}
+
+/**
+ * Blocks per virtual stage (stages x v entries) of an interleaved pipeline from blocks per rank
+ * (`perRank`, one per stage): each rank's blocks split evenly over its v chunks, the remainder to its
+ * middle chunks first, so that the chunks holding the embedding (rank 0's first) and the output
+ * layer (the last rank's last) take fewer.
+ */
+export function chunkSplit(perRank: readonly number[], v: number): number[] {
+  const p = perRank.length, out = new Array<number>(p * v).fill(0);
+  perRank.forEach((n, r) => {
+    if (n < v) throw new RangeError(`stage ${r}'s ${n} layer${n === 1 ? '' : 's'} cannot fill its ${v} virtual stages`);
+    const order = [...Array.from({ length: Math.max(0, v - 2) }, (_, k) => k + 1), ...(r === p - 1 ? [0, v - 1] : [v - 1, 0])];
+    for (let k = 0; k < v; k++) out[k * p + r] = Math.floor(n / v);
+    for (let e = n % v, i = 0; e > 0; e--, i++) out[order[i]! * p + r]!++;
+  });
+  return out;
 }
 
 /** What a stage's forward pass returns for one micro-batch. */
@@ -68,8 +88,10 @@ export class GPTStage extends Module {
   /** The token embedding: its table on the first stage, the tied output layer on the last (both: one stage). */
   readonly tokEmb: Embedding | null;
   readonly posEmb: Embedding | null;
-  /** This stage's blocks, named blocks.<i> by their index in the whole model. */
+  /** This stage's blocks, named blocks.<i> by their index in the whole model, in model order. */
   readonly blocks: Block[] = [];
+  /** The blocks of each chunk. */
+  readonly chunkBlocks: Block[][];
   readonly lnF: RMSNorm | null;
   readonly isFirst: boolean;
   readonly isLast: boolean;
@@ -84,10 +106,16 @@ export class GPTStage extends Module {
     this.tokEmb = this.isFirst || this.isLast ? this.child('tok_emb', emb) : drop(emb);
     const pos = usesRope(cfg) ? null : new Embedding(cfg.seq_len, cfg.d_model, rng, 0.01);
     this.posEmb = pos !== null && this.isFirst ? this.child('pos_emb', pos) : drop(pos);
+    this.chunkBlocks = stage.chunks.map(() => []);
     for (let i = 0; i < cfg.n_layers; i++) {
       const blk = new Block(cfg, isMoeLayer(cfg, i), rng, ctx);
-      if (i >= stage.first && i < stage.end) this.blocks.push(this.child(`blocks.${i}`, blk));
-      else drop(blk);
+      const k = stage.chunks.findIndex((c) => i >= c.first && i < c.end);
+      if (k < 0) {
+        drop(blk);
+        continue;
+      }
+      this.blocks.push(this.child(`blocks.${i}`, blk));
+      this.chunkBlocks[k]!.push(blk);
     }
     this.lnF = this.isLast ? this.child('ln_f', new RMSNorm(cfg.d_model)) : null;
   }
@@ -108,14 +136,31 @@ export class GPTStage extends Module {
     return this.stage.stages > 1 && (this.isFirst || this.isLast);
   }
 
+  /** Whether chunk k is the model's first virtual stage (it embeds) or its last (it computes the logits). */
+  holdsEmbedding(k: number): boolean {
+    return this.isFirst && k === 0;
+  }
+
+  holdsOutput(k: number): boolean {
+    return this.isLast && k === this.stage.chunks.length - 1;
+  }
+
+  /** The parameters chunk k's forward uses (its blocks; the embedding or the output layer where it holds them). */
+  chunkParameters(k: number): Tensor[] {
+    const mods: (Module | null)[] = [...this.chunkBlocks[k]!];
+    if (this.holdsEmbedding(k)) mods.push(this.tokEmb, this.posEmb);
+    if (this.holdsOutput(k)) mods.push(this.tokEmb, this.lnF);
+    return [...new Set(mods.flatMap((m) => (m === null ? [] : m.parameters())))];
+  }
+
   /**
-   * One micro-batch through this stage: token ids (B*T) on the first stage, else the previous
+   * One micro-batch through chunk k: token ids (B*T) on virtual stage 0, else the previous virtual
    * stage's hidden states (B*T, C); -> hidden states (B*T, C), or logits (B*T, V) on the last.
    */
-  async forward(input: Int32Array | Tensor, b: number, t: number, rng: Rng): Promise<StageForward> {
+  async forward(k: number, input: Int32Array | Tensor, b: number, t: number, rng: Rng): Promise<StageForward> {
     const x = input instanceof Int32Array ? this.embed(input, b, t) : input;
-    const r = await runBlocks(this.blocks, x, b, t, rng, this.recompute);
-    if (this.lnF === null || this.tokEmb === null) return r;
+    const r = await runBlocks(this.chunkBlocks[k]!, x, b, t, rng, this.recompute);
+    if (!this.holdsOutput(k) || this.lnF === null || this.tokEmb === null) return r;
     return { ...r, out: this.lnF.forward(r.out).matmul(this.tokEmb.weight, false, true) }; // (B*T, V), tied
   }
 

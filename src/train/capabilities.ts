@@ -13,11 +13,11 @@ export interface TrainerCapabilities {
   recompute: readonly ('none' | 'selective' | 'full')[];
 }
 
-/** This trainer: dp, tp, ep and pp (1F1B, even or uneven stages) in any composition, ZeRO-1. */
+/** This trainer: dp, tp, ep and pp (1F1B or interleaved, even or uneven stages) in any composition, ZeRO-1, every recomputation mode. */
 export const TRAINER_CAPABILITIES: TrainerCapabilities = {
   pipeline: true,
   unevenStages: true,
-  interleaved: false,
+  interleaved: true,
   maxZero: 1,
-  recompute: ['none'],
+  recompute: ['none', 'selective', 'full'],
 };

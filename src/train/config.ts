@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { InputError, errorMessage } from '../util/errors.js';
 import { formatIssues } from '../util/schema.js';
 import type { ModelConfig } from '../nn/gpt.js';
-import { splitLayers } from '../nn/gpt-stage.js';
+import { chunkSplit, splitLayers } from '../nn/gpt-stage.js';
 import { BALANCE_SCOPES, GATES } from '../nn/moe/router.js';
 import { PRECISIONS } from '../backends/backend.js';
 import { RECOMPUTE_MODES } from '../nn/recompute.js';
@@ -67,11 +67,14 @@ export const trainSchema = z.strictObject({
   recompute: z.enum(RECOMPUTE_MODES).exactOptional(),
 });
 
-/** Pipeline parallelism in a config file; the flags --pp, --pp-layers and --micro-batches override it. */
+/** Pipeline parallelism in a config file; the flags --pp, --pp-virtual, --pp-layers and --micro-batches override it. */
 export const parallelSchema = z.strictObject({
   pp: posInt(1024),
-  /** Blocks per stage, first stage first (default: an even split, lighter first and last stages). */
-  pp_layers: z.array(posInt(1024)).min(1).max(1024),
+  /** Model chunks per stage of the interleaved 1F1B schedule (default 1: plain 1F1B). */
+  virtual_stages: posInt(64),
+  /** Blocks per stage, first stage first (default: an even split, lighter first and last stages); with
+   * virtual stages, per virtual stage (pp x v entries) or per stage (pp entries, each split over its chunks). */
+  pp_layers: z.array(posInt(1024)).min(1).max(1 << 16),
   /** Micro-batches per step through the pipeline (default: the most up to 2 x pp that divide the rows per dp rank). */
   micro_batches: posInt(1 << 20),
 }).partial();
@@ -139,33 +142,49 @@ export function checkLayout(c: TrainConfig, l: { dp: number; tp: number; ep: num
 }
 
 /**
- * The pipeline of a run: stages, blocks per stage and micro-batches, from the flags (else the
- * config's `parallel`), checked against the model and the rows each data-parallel rank takes;
- * throws InputError naming the flag.
+ * The pipeline of a run: stages, virtual stages per stage, blocks per virtual stage and
+ * micro-batches, from the flags (else the config's `parallel`), checked against the model and the
+ * rows each data-parallel rank takes; throws InputError naming the flag.
  */
-export function resolvePipeline(c: TrainConfig, dp: number, flags: { pp?: number | undefined; layers?: number[] | undefined;
-  micro?: number | undefined }): { pp: number; ppLayers: number[]; micro: number } {
-  const pp = flags.pp ?? c.parallel?.pp ?? 1, given = flags.layers ?? c.parallel?.pp_layers, rows = c.train.batch_size / dp;
-  const layersFlag = flags.layers !== undefined ? '--pp-layers' : 'parallel.pp_layers';
-  let ppLayers: number[];
-  try {
-    ppLayers = splitLayers(c.model.n_layers, pp, given);
-  } catch (e) {
-    throw new InputError(`${given !== undefined ? layersFlag : '--pp'}: ${errorMessage(e)}`);
-  }
-  const micro = flags.micro ?? c.parallel?.micro_batches ?? defaultMicro(pp, rows);
+export function resolvePipeline(c: TrainConfig, dp: number, flags: { pp?: number | undefined; virtual?: number | undefined;
+  layers?: number[] | undefined; micro?: number | undefined }): { pp: number; virtual: number; ppLayers: number[]; micro: number } {
+  const pp = flags.pp ?? c.parallel?.pp ?? 1, v = flags.virtual ?? c.parallel?.virtual_stages ?? 1;
+  const given = flags.layers ?? c.parallel?.pp_layers, rows = c.train.batch_size / dp;
+  const virtualFlag = flags.virtual !== undefined ? '--pp-virtual' : 'parallel.virtual_stages';
+  if (v > 1 && pp === 1) throw new InputError(`${virtualFlag} ${v}: virtual stages need pipeline stages (--pp 2 or more)`);
+  const ppLayers = stageSplit(c.model.n_layers, pp, v, given, flags.layers !== undefined ? '--pp-layers' : 'parallel.pp_layers', virtualFlag);
+  const micro = flags.micro ?? c.parallel?.micro_batches ?? defaultMicro(pp, v, rows);
   const microFlag = flags.micro !== undefined ? '--micro-batches' : 'parallel.micro_batches';
   if (pp === 1 && micro !== 1) throw new InputError(`${microFlag} ${micro}: micro-batches need pipeline stages (--pp 2 or more)`);
   if (!Number.isInteger(rows) || rows % micro !== 0) {
     throw new InputError(`${microFlag} ${micro} must divide the rows of each data-parallel rank (train.batch_size ${c.train.batch_size} / dp ${dp})`);
   }
-  return { pp, ppLayers, micro };
+  if (v > 1 && micro % pp !== 0) {
+    const named = flags.micro !== undefined || c.parallel?.micro_batches !== undefined ? `${microFlag} ${micro}:` : `${virtualFlag} ${v}: no multiple of pp ${pp} divides the ${rows} rows per data-parallel rank;`;
+    throw new InputError(`${named} the interleaved schedule takes micro-batches in groups of pp: give a multiple of ${pp}`);
+  }
+  return { pp, virtual: v, ppLayers, micro };
 }
 
-/** The most micro-batches up to 2 x pp that divide the rows: more shrink the bubble, (p - 1) / (m + p - 1). */
-function defaultMicro(pp: number, rows: number): number {
+/** Blocks per virtual stage (pp x v entries): `given` per virtual stage or per stage, else an even split of the layers. */
+function stageSplit(layers: number, pp: number, v: number, given: readonly number[] | undefined, layersFlag: string, virtualFlag: string): number[] {
+  if (v > 1 && given === undefined && layers < pp * v) {
+    throw new InputError(`${virtualFlag} ${v}: pp ${pp} x ${v} virtual stages need at least ${pp * v} layers, the model has ${layers}`);
+  }
+  try {
+    if (v === 1 || given === undefined) return splitLayers(layers, pp * v, given);
+    if (given.length === pp * v) return splitLayers(layers, pp * v, given);
+    if (given.length === pp) return chunkSplit(splitLayers(layers, pp, given), v);
+  } catch (e) {
+    throw new InputError(`${given !== undefined ? layersFlag : v > 1 ? virtualFlag : '--pp'}: ${errorMessage(e)}`);
+  }
+  throw new InputError(`${layersFlag}: ${given.length} stage sizes; give one per virtual stage (pp ${pp} x ${v} = ${pp * v}) or one per stage (${pp})`);
+}
+
+/** The most micro-batches up to 2 x pp that divide the rows (a multiple of pp when interleaved): more shrink the bubble, (p - 1) / (v m + p - 1). */
+function defaultMicro(pp: number, v: number, rows: number): number {
   if (pp === 1 || !Number.isInteger(rows)) return 1;
-  for (let m = 2 * pp; m > 1; m--) if (rows % m === 0) return m;
+  for (let m = 2 * pp; m > 1; m--) if (rows % m === 0 && (v === 1 || m % pp === 0)) return m;
   return 1;
 }
 

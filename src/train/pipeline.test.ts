@@ -1,6 +1,7 @@
 // Pipeline parallelism trains the same model as one rank: pp2, with dp, ep, tp and ZeRO-1, uneven
-// stages, on threads and MPI, the same loss at every step and the same final parameters; its
-// checkpoints resume into data parallelism and back; bad pipeline flags are refused by name.
+// stages, interleaved virtual stages, on threads and MPI, the same loss at every step and the same
+// final parameters; its checkpoints resume into data parallelism and back; bad pipeline flags are
+// refused by name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,9 @@ function configWith(name: string, model: Record<string, unknown>): string {
 }
 const config = configWith('z', { aux_loss_coef: 0, router_z_loss_coef: 0.01 });
 const config3 = configWith('z3', { aux_loss_coef: 0, router_z_loss_coef: 0.01, n_layers: 3 });
+// Deep enough for pp2 x 2 virtual stages (4 chunks), evenly and unevenly.
+const config4 = configWith('z4', { aux_loss_coef: 0, router_z_loss_coef: 0.01, n_layers: 4 });
+const config5 = configWith('z5', { aux_loss_coef: 0, router_z_loss_coef: 0.01, n_layers: 5 });
 // The same model with every block recomputed in the backward pass (train.recompute full).
 const recomputed = join(dir, 'z-full.json');
 writeFileSync(recomputed, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')) as object,
@@ -45,9 +49,16 @@ const planUneven = join(dir, 'plan-pp2-uneven.json');
 writeFileSync(planUneven, JSON.stringify({ format: 'furnace-plan/1', dp: 1, tp: 1, pp: 2, ep: 1, zero: 0, micro_batch: 2, recompute: 'none',
   pp_layers: [1, 2], placement: { order: ['pp', 'tp', 'ep', 'edp'] } }));
 
+// An interleaved plan: 5 layers as 3 + 2 per stage, each stage's split over its 2 chunks (1,2 and 1,1).
+const planInterleaved = join(dir, 'plan-pp2-v2.json');
+writeFileSync(planInterleaved, JSON.stringify({ format: 'furnace-plan/1', dp: 1, tp: 1, pp: 2, ep: 1, zero: 0, micro_batch: 2, recompute: 'none',
+  pp_layers: [3, 2], virtual_stages: 2, placement: { order: ['pp', 'tp', 'ep', 'edp'] } }));
+
 const once = <T>(f: () => T) => { let v: T | undefined; return () => (v ??= f()); };
 const base = once(() => trainRun('one-rank', config, ['--dp', '1']));
 const base3 = once(() => trainRun('one-rank-3', config3, ['--dp', '1']));
+const base4 = once(() => trainRun('one-rank-4', config4, ['--dp', '1']));
+const base5 = once(() => trainRun('one-rank-5', config5, ['--dp', '1']));
 
 const layouts: [string, () => RunOutputs, string, string[]][] = [
   ['pp2', base, config, ['--pp', '2']],
@@ -60,6 +71,10 @@ const layouts: [string, () => RunOutputs, string, string[]][] = [
   ['pp2 x dp2, full recomputation', base, recomputed, ['--pp', '2', '--dp', '2']],
   ['--plan with pp2 x dp2, pp innermost', base, config, ['--plan', plan]],
   ['--plan with pp2 and pp_layers 1,2', base3, config3, ['--plan', planUneven]],
+  ['pp2 x v2 (interleaved)', base4, config4, ['--pp', '2', '--pp-virtual', '2']],
+  ['pp2 x v2 x dp2', base4, config4, ['--pp', '2', '--pp-virtual', '2', '--dp', '2']],
+  ['pp2 x v2, uneven chunks 1,2,1,1', base5, config5, ['--pp', '2', '--pp-virtual', '2', '--pp-layers', '1,2,1,1']],
+  ['--plan with pp2 x v2 and pp_layers 3,2', base5, config5, ['--plan', planInterleaved]],
 ];
 for (const [name, ref, cfg, layout] of layouts) {
   test(`threads ${name} matches one rank: per-step loss and final parameters`, () => {
@@ -87,11 +102,25 @@ test('mpi pp2 matches one rank', { skip: mpirun === undefined ? 'Open MPI (mpiru
   assertSameRun(base(), trainRun('mpi-pp2', config, ['--pp', '2', '--comm', 'mpi'], prefix), 'mpi pp2');
 });
 
+test('mpi pp2 x v2 (interleaved) matches one rank', { skip: mpirun === undefined ? 'Open MPI (mpirun) is not installed' : false }, () => {
+  const prefix = ['mpirun', '--allow-run-as-root', '--oversubscribe', '--mca', 'mpi_yield_when_idle', '1', '-np', '2'];
+  assertSameRun(base4(), trainRun('mpi-pp2-v2', config4, ['--pp', '2', '--pp-virtual', '2', '--comm', 'mpi'], prefix), 'mpi pp2 x v2');
+});
+
 test('a pp2 checkpoint resumes into dp2, and a dp2 checkpoint into pp2', () => {
   for (const [from, to] of [[['--pp', '2'], ['--dp', '2']], [['--dp', '2'], ['--pp', '2', '--dp', '2', '--zero']]] as const) {
     const tag = `${from.join('')}-${to.join('')}`.replace(/-+/g, '');
     const full = trainRun(`ck-${tag}`, config, [...from, '--ckpt-every', '6']);
     const resumed = trainRun(`ck-${tag}-resumed`, config, [...to, '--resume', join(dir, `ck-${tag}`, 'ckpt', 'step-00000006')]);
+    assertSameRun({ losses: full.losses.slice(6), params: full.params }, resumed, `${from.join(' ')} -> ${to.join(' ')}`);
+  }
+});
+
+test('an interleaved checkpoint resumes into dp2, and a dp2 checkpoint into pp2 x v2', () => {
+  for (const [from, to] of [[['--pp', '2', '--pp-virtual', '2'], ['--dp', '2']], [['--dp', '2'], ['--pp', '2', '--pp-virtual', '2', '--dp', '2']]] as const) {
+    const tag = `${from.join('')}-${to.join('')}`.replace(/-+/g, '');
+    const full = trainRun(`ck-${tag}`, config4, [...from, '--ckpt-every', '6']);
+    const resumed = trainRun(`ck-${tag}-resumed`, config4, [...to, '--resume', join(dir, `ck-${tag}`, 'ckpt', 'step-00000006')]);
     assertSameRun({ losses: full.losses.slice(6), params: full.params }, resumed, `${from.join(' ')} -> ${to.join(' ')}`);
   }
 });
@@ -115,14 +144,27 @@ test('bad pipeline flags exit 2 naming the flag', () => {
     [['--pp', '2', '--micro-batches', '3'], /--micro-batches 3 must divide the rows/],
     [['--micro-batches', '2'], /--micro-batches 2: micro-batches need pipeline stages/],
     [['--pp', '2', '--pp-layers', '1,x'], /--pp-layers: expected comma-separated/],
+    [['--pp-virtual', '2'], /--pp-virtual 2: virtual stages need pipeline stages/],
+    [['--pp', '2', '--pp-virtual', '2'], /--pp-virtual 2: pp 2 x 2 virtual stages need at least 4 layers, the model has 2/],
   ] as const) {
     const r = runFurnace(fx, ['train', '--config', config, '--corpus', corpus, '--out', join(dir, 'bad'), ...flags]);
     assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, pattern);
   }
+  for (const [flags, pattern] of [
+    [['--pp', '2', '--pp-virtual', '2', '--micro-batches', '1'], /--micro-batches 1: the interleaved schedule takes micro-batches in groups of pp: give a multiple of 2/],
+    [['--pp', '2', '--pp-virtual', '2', '--pp-layers', '1,1,2'], /--pp-layers: 3 stage sizes; give one per virtual stage \(pp 2 x 2 = 4\) or one per stage \(2\)/],
+    [['--pp', '2', '--pp-virtual', '2', '--pp-layers', '3,1'], /--pp-layers: stage 1's 1 layer cannot fill its 2 virtual stages/],
+  ] as const) {
+    const r = runFurnace(fx, ['train', '--config', config4, '--corpus', corpus, '--out', join(dir, 'bad'), ...flags]);
+    assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
   // The same settings in the config file's parallel section, named by their key.
   for (const [parallel, pattern] of [[{ pp: 2, micro_batches: 3 }, /parallel\.micro_batches 3 must divide the rows/],
-    [{ pp: 2, stages: 2 }, /parallel\.stages: unknown key/]] as const) {
+    [{ pp: 2, stages: 2 }, /parallel\.stages: unknown key/],
+    [{ pp: 2, virtual_stages: 2, micro_batches: 2 }, /parallel\.virtual_stages 2: pp 2 x 2 virtual stages need at least 4 layers/]] as const) {
     const file = join(dir, 'bad-parallel.json');
     writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), parallel }));
     const r = runFurnace(fx, ['train', '--config', file, '--corpus', corpus, '--out', join(dir, 'bad')]);

@@ -25,10 +25,12 @@ export interface RankArgs {
   dp: number;
   tp: number;
   ep: number;
-  /** Pipeline stages, blocks per stage, micro-batches per step (1, [n_layers], 1 without a pipeline). */
+  /** Pipeline stages, blocks per virtual stage, micro-batches per step (1, [n_layers], 1 without a pipeline). */
   pp: number;
   ppLayers: number[];
   micro: number;
+  /** Virtual stages per stage (interleaved 1F1B); absent: 1. */
+  virtual?: number;
   zero: boolean;
   comm: RunLayout['comm'];
   topology: string | undefined;
@@ -82,7 +84,8 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   const r = await train({
     ...(failAtStep !== undefined ? { failAtStep } : {}),
     cfg: args.cfg, tokens, out: args.out, ctx: contextOf(groups), clock, progress: args.tty && !args.json, log: say,
-    layout: { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp, ppLayers: args.ppLayers, micro: args.micro, zero: args.zero, comm: args.comm },
+    layout: { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp, ppLayers: args.ppLayers, micro: args.micro,
+      ...(args.virtual !== undefined ? { virtual: args.virtual } : {}), zero: args.zero, comm: args.comm },
     placement: groups.placement,
     collectives,
     ...(ckpt !== undefined ? { ckpt } : {}),

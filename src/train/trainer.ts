@@ -74,10 +74,12 @@ export interface RunLayout {
   dp: number;
   tp: number;
   ep: number;
-  /** Pipeline stages, the blocks each holds (summing to n_layers), and micro-batches per step (1 without a pipeline). */
+  /** Pipeline stages, the blocks each virtual stage holds (pp x virtual entries summing to n_layers), and micro-batches per step (1 without a pipeline). */
   pp: number;
   ppLayers: number[];
   micro: number;
+  /** Model chunks per stage of the interleaved 1F1B schedule (absent or 1: plain 1F1B). */
+  virtual?: number;
   /** ZeRO-1: split optimizer state over data-parallel ranks. */
   zero: boolean;
   /** 'none': one rank, in the calling process. */
@@ -106,8 +108,10 @@ export interface TrainSummary {
   vocab_size: number;
   losses: number[];
   collectives?: CollectivesRecord;
-  /** With pipeline stages: the split, and each stage's mean bubble (its wait for neighbours over the step's time) against 1F1B's (p - 1) / (m + p - 1). */
-  pipeline?: { stages: number; layers: number[]; micro_batches: number; bubble: number[]; bubble_1f1b: number };
+  /** With pipeline stages: the split (blocks per virtual stage), and each stage's mean bubble (its wait for neighbours over the
+   * step's time) against 1F1B's (p - 1) / (m + p - 1) and, with v virtual stages, interleaving's (p - 1) / (v m + p - 1). */
+  pipeline?: { stages: number; virtual_stages: number; layers: number[]; micro_batches: number; bubble: number[]; bubble_1f1b: number;
+    bubble_interleaved?: number };
   /** Peak bytes of rank 0 by component, beside the planner's memory model of the same layout. */
   memory?: MemorySummary;
 }
@@ -141,7 +145,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   // state live for the run: the backend keeps its fast memory for activations.
   const { micro, ppLayers } = run.layout;
   const { model, pipe, infos, opt } = withLifetime('model', () => {
-    const pipe = ctx.pp > 1 ? new PipelineStage(new GPTStage(modelCfg, tc.seed, ctx, stageOf(ppLayers, ctx.ppIndex)), ctx, micro) : undefined;
+    const pipe = ctx.pp > 1 ? new PipelineStage(new GPTStage(modelCfg, tc.seed, ctx, stageOf(ppLayers, ctx.ppIndex, ctx.pp)), ctx, micro) : undefined;
     const model = pipe?.model ?? new GPT(modelCfg, tc.seed, ctx);
     const infos = model.parameterInfo();
     const opt = new ParallelAdamW(infos, { lr: tc.lr, beta1: tc.beta1, beta2: tc.beta2, eps: 1e-8, weightDecay: tc.weight_decay },
@@ -231,8 +235,10 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     flopsTok, peakInfo, seconds: (performance.now() - t0) / 1000, out });
   if (run.collectives !== undefined) summary.collectives = run.collectives;
   if (pipe !== undefined) {
-    summary.pipeline = { stages: ctx.pp, layers: ppLayers, micro_batches: micro, bubble: ppLayers.map((_, s) => mean(bubbles.map((w) => w[s] ?? 0))),
-      bubble_1f1b: bubbleFraction(ctx.pp, micro) };
+    const v = pipe.virtual;
+    summary.pipeline = { stages: ctx.pp, virtual_stages: v, layers: ppLayers, micro_batches: micro,
+      bubble: Array.from({ length: ctx.pp }, (_, s) => mean(bubbles.map((w) => w[s] ?? 0))), bubble_1f1b: bubbleFraction(ctx.pp, micro),
+      ...(v > 1 ? { bubble_interleaved: bubbleFraction(ctx.pp, micro, v) } : {}) };
   }
   if (peakMem !== undefined) summary.memory = { measured: peakMem, planner: plannerMemory(modelCfg, b, { ...run.layout, recompute: model.recompute }) };
   writeFileSync(join(out, 'summary.json'), JSON.stringify({ ...summary, losses: undefined }, null, 2) + '\n');
@@ -284,7 +290,8 @@ function writeRunHeader(out: string, runCfg: TrainConfig, layout: RunLayout, pla
   // The layout in the planner's form, so `furnace plan --calibrate` can read this run.
   const l = layout;
   writeFileSync(join(out, 'plan.json'), JSON.stringify({ format: PLAN_FORMAT, ...planToJson({ dp: l.dp, tp: l.tp, pp: l.pp, ep: l.ep,
-    zero: l.zero ? 1 : 0, microBatch, recompute: runCfg.train.recompute ?? 'none', placement }) }, null, 2) + '\n');
+    zero: l.zero ? 1 : 0, microBatch, recompute: runCfg.train.recompute ?? 'none', placement, ...((l.virtual ?? 1) > 1 ? { virtualStages: l.virtual } : {}) }) },
+    null, 2) + '\n');
 }
 
 /** What a checkpoint records besides the tensors: the run's config and tokenizer, its layout and position. */

@@ -24,16 +24,19 @@ import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
 import { readPlan } from '../../planner/io.js';
 import { loadTopology } from '../../comm/topology.js';
 import type { Dim } from '../../layout/grid.js';
+import type { Recompute } from '../../nn/recompute.js';
 import { launchRanks, main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
 
 const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
                      [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--report FILE.html] [--json]
                      [--precision fp32|bf16]  (bf16 GEMM inputs, float32 weights and sums: backend native with AVX512_BF16)
   parallel:    [--dp N] [--tp N] [--ep N] [--zero] [--comm threads|mpi] [--topology FILE] [--plan plan.json]
-               [--placement topology|naive] [--pp N] [--pp-layers 3,5,5,3] [--micro-batches M]
+               [--placement topology|naive] [--pp N] [--pp-virtual V] [--pp-layers 3,5,5,3] [--micro-batches M]
                world = dp x tp x pp ranks; ep divides dp (experts split over ep ranks of the same tp index)
                pp: pipeline stages (1F1B over M micro-batches; default M: the most up to 2 x pp that divide
                the rows per dp rank); --pp-layers: blocks per stage (default: even, lighter first and last)
+               --pp-virtual V: interleaved 1F1B, V model chunks per stage (stage r holds chunks r, r + pp, ...;
+               M a multiple of pp); --pp-layers then gives pp x V sizes (per chunk) or pp (split over the chunks)
                topology (default): groups placed by the topology's tiers, hierarchical collectives where
                they pay; naive: the default order and flat collectives (to measure the difference)
                default: one data-parallel rank per core on threads; --dp 1 for a single process
@@ -46,7 +49,7 @@ export const run: Command = async (argv) => {
     backend: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, 'log-every': { type: 'string' },
     'batch-size': { type: 'string' }, 'sample-tokens': { type: 'string' }, json: { type: 'boolean' },
     dp: { type: 'string' }, tp: { type: 'string' }, ep: { type: 'string' }, zero: { type: 'boolean' },
-    pp: { type: 'string' }, 'pp-layers': { type: 'string' }, 'micro-batches': { type: 'string' },
+    pp: { type: 'string' }, 'pp-layers': { type: 'string' }, 'micro-batches': { type: 'string' }, 'pp-virtual': { type: 'string' },
     comm: { type: 'string' }, topology: { type: 'string' }, plan: { type: 'string' }, placement: { type: 'string' },
     'ckpt-every': { type: 'string' }, 'ckpt-async': { type: 'boolean' }, 'ckpt-keep': { type: 'string' },
     resume: { type: 'string' }, 'no-verify': { type: 'boolean' }, report: { type: 'string' }, precision: { type: 'string' },
@@ -98,6 +101,7 @@ export const run: Command = async (argv) => {
   if (v.resume !== undefined && v.resume !== 'latest') checkInputPath('--resume', v.resume);
 
   const layout = resolveLayout(v, cfg);
+  if (layout.recompute !== undefined) cfg.train.recompute = layout.recompute; // the plan's
   const placement = v.placement ?? 'topology';
   if (placement !== 'topology' && placement !== 'naive') throw new InputError(`--placement: unknown placement '${placement}' (choose topology or naive)`);
   if (placement === 'naive' && v.plan !== undefined) throw new InputError('--placement: naive ignores the order --plan fixes; give one of them');
@@ -111,7 +115,8 @@ export const run: Command = async (argv) => {
   const world = dp * tp * pp;
   preflight(cfg.model, { batch: cfg.train.batch_size / dp, training: true, backend: v.backend ?? 'auto', ranks: world, tp,
     layout: { dp, tp, ep, zero, recompute: cfg.train.recompute ?? 'none' }, where: v.config ?? `--preset ${preset}` });
-  const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, pp, ppLayers: layout.ppLayers, micro: layout.micro, zero, comm, topology: v.topology, placement, backend: v.backend,
+  const args: RankArgs = { cfg, corpus: v.corpus, out: dir, dp, tp, ep, pp, ppLayers: layout.ppLayers, micro: layout.micro,
+    ...(layout.virtual > 1 ? { virtual: layout.virtual } : {}), zero, comm, topology: v.topology, placement, backend: v.backend,
     json: out.json, tty: isInteractive(), ckpt, order: layout.order, ranksHere: world };
   const result = await startRanks(args, world, out);
   if (result === null) return 0; // under mpirun, ranks other than 0 report nothing
@@ -140,10 +145,11 @@ export const run: Command = async (argv) => {
 
 /** The layout from --plan FILE (from `furnace plan --out`) or --dp/--tp/--ep/--zero, checked against the model. */
 function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep?: string | undefined; zero?: boolean | undefined;
-  plan?: string | undefined; comm?: string | undefined; pp?: string | undefined; 'pp-layers'?: string | undefined; 'micro-batches'?: string | undefined },
-  cfg: TrainConfig): RunLayout & { order: readonly Dim[] | undefined } {
+  plan?: string | undefined; comm?: string | undefined; pp?: string | undefined; 'pp-layers'?: string | undefined; 'micro-batches'?: string | undefined;
+  'pp-virtual'?: string | undefined }, cfg: TrainConfig): RunLayout & { virtual: number; order: readonly Dim[] | undefined; recompute?: Recompute } {
   let dp = intFlag('dp', v.dp, 1, 4096) ?? 1, tp = intFlag('tp', v.tp, 1, 4096) ?? 1, ep = intFlag('ep', v.ep, 1, 4096) ?? 1;
   let pp = intFlag('pp', v.pp, 1, 1024), micro = intFlag('micro-batches', v['micro-batches'], 1, 1 << 20);
+  let virtual = intFlag('pp-virtual', v['pp-virtual'], 1, 64), recompute: Recompute | undefined;
   let zero = v.zero === true;
   let order: readonly Dim[] | undefined;
   let layers = layerList(v['pp-layers']);
@@ -158,12 +164,14 @@ function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep
     if (plan.zero > 1) throw new InputError(`--plan: ${v.plan}: zero ${plan.zero}; the trainer supports ZeRO stages 0 and 1`);
     ({ dp, tp, ep, pp } = plan);
     if (pp > 1) micro = cfg.train.batch_size / dp / plan.microBatch; // the plan's micro-batch is in rows
-    if (plan.ppLayers !== undefined) layers = plan.ppLayers;
+    if (plan.ppLayers !== undefined) layers = plan.ppLayers; // per stage; split over its chunks when interleaved
+    virtual = plan.virtualStages ?? 1;
+    recompute = plan.recompute;
     zero = plan.zero === 1;
     order = plan.placement.order;
   }
   checkLayout(cfg, { dp, tp, ep });
-  const pipeline = resolvePipeline(cfg, dp, { pp, layers, micro });
+  const pipeline = resolvePipeline(cfg, dp, { pp, virtual, layers, micro });
   const comm = v.comm ?? 'threads';
   if (comm !== 'threads' && comm !== 'mpi') throw new InputError(`--comm: unknown backend '${comm}' (choose threads or mpi)`);
   // Default layout: one data-parallel rank per core on threads. Measured on 2 cores (small
@@ -171,7 +179,8 @@ function resolveLayout(v: { dp?: string | undefined; tp?: string | undefined; ep
   // both cores; the result is the same (data parallelism equals one rank). --dp 1: one process.
   const layoutGiven = v.dp !== undefined || v.tp !== undefined || v.ep !== undefined || v.plan !== undefined || v.zero === true || pipeline.pp > 1;
   if (!layoutGiven && comm === 'threads') dp = autoDp(cfg.train.batch_size);
-  return { dp, tp, ep, ...pipeline, zero, comm: comm === 'threads' && dp * tp * pipeline.pp === 1 ? 'none' : comm, order };
+  return { dp, tp, ep, ...pipeline, zero, comm: comm === 'threads' && dp * tp * pipeline.pp === 1 ? 'none' : comm, order,
+    ...(recompute !== undefined ? { recompute } : {}) };
 }
 
 /** --pp-layers 3,5,5,3: blocks per pipeline stage. */
@@ -203,7 +212,7 @@ async function startRanks(args: RankArgs, world: number, out: Output): Promise<N
     const { cfg, ckpt } = args;
     checkTokens(prepareTokens(readCorpus(args.corpus), cfg.model.vocab_size), cfg); // also fills the token cache
     if (ckpt?.resume !== undefined) await resolveCheckpoint(ckpt.resume, join(args.out, 'ckpt')).catch((e: unknown) => { throw new InputError(`--resume: ${errorMessage(e)}`); });
-    out.say(`furnace train: ${args.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${args.dp} x tp ${args.tp}${args.pp > 1 ? ` x pp ${args.pp}, ${args.micro} micro-batches` : ''}, ep ${args.ep}${args.zero ? ', ZeRO-1' : ''}) on threads, out ${args.out}`);
+    out.say(`furnace train: ${args.corpus ?? defaultCorpusPath()}, ${world} ranks (dp ${args.dp} x tp ${args.tp}${args.pp > 1 ? ` x pp ${args.pp}${(args.virtual ?? 1) > 1 ? ` x ${args.virtual} virtual` : ''}, ${args.micro} micro-batches` : ''}, ep ${args.ep}${args.zero ? ', ZeRO-1' : ''}) on threads, out ${args.out}`);
     sharePeak(); // one probe before the ranks start, not one per rank at once
     results = await launchRanks(world, args); // a rank's error keeps its kind (comm/launch.ts)
   }
