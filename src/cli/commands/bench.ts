@@ -155,6 +155,19 @@ const benches: Record<string, Bench> = {
       return benchMemory({ budget: budgetGib * 2 ** 30, train: v.train === true, steps: steps ?? 1, batch }, new Output(v.json));
     },
   },
+  pipeline: {
+    summary: '1F1B against interleaved 1F1B on 2 pipeline stages: step time and bubble per stage beside the formulas',
+    usage: 'furnace bench pipeline [--preset tiny|small (small)] [--steps N (12)] [--micro 4,8] [--virtual V (2)] [--rounds R (2)] [--json]',
+    run: async (argv) => {
+      const { values: v } = parse(argv, { ...json, preset: { type: 'string', default: 'small' }, steps: { type: 'string' },
+        micro: { type: 'string', default: '4,8' }, virtual: { type: 'string' }, rounds: { type: 'string' } });
+      if (v.preset !== 'tiny' && v.preset !== 'small') throw new InputError(`--preset: 'tiny' or 'small', got '${v.preset}'`);
+      const micro = list('micro', v.micro, (x) => Number.isInteger(x) && x >= 2 && x <= 64 && x % 2 === 0);
+      const { benchPipeline } = await import('../../bench/pipeline.js');
+      return benchPipeline({ preset: v.preset, steps: intFlag('steps', v.steps, 2, 1000) ?? 12, micro, virtual: intFlag('virtual', v.virtual, 2, 8) ?? 2,
+        rounds: intFlag('rounds', v.rounds, 1, 20) ?? 2 }, new Output(v.json));
+    },
+  },
   topology: {
     summary: 'MoE step time on an emulated cluster: topology-aware placement against naive (root, ip, tc, mpirun)',
     usage: 'furnace bench topology [--nodes 2,4 (2)] [--ranks-per-node R (2)] [--link 1gbit,200mbit (1gbit)] [--steps N (16)] ' +

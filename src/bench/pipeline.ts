@@ -1,0 +1,89 @@
+// `furnace bench pipeline`: 1F1B against interleaved 1F1B on two pipeline stages, step time and each
+// stage's bubble beside the formulas (p - 1) / (m + p - 1) and (p - 1) / (v m + p - 1), alternating
+// the schedules within one run so that both see the same machine.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Output } from '../util/output.js';
+import { PRESETS, resolvePipeline, type TrainConfig } from '../train/config.js';
+import { launchRanks, type RankArgs } from '../train/rank.js';
+import { bubbleFraction } from '../parallel/pipeline.js';
+
+export interface PipelineBenchOptions {
+  preset: 'tiny' | 'small';
+  steps: number;
+  /** Micro-batch counts to compare, each a multiple of the stages. */
+  micro: number[];
+  /** Chunks per stage of the interleaved schedule. */
+  virtual: number;
+  /** Times each configuration runs, the schedules alternating. */
+  rounds: number;
+}
+
+export interface PipelineRow {
+  schedule: '1f1b' | 'interleaved';
+  virtual_stages: number;
+  micro_batches: number;
+  /** Median step time over the rounds' steps after the first (seconds). */
+  step_time_s: number;
+  /** Each stage's mean wait for its neighbours over the step time, and the formula's bubble of equal stages. */
+  bubble: number[];
+  bubble_formula: number;
+}
+
+const STAGES = 2;
+
+export async function benchPipeline(o: PipelineBenchOptions, out: Output): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'furnace-bench-pipeline-'));
+  try {
+    const configs = o.micro.flatMap((m) => [1, o.virtual].map((v) => ({ m, v })));
+    const samples = configs.map(() => ({ times: [] as number[], bubbles: [] as number[][] }));
+    out.say(`preset ${o.preset}, pp ${STAGES}, ${o.steps} steps per run, ${o.rounds} round(s) alternating ${configs.map((c) => `m${c.m} v${c.v}`).join(', ')}`);
+    for (let round = 0; round < o.rounds; round++) {
+      for (const [i, c] of configs.entries()) {
+        const run = await trainOnce(o, c.m, c.v, join(dir, `r${round}-m${c.m}-v${c.v}`));
+        samples[i]!.times.push(...run.times);
+        samples[i]!.bubbles.push(run.bubble);
+        out.say(`  round ${round + 1} m${c.m} v${c.v}: median step ${median(run.times).toFixed(3)} s, bubble ${run.bubble.map(pct).join(' / ')}`);
+      }
+    }
+    const rows: PipelineRow[] = configs.map((c, i) => ({
+      schedule: c.v === 1 ? '1f1b' : 'interleaved', virtual_stages: c.v, micro_batches: c.m, step_time_s: median(samples[i]!.times),
+      bubble: Array.from({ length: STAGES }, (_, s) => mean(samples[i]!.bubbles.map((b) => b[s] ?? 0))), bubble_formula: bubbleFraction(STAGES, c.m, c.v),
+    }));
+    for (const r of rows) {
+      const base = rows.find((b) => b.micro_batches === r.micro_batches && b.virtual_stages === 1)!;
+      out.say(`${r.schedule.padEnd(11)} v${r.virtual_stages} m${String(r.micro_batches).padEnd(3)} step ${r.step_time_s.toFixed(3)} s ` +
+        `(${(r.step_time_s / base.step_time_s).toFixed(3)}x 1F1B), bubble per stage ${r.bubble.map(pct).join(' / ')}, formula ${pct(r.bubble_formula)}`);
+    }
+    out.result({ preset: o.preset, stages: STAGES, steps: o.steps, rounds: o.rounds, rows });
+    return 0;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One pp2 run on worker threads; its step times after the first and its stages' mean bubble. */
+async function trainOnce(o: PipelineBenchOptions, micro: number, virtual: number, out: string): Promise<{ times: number[]; bubble: number[] }> {
+  const base = PRESETS[o.preset];
+  const cfg: TrainConfig = { model: { ...base.model }, train: { ...base.train, steps: o.steps, eval_every: 0, eval_batches: 1, log_every: 1 } };
+  const pipe = resolvePipeline(cfg, 1, { pp: STAGES, virtual, micro });
+  const args: RankArgs = { cfg, corpus: undefined, out, dp: 1, tp: 1, ep: 1, pp: STAGES, ppLayers: pipe.ppLayers, micro, ...(virtual > 1 ? { virtual } : {}),
+    zero: false, comm: 'threads', topology: undefined, placement: 'topology', backend: undefined, json: true, tty: false, ckpt: undefined, order: undefined,
+    ranksHere: STAGES };
+  await launchRanks(STAGES, args);
+  const recs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step_time_s: number; bubble?: number[] });
+  const later = recs.slice(1);
+  return { times: later.map((r) => r.step_time_s), bubble: Array.from({ length: STAGES }, (_, s) => mean(later.map((r) => r.bubble?.[s] ?? 0))) };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b), h = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
