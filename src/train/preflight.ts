@@ -85,5 +85,5 @@ export function preflight(m: ModelConfig, o: { batch: number; training: boolean;
  * train/capabilities.ts says what runs). */
 export function checkPlanRunnable(plan: ParallelPlan, file: string): void {
   const r = runnableBy(plan);
-  if (!r.runnable) throw new InputError(`${file}: ${r.reason}; plan one it runs with --fix (e.g. pp=1,zero=1,recompute=none)`);
+  if (!r.runnable) throw new InputError(`${file}: ${r.reason}; plan one it runs with --fix (e.g. zero=1)`);
 }

@@ -116,7 +116,7 @@ function plan(out: Output, modelArg: string, clusterArg: string, presets: Record
     const run = runnableBy(best.plan);
     if (!run.runnable) {
       const k = result.plans.findIndex((e) => runnableBy(e.plan).runnable);
-      out.say(`  not runnable: ${run.reason}${k >= 0 ? `; #${k + 1} runs` : '; none listed runs (--fix pp=1,zero=1,recompute=none)'}`);
+      out.say(`  not runnable: ${run.reason}${k >= 0 ? `; #${k + 1} runs` : '; none listed runs (--fix zero=1)'}`);
     }
     if (imbalance !== undefined) {
       const ranks = Object.entries(imbalance.ranks ?? {}).map(([ep, r]) => `ep=${ep} ${r.toFixed(2)}`).join(', ');
