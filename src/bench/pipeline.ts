@@ -1,13 +1,17 @@
 // `furnace bench pipeline`: 1F1B against interleaved 1F1B on two pipeline stages, step time and each
-// stage's bubble beside the formulas (p - 1) / (m + p - 1) and (p - 1) / (v m + p - 1), alternating
-// the schedules within one run so that both see the same machine.
+// stage's bubble beside the formulas (p - 1) / (m + p - 1) and (p - 1) / (v m + p - 1) and the
+// planner's prediction for this machine, alternating the schedules within one run so that both see
+// the same machine.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Output } from '../util/output.js';
 import { PRESETS, resolvePipeline, type TrainConfig } from '../train/config.js';
 import { launchRanks, type RankArgs } from '../train/rank.js';
 import { bubbleFraction } from '../parallel/pipeline.js';
+import { MODEL_PRESETS, thisMachine } from '../planner/presets.js';
+import { runPlanner } from '../planner/api.js';
+import { measurePeak } from '../backends/peak.js';
 
 export interface PipelineBenchOptions {
   preset: 'tiny' | 'small';
@@ -29,6 +33,8 @@ export interface PipelineRow {
   /** Each stage's mean wait for its neighbours over the step time, and the formula's bubble of equal stages. */
   bubble: number[];
   bubble_formula: number;
+  /** The planner's step time and bubble share for the same plan on this machine (this-machine, 2 devices). */
+  planner: { step_time_s: number; bubble: number };
 }
 
 const STAGES = 2;
@@ -50,11 +56,13 @@ export async function benchPipeline(o: PipelineBenchOptions, out: Output): Promi
     const rows: PipelineRow[] = configs.map((c, i) => ({
       schedule: c.v === 1 ? '1f1b' : 'interleaved', virtual_stages: c.v, micro_batches: c.m, step_time_s: median(samples[i]!.times),
       bubble: Array.from({ length: STAGES }, (_, s) => mean(samples[i]!.bubbles.map((b) => b[s] ?? 0))), bubble_formula: bubbleFraction(STAGES, c.m, c.v),
+      planner: predicted(o.preset, c.m, c.v),
     }));
     for (const r of rows) {
       const base = rows.find((b) => b.micro_batches === r.micro_batches && b.virtual_stages === 1)!;
       out.say(`${r.schedule.padEnd(11)} v${r.virtual_stages} m${String(r.micro_batches).padEnd(3)} step ${r.step_time_s.toFixed(3)} s ` +
-        `(${(r.step_time_s / base.step_time_s).toFixed(3)}x 1F1B), bubble per stage ${r.bubble.map(pct).join(' / ')}, formula ${pct(r.bubble_formula)}`);
+        `(${(r.step_time_s / base.step_time_s).toFixed(3)}x 1F1B), bubble per stage ${r.bubble.map(pct).join(' / ')}, formula ${pct(r.bubble_formula)}; ` +
+        `planner: step ${r.planner.step_time_s.toFixed(3)} s (${(r.planner.step_time_s / base.planner.step_time_s).toFixed(3)}x), bubble ${pct(r.planner.bubble)}`);
     }
     out.result({ preset: o.preset, stages: STAGES, steps: o.steps, rounds: o.rounds, rows });
     return 0;
@@ -75,6 +83,18 @@ async function trainOnce(o: PipelineBenchOptions, micro: number, virtual: number
   const recs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step_time_s: number; bubble?: number[] });
   const later = recs.slice(1);
   return { times: later.map((r) => r.step_time_s), bubble: Array.from({ length: STAGES }, (_, s) => mean(later.map((r) => r.bubble?.[s] ?? 0))) };
+}
+
+/** The planner's estimate of the same run: pp2 on this machine's 2 workers, micro-batches of rows / m sequences, v chunks. */
+function predicted(preset: 'tiny' | 'small', micro: number, virtual: number): PipelineRow['planner'] {
+  const model = MODEL_PRESETS[`furnace-${preset}`];
+  if (model === undefined) throw new Error(`invariant: the planner has the furnace-${preset} model`);
+  const cluster = thisMachine({ cores: STAGES, peakFlops: measurePeak().perCoreFlops, memoryBytes: totalmem() / STAGES });
+  const rows = PRESETS[preset].train.batch_size;
+  const fix = { dp: 1, tp: 1, pp: STAGES, ep: 1, zero: 0, microBatch: rows / micro, recompute: 'none', virtualStages: virtual } as const;
+  const best = runPlanner({ model, cluster, fix, top: 1 }).result.plans[0];
+  if (best === undefined) throw new Error(`invariant: the planner has a plan for pp ${STAGES}, ${micro} micro-batches, v ${virtual}`);
+  return { step_time_s: best.stepTime, bubble: best.breakdown.bubble / best.stepTime };
 }
 
 function median(xs: readonly number[]): number {
