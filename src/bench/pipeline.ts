@@ -28,8 +28,10 @@ export interface PipelineRow {
   schedule: '1f1b' | 'interleaved';
   virtual_stages: number;
   micro_batches: number;
-  /** Median step time over the rounds' steps after the first (seconds). */
+  /** Median step time over the rounds' steps after the first (seconds), and the least of the runs' medians (the
+   * least disturbed by other work on the machine). */
   step_time_s: number;
+  best_step_time_s: number;
   /** Each stage's mean wait for its neighbours over the step time, and the formula's bubble of equal stages. */
   bubble: number[];
   bubble_formula: number;
@@ -43,25 +45,27 @@ export async function benchPipeline(o: PipelineBenchOptions, out: Output): Promi
   const dir = mkdtempSync(join(tmpdir(), 'furnace-bench-pipeline-'));
   try {
     const configs = o.micro.flatMap((m) => [1, o.virtual].map((v) => ({ m, v })));
-    const samples = configs.map(() => ({ times: [] as number[], bubbles: [] as number[][] }));
+    const samples = configs.map(() => ({ times: [] as number[], medians: [] as number[], bubbles: [] as number[][] }));
     out.say(`preset ${o.preset}, pp ${STAGES}, ${o.steps} steps per run, ${o.rounds} round(s) alternating ${configs.map((c) => `m${c.m} v${c.v}`).join(', ')}`);
     for (let round = 0; round < o.rounds; round++) {
       for (const [i, c] of configs.entries()) {
         const run = await trainOnce(o, c.m, c.v, join(dir, `r${round}-m${c.m}-v${c.v}`));
         samples[i]!.times.push(...run.times);
+        samples[i]!.medians.push(median(run.times));
         samples[i]!.bubbles.push(run.bubble);
         out.say(`  round ${round + 1} m${c.m} v${c.v}: median step ${median(run.times).toFixed(3)} s, bubble ${run.bubble.map(pct).join(' / ')}`);
       }
     }
     const rows: PipelineRow[] = configs.map((c, i) => ({
       schedule: c.v === 1 ? '1f1b' : 'interleaved', virtual_stages: c.v, micro_batches: c.m, step_time_s: median(samples[i]!.times),
+      best_step_time_s: Math.min(...samples[i]!.medians),
       bubble: Array.from({ length: STAGES }, (_, s) => mean(samples[i]!.bubbles.map((b) => b[s] ?? 0))), bubble_formula: bubbleFraction(STAGES, c.m, c.v),
       planner: predicted(o.preset, c.m, c.v),
     }));
     for (const r of rows) {
       const base = rows.find((b) => b.micro_batches === r.micro_batches && b.virtual_stages === 1)!;
       out.say(`${r.schedule.padEnd(11)} v${r.virtual_stages} m${String(r.micro_batches).padEnd(3)} step ${r.step_time_s.toFixed(3)} s ` +
-        `(${(r.step_time_s / base.step_time_s).toFixed(3)}x 1F1B), bubble per stage ${r.bubble.map(pct).join(' / ')}, formula ${pct(r.bubble_formula)}; ` +
+        `(${(r.step_time_s / base.step_time_s).toFixed(3)}x 1F1B; best run ${r.best_step_time_s.toFixed(3)} s, ${(r.best_step_time_s / base.best_step_time_s).toFixed(3)}x), bubble per stage ${r.bubble.map(pct).join(' / ')}, formula ${pct(r.bubble_formula)}; ` +
         `planner: step ${r.planner.step_time_s.toFixed(3)} s (${(r.planner.step_time_s / base.planner.step_time_s).toFixed(3)}x), bubble ${pct(r.planner.bubble)}`);
     }
     out.result({ preset: o.preset, stages: STAGES, steps: o.steps, rounds: o.rounds, rows });
