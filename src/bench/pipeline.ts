@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Output } from '../util/output.js';
 import { PRESETS, resolvePipeline, type TrainConfig } from '../train/config.js';
 import { launchRanks, type RankArgs } from '../train/rank.js';
-import { bubbleFraction } from '../parallel/pipeline.js';
+import { bubbleFraction, simulateSchedule } from '../parallel/pipeline.js';
+import { isMoeLayer, sharedHidden, type ModelConfig } from '../nn/gpt.js';
 import { MODEL_PRESETS, thisMachine } from '../planner/presets.js';
 import { runPlanner } from '../planner/api.js';
 import { measurePeak } from '../backends/peak.js';
@@ -35,6 +36,8 @@ export interface PipelineRow {
   /** Each stage's mean wait for its neighbours over the step time, and the formula's bubble of equal stages. */
   bubble: number[];
   bubble_formula: number;
+  /** Each stage's idle share in the schedule simulated with the stages' FLOPs (unequal: the last also holds the output layer). */
+  bubble_simulated: number[];
   /** The planner's step time and bubble share for the same plan on this machine (this-machine, 2 devices). */
   planner: { step_time_s: number; bubble: number };
 }
@@ -60,12 +63,13 @@ export async function benchPipeline(o: PipelineBenchOptions, out: Output): Promi
       schedule: c.v === 1 ? '1f1b' : 'interleaved', virtual_stages: c.v, micro_batches: c.m, step_time_s: median(samples[i]!.times),
       best_step_time_s: Math.min(...samples[i]!.medians),
       bubble: Array.from({ length: STAGES }, (_, s) => mean(samples[i]!.bubbles.map((b) => b[s] ?? 0))), bubble_formula: bubbleFraction(STAGES, c.m, c.v),
-      planner: predicted(o.preset, c.m, c.v),
+      bubble_simulated: simulatedBubble(o.preset, c.m, c.v), planner: predicted(o.preset, c.m, c.v),
     }));
     for (const r of rows) {
       const base = rows.find((b) => b.micro_batches === r.micro_batches && b.virtual_stages === 1)!;
       out.say(`${r.schedule.padEnd(11)} v${r.virtual_stages} m${String(r.micro_batches).padEnd(3)} step ${r.step_time_s.toFixed(3)} s ` +
-        `(${(r.step_time_s / base.step_time_s).toFixed(3)}x 1F1B; best run ${r.best_step_time_s.toFixed(3)} s, ${(r.best_step_time_s / base.best_step_time_s).toFixed(3)}x), bubble per stage ${r.bubble.map(pct).join(' / ')}, formula ${pct(r.bubble_formula)}; ` +
+        `(${(r.step_time_s / base.step_time_s).toFixed(3)}x 1F1B; best run ${r.best_step_time_s.toFixed(3)} s, ${(r.best_step_time_s / base.best_step_time_s).toFixed(3)}x), bubble per stage ${r.bubble.map(pct).join(' / ')}, formula ${pct(r.bubble_formula)}, ` +
+        `simulated ${r.bubble_simulated.map(pct).join(' / ')}; ` +
         `planner: step ${r.planner.step_time_s.toFixed(3)} s (${(r.planner.step_time_s / base.planner.step_time_s).toFixed(3)}x), bubble ${pct(r.planner.bubble)}`);
     }
     out.result({ preset: o.preset, stages: STAGES, steps: o.steps, rounds: o.rounds, rows });
@@ -87,6 +91,26 @@ async function trainOnce(o: PipelineBenchOptions, micro: number, virtual: number
   const recs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step_time_s: number; bubble?: number[] });
   const later = recs.slice(1);
   return { times: later.map((r) => r.step_time_s), bubble: Array.from({ length: STAGES }, (_, s) => mean(later.map((r) => r.bubble?.[s] ?? 0))) };
+}
+
+/** Forward FLOPs per token of each virtual stage of a split: 2 x each block's active weights plus its
+ * attention products 4 T C (as train/flops.ts counts them), and the output layer 2 C V on the last. */
+export function stageCosts(m: ModelConfig, split: readonly number[]): number[] {
+  const c = m.d_model;
+  const ffn = (i: number) => (isMoeLayer(m, i) ? c * m.n_experts + 2 * c * (m.top_k * m.expert_d_ff + sharedHidden(m)) : 2 * c * m.d_ff);
+  let i = 0;
+  return split.map((n, s) => {
+    let f = 0;
+    for (let k = 0; k < n; k++, i++) f += 2 * (4 * c * c + ffn(i)) + 4 * m.seq_len * c;
+    return f + (s === split.length - 1 ? 2 * c * m.vocab_size : 0);
+  });
+}
+
+/** The bubble per stage of the schedule simulated with the split's FLOPs. */
+function simulatedBubble(preset: 'tiny' | 'small', micro: number, virtual: number): number[] {
+  const cfg: TrainConfig = { model: PRESETS[preset].model, train: PRESETS[preset].train };
+  const split = resolvePipeline(cfg, 1, { pp: STAGES, virtual, micro }).ppLayers;
+  return simulateSchedule({ stages: STAGES, virtual, micro }, stageCosts(cfg.model, split)).idle;
 }
 
 /** The planner's estimate of the same run: pp2 on this machine's 2 workers, micro-batches of rows / m sequences, v chunks. */

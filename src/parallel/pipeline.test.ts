@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { launch } from '../comm/launch.js';
 import { findMpirun } from '../comm/mpi-group.js';
 import { groupLayout } from '../comm/threads-shared.js';
-import { bubbleFraction, checkSchedule, stagePrograms, unitOrder, warmupUnits, type Op, type Schedule } from './pipeline.js';
+import { bubbleFraction, checkSchedule, simulateSchedule, stagePrograms, unitOrder, warmupUnits, type Op, type Schedule } from './pipeline.js';
 
 const schedule = new URL('./testing/pipeline.case.js', import.meta.url);
 const noMpi = findMpirun() === undefined ? 'Open MPI is not installed (mpirun not found)' : false;
@@ -73,6 +73,20 @@ test('interleaved 1F1B: Megatron-LM\'s unit order, every unit once, deadlock-fre
     }
   }
   assert.throws(() => checkSchedule({ stages: 2, virtual: 2, micro: 3 }), /groups of pp: 3 is not a multiple of 2/);
+});
+
+test('the schedules, simulated with equal stages, idle every rank (p - 1) / (v m + p - 1) of the step, the published bubble', () => {
+  for (const p of [2, 3, 4]) {
+    for (const v of [1, 2, 4]) {
+      for (const m of v === 1 ? [1, 4, 8] : [p, 2 * p, 4 * p]) {
+        const { idle } = simulateSchedule({ stages: p, virtual: v, micro: m });
+        idle.forEach((x, r) => assert.ok(Math.abs(x - bubbleFraction(p, m, v)) < 1e-12, `p ${p} v ${v} m ${m} rank ${r}: ${x}`));
+      }
+    }
+  }
+  // A last stage 1.5x as slow: the others wait for it, whatever the schedule.
+  const { idle } = simulateSchedule({ stages: 2, virtual: 1, micro: 8 }, [1, 1.5]);
+  assert.ok(idle[0]! > 0.3 && idle[1]! < bubbleFraction(2, 8), `${idle}`);
   assert.equal(bubbleFraction(4, 8), 3 / 11);
   assert.equal(bubbleFraction(4, 8, 2), 3 / 19);
   assert.equal(bubbleFraction(1, 8), 0);

@@ -89,12 +89,29 @@ interface Timed { t: number; cls: 0 | 1; sender: number; op: Op }
 
 /** Every rank's program (see the header): computations in unitOrder, meetings in one global order. */
 export function stagePrograms(s: Schedule): Op[][] {
+  return simulate(s).events.map((e) => e.sort((a, b) => a.t - b.t || a.cls - b.cls || a.sender - b.sender).map((x) => x.op));
+}
+
+/**
+ * The schedule run with `costs` (the forward time of one micro-batch through each virtual stage;
+ * its backward takes twice that) and messages that take no time: the step's length and each
+ * rank's idle share of it, the bubble of stages as unequal as the costs say (equal costs give
+ * (p - 1) / (v m + p - 1) on the last rank).
+ */
+export function simulateSchedule(s: Schedule, costs?: readonly number[]): { step: number; idle: number[] } {
+  const { free, busy } = simulate(s, costs);
+  const step = Math.max(...free);
+  return { step, idle: busy.map((b) => (step - b) / step) };
+}
+
+/** List scheduling of every rank's units in unitOrder: each starts when its rank is free and its input is computed. */
+function simulate(s: Schedule, costs?: readonly number[]): { events: Timed[][]; free: number[]; busy: number[] } {
   checkSchedule(s);
   const { stages: p, virtual: v } = s, last = p * v - 1;
   const orders = Array.from({ length: p }, (_, r) => unitOrder(s, r));
   const events: Timed[][] = orders.map(() => []);
   const done = new Map<string, number>(); // `${kind}${micro}@${virtual stage}` -> simulated end time
-  const next = new Array<number>(p).fill(0), free = new Array<number>(p).fill(0);
+  const next = new Array<number>(p).fill(0), free = new Array<number>(p).fill(0), busy = new Array<number>(p).fill(0);
   for (let left = orders.reduce((a, o) => a + o.length, 0); left > 0; left--) {
     // The unit that can start first, of those whose inputs are computed.
     let pick: { r: number; u: Unit; vs: number; start: number } | undefined;
@@ -108,9 +125,10 @@ export function stagePrograms(s: Schedule): Op[][] {
       if (pick === undefined || start < pick.start) pick = { r, u, vs, start };
     }
     if (pick === undefined) throw new Error(`invariant: the pipeline schedule stalls (p ${p}, v ${v}, m ${s.micro})`);
-    const { r, u, vs, start } = pick, end = start + (u.kind === 'F' ? 1 : 2);
+    const { r, u, vs, start } = pick, dt = (u.kind === 'F' ? 1 : 2) * (costs?.[vs] ?? 1), end = start + dt;
     next[r]!++;
     free[r] = end;
+    busy[r]! += dt;
     done.set(`${u.kind}${u.micro}@${vs}`, end);
     events[r]!.push({ t: start, cls: 1, sender: r, op: { op: 'compute', unit: u } });
     const to = u.kind === 'F' ? (vs < last ? vs + 1 : null) : (vs > 0 ? vs - 1 : null);
@@ -119,7 +137,7 @@ export function stagePrograms(s: Schedule): Op[][] {
     events[r]!.push({ t: end, cls: 0, sender: r, op: { op: 'send', peer, unit: u, tag } });
     events[peer]!.push({ t: end, cls: 0, sender: r, op: { op: 'recv', peer: r, unit: consumer, tag } });
   }
-  return events.map((e) => e.sort((a, b) => a.t - b.t || a.cls - b.cls || a.sender - b.sender).map((x) => x.op));
+  return { events, free, busy };
 }
 
 const keyOf = (u: Unit) => `${u.kind}${u.micro}.${u.chunk}`;
