@@ -73,6 +73,7 @@ const layouts: [string, () => RunOutputs, string, string[]][] = [
   ['--plan with pp2 and pp_layers 1,2', base3, config3, ['--plan', planUneven]],
   ['pp2 x v2 (interleaved)', base4, config4, ['--pp', '2', '--pp-virtual', '2']],
   ['pp2 x v2 x dp2', base4, config4, ['--pp', '2', '--pp-virtual', '2', '--dp', '2']],
+  ['pp2 x v2 x ep2', base4, config4, ['--pp', '2', '--pp-virtual', '2', '--dp', '2', '--ep', '2']],
   ['pp2 x v2, uneven chunks 1,2,1,1', base5, config5, ['--pp', '2', '--pp-virtual', '2', '--pp-layers', '1,2,1,1']],
   ['--plan with pp2 x v2 and pp_layers 3,2', base5, config5, ['--plan', planInterleaved]],
 ];
