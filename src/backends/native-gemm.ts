@@ -152,8 +152,11 @@ function storeC(a: Assembler, isa: Isa, masked: boolean, readC: boolean, acc: nu
   else a.vmovupsStore(bits, at, acc);
 }
 
-/** Packer parameters (byte offsets of int64 slots; masks are 4 uint16 at `masks`, or 2 x 8 int32 lanes at `ymmMasks` for avx2). */
-export const Q = { k: 0, ldb: 8, panels: 16, masks: 24, ymmMasks: 32, bytes: 96 } as const;
+/**
+ * Packer parameters (byte offsets of int64 slots; masks are 4 uint16 at `masks`, or 2 x 8 int32 lanes at
+ * `ymmMasks` for avx2); the transposing packer's panel step and its 64 int32 gather offsets at `idx`.
+ */
+export const Q = { k: 0, ldb: 8, panels: 16, masks: 24, ymmMasks: 32, panelStep: 96, idx: 128, bytes: 384 } as const;
 
 /**
  * void pack(const float *b, float *bPacked, const int64_t *q): for each of q.panels panels of 64
@@ -187,6 +190,44 @@ export function packKernel(isa: Isa = 'avx512'): Uint8Array {
   a.jnz('row');
   a.label('next');
   a.addRI(RDI, panelRowBytes);
+  a.dec(R8);
+  a.jnz('panel');
+  a.vzeroupper();
+  a.ret();
+  return a.bytes();
+}
+
+/**
+ * void packT(const float *b, float *bPacked, const int64_t *q), AVX-512 only: packs op(B) = B^T for B
+ * stored (n, k) with any row stride. For each of q.panels panels (b advances q.panelStep bytes: 64
+ * rows of B) and each of q.k steps p (b advances 4 bytes), row p of the panel is column p of those 64
+ * rows, gathered as 4 vectors of 16 by vgatherdps at the int32 element offsets q.idx[j] (j ldb) under
+ * opmask k(v+1) from q.masks, into a zeroed register: a ragged panel is zero-padded and nothing past
+ * the matrix is read. It replaces an element-by-element transpose in JS, so strided B^T (attention's
+ * q k^T and dy v^T, which read k and v in place) packs in about a gather per 16 floats.
+ */
+export function packTKernel(): Uint8Array {
+  const a = new Assembler(), NV = 4, IDX = 8; // offsets in zmm8..11 (VSIB indices must be zmm0..15, not zmm4)
+  for (let v = 0; v < NV; v++) a.vmovupsLoad(512, IDX + v, mem(RDX, Q.idx + 64 * v));
+  a.load(R8, mem(RDX, Q.panels));
+  a.label('panel');
+  a.movRR(R9, RDI);
+  a.load(RAX, mem(RDX, Q.k));
+  a.test(RAX, RAX);
+  a.jz('next');
+  a.label('row');
+  for (let v = 0; v < NV; v++) {
+    a.vzero(512, v);
+    a.kmovwLoad(v + 1, mem(RDX, Q.masks + 2 * v));
+    a.vgatherdps(v, mem(R9, 0, IDX + v, 4), v + 1);
+  }
+  for (let v = 0; v < NV; v++) a.vmovupsStore(512, mem(RSI, 64 * v), v);
+  a.addRI(R9, 4);
+  a.addRI(RSI, NR * 4);
+  a.dec(RAX);
+  a.jnz('row');
+  a.label('next');
+  a.addRM(RDI, mem(RDX, Q.panelStep));
   a.dec(R8);
   a.jnz('panel');
   a.vzeroupper();

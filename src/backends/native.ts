@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import type { GemmArgs, Precision } from './backend.js';
 import { checkGemm, WasmBackend, type WasmOptions } from './wasm.js';
 import { ExecutableCode, loadKoffi, type Koffi } from './exec-memory.js';
-import { gemmKernel, ISAS, MR, NR, P, packKernel, panelMasks, Q, SHAPES, ymmMasks, type Isa, type KernelDot } from './native-gemm.js';
+import { gemmKernel, ISAS, MR, NR, P, packKernel, packTKernel, panelMasks, Q, SHAPES, ymmMasks, type Isa, type KernelDot } from './native-gemm.js';
 import { JsBackend } from './js.js';
 import { NativePool } from './native-pool.js';
 import { bf16Blocking, bf16Scratch, pairPackKernel, roundBf16, rowConvertKernel, runGemmBf16, type Bf16Code } from './native-bf16.js';
@@ -76,6 +76,8 @@ export class NativeCode {
   readonly gemm: unknown[][];
   readonly gemmTail: unknown[][];
   readonly pack: unknown;
+  /** The transposing packer (AVX-512 only: it gathers). */
+  readonly packT: unknown;
   readonly proto: ReturnType<Koffi['proto']>;
   readonly packProto: ReturnType<Koffi['proto']>;
   readonly bf16: Bf16Code | undefined;
@@ -96,6 +98,7 @@ export class NativeCode {
     this.gemm = kernels('fp32', isa === 'avx512');
     this.gemmTail = isa === 'avx512' ? this.gemm : kernels('fp32', true);
     this.pack = make(packKernel(isa));
+    this.packT = isa === 'avx512' ? make(packTKernel()) : undefined;
     this.bf16 = bf16 ? {
       koffi, proto: this.proto, packProto: this.packProto, pairPack: make(pairPackKernel()), rowConvert: make(rowConvertKernel()),
       gemmBf16: kernels('bf16', true),
@@ -240,6 +243,8 @@ export function runNative(code: NativeCode, blocks: Blocking, scratch: Float32Ar
 const pBuf = new ArrayBuffer(P.bytes), qBuf = new ArrayBuffer(Q.bytes);
 const p64 = new BigInt64Array(pBuf), pF32 = new Float32Array(pBuf), pU16 = new Uint16Array(pBuf), pI32 = new Int32Array(pBuf);
 const q64 = new BigInt64Array(qBuf), qU16 = new Uint16Array(qBuf), qI32 = new Int32Array(qBuf);
+/** The ldb whose gather offsets q.idx holds now. */
+let qIdxLdb = -1;
 
 /** Writes the column masks of a panel with `cols` valid columns (nr: all) where `code`'s kernels read them. */
 function setMasks(code: NativeCode, cols: number, u16: Uint16Array, i32: Int32Array, at: { masks: number; ymmMasks: number }): void {
@@ -311,6 +316,22 @@ function packB(code: NativeCode, g: GemmArgs, bp: Float32Array, b0: number, pc: 
     }
     return;
   }
+  if (code.packT !== undefined) {
+    // op(B)[p, j] = b[b0 + j ldb + p]: column p of 64 rows of b, gathered by the generated packer.
+    if (qIdxLdb !== g.ldb) {
+      for (let j = 0; j < NR; j++) qI32[Q.idx / 4 + j] = j * g.ldb;
+      qIdxLdb = g.ldb;
+    }
+    q64[Q.k / 8] = BigInt(kc);
+    q64[Q.panelStep / 8] = BigInt(nr * g.ldb * 4);
+    for (const [panels, first, cols] of [[full, 0, nr], [tail > 0 ? 1 : 0, full, tail]] as const) {
+      if (panels === 0) continue;
+      q64[Q.panels / 8] = BigInt(panels);
+      setMasks(code, cols, qU16, qI32, Q);
+      code.koffi.call(code.packT, code.packProto, g.b.subarray(b0 + (jc + first * nr) * g.ldb + pc), bp.subarray(first * kc * nr), q64);
+    }
+    return;
+  }
   // op(B)[p, j] = b[b0 + j ldb + p]: a transpose, done here (each source row is contiguous in p).
   const panels = full + (tail > 0 ? 1 : 0);
   for (let jp = 0; jp < panels; jp++) {
@@ -376,10 +397,10 @@ export class NativeBackend extends WasmBackend {
   override gemm(g: GemmArgs): void {
     checkGemm(g);
     if (g.m === 0 || g.n === 0 || g.batch === 0) return;
-    if (g.transB && g.ldb !== g.k && g.m < 128) {
-      // Strided B^T (attention's q k^T reads k in place): packB transposes element by element, k x n
-      // per item against m x n x k of compute, so below ~128 rows the wasm kernel is faster. This
-      // GEMM stays float32 at precision bf16 too (as does strided B^T from 128 rows: runNative).
+    if (g.transB && g.ldb !== g.k && g.m < 128 && this.code.packT === undefined) {
+      // Strided B^T (attention's q k^T reads k in place) without the gathering packer: packB transposes
+      // element by element, k x n per item against m x n x k of compute, so below ~128 rows the wasm
+      // kernel is faster. Strided B^T stays float32 at precision bf16 (runNative).
       super.gemm(g);
       return;
     }

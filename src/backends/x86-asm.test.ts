@@ -35,6 +35,8 @@ const CASES: [string, string, (a: Assembler) => void][] = [
   ['vfmadd231ps zmm5, zmm24, [r9+r8*1]{1to16}', '62923d50b82c01', (a) => a.vfmadd231ps(512, 5, 24, mem(R9, 0, R8, 1), true)],
   ['vmulps zmm17, zmm17, zmm30', '6281744059ce', (a) => a.vmulps(512, 17, 17, 30)],
   ['vpxord zmm21, zmm21, zmm21', '62a15540efed', (a) => a.vzero(512, 21)],
+  ['vgatherdps zmm1{k1}, [r9+zmm8*4]', '62927d49920c81', (a) => a.vgatherdps(1, mem(R9, 0, 8, 4), 1)],
+  ['vgatherdps zmm3{k4}, [rdi+zmm11*4]', '62b27d4c921c9f', (a) => a.vgatherdps(3, mem(RDI, 0, 11, 4), 4)],
   ['vmovups ymm12, [r11+32]', 'c4417c10a320000000', (a) => a.vmovupsLoad(256, 12, mem(R11, 32))],
   ['vbroadcastss ymm15, [r10+r8*2]', 'c4027d183c42', (a) => a.vbroadcastss(256, 15, mem(R10, 0, R8, 2))],
   ['vfmadd231ps ymm11, ymm12, ymm15', 'c4421db8df', (a) => a.vfmadd231ps(256, 11, 12, 15)],

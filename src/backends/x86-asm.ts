@@ -34,6 +34,8 @@ const VMASKMOVPS_LOAD: VecOp = { map: 2, pp: 1, opcode: 0x2c };
 const VMASKMOVPS_STORE: VecOp = { map: 2, pp: 1, opcode: 0x2e };
 // AVX512BW: word permute.
 const VPERMW: VecOp = { map: 2, pp: 1, opcode: 0x8d, w: 1 };
+// AVX-512F gather of float32 by 32-bit indices (VSIB: the SIB index names a zmm register).
+const VGATHERDPS: VecOp = { map: 2, pp: 1, opcode: 0x92 };
 
 export class Assembler {
   private readonly out: number[] = [];
@@ -194,6 +196,17 @@ export class Assembler {
   vmaskmovpsLoad(dst: number, mask: number, m: Mem): void { this.vex(VMASKMOVPS_LOAD, 1, dst, mask, m); }
   /** vmaskmovps [m], ymm mask, ymm src (AVX): only lanes whose mask sign bit is set are written. */
   vmaskmovpsStore(m: Mem, mask: number, src: number): void { this.vex(VMASKMOVPS_STORE, 1, src, mask, m); }
+
+  /**
+   * vgatherdps zmm dst{k}, [base + zmm index * scale + disp]: lane i loads from base + index.i32[i] * scale
+   * where mask k has bit i set, and the instruction clears k as it goes (reload it before the next
+   * gather); masked-off lanes keep dst and are not read. index is zmm 0..15 (EVEX.V' stays 1) and not
+   * zmm4 (the SIB index 100 means none), dst differs from it, k is 1..7.
+   */
+  vgatherdps(dst: number, m: Mem, k: number): void {
+    if (m.index === undefined || m.index > 15 || m.index === dst || k < 1 || k > 7) throw new Error('x86 assembler: vgatherdps needs an index zmm 0..15 other than dst, and a mask k1..k7');
+    this.evex(VGATHERDPS, 512, dst, 0, m, { k });
+  }
 
   // --- AVX-512 bf16 (EVEX only) ---
   /**
