@@ -1,7 +1,8 @@
 // The native backend: GEMM by x86-64 code generated at run time (native-gemm.ts) on the wasm heap or host memory; every other kernel from wasm.
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import type { GemmArgs, Precision } from './backend.js';
+import type { GemmArgs, GroupedGemmArgs, Precision } from './backend.js';
+import { checkGrouped, groupedProblem } from './grouped-gemm.js';
 import { checkGemm, WasmBackend, type WasmOptions } from './wasm.js';
 import { ExecutableCode, loadKoffi, type Koffi } from './exec-memory.js';
 import { gemmKernel, ISAS, MR, NR, P, packKernel, packTKernel, panelMasks, Q, SHAPES, ymmMasks, type Isa, type KernelDot } from './native-gemm.js';
@@ -258,43 +259,80 @@ function setMasks(code: NativeCode, cols: number, u16: Uint16Array, i32: Int32Ar
  * panels, then run the kernel over MC-row blocks of A (beta applies to the first KC block only).
  */
 export function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs): void {
-  const { koffi, proto, nr } = code;
-  const { kc: KC, mc: MC, nc: NC } = blocks;
-  const [rsA, csA] = g.transA ? [1, g.lda] : [g.lda, 1];
   for (let t = 0; t < g.batch; t++) {
     const a0 = t * g.strideA, b0 = t * g.strideB, c0 = t * g.strideC;
-    for (let jc = 0; jc < g.n; jc += NC) {
-      const nc = Math.min(NC, g.n - jc), full = Math.floor(nc / nr), tail = nc - full * nr;
-      for (let pc = 0; pc === 0 || pc < g.k; pc += KC) {
-        const kc = Math.min(KC, g.k - pc);
-        if (kc > 0) packB(code, g, bp, b0, pc, kc, jc, full, tail);
-        const beta = pc === 0 ? g.beta : 1;
-        p64[P.k / 8] = BigInt(kc);
-        p64[P.rsA / 8] = BigInt(rsA * 4);
-        p64[P.csA / 8] = BigInt(csA * 4);
-        p64[P.ldc / 8] = BigInt(g.ldc * 4);
-        p64[P.panelBytes / 8] = BigInt(kc * nr * 4);
-        p64[P.stripC / 8] = BigInt(MR * g.ldc * 4);
-        pF32[P.alpha / 4] = g.alpha;
-        pF32[P.beta / 4] = beta;
-        const readC = beta === 0 ? 0 : 1;
-        for (let ic = 0; ic < g.m; ic += MC) {
-          const mc = Math.min(MC, g.m - ic);
-          const aAt = kc > 0 ? g.a.subarray(a0 + ic * rsA + pc * csA) : g.a;
-          for (const [strips, mr, row] of [[Math.floor(mc / MR), MR, 0], [1, mc % MR, mc - (mc % MR)]] as const) {
-            if (strips === 0 || mr === 0) continue;
-            p64[P.strips / 8] = BigInt(strips);
-            p64[P.stripA / 8] = BigInt(mr * rsA * 4);
-            const a = row === 0 ? aAt : aAt.subarray(row * rsA);
-            const cRow = c0 + (ic + row) * g.ldc + jc;
-            for (const [panels, first, cols, kernels] of [[full, 0, nr, code.gemm], [tail > 0 ? 1 : 0, full, tail, code.gemmTail]] as const) {
-              if (panels === 0) continue;
-              p64[P.panels / 8] = BigInt(panels);
-              setMasks(code, cols, pU16, pI32, P);
-              koffi.call(kernels[readC]![mr], proto, a, bp.subarray(first * kc * nr), g.c.subarray(cRow + first * nr), p64);
-            }
-          }
-        }
+    forBlocks(code, blocks, g.n, g.k, (pc, kc, jc, full, tail) => {
+      if (kc > 0) packB(code, g, bp, b0, pc, kc, jc, full, tail);
+      kernelRows(code, blocks, bp, g, a0, c0, pc, kc, jc, full, tail, pc === 0 ? g.beta : 1);
+    });
+  }
+}
+
+/**
+ * A grouped GEMM (GroupedGemmArgs) as runGemm does each problem, except that consecutive problems
+ * with the same B (offB and k: an expert's weights, forward and for dx) pack each of its blocks once
+ * and run every problem's rows against it.
+ */
+export function runGrouped(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GroupedGemmArgs): void {
+  const count = g.m.length;
+  for (let i = 0; i < count;) {
+    let j = i + 1;
+    while (j < count && g.offB[j] === g.offB[i] && g.k[j] === g.k[i]) j++;
+    const live: number[] = [];
+    for (let p = i; p < j; p++) if (g.m[p]! > 0) live.push(p);
+    const k = g.k[i]!, b0 = g.offB[i]!;
+    if (live.length > 0 && g.n > 0) {
+      const base = { ...groupedProblem(g, i), a: g.a, b: g.b, c: g.c };
+      forBlocks(code, blocks, g.n, k, (pc, kc, jc, full, tail) => {
+        if (kc > 0) packB(code, base, bp, b0, pc, kc, jc, full, tail);
+        for (const p of live) kernelRows(code, blocks, bp, { ...base, m: g.m[p]! }, g.offA[p]!, g.offC[p]!, pc, kc, jc, full, tail, pc === 0 ? g.beta[p]! : 1);
+      });
+    }
+    i = j;
+  }
+}
+
+/** Calls fn for each NC block of columns (jc: first column; full panels and the ragged tail's columns) and KC block of k (once with kc 0 when k is 0). */
+function forBlocks(code: NativeCode, blocks: Blocking, n: number, k: number,
+  fn: (pc: number, kc: number, jc: number, full: number, tail: number) => void): void {
+  const { kc: KC, nc: NC } = blocks, nr = code.nr;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = Math.min(NC, n - jc), full = Math.floor(nc / nr), tail = nc - full * nr;
+    for (let pc = 0; pc === 0 || pc < k; pc += KC) fn(pc, Math.min(KC, k - pc), jc, full, tail);
+  }
+}
+
+/**
+ * The kernel over all g.m rows of C (from element c0, columns jc..) against the packed block of B in bp
+ * (k rows pc .. pc+kc): C = alpha op(A)[:, pc..] Bp + beta C, A from element a0.
+ */
+function kernelRows(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs, a0: number, c0: number, pc: number,
+  kc: number, jc: number, full: number, tail: number, beta: number): void {
+  const { koffi, proto, nr } = code, MC = blocks.mc;
+  const [rsA, csA] = g.transA ? [1, g.lda] : [g.lda, 1];
+  p64[P.k / 8] = BigInt(kc);
+  p64[P.rsA / 8] = BigInt(rsA * 4);
+  p64[P.csA / 8] = BigInt(csA * 4);
+  p64[P.ldc / 8] = BigInt(g.ldc * 4);
+  p64[P.panelBytes / 8] = BigInt(kc * nr * 4);
+  p64[P.stripC / 8] = BigInt(MR * g.ldc * 4);
+  pF32[P.alpha / 4] = g.alpha;
+  pF32[P.beta / 4] = beta;
+  const readC = beta === 0 ? 0 : 1;
+  for (let ic = 0; ic < g.m; ic += MC) {
+    const mc = Math.min(MC, g.m - ic);
+    const aAt = kc > 0 ? g.a.subarray(a0 + ic * rsA + pc * csA) : g.a;
+    for (const [strips, mr, row] of [[Math.floor(mc / MR), MR, 0], [1, mc % MR, mc - (mc % MR)]] as const) {
+      if (strips === 0 || mr === 0) continue;
+      p64[P.strips / 8] = BigInt(strips);
+      p64[P.stripA / 8] = BigInt(mr * rsA * 4);
+      const a = row === 0 ? aAt : aAt.subarray(row * rsA);
+      const cRow = c0 + (ic + row) * g.ldc + jc;
+      for (const [panels, first, cols, kernels] of [[full, 0, nr, code.gemm], [tail > 0 ? 1 : 0, full, tail, code.gemmTail]] as const) {
+        if (panels === 0) continue;
+        p64[P.panels / 8] = BigInt(panels);
+        setMasks(code, cols, pU16, pI32, P);
+        koffi.call(kernels[readC]![mr], proto, a, bp.subarray(first * kc * nr), g.c.subarray(cRow + first * nr), p64);
       }
     }
   }
@@ -420,6 +458,20 @@ export class NativeBackend extends WasmBackend {
       return;
     }
     this.run(g);
+  }
+
+  /**
+   * Grouped GEMM: float32 problems sharing an expert's weights pack them once (runGrouped; B^T through
+   * the gathering packer, so on AVX-512 only); bf16, or with GEMM workers, one gemm per problem (each
+   * split over the pool when large enough).
+   */
+  gemmGrouped(g: GroupedGemmArgs): void {
+    checkGrouped(g);
+    if (this.precision === 'fp32' && this.workers === undefined && (!g.transB || this.code.packT !== undefined)) {
+      runGrouped(this.code, this.info.blocks, this.bp, g);
+      return;
+    }
+    for (let i = 0; i < g.m.length; i++) if (g.m[i]! > 0 && g.n > 0) this.gemm(groupedProblem(g, i));
   }
 
   /** One GEMM on the pool or here (an instance property, so timers that wrap the kernel methods skip it). */
