@@ -1,7 +1,8 @@
 // The native backend: GEMM by x86-64 code generated at run time (native-gemm.ts) on the wasm heap or host memory; every other kernel from wasm.
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import type { GemmArgs, GroupedGemmArgs, Precision } from './backend.js';
+import type { BinaryOp, GemmArgs, GroupedGemmArgs, Precision, UnaryOp } from './backend.js';
+import { E, geluKernel, writeConsts } from './native-elementwise.js';
 import { checkGrouped, groupedProblem } from './grouped-gemm.js';
 import { checkGemm, WasmBackend, type WasmOptions } from './wasm.js';
 import { ExecutableCode, loadKoffi, type Koffi } from './exec-memory.js';
@@ -79,6 +80,8 @@ export class NativeCode {
   readonly pack: unknown;
   /** The transposing packer (AVX-512 only: it gathers). */
   readonly packT: unknown;
+  /** GELU and its gradient, element-wise (AVX-512 only; native-elementwise.ts). */
+  readonly gelu: { forward: unknown; grad: unknown } | undefined;
   readonly proto: ReturnType<Koffi['proto']>;
   readonly packProto: ReturnType<Koffi['proto']>;
   readonly bf16: Bf16Code | undefined;
@@ -100,6 +103,7 @@ export class NativeCode {
     this.gemmTail = isa === 'avx512' ? this.gemm : kernels('fp32', true);
     this.pack = make(packKernel(isa));
     this.packT = isa === 'avx512' ? make(packTKernel()) : undefined;
+    this.gelu = isa === 'avx512' ? { forward: make(geluKernel(false)), grad: make(geluKernel(true)) } : undefined;
     this.bf16 = bf16 ? {
       koffi, proto: this.proto, packProto: this.packProto, pairPack: make(pairPackKernel()), rowConvert: make(rowConvertKernel()),
       gemmBf16: kernels('bf16', true),
@@ -251,6 +255,31 @@ let qIdxLdb = -1;
 function setMasks(code: NativeCode, cols: number, u16: Uint16Array, i32: Int32Array, at: { masks: number; ymmMasks: number }): void {
   if (code.isa === 'avx512') u16.set(panelMasks(cols), at.masks / 2);
   else i32.set(ymmMasks(cols), at.ymmMasks / 4);
+}
+
+const eBuf = new ArrayBuffer(Math.ceil(E.bytes / 8) * 8), e64 = new BigInt64Array(eBuf), eU16 = new Uint16Array(eBuf);
+writeConsts(eBuf);
+
+/** out[0, n) = kernel(x, dy) for n = out.length (x and dy at least as long): full vectors, then one under a mask. */
+function runElementwise(code: NativeCode, kernel: unknown, x: Float32Array, dy: Float32Array, out: Float32Array): void {
+  const n = out.length;
+  if (x.length < n || dy.length < n) throw new RangeError(`native element-wise kernel: inputs of ${x.length} and ${dy.length} for ${n} outputs`);
+  if (n === 0) return;
+  const tail = n % 16;
+  e64[E.vectors / 8] = BigInt((n - tail) / 16);
+  eU16[E.tailMask / 2] = (1 << tail) - 1;
+  e64[E.hasTail / 8] = tail > 0 ? 1n : 0n;
+  code.koffi.call(kernel, code.proto, x, dy, out, e64);
+}
+
+/** Whether strides address `shape` row-major contiguously (size-1 axes have any stride). */
+function contiguous(strides: readonly number[], shape: readonly number[]): boolean {
+  let want = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== want) return false;
+    want *= shape[d]!;
+  }
+  return true;
 }
 
 /**
@@ -473,6 +502,21 @@ export class NativeBackend extends WasmBackend {
       return;
     }
     for (let i = 0; i < g.m.length; i++) if (g.m[i]! > 0 && g.n > 0) this.gemm(groupedProblem(g, i));
+  }
+
+  /** gelu in generated AVX-512 code (16 lanes against wasm's 4); other ops from wasm. */
+  override unary(op: UnaryOp, x: Float32Array, out: Float32Array): void {
+    if (op === 'gelu' && this.code.gelu !== undefined) runElementwise(this.code, this.code.gelu.forward, x, x, out);
+    else super.unary(op, x, out);
+  }
+
+  /** gelu_bwd on contiguous operands in generated AVX-512 code; other ops and layouts from wasm. */
+  override binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: Float32Array, bStrides: readonly number[],
+    out: Float32Array, shape: readonly number[]): void {
+    if (op === 'gelu_bwd' && this.code.gelu !== undefined && contiguous(aStrides, shape) && contiguous(bStrides, shape) &&
+      shape.reduce((p, d) => p * d, 1) === out.length) {
+      runElementwise(this.code, this.code.gelu.grad, a, b, out);
+    } else super.binary(op, a, aStrides, b, bStrides, out, shape);
   }
 
   /** One GEMM on the pool or here (an instance property, so timers that wrap the kernel methods skip it). */

@@ -34,6 +34,17 @@ const VMASKMOVPS_LOAD: VecOp = { map: 2, pp: 1, opcode: 0x2c };
 const VMASKMOVPS_STORE: VecOp = { map: 2, pp: 1, opcode: 0x2e };
 // AVX512BW: word permute.
 const VPERMW: VecOp = { map: 2, pp: 1, opcode: 0x8d, w: 1 };
+// Element-wise float32 arithmetic (the native element-wise kernels; EVEX forms used with zmm).
+const ARITH = {
+  add: { map: 1, pp: 0, opcode: 0x58 }, sub: { map: 1, pp: 0, opcode: 0x5c }, mul: { map: 1, pp: 0, opcode: 0x59 },
+  div: { map: 1, pp: 0, opcode: 0x5e }, min: { map: 1, pp: 0, opcode: 0x5d }, max: { map: 1, pp: 0, opcode: 0x5f },
+  // AVX-512F: a * 2^floor(b) (exact, overflow to inf, underflow to 0 or subnormal).
+  scalef: { map: 2, pp: 1, opcode: 0x2c },
+  // dst = dst * a + b, one rounding.
+  fmadd213: { map: 2, pp: 1, opcode: 0xa8 },
+} as const satisfies Record<string, VecOp>;
+export type ArithOp = keyof typeof ARITH;
+const VMOVAPS: VecOp = { map: 1, pp: 0, opcode: 0x28 };
 // AVX-512F gather of float32 by 32-bit indices (VSIB: the SIB index names a zmm register).
 const VGATHERDPS: VecOp = { map: 2, pp: 1, opcode: 0x92 };
 
@@ -189,6 +200,13 @@ export class Assembler {
   }
   /** vmulps dst, a, b. */
   vmulps(bits: VecBits, dst: number, a: number, b: number): void { this.vec(VMULPS, bits, dst, a, { reg: b }); }
+  /**
+   * v{add,sub,mul,div,min,max,scalef}ps dst, a, b: dst = a op b per lane (zmm registers); fmadd213:
+   * dst = dst * a + b. min/max return b when either is NaN (the SDM's rule): clamp with the input as b to keep NaN.
+   */
+  arith(op: ArithOp, dst: number, a: number, b: number): void { this.evex(ARITH[op], 512, dst, a, { reg: b }); }
+  /** vmovaps dst, src (zmm registers). */
+  vmovaps(dst: number, src: number): void { this.evex(VMOVAPS, 512, dst, 0, { reg: src }); }
   /** dst = 0 (vpxord dst, dst, dst; vpxor with VEX). */
   vzero(bits: VecBits, dst: number): void { this.vec(VPXORD, bits, dst, dst, { reg: dst }); }
   vzeroupper(): void { this.emit(0xc5, 0xf8, 0x77); }
