@@ -288,6 +288,7 @@ function contiguous(strides: readonly number[], shape: readonly number[]): boole
  * panels, then run the kernel over MC-row blocks of A (beta applies to the first KC block only).
  */
 export function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs): void {
+  if (runBatched(code, blocks, bp, g)) return;
   for (let t = 0; t < g.batch; t++) {
     const a0 = t * g.strideA, b0 = t * g.strideB, c0 = t * g.strideC;
     forBlocks(code, blocks, g.n, g.k, (pc, kc, jc, full, tail) => {
@@ -295,6 +296,20 @@ export function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g:
       kernelRows(code, blocks, bp, g, a0, c0, pc, kc, jc, full, tail, pc === 0 ? g.beta : 1);
     });
   }
+}
+
+/**
+ * A batch of small GEMMs (each one block: m <= MC, n <= NC, 0 < k <= KC) in one kernel call per kind
+ * of strip and panel: every item's B packed side by side in bp, then the kernel's item loop walks A, B
+ * and C by their strides. Attention's per-head products (4 x (32 x 64 x 96), say) otherwise pay the
+ * calls and their setup once per head. False (nothing done) when the batch does not fit.
+ */
+function runBatched(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs): boolean {
+  const nr = code.nr, full = Math.floor(g.n / nr), tail = g.n - full * nr, item = g.k * (full + (tail > 0 ? 1 : 0)) * nr;
+  if (g.batch < 2 || g.m > blocks.mc || g.n > blocks.nc || g.k < 1 || g.k > blocks.kc || g.batch * item > bp.length) return false;
+  for (let t = 0; t < g.batch; t++) packB(code, g, bp.subarray(t * item), t * g.strideB, 0, g.k, 0, full, tail);
+  kernelRows(code, blocks, bp, g, 0, 0, 0, g.k, 0, full, tail, g.beta, { count: g.batch, a: g.strideA, b: item, c: g.strideC });
+  return true;
 }
 
 /**
@@ -333,10 +348,11 @@ function forBlocks(code: NativeCode, blocks: Blocking, n: number, k: number,
 
 /**
  * The kernel over all g.m rows of C (from element c0, columns jc..) against the packed block of B in bp
- * (k rows pc .. pc+kc): C = alpha op(A)[:, pc..] Bp + beta C, A from element a0.
+ * (k rows pc .. pc+kc): C = alpha op(A)[:, pc..] Bp + beta C, A from element a0; with `items`, for each
+ * of items.count items, A, packed B and C items.a, items.b and items.c elements further each.
  */
 function kernelRows(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs, a0: number, c0: number, pc: number,
-  kc: number, jc: number, full: number, tail: number, beta: number): void {
+  kc: number, jc: number, full: number, tail: number, beta: number, items = { count: 1, a: 0, b: 0, c: 0 }): void {
   const { koffi, proto, nr } = code, MC = blocks.mc;
   const [rsA, csA] = g.transA ? [1, g.lda] : [g.lda, 1];
   p64[P.k / 8] = BigInt(kc);
@@ -347,6 +363,8 @@ function kernelRows(code: NativeCode, blocks: Blocking, bp: Float32Array, g: Gem
   p64[P.stripC / 8] = BigInt(MR * g.ldc * 4);
   pF32[P.alpha / 4] = g.alpha;
   pF32[P.beta / 4] = beta;
+  p64[P.batch / 8] = BigInt(items.count);
+  p64[P.batchA / 8] = BigInt(items.a * 4);
   const readC = beta === 0 ? 0 : 1;
   for (let ic = 0; ic < g.m; ic += MC) {
     const mc = Math.min(MC, g.m - ic);
@@ -360,6 +378,9 @@ function kernelRows(code: NativeCode, blocks: Blocking, bp: Float32Array, g: Gem
       for (const [panels, first, cols, kernels] of [[full, 0, nr, code.gemm], [tail > 0 ? 1 : 0, full, tail, code.gemmTail]] as const) {
         if (panels === 0) continue;
         p64[P.panels / 8] = BigInt(panels);
+        // The panel loop leaves B and C `panels` panels on; the next item starts items.b / items.c after this one.
+        p64[P.batchB / 8] = BigInt((items.b - panels * kc * nr) * 4 * (items.count > 1 ? 1 : 0));
+        p64[P.batchC / 8] = BigInt((items.c - panels * nr) * 4 * (items.count > 1 ? 1 : 0));
         setMasks(code, cols, pU16, pI32, P);
         koffi.call(kernels[readC]![mr], proto, a, bp.subarray(first * kc * nr), g.c.subarray(cRow + first * nr), p64);
       }

@@ -174,6 +174,8 @@ export class Assembler {
   jnz(label: string): void { this.jump([0x0f, 0x85], label); }
   jz(label: string): void { this.jump([0x0f, 0x84], label); }
   jmp(label: string): void { this.jump([0xe9], label); }
+  /** jg: jump when the last result was greater than zero, signed (after dec: the counter was above 1). */
+  jg(label: string): void { this.jump([0x0f, 0x8f], label); }
   private jump(opcode: number[], label: string): void {
     this.emit(...opcode, 0, 0, 0, 0);
     this.fixups.push({ at: this.out.length - 4, label });
