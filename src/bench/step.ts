@@ -1,6 +1,6 @@
 // `furnace bench step`: where one training step's time goes, kernel by kernel (GEMMs by shape),
 // on one rank with one thread, against the framework time between kernels.
-import type { Backend, BackendName, GemmArgs, Precision } from '../backends/backend.js';
+import type { Backend, BackendName, GemmArgs, GroupedGemmArgs, Precision } from '../backends/backend.js';
 import { createBackend } from '../backends/index.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import { fmt, type Output } from '../util/output.js';
@@ -17,7 +17,7 @@ export interface KernelRow {
   kernel: string;
   calls_per_step: number;
   ms_per_step: number;
-  /** GEMMs only. */
+  /** GEMMs (and grouped GEMMs) only. */
   gflops?: number;
 }
 
@@ -74,6 +74,9 @@ function instrument(be: Backend, now: () => number): { rows: Map<string, { calls
         const g = a[0] as GemmArgs;
         key = `gemm ${g.batch}x(${g.m}x${g.k}x${g.n}) ${g.transA ? 'T' : 'N'}${g.transB ? 'T' : 'N'}`;
         flops = 2 * g.m * g.n * g.k * g.batch;
+      } else if (name === 'gemmGrouped') {
+        const g = a[0] as GroupedGemmArgs;
+        for (let i = 0; i < g.m.length; i++) flops += 2 * g.m[i]! * g.n * g.k[i]!;
       } else if (name === 'unary' || name === 'binary') key = `${name} ${String(a[0])}`;
       const row = rows.get(key) ?? { calls: 0, ms: 0, flops: 0 };
       row.calls++;
@@ -140,7 +143,7 @@ export async function benchStep({ backend, preset, steps, top, optimizer = 'adam
     kernel, calls_per_step: r.calls / steps, ms_per_step: r.ms / steps, ...(r.flops > 0 ? { gflops: r.flops / r.ms / 1e6 } : {}),
   })).sort((p, q) => q.ms_per_step - p.ms_per_step);
   const stepMs = total / steps, kernelMs = rows.reduce((s, r) => s + r.ms_per_step, 0);
-  const gemm = rows.filter((r) => r.kernel.startsWith('gemm '));
+  const gemm = rows.filter((r) => r.kernel.startsWith('gemm ') || r.kernel === 'gemmGrouped');
   const gemmMs = gemm.reduce((s, r) => s + r.ms_per_step, 0);
   const gemmFlops = [...timer.rows].reduce((s, [, r]) => s + r.flops, 0) / steps;
   const tokensPerS = (b * t) / (stepMs / 1000);
