@@ -26,34 +26,35 @@ export class WireBytes {
   }
 }
 
-/** bf16 of float32 bits v: round to nearest even on the top 16 bits (vcvtneps2bf16), NaN kept quiet. */
+/**
+ * bf16 of float32 bits v (read as int32: Uint32 values past 2^31 would be heap numbers): round to
+ * nearest even on the top 16 bits (vcvtneps2bf16), NaN (|v| above infinity's bits) kept quiet.
+ */
 function bf16Bits(v: number): number {
-  if ((v & 0x7f800000) === 0x7f800000 && (v & 0x7fffff) !== 0) return (v >>> 16) | 0x40;
-  return (v + 0x7fff + ((v >>> 16) & 1)) >>> 16;
+  return ((v & 0x7fffffff) > 0x7f800000 ? (v >> 16) | 0x40 : (v + 0x7fff + ((v >> 16) & 1)) >> 16) & 0xffff;
 }
 
 /** Packs x[from, from + n) as bf16, two to a float32 slot (element 2i in the low half), into out[at, at + ceil(n / 2)). */
 function encode(x: Float32Array, from: number, n: number, out: Float32Array, at: number): void {
-  const xu = new Uint32Array(x.buffer, x.byteOffset, x.length), ou = new Uint32Array(out.buffer, out.byteOffset, out.length);
-  for (let i = 0; i < n; i += 2) {
-    const lo = bf16Bits(xu[from + i]!), hi = i + 1 < n ? bf16Bits(xu[from + i + 1]!) : 0;
-    ou[at + (i >> 1)] = (lo | (hi << 16)) >>> 0;
-  }
+  if (n === 0) return;
+  const xu = new Int32Array(x.buffer, x.byteOffset + 4 * from, n), ou = new Int32Array(out.buffer, out.byteOffset + 4 * at, Math.ceil(n / 2));
+  const pairs = n >> 1;
+  for (let j = 0; j < pairs; j++) ou[j] = bf16Bits(xu[2 * j]!) | (bf16Bits(xu[2 * j + 1]!) << 16);
+  if (n % 2 === 1) ou[pairs] = bf16Bits(xu[n - 1]!);
 }
 
 /** Unpacks n bf16 values from packed[at ..] into out[from, from + n) as float32 (exact). */
 function decode(packed: Float32Array, at: number, n: number, out: Float32Array, from: number): void {
-  const pu = new Uint32Array(packed.buffer, packed.byteOffset, packed.length), ou = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  const pu = new Int32Array(packed.buffer, packed.byteOffset, packed.length), ou = new Int32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < n; i += 2) {
     const w = pu[at + (i >> 1)]!;
-    ou[from + i] = (w << 16) >>> 0;
-    if (i + 1 < n) ou[from + i + 1] = (w & 0xffff0000) >>> 0;
+    ou[from + i] = w << 16;
+    if (i + 1 < n) ou[from + i + 1] = w & -0x10000;
   }
 }
 
-/** fp32 out[0, n) = op over the p rows of bf16 values packed `slots` float32 slots apart in recv. */
-function reduceRows(recv: Float32Array, p: number, slots: number, n: number, op: ReduceOp, out: Float32Array): void {
-  const row = new Float32Array(n);
+/** fp32 out[0, n) = op over the p rows of bf16 values packed `slots` float32 slots apart in recv (row: n floats of scratch). */
+function reduceRows(recv: Float32Array, p: number, slots: number, n: number, op: ReduceOp, out: Float32Array, row: Float32Array): void {
   decode(recv, 0, n, out, 0);
   for (let r = 1; r < p; r++) {
     decode(recv, r * slots, n, row, 0);
@@ -94,23 +95,42 @@ export class Bf16Group implements ProcessGroup {
     this.bytes.sent += bytes;
   }
 
+  /**
+   * Scratch arrays, reused: a fresh array costs a page fault per 4 KiB on first touch (an all-reduce of
+   * 6.8 M floats spent more time there than converting). Collectives may be in flight together, so each
+   * call takes its own from the pool and gives them back.
+   */
+  private readonly pool: Float32Array[] = [];
+  private take(n: number): Float32Array {
+    const i = this.pool.findIndex((b) => b.length >= n);
+    const b = i >= 0 ? this.pool.splice(i, 1)[0]! : new Float32Array(n);
+    return b.subarray(0, n);
+  }
+  private give(...views: Float32Array[]): void {
+    for (const v of views) this.pool.push(new Float32Array(v.buffer));
+  }
+
   async allReduce(x: Float32Array, op: ReduceOp = 'sum'): Promise<void> {
     const p = this.size;
     if (!this.bf16(x.length)) {
       this.count((2 * (p - 1) / p) * 4 * x.length);
       return this.inner.allReduce(x, op);
     }
-    const c = Math.ceil(x.length / p / 2) * 2, slots = c / 2;
-    const send = new Float32Array(p * slots), recv = new Float32Array(p * slots);
-    for (let r = 0; r < p; r++) encode(x, r * c, Math.max(0, Math.min(c, x.length - r * c)), send, r * slots);
+    const c = Math.ceil(x.length / p / 2) * 2, slots = c / 2, part = (r: number): number => Math.max(0, Math.min(c, x.length - r * c));
+    const send = this.take(p * slots), recv = this.take(p * slots), mine = this.take(c), row = this.take(c);
+    for (let r = 0; r < p; r++) {
+      encode(x, r * c, part(r), send, r * slots);
+      send.fill(0, r * slots + Math.ceil(part(r) / 2), (r + 1) * slots); // the padding of the last chunks
+    }
     this.count(((p - 1) / p) * 4 * send.length);
     await this.inner.allToAll(send, recv);
-    const mine = new Float32Array(c), packed = new Float32Array(slots), all = new Float32Array(p * slots);
-    reduceRows(recv, p, slots, c, op, mine);
+    reduceRows(recv, p, slots, c, op, mine, row);
+    const packed = send.subarray(0, slots), all = recv; // free again: reused
     encode(mine, 0, c, packed, 0);
     this.count((p - 1) * 4 * slots);
     await this.inner.allGather(packed, all);
-    for (let r = 0; r < p; r++) decode(all, r * slots, Math.max(0, Math.min(c, x.length - r * c)), x, r * c);
+    for (let r = 0; r < p; r++) decode(all, r * slots, part(r), x, r * c);
+    this.give(send, recv, mine, row);
   }
 
   async reduceScatter(input: Float32Array, output: Float32Array, op: ReduceOp = 'sum'): Promise<void> {
@@ -119,11 +139,12 @@ export class Bf16Group implements ProcessGroup {
       this.count(((p - 1) / p) * 4 * input.length);
       return this.inner.reduceScatter(input, output, op);
     }
-    const slots = Math.ceil(m / 2), send = new Float32Array(p * slots), recv = new Float32Array(p * slots);
+    const slots = Math.ceil(m / 2), send = this.take(p * slots), recv = this.take(p * slots), row = this.take(m);
     for (let r = 0; r < p; r++) encode(input, r * m, m, send, r * slots);
     this.count(((p - 1) / p) * 4 * send.length);
     await this.inner.allToAll(send, recv);
-    reduceRows(recv, p, slots, m, op, output);
+    reduceRows(recv, p, slots, m, op, output, row);
+    this.give(send, recv, row);
   }
 
   allGather(input: Float32Array, output: Float32Array): Promise<void> {
@@ -143,11 +164,12 @@ export class Bf16Group implements ProcessGroup {
     const rc = recvCounts === undefined ? even(recv.length) : Array.from(recvCounts);
     const half = (cs: number[]): number[] => cs.map((n) => Math.ceil(n / 2));
     const sh = half(sc), rh = half(rc);
-    const packed = new Float32Array(sh.reduce((s, n) => s + n, 0)), got = new Float32Array(rh.reduce((s, n) => s + n, 0));
+    const packed = this.take(sh.reduce((s, n) => s + n, 0)), got = this.take(rh.reduce((s, n) => s + n, 0));
     for (let j = 0, from = 0, at = 0; j < p; from += sc[j]!, at += sh[j]!, j++) encode(send, from, sc[j]!, packed, at);
     this.count(4 * (packed.length - sh[this.rank]!));
     await this.inner.allToAll(packed, got, sh, rh);
     for (let j = 0, from = 0, at = 0; j < p; from += rc[j]!, at += rh[j]!, j++) decode(got, at, rc[j]!, recv, from);
+    this.give(packed, got);
   }
 
   broadcast(x: Float32Array, root: number): Promise<void> {
