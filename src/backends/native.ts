@@ -492,10 +492,11 @@ export class NativeBackend extends WasmBackend {
       super.gemm(g);
       return;
     }
-    if (g.transB && g.ldb === g.k && g.k > 1 && this.code.packT === undefined) {
-      // op(B_i) = B_i^T with B_i (n, k) contiguous, without the gathering packer: the wasm permute kernel
-      // writes it as (k, n) once per batch item, faster than the element-wise transpose in packB, then
-      // the packer copies rows. (Gathered instead: 1024 x 256 x 2048 at 215 against 179 GFLOP/s.)
+    if (g.transB && g.ldb === g.k && g.k > 1 && (this.code.packT === undefined || this.precision === 'bf16')) {
+      // op(B_i) = B_i^T with B_i (n, k) contiguous, without the gathering packer (or at bf16, whose packer
+      // pairs rows of untransposed B): the wasm permute kernel writes it as (k, n) once per batch item,
+      // faster than the element-wise transpose in packB, then the packer copies rows. (At fp32 gathered
+      // instead: 1024 x 256 x 2048 at 215 against 179 GFLOP/s.)
       const bt = this.allocEmpty(g.k * g.n);
       try {
         for (let t = 0; t < g.batch; t++) {
