@@ -52,6 +52,25 @@ export interface GemmArgs {
 }
 
 /**
+ * Grouped GEMM (CUTLASS's grouped GEMM; MegaBlocks' experts): problems of different sizes in one
+ * call. For each problem i in [0, m.length): C_i = alpha op(A_i) op(B_i) + beta[i] C_i, where op(A_i)
+ * is (m[i], k[i]), op(B_i) is (k[i], n), C_i is (m[i], n), and X_i starts at element offX[i] of x
+ * (row strides lda, ldb, ldc shared). A problem with m[i] = 0 does nothing; k[i] = 0 gives
+ * C_i = beta[i] C_i. Problems run in order, so a later one may accumulate (beta 1) into an earlier
+ * one's C; consecutive problems with the same B (offB and k) may share one packing of it, so among
+ * them a later one must not overwrite (beta 0) a C an earlier one wrote. No C overlaps an A or a B.
+ */
+export interface GroupedGemmArgs {
+  transA: boolean; transB: boolean;
+  n: number; alpha: number;
+  a: Float32Array; lda: number;
+  b: Float32Array; ldb: number;
+  c: Float32Array; ldc: number;
+  m: Int32Array; k: Int32Array; beta: Float32Array;
+  offA: Int32Array; offB: Int32Array; offC: Int32Array;
+}
+
+/**
  * How long the tensors allocated now live: 'model' for weights and optimizer state (the whole run),
  * 'step' for activations and gradients (one step, then back to the pool).
  */
@@ -93,6 +112,8 @@ export interface Backend {
   resetPeak?(): void;
 
   gemm(args: GemmArgs): void;
+  /** Optional: a grouped GEMM in one call (see GroupedGemmArgs); `gemmGrouped` in grouped-gemm.ts falls back to gemm per problem. */
+  gemmGrouped?(args: GroupedGemmArgs): void;
 
   unary(op: UnaryOp, x: Float32Array, out: Float32Array): void;
   /**

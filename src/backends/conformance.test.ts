@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { BINARY_OPS, UNARY_OPS, type Backend, type BinaryOp, type GemmArgs, type UnaryOp } from './backend.js';
 import { JsBackend } from './js.js';
+import { gemmGrouped } from './grouped-gemm.js';
 import { createBackend, probeBackends } from './index.js';
 import { relaxedSimd } from './wasm-module.js';
 
@@ -156,6 +157,41 @@ for (const c of await cases()) {
       assert.deepEqual(Array.from(c), [1, 2, 3, 4]);
       b.gemm({ ...base, k: 0, beta: 0.5, a, b: bm, c });
       assert.deepEqual(Array.from(c), [0.5, 1, 1.5, 2]);
+    });
+
+    it('gemmGrouped: experts with different row counts (0 included), shared B, accumulation, k past one cache block, against float64', async () => {
+      const b = await get();
+      const r = rng(11);
+      // Per case: transposes, n, and problems [m, k, beta, offA, offB, offC] (element offsets into a, b, c).
+      const cases: [boolean, boolean, number, [number, number, number, number, number, number][]][] = [
+        // forward: expert 0's two segments share B at 0 (k 37), expert 1 has none, expert 2 one segment; n 70 (a ragged panel)
+        [false, false, 70, [[13, 37, 0, 0, 0, 0], [5, 37, 0, 13 * 37, 0, 13 * 70], [0, 37, 0, 0, 37 * 70, 18 * 70], [29, 37, 0.5, 18 * 37, 2 * 37 * 70, 18 * 70]]],
+        // dx = dy w^T: B (n, k) read transposed, shared by two segments; k 600 spans several KC blocks
+        [false, true, 45, [[7, 600, 0, 0, 0, 0], [11, 600, 0, 7 * 600, 0, 7 * 45], [3, 600, 0, 18 * 600, 45 * 600, 18 * 45]]],
+        // dw = x^T dy: A read transposed, k = each segment's rows, the second segment adds into the first's C
+        [true, false, 33, [[19, 6, 0, 0, 0, 0], [19, 9, 1, 6 * 19, 6 * 33, 0], [19, 0, 0.5, 0, 0, 19 * 33], [19, 4, 0, 15 * 19, 15 * 33, 19 * 33]]],
+      ];
+      for (const [transA, transB, n, probs] of cases) {
+        const ext = (f: (p: (typeof probs)[number]) => number): number => Math.max(...probs.map(f));
+        const lda = Math.max(...probs.map(([m, k]) => (transA ? m : k))), ldb = transB ? Math.max(...probs.map(([, k]) => k)) : n, ldc = n;
+        const av = rand(r, ext(([m, k, , oA]) => oA + (transA ? k : m) * lda)), bv = rand(r, ext(([, k, , , oB]) => oB + (transB ? n : k) * ldb));
+        const cv = rand(r, ext(([m, , , , , oC]) => oC + m * ldc));
+        const want = Float64Array.from(cv);
+        for (const [m, k, beta, oA, oB, oC] of probs) {
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              let sum = 0;
+              for (let p = 0; p < k; p++) sum += av[oA + (transA ? p * lda + i : i * lda + p)]! * bv[oB + (transB ? j * ldb + p : p * ldb + j)]!;
+              want[oC + i * ldc + j] = 0.75 * sum + (beta === 0 ? 0 : beta * want[oC + i * ldc + j]!);
+            }
+          }
+        }
+        const col = (f: (p: (typeof probs)[number]) => number): Int32Array => Int32Array.from(probs.map(f));
+        const cb = put(b, cv);
+        gemmGrouped(b, { transA, transB, n, alpha: 0.75, a: put(b, av), lda, b: put(b, bv), ldb, c: cb, ldc, m: col((p) => p[0]), k: col((p) => p[1]),
+          beta: Float32Array.from(probs.map((p) => p[2])), offA: col((p) => p[3]), offB: col((p) => p[4]), offC: col((p) => p[5]) });
+        assertClose(cb, Float32Array.from(want), { atol: 1e-4, rtol: 1e-5 }, `gemmGrouped tA${+transA} tB${+transB}`);
+      }
     });
 
     it('gemm: large enough to use every cache block (m 300, n 2100, k 600)', { skip: c.name === 'js' && 'the reference itself, too slow at this size' }, async () => {

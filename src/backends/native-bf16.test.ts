@@ -97,7 +97,7 @@ describe('native bf16 GEMM', { skip }, () => {
     assertClose(onBackend(be, k0), Float32Array.from(k0.c, (v, i) => (i % k0.ldc < k0.n ? v * 0.5 : v)), 0, 0, 'k = 0');
   });
 
-  it('splits over 2 threads with the same result, and keeps strided B^T in float32', async () => {
+  it('splits over 2 threads with the same result, keeps strided B^T in float32, rounds contiguous B^T to bf16', async () => {
     const be = await createBackend('native', { precision: 'bf16', threads: 2 });
     try {
       const g = gemmCase(150, 300, 77, false);
@@ -105,6 +105,8 @@ describe('native bf16 GEMM', { skip }, () => {
       const n = 70, k = 40, ldb = k + 5;
       const t = { ...gemmCase(9, n, k, false), transB: true, ldb, b: rand(n * ldb, 5), strideB: 0 };
       assertClose(onBackend(be, t), reference(t, false), 1e-5, 1e-5, 'strided B^T');
+      const c = { ...gemmCase(9, n, k, false), transB: true, ldb: k, b: rand(n * k, 6), strideB: 0 };
+      assertClose(onBackend(be, c), reference(c, true), 4e-6 * k, 1e-5, 'contiguous B^T');
     } finally {
       if (be instanceof NativeBackend) be.close();
     }

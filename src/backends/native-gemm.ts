@@ -13,7 +13,7 @@
 // kernel: 12 ymm accumulators, 2 loads of B (ymm12/13), broadcasts in ymm14/15; a ragged last panel
 // is stored by vmaskmovps under lane masks from p.ymmMasks, in a separate kernel (masked stores are
 // slow on some cores, so full panels use plain ones).
-import { Assembler, mem, RAX, RBX, RCX, RDI, RDX, RSI, R8, R9, R10, R11, R12, R13, R14, R15, type VecBits } from './x86-asm.js';
+import { Assembler, mem, RAX, RBP, RBX, RCX, RDI, RDX, RSI, R8, R9, R10, R11, R12, R13, R14, R15, type VecBits } from './x86-asm.js';
 
 export const MR = 6;
 /** Columns per panel with AVX-512: 4 zmm of 16 float32. */
@@ -42,7 +42,7 @@ const REGS: Record<Isa, Regs> = {
  */
 export const P = {
   k: 0, rsA: 8, csA: 16, ldc: 24, panels: 32, strips: 40, panelBytes: 48,
-  alpha: 56, beta: 64, masks: 72, stripA: 80, stripC: 88, ymmMasks: 96, bytes: 160,
+  alpha: 56, beta: 64, masks: 72, stripA: 80, stripC: 88, ymmMasks: 96, batch: 160, batchA: 168, batchB: 176, batchC: 184, bytes: 192,
 } as const;
 
 /** The inner product of the k loop: float32 FMA, or bf16 pairs dotted into float32 (AVX512_BF16). */
@@ -60,6 +60,9 @@ export type KernelDot = 'fp32' | 'bf16';
  * pairs of k and A, B hold bf16 pairs (native-bf16.ts packs them). For avx2, panels are 16 columns
  * (C advances 64 bytes) and, when `masked`, stores and loads of C go under the two 8-lane masks at
  * p.ymmMasks (int32 lanes, -1 = column present); unmasked avx2 kernels serve full panels only.
+ * All of that runs for each of p.batch items (0 counts as 1): after an item, A advances p.batchA bytes,
+ * B p.batchB and C p.batchC past where the panel loop left them, so small batched GEMMs (attention's
+ * per-head products) take one call instead of one per item.
  */
 export function gemmKernel(mr: number, readC: boolean, dot: KernelDot = 'fp32', isa: Isa = 'avx512', masked = true): Uint8Array {
   if (!Number.isInteger(mr) || mr < 1 || mr > MR) throw new Error(`gemm kernel: mr ${mr} not in 1..${MR}`);
@@ -70,7 +73,7 @@ export function gemmKernel(mr: number, readC: boolean, dot: KernelDot = 'fp32', 
   // A element (i, k) of the current k: rows 0..2 from r9, rows 3..5 from r10 = r9 + 3 rsA; r8 = rsA.
   const aRow = (i: number) => (i < 3 ? mem(R9, 0, i === 0 ? undefined : R8, i === 2 ? 2 : 1)
     : mem(R10, 0, i === 3 ? undefined : R8, i === 5 ? 2 : 1));
-  for (const g of [RBX, R12, R13, R14, R15]) a.push(g);
+  for (const g of [RBX, RBP, R12, R13, R14, R15]) a.push(g);
   if (isa === 'avx512') {
     for (let v = 0; v < NV; v++) a.kmovwLoad(v + 1, mem(RCX, P.masks + 2 * v));
     a.vbroadcastss(bits, r.alpha, mem(RCX, P.alpha));
@@ -78,6 +81,8 @@ export function gemmKernel(mr: number, readC: boolean, dot: KernelDot = 'fp32', 
   }
   a.load(R8, mem(RCX, P.rsA));
   a.load(R12, mem(RCX, P.csA));
+  a.load(RBP, mem(RCX, P.batch));
+  a.label('item');
   a.load(R13, mem(RCX, P.panels));
   a.label('panel');
   a.movRR(R14, RDI);
@@ -124,8 +129,13 @@ export function gemmKernel(mr: number, readC: boolean, dot: KernelDot = 'fp32', 
   a.addRI(RDX, panelRowBytes);
   a.dec(R13);
   a.jnz('panel');
+  a.addRM(RDI, mem(RCX, P.batchA));
+  a.addRM(RSI, mem(RCX, P.batchB));
+  a.addRM(RDX, mem(RCX, P.batchC));
+  a.dec(RBP);
+  a.jg('item');
   a.vzeroupper();
-  for (const g of [R15, R14, R13, R12, RBX]) a.pop(g);
+  for (const g of [R15, R14, R13, R12, RBP, RBX]) a.pop(g);
   a.ret();
   return a.bytes();
 }
@@ -152,8 +162,11 @@ function storeC(a: Assembler, isa: Isa, masked: boolean, readC: boolean, acc: nu
   else a.vmovupsStore(bits, at, acc);
 }
 
-/** Packer parameters (byte offsets of int64 slots; masks are 4 uint16 at `masks`, or 2 x 8 int32 lanes at `ymmMasks` for avx2). */
-export const Q = { k: 0, ldb: 8, panels: 16, masks: 24, ymmMasks: 32, bytes: 96 } as const;
+/**
+ * Packer parameters (byte offsets of int64 slots; masks are 4 uint16 at `masks`, or 2 x 8 int32 lanes at
+ * `ymmMasks` for avx2); the transposing packer's panel step and its 64 int32 gather offsets at `idx`.
+ */
+export const Q = { k: 0, ldb: 8, panels: 16, masks: 24, ymmMasks: 32, panelStep: 96, idx: 128, bytes: 384 } as const;
 
 /**
  * void pack(const float *b, float *bPacked, const int64_t *q): for each of q.panels panels of 64
@@ -187,6 +200,44 @@ export function packKernel(isa: Isa = 'avx512'): Uint8Array {
   a.jnz('row');
   a.label('next');
   a.addRI(RDI, panelRowBytes);
+  a.dec(R8);
+  a.jnz('panel');
+  a.vzeroupper();
+  a.ret();
+  return a.bytes();
+}
+
+/**
+ * void packT(const float *b, float *bPacked, const int64_t *q), AVX-512 only: packs op(B) = B^T for B
+ * stored (n, k) with any row stride. For each of q.panels panels (b advances q.panelStep bytes: 64
+ * rows of B) and each of q.k steps p (b advances 4 bytes), row p of the panel is column p of those 64
+ * rows, gathered as 4 vectors of 16 by vgatherdps at the int32 element offsets q.idx[j] (j ldb) under
+ * opmask k(v+1) from q.masks, into a zeroed register: a ragged panel is zero-padded and nothing past
+ * the matrix is read. It replaces an element-by-element transpose in JS, so strided B^T (attention's
+ * q k^T and dy v^T, which read k and v in place) packs in about a gather per 16 floats.
+ */
+export function packTKernel(): Uint8Array {
+  const a = new Assembler(), NV = 4, IDX = 8; // offsets in zmm8..11 (VSIB indices must be zmm0..15, not zmm4)
+  for (let v = 0; v < NV; v++) a.vmovupsLoad(512, IDX + v, mem(RDX, Q.idx + 64 * v));
+  a.load(R8, mem(RDX, Q.panels));
+  a.label('panel');
+  a.movRR(R9, RDI);
+  a.load(RAX, mem(RDX, Q.k));
+  a.test(RAX, RAX);
+  a.jz('next');
+  a.label('row');
+  for (let v = 0; v < NV; v++) {
+    a.vzero(512, v);
+    a.kmovwLoad(v + 1, mem(RDX, Q.masks + 2 * v));
+    a.vgatherdps(v, mem(R9, 0, IDX + v, 4), v + 1);
+  }
+  for (let v = 0; v < NV; v++) a.vmovupsStore(512, mem(RSI, 64 * v), v);
+  a.addRI(R9, 4);
+  a.addRI(RSI, NR * 4);
+  a.dec(RAX);
+  a.jnz('row');
+  a.label('next');
+  a.addRM(RDI, mem(RDX, Q.panelStep));
   a.dec(R8);
   a.jnz('panel');
   a.vzeroupper();

@@ -48,19 +48,24 @@ describe('native backend', () => {
     }
   });
 
-  it('transposes strided B itself from 128 rows of A (below that the wasm kernel takes it), batched', { skip: !probe.ok && 'native unavailable' }, async () => {
-    const be = await createBackend('native');
+  it('packs strided B^T itself (gathered on AVX-512; from 128 rows of A on AVX2), batched, ragged panels', { skip: !probe.ok && 'native unavailable' }, async () => {
     const { JsBackend } = await import('./js.js');
-    const [m, n, k, batch, ldb] = [131, 67, 45, 2, 50];
     const fill = (x: Float32Array, f: (i: number) => number): Float32Array => { x.forEach((_, i) => { x[i] = f(i); }); return x; };
-    const a = fill(be.alloc(batch * m * k), (i) => Math.sin(i)), b = fill(be.alloc(batch * n * ldb), (i) => Math.cos(i));
-    const c = fill(be.alloc(batch * m * n), (i) => Math.sin(3 * i));
-    const args = { transA: false, transB: true, m, n, k, alpha: 0.5, beta: 2, lda: k, strideA: m * k, ldb, strideB: n * ldb,
-      ldc: n, strideC: m * n, batch };
-    const want = Float32Array.from(c);
-    new JsBackend().gemm({ ...args, a: Float32Array.from(a), b: Float32Array.from(b), c: want });
-    be.gemm({ ...args, a, b, c });
-    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(c[i]! - want[i]!) < 1e-4, `C[${i}] = ${c[i]}, want ${want[i]}`);
+    for (const isa of ['avx512', 'avx2'] as const) {
+      if (isa === 'avx512' && probe.ok && probe.target !== 'avx512') continue;
+      const be = await createBackend('native', { isa });
+      // 131 rows: the generated path on both ISAs; 5 rows: AVX2 hands it to wasm. 130 columns: two full panels and a ragged one.
+      for (const [m, n, k, batch, ldb] of [[131, 67, 45, 2, 50], [5, 130, 64, 3, 200], [32, 96, 64, 4, 768]] as const) {
+        const a = fill(be.alloc(batch * m * k), (i) => Math.sin(i)), b = fill(be.alloc(batch * n * ldb), (i) => Math.cos(i));
+        const c = fill(be.alloc(batch * m * n), (i) => Math.sin(3 * i));
+        const args = { transA: false, transB: true, m, n, k, alpha: 0.5, beta: 2, lda: k, strideA: m * k, ldb, strideB: ldb === 768 ? 192 : n * ldb,
+          ldc: n, strideC: m * n, batch };
+        const want = Float32Array.from(c);
+        new JsBackend().gemm({ ...args, a: Float32Array.from(a), b: Float32Array.from(b), c: want });
+        be.gemm({ ...args, a, b, c });
+        for (let i = 0; i < want.length; i++) assert.ok(Math.abs(c[i]! - want[i]!) < 1e-4, `${isa} m${m}: C[${i}] = ${c[i]}, want ${want[i]}`);
+      }
+    }
   });
 
   it('says why when turned off, and auto then picks something else', async () => {

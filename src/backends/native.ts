@@ -1,10 +1,12 @@
 // The native backend: GEMM by x86-64 code generated at run time (native-gemm.ts) on the wasm heap or host memory; every other kernel from wasm.
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import type { GemmArgs, Precision } from './backend.js';
+import type { BinaryOp, GemmArgs, GroupedGemmArgs, Precision, UnaryOp } from './backend.js';
+import { E, geluKernel, writeConsts } from './native-elementwise.js';
+import { checkGrouped, groupedProblem } from './grouped-gemm.js';
 import { checkGemm, WasmBackend, type WasmOptions } from './wasm.js';
 import { ExecutableCode, loadKoffi, type Koffi } from './exec-memory.js';
-import { gemmKernel, ISAS, MR, NR, P, packKernel, panelMasks, Q, SHAPES, ymmMasks, type Isa, type KernelDot } from './native-gemm.js';
+import { gemmKernel, ISAS, MR, NR, P, packKernel, packTKernel, panelMasks, Q, SHAPES, ymmMasks, type Isa, type KernelDot } from './native-gemm.js';
 import { JsBackend } from './js.js';
 import { NativePool } from './native-pool.js';
 import { bf16Blocking, bf16Scratch, pairPackKernel, roundBf16, rowConvertKernel, runGemmBf16, type Bf16Code } from './native-bf16.js';
@@ -76,6 +78,10 @@ export class NativeCode {
   readonly gemm: unknown[][];
   readonly gemmTail: unknown[][];
   readonly pack: unknown;
+  /** The transposing packer (AVX-512 only: it gathers). */
+  readonly packT: unknown;
+  /** GELU and its gradient, element-wise (AVX-512 only; native-elementwise.ts). */
+  readonly gelu: { forward: unknown; grad: unknown } | undefined;
   readonly proto: ReturnType<Koffi['proto']>;
   readonly packProto: ReturnType<Koffi['proto']>;
   readonly bf16: Bf16Code | undefined;
@@ -96,6 +102,8 @@ export class NativeCode {
     this.gemm = kernels('fp32', isa === 'avx512');
     this.gemmTail = isa === 'avx512' ? this.gemm : kernels('fp32', true);
     this.pack = make(packKernel(isa));
+    this.packT = isa === 'avx512' ? make(packTKernel()) : undefined;
+    this.gelu = isa === 'avx512' ? { forward: make(geluKernel(false)), grad: make(geluKernel(true)) } : undefined;
     this.bf16 = bf16 ? {
       koffi, proto: this.proto, packProto: this.packProto, pairPack: make(pairPackKernel()), rowConvert: make(rowConvertKernel()),
       gemmBf16: kernels('bf16', true),
@@ -240,11 +248,38 @@ export function runNative(code: NativeCode, blocks: Blocking, scratch: Float32Ar
 const pBuf = new ArrayBuffer(P.bytes), qBuf = new ArrayBuffer(Q.bytes);
 const p64 = new BigInt64Array(pBuf), pF32 = new Float32Array(pBuf), pU16 = new Uint16Array(pBuf), pI32 = new Int32Array(pBuf);
 const q64 = new BigInt64Array(qBuf), qU16 = new Uint16Array(qBuf), qI32 = new Int32Array(qBuf);
+/** The ldb whose gather offsets q.idx holds now. */
+let qIdxLdb = -1;
 
 /** Writes the column masks of a panel with `cols` valid columns (nr: all) where `code`'s kernels read them. */
 function setMasks(code: NativeCode, cols: number, u16: Uint16Array, i32: Int32Array, at: { masks: number; ymmMasks: number }): void {
   if (code.isa === 'avx512') u16.set(panelMasks(cols), at.masks / 2);
   else i32.set(ymmMasks(cols), at.ymmMasks / 4);
+}
+
+const eBuf = new ArrayBuffer(Math.ceil(E.bytes / 8) * 8), e64 = new BigInt64Array(eBuf), eU16 = new Uint16Array(eBuf);
+writeConsts(eBuf);
+
+/** out[0, n) = kernel(x, dy) for n = out.length (x and dy at least as long): full vectors, then one under a mask. */
+function runElementwise(code: NativeCode, kernel: unknown, x: Float32Array, dy: Float32Array, out: Float32Array): void {
+  const n = out.length;
+  if (x.length < n || dy.length < n) throw new RangeError(`native element-wise kernel: inputs of ${x.length} and ${dy.length} for ${n} outputs`);
+  if (n === 0) return;
+  const tail = n % 16;
+  e64[E.vectors / 8] = BigInt((n - tail) / 16);
+  eU16[E.tailMask / 2] = (1 << tail) - 1;
+  e64[E.hasTail / 8] = tail > 0 ? 1n : 0n;
+  code.koffi.call(kernel, code.proto, x, dy, out, e64);
+}
+
+/** Whether strides address `shape` row-major contiguously (size-1 axes have any stride). */
+function contiguous(strides: readonly number[], shape: readonly number[]): boolean {
+  let want = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== want) return false;
+    want *= shape[d]!;
+  }
+  return true;
 }
 
 /**
@@ -253,43 +288,101 @@ function setMasks(code: NativeCode, cols: number, u16: Uint16Array, i32: Int32Ar
  * panels, then run the kernel over MC-row blocks of A (beta applies to the first KC block only).
  */
 export function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs): void {
-  const { koffi, proto, nr } = code;
-  const { kc: KC, mc: MC, nc: NC } = blocks;
-  const [rsA, csA] = g.transA ? [1, g.lda] : [g.lda, 1];
+  if (runBatched(code, blocks, bp, g)) return;
   for (let t = 0; t < g.batch; t++) {
     const a0 = t * g.strideA, b0 = t * g.strideB, c0 = t * g.strideC;
-    for (let jc = 0; jc < g.n; jc += NC) {
-      const nc = Math.min(NC, g.n - jc), full = Math.floor(nc / nr), tail = nc - full * nr;
-      for (let pc = 0; pc === 0 || pc < g.k; pc += KC) {
-        const kc = Math.min(KC, g.k - pc);
-        if (kc > 0) packB(code, g, bp, b0, pc, kc, jc, full, tail);
-        const beta = pc === 0 ? g.beta : 1;
-        p64[P.k / 8] = BigInt(kc);
-        p64[P.rsA / 8] = BigInt(rsA * 4);
-        p64[P.csA / 8] = BigInt(csA * 4);
-        p64[P.ldc / 8] = BigInt(g.ldc * 4);
-        p64[P.panelBytes / 8] = BigInt(kc * nr * 4);
-        p64[P.stripC / 8] = BigInt(MR * g.ldc * 4);
-        pF32[P.alpha / 4] = g.alpha;
-        pF32[P.beta / 4] = beta;
-        const readC = beta === 0 ? 0 : 1;
-        for (let ic = 0; ic < g.m; ic += MC) {
-          const mc = Math.min(MC, g.m - ic);
-          const aAt = kc > 0 ? g.a.subarray(a0 + ic * rsA + pc * csA) : g.a;
-          for (const [strips, mr, row] of [[Math.floor(mc / MR), MR, 0], [1, mc % MR, mc - (mc % MR)]] as const) {
-            if (strips === 0 || mr === 0) continue;
-            p64[P.strips / 8] = BigInt(strips);
-            p64[P.stripA / 8] = BigInt(mr * rsA * 4);
-            const a = row === 0 ? aAt : aAt.subarray(row * rsA);
-            const cRow = c0 + (ic + row) * g.ldc + jc;
-            for (const [panels, first, cols, kernels] of [[full, 0, nr, code.gemm], [tail > 0 ? 1 : 0, full, tail, code.gemmTail]] as const) {
-              if (panels === 0) continue;
-              p64[P.panels / 8] = BigInt(panels);
-              setMasks(code, cols, pU16, pI32, P);
-              koffi.call(kernels[readC]![mr], proto, a, bp.subarray(first * kc * nr), g.c.subarray(cRow + first * nr), p64);
-            }
-          }
-        }
+    forBlocks(code, blocks, g.n, g.k, (pc, kc, jc, full, tail) => {
+      if (kc > 0) packB(code, g, bp, b0, pc, kc, jc, full, tail);
+      kernelRows(code, blocks, bp, g, a0, c0, pc, kc, jc, full, tail, pc === 0 ? g.beta : 1);
+    });
+  }
+}
+
+/**
+ * A batch of small GEMMs (each one block: m <= MC, n <= NC, 0 < k <= KC) in one kernel call per kind
+ * of strip and panel: every item's B packed side by side in bp, then the kernel's item loop walks A, B
+ * and C by their strides. Attention's per-head products (4 x (32 x 64 x 96), say) otherwise pay the
+ * calls and their setup once per head. False (nothing done) when the batch does not fit.
+ */
+function runBatched(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs): boolean {
+  const nr = code.nr, full = Math.floor(g.n / nr), tail = g.n - full * nr, item = g.k * (full + (tail > 0 ? 1 : 0)) * nr;
+  if (g.batch < 2 || g.m > blocks.mc || g.n > blocks.nc || g.k < 1 || g.k > blocks.kc || g.batch * item > bp.length) return false;
+  for (let t = 0; t < g.batch; t++) packB(code, g, bp.subarray(t * item), t * g.strideB, 0, g.k, 0, full, tail);
+  kernelRows(code, blocks, bp, g, 0, 0, 0, g.k, 0, full, tail, g.beta, { count: g.batch, a: g.strideA, b: item, c: g.strideC });
+  return true;
+}
+
+/**
+ * A grouped GEMM (GroupedGemmArgs) as runGemm does each problem, except that consecutive problems
+ * with the same B (offB and k: an expert's weights, forward and for dx) pack each of its blocks once
+ * and run every problem's rows against it.
+ */
+export function runGrouped(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GroupedGemmArgs): void {
+  const count = g.m.length;
+  for (let i = 0; i < count;) {
+    let j = i + 1;
+    while (j < count && g.offB[j] === g.offB[i] && g.k[j] === g.k[i]) j++;
+    const live: number[] = [];
+    for (let p = i; p < j; p++) if (g.m[p]! > 0) live.push(p);
+    const k = g.k[i]!, b0 = g.offB[i]!;
+    if (live.length > 0 && g.n > 0) {
+      const base = { ...groupedProblem(g, i), a: g.a, b: g.b, c: g.c };
+      forBlocks(code, blocks, g.n, k, (pc, kc, jc, full, tail) => {
+        if (kc > 0) packB(code, base, bp, b0, pc, kc, jc, full, tail);
+        for (const p of live) kernelRows(code, blocks, bp, { ...base, m: g.m[p]! }, g.offA[p]!, g.offC[p]!, pc, kc, jc, full, tail, pc === 0 ? g.beta[p]! : 1);
+      });
+    }
+    i = j;
+  }
+}
+
+/** Calls fn for each NC block of columns (jc: first column; full panels and the ragged tail's columns) and KC block of k (once with kc 0 when k is 0). */
+function forBlocks(code: NativeCode, blocks: Blocking, n: number, k: number,
+  fn: (pc: number, kc: number, jc: number, full: number, tail: number) => void): void {
+  const { kc: KC, nc: NC } = blocks, nr = code.nr;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = Math.min(NC, n - jc), full = Math.floor(nc / nr), tail = nc - full * nr;
+    for (let pc = 0; pc === 0 || pc < k; pc += KC) fn(pc, Math.min(KC, k - pc), jc, full, tail);
+  }
+}
+
+/**
+ * The kernel over all g.m rows of C (from element c0, columns jc..) against the packed block of B in bp
+ * (k rows pc .. pc+kc): C = alpha op(A)[:, pc..] Bp + beta C, A from element a0; with `items`, for each
+ * of items.count items, A, packed B and C items.a, items.b and items.c elements further each.
+ */
+function kernelRows(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs, a0: number, c0: number, pc: number,
+  kc: number, jc: number, full: number, tail: number, beta: number, items = { count: 1, a: 0, b: 0, c: 0 }): void {
+  const { koffi, proto, nr } = code, MC = blocks.mc;
+  const [rsA, csA] = g.transA ? [1, g.lda] : [g.lda, 1];
+  p64[P.k / 8] = BigInt(kc);
+  p64[P.rsA / 8] = BigInt(rsA * 4);
+  p64[P.csA / 8] = BigInt(csA * 4);
+  p64[P.ldc / 8] = BigInt(g.ldc * 4);
+  p64[P.panelBytes / 8] = BigInt(kc * nr * 4);
+  p64[P.stripC / 8] = BigInt(MR * g.ldc * 4);
+  pF32[P.alpha / 4] = g.alpha;
+  pF32[P.beta / 4] = beta;
+  p64[P.batch / 8] = BigInt(items.count);
+  p64[P.batchA / 8] = BigInt(items.a * 4);
+  const readC = beta === 0 ? 0 : 1;
+  for (let ic = 0; ic < g.m; ic += MC) {
+    const mc = Math.min(MC, g.m - ic);
+    const aAt = kc > 0 ? g.a.subarray(a0 + ic * rsA + pc * csA) : g.a;
+    for (const [strips, mr, row] of [[Math.floor(mc / MR), MR, 0], [1, mc % MR, mc - (mc % MR)]] as const) {
+      if (strips === 0 || mr === 0) continue;
+      p64[P.strips / 8] = BigInt(strips);
+      p64[P.stripA / 8] = BigInt(mr * rsA * 4);
+      const a = row === 0 ? aAt : aAt.subarray(row * rsA);
+      const cRow = c0 + (ic + row) * g.ldc + jc;
+      for (const [panels, first, cols, kernels] of [[full, 0, nr, code.gemm], [tail > 0 ? 1 : 0, full, tail, code.gemmTail]] as const) {
+        if (panels === 0) continue;
+        p64[P.panels / 8] = BigInt(panels);
+        // The panel loop leaves B and C `panels` panels on; the next item starts items.b / items.c after this one.
+        p64[P.batchB / 8] = BigInt((items.b - panels * kc * nr) * 4 * (items.count > 1 ? 1 : 0));
+        p64[P.batchC / 8] = BigInt((items.c - panels * nr) * 4 * (items.count > 1 ? 1 : 0));
+        setMasks(code, cols, pU16, pI32, P);
+        koffi.call(kernels[readC]![mr], proto, a, bp.subarray(first * kc * nr), g.c.subarray(cRow + first * nr), p64);
       }
     }
   }
@@ -308,6 +401,22 @@ function packB(code: NativeCode, g: GemmArgs, bp: Float32Array, b0: number, pc: 
       q64[Q.panels / 8] = BigInt(panels);
       setMasks(code, cols, qU16, qI32, Q);
       code.koffi.call(code.pack, code.packProto, g.b.subarray(b0 + pc * g.ldb + jc + first * nr), bp.subarray(first * kc * nr), q64);
+    }
+    return;
+  }
+  if (code.packT !== undefined) {
+    // op(B)[p, j] = b[b0 + j ldb + p]: column p of 64 rows of b, gathered by the generated packer.
+    if (qIdxLdb !== g.ldb) {
+      for (let j = 0; j < NR; j++) qI32[Q.idx / 4 + j] = j * g.ldb;
+      qIdxLdb = g.ldb;
+    }
+    q64[Q.k / 8] = BigInt(kc);
+    q64[Q.panelStep / 8] = BigInt(nr * g.ldb * 4);
+    for (const [panels, first, cols] of [[full, 0, nr], [tail > 0 ? 1 : 0, full, tail]] as const) {
+      if (panels === 0) continue;
+      q64[Q.panels / 8] = BigInt(panels);
+      setMasks(code, cols, qU16, qI32, Q);
+      code.koffi.call(code.packT, code.packProto, g.b.subarray(b0 + (jc + first * nr) * g.ldb + pc), bp.subarray(first * kc * nr), q64);
     }
     return;
   }
@@ -376,16 +485,18 @@ export class NativeBackend extends WasmBackend {
   override gemm(g: GemmArgs): void {
     checkGemm(g);
     if (g.m === 0 || g.n === 0 || g.batch === 0) return;
-    if (g.transB && g.ldb !== g.k && g.m < 128) {
-      // Strided B^T (attention's q k^T reads k in place): packB transposes element by element, k x n
-      // per item against m x n x k of compute, so below ~128 rows the wasm kernel is faster. This
-      // GEMM stays float32 at precision bf16 too (as does strided B^T from 128 rows: runNative).
+    if (g.transB && g.ldb !== g.k && g.m < 128 && this.code.packT === undefined) {
+      // Strided B^T (attention's q k^T reads k in place) without the gathering packer: packB transposes
+      // element by element, k x n per item against m x n x k of compute, so below ~128 rows the wasm
+      // kernel is faster. Strided B^T stays float32 at precision bf16 (runNative).
       super.gemm(g);
       return;
     }
-    if (g.transB && g.ldb === g.k && g.k > 1) {
-      // op(B_i) = B_i^T with B_i (n, k) contiguous: the wasm permute kernel writes it as (k, n) once per
-      // batch item, faster than the element-wise transpose in packB, then the packer copies rows.
+    if (g.transB && g.ldb === g.k && g.k > 1 && (this.code.packT === undefined || this.precision === 'bf16')) {
+      // op(B_i) = B_i^T with B_i (n, k) contiguous, without the gathering packer (or at bf16, whose packer
+      // pairs rows of untransposed B): the wasm permute kernel writes it as (k, n) once per batch item,
+      // faster than the element-wise transpose in packB, then the packer copies rows. (At fp32 gathered
+      // instead: 1024 x 256 x 2048 at 215 against 179 GFLOP/s.)
       const bt = this.allocEmpty(g.k * g.n);
       try {
         for (let t = 0; t < g.batch; t++) {
@@ -399,6 +510,35 @@ export class NativeBackend extends WasmBackend {
       return;
     }
     this.run(g);
+  }
+
+  /**
+   * Grouped GEMM: float32 problems sharing an expert's weights pack them once (runGrouped; B^T through
+   * the gathering packer, so on AVX-512 only); bf16, or with GEMM workers, one gemm per problem (each
+   * split over the pool when large enough).
+   */
+  gemmGrouped(g: GroupedGemmArgs): void {
+    checkGrouped(g);
+    if (this.precision === 'fp32' && this.workers === undefined && (!g.transB || this.code.packT !== undefined)) {
+      runGrouped(this.code, this.info.blocks, this.bp, g);
+      return;
+    }
+    for (let i = 0; i < g.m.length; i++) if (g.m[i]! > 0 && g.n > 0) this.gemm(groupedProblem(g, i));
+  }
+
+  /** gelu in generated AVX-512 code (16 lanes against wasm's 4); other ops from wasm. */
+  override unary(op: UnaryOp, x: Float32Array, out: Float32Array): void {
+    if (op === 'gelu' && this.code.gelu !== undefined) runElementwise(this.code, this.code.gelu.forward, x, x, out);
+    else super.unary(op, x, out);
+  }
+
+  /** gelu_bwd on contiguous operands in generated AVX-512 code; other ops and layouts from wasm. */
+  override binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: Float32Array, bStrides: readonly number[],
+    out: Float32Array, shape: readonly number[]): void {
+    if (op === 'gelu_bwd' && this.code.gelu !== undefined && contiguous(aStrides, shape) && contiguous(bStrides, shape) &&
+      shape.reduce((p, d) => p * d, 1) === out.length) {
+      runElementwise(this.code, this.code.gelu.grad, a, b, out);
+    } else super.binary(op, a, aStrides, b, bStrides, out, shape);
   }
 
   /** One GEMM on the pool or here (an instance property, so timers that wrap the kernel methods skip it). */

@@ -34,6 +34,19 @@ const VMASKMOVPS_LOAD: VecOp = { map: 2, pp: 1, opcode: 0x2c };
 const VMASKMOVPS_STORE: VecOp = { map: 2, pp: 1, opcode: 0x2e };
 // AVX512BW: word permute.
 const VPERMW: VecOp = { map: 2, pp: 1, opcode: 0x8d, w: 1 };
+// Element-wise float32 arithmetic (the native element-wise kernels; EVEX forms used with zmm).
+const ARITH = {
+  add: { map: 1, pp: 0, opcode: 0x58 }, sub: { map: 1, pp: 0, opcode: 0x5c }, mul: { map: 1, pp: 0, opcode: 0x59 },
+  div: { map: 1, pp: 0, opcode: 0x5e }, min: { map: 1, pp: 0, opcode: 0x5d }, max: { map: 1, pp: 0, opcode: 0x5f },
+  // AVX-512F: a * 2^floor(b) (exact, overflow to inf, underflow to 0 or subnormal).
+  scalef: { map: 2, pp: 1, opcode: 0x2c },
+  // dst = dst * a + b, one rounding.
+  fmadd213: { map: 2, pp: 1, opcode: 0xa8 },
+} as const satisfies Record<string, VecOp>;
+export type ArithOp = keyof typeof ARITH;
+const VMOVAPS: VecOp = { map: 1, pp: 0, opcode: 0x28 };
+// AVX-512F gather of float32 by 32-bit indices (VSIB: the SIB index names a zmm register).
+const VGATHERDPS: VecOp = { map: 2, pp: 1, opcode: 0x92 };
 
 export class Assembler {
   private readonly out: number[] = [];
@@ -161,6 +174,8 @@ export class Assembler {
   jnz(label: string): void { this.jump([0x0f, 0x85], label); }
   jz(label: string): void { this.jump([0x0f, 0x84], label); }
   jmp(label: string): void { this.jump([0xe9], label); }
+  /** jg: jump when the last result was greater than zero, signed (after dec: the counter was above 1). */
+  jg(label: string): void { this.jump([0x0f, 0x8f], label); }
   private jump(opcode: number[], label: string): void {
     this.emit(...opcode, 0, 0, 0, 0);
     this.fixups.push({ at: this.out.length - 4, label });
@@ -187,6 +202,13 @@ export class Assembler {
   }
   /** vmulps dst, a, b. */
   vmulps(bits: VecBits, dst: number, a: number, b: number): void { this.vec(VMULPS, bits, dst, a, { reg: b }); }
+  /**
+   * v{add,sub,mul,div,min,max,scalef}ps dst, a, b: dst = a op b per lane (zmm registers); fmadd213:
+   * dst = dst * a + b. min/max return b when either is NaN (the SDM's rule): clamp with the input as b to keep NaN.
+   */
+  arith(op: ArithOp, dst: number, a: number, b: number): void { this.evex(ARITH[op], 512, dst, a, { reg: b }); }
+  /** vmovaps dst, src (zmm registers). */
+  vmovaps(dst: number, src: number): void { this.evex(VMOVAPS, 512, dst, 0, { reg: src }); }
   /** dst = 0 (vpxord dst, dst, dst; vpxor with VEX). */
   vzero(bits: VecBits, dst: number): void { this.vec(VPXORD, bits, dst, dst, { reg: dst }); }
   vzeroupper(): void { this.emit(0xc5, 0xf8, 0x77); }
@@ -194,6 +216,17 @@ export class Assembler {
   vmaskmovpsLoad(dst: number, mask: number, m: Mem): void { this.vex(VMASKMOVPS_LOAD, 1, dst, mask, m); }
   /** vmaskmovps [m], ymm mask, ymm src (AVX): only lanes whose mask sign bit is set are written. */
   vmaskmovpsStore(m: Mem, mask: number, src: number): void { this.vex(VMASKMOVPS_STORE, 1, src, mask, m); }
+
+  /**
+   * vgatherdps zmm dst{k}, [base + zmm index * scale + disp]: lane i loads from base + index.i32[i] * scale
+   * where mask k has bit i set, and the instruction clears k as it goes (reload it before the next
+   * gather); masked-off lanes keep dst and are not read. index is zmm 0..15 (EVEX.V' stays 1) and not
+   * zmm4 (the SIB index 100 means none), dst differs from it, k is 1..7.
+   */
+  vgatherdps(dst: number, m: Mem, k: number): void {
+    if (m.index === undefined || m.index > 15 || m.index === dst || k < 1 || k > 7) throw new Error('x86 assembler: vgatherdps needs an index zmm 0..15 other than dst, and a mask k1..k7');
+    this.evex(VGATHERDPS, 512, dst, 0, m, { k });
+  }
 
   // --- AVX-512 bf16 (EVEX only) ---
   /**

@@ -19,7 +19,7 @@ it('bench step --json: kernels by name and GEMM shape, kernel time within the st
   assert.ok(res.ms_per_step > 0 && res.kernels_ms > 0 && res.kernels_ms <= 1.05 * res.ms_per_step, JSON.stringify(res));
   const names = res.rows.map((x) => x.kernel);
   for (const k of ['causalSoftmax', 'causalSoftmaxBackward', 'rope', 'adamw', 'crossEntropyForward']) assert.ok(names.includes(k), `${k} listed`);
-  const gemm = res.rows.filter((x) => x.kernel.startsWith('gemm '));
+  const gemm = res.rows.filter((x) => x.kernel.startsWith('gemm ') || x.kernel === 'gemmGrouped');
   assert.ok(gemm.length > 0 && gemm.every((x) => (x.gflops ?? 0) > 0));
   assert.ok(Math.abs(gemm.reduce((s, x) => s + x.ms_per_step, 0) - res.gemm_ms) < 1e-6 * Math.max(1, res.gemm_ms));
 });

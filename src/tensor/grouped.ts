@@ -1,5 +1,7 @@
 // Grouped matmul over the filled rows of padded batches: each expert multiplies only the tokens it
 // received, not its whole capacity (the padding rows are zero and stay zero).
+import type { GroupedGemmArgs } from '../backends/backend.js';
+import { gemmGrouped } from '../backends/grouped-gemm.js';
 import { backend, isGradEnabled } from './engine.js';
 import { Tensor, result } from './tensor.js';
 
@@ -26,39 +28,58 @@ export function groupedMatmul(x: Tensor, w: Tensor, rows: Int32Array, segs: numb
   const be = backend();
   const alloc = (len: number): Float32Array => be.allocEmpty?.(len) ?? be.alloc(len);
 
-  /** Calls fn(group, first row, count) for every segment, and zero-fills out's padding rows (width cols). */
-  const segments = (out: Float32Array | null, cols: number, fn: (gi: number, r0: number, m: number) => void): void => {
+  // One grouped GEMM per product: problem (gi, si) is segment si of group gi (rows[gi * segs + si]
+  // filled rows from row gi * S + si * seg); B is w[gi] (forward, dx), shared by a group's segments.
+  const first = (gi: number, si: number): number => gi * s + si * seg;
+  const problems = (mOf: (m: number) => number, kOf: (m: number) => number,
+    off: (gi: number, si: number) => [number, number, number]): Pick<GroupedGemmArgs, 'm' | 'k' | 'beta' | 'offA' | 'offB' | 'offC'> => {
+    const count = g * segs;
+    const p = { m: new Int32Array(count), k: new Int32Array(count), beta: new Float32Array(count) /* 0: overwrite */, offA: new Int32Array(count),
+      offB: new Int32Array(count), offC: new Int32Array(count) };
     for (let gi = 0; gi < g; gi++) {
       for (let si = 0; si < segs; si++) {
-        const m = rows[gi * segs + si]!, r0 = gi * s + si * seg;
-        if (m > 0) fn(gi, r0, m);
-        if (out !== null && m < seg) be.fill(out.subarray((r0 + m) * cols, (r0 + seg) * cols), 0);
+        const i = gi * segs + si, rowsHere = rows[i]!;
+        [p.offA[i], p.offB[i], p.offC[i]] = off(gi, si);
+        p.m[i] = rowsHere > 0 ? mOf(rowsHere) : 0;
+        p.k[i] = kOf(rowsHere);
       }
+    }
+    return p;
+  };
+  /** Zero-fills the padding rows (width cols) of out. */
+  const zeroPadding = (out: Float32Array, cols: number): void => {
+    for (let i = 0; i < g * segs; i++) {
+      const m = rows[i]!, r0 = first(Math.floor(i / segs), i % segs);
+      if (m < seg) be.fill(out.subarray((r0 + m) * cols, (r0 + seg) * cols), 0);
     }
   };
 
   const y = alloc(g * s * n);
-  segments(y, n, (gi, r0, m) => be.gemm({ transA: false, transB: false, m, n, k, alpha: 1, beta: 0,
-    a: x.data.subarray(r0 * k), lda: k, strideA: 0, b: w.data.subarray(gi * k * n), ldb: n, strideB: 0,
-    c: y.subarray(r0 * n), ldc: n, strideC: 0, batch: 1 }));
+  gemmGrouped(be, { transA: false, transB: false, n, alpha: 1, a: x.data, lda: k, b: w.data, ldb: n, c: y, ldc: n,
+    ...problems((m) => m, () => k, (gi, si) => [first(gi, si) * k, gi * k * n, first(gi, si) * n]) });
+  zeroPadding(y, n);
   return result('groupedMatmul', y, [g, s, n], [x, w], (dy) => {
     if (isGradEnabled()) throw new Error('groupedMatmul is differentiable once; use matmul for higher orders');
     const dx = x.requiresGrad ? alloc(x.size) : null;
     if (dx !== null) {
-      segments(dx, k, (gi, r0, m) => be.gemm({ transA: false, transB: true, m, n: k, k: n, alpha: 1, beta: 0,
-        a: dy.data.subarray(r0 * n), lda: n, strideA: 0, b: w.data.subarray(gi * k * n), ldb: n, strideB: 0,
-        c: dx.subarray(r0 * k), ldc: k, strideC: 0, batch: 1 }));
+      // dx[rows] = dy[rows] w[gi]^T
+      gemmGrouped(be, { transA: false, transB: true, n: k, alpha: 1, a: dy.data, lda: n, b: w.data, ldb: n, c: dx, ldc: k,
+        ...problems((m) => m, () => n, (gi, si) => [first(gi, si) * n, gi * k * n, first(gi, si) * k]) });
+      zeroPadding(dx, k);
     }
     let dw: Float32Array | null = null;
     if (w.requiresGrad) {
-      const dwd = be.alloc(w.size); // zero: groups with no rows get no update
+      // dw[gi] = sum over segments of x[rows]^T dy[rows]: (K, N) with k = the segment's rows; the first
+      // segment with rows overwrites, later ones add. A group with no rows gets no problem (m 0): zero from alloc.
+      const dwd = be.alloc(w.size);
       const seen = new Uint8Array(g);
-      segments(null, 0, (gi, r0, m) => {
-        be.gemm({ transA: true, transB: false, m: k, n, k: m, alpha: 1, beta: seen[gi] === 1 ? 1 : 0,
-          a: x.data.subarray(r0 * k), lda: k, strideA: 0, b: dy.data.subarray(r0 * n), ldb: n, strideB: 0,
-          c: dwd.subarray(gi * k * n), ldc: n, strideC: 0, batch: 1 });
-        seen[gi] = 1;
-      });
+      const p = problems(() => k, (m) => m, (gi, si) => [first(gi, si) * k, first(gi, si) * n, gi * k * n]);
+      for (let i = 0; i < g * segs; i++) {
+        const gi = Math.floor(i / segs);
+        p.beta[i] = seen[gi] === 1 ? 1 : 0;
+        if (p.m[i]! > 0) seen[gi] = 1;
+      }
+      gemmGrouped(be, { transA: true, transB: false, n, alpha: 1, a: x.data, lda: k, b: dy.data, ldb: n, c: dwd, ldc: n, ...p });
       dw = dwd;
     }
     return [dx === null ? null : new Tensor(dx, x.shape), dw === null ? null : new Tensor(dw, w.shape)];

@@ -6,6 +6,7 @@ import type { ModelConfig } from '../nn/gpt.js';
 import { chunkSplit, splitLayers } from '../nn/gpt-stage.js';
 import { BALANCE_SCOPES, GATES } from '../nn/moe/router.js';
 import { PRECISIONS } from '../backends/backend.js';
+import { COMM_PRECISIONS } from '../comm/bf16-group.js';
 import { RECOMPUTE_MODES } from '../nn/recompute.js';
 
 // Every field has an upper bound: sizes far past any model this trainer can hold are refused here,
@@ -63,6 +64,8 @@ export const trainSchema = z.strictObject({
   optimizer: z.enum(['adamw', 'muon']).exactOptional(),
   /** GEMM inputs: fp32 (default), or bf16 with float32 master weights, optimizer state and sums (no loss scaling). */
   precision: z.enum(PRECISIONS).exactOptional(),
+  /** Payloads of gradient all-reduces and MoE all-to-alls: fp32 (default), or bf16 (half the bytes, float32 sums; comm/bf16-group.ts). */
+  comm_precision: z.enum(COMM_PRECISIONS).exactOptional(),
   /** Activation recomputation per block: none, selective (attention), full (whole block). Default none. */
   recompute: z.enum(RECOMPUTE_MODES).exactOptional(),
 });

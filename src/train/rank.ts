@@ -5,6 +5,7 @@ import type { ProcessGroup } from '../comm/process-group.js';
 import { makeProcessGroups } from '../comm/groups.js';
 import { launch } from '../comm/launch.js';
 import { CommClock, TimedGroup } from '../comm/timed-group.js';
+import { withCommPrecision } from '../comm/bf16-group.js';
 import { loadTopology, type Topology } from '../comm/topology.js';
 import { nodeMajor, placedTopology } from '../comm/mpi-nodes.js';
 import { startHeartbeat } from '../comm/heartbeat.js';
@@ -71,7 +72,8 @@ export async function main(world: ProcessGroup, args: RankArgs): Promise<RankRes
   const ckpt = args.ckpt !== undefined && node !== undefined ? { ...args.ckpt, group: node } : args.ckpt;
   // Every group is split from the timed world, so one clock times all of this rank's collectives.
   const clock = new CommClock();
-  let groups = await makeProcessGroups(new TimedGroup(job, clock), { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp }, topology,
+  // At comm_precision bf16 every group's large reductions and all-to-alls travel as bf16.
+  let groups = await makeProcessGroups(new TimedGroup(withCommPrecision(job, args.cfg.train.comm_precision ?? 'fp32'), clock), { dp: args.dp, tp: args.tp, ep: args.ep, pp: args.pp }, topology,
     naive ? DEFAULT_ORDER : args.order);
   const bytes = a2aBytes(args.cfg, args.dp, args.micro);
   let collectives: CollectivesRecord;

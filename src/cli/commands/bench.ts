@@ -61,11 +61,14 @@ const benches: Record<string, Bench> = {
   },
   step: {
     summary: 'one training step, kernel by kernel (GEMMs by shape), against the framework',
-    usage: 'furnace bench step [--backend auto|js|wasm|blas|native] [--preset tiny|small] [--steps N (8)] [--top ROWS (25)] [--optimizer adamw|muon] [--json]',
+    usage: 'furnace bench step [--backend auto|js|wasm|blas|native] [--preset tiny|small] [--steps N (8)] [--top ROWS (25)] [--optimizer adamw|muon] [--precision fp32|bf16] [--clock wall|cpu] [--json]',
     run: async (argv) => {
       const { values: v } = parse(argv, { ...json, backend: { type: 'string', default: 'auto' },
         preset: { type: 'string', default: 'small' }, steps: { type: 'string', default: '8' }, top: { type: 'string', default: '25' },
-        optimizer: { type: 'string', default: 'adamw' } });
+        optimizer: { type: 'string', default: 'adamw' }, precision: { type: 'string', default: 'fp32' }, clock: { type: 'string', default: 'wall' } });
+      const precision = v.precision, clock = v.clock;
+      if (precision !== 'fp32' && precision !== 'bf16') throw new InputError(`--precision: 'fp32' or 'bf16', got '${precision}'`);
+      if (clock !== 'wall' && clock !== 'cpu') throw new InputError(`--clock: 'wall' or 'cpu', got '${clock}'`);
       const optimizer = v.optimizer;
       if (optimizer !== 'adamw' && optimizer !== 'muon') throw new InputError(`--optimizer: 'adamw' or 'muon', got '${optimizer}'`);
       const preset = v.preset;
@@ -78,7 +81,8 @@ const benches: Record<string, Bench> = {
         throw new InputError(`--backend: auto, ${BACKEND_NAMES.join(', ')}; got '${backend}'`);
       }
       const { benchStep } = await import('../../bench/step.js');
-      return benchStep({ backend: backend satisfies BackendName | 'auto', preset, steps, top, optimizer }, new Output(v.json));
+      (await import('../../backends/index.js')).checkPrecision(backend, precision, '--precision');
+      return benchStep({ backend: backend satisfies BackendName | 'auto', preset, steps, top, optimizer, precision, clock }, new Output(v.json));
     },
   },
   comm: {

@@ -23,6 +23,7 @@ import { sharePeak } from '../../backends/peak.js';
 import { runMpiRank, underMpirun } from '../../comm/mpi-group.js';
 import { readPlan } from '../../planner/io.js';
 import { loadTopology } from '../../comm/topology.js';
+import { COMM_PRECISIONS } from '../../comm/bf16-group.js';
 import type { Dim } from '../../layout/grid.js';
 import type { Recompute } from '../../nn/recompute.js';
 import { launchRanks, main as rankMain, type RankArgs, type RankResult } from '../../train/rank.js';
@@ -30,6 +31,7 @@ import { launchRanks, main as rankMain, type RankArgs, type RankResult } from '.
 const USAGE = `usage: furnace train [--preset tiny|small] [--config FILE] [--steps N] [--corpus PATH] [--backend auto|js|wasm|blas]
                      [--out DIR] [--seed N] [--log-every N] [--batch-size N] [--sample-tokens N] [--report FILE.html] [--json]
                      [--precision fp32|bf16]  (bf16 GEMM inputs, float32 weights and sums: backend native with AVX512_BF16)
+                     [--comm-precision fp32|bf16]  (bf16 payloads of gradient all-reduces and MoE all-to-alls, float32 sums)
   parallel:    [--dp N] [--tp N] [--ep N] [--zero] [--comm threads|mpi] [--topology FILE] [--plan plan.json]
                [--placement topology|naive] [--pp N] [--pp-virtual V] [--pp-layers 3,5,5,3] [--micro-batches M]
                world = dp x tp x pp ranks; ep divides dp (experts split over ep ranks of the same tp index)
@@ -53,6 +55,7 @@ export const run: Command = async (argv) => {
     comm: { type: 'string' }, topology: { type: 'string' }, plan: { type: 'string' }, placement: { type: 'string' },
     'ckpt-every': { type: 'string' }, 'ckpt-async': { type: 'boolean' }, 'ckpt-keep': { type: 'string' },
     resume: { type: 'string' }, 'no-verify': { type: 'boolean' }, report: { type: 'string' }, precision: { type: 'string' },
+    'comm-precision': { type: 'string' },
   }, false, USAGE);
   const out = new Output(v.json === true);
   if (v.preset !== undefined && v.preset !== 'tiny' && v.preset !== 'small') {
@@ -88,6 +91,11 @@ export const run: Command = async (argv) => {
     cfg.train.precision = p;
   }
   checkPrecision(checkBackendName(v.backend), cfg.train.precision ?? 'fp32', v.precision !== undefined ? '--precision' : 'train.precision');
+  if (v['comm-precision'] !== undefined) {
+    const p = COMM_PRECISIONS.find((x) => x === v['comm-precision']);
+    if (p === undefined) throw new InputError(`--comm-precision: unknown precision '${v['comm-precision']}' (choose ${COMM_PRECISIONS.join(' or ')})`);
+    cfg.train.comm_precision = p;
+  }
   // Every path is checked before any work starts.
   const dir = v.out ?? 'runs/latest';
   checkOutputDir('--out', dir);
