@@ -47,6 +47,10 @@ export class ThreadGroup implements ProcessGroup {
     return w.alloc(groupLayout(size).bytes);
   }
 
+  waitedSeconds(): number {
+    return this.w.waitedSeconds;
+  }
+
   // ---- synchronisation ----
 
   private progressIndex(r: number): number {
