@@ -77,6 +77,11 @@ export class GradBuckets {
     this.inFlight = [];
   }
 
+  /** Whether gradient i was marked ready this step. */
+  has(i: number): boolean {
+    return this.grads[i] !== undefined;
+  }
+
   /**
    * Gradient i (`g`, sizes[i] elements) is final for this step; starts every bucket that is now
    * complete, in order. g is reduced in place: leave it alone until finish() resolves.

@@ -65,6 +65,8 @@ export const trainSchema = z.strictObject({
   precision: z.enum(PRECISIONS).exactOptional(),
   /** Activation recomputation per block: none, selective (attention), full (whole block). Default none. */
   recompute: z.enum(RECOMPUTE_MODES).exactOptional(),
+  /** Gradient all-reduce in buckets started during the backward pass (default true); false: after it. Same sums either way. */
+  overlap_grad_reduce: z.boolean().exactOptional(),
 });
 
 /** Pipeline parallelism in a config file; the flags --pp, --pp-layers and --micro-batches override it. */

@@ -51,6 +51,24 @@ for (const [name, layout] of [['dp2+tp2', ['--dp', '2', '--tp', '2']], ['dp2+ep2
   });
 }
 
+// The gradient all-reduce started during the backward pass (communication workers) sums the same
+// gradients as the one after it: bit for bit, with dense and expert buckets, with Muon too.
+const afterBackward = (name: string, over: Record<string, unknown> = {}) => {
+  const c = JSON.parse(readFileSync(config, 'utf8')) as { model: Record<string, unknown>; train: Record<string, unknown> };
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ ...c, train: { ...c.train, ...over } }));
+  return file;
+};
+for (const [name, layout, over] of [['dp2', ['--dp', '2'], {}], ['dp4+ep2', ['--dp', '4', '--ep', '2'], {}],
+  ['dp2 muon', ['--dp', '2'], { optimizer: 'muon' }]] as const) {
+  test(`threads ${name}: gradient all-reduce overlapped with backward equals it after backward, bit for bit`, () => {
+    const on = trainRun(`overlap-on-${name}`, [...layout], [], [], afterBackward(`on-${name}`, over));
+    const off = trainRun(`overlap-off-${name}`, [...layout], [], [], afterBackward(`off-${name}`, { ...over, overlap_grad_reduce: false }));
+    assert.deepEqual(on.losses, off.losses);
+    for (const [k, p] of off.params) assert.deepEqual(on.params.get(k)?.data, p.data, k);
+  });
+}
+
 const mpirun = findMpirun();
 const mpiPrefix = (n: number) => ['mpirun', '--allow-run-as-root', '--oversubscribe', '--mca', 'mpi_yield_when_idle', '1', '-np', String(n)];
 for (const [name, layout, n] of [['dp2', ['--dp', '2'], 2], ['tp2', ['--tp', '2'], 2], ['dp2+ep2', ['--dp', '2', '--ep', '2'], 2], ['ZeRO-1 dp2', ['--dp', '2', '--zero'], 2]] as const) {

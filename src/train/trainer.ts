@@ -179,7 +179,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       if (pipe === undefined) {
         const { loss, ce, fwd } = await (model as GPT).loss(x, y, bl, t, new Rng(stepSeed(tc.seed, step, 1 + ctx.dpIndex)));
         if (run.failAtStep === step) throw new Error(`injected fault at step ${step}`);
-        await loss.backwardAsync();
+        await opt.backward(() => loss.backwardAsync(), tc.overlap_grad_reduce ?? true);
         fb = { stats: await StepStats.of(ce, fwd).reduceOverDp(ctx) }; // the global batch's statistics
       } else {
         if (run.failAtStep === step) throw new Error(`injected fault at step ${step}`);
