@@ -36,6 +36,7 @@ interface MpiApi {
   Recv(x: Buf, n: number, t: Ptr, src: number, tag: number, comm: Ptr, status: Int32Array): number;
   Get_count(status: Int32Array, t: Ptr, out: IntOut): number;
   Iallreduce(s: Buf, r: Buf, n: number, t: Ptr, op: Ptr, comm: Ptr, req: BigUint64Array): number;
+  Ialltoall(s: Buf, sn: number, st: Ptr, r: Buf, rn: number, rt: Ptr, comm: Ptr, req: BigUint64Array): number;
   Testall(n: number, reqs: BigUint64Array, flag: IntOut, statuses: null): number;
   Waitall(n: number, reqs: BigUint64Array, statuses: null): number;
 }
@@ -87,6 +88,7 @@ function load(): Mpi {
     Recv: f('int MPI_Recv(void *x, int n, void *t, int src, int tag, void *comm, void *status)'),
     Get_count: f('int MPI_Get_count(void *status, void *t, int *count)'),
     Iallreduce: f('int MPI_Iallreduce(void *s, void *r, int n, void *t, void *op, void *comm, void *req)'),
+    Ialltoall: f('int MPI_Ialltoall(void *s, int sn, void *st, void *r, int rn, void *rt, void *comm, void *req)'),
     Testall: f('int MPI_Testall(int n, void *reqs, int *flag, void *statuses)'),
     Waitall: f('int MPI_Waitall(int n, void *reqs, void *statuses)'),
   };
@@ -265,7 +267,7 @@ export class MpiGroup implements ProcessGroup {
   async nonblocking(): Promise<Nonblocking> {
     const dup = new BigUint64Array(1);
     ok(this.m.api.Comm_split(this.comm, 0, this.rank, dup), 'MPI_Comm_split');
-    return new MpiNonblocking(this.m, dup[0] ?? 0n);
+    return new MpiNonblocking(this.m, dup[0] ?? 0n, this.size);
   }
 }
 
@@ -275,12 +277,24 @@ class MpiNonblocking implements Nonblocking {
   /** Requests not yet known complete, oldest first; each with the arrays it holds on to. */
   private pending: { reqs: BigUint64Array; xs: readonly Float32Array[] }[] = [];
 
-  constructor(private readonly m: Mpi, private readonly comm: Ptr) {}
+  constructor(private readonly m: Mpi, private readonly comm: Ptr, private readonly size: number) {}
 
   allReduce(xs: readonly Float32Array[]): InFlight {
     const reqs = new BigUint64Array(xs.length);
     xs.forEach((x, i) => ok(this.m.api.Iallreduce(IN_PLACE, x, x.length, this.m.float, this.m.sum, this.comm, reqs.subarray(i, i + 1)),
       'MPI_Iallreduce'));
+    return this.track(reqs, xs);
+  }
+
+  allToAll(send: Float32Array, recv: Float32Array): InFlight {
+    check.multiple('allToAll send', send.length, this.size);
+    check.equal('allToAll recv', recv.length, send.length);
+    const reqs = new BigUint64Array(1), n = send.length / this.size, f = this.m.float;
+    ok(this.m.api.Ialltoall(send, n, f, recv, n, f, this.comm, reqs), 'MPI_Ialltoall');
+    return this.track(reqs, [send, recv]);
+  }
+
+  private track(reqs: BigUint64Array, xs: readonly Float32Array[]): InFlight {
     const entry = { reqs, xs };
     this.pending.push(entry);
     return { wait: async () => {

@@ -24,12 +24,11 @@ export interface CommWorkerData {
   port: MessagePort;
 }
 
-export interface CommRequest {
-  seq: number;
-  xs: Float32Array[];
-}
+export type CommRequest = { seq: number; op: 'allReduce'; xs: Float32Array[] } | { seq: number; op: 'allToAll'; send: Float32Array; recv: Float32Array };
 
 export type CommFailure = { message: string; failedRank: number | null };
+
+const shared = (x: Float32Array) => x.buffer instanceof SharedArrayBuffer;
 
 export class CommWorker implements Nonblocking {
   readonly overlaps = true;
@@ -55,10 +54,18 @@ export class CommWorker implements Nonblocking {
 
   allReduce(xs: readonly Float32Array[]): InFlight {
     // The js backend's arrays are private to the rank's thread: those run here (every rank alike, as they share a backend).
-    if (!xs.every((x) => x.buffer instanceof SharedArrayBuffer)) return this.fallback.allReduce(xs);
-    const seq = ++this.started;
-    this.worker.postMessage({ seq, xs: [...xs] } satisfies CommRequest);
-    return { wait: async () => this.waitFor(seq) };
+    if (!xs.every(shared)) return this.fallback.allReduce(xs);
+    return this.send({ seq: ++this.started, op: 'allReduce', xs: [...xs] });
+  }
+
+  allToAll(send: Float32Array, recv: Float32Array): InFlight {
+    if (!shared(send) || !shared(recv)) return this.fallback.allToAll(send, recv);
+    return this.send({ seq: ++this.started, op: 'allToAll', send, recv });
+  }
+
+  private send(r: CommRequest): InFlight {
+    this.worker.postMessage(r);
+    return { wait: async () => this.waitFor(r.seq) };
   }
 
   poke(): void {}

@@ -1,5 +1,6 @@
-// Entry of a communication worker (progress-threads.ts): all-reduces the arrays it is sent, in
-// order, over its duplicate of the rank's group, and reports each completion in the control cells.
+// Entry of a communication worker (progress-threads.ts): runs the collectives it is sent (all-reduces,
+// all-to-alls), in order, over its duplicate of the rank's group, and reports each completion in
+// the control cells.
 import { parentPort, workerData } from 'node:worker_threads';
 import { CommAbortedError } from './process-group.js';
 import { errorMessage } from '../util/errors.js';
@@ -15,7 +16,9 @@ let failed = false;
 
 async function serve(r: CommRequest): Promise<void> {
   try {
-    if (!failed) for (const x of r.xs) await group.allReduce(x);
+    // After a failure (reported once) later requests complete at once: the rank has its error.
+    if (!failed && r.op === 'allReduce') for (const x of r.xs) await group.allReduce(x);
+    else if (!failed && r.op === 'allToAll') await group.allToAll(r.send, r.recv);
   } catch (e) {
     failed = true;
     Atomics.store(w.i32(), done + 1, 1);

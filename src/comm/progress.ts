@@ -31,6 +31,11 @@ export interface Nonblocking {
    * wait() resolves. Requests complete in the order they were started.
    */
   allReduce(xs: readonly Float32Array[]): InFlight;
+  /**
+   * Starts the equal-split all-to-all of ProcessGroup.allToAll (send and recv are (size, m); block
+   * j of send goes to rank j). Neither array may be touched until wait() resolves.
+   */
+  allToAll(send: Float32Array, recv: Float32Array): InFlight;
   /** Lets a backend that progresses only inside its own calls (MPI) move; cheap, call it often. */
   poke(): void;
 }
@@ -42,35 +47,51 @@ export class BlockingCollectives implements Nonblocking {
   constructor(private readonly group: ProcessGroup) {}
 
   allReduce(xs: readonly Float32Array[]): InFlight {
-    const done = this.chain.then(async () => { for (const x of xs) await this.group.allReduce(x); });
-    this.chain = done;
-    return { wait: () => done };
+    return this.then(async () => { for (const x of xs) await this.group.allReduce(x); });
+  }
+
+  allToAll(send: Float32Array, recv: Float32Array): InFlight {
+    return this.then(() => this.group.allToAll(send, recv));
   }
 
   poke(): void {}
+
+  private then(f: () => Promise<void>): InFlight {
+    const done = this.chain.then(f);
+    this.chain = done;
+    return { wait: () => done };
+  }
+}
+
+const engines = new WeakMap<ProcessGroup, Promise<Nonblocking>>();
+
+/** nonblocking(group), made once per group object (its first call is collective: every member makes it at the same point). */
+export function nonblockingFor(group: ProcessGroup): Promise<Nonblocking> {
+  let e = engines.get(group);
+  if (e === undefined) engines.set(group, (e = nonblocking(group)));
+  return e;
 }
 
 /**
  * Collective over `group`: its nonblocking collectives (a duplicate group, and on threads a
- * communication worker). Time spent in wait() counts as all-reduce time on a TimedGroup's clock.
+ * communication worker). Time spent in wait() counts on a TimedGroup's clock (as all-reduce or all-to-all).
  */
 export async function nonblocking(group: ProcessGroup): Promise<Nonblocking> {
   if (group.size === 1) return new BlockingCollectives(group);
   const inner = group instanceof TimedGroup ? group.inner : group;
-  const timed = <T>(f: () => Promise<T>) => group instanceof TimedGroup ? group.clock.time('allreduce', f) : f();
+  const timed = (kind: 'allreduce' | 'alltoall', f: () => Promise<void>) => group instanceof TimedGroup ? group.clock.time(kind, f) : f();
   if (inner instanceof ThreadGroup) return withClock(await CommWorker.start(inner, new BlockingCollectives(group)), timed);
   if (inner instanceof MpiGroup) return withClock(await inner.nonblocking(), timed);
   return new BlockingCollectives(group);
 }
 
 /** The same collectives with wait() timed by `timed`. */
-function withClock(n: Nonblocking, timed: <T>(f: () => Promise<T>) => Promise<T>): Nonblocking {
+function withClock(n: Nonblocking, timed: (kind: 'allreduce' | 'alltoall', f: () => Promise<void>) => Promise<void>): Nonblocking {
+  const clocked = (kind: 'allreduce' | 'alltoall', f: InFlight): InFlight => ({ wait: () => timed(kind, () => f.wait()) });
   return {
     overlaps: n.overlaps,
-    allReduce: (xs) => {
-      const f = n.allReduce(xs);
-      return { wait: () => timed(() => f.wait()) };
-    },
+    allReduce: (xs) => clocked('allreduce', n.allReduce(xs)),
+    allToAll: (send, recv) => clocked('alltoall', n.allToAll(send, recv)),
     poke: () => n.poke(),
   };
 }

@@ -56,7 +56,8 @@ export class Block extends Module {
     this.ffn = moe
       ? this.child('moe', new MoELayer({ dim: cfg.d_model, hidden: cfg.expert_d_ff, numExperts: cfg.n_experts,
         topK: cfg.top_k, gate: cfg.gate, capacityFactor: cfg.capacity_factor, zLoss: zLossCoef(cfg) > 0,
-        routerBias: routerBiasRate(cfg) > 0, balance: cfg.balance_scope ?? 'global', sharedHidden: sharedHidden(cfg) }, rng, projStd, ctx))
+        routerBias: routerBiasRate(cfg) > 0, balance: cfg.balance_scope ?? 'global', sharedHidden: sharedHidden(cfg),
+        overlapChunks: cfg.moe_overlap_chunks ?? 1 }, rng, projStd, ctx))
       : this.child('mlp', new MLP(cfg.d_model, cfg.d_ff, rng, projStd, ctx));
   }
 

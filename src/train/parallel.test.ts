@@ -69,6 +69,20 @@ for (const [name, layout, over] of [['dp2', ['--dp', '2'], {}], ['dp4+ep2', ['--
   });
 }
 
+// The expert all-to-all in chunks pipelined with the experts (forward and backward) trains the same
+// model: every token's expert output is the unsplit layer's, the weight gradients sum per chunk.
+const chunked = (chunks: number) => {
+  const c = JSON.parse(readFileSync(config, 'utf8')) as { model: Record<string, unknown>; train: Record<string, unknown> };
+  const file = join(dir, `chunks-${chunks}.json`);
+  writeFileSync(file, JSON.stringify({ ...c, model: { ...c.model, moe_overlap_chunks: chunks } }));
+  return file;
+};
+for (const [chunks, layout] of [[2, ['--dp', '2', '--ep', '2']], [3, ['--dp', '4', '--ep', '2']]] as const) {
+  test(`threads ${layout.join(' ')} with the all-to-all in ${chunks} overlapped chunks matches one rank`, () => {
+    assertSameRun(base(), trainRun(`chunks-${chunks}`, [...layout], [], [], chunked(chunks)), `${chunks} chunks`);
+  });
+}
+
 const mpirun = findMpirun();
 const mpiPrefix = (n: number) => ['mpirun', '--allow-run-as-root', '--oversubscribe', '--mca', 'mpi_yield_when_idle', '1', '-np', String(n)];
 for (const [name, layout, n] of [['dp2', ['--dp', '2'], 2], ['tp2', ['--tp', '2'], 2], ['dp2+ep2', ['--dp', '2', '--ep', '2'], 2], ['ZeRO-1 dp2', ['--dp', '2', '--zero'], 2]] as const) {
