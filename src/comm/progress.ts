@@ -47,16 +47,16 @@ export class BlockingCollectives implements Nonblocking {
   constructor(private readonly group: ProcessGroup) {}
 
   allReduce(xs: readonly Float32Array[]): InFlight {
-    return this.then(async () => { for (const x of xs) await this.group.allReduce(x); });
+    return this.queue(async () => { for (const x of xs) await this.group.allReduce(x); });
   }
 
   allToAll(send: Float32Array, recv: Float32Array): InFlight {
-    return this.then(() => this.group.allToAll(send, recv));
+    return this.queue(() => this.group.allToAll(send, recv));
   }
 
   poke(): void {}
 
-  private then(f: () => Promise<void>): InFlight {
+  private queue(f: () => Promise<void>): InFlight {
     const done = this.chain.then(f);
     this.chain = done;
     return { wait: () => done };
