@@ -22,6 +22,8 @@ export interface OverlapBenchOptions {
   warmup: number;
   /** A train config (JSON) over the small preset, e.g. model.capacity_factor or model.moe_overlap_chunks. */
   config?: string;
+  /** A second config run beside the first in every round (before/after in one run). */
+  against?: string;
 }
 
 export const OVERLAP_LAYOUTS = { dp2: ['--dp', '2'], dp2xep2: ['--dp', '2', '--ep', '2'] } as const;
@@ -37,6 +39,8 @@ export interface OverlapRun {
 
 export interface OverlapRound {
   round: number;
+  /** The config the round ran (--config, or --against). */
+  config: string;
   runs: Record<OverlapLayout, OverlapRun>;
   /** dp2xep2 tokens/s over dp2 tokens/s. */
   ratio: number;
@@ -60,9 +64,9 @@ function median(xs: readonly number[]): number {
 }
 
 /** The command line of one training run (this furnace, in a child process). */
-function trainCommand(o: OverlapBenchOptions, layout: OverlapLayout, out: string): string[] {
+function trainCommand(o: OverlapBenchOptions, config: string | undefined, layout: OverlapLayout, out: string): string[] {
   const furnace = [process.execPath, resolve(process.argv[1] ?? 'furnace')];
-  const train = ['train', '--preset', 'small', ...(o.config !== undefined ? ['--config', o.config] : []), ...OVERLAP_LAYOUTS[layout],
+  const train = ['train', '--preset', 'small', ...(config !== undefined ? ['--config', config] : []), ...OVERLAP_LAYOUTS[layout],
     '--steps', String(o.steps + o.warmup), '--log-every', '1', '--sample-tokens', '0', '--out', out, '--json'];
   if (o.backend === 'threads') return [...furnace, ...train, '--comm', 'threads'];
   const root = userInfo().uid === 0 ? ['--allow-run-as-root'] : [];
@@ -70,8 +74,8 @@ function trainCommand(o: OverlapBenchOptions, layout: OverlapLayout, out: string
   return ['mpirun', ...root, '--oversubscribe', '--mca', 'mpi_yield_when_idle', '1', '-np', '2', ...furnace, ...train, '--comm', 'mpi'];
 }
 
-function runOnce(o: OverlapBenchOptions, layout: OverlapLayout, out: string): OverlapRun {
-  const [cmd, ...args] = trainCommand(o, layout, out);
+function runOnce(o: OverlapBenchOptions, config: string | undefined, layout: OverlapLayout, out: string): OverlapRun {
+  const [cmd, ...args] = trainCommand(o, config, layout, out);
   const p = spawnSync(cmd!, args, { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
   if (p.error !== undefined) throw new CheckError(`bench overlap: cannot start ${cmd}: ${p.error.message}`);
   if (p.status !== 0) {
@@ -89,26 +93,34 @@ function describe(r: OverlapRun): string {
 
 export async function benchOverlap(o: OverlapBenchOptions, out: Output): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'furnace-bench-overlap-'));
-  out.say(`furnace bench overlap: small preset${o.config !== undefined ? ` + ${o.config}` : ''}, ${o.backend}, ${o.rounds} rounds of ` +
-    `${o.steps} timed steps (after ${o.warmup} warm-up) per layout, alternating`);
+  const configs = o.against === undefined ? [o.config] : [o.config, o.against];
+  const name = (c: string | undefined) => c ?? 'preset';
+  out.say(`furnace bench overlap: small preset${configs.map((c) => c === undefined ? '' : ` + ${c}`).join(' against')}, ${o.backend}, ` +
+    `${o.rounds} rounds of ${o.steps} timed steps (after ${o.warmup} warm-up) per layout and config, alternating`);
   const rounds: OverlapRound[] = [];
   try {
     for (let round = 0; round < o.rounds; round++) {
-      // The order flips every round, so that neither layout always runs first (on a cooler cache or a quieter minute).
+      // The order flips every round, so that no run always goes first (on a cooler cache or a quieter minute).
       const order: OverlapLayout[] = round % 2 === 0 ? ['dp2', 'dp2xep2'] : ['dp2xep2', 'dp2'];
-      const runs = {} as Record<OverlapLayout, OverlapRun>;
-      for (const layout of order) runs[layout] = runOnce(o, layout, join(work, `${round}-${layout}`));
-      const ratio = runs.dp2xep2.tokens_per_s / runs.dp2.tokens_per_s;
-      rounds.push({ round, runs, ratio });
-      out.say(`  round ${round + 1}: dp2 ${describe(runs.dp2)}`);
-      out.say(`           dp2xep2 ${describe(runs.dp2xep2)}; ratio ${ratio.toFixed(3)}`);
+      for (const config of round % 2 === 0 ? configs : [...configs].reverse()) {
+        const runs = {} as Record<OverlapLayout, OverlapRun>;
+        for (const layout of order) runs[layout] = runOnce(o, config, layout, join(work, `${round}-${configs.indexOf(config)}-${layout}`));
+        const ratio = runs.dp2xep2.tokens_per_s / runs.dp2.tokens_per_s;
+        rounds.push({ round, config: name(config), runs, ratio });
+        out.say(`  round ${round + 1} ${name(config)}: dp2     ${describe(runs.dp2)}`);
+        out.say(`  round ${round + 1} ${name(config)}: dp2xep2 ${describe(runs.dp2xep2)}; ratio ${ratio.toFixed(3)}`);
+      }
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  const dp2 = median(rounds.map((r) => r.runs.dp2.tokens_per_s)), ep2 = median(rounds.map((r) => r.runs.dp2xep2.tokens_per_s));
-  const ratio = median(rounds.map((r) => r.ratio));
-  out.say(`median: dp2 ${fmt(dp2)} tok/s, dp2xep2 ${fmt(ep2)} tok/s; ratio dp2xep2/dp2 ${ratio.toFixed(3)} (median of the rounds' ratios)`);
-  out.result({ backend: o.backend, steps: o.steps, warmup: o.warmup, dp2_tokens_per_s: dp2, dp2xep2_tokens_per_s: ep2, ratio, rounds });
+  const summary = configs.map((c) => {
+    const mine = rounds.filter((r) => r.config === name(c));
+    const s = { config: name(c), dp2_tokens_per_s: median(mine.map((r) => r.runs.dp2.tokens_per_s)),
+      dp2xep2_tokens_per_s: median(mine.map((r) => r.runs.dp2xep2.tokens_per_s)), ratio: median(mine.map((r) => r.ratio)) };
+    out.say(`median ${s.config}: dp2 ${fmt(s.dp2_tokens_per_s)} tok/s, dp2xep2 ${fmt(s.dp2xep2_tokens_per_s)} tok/s; ratio dp2xep2/dp2 ${s.ratio.toFixed(3)} (median of the rounds' ratios)`);
+    return s;
+  });
+  out.result({ backend: o.backend, steps: o.steps, warmup: o.warmup, ...summary[0]!, ...(summary.length > 1 ? { against: summary[1] } : {}), rounds });
   return 0;
 }
