@@ -206,10 +206,10 @@ export function defaultTraining(model: ModelSpec, devices: number): TrainingSpec
   };
   const n = seqs[model.name] ?? devices;
   // furnace trains in fp32 with AdamW, capacity factor 1.25 (src/train/config.ts), computing only routed tokens,
-  // the gradient all-reduce in 4 MiB buckets during backward (parallel/grads.ts), the all-to-all in one exchange.
+  // the gradient all-reduce in 4 MiB buckets during backward (parallel/grads.ts), the all-to-all in 2 chunks (nn/gpt.ts MOE_OVERLAP_CHUNKS).
   if (model.name.startsWith('furnace-')) {
     return { global_batch_tokens: n * model.seq_len, dtype: 'fp32', optimizer: 'adamw', capacity_factor: 1.25, padded_compute: false,
-      grad_bucket_bytes: FURNACE_BUCKET_BYTES };
+      grad_bucket_bytes: FURNACE_BUCKET_BYTES, moe_overlap_chunks: 2 };
   }
   return { global_batch_tokens: n * model.seq_len, dtype: 'bf16', optimizer: 'adam' };
 }

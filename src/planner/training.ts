@@ -43,8 +43,8 @@ export const trainingSpecSchema = z.strictObject({
   grad_bucket_bytes: z.number().int().min(1).exactOptional(),
   /**
    * With expert parallelism, each MoE layer's dispatch and combine all-to-all travel in this many
-   * chunks, chunk k + 1 while the experts compute chunk k (furnace's model.moe_overlap_chunks; Tutel's
-   * pipelining degree). Default 1: the all-to-all is not overlapped.
+   * chunks, chunk k + 1 while the experts compute chunk k (furnace's model.moe_overlap_chunks, 2 by
+   * default; Tutel's pipelining degree). Default 1: the all-to-all is not overlapped.
    */
   moe_overlap_chunks: z.number().int().min(1).max(64).exactOptional(),
   /** Steps between checkpoints; the checkpoint time is then amortized into the step time. */

@@ -43,7 +43,7 @@ export const modelSchema = z.strictObject({
   balance_scope: z.enum(BALANCE_SCOPES).exactOptional(),
   /** Always-on experts of width expert_d_ff added to every MoE layer's routed output; absent or 0: none. */
   shared_experts: nonNegInt(64).exactOptional(),
-  /** With --ep > 1: the expert batch's all-to-all in this many chunks, each overlapping the experts' work on the previous one (absent or 1: one exchange). */
+  /** With --ep > 1: the expert batch's all-to-all in this many chunks, each overlapping the experts' work on the previous one (default 2; 1: one exchange). */
   moe_overlap_chunks: posInt(64).exactOptional(),
 });
 

@@ -77,8 +77,9 @@ const chunked = (chunks: number) => {
   writeFileSync(file, JSON.stringify({ ...c, model: { ...c.model, moe_overlap_chunks: chunks } }));
   return file;
 };
-for (const [chunks, layout] of [[2, ['--dp', '2', '--ep', '2']], [3, ['--dp', '4', '--ep', '2']]] as const) {
-  test(`threads ${layout.join(' ')} with the all-to-all in ${chunks} overlapped chunks matches one rank`, () => {
+// (The default, 2 chunks, runs in every ep layout above; 1 is the plain exchange.)
+for (const [chunks, layout] of [[1, ['--dp', '2', '--ep', '2']], [3, ['--dp', '4', '--ep', '2']]] as const) {
+  test(`threads ${layout.join(' ')} with the all-to-all in ${chunks} chunk(s) matches one rank`, () => {
     assertSameRun(base(), trainRun(`chunks-${chunks}`, [...layout], [], [], chunked(chunks)), `${chunks} chunks`);
   });
 }
@@ -90,6 +91,10 @@ for (const [name, layout, n] of [['dp2', ['--dp', '2'], 2], ['tp2', ['--tp', '2'
     assertSameRun(base(), trainRun(`mpi-${name}`, [...layout, '--comm', 'mpi'], [], mpiPrefix(n)), `mpi ${name}`);
   });
 }
+
+test('mpi dp2+ep2 with the all-to-all in 3 overlapped chunks (MPI_Ialltoall) matches one rank', { skip: mpirun === undefined ? 'Open MPI (mpirun) is not installed' : false }, () => {
+  assertSameRun(base(), trainRun('mpi-chunks-3', ['--dp', '2', '--ep', '2', '--comm', 'mpi'], [], mpiPrefix(2), chunked(3)), 'mpi 3 chunks');
+});
 
 test('a rank that throws mid-step ends the job non-zero, naming the rank (threads)', () => {
   const r = furnace(['train', '--config', config, '--corpus', corpus, '--out', join(dir, 'fail'), '--dp', '2', '--sample-tokens', '0'], { FURNACE_FAULT: '1:3' });

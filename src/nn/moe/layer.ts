@@ -60,8 +60,11 @@ export class MoELayer extends Module implements FeedForward {
     const swipe = this.cfg.gate === 'swipe' && this.training;
     const routing = swipe ? await swipeRouting(this.router.forward(x, rng), e, dp) : this.router.forward(x, rng);
     const load = expertLoad(routing, e);
-    let capacity = capacityFor(this.training && !swipe ? this.cfg.capacityFactor : 0, n, routing.k, load);
-    if (ep.size > 1) {
+    const factor = this.training && !swipe ? this.cfg.capacityFactor : 0;
+    let capacity = capacityFor(factor, n, routing.k, load);
+    // A capacity factor gives every rank the same capacity (training splits the batch evenly over dp,
+    // so every ep rank holds n tokens): only dropless capacities, set by the local load, are agreed on.
+    if (ep.size > 1 && factor <= 0) {
       // Every rank of the ep group must send blocks of one size: take the largest capacity.
       const cap = Float32Array.of(capacity);
       await ep.allReduce(cap, 'max');
