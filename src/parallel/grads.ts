@@ -55,6 +55,7 @@ export class OverlappedSums {
 
   /** Runs `pass` (the backward pass), starting the buckets whose gradients are final on the way. */
   async backward(pass: () => Promise<void>): Promise<void> {
+    if (this.sets.length === 0) return pass(); // nothing to sum: one rank per group
     for (const s of this.sets) s.buckets.reset();
     await withGradReady((leaf) => {
       for (const s of this.sets) {
