@@ -34,8 +34,8 @@ export function routerBiasRate(cfg: ModelConfig): number {
 /** Hidden width of one MoE layer's shared experts (shared_experts x expert_d_ff; 0: none). */
 /**
  * Chunks of the expert all-to-all when model.moe_overlap_chunks is absent (with --ep > 1): measured
- * with `furnace bench overlap` on 2 cores (small preset, dp2 x ep2), 2 chunks trained 1.3-2x faster
- * than one exchange in every round (README, Overlap).
+ * with `furnace bench overlap` on 2 cores (small preset), dp2 x ep2's tokens/s over dp2's was higher
+ * with 2 chunks than with one exchange in each of 7 rounds, side by side (README, Parallel training).
  */
 export const MOE_OVERLAP_CHUNKS = 2;
 
