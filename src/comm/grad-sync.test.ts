@@ -30,6 +30,22 @@ for (const ranks of [2, 3]) {
   });
 }
 
+for (const ranks of [2, 3]) {
+  test(`overlapped buckets (communication worker) reduce exactly like the blocking path, while the caller computes (${ranks} ranks)`,
+    { timeout: 60_000 }, async () => {
+      const args = { bucketBytes: 1200 };
+      const blocking = await launch<{ grads: number[][] }>(fixtures, { ranks, exportName: 'bucketed', args });
+      const res = await launch<{ overlaps: boolean; progressedAlone: boolean; buckets: number; grads: number[][] }>(fixtures,
+        { ranks, exportName: 'overlapped', args });
+      res.forEach((r, q) => {
+        assert.ok(r.overlaps, 'the threads backend overlaps');
+        assert.ok(r.progressedAlone, 'the reduction progressed while the rank thread ran no collective');
+        assert.ok(r.buckets >= 4, `${r.buckets} buckets`);
+        assert.deepEqual(r.grads, blocking[q]?.grads);
+      });
+    });
+}
+
 for (const [ranks, numel] of [[2, 1000], [3, 1001]] as const) {
   test(`ZeRO-1 Adam over ${ranks} ranks equals full Adam on the mean gradient (numel ${numel})`, { timeout: 60_000 }, async () => {
     const steps = 6;

@@ -10,6 +10,7 @@ import {
 } from './process-group.js';
 import { rankFailureLine } from './rank-main.js';
 import { errorKind, errorMessage } from '../util/errors.js';
+import type { InFlight, Nonblocking } from './progress.js';
 
 type Ptr = bigint;
 type Buf = Float32Array | Int32Array | Ptr;
@@ -34,6 +35,10 @@ interface MpiApi {
   Send(x: Buf, n: number, t: Ptr, dest: number, tag: number, comm: Ptr): number;
   Recv(x: Buf, n: number, t: Ptr, src: number, tag: number, comm: Ptr, status: Int32Array): number;
   Get_count(status: Int32Array, t: Ptr, out: IntOut): number;
+  Iallreduce(s: Buf, r: Buf, n: number, t: Ptr, op: Ptr, comm: Ptr, req: BigUint64Array): number;
+  Ialltoall(s: Buf, sn: number, st: Ptr, r: Buf, rn: number, rt: Ptr, comm: Ptr, req: BigUint64Array): number;
+  Testall(n: number, reqs: BigUint64Array, flag: IntOut, statuses: null): number;
+  Waitall(n: number, reqs: BigUint64Array, statuses: null): number;
 }
 
 interface Mpi {
@@ -82,6 +87,10 @@ function load(): Mpi {
     Send: f('int MPI_Send(void *x, int n, void *t, int dest, int tag, void *comm)'),
     Recv: f('int MPI_Recv(void *x, int n, void *t, int src, int tag, void *comm, void *status)'),
     Get_count: f('int MPI_Get_count(void *status, void *t, int *count)'),
+    Iallreduce: f('int MPI_Iallreduce(void *s, void *r, int n, void *t, void *op, void *comm, void *req)'),
+    Ialltoall: f('int MPI_Ialltoall(void *s, int sn, void *st, void *r, int rn, void *rt, void *comm, void *req)'),
+    Testall: f('int MPI_Testall(int n, void *reqs, int *flag, void *statuses)'),
+    Waitall: f('int MPI_Waitall(int n, void *reqs, void *statuses)'),
   };
   const sym = (s: string): Ptr => l.symbol(s) as Ptr;
   mpi = { api, world: sym('ompi_mpi_comm_world'), float: sym('ompi_mpi_float'), int: sym('ompi_mpi_int'),
@@ -248,5 +257,54 @@ export class MpiGroup implements ProcessGroup {
     const out = new BigUint64Array(1);
     ok(this.m.api.Comm_split(this.comm, color, key, out), 'MPI_Comm_split');
     return new MpiGroup(this.m, out[0] ?? 0n, this.worldRank);
+  }
+
+  /**
+   * Collective: nonblocking all-reduces on a duplicate communicator (progress.ts). The arrays are
+   * passed by address and must stay where they are until waited for: backend memory does (a wasm
+   * heap reserved at its maximum, host blocks V8 never moves).
+   */
+  async nonblocking(): Promise<Nonblocking> {
+    const dup = new BigUint64Array(1);
+    ok(this.m.api.Comm_split(this.comm, 0, this.rank, dup), 'MPI_Comm_split');
+    return new MpiNonblocking(this.m, dup[0] ?? 0n, this.size);
+  }
+}
+
+/** MPI_Iallreduce requests, tested on every poke, waited for in the order started. */
+class MpiNonblocking implements Nonblocking {
+  readonly overlaps = true;
+  /** Requests not yet known complete, oldest first; each with the arrays it holds on to. */
+  private pending: { reqs: BigUint64Array; xs: readonly Float32Array[] }[] = [];
+
+  constructor(private readonly m: Mpi, private readonly comm: Ptr, private readonly size: number) {}
+
+  allReduce(xs: readonly Float32Array[]): InFlight {
+    const reqs = new BigUint64Array(xs.length);
+    xs.forEach((x, i) => ok(this.m.api.Iallreduce(IN_PLACE, x, x.length, this.m.float, this.m.sum, this.comm, reqs.subarray(i, i + 1)),
+      'MPI_Iallreduce'));
+    return this.track(reqs, xs);
+  }
+
+  allToAll(send: Float32Array, recv: Float32Array): InFlight {
+    check.multiple('allToAll send', send.length, this.size);
+    check.equal('allToAll recv', recv.length, send.length);
+    const reqs = new BigUint64Array(1), n = send.length / this.size, f = this.m.float;
+    ok(this.m.api.Ialltoall(send, n, f, recv, n, f, this.comm, reqs), 'MPI_Ialltoall');
+    return this.track(reqs, [send, recv]);
+  }
+
+  private track(reqs: BigUint64Array, xs: readonly Float32Array[]): InFlight {
+    const entry = { reqs, xs };
+    this.pending.push(entry);
+    return { wait: async () => {
+      ok(this.m.api.Waitall(reqs.length, reqs, null), 'MPI_Waitall');
+      this.pending = this.pending.filter((p) => p !== entry);
+    } };
+  }
+
+  poke(): void {
+    const flag = new Int32Array(1);
+    for (const p of this.pending) ok(this.m.api.Testall(p.reqs.length, p.reqs, flag, null), 'MPI_Testall');
   }
 }

@@ -48,6 +48,11 @@ export interface ProcessGroup {
    * to rank. color must be a non-negative integer.
    */
   split(color: number, key?: number): Promise<ProcessGroup>;
+  /**
+   * Seconds the calling thread has spent blocked in this backend waiting for peers to arrive (all
+   * groups of the rank together), where the backend can tell; absent where it cannot (MPI).
+   */
+  waitedSeconds?(): number;
 }
 
 /** A collective could not complete because another rank failed or left. */

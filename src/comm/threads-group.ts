@@ -19,6 +19,13 @@ import { groupLayout, STAGE_BUFFERS, STAGE_FLOATS, type GroupLayout, type Shared
 /** All-reduces up to this many floats take the one-sync path (allReduceSmall); <= STAGE_FLOATS. */
 const SMALL_ALL_REDUCE = Math.min(1 << 15, STAGE_FLOATS);
 
+/** A group's region, this member's rank in it and the world ranks of its members. */
+export interface ThreadGroupSpec {
+  region: number;
+  rank: number;
+  members: number[];
+}
+
 export class ThreadGroup implements ProcessGroup {
   readonly backend: CommBackend = 'threads';
   readonly size: number;
@@ -45,6 +52,20 @@ export class ThreadGroup implements ProcessGroup {
   /** Allocates the world group's region; the launcher calls this once before starting ranks. */
   static allocRegion(w: SharedWorld, size: number): number {
     return w.alloc(groupLayout(size).bytes);
+  }
+
+  waitedSeconds(): number {
+    return this.w.waitedSeconds;
+  }
+
+  /** The shared memory this rank's groups live in. */
+  get shared(): SharedWorld {
+    return this.w;
+  }
+
+  /** Where this group lives and who is in it: another thread of this rank can act for it (progress-threads.ts). */
+  spec(): ThreadGroupSpec {
+    return { region: this.region, rank: this.rank, members: [...this.members] };
   }
 
   // ---- synchronisation ----

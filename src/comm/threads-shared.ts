@@ -59,6 +59,8 @@ export class SharedWorld {
   private i32v: Int32Array;
   private f32v: Float32Array;
   readonly kernels: ReduceKernels;
+  /** Seconds this thread has spent blocked past the spin phase of waitAtLeast: waiting for peers. */
+  waitedSeconds = 0;
 
   constructor(readonly memory: SharedMemory, readonly worldSize: number, readonly worldRank: number,
     readonly timeoutS = 0) {
@@ -127,12 +129,12 @@ export class SharedWorld {
   waitAtLeast(index: number, target: number, peer: number, what: string): void {
     const a = this.i32((index + 1) * 4);
     for (let spin = 0; spin < SPIN; spin++) if (Atomics.load(a, index) >= target) return;
-    const t0 = Date.now();
+    const t0 = Date.now(), p0 = performance.now();
     for (;;) {
       const v = Atomics.load(a, index);
-      if (v >= target) return;
+      if (v >= target) break;
       Atomics.wait(a, index, v, WAIT_MS);
-      if (Atomics.load(a, index) >= target) return;
+      if (Atomics.load(a, index) >= target) break;
       const failed = this.aborted();
       if (failed !== undefined) {
         throw new CommAbortedError(`rank ${this.worldRank}: ${what} abandoned because rank ${failed} failed`, failed);
@@ -144,6 +146,7 @@ export class SharedWorld {
         throw new Error(`rank ${this.worldRank}: ${what} waited ${this.timeoutS} s for rank ${peer}`);
       }
     }
+    this.waitedSeconds += (performance.now() - p0) / 1000;
   }
 
   /** Stores v into cell `index` and wakes its waiters. */

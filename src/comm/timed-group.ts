@@ -41,12 +41,15 @@ export class TimedGroup implements ProcessGroup {
   readonly rank: number;
   readonly size: number;
   readonly worldRank: number;
+  /** The wrapped backend's, present where it can tell. */
+  readonly waitedSeconds?: () => number;
 
   constructor(readonly inner: ProcessGroup, readonly clock: CommClock = new CommClock()) {
     this.backend = inner.backend;
     this.rank = inner.rank;
     this.size = inner.size;
     this.worldRank = inner.worldRank;
+    if (inner.waitedSeconds !== undefined) this.waitedSeconds = () => inner.waitedSeconds?.() ?? 0;
   }
 
   allReduce(x: Float32Array, op?: ReduceOp): Promise<void> {

@@ -11,7 +11,7 @@ import { Muon, usesMuon } from './muon.js';
 import { AdamW, clipScale, type AdamWOptions } from './adamw.js';
 import { backend } from '../tensor/engine.js';
 import type { ParallelContext } from '../parallel/context.js';
-import { combineNorm, fillMissingGrads, inNorm, localSquares, normKind, sumGradients } from '../parallel/grads.js';
+import { OverlappedSums, combineNorm, fillMissingGrads, inNorm, localSquares, normKind, sumGradients } from '../parallel/grads.js';
 
 /** Optimizer state of one parameter's local block, for checkpoints: AdamW's two moments, or Muon's momentum m alone (v null). */
 export interface MomentState {
@@ -115,6 +115,10 @@ export class ParallelAdamW {
   private readonly muon: Muon | undefined;
   /** The parameters AdamW trains. */
   private readonly adam: readonly ParamInfo[];
+  /** The all-reduced parameters' sums, started during backward (made at the first backward; null: not asked for). */
+  private overlapped: OverlappedSums | null = null;
+  /** Whether this step's backward pass started the sums (update then waits for them instead of starting them). */
+  private summing = false;
 
   constructor(infos: readonly ParamInfo[], readonly opts: AdamWOptions, readonly ctx: ParallelContext,
     readonly zero: boolean, kind: OptimizerKind = 'adamw') {
@@ -134,16 +138,31 @@ export class ParallelAdamW {
     if (local.length > 0) this.local = new AdamW(local.map((i) => [i.name, i.param]), opts);
   }
 
+  /**
+   * Runs this step's backward pass (`pass`), with the gradient sums of the all-reduced parameters
+   * (all without ZeRO-1, and Muon's) started during it when `overlap` (comm/progress.ts); the
+   * first call is collective. update() then finishes the sums.
+   */
+  async backward(pass: () => Promise<void>, overlap = true): Promise<void> {
+    if (!overlap) return pass();
+    this.overlapped ??= await OverlappedSums.create([...this.localInfos, ...(this.muon?.infos ?? [])], this.ctx);
+    await this.overlapped.backward(pass);
+    this.summing = true;
+  }
+
   /** Reduces gradients, clips them to a global norm of maxNorm (0: no clip), updates. Returns the norm. */
   async update(lr: number, maxNorm: number): Promise<number> {
     fillMissingGrads(this.infos);
     this.step++;
     const o = this.opts;
     const bc1 = 1 - o.beta1 ** this.step, bc2 = 1 - o.beta2 ** this.step;
-    const ss = await this.reduceZeroParts(), ls = await this.reduceLocal();
+    // Sums started by backward() are waited for; otherwise they run now.
+    const started = this.summing;
+    this.summing = false;
+    const ss = await this.reduceZeroParts(), ls = await this.reduceLocal(started);
     ss.replicated += ls.replicated; ss.tp += ls.tp; ss.ep += ls.ep;
     if (this.muon !== undefined) {
-      await sumGradients(this.muon.infos, this.ctx);
+      if (!started) await sumGradients(this.muon.infos, this.ctx);
       const m = localSquares(this.muon.infos);
       ss.replicated += m.replicated; ss.tp += m.tp; ss.ep += m.ep;
     }
@@ -172,10 +191,11 @@ export class ParallelAdamW {
     return ss;
   }
 
-  /** Sums the gradients of the unsplit AdamW parameters over dp; their sums of squares. */
-  private async reduceLocal(): Promise<{ replicated: number; tp: number; ep: number }> {
+  /** Sums the gradients of the unsplit AdamW parameters over dp (or waits for the sums backward started); their sums of squares. */
+  private async reduceLocal(started: boolean): Promise<{ replicated: number; tp: number; ep: number }> {
+    if (started) await this.overlapped?.finish();
     if (this.localInfos.length === 0) return { replicated: 0, tp: 0, ep: 0 };
-    await sumGradients(this.localInfos, this.ctx);
+    if (!started) await sumGradients(this.localInfos, this.ctx);
     return localSquares(this.localInfos);
   }
 

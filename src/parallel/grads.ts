@@ -3,7 +3,10 @@
 // Each rank's objective is already scaled (cross-entropy / dp), so gradients are SUMMED: dense
 // parameters over the dp group, expert parameters over the expert-data-parallel group (the ranks
 // holding the same experts; the ep all-to-all already brought the other tokens' contributions).
-import { allReduceGrads } from '../comm/grad-sync.js';
+import { GradBuckets, allReduceGrads } from '../comm/grad-sync.js';
+import { nonblocking } from '../comm/progress.js';
+import { withGradReady } from '../autograd/backward.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { ParamInfo } from '../nn/module.js';
 import { backend } from '../tensor/engine.js';
 import { zeros } from '../tensor/tensor.js';
@@ -22,6 +25,57 @@ export async function sumGradients(infos: readonly ParamInfo[], ctx: ParallelCon
   const expert = infos.filter((i) => i.expert).map((i) => i.param.grad!.data);
   if (ctx.groups.dp.size > 1 && dense.length > 0) await allReduceGrads(ctx.groups.dp, dense, { average: false });
   if (ctx.groups.expertDp.size > 1 && expert.length > 0) await allReduceGrads(ctx.groups.expertDp, expert, { average: false });
+}
+
+/** Bucket capacity of the overlapped sums: small enough that the first buckets start early in the backward pass. */
+const OVERLAP_BUCKET_BYTES = 4 * 2 ** 20;
+
+/**
+ * sumGradients started during the backward pass: each parameter's gradient joins its bucket as soon
+ * as it is final (autograd withGradReady), and a full bucket's sum starts at once on the group's
+ * nonblocking engine (comm/progress.ts), while backward computes the earlier layers. The sums are
+ * those of sumGradients, gradient for gradient.
+ */
+export class OverlappedSums {
+  private constructor(private readonly sets: { infos: readonly ParamInfo[]; buckets: GradBuckets; index: Map<Tensor, number> }[]) {}
+
+  /** Collective over the dp and expertDp groups (each gets its nonblocking engine). */
+  static async create(infos: readonly ParamInfo[], ctx: ParallelContext): Promise<OverlappedSums> {
+    const sets = [];
+    for (const [expert, group] of [[false, ctx.groups.dp], [true, ctx.groups.expertDp]] as const) {
+      // Backward produces the last layer's gradients first.
+      const mine = infos.filter((i) => i.expert === expert).reverse();
+      if (group.size === 1 || mine.length === 0) continue;
+      const buckets = new GradBuckets(group, mine.map((i) => i.param.size), { average: false, bucketBytes: OVERLAP_BUCKET_BYTES },
+        await nonblocking(group));
+      sets.push({ infos: mine, buckets, index: new Map(mine.map((i, k) => [i.param, k])) });
+    }
+    return new OverlappedSums(sets);
+  }
+
+  /** Runs `pass` (the backward pass), starting the buckets whose gradients are final on the way. */
+  async backward(pass: () => Promise<void>): Promise<void> {
+    if (this.sets.length === 0) return pass(); // nothing to sum: one rank per group
+    for (const s of this.sets) s.buckets.reset();
+    await withGradReady((leaf) => {
+      for (const s of this.sets) {
+        const k = s.index.get(leaf);
+        if (k !== undefined) s.buckets.ready(k, leaf.grad!.data);
+      }
+    }, pass);
+  }
+
+  /** After backward: parameters no gradient reached join as zeros (as in sumGradients); waits for every sum. */
+  async finish(): Promise<void> {
+    for (const s of this.sets) {
+      s.infos.forEach((i, k) => {
+        if (s.buckets.has(k)) return;
+        if (i.param.grad === null) i.param.grad = zeros(i.param.shape);
+        s.buckets.ready(k, i.param.grad.data);
+      });
+      await s.buckets.finish();
+    }
+  }
 }
 
 /** How a parameter's squared gradient norm combines across ranks. */

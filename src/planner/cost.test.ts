@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClusterSpec } from './cluster.js';
 import { prepare } from './context.js';
-import { checkpointWrite, estimate } from './cost.js';
+import { checkpointWrite, commCosts, estimate, gradExposure, moeExposure, stepWork } from './cost.js';
+import { seconds } from './collectives.js';
 import type { ParallelPlan } from './plan.js';
 import { megatronGpt } from './presets.js';
 
@@ -59,4 +60,35 @@ test('checkpoints: ZeRO makes every rank a writer; writers packed in one node ar
   const tpOut = checkpointWrite(ctx, plan({ tp: 4, pp: 4, dp: 4, placement: { order: ['edp', 'tp', 'ep', 'pp'] } }));
   assert.equal(tpOut.blocks, 16);
   assert.ok(tpOut.seconds < packed.seconds, 'writers over more nodes write faster when uplinks limit');
+});
+
+test("the trainer's overlap by hand: the all-to-all in K chunks hides behind the busiest rank's experts, bucketed gradients behind backward", () => {
+  // One MoE layer, all-to-all 1 s each way, experts 3 s forward (6 s backward): compute-bound passes.
+  assert.equal(moeExposure(1, 3, false, 1), 4); // dispatch + combine, forward and backward: nothing hidden
+  assert.equal(moeExposure(1, 3, false, 2), 2); // each pass: max(2, x) + 2 / 2 - x = 1
+  assert.equal(moeExposure(1, 3, false, 4), 1); // each pass: 2 / 4
+  assert.equal(moeExposure(1, 3, true, 2), 3); // the recomputed forward is a third pass
+  // Communication-bound: 5 s each way around 1 s of experts: forward 10 + 1/2 - 1, backward 10 + 2/2 - 2.
+  assert.equal(moeExposure(5, 1, false, 2), 18.5);
+  // Gradient all-reduce of 10 s in buckets during a 5 s backward: 5 s exposed; during 20 s: the last bucket (2 s).
+  assert.equal(gradExposure(10, 2, 5), 5);
+  assert.equal(gradExposure(10, 2, 20), 2);
+  assert.equal(gradExposure(1, 2, 20), 1); // one bucket holds it all
+  assert.equal(gradExposure(10, 2, 0), 10); // reduced after backward (ZeRO, pipeline stages)
+});
+
+test('a plan with chunked all-to-alls and bucketed gradients exposes what the hand formulas say', () => {
+  const moe = { ...model, name: 'moe-1.3b', experts: 8, top_k: 2, moe_every: 2 };
+  const base = { ...train, padded_compute: false };
+  const p = plan({ dp: 64, ep: 8 });
+  for (const chunks of [1, 2, 4]) {
+    const ctx = prepare(moe, cluster, { ...base, moe_overlap_chunks: chunks, grad_bucket_bytes: 4 * 2 ** 20 });
+    const w = stepWork(ctx, p), comm = commCosts(ctx, p), b = estimate(ctx, p).breakdown;
+    const a2a = seconds(comm.ep, w.a2aMsg);
+    assert.ok(w.moe > 0 && w.expertLayerFwd > 0);
+    assert.ok(Math.abs(b.ep - w.micro * w.moe * moeExposure(a2a, w.expertLayerFwd, false, chunks)) <= 1e-12 * b.ep, `${chunks} chunks`);
+    const all = seconds(comm.dp, w.grads.dense) + seconds(comm.edp, w.grads.expert);
+    const last = Math.max(seconds(comm.dp, Math.min(4 * 2 ** 20, w.grads.dense)), seconds(comm.edp, Math.min(4 * 2 ** 20, w.grads.expert)));
+    assert.ok(Math.abs(b.dp - Math.max(Math.min(all, last), all - w.bwdMb)) <= 1e-12 * all);
+  }
 });

@@ -120,11 +120,13 @@ function forwardSeconds(ctx: PlanContext, p: ParallelPlan): StageForward {
  * and layer: TP all-reduces 2 forward + 2 backward (+2 when recomputing) of s b h values (arXiv 1909.08053
  * §3); EP all-to-alls dispatch + combine forward and backward (+2 when recomputing); pipeline sends of
  * s b h / t values forward and backward (scatter/gather, arXiv 2104.04473 §4.1). With expert parallelism and
-unpadded experts, every rank waits at the combine all-to-all for the busiest rank's experts: (r - 1) x the
-expert time, r = rankImbalance (context.ts). Per step: the gradient
- * all-reduce of dense weights over dp and of experts over edp, hidden behind the last backward by
- * `overlap`; ZeRO-3 gathers weights twice and reduce-scatters gradients every micro-batch (prefetched behind
- * compute by `overlap`); the optimizer update streams its state through memory once.
+ * unpadded experts, every rank waits at the combine all-to-all for the busiest rank's experts: (r - 1) x the
+ * expert time, r = rankImbalance (context.ts). With moe_overlap_chunks K > 1 each pass's all-to-alls are
+ * pipelined against the busiest rank's experts (moeExposure). Per step: the gradient all-reduce of dense
+ * weights over dp and of experts over edp, hidden behind the last backward by `overlap`, or with
+ * grad_bucket_bytes by the buckets started during it (gradExposure); ZeRO-3 gathers weights twice and
+ * reduce-scatters gradients every micro-batch (prefetched behind compute by `overlap`); the optimizer update
+ * streams its state through memory once.
  */
 export function estimate(ctx: PlanContext, p: ParallelPlan, comm: CommCosts = commCosts(ctx, p),
   memory: MemoryBreakdown = memoryPerDevice(ctx, p), work: StepWork = stepWork(ctx, p)): Estimate {
@@ -140,6 +142,8 @@ export interface StepWork {
   computeMb: number;
   /** Seconds per micro-batch that ep ranks wait for the busiest one's experts (forward + backward). */
   expertWait: number;
+  /** Seconds of one MoE layer's expert forward on the busiest ep rank, per micro-batch (what chunked all-to-alls hide behind). */
+  expertLayerFwd: number;
   bwdMb: number;
   /** Collectives per layer per micro-batch (TP all-reduces, EP all-to-alls). */
   colls: number;
@@ -168,6 +172,7 @@ export function stepWork(ctx: PlanContext, p: ParallelPlan): StepWork {
     moe: f.shape.moe,
     computeMb,
     expertWait: passes * f.expert * wait,
+    expertLayerFwd: f.shape.moe > 0 ? (f.expert / f.shape.moe) * (wait + 1) : 0,
     bwdMb: (2 / passes) * computeMb,
     colls: p.recompute === 'full' ? 6 : 4,
     actMsg: tokens * m.hidden * ctx.actBytes,
@@ -183,7 +188,8 @@ export function timeBreakdown(ctx: PlanContext, p: ParallelPlan, w: StepWork, co
   const e = ctx.eff;
   const tpMb = p.tp > 1 ? w.layers * w.colls * seconds(comm.tp, w.actMsg) : 0;
   const v = p.virtualStages ?? 1;
-  const epMb = p.ep > 1 && w.moe > 0 ? w.moe * w.colls * seconds(comm.ep, w.a2aMsg) : 0;
+  const epMb = p.ep > 1 && w.moe > 0 ? w.moe * moeExposure(seconds(comm.ep, w.a2aMsg), w.expertLayerFwd, p.recompute === 'full',
+    ctx.training.moe_overlap_chunks ?? 1) : 0;
   const waitMb = p.ep > 1 ? w.expertWait : 0;
   const ppMb = p.pp > 1 ? 2 * v * seconds(comm.pp, w.actMsg / p.tp) : 0;
   let zeroMb = 0, dpComm = 0;
@@ -194,7 +200,10 @@ export function timeBreakdown(ctx: PlanContext, p: ParallelPlan, w: StepWork, co
     zeroMb = Math.max(0, per - e.overlap * w.computeMb);
   } else {
     // ZeRO 0-2: one all-reduce (or reduce-scatter + all-gather, the same traffic) per step.
-    dpComm = Math.max(0, seconds(comm.dp, w.grads.dense) + seconds(comm.edp, w.grads.expert) - e.overlap * w.bwdMb);
+    const all = seconds(comm.dp, w.grads.dense) + seconds(comm.edp, w.grads.expert);
+    const buckets = ctx.training.grad_bucket_bytes;
+    dpComm = buckets !== undefined ? gradExposure(all, bucketSeconds(comm, w, buckets), p.zero === 0 && p.pp === 1 ? w.bwdMb : 0)
+      : Math.max(0, all - e.overlap * w.bwdMb);
   }
   const slot = w.computeMb + tpMb + epMb + waitMb + ppMb + zeroMb;
   const every = ctx.training.checkpoint_every;
@@ -210,6 +219,34 @@ export function timeBreakdown(ctx: PlanContext, p: ParallelPlan, w: StepWork, co
     optimizer: w.optimizer,
     checkpoint: every !== undefined && ctx.cluster.storage !== undefined ? checkpointWrite(ctx, p).seconds / every : 0,
   };
+}
+
+/**
+ * Exposed seconds of one MoE layer's all-to-alls per micro-batch: dispatch + combine (`a2a` seconds
+ * each) in every pass, forward (experts `x`), backward (2x) and the recomputed forward. In K chunks
+ * (nn/moe/pipelined.ts) chunk k + 1 travels while chunk k computes: a pass of comm c around work x
+ * takes max(c, x) + min(c, x) / K instead of c + x, so K = 1 exposes all of c.
+ */
+export function moeExposure(a2a: number, x: number, recomputed: boolean, chunks: number): number {
+  const pass = (work: number) => {
+    const c = 2 * a2a;
+    return chunks <= 1 ? c : Math.max(c, work) + Math.min(c, work) / chunks - work;
+  };
+  return pass(x) + pass(2 * x) + (recomputed ? pass(x) : 0);
+}
+
+/**
+ * Exposed seconds of a gradient all-reduce of `all` seconds run in buckets during a backward pass of
+ * `backward` seconds (0 when it runs after backward): what the pass cannot hide, and at least the last
+ * bucket's `last` seconds, which start when the pass ends.
+ */
+export function gradExposure(all: number, last: number, backward: number): number {
+  return Math.max(Math.min(all, last), all - backward);
+}
+
+/** Seconds of the last bucket's all-reduce: a bucket's bytes of dense gradients (and of expert ones, reduced beside them). */
+function bucketSeconds(comm: CommCosts, w: StepWork, bucket: number): number {
+  return Math.max(seconds(comm.dp, Math.min(bucket, w.grads.dense)), seconds(comm.edp, Math.min(bucket, w.grads.expert)));
 }
 
 export function total(b: Breakdown): number {

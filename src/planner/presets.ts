@@ -187,6 +187,9 @@ export function thisMachine(meas: MachineMeasurements = {}): ClusterSpec {
   };
 }
 
+/** The bucket of furnace's overlapped gradient all-reduce (parallel/grads.ts OVERLAP_BUCKET_BYTES). */
+export const FURNACE_BUCKET_BYTES = 4 * 2 ** 20;
+
 export const CLUSTER_PRESETS: Record<string, ClusterSpec | (() => ClusterSpec)> = {
   'sunway-oceanlight': sunway,
   'a100-selene': selene,
@@ -202,9 +205,11 @@ export function defaultTraining(model: ModelSpec, devices: number): TrainingSpec
     'furnace-small': 16,
   };
   const n = seqs[model.name] ?? devices;
-  // furnace trains in fp32 with AdamW, capacity factor 1.25 (src/train/config.ts), computing only routed tokens.
+  // furnace trains in fp32 with AdamW, capacity factor 1.25 (src/train/config.ts), computing only routed tokens,
+  // the gradient all-reduce in 4 MiB buckets during backward (parallel/grads.ts), the all-to-all in 2 chunks (nn/gpt.ts MOE_OVERLAP_CHUNKS).
   if (model.name.startsWith('furnace-')) {
-    return { global_batch_tokens: n * model.seq_len, dtype: 'fp32', optimizer: 'adamw', capacity_factor: 1.25, padded_compute: false };
+    return { global_batch_tokens: n * model.seq_len, dtype: 'fp32', optimizer: 'adamw', capacity_factor: 1.25, padded_compute: false,
+      grad_bucket_bytes: FURNACE_BUCKET_BYTES, moe_overlap_chunks: 2 };
   }
   return { global_batch_tokens: n * model.seq_len, dtype: 'bf16', optimizer: 'adam' };
 }

@@ -33,6 +33,20 @@ export const trainingSpecSchema = z.strictObject({
    * E/ep consecutive experts; where given it replaces the estimate from expert_imbalance (context.ts).
    */
   rank_imbalance: z.record(z.string().regex(/^[1-9]\d*$/), z.number().min(1).max(1e6)).exactOptional(),
+  /**
+   * The gradient all-reduce runs in buckets of this many bytes, each started as soon as backward has
+   * made its gradients final (furnace's trainer: 4 MiB; PyTorch DDP: 25 MB). Then only what the last
+   * micro-batch's backward cannot hide is exposed, and at least the last bucket, which starts when
+   * backward ends (furnace: without ZeRO and pipeline stages, which reduce after backward). Absent:
+   * the cluster's flat `overlap` efficiency.
+   */
+  grad_bucket_bytes: z.number().int().min(1).exactOptional(),
+  /**
+   * With expert parallelism, each MoE layer's dispatch and combine all-to-all travel in this many
+   * chunks, chunk k + 1 while the experts compute chunk k (furnace's model.moe_overlap_chunks, 2 by
+   * default; Tutel's pipelining degree). Default 1: the all-to-all is not overlapped.
+   */
+  moe_overlap_chunks: z.number().int().min(1).max(64).exactOptional(),
   /** Steps between checkpoints; the checkpoint time is then amortized into the step time. */
   checkpoint_every: z.number().int().min(1).exactOptional(),
 });

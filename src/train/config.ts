@@ -44,6 +44,8 @@ export const modelSchema = z.strictObject({
   balance_scope: z.enum(BALANCE_SCOPES).exactOptional(),
   /** Always-on experts of width expert_d_ff added to every MoE layer's routed output; absent or 0: none. */
   shared_experts: nonNegInt(64).exactOptional(),
+  /** With --ep > 1: the expert batch's all-to-all in this many chunks, each overlapping the experts' work on the previous one (default 2; 1: one exchange). */
+  moe_overlap_chunks: posInt(64).exactOptional(),
 });
 
 export const trainSchema = z.strictObject({
@@ -68,6 +70,8 @@ export const trainSchema = z.strictObject({
   comm_precision: z.enum(COMM_PRECISIONS).exactOptional(),
   /** Activation recomputation per block: none, selective (attention), full (whole block). Default none. */
   recompute: z.enum(RECOMPUTE_MODES).exactOptional(),
+  /** Gradient all-reduce in buckets started during the backward pass (default true); false: after it. Same sums either way. */
+  overlap_grad_reduce: z.boolean().exactOptional(),
 });
 
 /** Pipeline parallelism in a config file; the flags --pp, --pp-virtual, --pp-layers and --micro-batches override it. */

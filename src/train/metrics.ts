@@ -14,9 +14,10 @@ export interface MetricsRecord {
   /**
    * The step's seconds by phase (rank 0's clock): allreduce, every collective but the all-to-all
    * (gradient reduction, tensor-parallel all-reduces, ZeRO-1 gathers); alltoall, the expert
-   * all-to-all; ckpt, the checkpoint save; compute, the rest.
+   * all-to-all; ckpt, the checkpoint save; compute, the rest. wait (threads backend): the part of
+   * allreduce + alltoall this rank spent blocked for its peers to arrive, not moving data.
    */
-  time: { compute: number; allreduce: number; alltoall: number; ckpt: number };
+  time: { compute: number; allreduce: number; alltoall: number; ckpt: number; wait?: number };
   expert_load: number[][];
   /** Per MoE layer (L, E): the router's selection bias after the step, when model.router_bias_rate > 0. */
   router_bias?: number[][];

@@ -51,6 +51,39 @@ for (const [name, layout] of [['dp2+tp2', ['--dp', '2', '--tp', '2']], ['dp2+ep2
   });
 }
 
+// The gradient all-reduce started during the backward pass (communication workers) sums the same
+// gradients as the one after it: bit for bit, with dense and expert buckets, with Muon too.
+const afterBackward = (name: string, over: Record<string, unknown> = {}) => {
+  const c = JSON.parse(readFileSync(config, 'utf8')) as { model: Record<string, unknown>; train: Record<string, unknown> };
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ ...c, train: { ...c.train, ...over } }));
+  return file;
+};
+for (const [name, layout, over] of [['dp2', ['--dp', '2'], {}], ['dp4+ep2', ['--dp', '4', '--ep', '2'], {}],
+  ['dp2 muon', ['--dp', '2'], { optimizer: 'muon' }]] as const) {
+  test(`threads ${name}: gradient all-reduce overlapped with backward equals it after backward, bit for bit`, () => {
+    const on = trainRun(`overlap-on-${name}`, [...layout], [], [], afterBackward(`on-${name}`, over));
+    const off = trainRun(`overlap-off-${name}`, [...layout], [], [], afterBackward(`off-${name}`, { ...over, overlap_grad_reduce: false }));
+    assert.deepEqual(on.losses, off.losses);
+    for (const [k, p] of off.params) assert.deepEqual(on.params.get(k)?.data, p.data, k);
+  });
+}
+
+// The expert all-to-all in chunks pipelined with the experts (forward and backward) trains the same
+// model: every token's expert output is the unsplit layer's, the weight gradients sum per chunk.
+const chunked = (chunks: number) => {
+  const c = JSON.parse(readFileSync(config, 'utf8')) as { model: Record<string, unknown>; train: Record<string, unknown> };
+  const file = join(dir, `chunks-${chunks}.json`);
+  writeFileSync(file, JSON.stringify({ ...c, model: { ...c.model, moe_overlap_chunks: chunks } }));
+  return file;
+};
+// (The default, 2 chunks, runs in every ep layout above; 1 is the plain exchange.)
+for (const [chunks, layout] of [[1, ['--dp', '2', '--ep', '2']], [3, ['--dp', '4', '--ep', '2']]] as const) {
+  test(`threads ${layout.join(' ')} with the all-to-all in ${chunks} chunk(s) matches one rank`, () => {
+    assertSameRun(base(), trainRun(`chunks-${chunks}`, [...layout], [], [], chunked(chunks)), `${chunks} chunks`);
+  });
+}
+
 const mpirun = findMpirun();
 const mpiPrefix = (n: number) => ['mpirun', '--allow-run-as-root', '--oversubscribe', '--mca', 'mpi_yield_when_idle', '1', '-np', String(n)];
 for (const [name, layout, n] of [['dp2', ['--dp', '2'], 2], ['tp2', ['--tp', '2'], 2], ['dp2+ep2', ['--dp', '2', '--ep', '2'], 2], ['ZeRO-1 dp2', ['--dp', '2', '--zero'], 2]] as const) {
@@ -58,6 +91,10 @@ for (const [name, layout, n] of [['dp2', ['--dp', '2'], 2], ['tp2', ['--tp', '2'
     assertSameRun(base(), trainRun(`mpi-${name}`, [...layout, '--comm', 'mpi'], [], mpiPrefix(n)), `mpi ${name}`);
   });
 }
+
+test('mpi dp2+ep2 with the all-to-all in 3 overlapped chunks (MPI_Ialltoall) matches one rank', { skip: mpirun === undefined ? 'Open MPI (mpirun) is not installed' : false }, () => {
+  assertSameRun(base(), trainRun('mpi-chunks-3', ['--dp', '2', '--ep', '2', '--comm', 'mpi'], [], mpiPrefix(2), chunked(3)), 'mpi 3 chunks');
+});
 
 test('a rank that throws mid-step ends the job non-zero, naming the rank (threads)', () => {
   const r = furnace(['train', '--config', config, '--corpus', corpus, '--out', join(dir, 'fail'), '--dp', '2', '--sample-tokens', '0'], { FURNACE_FAULT: '1:3' });

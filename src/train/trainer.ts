@@ -19,6 +19,7 @@ import { gatherParams } from '../parallel/gather.js';
 import type { ParallelContext } from '../parallel/context.js';
 import { Checkpointer, CheckpointReader, resolveCheckpoint, type Json } from '../checkpoint/index.js';
 import type { CommClock } from '../comm/timed-group.js';
+import type { ProcessGroup } from '../comm/process-group.js';
 import type { TrainConfig } from './config.js';
 import { sampleBatch } from './data.js';
 import type { RunTokens } from './tokenizer.js';
@@ -170,7 +171,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   let peakMem: MemoryRecord | undefined;
   for (let step = startStep; step < tc.steps; step++) {
     const lr = learningRate(step, { lr: tc.lr, minLr: tc.min_lr, warmup: tc.warmup_steps, total: tc.steps });
-    const ts = performance.now(), comm0 = commSplit(clock);
+    const ts = performance.now(), comm0 = commSplit(clock, ctx.groups.world);
     resetStepPeak(backend());
     const r = await scoped(async () => {
       // This rank's rows of the step's batch: x, y (B/dp, T) of the global (B, T).
@@ -182,7 +183,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       if (pipe === undefined) {
         const { loss, ce, fwd } = await (model as GPT).loss(x, y, bl, t, new Rng(stepSeed(tc.seed, step, 1 + ctx.dpIndex)));
         if (run.failAtStep === step) throw new Error(`injected fault at step ${step}`);
-        await loss.backwardAsync();
+        await opt.backward(() => loss.backwardAsync(), tc.overlap_grad_reduce ?? true);
         fb = { stats: await StepStats.of(ce, fwd).reduceOverDp(ctx) }; // the global batch's statistics
       } else {
         if (run.failAtStep === step) throw new Error(`injected fault at step ${step}`);
@@ -194,7 +195,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       routerBias = pipe !== undefined ? await pipe.updateRouterBias(fb.stats.load) : (model as GPT).updateRouterBias(fb.stats.load);
       return { ...fb, gradNorm };
     });
-    const comm = commSplit(clock, comm0);
+    const comm = commSplit(clock, ctx.groups.world, comm0);
     const mem = stepMemory(backend(), infos, opt.stateBytes());
     if (mem !== undefined && !(mem.peak <= (peakMem?.peak ?? -1))) peakMem = mem;
     // Checkpoint every `every` steps and at the end.
@@ -315,10 +316,13 @@ function checkpointMeta(runCfg: TrainConfig, tokens: RunTokens, layout: RunLayou
     data: { ...meta.data } };
 }
 
-/** Collective seconds since `since` (or in total): all-to-all, and every other kind but the pipeline's send/recv (reductions, gathers). */
-function commSplit(clock: CommClock, since = { allreduce: 0, alltoall: 0 }): { allreduce: number; alltoall: number } {
+/**
+ * Collective seconds since `since` (or in total): all-to-all, and every other kind but the pipeline's send/recv (reductions, gathers);
+ * wait, the part of all collectives spent blocked for peers, where the backend can tell (threads).
+ */
+function commSplit(clock: CommClock, world: ProcessGroup, since = { allreduce: 0, alltoall: 0, wait: 0 }): { allreduce: number; alltoall: number; wait: number } {
   const alltoall = clock.seconds.alltoall, p2p = clock.seconds.p2p;
-  return { allreduce: clock.total() - alltoall - p2p - since.allreduce, alltoall: alltoall - since.alltoall };
+  return { allreduce: clock.total() - alltoall - p2p - since.allreduce, alltoall: alltoall - since.alltoall, wait: (world.waitedSeconds?.() ?? NaN) - since.wait };
 }
 
 /** Appends the record to metrics.jsonl and logs its line (rank 0). */
@@ -329,14 +333,14 @@ function logStep(run: TrainRun, rec: MetricsRecord): void {
 }
 
 /** One line of metrics.jsonl; compute is the step's time outside collectives and the checkpoint. */
-function metricsRecord(s: { step: number; lr: number; dt: number; ckpt: number; comm: { allreduce: number; alltoall: number }; tokens: number;
+function metricsRecord(s: { step: number; lr: number; dt: number; ckpt: number; comm: { allreduce: number; alltoall: number; wait: number }; tokens: number;
   flopsTok: number; peak: number; stats: StepStats; gradNorm: number; reportZLoss: boolean; valLoss: number | undefined;
   bubble: number[] | undefined; routerBias: number[][] }): MetricsRecord {
   const tokPerS = s.tokens / s.dt, { allreduce, alltoall } = s.comm;
   return {
     step: s.step, loss: s.stats.ce, lr: s.lr, tokens_per_s: tokPerS, step_time_s: s.dt,
     model_flops_per_s: tokPerS * s.flopsTok, mfu: (tokPerS * s.flopsTok) / s.peak,
-    time: { compute: Math.max(0, s.dt - allreduce - alltoall - s.ckpt), allreduce, alltoall, ckpt: s.ckpt },
+    time: { compute: Math.max(0, s.dt - allreduce - alltoall - s.ckpt), allreduce, alltoall, ckpt: s.ckpt, ...(Number.isNaN(s.comm.wait) ? {} : { wait: s.comm.wait }) },
     expert_load: s.stats.load, aux_loss: s.stats.aux, grad_norm: s.gradNorm, dropped_tokens: s.stats.dropped,
     ...(s.reportZLoss ? { z_loss: s.stats.zLoss } : {}),
     ...(s.routerBias.length > 0 ? { router_bias: s.routerBias } : {}),

@@ -1,4 +1,5 @@
 // `furnace bench <what>`: flags of every benchmark parsed here into typed options; the benchmarks live in src/bench/.
+import { existsSync } from 'node:fs';
 import { BACKEND_NAMES, type BackendName } from '../../backends/backend.js';
 
 const isBackendName = (b: string): b is BackendName => (BACKEND_NAMES as readonly string[]).includes(b);
@@ -182,6 +183,23 @@ const benches: Record<string, Bench> = {
       const opts = topologyOptions(v);
       const { benchTopology } = await import('../../bench/topology.js');
       return benchTopology(opts, new Output(v.json));
+    },
+  },
+  overlap: {
+    summary: 'tokens/s of --dp 2 against --dp 2 --ep 2 (small preset), alternating, with each step split into compute, comm and waiting',
+    usage: 'furnace bench overlap [--backend threads|mpi (threads)] [--rounds N (3)] [--steps N (8)] [--warmup N (3)] [--config FILE] ' +
+      '[--against FILE (a second config, run beside the first in every round)] [--json]',
+    run: async (argv) => {
+      const { values: v } = parse(argv, { ...json, backend: { type: 'string', default: 'threads' }, rounds: { type: 'string' },
+        steps: { type: 'string' }, warmup: { type: 'string' }, config: { type: 'string' }, against: { type: 'string' } });
+      const backend = v.backend;
+      if (backend !== 'threads' && backend !== 'mpi') throw new InputError(`--backend: expected threads or mpi, got '${backend}'`);
+      const rounds = intFlag('rounds', v.rounds, 1, 50) ?? 3, steps = intFlag('steps', v.steps, 1, 500) ?? 8;
+      const warmup = intFlag('warmup', v.warmup, 0, 100) ?? 3;
+      for (const f of ['config', 'against'] as const) if (v[f] !== undefined && !existsSync(v[f])) throw new InputError(`--${f}: ${v[f]} does not exist`);
+      const { benchOverlap } = await import('../../bench/overlap.js');
+      return benchOverlap({ backend, rounds, steps, warmup, ...(v.config !== undefined ? { config: v.config } : {}),
+        ...(v.against !== undefined ? { against: v.against } : {}) }, new Output(v.json));
     },
   },
   plan: {

@@ -5,6 +5,7 @@ import { GradBuckets, Zero1, allReduceGrads } from '../grad-sync.js';
 import { makeProcessGroups } from '../groups.js';
 import { allToAllPair } from '../collective-pairs.js';
 import { gen } from './conformance.case.js';
+import { nonblocking } from '../progress.js';
 
 export const GRAD_SIZES = [7, 300, 1, 2000, 45, 129, 0, 64];
 
@@ -13,14 +14,36 @@ export const GRAD_SIZES = [7, 300, 1, 2000, 45, 129, 0, 64];
 export async function bucketed(world: ProcessGroup, args: { bucketBytes: number }) {
   const grads = GRAD_SIZES.map((n, i) => gen(world.rank, n, i));
   const order = [...grads.keys()].reverse();
-  const b = new GradBuckets(world, order.map((i) => grads[i] ?? new Float32Array(0)), { bucketBytes: args.bucketBytes });
+  const b = new GradBuckets(world, order.map((i) => GRAD_SIZES[i] ?? 0), { bucketBytes: args.bucketBytes });
   let startedEarly = 0;
   for (let k = 0; k < order.length; k++) {
-    b.ready(k);
+    b.ready(k, grads[order[k] ?? 0] ?? new Float32Array(0));
     if (k < order.length - 1) startedEarly = b.started;
   }
   await b.finish();
   return { buckets: b.buckets.length, startedEarly, grads: grads.map((g) => Array.from(g)) };
+}
+
+/**
+ * The same, with gradients in shared memory and the group's nonblocking engine: after the last
+ * gradient is marked ready, this thread spins without calling into the backend until the first
+ * gradient's bits change, which only a reduction running on another thread can do.
+ */
+export async function overlapped(world: ProcessGroup, args: { bucketBytes: number }) {
+  const engine = await nonblocking(world);
+  const grads = GRAD_SIZES.map((n, i) => {
+    const g = new Float32Array(new SharedArrayBuffer(4 * n));
+    g.set(gen(world.rank, n, i));
+    return g;
+  });
+  const order = [...grads.keys()].reverse();
+  const b = new GradBuckets(world, order.map((i) => GRAD_SIZES[i] ?? 0), { bucketBytes: args.bucketBytes }, engine);
+  for (const i of order) b.ready(order.indexOf(i), grads[i] ?? new Float32Array(0));
+  const bits = new Int32Array(grads[0]!.buffer), before = Atomics.load(bits, 0), t0 = Date.now();
+  let progressedAlone = false;
+  while (!progressedAlone && Date.now() - t0 < 20_000) progressedAlone = Atomics.load(bits, 0) !== before;
+  await b.finish();
+  return { overlaps: engine.overlaps, progressedAlone, buckets: b.buckets.length, grads: grads.map((g) => Array.from(g)) };
 }
 
 /** Deterministic gradient of rank r at step s for parameters w: a quadratic pull plus noise. */

@@ -10,6 +10,8 @@ import { Experts } from './experts.js';
 import { swipeRouting } from './swipe.js';
 import { capacityFor, combine, dispatch, expertLoad, planDispatch } from './dispatch.js';
 import { allToAllBlocks } from '../../parallel/ops.js';
+import { nonblockingFor } from '../../comm/progress.js';
+import { pipelinedExperts } from './pipelined.js';
 import { singleContext, type ParallelContext } from '../../parallel/context.js';
 
 export interface MoEConfig {
@@ -28,6 +30,8 @@ export interface MoEConfig {
   balance?: BalanceScope;
   /** Hidden width of the always-on shared experts (their count x F); 0 or absent: none. */
   sharedHidden?: number;
+  /** With expert parallelism: chunks whose all-to-all overlaps the experts' computation (pipelined.ts); 1 or absent: one exchange. */
+  overlapChunks?: number;
 }
 
 export class MoELayer extends Module implements FeedForward {
@@ -56,8 +60,11 @@ export class MoELayer extends Module implements FeedForward {
     const swipe = this.cfg.gate === 'swipe' && this.training;
     const routing = swipe ? await swipeRouting(this.router.forward(x, rng), e, dp) : this.router.forward(x, rng);
     const load = expertLoad(routing, e);
-    let capacity = capacityFor(this.training && !swipe ? this.cfg.capacityFactor : 0, n, routing.k, load);
-    if (ep.size > 1) {
+    const factor = this.training && !swipe ? this.cfg.capacityFactor : 0;
+    let capacity = capacityFor(factor, n, routing.k, load);
+    // A capacity factor gives every rank the same capacity (training splits the batch evenly over dp,
+    // so every ep rank holds n tokens): only dropless capacities, set by the local load, are agreed on.
+    if (ep.size > 1 && factor <= 0) {
       // Every rank of the ep group must send blocks of one size: take the largest capacity.
       const cap = Float32Array.of(capacity);
       await ep.allReduce(cap, 'max');
@@ -71,16 +78,21 @@ export class MoELayer extends Module implements FeedForward {
       out = this.experts.forward(xin, { rows: plan.filled, segs: 1 });
     } else {
       const p = ep.size, el = e / p;
-      // (ep, E_l, cap, C): block j holds the tokens for rank j's experts.
-      const recv = await allToAllBlocks(xin.reshape([p, el * capacity * c]), ep); // block j: rank j's tokens for my experts
-      const mine = recv.reshape([p, el, capacity, c]).permute([1, 0, 2, 3]).reshape([el, p * capacity, c]);
       // How many of each peer's slots are filled, per expert of mine: (E_l, ep) after the transpose.
       const filledFrom = new Float32Array(e);
       await ep.allToAll(Float32Array.from(plan.filled), filledFrom); // block j: rank j's fills of my experts
-      const rows = new Int32Array(e);
-      for (let l = 0; l < el; l++) for (let j = 0; j < p; j++) rows[l * p + j] = filledFrom[j * el + l]!;
-      const y = this.experts.forward(mine, { rows, segs: p }).reshape([el, p, capacity, c]).permute([1, 0, 2, 3]);
-      out = (await allToAllBlocks(y.reshape([p, el * capacity * c]), ep)).reshape([e, capacity, c]);
+      const chunks = this.cfg.overlapChunks ?? 1;
+      if (chunks > 1) {
+        out = await pipelinedExperts(xin, this.experts, { p, el, cap: capacity, c, filledFrom, chunks, engine: await nonblockingFor(ep) });
+      } else {
+        // (ep, E_l, cap, C): block j holds the tokens for rank j's experts.
+        const recv = await allToAllBlocks(xin.reshape([p, el * capacity * c]), ep); // block j: rank j's tokens for my experts
+        const mine = recv.reshape([p, el, capacity, c]).permute([1, 0, 2, 3]).reshape([el, p * capacity, c]);
+        const rows = new Int32Array(e);
+        for (let l = 0; l < el; l++) for (let j = 0; j < p; j++) rows[l * p + j] = filledFrom[j * el + l]!;
+        const y = this.experts.forward(mine, { rows, segs: p }).reshape([el, p, capacity, c]).permute([1, 0, 2, 3]);
+        out = (await allToAllBlocks(y.reshape([p, el * capacity * c]), ep)).reshape([e, capacity, c]);
+      }
     }
     let y = combine(out, routing.gates, plan, n);
     if (this.shared !== null) y = y.add((await this.shared.forward(x)).y);
