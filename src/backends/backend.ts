@@ -91,6 +91,8 @@ export interface Backend {
   memoryUse?(): MemoryUse;
   /** Optional: starts a new peak (e.g. per training step). */
   resetPeak?(): void;
+  /** Optional: gives pooled free memory back to the system (before a phase that needs room, e.g. a run's final export). */
+  trim?(): void;
 
   gemm(args: GemmArgs): void;
 

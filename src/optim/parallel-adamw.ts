@@ -4,11 +4,11 @@
 // reduce-scatters the gradients, updates its slice, and all-gathers the parameters. With Muon
 // (./muon.ts) the weight matrices go to Muon instead: their gradients are all-reduced (also under
 // ZeRO-1, whose split then covers the AdamW state only), so each rank orthogonalizes whole matrices.
-import { Zero1 } from '../comm/grad-sync.js';
 import type { ProcessGroup } from '../comm/process-group.js';
 import { trainable, type ParamInfo } from '../nn/module.js';
 import { Muon, usesMuon } from './muon.js';
 import { AdamW, clipScale, type AdamWOptions } from './adamw.js';
+import { FlatShards } from './zero-shards.js';
 import { backend } from '../tensor/engine.js';
 import type { ParallelContext } from '../parallel/context.js';
 import { combineNorm, fillMissingGrads, inNorm, localSquares, normKind, sumGradients } from '../parallel/grads.js';
@@ -22,22 +22,21 @@ export interface MomentState {
 
 export type OptimizerKind = 'adamw' | 'muon';
 
-/** One parameter set whose state is split over a group (ZeRO-1). */
+/**
+ * One parameter set whose state is split over a group (ZeRO-1). The gradients are reduce-scattered
+ * from, and the parameters all-gathered into, the tensors' own arrays (./zero-shards.ts): besides
+ * the moments a rank keeps two shards (its summed gradients and its updated parameters).
+ */
 class ZeroPart {
-  readonly zero: Zero1;
-  readonly offsets: number[] = [];
-  readonly flat: Float32Array;
+  readonly zero: FlatShards;
   readonly g: Float32Array;
   readonly p: Float32Array;
   readonly m: Float32Array;
   readonly v: Float32Array;
 
   constructor(readonly infos: readonly ParamInfo[], readonly group: ProcessGroup) {
-    let n = 0;
-    for (const i of infos) { this.offsets.push(n); n += i.param.size; }
-    this.zero = new Zero1(group, n);
+    this.zero = new FlatShards(group, infos.map((i) => i.param.size));
     const a = backend();
-    this.flat = a.alloc(n);
     this.g = a.alloc(this.zero.shard);
     this.p = a.alloc(this.zero.shard);
     this.m = a.alloc(this.zero.shard);
@@ -46,17 +45,16 @@ class ZeroPart {
 
   /** Each parameter's overlap [a, b) with this rank's slice, in the parameter's own indices. */
   *segments(): Generator<{ info: ParamInfo; a: number; b: number; s: number }> {
-    const { start, end } = this.zero;
+    const { start, end, offsets } = this.zero;
     for (let k = 0; k < this.infos.length; k++) {
-      const o = this.offsets[k]!, info = this.infos[k]!;
+      const o = offsets[k]!, info = this.infos[k]!;
       const a = Math.max(start, o), b = Math.min(end, o + info.param.size);
       if (a < b) yield { info, a: a - o, b: b - o, s: a - start };
     }
   }
 
   async reduceGrads(): Promise<void> {
-    this.infos.forEach((i, k) => this.flat.set(i.param.grad!.data, this.offsets[k]));
-    await this.zero.reduceScatterGrads(this.flat, this.g, false);
+    await this.zero.reduceScatter(this.infos.map((i) => i.param.grad!.data), this.g);
   }
 
   squares(): { replicated: number; tp: number; ep: number } {
@@ -77,17 +75,24 @@ class ZeroPart {
   }
 
   async gatherParams(): Promise<void> {
-    await this.zero.allGatherParams(this.p.subarray(0, this.zero.shard), this.flat);
-    this.infos.forEach((i, k) => i.param.data.set(this.flat.subarray(this.offsets[k]!, this.offsets[k]! + i.param.size)));
+    await this.zero.allGather(this.p, this.infos.map((i) => i.param.data));
   }
 
   /** Full local-block moments of every parameter (gathered from the group). */
   async moments(): Promise<MomentState[]> {
-    const m = new Float32Array(this.zero.numel), v = new Float32Array(this.zero.numel);
-    await this.zero.allGatherParams(this.m, m);
-    await this.zero.allGatherParams(this.v, v);
-    return this.infos.map((i, k) => ({ name: i.name, m: m.slice(this.offsets[k]!, this.offsets[k]! + i.param.size),
-      v: v.slice(this.offsets[k]!, this.offsets[k]! + i.param.size) }));
+    const m = this.infos.map((i) => new Float32Array(i.param.size)), v = this.infos.map((i) => new Float32Array(i.param.size));
+    await this.zero.allGather(this.m, m);
+    await this.zero.allGather(this.v, v);
+    return this.infos.map((i, k) => ({ name: i.name, m: m[k]!, v: v[k]! }));
+  }
+
+  /** Bytes of the working buffers: the two shards and the staging bucket. */
+  bufferBytes(): number {
+    return 4 * (this.g.length + this.p.length) + this.zero.stagingBytes;
+  }
+
+  release(): void {
+    for (const a of [this.g, this.p, this.m, this.v]) backend().free(a);
   }
 
   load(states: Map<string, MomentState>): void {
@@ -115,6 +120,7 @@ export class ParallelAdamW {
   private readonly muon: Muon | undefined;
   /** The parameters AdamW trains. */
   private readonly adam: readonly ParamInfo[];
+  private released = false;
 
   constructor(infos: readonly ParamInfo[], readonly opts: AdamWOptions, readonly ctx: ParallelContext,
     readonly zero: boolean, kind: OptimizerKind = 'adamw') {
@@ -136,6 +142,7 @@ export class ParallelAdamW {
 
   /** Reduces gradients, clips them to a global norm of maxNorm (0: no clip), updates. Returns the norm. */
   async update(lr: number, maxNorm: number): Promise<number> {
+    if (this.released) throw new Error('ParallelAdamW.update after release()');
     fillMissingGrads(this.infos);
     this.step++;
     const o = this.opts;
@@ -183,13 +190,25 @@ export class ParallelAdamW {
     for (const i of this.infos) i.param.grad = null;
   }
 
-  /** Bytes of optimizer state (the moments) and of ZeRO-1's working buffers (flat gradients, shards) on this rank. */
+  /**
+   * Gives the optimizer state and ZeRO-1's buffers back to the backend, and drops the gradients:
+   * for the end of a run, so that the final export has their memory. No update or state() after it.
+   */
+  release(): void {
+    this.zeroGrad();
+    for (const m of this.muon?.momentum ?? []) m.dispose();
+    for (const st of this.local?.states ?? []) { st.m.dispose(); st.v.dispose(); }
+    for (const p of this.parts) p.release();
+    this.released = true;
+  }
+
+  /** Bytes of optimizer state (the moments) and of ZeRO-1's working buffers (shards, staging) on this rank. */
   stateBytes(): { optimizer: number; buffers: number } {
     let optimizer = (this.muon?.momentum.reduce((s, m) => s + 4 * m.size, 0) ?? 0)
       + (this.local?.states.reduce((s, st) => s + 4 * (st.m.size + st.v.size), 0) ?? 0), buffers = 0;
     for (const p of this.parts) {
       optimizer += 4 * (p.m.length + p.v.length);
-      buffers += 4 * (p.flat.length + p.g.length + p.p.length);
+      buffers += p.bufferBytes();
     }
     return { optimizer, buffers };
   }

@@ -17,6 +17,36 @@ export function joinBlocks(stacked: Float32Array, blockShape: readonly number[],
   return out;
 }
 
+/** The shape of a parameter whole: its global shape when split, else its own. */
+export function wholeShape(info: ParamInfo): number[] {
+  return [...(info.spec?.globalShape ?? info.param.shape)];
+}
+
+/**
+ * One parameter whole (collective over the tp or ep group that splits it); null on a rank that
+ * does not `keep` it. A replicated parameter is returned as is (its own array, not a copy).
+ */
+export async function gatherParam(info: ParamInfo, ctx: ParallelContext, keep = true): Promise<Float32Array | null> {
+  const s = info.spec;
+  if (s === undefined) return keep ? info.param.data : null;
+  const group = s.axis === 'tp' ? ctx.groups.tp : ctx.groups.ep;
+  const stacked = new Float32Array(info.param.size * s.parts);
+  await group.allGather(Float32Array.from(info.param.data), stacked);
+  return keep ? joinBlocks(stacked, info.param.shape, s.dim, s.parts) : null;
+}
+
+/**
+ * Every parameter whole, one at a time in `infos` order, for a writer that streams them out: a
+ * rank that keeps them holds one whole parameter at a time; the others take part in the
+ * collectives and get nothing (drain the generator).
+ */
+export async function* eachWholeParam(infos: readonly ParamInfo[], ctx: ParallelContext, keep: boolean): AsyncGenerator<Float32Array> {
+  for (const info of infos) {
+    const data = await gatherParam(info, ctx, keep);
+    if (data !== null) yield data;
+  }
+}
+
 /**
  * Every parameter whole, by name (collective over the tp and ep groups). A rank that does not
  * `keep` takes part in the collectives but holds nothing (an empty map): only the rank that writes
@@ -25,15 +55,8 @@ export function joinBlocks(stacked: Float32Array, blockShape: readonly number[],
 export async function gatherParams(infos: readonly ParamInfo[], ctx: ParallelContext, keep = true): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const info of infos) {
-    const s = info.spec;
-    if (s === undefined) {
-      if (keep) out.set(info.name, { shape: [...info.param.shape], data: info.param.data });
-      continue;
-    }
-    const group = s.axis === 'tp' ? ctx.groups.tp : ctx.groups.ep;
-    const stacked = new Float32Array(info.param.size * s.parts);
-    await group.allGather(Float32Array.from(info.param.data), stacked);
-    if (keep) out.set(info.name, { shape: [...s.globalShape], data: joinBlocks(stacked, info.param.shape, s.dim, s.parts) });
+    const data = await gatherParam(info, ctx, keep);
+    if (data !== null) out.set(info.name, { shape: wholeShape(info), data });
   }
   return out;
 }

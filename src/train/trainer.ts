@@ -15,7 +15,6 @@ import { backend, scoped, withLifetime } from '../tensor/engine.js';
 import { plannerMemory, resetStepPeak, stepMemory, type MemoryRecord, type MemorySummary } from './memory.js';
 import { measurePeak, peakFor, type PeakEstimate } from '../backends/peak.js';
 import { ParallelAdamW } from '../optim/parallel-adamw.js';
-import { gatherParams } from '../parallel/gather.js';
 import type { ParallelContext } from '../parallel/context.js';
 import { Checkpointer, CheckpointReader, resolveCheckpoint, type Json } from '../checkpoint/index.js';
 import type { CommClock } from '../comm/timed-group.js';
@@ -23,7 +22,7 @@ import type { TrainConfig } from './config.js';
 import { sampleBatch } from './data.js';
 import type { RunTokens } from './tokenizer.js';
 import { bitsPerByte, evaluate } from './evaluate.js';
-import { saveModel } from './model-dir.js';
+import { exportModel, saveModel } from './model-dir.js';
 import { flopsPerToken } from './flops.js';
 import { collectState, restoreState, stateLayout } from './state.js';
 import { StepStats } from './step-stats.js';
@@ -222,11 +221,20 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   bar?.done();
   await checkpointer?.wait();
 
-  // Final: bits per byte on the whole validation text, then save (rank 0 writes the whole model).
+  // Final: the optimizer state and gradients are done with; bits per byte on the whole validation
+  // text, then save: rank 0 writes the model, streamed one whole tensor at a time (a pipeline's
+  // stages send theirs to rank 0 whole).
+  opt.release();
   const full = await evalOn(tokens.val);
-  const whole = pipe !== undefined ? await pipe.gatherParams(infos) : await gatherParams(infos, ctx, rank0);
-  if (!rank0 || whole === null) return null;
-  saveModel(out, whole, runCfg, tokens.tokenizer);
+  backend().trim?.();
+  if (pipe !== undefined) {
+    const whole = await pipe.gatherParams(infos);
+    if (!rank0 || whole === null) return null;
+    saveModel(out, whole, runCfg, tokens.tokenizer);
+  } else {
+    await exportModel(out, infos, ctx, rank0 ? { cfg: runCfg, tokenizer: tokens.tokenizer } : null);
+    if (!rank0) return null;
+  }
   const summary = summarize(runCfg, { startStep, firstLoss, losses, busiest, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
     flopsTok, peakInfo, seconds: (performance.now() - t0) / 1000, out });
   if (run.collectives !== undefined) summary.collectives = run.collectives;
