@@ -12,7 +12,7 @@ import type { ParamInfo } from '../nn/module.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
 import { backend, scoped, withLifetime } from '../tensor/engine.js';
-import { plannerMemory, resetStepPeak, stepMemory, type MemoryRecord, type MemorySummary } from './memory.js';
+import { gatherMemory, keepPeaks, memorySummary, plannerMemory, resetStepPeak, stepMemory, type MemoryRecord, type MemorySummary } from './memory.js';
 import { measurePeak, peakFor, type PeakEstimate } from '../backends/peak.js';
 import { ParallelAdamW } from '../optim/parallel-adamw.js';
 import type { ParallelContext } from '../parallel/context.js';
@@ -107,7 +107,7 @@ export interface TrainSummary {
   collectives?: CollectivesRecord;
   /** With pipeline stages: the split, and each stage's mean bubble (its wait for neighbours over the step's time) against 1F1B's (p - 1) / (m + p - 1). */
   pipeline?: { stages: number; layers: number[]; micro_batches: number; bubble: number[]; bubble_1f1b: number };
-  /** Peak bytes of rank 0 by component, beside the planner's memory model of the same layout. */
+  /** Peak bytes by component of every rank and of the busiest, beside the planner's memory model of the same layout. */
   memory?: MemorySummary;
 }
 
@@ -162,7 +162,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const bubbles: number[][] = [];
   let routerBias: number[][] = []; // (MoE layers, E) after the last step; empty when aux-loss-free balancing is off
   const evalOn = (toks: Int32Array, batches?: number) => pipe !== undefined ? pipe.evaluate(toks, b, batches) : evaluate(model as GPT, toks, b, batches);
-  let peakMem: MemoryRecord | undefined;
+  let peaks: MemoryRecord[] = []; // each rank's step with the highest tensor peak, by world rank
   for (let step = startStep; step < tc.steps; step++) {
     const lr = learningRate(step, { lr: tc.lr, minLr: tc.min_lr, warmup: tc.warmup_steps, total: tc.steps });
     const ts = performance.now(), comm0 = commSplit(clock);
@@ -191,7 +191,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     });
     const comm = commSplit(clock, comm0);
     const mem = stepMemory(backend(), infos, opt.stateBytes());
-    if (mem !== undefined && !(mem.peak <= (peakMem?.peak ?? -1))) peakMem = mem;
+    const memRanks = mem !== undefined ? await gatherMemory(ctx.groups.world, mem) : undefined;
+    if (memRanks !== undefined) peaks = keepPeaks(peaks, memRanks);
     // Checkpoint every `every` steps and at the end.
     const dtCkpt = checkpointer !== undefined && ((step + 1) % every === 0 || step === tc.steps - 1) ? await secondsOf(async () => {
       const meta = checkpointMeta(runCfg, tokens, run.layout, step + 1, opt.step, Number.isFinite(firstLoss) ? firstLoss : r.stats.ce);
@@ -211,7 +212,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) lastVal = valLoss = (await evalOn(tokens.val, tc.eval_batches)).loss;
     if (rank0 && (step % tc.log_every === 0 || last || valLoss !== undefined)) {
       logStep(run, { ...metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss,
-        bubble: bubbles[bubbles.length - 1], routerBias }), ...(mem !== undefined ? { memory: mem } : {}) });
+        bubble: bubbles[bubbles.length - 1], routerBias }), ...(mem !== undefined && memRanks !== undefined ? { memory: mem, memory_ranks: memRanks } : {}) });
     }
     bar?.update(step + 1, { loss: r.stats.ce, 'tok/s': Math.round(tokensSeen / trainSeconds) });
     // A worker thread's output reaches the terminal only when its event loop turns, and the
@@ -242,7 +243,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     summary.pipeline = { stages: ctx.pp, layers: ppLayers, micro_batches: micro, bubble: ppLayers.map((_, s) => mean(bubbles.map((w) => w[s] ?? 0))),
       bubble_1f1b: bubbleFraction(ctx.pp, micro) };
   }
-  if (peakMem !== undefined) summary.memory = { measured: peakMem, planner: plannerMemory(modelCfg, b, { ...run.layout, recompute: model.recompute }) };
+  if (peaks.length > 0) summary.memory = memorySummary(peaks, plannerMemory(modelCfg, b, { ...run.layout, recompute: model.recompute }));
   writeFileSync(join(out, 'summary.json'), JSON.stringify({ ...summary, losses: undefined }, null, 2) + '\n');
   return { summary, model };
 }
