@@ -8,7 +8,7 @@ import type { ProcessGroup } from '../comm/process-group.js';
 import { trainable, type ParamInfo } from '../nn/module.js';
 import { Muon, usesMuon } from './muon.js';
 import { AdamW, clipScale, type AdamWOptions } from './adamw.js';
-import { FlatShards } from './zero-shards.js';
+import { FlatShards, ZERO_STAGING_FLOATS } from './zero-shards.js';
 import { backend } from '../tensor/engine.js';
 import type { ParallelContext } from '../parallel/context.js';
 import { combineNorm, fillMissingGrads, inNorm, localSquares, normKind, sumGradients } from '../parallel/grads.js';
@@ -24,26 +24,22 @@ export type OptimizerKind = 'adamw' | 'muon';
 
 /**
  * One parameter set whose state is split over a group (ZeRO-1). The gradients are reduce-scattered
- * from, and the parameters all-gathered into, the tensors' own arrays (./zero-shards.ts): besides
- * the moments a rank keeps two shards (its summed gradients and its updated parameters).
+ * and the parameters all-gathered in the tensors' own arrays (./zero-shards.ts): this rank's range
+ * of the gradient arrays receives the sums, and it updates its range of the parameters in place,
+ * so besides the moments it keeps only the staging bucket.
  */
 class ZeroPart {
   readonly zero: FlatShards;
-  readonly g: Float32Array;
-  readonly p: Float32Array;
   readonly m: Float32Array;
   readonly v: Float32Array;
 
   constructor(readonly infos: readonly ParamInfo[], readonly group: ProcessGroup) {
-    this.zero = new FlatShards(group, infos.map((i) => i.param.size));
-    const a = backend();
-    this.g = a.alloc(this.zero.shard);
-    this.p = a.alloc(this.zero.shard);
-    this.m = a.alloc(this.zero.shard);
-    this.v = a.alloc(this.zero.shard);
+    this.zero = new FlatShards(group, infos.map((i) => i.param.size), ZERO_STAGING_FLOATS, (n) => backend().alloc(n));
+    this.m = backend().alloc(this.zero.shard);
+    this.v = backend().alloc(this.zero.shard);
   }
 
-  /** Each parameter's overlap [a, b) with this rank's slice, in the parameter's own indices. */
+  /** Each parameter's overlap [a, b) with this rank's slice, in the parameter's own indices, at s in the shard. */
   *segments(): Generator<{ info: ParamInfo; a: number; b: number; s: number }> {
     const { start, end, offsets } = this.zero;
     for (let k = 0; k < this.infos.length; k++) {
@@ -54,45 +50,44 @@ class ZeroPart {
   }
 
   async reduceGrads(): Promise<void> {
-    await this.zero.reduceScatter(this.infos.map((i) => i.param.grad!.data), this.g);
+    await this.zero.reduceScatter(this.infos.map((i) => i.param.grad!.data));
   }
 
   squares(): { replicated: number; tp: number; ep: number } {
     const ss = { replicated: 0, tp: 0, ep: 0 };
-    for (const { info, a, b, s } of this.segments()) if (inNorm(info)) ss[normKind(info)] += backend().sumSquares(this.g.subarray(s, s + b - a));
+    for (const { info, a, b } of this.segments()) if (inNorm(info)) ss[normKind(info)] += backend().sumSquares(info.param.grad!.data.subarray(a, b));
     return ss;
   }
 
   update(lr: number, scale: number, o: AdamWOptions, bc1: number, bc2: number): void {
     const be = backend();
-    if (scale !== 1) be.affine(this.g, scale, 0, this.g);
     for (const { info, a, b, s } of this.segments()) {
-      const n = b - a;
-      be.adamw(info.param.data.subarray(a, b), this.g.subarray(s, s + n), this.m.subarray(s, s + n), this.v.subarray(s, s + n),
+      const n = b - a, g = info.param.grad!.data.subarray(a, b);
+      if (scale !== 1) be.affine(g, scale, 0, g);
+      be.adamw(info.param.data.subarray(a, b), g, this.m.subarray(s, s + n), this.v.subarray(s, s + n),
         lr, o.beta1, o.beta2, o.eps, info.param.ndim >= 2 ? o.weightDecay : 0, bc1, bc2);
-      this.p.set(info.param.data.subarray(a, b), s);
     }
   }
 
   async gatherParams(): Promise<void> {
-    await this.zero.allGather(this.p, this.infos.map((i) => i.param.data));
+    await this.zero.allGather(this.infos.map((i) => i.param.data));
   }
 
   /** Full local-block moments of every parameter (gathered from the group). */
   async moments(): Promise<MomentState[]> {
     const m = this.infos.map((i) => new Float32Array(i.param.size)), v = this.infos.map((i) => new Float32Array(i.param.size));
-    await this.zero.allGather(this.m, m);
-    await this.zero.allGather(this.v, v);
+    await this.zero.gatherShards(this.m, m);
+    await this.zero.gatherShards(this.v, v);
     return this.infos.map((i, k) => ({ name: i.name, m: m[k]!, v: v[k]! }));
   }
 
-  /** Bytes of the working buffers: the two shards and the staging bucket. */
+  /** Bytes of the working buffers (the staging bucket). */
   bufferBytes(): number {
-    return 4 * (this.g.length + this.p.length) + this.zero.stagingBytes;
+    return this.zero.buffers.reduce((s, b) => s + b.byteLength, 0);
   }
 
   release(): void {
-    for (const a of [this.g, this.p, this.m, this.v]) backend().free(a);
+    for (const a of [this.m, this.v, ...this.zero.buffers]) backend().free(a);
   }
 
   load(states: Map<string, MomentState>): void {

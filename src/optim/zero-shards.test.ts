@@ -1,4 +1,4 @@
-// ZeRO-1 from the tensors' own arrays, a bucket at a time, equals ZeRO-1 over a flat copy, bit for bit.
+// ZeRO-1 in the tensors' own arrays, a bucket at a time, equals ZeRO-1 over a flat copy, bit for bit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from '../comm/launch.js';

@@ -2,10 +2,12 @@
 //
 // The set's n elements, taken in order, form a flat space of `size` shards of s = ceil(n / size)
 // (the last padded with zeros); rank r owns [r s, (r + 1) s). reduceScatter sums the gradients
-// over the group into this rank's shard, allGather puts every rank's shard back into the arrays.
-// Both move one bucket of c shard positions at a time through a staging buffer (size, c): rows
+// over the group into this rank's own range of the gradient arrays themselves (the rest of them
+// is spent), allGather copies every rank's own range of the parameters to the others. Both move
+// one bucket of c shard positions at a time through a staging buffer (size, c): rows
 // q = 0..size-1 hold flat [q s + a, q s + a + c). Element-wise the sums are those of one
-// reduce-scatter over a flat copy of the set, without that copy's 4 bytes per parameter.
+// reduce-scatter over a flat copy of the set, without that copy's 4 bytes per parameter, and
+// neither the summed gradients nor the updated parameters need a shard buffer of their own.
 import type { ProcessGroup } from '../comm/process-group.js';
 
 /** Staging floats per bucket over all ranks (16 MiB): a few collective calls per 100 M parameters. */
@@ -20,10 +22,14 @@ export class FlatShards {
   /** Where each array starts in the flat space. */
   readonly offsets: number[] = [];
   private readonly staging: Float32Array;
+  /** This rank's row of a bucket. */
+  private readonly own: Float32Array;
   /** Shard positions per bucket. */
   private readonly bucket: number;
 
-  constructor(private readonly group: ProcessGroup, sizes: readonly number[], stagingFloats = ZERO_STAGING_FLOATS) {
+  /** `alloc` makes the staging buffers (a backend's, so that its accounting sees them). */
+  constructor(private readonly group: ProcessGroup, sizes: readonly number[], stagingFloats = ZERO_STAGING_FLOATS,
+    alloc: (n: number) => Float32Array = (n) => new Float32Array(n)) {
     let n = 0;
     for (const s of sizes) { this.offsets.push(n); n += s; }
     this.numel = n;
@@ -31,36 +37,44 @@ export class FlatShards {
     this.start = Math.min(n, group.rank * this.shard);
     this.end = Math.min(n, this.start + this.shard);
     this.bucket = Math.max(1, Math.min(this.shard, Math.floor(stagingFloats / group.size)));
-    this.staging = new Float32Array(this.bucket * group.size);
+    this.staging = alloc(this.bucket * group.size);
+    this.own = alloc(this.bucket);
   }
 
-  /** Bytes of the staging buffer. */
-  get stagingBytes(): number {
-    return this.staging.byteLength;
+  /** The staging buffers (to free them where `alloc` came from a backend). */
+  get buffers(): Float32Array[] {
+    return [this.staging, this.own];
   }
 
-  /** arrays (the set, in order) summed over the group; this rank's shard (shard elements) lands in out. */
-  async reduceScatter(arrays: readonly Float32Array[], out: Float32Array): Promise<void> {
-    this.checkShard('reduceScatter', out);
+  /** The set's arrays summed over the group, in place: afterwards this rank's own range [start, end) holds the sums. */
+  async reduceScatter(arrays: readonly Float32Array[]): Promise<void> {
     for (let a = 0; a < this.shard; a += this.bucket) {
-      const c = Math.min(this.bucket, this.shard - a), st = this.staging.subarray(0, c * this.group.size);
+      const c = Math.min(this.bucket, this.shard - a), st = this.staging.subarray(0, c * this.group.size), sum = this.own.subarray(0, c);
       for (let q = 0; q < this.group.size; q++) this.read(arrays, q * this.shard + a, st.subarray(q * c, (q + 1) * c));
-      await this.group.reduceScatter(st, out.subarray(a, a + c));
+      await this.group.reduceScatter(st, sum);
+      this.write(sum, arrays, this.group.rank * this.shard + a);
     }
   }
 
-  /** Every rank's shard (shard elements) -> the arrays (the set, in order). */
-  async allGather(shard: Float32Array, arrays: readonly Float32Array[]): Promise<void> {
-    this.checkShard('allGather', shard);
+  /** Every rank's own range of the arrays copied to every other rank. */
+  async allGather(arrays: readonly Float32Array[]): Promise<void> {
+    await this.spread((a, dst) => this.read(arrays, this.group.rank * this.shard + a, dst), arrays);
+  }
+
+  /** Every rank's shard (shard elements, e.g. optimizer state) -> the arrays (the set, in order). */
+  async gatherShards(shard: Float32Array, arrays: readonly Float32Array[]): Promise<void> {
+    if (shard.length !== this.shard) throw new RangeError(`gatherShards: expected a shard of ${this.shard}, got ${shard.length}`);
+    await this.spread((a, dst) => dst.set(shard.subarray(a, a + dst.length)), arrays);
+  }
+
+  /** All-gathers bucket by bucket: `mine(a, dst)` fills this rank's c values from shard position a. */
+  private async spread(mine: (a: number, dst: Float32Array) => void, arrays: readonly Float32Array[]): Promise<void> {
     for (let a = 0; a < this.shard; a += this.bucket) {
-      const c = Math.min(this.bucket, this.shard - a), st = this.staging.subarray(0, c * this.group.size);
-      await this.group.allGather(shard.subarray(a, a + c), st);
+      const c = Math.min(this.bucket, this.shard - a), st = this.staging.subarray(0, c * this.group.size), own = this.own.subarray(0, c);
+      mine(a, own);
+      await this.group.allGather(own, st);
       for (let q = 0; q < this.group.size; q++) this.write(st.subarray(q * c, (q + 1) * c), arrays, q * this.shard + a);
     }
-  }
-
-  private checkShard(what: string, x: Float32Array): void {
-    if (x.length !== this.shard) throw new RangeError(`${what}: expected a shard of ${this.shard}, got ${x.length}`);
   }
 
   /** dst = flat [from, from + dst.length) of the arrays, zeros past the end. */

@@ -17,7 +17,7 @@ export interface MemoryRecord {
   optimizer: number;
   /** Peak tensor bytes less the model states and buffers: activations kept for the backward pass and their gradients. */
   activations: number;
-  /** Communication buffers (ZeRO-1's gradient and parameter shards, its staging bucket) and the wasm staging window's peak. */
+  /** Communication buffers (ZeRO-1's staging bucket) and the wasm staging window's peak. */
   buffers: number;
   /** Peak tensor bytes the backend had live during the step. */
   peak: number;

@@ -226,6 +226,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   // text, then save: rank 0 writes the model, streamed one whole tensor at a time (a pipeline's
   // stages send theirs to rank 0 whole).
   opt.release();
+  backend().trim?.();
   const full = await evalOn(tokens.val);
   backend().trim?.();
   if (pipe !== undefined) {
