@@ -1,4 +1,6 @@
 // Memory accounting of a training rank: peak bytes by component, measured, beside the planner's model of the same layout.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Backend } from '../backends/backend.js';
 import type { ProcessGroup } from '../comm/process-group.js';
 import type { ParamInfo } from '../nn/module.js';
@@ -61,6 +63,21 @@ export function keepPeaks(peaks: MemoryRecord[], step: readonly MemoryRecord[]):
 export function memorySummary(ranks: MemoryRecord[], planner: MemoryBreakdown): MemorySummary {
   const rank = ranks.reduce((best, m, r) => (m.peak > ranks[best]!.peak ? r : best), 0);
   return { measured: ranks[rank]!, rank, ranks, planner };
+}
+
+/**
+ * Gives freed tensor memory back to the system now: the backend drops its free blocks
+ * (Backend.trim), then a full collection runs. Host blocks are SharedArrayBuffers, whose memory
+ * returns only when collected; left to V8's heuristics, the optimizer state released at the end of
+ * a run stayed resident while the evaluation and export allocated (measured on the 0.9 B MoE with
+ * dp2 x ep2: the process peaked 3 GiB above its training peak).
+ */
+export function releaseMemory(be: Backend): void {
+  be.trim?.();
+  // A synchronous full collection is exposed only with --expose-gc; set now, the flag applies to
+  // contexts made afterwards (and defines a global `gc` in them).
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
 }
 
 /** Starts a step's peak (no-op on backends without accounting). */

@@ -12,7 +12,7 @@ import type { ParamInfo } from '../nn/module.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
 import { backend, scoped, withLifetime } from '../tensor/engine.js';
-import { gatherMemory, keepPeaks, memorySummary, plannerMemory, resetStepPeak, stepMemory, type MemoryRecord, type MemorySummary } from './memory.js';
+import { gatherMemory, keepPeaks, memorySummary, plannerMemory, releaseMemory, resetStepPeak, stepMemory, type MemoryRecord, type MemorySummary } from './memory.js';
 import { measurePeak, peakFor, type PeakEstimate } from '../backends/peak.js';
 import { ParallelAdamW } from '../optim/parallel-adamw.js';
 import type { ParallelContext } from '../parallel/context.js';
@@ -226,9 +226,9 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   // text, then save: rank 0 writes the model, streamed one whole tensor at a time (a pipeline's
   // stages send theirs to rank 0 whole).
   opt.release();
-  backend().trim?.();
+  releaseMemory(backend());
   const full = await evalOn(tokens.val);
-  backend().trim?.();
+  releaseMemory(backend());
   if (pipe !== undefined) {
     const whole = await pipe.gatherParams(infos);
     if (!rank0 || whole === null) return null;
