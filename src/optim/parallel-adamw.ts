@@ -187,9 +187,11 @@ export class ParallelAdamW {
 
   /**
    * Gives the optimizer state and ZeRO-1's buffers back to the backend, and drops the gradients:
-   * for the end of a run, so that the final export has their memory. No update or state() after it.
+   * for the end of a run, so that the final evaluation and export have their memory. No update or
+   * state() after it; a second call does nothing.
    */
   release(): void {
+    if (this.released) return;
     this.zeroGrad();
     for (const m of this.muon?.momentum ?? []) m.dispose();
     for (const st of this.local?.states ?? []) { st.m.dispose(); st.v.dispose(); }

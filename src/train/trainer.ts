@@ -208,6 +208,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     if (!Number.isFinite(r.stats.ce)) throw new Error(`loss became ${r.stats.ce} at step ${step}`);
     // Evaluate every eval_every steps and at the end; log every log_every steps (rank 0).
     const last = step === tc.steps - 1;
+    // After the last update the optimizer is done with: its memory goes to the evaluations and the export.
+    if (last) { opt.release(); releaseMemory(backend()); }
     let valLoss: number | undefined;
     if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) lastVal = valLoss = (await evalOn(tokens.val, tc.eval_batches)).loss;
     if (rank0 && (step % tc.log_every === 0 || last || valLoss !== undefined)) {
@@ -222,10 +224,9 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   bar?.done();
   await checkpointer?.wait();
 
-  // Final: the optimizer state and gradients are done with; bits per byte on the whole validation
-  // text, then save: rank 0 writes the model, streamed one whole tensor at a time (a pipeline's
-  // stages send theirs to rank 0 whole).
-  opt.release();
+  // Final: bits per byte on the whole validation text, then save: rank 0 writes the model, streamed
+  // one whole tensor at a time (a pipeline's stages send theirs to rank 0 whole).
+  opt.release(); // (a run resumed at its last step ran no step)
   releaseMemory(backend());
   const full = await evalOn(tokens.val);
   releaseMemory(backend());
