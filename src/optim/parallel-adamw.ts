@@ -108,11 +108,11 @@ export class ParallelAdamW {
    * all of them without ZeRO, and under ZeRO-1 those whose data-parallel group is one rank (expert
    * parameters when ep spans dp), where a split would only add buffers.
    */
-  private readonly local: AdamW | undefined;
+  private local: AdamW | undefined;
   private readonly localInfos: readonly ParamInfo[];
   private readonly parts: ZeroPart[] = [];
   /** With train.optimizer muon: the weight matrices' optimizer. */
-  private readonly muon: Muon | undefined;
+  private muon: Muon | undefined;
   /** The parameters AdamW trains. */
   private readonly adam: readonly ParamInfo[];
   private released = false;
@@ -196,6 +196,10 @@ export class ParallelAdamW {
     for (const m of this.muon?.momentum ?? []) m.dispose();
     for (const st of this.local?.states ?? []) { st.m.dispose(); st.v.dispose(); }
     for (const p of this.parts) p.release();
+    // Host blocks are collected only once nothing refers to them: drop the states' owners too.
+    this.muon = undefined;
+    this.local = undefined;
+    this.parts.length = 0;
     this.released = true;
   }
 
