@@ -110,6 +110,8 @@ export interface Backend {
   memoryUse?(): MemoryUse;
   /** Optional: starts a new peak (e.g. per training step). */
   resetPeak?(): void;
+  /** Optional: gives pooled free memory back to the system (before a phase that needs room, e.g. a run's final export). */
+  trim?(): void;
 
   gemm(args: GemmArgs): void;
   /** Optional: a grouped GEMM in one call (see GroupedGemmArgs); `gemmGrouped` in grouped-gemm.ts falls back to gemm per problem. */

@@ -43,6 +43,19 @@ describe('host memory beyond the heap limit', () => {
     assert.ok(!inHeap(x) && !inHeap(be.alloc(mib(4))), 'a 4 MiB tensor after staging');
   });
 
+  it('trim drops the free host blocks: the memory held falls, and the next tensor gets a new block', () => {
+    const be = new WasmBackend({ heapLimit: 0 });
+    const a = be.alloc(MIB), b = be.alloc(MIB);
+    const held = be.memoryUse().reservedBytes;
+    be.free(a);
+    be.trim();
+    assert.equal(be.memoryUse().reservedBytes, held - 4 * MIB);
+    const c = be.alloc(MIB);
+    assert.notEqual(c.buffer, a.buffer);
+    assert.equal(be.memoryUse().hostBytes, 8 * MIB, 'b and c live');
+    b[0] = 1;
+  });
+
   for (const name of ['wasm', 'blas', 'native'] as const) {
     it(`${name}: kernels on host arrays (streamed in chunks) equal the same kernels in the heap, bit for bit`, async (t) => {
       const probe = (await probeBackends()).find((p) => p.name === name)!;

@@ -56,6 +56,15 @@ export class HostMemory {
     return size;
   }
 
+  /** Drops the free lists, so that their blocks go back to the system once collected; returns the bytes dropped. */
+  trim(): number {
+    let bytes = 0;
+    for (const [size, list] of this.freeLists) bytes += size * list.length;
+    this.freeLists.clear();
+    this.reservedBytes -= bytes;
+    return bytes;
+  }
+
   stats(): HostStats {
     return { liveBytes: this.liveBytes, reservedBytes: this.reservedBytes };
   }

@@ -130,6 +130,11 @@ export class WasmBackend implements Backend {
       heapBytes: this.heapTensorBytes, hostBytes, reservedBytes: this.memory.buffer.byteLength + this.host.stats().reservedBytes };
   }
 
+  /** Host blocks on the free lists go back to the system (the heap cannot shrink). */
+  trim(): void {
+    this.host.trim();
+  }
+
   resetPeak(): void {
     this.peakBytes = this.heapTensorBytes + this.host.stats().liveBytes;
     this.stagingPeakBytes = 0;

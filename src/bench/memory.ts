@@ -101,12 +101,11 @@ async function measure(m: ModelConfig, l: MemoryLayout, o: MemoryBenchOptions): 
       topology: undefined, placement: 'topology', backend: undefined, json: true, tty: false, ckpt: undefined, order: undefined, ranksHere: ranks };
     const t0 = performance.now();
     const result = ranks > 1 ? (await launchRanks(ranks, args))[0] : await rankMain(new LocalGroup(), args);
-    const mem = result?.summary.memory?.measured;
+    const mem = result?.summary.memory;
     if (mem === undefined) throw new Error('the run reported no memory accounting (backend js?)');
-    const states = mem.weights + mem.grads + mem.optimizer + mem.buffers;
-    const params = countParams(m).total;
-    // Rank 0's states times the ranks (ranks are alike), over the model's parameters.
-    return { rss_peak_bytes: mem.rss_peak, tensor_peak_bytes: mem.peak, states_bytes_per_param: (ranks * states) / params,
+    const states = mem.ranks.reduce((s, r) => s + r.weights + r.grads + r.optimizer + r.buffers, 0);
+    // Every rank's states over the model's parameters; the busiest rank's tensor peak.
+    return { rss_peak_bytes: mem.measured.rss_peak, tensor_peak_bytes: mem.measured.peak, states_bytes_per_param: states / countParams(m).total,
       seconds: (performance.now() - t0) / 1000 };
   } finally {
     rmSync(dir, { recursive: true, force: true });

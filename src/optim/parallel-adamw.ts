@@ -4,11 +4,11 @@
 // reduce-scatters the gradients, updates its slice, and all-gathers the parameters. With Muon
 // (./muon.ts) the weight matrices go to Muon instead: their gradients are all-reduced (also under
 // ZeRO-1, whose split then covers the AdamW state only), so each rank orthogonalizes whole matrices.
-import { Zero1 } from '../comm/grad-sync.js';
 import type { ProcessGroup } from '../comm/process-group.js';
 import { trainable, type ParamInfo } from '../nn/module.js';
 import { Muon, usesMuon } from './muon.js';
 import { AdamW, clipScale, type AdamWOptions } from './adamw.js';
+import { FlatShards, ZERO_STAGING_FLOATS } from './zero-shards.js';
 import { backend } from '../tensor/engine.js';
 import type { ParallelContext } from '../parallel/context.js';
 import { OverlappedSums, combineNorm, fillMissingGrads, inNorm, localSquares, normKind, sumGradients } from '../parallel/grads.js';
@@ -22,72 +22,72 @@ export interface MomentState {
 
 export type OptimizerKind = 'adamw' | 'muon';
 
-/** One parameter set whose state is split over a group (ZeRO-1). */
+/**
+ * One parameter set whose state is split over a group (ZeRO-1). The gradients are reduce-scattered
+ * and the parameters all-gathered in the tensors' own arrays (./zero-shards.ts): this rank's range
+ * of the gradient arrays receives the sums, and it updates its range of the parameters in place,
+ * so besides the moments it keeps only the staging bucket.
+ */
 class ZeroPart {
-  readonly zero: Zero1;
-  readonly offsets: number[] = [];
-  readonly flat: Float32Array;
-  readonly g: Float32Array;
-  readonly p: Float32Array;
+  readonly zero: FlatShards;
   readonly m: Float32Array;
   readonly v: Float32Array;
 
   constructor(readonly infos: readonly ParamInfo[], readonly group: ProcessGroup) {
-    let n = 0;
-    for (const i of infos) { this.offsets.push(n); n += i.param.size; }
-    this.zero = new Zero1(group, n);
-    const a = backend();
-    this.flat = a.alloc(n);
-    this.g = a.alloc(this.zero.shard);
-    this.p = a.alloc(this.zero.shard);
-    this.m = a.alloc(this.zero.shard);
-    this.v = a.alloc(this.zero.shard);
+    this.zero = new FlatShards(group, infos.map((i) => i.param.size), ZERO_STAGING_FLOATS, (n) => backend().alloc(n));
+    this.m = backend().alloc(this.zero.shard);
+    this.v = backend().alloc(this.zero.shard);
   }
 
-  /** Each parameter's overlap [a, b) with this rank's slice, in the parameter's own indices. */
+  /** Each parameter's overlap [a, b) with this rank's slice, in the parameter's own indices, at s in the shard. */
   *segments(): Generator<{ info: ParamInfo; a: number; b: number; s: number }> {
-    const { start, end } = this.zero;
+    const { start, end, offsets } = this.zero;
     for (let k = 0; k < this.infos.length; k++) {
-      const o = this.offsets[k]!, info = this.infos[k]!;
+      const o = offsets[k]!, info = this.infos[k]!;
       const a = Math.max(start, o), b = Math.min(end, o + info.param.size);
       if (a < b) yield { info, a: a - o, b: b - o, s: a - start };
     }
   }
 
   async reduceGrads(): Promise<void> {
-    this.infos.forEach((i, k) => this.flat.set(i.param.grad!.data, this.offsets[k]));
-    await this.zero.reduceScatterGrads(this.flat, this.g, false);
+    await this.zero.reduceScatter(this.infos.map((i) => i.param.grad!.data));
   }
 
   squares(): { replicated: number; tp: number; ep: number } {
     const ss = { replicated: 0, tp: 0, ep: 0 };
-    for (const { info, a, b, s } of this.segments()) if (inNorm(info)) ss[normKind(info)] += backend().sumSquares(this.g.subarray(s, s + b - a));
+    for (const { info, a, b } of this.segments()) if (inNorm(info)) ss[normKind(info)] += backend().sumSquares(info.param.grad!.data.subarray(a, b));
     return ss;
   }
 
   update(lr: number, scale: number, o: AdamWOptions, bc1: number, bc2: number): void {
     const be = backend();
-    if (scale !== 1) be.affine(this.g, scale, 0, this.g);
     for (const { info, a, b, s } of this.segments()) {
-      const n = b - a;
-      be.adamw(info.param.data.subarray(a, b), this.g.subarray(s, s + n), this.m.subarray(s, s + n), this.v.subarray(s, s + n),
+      const n = b - a, g = info.param.grad!.data.subarray(a, b);
+      if (scale !== 1) be.affine(g, scale, 0, g);
+      be.adamw(info.param.data.subarray(a, b), g, this.m.subarray(s, s + n), this.v.subarray(s, s + n),
         lr, o.beta1, o.beta2, o.eps, info.param.ndim >= 2 ? o.weightDecay : 0, bc1, bc2);
-      this.p.set(info.param.data.subarray(a, b), s);
     }
   }
 
   async gatherParams(): Promise<void> {
-    await this.zero.allGatherParams(this.p.subarray(0, this.zero.shard), this.flat);
-    this.infos.forEach((i, k) => i.param.data.set(this.flat.subarray(this.offsets[k]!, this.offsets[k]! + i.param.size)));
+    await this.zero.allGather(this.infos.map((i) => i.param.data));
   }
 
   /** Full local-block moments of every parameter (gathered from the group). */
   async moments(): Promise<MomentState[]> {
-    const m = new Float32Array(this.zero.numel), v = new Float32Array(this.zero.numel);
-    await this.zero.allGatherParams(this.m, m);
-    await this.zero.allGatherParams(this.v, v);
-    return this.infos.map((i, k) => ({ name: i.name, m: m.slice(this.offsets[k]!, this.offsets[k]! + i.param.size),
-      v: v.slice(this.offsets[k]!, this.offsets[k]! + i.param.size) }));
+    const m = this.infos.map((i) => new Float32Array(i.param.size)), v = this.infos.map((i) => new Float32Array(i.param.size));
+    await this.zero.gatherShards(this.m, m);
+    await this.zero.gatherShards(this.v, v);
+    return this.infos.map((i, k) => ({ name: i.name, m: m[k]!, v: v[k]! }));
+  }
+
+  /** Bytes of the working buffers (the staging bucket). */
+  bufferBytes(): number {
+    return this.zero.buffers.reduce((s, b) => s + b.byteLength, 0);
+  }
+
+  release(): void {
+    for (const a of [this.m, this.v, ...this.zero.buffers]) backend().free(a);
   }
 
   load(states: Map<string, MomentState>): void {
@@ -108,17 +108,18 @@ export class ParallelAdamW {
    * all of them without ZeRO, and under ZeRO-1 those whose data-parallel group is one rank (expert
    * parameters when ep spans dp), where a split would only add buffers.
    */
-  private readonly local: AdamW | undefined;
+  private local: AdamW | undefined;
   private readonly localInfos: readonly ParamInfo[];
   private readonly parts: ZeroPart[] = [];
   /** With train.optimizer muon: the weight matrices' optimizer. */
-  private readonly muon: Muon | undefined;
+  private muon: Muon | undefined;
   /** The parameters AdamW trains. */
   private readonly adam: readonly ParamInfo[];
   /** The all-reduced parameters' sums, started during backward (made at the first backward; null: not asked for). */
   private overlapped: OverlappedSums | null = null;
   /** Whether this step's backward pass started the sums (update then waits for them instead of starting them). */
   private summing = false;
+  private released = false;
 
   constructor(infos: readonly ParamInfo[], readonly opts: AdamWOptions, readonly ctx: ParallelContext,
     readonly zero: boolean, kind: OptimizerKind = 'adamw') {
@@ -152,6 +153,7 @@ export class ParallelAdamW {
 
   /** Reduces gradients, clips them to a global norm of maxNorm (0: no clip), updates. Returns the norm. */
   async update(lr: number, maxNorm: number): Promise<number> {
+    if (this.released) throw new Error('ParallelAdamW.update after release()');
     fillMissingGrads(this.infos);
     this.step++;
     const o = this.opts;
@@ -203,13 +205,31 @@ export class ParallelAdamW {
     for (const i of this.infos) i.param.grad = null;
   }
 
-  /** Bytes of optimizer state (the moments) and of ZeRO-1's working buffers (flat gradients, shards) on this rank. */
+  /**
+   * Gives the optimizer state and ZeRO-1's buffers back to the backend, and drops the gradients:
+   * for the end of a run, so that the final evaluation and export have their memory. No update or
+   * state() after it; a second call does nothing.
+   */
+  release(): void {
+    if (this.released) return;
+    this.zeroGrad();
+    for (const m of this.muon?.momentum ?? []) m.dispose();
+    for (const st of this.local?.states ?? []) { st.m.dispose(); st.v.dispose(); }
+    for (const p of this.parts) p.release();
+    // Host blocks are collected only once nothing refers to them: drop the states' owners too.
+    this.muon = undefined;
+    this.local = undefined;
+    this.parts.length = 0;
+    this.released = true;
+  }
+
+  /** Bytes of optimizer state (the moments) and of ZeRO-1's working buffers (shards, staging) on this rank. */
   stateBytes(): { optimizer: number; buffers: number } {
     let optimizer = (this.muon?.momentum.reduce((s, m) => s + 4 * m.size, 0) ?? 0)
       + (this.local?.states.reduce((s, st) => s + 4 * (st.m.size + st.v.size), 0) ?? 0), buffers = 0;
     for (const p of this.parts) {
       optimizer += 4 * (p.m.length + p.v.length);
-      buffers += 4 * (p.flat.length + p.g.length + p.p.length);
+      buffers += p.bufferBytes();
     }
     return { optimizer, buffers };
   }

@@ -1,7 +1,7 @@
 // Calibration: the fit recovers known efficiency factors, and run records are read as the trainer writes them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fitEfficiency, logError, predict, runObservation, type Observation } from './calibrate.js';
+import { fitEfficiency, fitMemory, logError, predict, predictMemory, runObservation, type Observation } from './calibrate.js';
 import { efficiencyOf } from './cluster.js';
 import { MODEL_PRESETS, thisMachine } from './presets.js';
 import { DEFAULT_ORDER } from './plan.js';
@@ -72,4 +72,30 @@ test('a run directory record: config.json as the trainer writes it, lower-quarti
     [config, [{ step: 0 }], /metrics\.jsonl\[0\]\.step_time_s: missing/],
   ];
   for (const [c, s, re] of bad) assert.throws(() => runObservation('runs/tiny', c, s), (e: unknown) => e instanceof InputError && re.test(e.message), String(re));
+});
+
+test('the memory fit recovers an activation factor and an overhead from runs that measured their peak', () => {
+  const obs = observations(efficiencyOf(machine)).map((o) => ({ ...o }));
+  const [a, c] = [0.6, 48 * 2 ** 20];
+  for (const o of obs) o.measuredMemory = predictMemory(o, machine, { activation_factor: a, overhead_bytes: c });
+  const fit = fitMemory(obs, machine)!;
+  assert.ok(Math.abs(fit.activation_factor / a - 1) < 1e-6 && Math.abs(fit.overhead_bytes / c - 1) < 1e-6, JSON.stringify(fit));
+  assert.ok(fit.before > 0.05 && fit.after < 1e-9, `RMS ${fit.before} -> ${fit.after}`);
+  assert.equal(fitMemory(obs.map(({ measuredMemory: _m, ...o }) => o), machine), undefined);
+  // One run: the overhead alone, so that the run is predicted exactly.
+  const one = fitMemory([obs[0]!], machine)!;
+  assert.equal(one.activation_factor, 1);
+  assert.ok(one.after < 1e-9);
+});
+
+test("a run's measured memory is the busiest rank's peak over its steps", () => {
+  const model = { vocab_size: 512, seq_len: 64, d_model: 64, n_layers: 2, n_heads: 4, d_ff: 256 };
+  const mem = (peak: number) => ({ weights: 1, grads: 1, optimizer: 1, activations: 1, buffers: 0, peak, rss_peak: 2 * peak });
+  const o = runObservation('runs/m', { model, train: { batch_size: 8 } }, [
+    { step: 0, step_time_s: 1, memory: mem(10), memory_ranks: [mem(10), mem(30)] },
+    { step: 1, step_time_s: 1, memory: mem(20), memory_ranks: [mem(20), mem(25)] },
+  ]);
+  assert.equal(o.measuredMemory, 30);
+  assert.equal(runObservation('runs/m', { model, train: { batch_size: 8 } }, [{ step: 0, step_time_s: 1, memory: mem(7) }]).measuredMemory, 7);
+  assert.equal(runObservation('runs/m', { model, train: { batch_size: 8 } }, [{ step: 0, step_time_s: 1 }]).measuredMemory, undefined);
 });

@@ -2,6 +2,7 @@
 import { efficiencyOf, type ClusterSpec, type Efficiency } from './cluster.js';
 import { prepare, type PlanContext } from './context.js';
 import { estimate } from './cost.js';
+import { memoryPerDevice } from './memory.js';
 import type { ModelSpec } from './model.js';
 import { DEFAULT_ORDER, parsePlan, type ParallelPlan } from './plan.js';
 import type { TrainingSpec } from './training.js';
@@ -17,6 +18,8 @@ export interface Observation {
   measured: number;
   /** Measured compute seconds per step, when the run reports it (time.compute). */
   measuredCompute?: number;
+  /** The busiest rank's peak tensor bytes over the run, when the run accounts memory (metrics' memory, memory_ranks). */
+  measuredMemory?: number;
 }
 
 export type EfficiencyKey = keyof Efficiency;
@@ -83,6 +86,46 @@ export function fitEfficiency(obs: readonly Observation[], cluster: ClusterSpec,
   return { efficiency: eff, before, after: best, rounds };
 }
 
+/**
+ * The memory model fitted to measured peaks: a device holds its model states (weights, gradients,
+ * optimizer state and buffers, counted exactly) plus `activation_factor` times the modelled
+ * activations plus `overhead_bytes` (allocator rounding, staging, what the model leaves out).
+ */
+export interface MemoryFit {
+  activation_factor: number;
+  overhead_bytes: number;
+  /** RMS of predicted / measured - 1 over the runs, with the plain model (1, 0) and with the fit. */
+  before: number;
+  after: number;
+}
+
+/** The planner's bytes per device for the run, and the part its factors apply to. */
+function memoryTerms(obs: Observation, cluster: ClusterSpec): { states: number; activations: number } {
+  const m = memoryPerDevice(prepare(obs.model, cluster, obs.training), obs.plan);
+  return { states: m.weights + m.grads + m.optimizer + m.buffers, activations: m.activations };
+}
+
+export function predictMemory(obs: Observation, cluster: ClusterSpec, fit: Pick<MemoryFit, 'activation_factor' | 'overhead_bytes'>): number {
+  const t = memoryTerms(obs, cluster);
+  return t.states + fit.activation_factor * t.activations + fit.overhead_bytes;
+}
+
+/**
+ * Least squares of measured - states = a activations + c over the runs that measured memory (a >= 0,
+ * c >= 0); with one run, or runs of equal activations, c alone. Undefined when no run measured memory.
+ */
+export function fitMemory(obs: readonly Observation[], cluster: ClusterSpec): MemoryFit | undefined {
+  const pts = obs.filter((o) => o.measuredMemory !== undefined).map((o) => ({ o, ...memoryTerms(o, cluster), y: o.measuredMemory! }));
+  if (pts.length === 0) return undefined;
+  const n = pts.length, mx = pts.reduce((s, p) => s + p.activations, 0) / n, my = pts.reduce((s, p) => s + p.y - p.states, 0) / n;
+  const sxx = pts.reduce((s, p) => s + (p.activations - mx) ** 2, 0), sxy = pts.reduce((s, p) => s + (p.activations - mx) * (p.y - p.states - my), 0);
+  let a = sxx > 1e-6 * (mx * mx + 1) ? Math.max(0, sxy / sxx) : 1;
+  let c = my - a * mx;
+  if (c < 0) { c = 0; a = Math.max(0, pts.reduce((s, p) => s + p.activations * (p.y - p.states), 0) / Math.max(1e-30, pts.reduce((s, p) => s + p.activations ** 2, 0))); }
+  const rms = (fa: number, fc: number): number => Math.sqrt(pts.reduce((s, p) => s + ((p.states + fa * p.activations + fc) / p.y - 1) ** 2, 0) / n);
+  return { activation_factor: a, overhead_bytes: c, before: rms(1, 0), after: rms(a, c) };
+}
+
 /** The factors a calibration fits by default: compute, element-wise and fixed per-layer overhead, network. */
 export const DEFAULT_FIT_KEYS: EfficiencyKey[] = ['gemm', 'memory', 'layer_overhead_s', 'network'];
 
@@ -106,6 +149,9 @@ const metricsRecordSchema = z.looseObject({
   time: z.looseObject({ compute: z.number().exactOptional() }).exactOptional(),
   /** Tokens routed to each expert of each MoE layer, summed over the data-parallel ranks. */
   expert_load: z.array(z.array(z.number().min(0))).exactOptional(),
+  /** The step's peak tensor bytes: rank 0's (memory) and every rank's (memory_ranks). */
+  memory: z.looseObject({ peak: z.number().min(0) }).exactOptional(),
+  memory_ranks: z.array(z.looseObject({ peak: z.number().min(0) })).exactOptional(),
 });
 
 /**
@@ -178,8 +224,10 @@ export function runObservation(label: string, config: unknown, metrics: readonly
     ? { dp: 1, tp: 1, pp: 1, ep: 1, zero: 0 as const, microBatch: batch, recompute: 'none' as const, placement: { order: [...DEFAULT_ORDER] } }
     : parsePlan(plan, `${label}/plan.json`, ['format', 'model', 'cluster', 'predicted']);
   const times: number[] = [], compute: number[] = [], loads: number[][][] = [];
+  let peak: number | undefined;
   metrics.forEach((rec, i) => {
     const r = parseWith(metricsRecordSchema, rec, `${label}/metrics.jsonl[${i}]`);
+    for (const m of r.memory_ranks ?? (r.memory !== undefined ? [r.memory] : [])) peak = Math.max(peak ?? 0, m.peak);
     times.push(r.step_time_s);
     if (r.time?.compute !== undefined) compute.push(r.time.compute);
     if (r.expert_load !== undefined && r.expert_load.length > 0) loads.push(r.expert_load);
@@ -191,6 +239,7 @@ export function runObservation(label: string, config: unknown, metrics: readonly
     training.rank_imbalance = rankImbalanceTable(settled, c.capacity_factor ?? 0, experts);
   }
   const obs: Observation = { label, model, training, plan: p, measured: lowerQuartile(times.slice(Math.floor(times.length / 4))) };
+  if (peak !== undefined) obs.measuredMemory = peak;
   if (compute.length === times.length) obs.measuredCompute = lowerQuartile(compute.slice(Math.floor(compute.length / 4)));
   if (!(obs.measured > 0)) throw new InputError(`${label}/metrics.jsonl: step_time_s must be > 0`);
   return obs;

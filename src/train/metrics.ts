@@ -30,4 +30,6 @@ export interface MetricsRecord {
   bubble?: number[];
   /** Rank 0's peak bytes in the step by component (train/memory.ts), on backends that account memory. */
   memory?: { weights: number; grads: number; optimizer: number; activations: number; buffers: number; peak: number; rss_peak: number };
+  /** Every rank's peak bytes in the step, by world rank (the same fields as memory). */
+  memory_ranks?: { weights: number; grads: number; optimizer: number; activations: number; buffers: number; peak: number; rss_peak: number }[];
 }

@@ -4,7 +4,10 @@ import { atomicWriteSync } from '../util/durable.js';
 import { join } from 'node:path';
 import { CheckError, InputError, errorMessage } from '../util/errors.js';
 import { GPT } from '../nn/gpt.js';
-import { readSafetensors, writeSafetensors } from '../nn/safetensors.js';
+import { readSafetensors, writeSafetensors, writeSafetensorsStreamed } from '../nn/safetensors.js';
+import type { ParamInfo } from '../nn/module.js';
+import { eachWholeParam, wholeShape } from '../parallel/gather.js';
+import type { ParallelContext } from '../parallel/context.js';
 import { validateConfig, type TrainConfig } from './config.js';
 import { loadTokenizer } from './tokenizer.js';
 import { paramKey } from './state.js';
@@ -25,6 +28,26 @@ export function saveModel(dir: string, params: Map<string, { shape: number[]; da
     [...params].map(([name, p]) => ({ name, shape: p.shape, data: p.data })), { format: 'furnace' });
   writeJsonAtomic(join(dir, 'config.json'), cfg);
   writeJsonAtomic(join(dir, 'tokenizer.json'), tokenizer.toJSON());
+}
+
+/**
+ * Writes the model of a parallel run streamed, tensor by tensor (collective: every rank calls it;
+ * the rank given `files` writes): each whole parameter is gathered, written and dropped, so no
+ * rank holds the whole model. model.safetensors equals saveModel's for the gathered parameters,
+ * byte for byte; the header is laid out up front from names and global shapes.
+ */
+export async function exportModel(dir: string, infos: readonly ParamInfo[], ctx: ParallelContext,
+  files: { cfg: TrainConfig; tokenizer: BpeTokenizer } | null): Promise<void> {
+  const params = eachWholeParam(infos, ctx, files !== null);
+  if (files === null) {
+    while (!(await params.next()).done); // the collectives, nothing kept
+    return;
+  }
+  mkdirSync(dir, { recursive: true });
+  await writeSafetensorsStreamed(join(dir, 'model.safetensors'), infos.map((i) => ({ name: i.name, shape: wholeShape(i) })), params,
+    { format: 'furnace' });
+  writeJsonAtomic(join(dir, 'config.json'), files.cfg);
+  writeJsonAtomic(join(dir, 'tokenizer.json'), files.tokenizer.toJSON());
 }
 
 /**

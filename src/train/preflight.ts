@@ -8,8 +8,9 @@ import type { ParallelPlan } from '../planner/plan.js';
 import type { MemoryBreakdown } from '../planner/memory.js';
 import { runnableBy } from '../planner/runnable.js';
 import type { Recompute } from '../nn/recompute.js';
+import { ZERO_STAGING_FLOATS } from '../optim/zero-shards.js';
 
-/** Bytes by part (float32 throughout; buffers: ZeRO-1's flat gradients and shards), in the planner's breakdown. */
+/** Bytes by part (float32 throughout; buffers: ZeRO-1's staging bucket), in the planner's breakdown. */
 export interface MemoryEstimate extends MemoryBreakdown {
   params: number;
 }
@@ -32,8 +33,8 @@ function rankParams(m: ModelConfig, l: MemoryLayout): { dense: number; expert: n
  * P parameters on the rank (dense over tp, experts over ep x tp), B sequences of T tokens per rank,
  * C = d_model, H heads, V vocabulary, L layers:
  *   weights 4P; training adds gradients 4P and AdamW moments 8P, the moments split over the
- *   replicas with ZeRO-1 (dp for dense, dp/ep for experts), which also keeps a flat gradient copy
- *   4P and two shards of 4P/replicas (buffers) for each set with more than one replica;
+ *   replicas with ZeRO-1 (dp for dense, dp/ep for experts), which also keeps a 16 MiB staging
+ *   bucket (buffers) for each set with more than one replica;
  *   activations kept for backward, per layer about 4 B T (16 C + 2 H T) plus the feed-forward
  *   hidden 4 B T (2 F) with F = d_ff, or top_k * max(1, capacity_factor) * expert_d_ff for MoE;
  *   selective recomputation drops the attention part (16 C -> 8 C and the 2 H T scores), full keeps
@@ -48,9 +49,9 @@ export function estimateMemory(m: ModelConfig, o: { batch: number; training: boo
   const grads = o.training ? weights : 0;
   const replicas = { dense: l.zero ? l.dp : 1, expert: l.zero ? Math.max(1, l.dp / l.ep) : 1 };
   const optimizer = o.training ? 8 * (p.dense / replicas.dense + p.expert / replicas.expert) : 0;
-  // A ZeRO-1 part (a set of more than one replica) keeps a flat gradient copy and two shards.
-  const part = (n: number, r: number): number => (r > 1 ? 4 * n + (8 * n) / r : 0);
-  const buffers = o.training && l.zero ? part(p.dense, replicas.dense) + part(p.expert, replicas.expert) : 0;
+  // A ZeRO-1 part (a set of more than one replica) keeps a staging bucket and its own row (optim/zero-shards.ts).
+  const part = (r: number): number => (r > 1 ? 4 * ZERO_STAGING_FLOATS * (1 + 1 / r) : 0);
+  const buffers = o.training && l.zero ? part(replicas.dense) + (p.expert > 0 ? part(replicas.expert) : 0) : 0;
   const B = o.batch, T = m.seq_len, C = m.d_model, tp = l.tp;
   const layer = (i: number): number => {
     const hidden = isMoeLayer(m, i) ? m.top_k * Math.max(1, m.capacity_factor) * m.expert_d_ff : m.d_ff;

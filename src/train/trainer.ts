@@ -12,10 +12,9 @@ import type { ParamInfo } from '../nn/module.js';
 import { learningRate } from '../optim/schedule.js';
 import { Rng } from '../tensor/random.js';
 import { backend, scoped, withLifetime } from '../tensor/engine.js';
-import { plannerMemory, resetStepPeak, stepMemory, type MemoryRecord, type MemorySummary } from './memory.js';
+import { gatherMemory, keepPeaks, memorySummary, plannerMemory, releaseMemory, resetStepPeak, stepMemory, type MemoryRecord, type MemorySummary } from './memory.js';
 import { measurePeak, peakFor, type PeakEstimate } from '../backends/peak.js';
 import { ParallelAdamW } from '../optim/parallel-adamw.js';
-import { gatherParams } from '../parallel/gather.js';
 import type { ParallelContext } from '../parallel/context.js';
 import { Checkpointer, CheckpointReader, resolveCheckpoint, type Json } from '../checkpoint/index.js';
 import type { CommClock } from '../comm/timed-group.js';
@@ -24,7 +23,7 @@ import type { TrainConfig } from './config.js';
 import { sampleBatch } from './data.js';
 import type { RunTokens } from './tokenizer.js';
 import { bitsPerByte, evaluate } from './evaluate.js';
-import { saveModel } from './model-dir.js';
+import { exportModel, saveModel } from './model-dir.js';
 import { flopsPerToken } from './flops.js';
 import { collectState, restoreState, stateLayout } from './state.js';
 import { StepStats } from './step-stats.js';
@@ -113,7 +112,7 @@ export interface TrainSummary {
    * step's time) against 1F1B's (p - 1) / (m + p - 1) and, with v virtual stages, interleaving's (p - 1) / (v m + p - 1). */
   pipeline?: { stages: number; virtual_stages: number; layers: number[]; micro_batches: number; bubble: number[]; bubble_1f1b: number;
     bubble_interleaved?: number };
-  /** Peak bytes of rank 0 by component, beside the planner's memory model of the same layout. */
+  /** Peak bytes by component of every rank and of the busiest, beside the planner's memory model of the same layout. */
   memory?: MemorySummary;
 }
 
@@ -168,7 +167,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   const bubbles: number[][] = [];
   let routerBias: number[][] = []; // (MoE layers, E) after the last step; empty when aux-loss-free balancing is off
   const evalOn = (toks: Int32Array, batches?: number) => pipe !== undefined ? pipe.evaluate(toks, b, batches) : evaluate(model as GPT, toks, b, batches);
-  let peakMem: MemoryRecord | undefined;
+  let peaks: MemoryRecord[] = []; // each rank's step with the highest tensor peak, by world rank
   for (let step = startStep; step < tc.steps; step++) {
     const lr = learningRate(step, { lr: tc.lr, minLr: tc.min_lr, warmup: tc.warmup_steps, total: tc.steps });
     const ts = performance.now(), comm0 = commSplit(clock, ctx.groups.world);
@@ -197,7 +196,8 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     });
     const comm = commSplit(clock, ctx.groups.world, comm0);
     const mem = stepMemory(backend(), infos, opt.stateBytes());
-    if (mem !== undefined && !(mem.peak <= (peakMem?.peak ?? -1))) peakMem = mem;
+    const memRanks = mem !== undefined ? await gatherMemory(ctx.groups.world, mem) : undefined;
+    if (memRanks !== undefined) peaks = keepPeaks(peaks, memRanks);
     // Checkpoint every `every` steps and at the end.
     const dtCkpt = checkpointer !== undefined && ((step + 1) % every === 0 || step === tc.steps - 1) ? await secondsOf(async () => {
       const meta = checkpointMeta(runCfg, tokens, run.layout, step + 1, opt.step, Number.isFinite(firstLoss) ? firstLoss : r.stats.ce);
@@ -213,11 +213,13 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
     if (!Number.isFinite(r.stats.ce)) throw new Error(`loss became ${r.stats.ce} at step ${step}`);
     // Evaluate every eval_every steps and at the end; log every log_every steps (rank 0).
     const last = step === tc.steps - 1;
+    // After the last update the optimizer is done with: its memory goes to the evaluations and the export.
+    if (last) { opt.release(); releaseMemory(backend()); }
     let valLoss: number | undefined;
     if ((tc.eval_every > 0 && (step + 1) % tc.eval_every === 0) || last) lastVal = valLoss = (await evalOn(tokens.val, tc.eval_batches)).loss;
     if (rank0 && (step % tc.log_every === 0 || last || valLoss !== undefined)) {
       logStep(run, { ...metricsRecord({ step, lr, dt, ckpt: dtCkpt, comm, tokens: b * t, flopsTok, peak, ...r, reportZLoss: zLossCoef(modelCfg) > 0, valLoss,
-        bubble: bubbles[bubbles.length - 1], routerBias }), ...(mem !== undefined ? { memory: mem } : {}) });
+        bubble: bubbles[bubbles.length - 1], routerBias }), ...(mem !== undefined && memRanks !== undefined ? { memory: mem, memory_ranks: memRanks } : {}) });
     }
     bar?.update(step + 1, { loss: r.stats.ce, 'tok/s': Math.round(tokensSeen / trainSeconds) });
     // A worker thread's output reaches the terminal only when its event loop turns, and the
@@ -227,11 +229,20 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
   bar?.done();
   await checkpointer?.wait();
 
-  // Final: bits per byte on the whole validation text, then save (rank 0 writes the whole model).
+  // Final: bits per byte on the whole validation text, then save: rank 0 writes the model, streamed
+  // one whole tensor at a time (a pipeline's stages send theirs to rank 0 whole).
+  opt.release(); // (a run resumed at its last step ran no step)
+  releaseMemory(backend());
   const full = await evalOn(tokens.val);
-  const whole = pipe !== undefined ? await pipe.gatherParams(infos) : await gatherParams(infos, ctx, rank0);
-  if (!rank0 || whole === null) return null;
-  saveModel(out, whole, runCfg, tokens.tokenizer);
+  releaseMemory(backend());
+  if (pipe !== undefined) {
+    const whole = await pipe.gatherParams(infos);
+    if (!rank0 || whole === null) return null;
+    saveModel(out, whole, runCfg, tokens.tokenizer);
+  } else {
+    await exportModel(out, infos, ctx, rank0 ? { cfg: runCfg, tokenizer: tokens.tokenizer } : null);
+    if (!rank0) return null;
+  }
   const summary = summarize(runCfg, { startStep, firstLoss, losses, busiest, lastVal, full, valBytes: tokens.valBytes, tokensSeen, trainSeconds,
     flopsTok, peakInfo, seconds: (performance.now() - t0) / 1000, out });
   if (run.collectives !== undefined) summary.collectives = run.collectives;
@@ -241,7 +252,7 @@ export async function train(run: TrainRun): Promise<{ summary: TrainSummary; mod
       bubble: Array.from({ length: ctx.pp }, (_, s) => mean(bubbles.map((w) => w[s] ?? 0))), bubble_1f1b: bubbleFraction(ctx.pp, micro),
       ...(v > 1 ? { bubble_interleaved: bubbleFraction(ctx.pp, micro, v) } : {}) };
   }
-  if (peakMem !== undefined) summary.memory = { measured: peakMem, planner: plannerMemory(modelCfg, b, { ...run.layout, recompute: model.recompute }) };
+  if (peaks.length > 0) summary.memory = memorySummary(peaks, plannerMemory(modelCfg, b, { ...run.layout, recompute: model.recompute }));
   writeFileSync(join(out, 'summary.json'), JSON.stringify({ ...summary, losses: undefined }, null, 2) + '\n');
   return { summary, model };
 }

@@ -1,7 +1,8 @@
 // `furnace plan`: search hybrid-parallel plans for a model on a cluster, or calibrate against measured runs.
 import { existsSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
-import { DEFAULT_FIT_KEYS, fitEfficiency, predict, type EfficiencyKey } from '../../planner/calibrate.js';
+import { DEFAULT_FIT_KEYS, fitEfficiency, fitMemory, predict, predictMemory, type EfficiencyKey, type MemoryFit, type Observation } from '../../planner/calibrate.js';
+import { gib } from '../../util/memory.js';
 import { runPlanner } from '../../planner/api.js';
 import { DEFAULT_EFFICIENCY, efficiencyOf, type ClusterSpec } from '../../planner/cluster.js';
 import type { Estimate } from '../../planner/cost.js';
@@ -172,6 +173,22 @@ function calibrate(out: Output, dirs: string[], clusterArg: string | undefined, 
     writeCluster(outPath, { ...cluster, efficiency: fit.efficiency });
     out.say(`wrote ${outPath} (use it as --cluster ${outPath})`);
   }
-  out.result({ cluster: cluster.name, runs, efficiency: fit.efficiency, rms_log_error_before: fit.before, rms_log_error_after: fit.after });
+  const memory = reportMemoryFit(out, obs, cluster, fitMemory(obs, cluster));
+  out.result({ cluster: cluster.name, runs, efficiency: fit.efficiency, rms_log_error_before: fit.before, rms_log_error_after: fit.after,
+    ...(memory !== undefined ? { memory } : {}) });
   return 0;
+}
+
+/** The memory model's fit beside the step-time fit: each run's busiest rank's peak tensor bytes, predicted and measured. */
+function reportMemoryFit(out: Output, obs: readonly Observation[], cluster: ClusterSpec, fit: MemoryFit | undefined) {
+  if (fit === undefined) return undefined;
+  out.say('run                                  measured     predicted (before)  error');
+  const runs = obs.filter((o) => o.measuredMemory !== undefined).map((o) => {
+    const measured = o.measuredMemory!, p = predictMemory(o, cluster, fit), p0 = predictMemory(o, cluster, { activation_factor: 1, overhead_bytes: 0 });
+    out.say(`${o.label.slice(-36).padEnd(36)} ${gib(measured).padStart(9)} ${gib(p).padStart(12)} (${gib(p0)}) ${(100 * (p / measured - 1)).toFixed(1).padStart(6)}%`);
+    return { dir: o.label, measured_peak_bytes: measured, predicted_bytes: p, predicted_before_bytes: p0 };
+  });
+  out.say(`memory: activations x ${fmt(fit.activation_factor)}, overhead ${gib(fit.overhead_bytes)} per device; RMS error ` +
+    `${(100 * fit.before).toFixed(1)}% -> ${(100 * fit.after).toFixed(1)}%`);
+  return { ...fit, runs };
 }
