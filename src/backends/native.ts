@@ -307,7 +307,7 @@ export function runGemm(code: NativeCode, blocks: Blocking, bp: Float32Array, g:
 function runBatched(code: NativeCode, blocks: Blocking, bp: Float32Array, g: GemmArgs): boolean {
   const nr = code.nr, full = Math.floor(g.n / nr), tail = g.n - full * nr, item = g.k * (full + (tail > 0 ? 1 : 0)) * nr;
   if (g.batch < 2 || g.m > blocks.mc || g.n > blocks.nc || g.k < 1 || g.k > blocks.kc || g.batch * item > bp.length) return false;
-  for (let t = 0; t < g.batch; t++) packB(code, g, bp.subarray(t * item), t * g.strideB, 0, g.k, 0, full, tail);
+  packB(code, g, bp, 0, 0, g.k, 0, full, tail, { count: g.batch, b: g.strideB, bp: item });
   kernelRows(code, blocks, bp, g, 0, 0, 0, g.k, 0, full, tail, g.beta, { count: g.batch, a: g.strideA, b: item, c: g.strideC });
   return true;
 }
@@ -388,10 +388,24 @@ function kernelRows(code: NativeCode, blocks: Blocking, bp: Float32Array, g: Gem
   }
 }
 
-/** Packs op(B)[pc .. pc+kc, jc .. jc+nc] into nr-column panels of bp (zero-padded). */
+/**
+ * Packs op(B)[pc .. pc+kc, jc .. jc+nc] into nr-column panels of bp (zero-padded); with `items`, for each
+ * of items.count items, B items.b and bp items.bp elements further each (one call of the packer).
+ */
 function packB(code: NativeCode, g: GemmArgs, bp: Float32Array, b0: number, pc: number, kc: number, jc: number,
-  full: number, tail: number): void {
+  full: number, tail: number, items = { count: 1, b: 0, bp: 0 }): void {
   const nr = code.nr;
+  if (g.transB && code.packT === undefined) {
+    for (let t = 0; t < items.count; t++) packBT(nr, g, bp.subarray(t * items.bp), b0 + t * items.b, pc, kc, jc, full, tail);
+    return;
+  }
+  // The packer leaves b `panels` panel steps on and bp `panels` packed panels on; the next item starts items.b / items.bp after this one.
+  const many = items.count > 1 ? 1 : 0;
+  const batchSteps = (panels: number, panelStep: number): void => {
+    q64[Q.batch / 8] = BigInt(items.count);
+    q64[Q.batchB / 8] = BigInt((items.b * 4 - panels * panelStep) * many);
+    q64[Q.batchBp / 8] = BigInt((items.bp - panels * kc * nr) * 4 * many);
+  };
   if (!g.transB) {
     // op(B)[p, j] = b[b0 + p ldb + j]: rows copied by the generated packer.
     q64[Q.k / 8] = BigInt(kc);
@@ -399,28 +413,30 @@ function packB(code: NativeCode, g: GemmArgs, bp: Float32Array, b0: number, pc: 
     for (const [panels, first, cols] of [[full, 0, nr], [tail > 0 ? 1 : 0, full, tail]] as const) {
       if (panels === 0) continue;
       q64[Q.panels / 8] = BigInt(panels);
+      batchSteps(panels, nr * 4);
       setMasks(code, cols, qU16, qI32, Q);
       code.koffi.call(code.pack, code.packProto, g.b.subarray(b0 + pc * g.ldb + jc + first * nr), bp.subarray(first * kc * nr), q64);
     }
     return;
   }
-  if (code.packT !== undefined) {
-    // op(B)[p, j] = b[b0 + j ldb + p]: column p of 64 rows of b, gathered by the generated packer.
-    if (qIdxLdb !== g.ldb) {
-      for (let j = 0; j < NR; j++) qI32[Q.idx / 4 + j] = j * g.ldb;
-      qIdxLdb = g.ldb;
-    }
-    q64[Q.k / 8] = BigInt(kc);
-    q64[Q.panelStep / 8] = BigInt(nr * g.ldb * 4);
-    for (const [panels, first, cols] of [[full, 0, nr], [tail > 0 ? 1 : 0, full, tail]] as const) {
-      if (panels === 0) continue;
-      q64[Q.panels / 8] = BigInt(panels);
-      setMasks(code, cols, qU16, qI32, Q);
-      code.koffi.call(code.packT, code.packProto, g.b.subarray(b0 + (jc + first * nr) * g.ldb + pc), bp.subarray(first * kc * nr), q64);
-    }
-    return;
+  // op(B)[p, j] = b[b0 + j ldb + p]: column p of 64 rows of b, gathered by the generated packer.
+  if (qIdxLdb !== g.ldb) {
+    for (let j = 0; j < NR; j++) qI32[Q.idx / 4 + j] = j * g.ldb;
+    qIdxLdb = g.ldb;
   }
-  // op(B)[p, j] = b[b0 + j ldb + p]: a transpose, done here (each source row is contiguous in p).
+  q64[Q.k / 8] = BigInt(kc);
+  q64[Q.panelStep / 8] = BigInt(nr * g.ldb * 4);
+  for (const [panels, first, cols] of [[full, 0, nr], [tail > 0 ? 1 : 0, full, tail]] as const) {
+    if (panels === 0) continue;
+    q64[Q.panels / 8] = BigInt(panels);
+    batchSteps(panels, nr * g.ldb * 4);
+    setMasks(code, cols, qU16, qI32, Q);
+    code.koffi.call(code.packT, code.packProto, g.b.subarray(b0 + (jc + first * nr) * g.ldb + pc), bp.subarray(first * kc * nr), q64);
+  }
+}
+
+/** packB's op(B) = B^T without the gathering packer: a transpose, done here (each source row is contiguous in p). */
+function packBT(nr: number, g: GemmArgs, bp: Float32Array, b0: number, pc: number, kc: number, jc: number, full: number, tail: number): void {
   const panels = full + (tail > 0 ? 1 : 0);
   for (let jp = 0; jp < panels; jp++) {
     const cols = jp < full ? nr : tail, dst = jp * kc * nr;
