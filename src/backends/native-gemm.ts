@@ -164,9 +164,26 @@ function storeC(a: Assembler, isa: Isa, masked: boolean, readC: boolean, acc: nu
 
 /**
  * Packer parameters (byte offsets of int64 slots; masks are 4 uint16 at `masks`, or 2 x 8 int32 lanes at
- * `ymmMasks` for avx2); the transposing packer's panel step and its 64 int32 gather offsets at `idx`.
+ * `ymmMasks` for avx2); the transposing packer's panel step and its 64 int32 gather offsets at `idx`;
+ * the item count and steps of a batched pack (see packItems).
  */
-export const Q = { k: 0, ldb: 8, panels: 16, masks: 24, ymmMasks: 32, panelStep: 96, idx: 128, bytes: 384 } as const;
+export const Q = { k: 0, ldb: 8, panels: 16, masks: 24, ymmMasks: 32, panelStep: 96, batch: 104, batchB: 112, batchBp: 120,
+  idx: 128, bytes: 384 } as const;
+
+/**
+ * Wraps a packer's panel loop (emitted by `panels`) in a loop over q.batch items (0 counts as 1): after
+ * an item, b advances q.batchB bytes and bPacked q.batchBp bytes past where the panel loop left them, so
+ * a batch of small GEMMs (attention's per-head products) packs every item's B in one call. r10 counts.
+ */
+function packItems(a: Assembler, panels: () => void): void {
+  a.load(R10, mem(RDX, Q.batch));
+  a.label('item');
+  panels();
+  a.addRM(RDI, mem(RDX, Q.batchB));
+  a.addRM(RSI, mem(RDX, Q.batchBp));
+  a.dec(R10);
+  a.jg('item');
+}
 
 /**
  * void pack(const float *b, float *bPacked, const int64_t *q): for each of q.panels panels of 64
@@ -182,26 +199,28 @@ export function packKernel(isa: Isa = 'avx512'): Uint8Array {
     if (isa === 'avx512') a.kmovwLoad(v + 1, mem(RDX, Q.masks + 2 * v));
     else a.vmovupsLoad(bits, NV + v, mem(RDX, Q.ymmMasks + 32 * v));
   }
-  a.load(R8, mem(RDX, Q.panels));
-  a.label('panel');
-  a.movRR(R9, RDI);
-  a.load(RAX, mem(RDX, Q.k));
-  a.test(RAX, RAX);
-  a.jz('next');
-  a.label('row');
-  for (let v = 0; v < NV; v++) {
-    if (isa === 'avx512') a.vmovupsLoad(bits, v, mem(R9, vb * v), v + 1);
-    else a.vmaskmovpsLoad(v, NV + v, mem(R9, vb * v));
-  }
-  for (let v = 0; v < NV; v++) a.vmovupsStore(bits, mem(RSI, vb * v), v);
-  a.addRM(R9, mem(RDX, Q.ldb));
-  a.addRI(RSI, panelRowBytes);
-  a.dec(RAX);
-  a.jnz('row');
-  a.label('next');
-  a.addRI(RDI, panelRowBytes);
-  a.dec(R8);
-  a.jnz('panel');
+  packItems(a, () => {
+    a.load(R8, mem(RDX, Q.panels));
+    a.label('panel');
+    a.movRR(R9, RDI);
+    a.load(RAX, mem(RDX, Q.k));
+    a.test(RAX, RAX);
+    a.jz('next');
+    a.label('row');
+    for (let v = 0; v < NV; v++) {
+      if (isa === 'avx512') a.vmovupsLoad(bits, v, mem(R9, vb * v), v + 1);
+      else a.vmaskmovpsLoad(v, NV + v, mem(R9, vb * v));
+    }
+    for (let v = 0; v < NV; v++) a.vmovupsStore(bits, mem(RSI, vb * v), v);
+    a.addRM(R9, mem(RDX, Q.ldb));
+    a.addRI(RSI, panelRowBytes);
+    a.dec(RAX);
+    a.jnz('row');
+    a.label('next');
+    a.addRI(RDI, panelRowBytes);
+    a.dec(R8);
+    a.jnz('panel');
+  });
   a.vzeroupper();
   a.ret();
   return a.bytes();
@@ -219,27 +238,29 @@ export function packKernel(isa: Isa = 'avx512'): Uint8Array {
 export function packTKernel(): Uint8Array {
   const a = new Assembler(), NV = 4, IDX = 8; // offsets in zmm8..11 (VSIB indices must be zmm0..15, not zmm4)
   for (let v = 0; v < NV; v++) a.vmovupsLoad(512, IDX + v, mem(RDX, Q.idx + 64 * v));
-  a.load(R8, mem(RDX, Q.panels));
-  a.label('panel');
-  a.movRR(R9, RDI);
-  a.load(RAX, mem(RDX, Q.k));
-  a.test(RAX, RAX);
-  a.jz('next');
-  a.label('row');
-  for (let v = 0; v < NV; v++) {
-    a.vzero(512, v);
-    a.kmovwLoad(v + 1, mem(RDX, Q.masks + 2 * v));
-    a.vgatherdps(v, mem(R9, 0, IDX + v, 4), v + 1);
-  }
-  for (let v = 0; v < NV; v++) a.vmovupsStore(512, mem(RSI, 64 * v), v);
-  a.addRI(R9, 4);
-  a.addRI(RSI, NR * 4);
-  a.dec(RAX);
-  a.jnz('row');
-  a.label('next');
-  a.addRM(RDI, mem(RDX, Q.panelStep));
-  a.dec(R8);
-  a.jnz('panel');
+  packItems(a, () => {
+    a.load(R8, mem(RDX, Q.panels));
+    a.label('panel');
+    a.movRR(R9, RDI);
+    a.load(RAX, mem(RDX, Q.k));
+    a.test(RAX, RAX);
+    a.jz('next');
+    a.label('row');
+    for (let v = 0; v < NV; v++) {
+      a.vzero(512, v);
+      a.kmovwLoad(v + 1, mem(RDX, Q.masks + 2 * v));
+      a.vgatherdps(v, mem(R9, 0, IDX + v, 4), v + 1);
+    }
+    for (let v = 0; v < NV; v++) a.vmovupsStore(512, mem(RSI, 64 * v), v);
+    a.addRI(R9, 4);
+    a.addRI(RSI, NR * 4);
+    a.dec(RAX);
+    a.jnz('row');
+    a.label('next');
+    a.addRM(RDI, mem(RDX, Q.panelStep));
+    a.dec(R8);
+    a.jnz('panel');
+  });
   a.vzeroupper();
   a.ret();
   return a.bytes();

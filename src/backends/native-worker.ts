@@ -3,7 +3,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { WasmMemory } from './wasm-api.js';
 import type { Precision } from './backend.js';
 import { serveParts } from './gemm-pool.js';
-import { nativeCode, probeNative, runNative, type NativeCode } from './native.js';
+import { nativeCode, probeNative, type NativeCode } from './native-probe.js';
+import { runNative } from './native-run.js';
 import type { Isa } from './native-gemm.js';
 import { partArgs } from './native-pool.js';
 

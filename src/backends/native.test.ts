@@ -68,6 +68,27 @@ describe('native backend', () => {
     }
   });
 
+  it('packs a batch of one-block GEMMs in one packer call per panel kind (items interleaved, ragged panels), then a single GEMM', { skip: !probe.ok && 'native unavailable' }, async () => {
+    const { JsBackend } = await import('./js.js');
+    const fill = (x: Float32Array, f: (i: number) => number): Float32Array => { x.forEach((_, i) => { x[i] = f(i); }); return x; };
+    for (const isa of ['avx512', 'avx2'] as const) {
+      if (isa === 'avx512' && probe.ok && probe.target !== 'avx512') continue;
+      const be = await createBackend('native', { isa });
+      // Items side by side as attention's heads: B item t at column t n of rows ldb = batch n apart. 96 columns: a full panel and a ragged one.
+      for (const [m, n, k, batch, transA, transB] of [[32, 96, 40, 4, false, false], [13, 70, 33, 3, true, false], [7, 96, 64, 4, false, true],
+        [20, 50, 30, 1, false, false]] as const) {
+        const lda = (transA ? m : k) * batch, ldb = (transB ? k : n) * batch;
+        const a = fill(be.alloc((transA ? k : m) * lda), (i) => Math.sin(i));
+        const b = fill(be.alloc((transB ? n : k) * ldb), (i) => Math.cos(i)), c = fill(be.alloc(batch * m * n), (i) => Math.sin(3 * i));
+        const args = { transA, transB, m, n, k, alpha: 0.5, beta: 2, lda, strideA: lda / batch, ldb, strideB: ldb / batch, ldc: n, strideC: m * n, batch };
+        const want = Float32Array.from(c);
+        new JsBackend().gemm({ ...args, a: Float32Array.from(a), b: Float32Array.from(b), c: want });
+        be.gemm({ ...args, a, b, c });
+        for (let i = 0; i < want.length; i++) assert.ok(Math.abs(c[i]! - want[i]!) < 1e-4, `${isa} m${m} batch ${batch}: C[${i}] = ${c[i]}, want ${want[i]}`);
+      }
+    }
+  });
+
   it('says why when turned off, and auto then picks something else', async () => {
     if (probe.ok) assert.equal(probe.isa, 'AVX-512F');
     else assert.ok(probe.reason.length > 0);

@@ -32,7 +32,7 @@ describe('causalAttention', () => {
     assert.ok(r.maxRelError < 2e-2, `max relative error ${r.maxRelError} at ${JSON.stringify(r.worst)}`);
   });
 
-  // t = 70 and 128 split into causal row blocks (32 + 32 + 6, and 4 x 32).
+  // t = 70 and 128 split into causal row blocks (32 + 32 + 6, and 4 x 32) and key blocks (64 + 6, 64 + 64).
   it('values and gradients equal the composed ops on every available backend', async () => {
     for (const p of await probeBackends()) {
       if (!p.available) { process.stdout.write(`# skipped ${p.name}: ${p.reason}\n`); continue; }

@@ -31,6 +31,13 @@ export function ropeTables(positions: number, d: number, base = 10000): RopeTabl
 
 /** Row blocks of the causal GEMMs: about BLOCKS of them, none under BLOCK_MIN rows (smaller GEMMs run slower). */
 const BLOCKS = 4, BLOCK_MIN = 32;
+/**
+ * Key blocks of the score GEMMs (q k^T and dy v^T), KEY_BLOCK keys wide: one packed panel of the native
+ * kernel. Their B is k or v read transposed in place, which costs a gather per 16 floats to pack; row
+ * blocks would pack keys 0..r1 once per block (10 key blocks of 32 at T = 128 against 4 here), which
+ * costs the native backend more than the 20% more FLOPs of key blocks at T = 128.
+ */
+const KEY_BLOCK = 64;
 
 /**
  * y = softmax(q k^T / sqrt(D) + causal mask) v per head (Vaswani et al. 2017), from
@@ -73,15 +80,18 @@ export function causalAttention(qkv: Tensor, b: number, t: number, h: number, d:
   const tb = Math.max(BLOCK_MIN, Math.ceil(t / BLOCKS));
   const blocks: [number, number][] = [];
   for (let r0 = 0; r0 < t; r0 += tb) blocks.push([r0, Math.min(t, r0 + tb)]);
+  // Keys [c0, c1) are seen by queries c0 and later.
+  const keyBlocks: [number, number][] = [];
+  for (let c0 = 0; c0 < t; c0 += KEY_BLOCK) keyBlocks.push([c0, Math.min(t, c0 + KEY_BLOCK)]);
   const probs = alloc(b * h * tt); // (B, H, T, T)
   const y = alloc(b * t * hd);     // (B*T, H*D)
   for (let i = 0; i < b; i++) {
     const q = head(x, i, 0, c3, 3 * d), k = head(x, i, 1, c3, 3 * d), v = head(x, i, 2, c3, 3 * d), s = scores(i, probs);
-    for (const [r0, r1] of blocks) {
-      // S[r0:r1, 0:r1] = q[r0:r1] k[0:r1]^T / sqrt(D)
-      be.gemm({ transA: false, transB: true, m: r1 - r0, n: r1, k: d, alpha: scale, beta: 0,
-        a: q.subarray(r0 * c3), lda: c3, strideA: 3 * d, b: k, ldb: c3, strideB: 3 * d,
-        c: s.subarray(r0 * t), ldc: t, strideC: tt, batch: h });
+    for (const [c0, c1] of keyBlocks) {
+      // S[c0:T, c0:c1] = q[c0:T] k[c0:c1]^T / sqrt(D)
+      be.gemm({ transA: false, transB: true, m: t - c0, n: c1 - c0, k: d, alpha: scale, beta: 0,
+        a: q.subarray(c0 * c3), lda: c3, strideA: 3 * d, b: k.subarray(c0 * c3), ldb: c3, strideB: 3 * d,
+        c: s.subarray(c0 * t + c0), ldc: t, strideC: tt, batch: h });
     }
     be.causalSoftmax(s, h * t, t, s);
     const yi = head(y, i, 0, hd, d);
@@ -100,11 +110,13 @@ export function causalAttention(qkv: Tensor, b: number, t: number, h: number, d:
       const q = head(x, i, 0, c3, 3 * d), k = head(x, i, 1, c3, 3 * d), v = head(x, i, 2, c3, 3 * d);
       const dq = head(dx, i, 0, c3, 3 * d), dk = head(dx, i, 1, c3, 3 * d), dv = head(dx, i, 2, c3, 3 * d);
       const pi = scores(i, p.data), dpi = scores(i, dp), dyi = head(dy, i, 0, hd, d);
+      for (const [c0, c1] of keyBlocks) {
+        // dP[c0:T, c0:c1] = dy[c0:T] v[c0:c1]^T
+        be.gemm({ transA: false, transB: true, m: t - c0, n: c1 - c0, k: d, alpha: 1, beta: 0,
+          a: dyi.subarray(c0 * hd), lda: hd, strideA: d, b: v.subarray(c0 * c3), ldb: c3, strideB: 3 * d,
+          c: dpi.subarray(c0 * t + c0), ldc: t, strideC: tt, batch: h });
+      }
       for (const [r0, r1] of blocks) {
-        // dP[r0:r1, 0:r1] = dy[r0:r1] v[0:r1]^T
-        be.gemm({ transA: false, transB: true, m: r1 - r0, n: r1, k: d, alpha: 1, beta: 0,
-          a: dyi.subarray(r0 * hd), lda: hd, strideA: d, b: v, ldb: c3, strideB: 3 * d,
-          c: dpi.subarray(r0 * t), ldc: t, strideC: tt, batch: h });
         // dv[r0:r1] = P[r0:T, r0:r1]^T dy[r0:T] (keys r0..r1 are seen by queries r0 and later)
         be.gemm({ transA: true, transB: false, m: r1 - r0, n: d, k: t - r0, alpha: 1, beta: 0,
           a: pi.subarray(r0 * t + r0), lda: t, strideA: tt, b: dyi.subarray(r0 * hd), ldb: hd, strideB: d,
