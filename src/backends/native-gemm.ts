@@ -94,24 +94,19 @@ export function gemmKernel(mr: number, readC: boolean, dot: KernelDot = 'fp32', 
   a.lea(R10, mem(R8, 0, R8, 2));
   a.addRR(R10, R14);
   a.movRR(R11, RSI);
-  a.load(RAX, mem(RCX, P.k));
-  a.test(RAX, RAX);
-  a.jz('epilogue');
-  a.label('k');
-  for (let v = 0; v < NV; v++) a.vmovupsLoad(bits, r.b(v), mem(R11, (bits / 8) * v));
-  for (let i = 0; i < mr; i++) {
-    a.vbroadcastss(bits, r.bc(i), aRow(i));
-    for (let v = 0; v < NV; v++) {
-      if (dot === 'fp32') a.vfmadd231ps(bits, acc(i, v), r.b(v), r.bc(i));
-      else a.vdpbf16ps(acc(i, v), r.b(v), r.bc(i));
+  a.countedLoop(RAX, mem(RCX, P.k), 'k', () => {
+    for (let v = 0; v < NV; v++) a.vmovupsLoad(bits, r.b(v), mem(R11, (bits / 8) * v));
+    for (let i = 0; i < mr; i++) {
+      a.vbroadcastss(bits, r.bc(i), aRow(i));
+      for (let v = 0; v < NV; v++) {
+        if (dot === 'fp32') a.vfmadd231ps(bits, acc(i, v), r.b(v), r.bc(i));
+        else a.vdpbf16ps(acc(i, v), r.b(v), r.bc(i));
+      }
     }
-  }
-  a.addRR(R9, R12);
-  a.addRR(R10, R12);
-  a.addRI(R11, panelRowBytes);
-  a.dec(RAX);
-  a.jnz('k');
-  a.label('epilogue');
+    a.addRR(R9, R12);
+    a.addRR(R10, R12);
+    a.addRI(R11, panelRowBytes);
+  });
   if (isa === 'avx2') {
     a.vbroadcastss(bits, r.alpha, mem(RCX, P.alpha));
     a.vbroadcastss(bits, r.beta, mem(RCX, P.beta));
@@ -171,14 +166,23 @@ export const Q = { k: 0, ldb: 8, panels: 16, masks: 24, ymmMasks: 32, panelStep:
   idx: 128, bytes: 384 } as const;
 
 /**
- * Wraps a packer's panel loop (emitted by `panels`) in a loop over q.batch items (0 counts as 1): after
- * an item, b advances q.batchB bytes and bPacked q.batchBp bytes past where the panel loop left them, so
- * a batch of small GEMMs (attention's per-head products) packs every item's B in one call. r10 counts.
+ * A packer's loops: q.batch items (0 counts as 1; r10 counts) of q.panels panels (r8) of q.k rows (rax).
+ * `row` packs one row from r9 (set to b at each panel) into rsi and advances both; `nextPanel` moves b
+ * (rdi) to the next panel. After an item, b advances q.batchB bytes and bPacked q.batchBp bytes past
+ * where the panel loop left them, so a batch of small GEMMs (attention's per-head products) packs
+ * every item's B in one call.
  */
-function packItems(a: Assembler, panels: () => void): void {
+function packItems(a: Assembler, row: () => void, nextPanel: () => void): void {
   a.load(R10, mem(RDX, Q.batch));
   a.label('item');
-  panels();
+  // q.panels panels (at least one; r8 counts), each of q.k rows (rax counts) read from r9 = b.
+  a.load(R8, mem(RDX, Q.panels));
+  a.label('panel');
+  a.movRR(R9, RDI);
+  a.countedLoop(RAX, mem(RDX, Q.k), 'row', row);
+  nextPanel();
+  a.dec(R8);
+  a.jnz('panel');
   a.addRM(RDI, mem(RDX, Q.batchB));
   a.addRM(RSI, mem(RDX, Q.batchBp));
   a.dec(R10);
@@ -200,13 +204,6 @@ export function packKernel(isa: Isa = 'avx512'): Uint8Array {
     else a.vmovupsLoad(bits, NV + v, mem(RDX, Q.ymmMasks + 32 * v));
   }
   packItems(a, () => {
-    a.load(R8, mem(RDX, Q.panels));
-    a.label('panel');
-    a.movRR(R9, RDI);
-    a.load(RAX, mem(RDX, Q.k));
-    a.test(RAX, RAX);
-    a.jz('next');
-    a.label('row');
     for (let v = 0; v < NV; v++) {
       if (isa === 'avx512') a.vmovupsLoad(bits, v, mem(R9, vb * v), v + 1);
       else a.vmaskmovpsLoad(v, NV + v, mem(R9, vb * v));
@@ -214,13 +211,7 @@ export function packKernel(isa: Isa = 'avx512'): Uint8Array {
     for (let v = 0; v < NV; v++) a.vmovupsStore(bits, mem(RSI, vb * v), v);
     a.addRM(R9, mem(RDX, Q.ldb));
     a.addRI(RSI, panelRowBytes);
-    a.dec(RAX);
-    a.jnz('row');
-    a.label('next');
-    a.addRI(RDI, panelRowBytes);
-    a.dec(R8);
-    a.jnz('panel');
-  });
+  }, () => a.addRI(RDI, panelRowBytes));
   a.vzeroupper();
   a.ret();
   return a.bytes();
@@ -239,13 +230,6 @@ export function packTKernel(): Uint8Array {
   const a = new Assembler(), NV = 4, IDX = 8; // offsets in zmm8..11 (VSIB indices must be zmm0..15, not zmm4)
   for (let v = 0; v < NV; v++) a.vmovupsLoad(512, IDX + v, mem(RDX, Q.idx + 64 * v));
   packItems(a, () => {
-    a.load(R8, mem(RDX, Q.panels));
-    a.label('panel');
-    a.movRR(R9, RDI);
-    a.load(RAX, mem(RDX, Q.k));
-    a.test(RAX, RAX);
-    a.jz('next');
-    a.label('row');
     for (let v = 0; v < NV; v++) {
       a.vzero(512, v);
       a.kmovwLoad(v + 1, mem(RDX, Q.masks + 2 * v));
@@ -254,13 +238,7 @@ export function packTKernel(): Uint8Array {
     for (let v = 0; v < NV; v++) a.vmovupsStore(512, mem(RSI, 64 * v), v);
     a.addRI(R9, 4);
     a.addRI(RSI, NR * 4);
-    a.dec(RAX);
-    a.jnz('row');
-    a.label('next');
-    a.addRM(RDI, mem(RDX, Q.panelStep));
-    a.dec(R8);
-    a.jnz('panel');
-  });
+  }, () => a.addRM(RDI, mem(RDX, Q.panelStep)));
   a.vzeroupper();
   a.ret();
   return a.bytes();

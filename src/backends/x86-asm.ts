@@ -68,6 +68,21 @@ export class Assembler {
     return Uint8Array.from(this.out);
   }
 
+  /**
+   * `for (reg = [count]; reg != 0; reg--) body()`, skipped when the count is 0: the counted loop of
+   * every generated kernel. Places the labels `name` (the top) and `name.end`.
+   */
+  countedLoop(reg: number, count: Mem, name: string, body: () => void): void {
+    this.load(reg, count);
+    this.test(reg, reg);
+    this.jz(`${name}.end`);
+    this.label(name);
+    body();
+    this.dec(reg);
+    this.jnz(name);
+    this.label(`${name}.end`);
+  }
+
   label(name: string): void {
     if (this.labels.has(name)) throw new Error(`x86 assembler: label '${name}' placed twice`);
     this.labels.set(name, this.out.length);
